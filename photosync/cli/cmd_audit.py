@@ -1,0 +1,63 @@
+"""photosync audit."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from .app import LibraryOption, QuietOption, app, with_library
+
+
+@app.command()
+def audit(
+    blobs: bool = typer.Option(False, "--blobs", help="Re-read stored originals and check their SHA-256."),
+    sample: Optional[str] = typer.Option(None, "--sample", help="With --blobs: check only a sample, e.g. 10% or 500."),
+    store: Optional[str] = typer.Option(None, "--store", help="With --blobs: only this store."),
+    visibility_check: bool = typer.Option(
+        False, "--visibility-check", help="List photos a service shows at another level than the canonical one."
+    ),
+    copies: Optional[int] = typer.Option(
+        None, "--copies", min=1, help="List photos with fewer than N verified copies."
+    ),
+    library: Optional[str] = LibraryOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """Check the library against reality: blobs, visibility, number of copies (default: all three)."""
+    from ..phases import audit as a
+    from . import ui
+
+    everything = not (blobs or visibility_check or copies is not None)
+
+    def body(lib, reporter):
+        failed = False
+        if blobs or everything:
+            r = a.audit_blobs(lib, sample=sample, store=store)
+            ui.out.print(
+                f"blobs: {r.checked} copies of {r.photos} photos checked ({ui.human_bytes(r.checked_bytes)}): "
+                f"{r.ok} good, " + (f"[red]{len(r.problems)} bad[/]" if r.problems else "0 bad")
+            )
+            for p in r.problems:
+                ui.out.print(f"  {ui.printable(p.label)} ({p.photo_id[:8]}) in {p.store}: {p.reason}: {ui.printable(p.locator)}")
+            if r.problems:
+                ui.out.print("  run 'photosync replicate --execute' to copy them again from a good source")
+        if visibility_check or everything:
+            rows = a.audit_visibility(lib)
+            wider = sum(1 for r in rows if r.wider)
+            ui.out.print(f"visibility: {len(rows)} discrepancies ({wider} where a service shows more than it should)")
+            for r in rows:
+                tag = "[red]wider[/]" if r.wider else "narrower"
+                ui.out.print(f"  {tag}: {ui.printable(r.label)} ({r.photo_id[:8]}) on {r.service}: {r.current}, canonical {r.canonical}")
+            failed = failed or wider > 0
+        if copies is not None or everything:
+            n = copies if copies is not None else int(lib.preferences["blob_storage"].get("min_copies", 1))
+            rows = a.audit_copies(lib, n)
+            ui.out.print(f"copies: {len(rows)} photos with fewer than {n} verified cop{'y' if n == 1 else 'ies'}")
+            for pid, label, count in rows[:200]:
+                ui.out.print(f"  {ui.printable(label)} ({pid[:8]}): {count}")
+            if len(rows) > 200:
+                ui.out.print(f"  ... and {len(rows) - 200} more")
+            failed = failed or bool(rows)
+        return failed
+
+    with_library(body, quiet=quiet, library=library)

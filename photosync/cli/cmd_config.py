@@ -1,0 +1,165 @@
+"""photosync service add|list|remove, photosync store add|list: edit config/ with a commit."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from .app import LibraryOption, app, with_library
+
+service_app = typer.Typer(help="Configure the services photosync scans (config/services.json).", no_args_is_help=True)
+store_app = typer.Typer(help="Configure blob stores for originals (config/user-preferences.json).", no_args_is_help=True)
+app.add_typer(service_app, name="service")
+app.add_typer(store_app, name="store")
+
+_NAME_HELP = "A short name: lower-case letters, digits, '.', '_' or '-'."
+
+
+def _check_name(name: str) -> None:
+    import re
+
+    from ..errors import UsageError
+
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,63}", name):
+        raise UsageError(f"name {name!r}: {_NAME_HELP}")
+
+
+@service_app.command("add")
+def service_add(
+    name: str = typer.Argument(..., help=_NAME_HELP),
+    type_: str = typer.Option(..., "--type", "-t", help="Service type, e.g. local."),
+    path: Optional[str] = typer.Option(None, "--path", help="local: the folder to scan."),
+    library: Optional[str] = LibraryOption,
+    disabled: bool = typer.Option(False, "--disabled", help="Add it switched off."),
+) -> None:
+    """Add a service to config/services.json (no secrets are stored there)."""
+    from ..connectors import registry
+    from ..errors import ConfigError
+    from ..library.layout import SERVICES_FILE
+    from . import ui
+
+    def body(lib, reporter):
+        _check_name(name)
+        cls = registry.connector_class(type_)
+        services = lib.raw_services()
+        if name in services:
+            raise ConfigError(f"a service named '{name}' already exists ({services[name].get('type')})")
+        entry = {"type": type_, "enabled": not disabled}
+        entry.update(cls.config_from_options({"path": path} if path else {}, lib.root))
+        services[name] = entry
+        lib.stage_config(SERVICES_FILE, services)
+        lib.commit(f"service: add {name} ({type_})")
+        ui.out.print(f"Added service {name} ({type_}" + (f", {entry['path']}" if "path" in entry else "") + ")")
+        ui.out.print(f"Next: photosync discover --service {name}")
+
+    with_library(body, library=library)
+
+
+@service_app.command("list")
+def service_list(library: Optional[str] = LibraryOption) -> None:
+    """List configured services."""
+    from rich.table import Table
+
+    from . import ui
+
+    def body(lib, reporter):
+        table = Table("name", "type", "enabled", "settings")
+        for name, conf in sorted(lib.services.items()):
+            extra = ", ".join(f"{k}={v}" for k, v in conf.items() if k not in ("type", "enabled"))
+            table.add_row(name, conf.get("type", "?"), "yes" if conf.get("enabled", True) else "no", extra)
+        ui.out.print(table if lib.services else "No services yet: photosync service add NAME --type local --path DIR")
+
+    with_library(body, write=False, library=library)
+
+
+@service_app.command("remove")
+def service_remove(name: str, library: Optional[str] = LibraryOption) -> None:
+    """Remove a service from the config.  Photo records and their instances are kept."""
+    from ..errors import ConfigError
+    from ..library.layout import SERVICES_FILE
+    from . import ui
+
+    def body(lib, reporter):
+        services = lib.raw_services()
+        if name not in services:
+            raise ConfigError(f"no service named '{name}'")
+        del services[name]
+        lib.stage_config(SERVICES_FILE, services)
+        lib.commit(f"service: remove {name} (its photo records are kept)")
+        ui.out.print(f"Removed service {name}; photos found there keep their records")
+
+    with_library(body, library=library)
+
+
+@store_app.command("add")
+def store_add(
+    name: str = typer.Argument(..., help=_NAME_HELP),
+    type_: str = typer.Option(..., "--type", "-t", help="Store type, e.g. local."),
+    path: Optional[str] = typer.Option(None, "--path", help="local: the folder (e.g. a NAS mount)."),
+    primary: bool = typer.Option(False, "--primary", help="Make it the primary store (default: a replica)."),
+    library: Optional[str] = LibraryOption,
+) -> None:
+    """Add a blob store; it becomes a replica (or the primary with --primary)."""
+    import os
+    from pathlib import Path
+
+    from ..errors import ConfigError
+    from ..library.layout import PREFERENCES_FILE
+    from ..stores import registry
+    from . import ui
+
+    def body(lib, reporter):
+        _check_name(name)
+        registry.store_class(type_)
+        prefs = lib.raw_preferences()
+        blob = prefs["blob_storage"]
+        stores = blob.setdefault("stores", {})
+        if name in stores:
+            raise ConfigError(f"a store named '{name}' already exists")
+        entry: dict = {"type": type_}
+        if type_ == "local":
+            if not path:
+                raise ConfigError("a local store needs --path DIR")
+            p = Path(os.path.expanduser(path))
+            p = p if p.is_absolute() else Path.cwd() / p
+            if not p.is_dir():
+                raise ConfigError(f"--path {path}: no such folder (create it, or mount the drive)")
+            entry["path"] = str(p.resolve())
+        stores[name] = entry
+        if primary:
+            old = blob["primary"]
+            blob["primary"] = name
+            blob["replicas"] = [old] + [r for r in blob.get("replicas", []) if r not in (old, name)]
+        else:
+            blob["replicas"] = [*blob.get("replicas", []), name]
+        active = 1 + len(blob["replicas"])
+        blob["min_copies"] = max(int(blob.get("min_copies", 1)), min(2, active))
+        lib.stage_config(PREFERENCES_FILE, prefs)
+        lib.commit(f"store: add {name} ({type_}{', primary' if primary else ', replica'})")
+        ui.out.print(f"Added store {name}; min_copies is {blob['min_copies']}. Next: photosync replicate --execute")
+
+    with_library(body, library=library)
+
+
+@store_app.command("list")
+def store_list(library: Optional[str] = LibraryOption) -> None:
+    """List blob stores."""
+    from rich.table import Table
+
+    from ..library import config as cfg
+    from . import ui
+
+    def body(lib, reporter):
+        blob = lib.preferences["blob_storage"]
+        active = cfg.active_stores(lib.preferences)
+        table = Table("name", "type", "role", "settings")
+        for name, conf in sorted(blob["stores"].items()):
+            role = "primary" if name == active[0] else ("replica" if name in active else "inactive")
+            extra = ", ".join(f"{k}={v}" for k, v in conf.items() if k != "type")
+            table.add_row(name, conf.get("type", "?"), role, extra)
+        ui.out.print(table)
+        ui.out.print(f"min_copies: {blob.get('min_copies')}")
+
+    with_library(body, write=False, library=library)
+

@@ -1,0 +1,61 @@
+"""photosync discover."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from .app import LibraryOption, QuietOption, app, with_library
+
+
+@app.command()
+def discover(
+    service: Optional[str] = typer.Option(None, "--service", "-s", help="Only this service."),
+    since: Optional[str] = typer.Option(
+        None, "--since", help="Only items changed since: last-week, last-month, yesterday, 10d, or YYYY-MM-DD."
+    ),
+    full_scan: bool = typer.Option(False, "--full-scan", help="Read every item again, ignoring what is cached."),
+    library: Optional[str] = LibraryOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """Scan services, hash what is new or changed, and record one JSON file per photo (one commit per service)."""
+    from ..errors import UsageError
+    from ..media.dates import parse_since
+    from ..phases.discover import discover as run_discover
+    from . import ui
+
+    try:
+        since_dt = parse_since(since) if since else None
+    except ValueError as e:
+        ui.fail(str(e), 2)
+        return
+
+    def body(lib, reporter):
+        if since_dt is not None and full_scan:
+            raise UsageError("--since and --full-scan do not go together")
+        result = run_discover(lib, service=service, since=since_dt, full_scan=full_scan)
+        failed = False
+        for s in result.services:
+            if s.failed:
+                ui.out.print(f"{s.name}: [red]not scanned[/] ({ui.printable(s.failed)})")
+                failed = True
+                continue
+            line = (
+                f"{s.name}: {s.seen} items, {s.read} read ({ui.human_bytes(s.read_bytes)}): "
+                f"{s.new} new photos, {s.duplicates} duplicates merged, {s.updated} updated"
+            )
+            if s.missing:
+                line += f", {s.missing} gone (kept, marked missing)"
+            if s.errors:
+                line += f", [red]{s.errors} unreadable[/]"
+            if s.ignored:
+                line += f", {s.ignored} other files ignored"
+            ui.out.print(line)
+        ui.out.print(
+            f"{len(result.commits)} commit{'s' if len(result.commits) != 1 else ''}"
+            + ("" if result.commits else " (nothing changed)")
+        )
+        return failed
+
+    with_library(body, quiet=quiet, library=library)

@@ -1,0 +1,56 @@
+"""photosync replicate."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from .app import LibraryOption, QuietOption, app, with_library
+
+
+@app.command()
+def replicate(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (the default)."),
+    execute: bool = typer.Option(False, "--execute", help="Copy the originals, verify them, record them."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, max=64, help="Parallel copies."),
+    library: Optional[str] = LibraryOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """Copy resolved photos' originals into every blob store, verified; print the plan unless --execute."""
+    from ..errors import UsageError
+    from ..phases.replicate import execute as run_execute
+    from ..phases.replicate import make_plan
+    from . import ui
+
+    def body(lib, reporter):
+        if dry_run and execute:
+            raise UsageError("choose --dry-run or --execute, not both")
+        plan = make_plan(lib)
+        if not execute:
+            ui.out.print(
+                f"[bold]plan[/] (dry run): copy {plan.photos} photos ({ui.human_bytes(plan.total_bytes)}) "
+                f"into {', '.join(plan.stores)}; {len(plan.actions)} copies in all"
+            )
+            for a in plan.actions[:100]:
+                tag = " (repair)" if a.repair else ""
+                ui.out.print(f"  {ui.printable(a.label)} ({a.photo_id[:8]}) -> {a.store}{tag}  {ui.human_bytes(a.size)}")
+            if len(plan.actions) > 100:
+                ui.out.print(f"  ... and {len(plan.actions) - 100} more")
+            if plan.complete:
+                ui.out.print(f"{len(plan.complete)} photos already have every copy and will be marked replicated")
+            if plan.waiting:
+                ui.out.print(f"{plan.waiting} photos wait for resolve first (photosync resolve --auto-resolve simple)")
+            ui.out.print("Run with --execute to do it.")
+            return False
+        result = run_execute(lib, plan, workers=workers)
+        ui.out.print(
+            f"copied {result.copied} originals ({ui.human_bytes(result.copied_bytes)}), "
+            f"{result.already_there} already in place and verified, {result.photos_replicated} photos now replicated"
+            + (f", [red]{result.failed} failed[/]" if result.failed else "")
+        )
+        if plan.waiting:
+            ui.out.print(f"{plan.waiting} photos wait for resolve first")
+        return result.failed > 0
+
+    with_library(body, quiet=quiet, library=library)

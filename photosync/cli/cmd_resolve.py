@@ -1,0 +1,57 @@
+"""photosync resolve."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from .app import LibraryOption, QuietOption, app, with_library
+
+
+@app.command()
+def resolve(
+    auto_resolve: Optional[str] = typer.Option(
+        None, "--auto-resolve", metavar="simple|all",
+        help="Apply automatic policies: 'simple' (exact duplicates, missing metadata) or 'all' configured ones.",
+    ),
+    interactive: bool = typer.Option(False, "--interactive", "-i", help="Ask about each open conflict."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change; commit nothing."),
+    library: Optional[str] = LibraryOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """Find conflicts, settle the simple ones by policy, and mark photos without open conflicts resolved."""
+    from ..errors import UsageError
+    from ..phases.resolve import resolve as run_resolve
+    from . import ui
+
+    def body(lib, reporter):
+        if interactive:
+            raise UsageError(
+                "resolve --interactive is not built yet (it is the conflict-resolution issue); "
+                "for now use --auto-resolve simple, and decide the rest by editing the photo's JSON"
+            )
+        result = run_resolve(lib, auto=auto_resolve, resolver=None, dry_run=dry_run)
+        if result.skipped_policies:
+            ui.out.print(
+                "policies configured but not available yet (skipped): " + ", ".join(result.skipped_policies)
+            )
+        if dry_run:
+            ui.out.print(f"[bold]dry run[/]: {result.changed} of {result.examined} photos would change")
+            for line in result.changes[:200]:
+                ui.out.print("  " + ui.printable(line))
+            if len(result.changes) > 200:
+                ui.out.print(f"  ... and {len(result.changes) - 200} more")
+        else:
+            pol = f" using {', '.join(result.policies)}" if result.policies else ""
+            ui.out.print(f"{result.examined} photos examined{pol}: {result.resolved} resolved, {result.changed} changed")
+        if result.open:
+            ui.out.print(f"{len(result.open)} conflicts need a decision:")
+            for oc in result.open[:50]:
+                c = oc.conflict
+                values = "; ".join(f"{k}: {v!r}" for k, v in (c.values or {}).items())
+                ui.out.print(f"  {ui.printable(oc.label)} ({oc.photo_id[:8]}): {c.description}" + (f" — {ui.printable(values)}" if values else ""))
+            if len(result.open) > 50:
+                ui.out.print(f"  ... and {len(result.open) - 50} more")
+
+    with_library(body, quiet=quiet, library=library)

@@ -1,0 +1,78 @@
+"""photosync status."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from .app import LibraryOption, app, with_library
+
+
+@app.command()
+def status(
+    json_: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    library: Optional[str] = LibraryOption,
+) -> None:
+    """Photos by state, by service and by store; copies below min_copies; open conflicts; last discover."""
+    from ..phases.status import gather
+    from . import ui
+
+    def body(lib, reporter):
+        data = gather(lib)
+        if json_:
+            import json
+
+            print(json.dumps(data, indent=2))
+            return bool(data["invalid_files"])
+        _render(data, ui)
+        return bool(data["invalid_files"])
+
+    with_library(body, write=False, library=library, quiet=True)
+
+
+def _when(ts):
+    return ts.replace("T", " ").replace("Z", " UTC") if ts else "never"
+
+
+def _render(data: dict, ui) -> None:
+    from rich.table import Table
+
+    states = data["states"]
+    ui.out.print(
+        f"[bold]{data['photos']} photos[/] in {data['library']}: "
+        + ", ".join(f"{n} {s}" for s, n in states.items())
+    )
+    t = Table(title="Services", title_justify="left")
+    for col in ("service", "type", "photos", "items", "missing", "last discover", "last change"):
+        t.add_column(col, justify="right" if col in ("photos", "items", "missing") else "left")
+    for name, s in data["services"].items():
+        t.add_row(
+            name,
+            s["type"] or "(removed)",
+            str(s["photos"]),
+            str(s["items"]),
+            str(s["missing_items"]),
+            _when(s["last_discover"]),
+            _when(s["last_change"]),
+        )
+    ui.out.print(t)
+    t = Table(title="Blob stores", title_justify="left")
+    for col in ("store", "type", "role", "copies", "bad copies", "size"):
+        t.add_column(col, justify="right" if col in ("copies", "bad copies", "size") else "left")
+    for name, s in data["stores"].items():
+        t.add_row(name, s["type"] or "?", s["role"], str(s["copies"]), str(s["bad_copies"]), ui.human_bytes(s["bytes"]))
+    ui.out.print(t)
+    below = data["below_min_copies"]
+    ui.out.print(
+        f"min_copies {data['min_copies']}: "
+        + (f"[yellow]{below} photos below[/] (photosync audit --copies {data['min_copies']})" if below else "every photo has enough copies")
+    )
+    c = data["conflicts"]
+    ui.out.print(
+        f"conflicts: {c['open']} open"
+        + (" (photosync resolve)" if c["open"] else "")
+        + f"; visibility discrepancies: {data['visibility_discrepancies']}"
+    )
+    for bad in data["invalid_files"]:
+        ui.out.print(f"[red]invalid[/]: {bad['path']}: {bad['reason']}")

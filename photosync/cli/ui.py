@@ -1,0 +1,168 @@
+"""Terminal output: rich progress bars and problem lines (the library only
+reports; this draws)."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from dataclasses import dataclass
+
+from rich.console import Console
+from rich.markup import escape
+
+from ..events import Problem
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def printable(text: str) -> str:
+    """A name safe to print: control characters (a newline in a file name) shown escaped."""
+    return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text)
+
+
+def human_bytes(n: int | float | None) -> str:
+    if n is None:
+        return "-"
+    n = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+class _RichTask:
+    def __init__(self, reporter: "RichReporter", task_id, has_bytes: bool):
+        self.r = reporter
+        self.id = task_id
+        self.has_bytes = has_bytes
+        self.nbytes = 0
+        self.total_bytes = 0
+
+    def advance(self, n: int = 1, nbytes: int = 0) -> None:
+        with self.r.lock:
+            self.nbytes += nbytes
+            fields = {}
+            if self.has_bytes:
+                fields["bytes"] = f"{human_bytes(self.nbytes)}/{human_bytes(self.total_bytes)}"
+            self.r.progress.update(self.id, advance=n, **fields)
+
+    def add_total(self, n: int = 0, nbytes: int = 0) -> None:
+        with self.r.lock:
+            t = self.r.progress.tasks[self.id] if isinstance(self.id, int) else None
+            total = (t.total or 0) + n if t is not None else None
+            self.total_bytes += nbytes
+            self.r.progress.update(self.id, total=total)
+
+    def close(self) -> None:
+        with self.r.lock:
+            task = next((t for t in self.r.progress.tasks if t.id == self.id), None)
+            if task is not None and task.total is None:
+                self.r.progress.update(self.id, total=task.completed)
+            self.r.progress.stop_task(self.id)
+
+
+class _NoTask:
+    def advance(self, n=1, nbytes=0):
+        pass
+
+    def add_total(self, n=0, nbytes=0):
+        pass
+
+    def close(self):
+        pass
+
+
+@dataclass
+class Counts:
+    errors: int = 0
+    warnings: int = 0
+
+
+class RichReporter:
+    """Progress bars on stderr (only on a terminal, and not with --quiet);
+    problems printed as they happen."""
+
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+        self.lock = threading.RLock()
+        self.counts = Counts()
+        self.show_progress = not quiet and err.is_terminal
+        self.progress = None
+
+    def _ensure_progress(self):
+        if self.progress is None:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self.progress = Progress(
+                SpinnerColumn(),
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[bytes]}"),
+                TimeElapsedColumn(),
+                TextColumn("eta"),
+                TimeRemainingColumn(),
+                console=err,
+                transient=False,
+            )
+            self.progress.start()
+        return self.progress
+
+    def task(self, label: str, total: int | None = None, total_bytes: int | None = None):
+        if not self.show_progress:
+            return _NoTask()
+        with self.lock:
+            progress = self._ensure_progress()
+            tid = progress.add_task(label, total=total, bytes="")
+            t = _RichTask(self, tid, has_bytes=total_bytes is not None)
+            if total_bytes:
+                t.total_bytes = total_bytes
+                progress.update(tid, bytes=f"0 B/{human_bytes(total_bytes)}")
+            return t
+
+    def problem(self, problem: Problem) -> None:
+        with self.lock:
+            if problem.level == "error":
+                self.counts.errors += 1
+                tag = "[bold red]error[/]"
+            else:
+                self.counts.warnings += 1
+                tag = "[bold yellow]warning[/]"
+            console = self.progress.console if self.progress is not None else err
+            console.print(f"{tag}: {escape(printable(problem.where))}: {escape(printable(problem.reason))}")
+
+    def info(self, message: str) -> None:
+        with self.lock:
+            console = self.progress.console if self.progress is not None else err
+            console.print(escape(message))
+
+    def stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+    def summary_line(self) -> str | None:
+        c = self.counts
+        if not (c.errors or c.warnings):
+            return None
+        parts = []
+        if c.errors:
+            parts.append(f"{c.errors} error{'s' if c.errors != 1 else ''}")
+        if c.warnings:
+            parts.append(f"{c.warnings} warning{'s' if c.warnings != 1 else ''}")
+        return "finished with " + " and ".join(parts) + " (see above)"
+
+
+def fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]photosync:[/] {escape(printable(message))}")
+    sys.exit(code)

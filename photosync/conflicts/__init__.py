@@ -1,0 +1,1 @@
+"""Conflict detection, automatic policies, resolvers and the privacy model."""

@@ -1,0 +1,110 @@
+"""Decisions a person makes are asked of a Resolver (beets' ``choose_match``
+habit): the resolve phase offers options and applies the answer; where the
+answer comes from (a terminal prompt, a script, a test) is not its business."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..library.layout import utc_now
+from ..model import Conflict, Location, Photo, Resolution
+from .detect import jsonable
+
+
+@dataclass(frozen=True)
+class Option:
+    key: str  # "use:<service:item>", "combine", "custom", "skip"
+    label: str
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    key: str  # the chosen option's key
+    value: Any = None  # for "custom": the value typed
+
+
+class Resolver(Protocol):
+    def decide(self, photo: Photo, conflict: Conflict, options: list[Option]) -> Decision | None:
+        """The chosen option, or None to leave the conflict open (skip)."""
+
+
+class DeferResolver:
+    """Leaves every decision to a person (the non-interactive default)."""
+
+    def decide(self, photo, conflict, options):
+        return None
+
+
+def options_for(photo: Photo, conflict: Conflict) -> list[Option]:
+    """The choices for a metadata conflict: each copy's value, a combination
+    where one makes sense, a custom value, or skip."""
+    opts: list[Option] = []
+    if conflict.type != "metadata_mismatch" or not conflict.values:
+        return [Option("skip", "Skip (resolve later)")]
+    field = conflict.field or ""
+    seen = []
+    for key, value in conflict.values.items():
+        if value in seen:
+            continue
+        seen.append(value)
+        opts.append(Option(f"use:{key}", f"Use {key}", value))
+    if field == "tags":
+        union: list[str] = []
+        for v in seen:
+            union += [t for t in v if t not in union]
+        opts.append(Option("combine", "Combine: " + ", ".join(union), union))
+    elif field == "caption":
+        opts.append(Option("combine", "Combine: " + " / ".join(seen), " / ".join(seen)))
+    opts.append(Option("custom", f"Custom {field.replace('_', ' ')}"))
+    opts.append(Option("skip", "Skip (resolve later)"))
+    return opts
+
+
+def _to_field_value(field: str, value: Any):
+    if value is None:
+        return None
+    if field == "location":
+        return Location(float(value["lat"]), float(value["lng"]), value.get("alt"))
+    if field == "tags":
+        return tuple(value)
+    return value
+
+
+def apply_decision(photo: Photo, conflict: Conflict, decision: Decision, how: str = "manual") -> Photo:
+    """Set the chosen value as canonical, record the decision, close the conflict."""
+    options = {o.key: o for o in options_for(photo, conflict)}
+    if decision.key == "skip":
+        return photo
+    if decision.key == "custom":
+        value = decision.value
+    elif decision.key in options:
+        value = options[decision.key].value
+    else:
+        raise ValueError(f"unknown choice {decision.key!r} for {conflict.id}")
+    field = conflict.field or ""
+    changes: dict[str, Any] = {field: _to_field_value(field, value)}
+    if field == "taken_date":
+        source = "manual"
+        if decision.key.startswith("use:"):
+            chosen = decision.key[4:]
+            for inst in photo.all_instances():
+                if inst.key == chosen:
+                    source = inst.metadata.taken_date_source or "service"
+        changes["taken_date_source"] = source
+    md = dataclasses.replace(photo.metadata, **changes)
+    res = Resolution(
+        conflict_id=conflict.id,
+        how=how,
+        at=utc_now(),
+        choice=decision.key,
+        value=jsonable(field, changes[field]),
+        values_seen=dict(conflict.values or {}),
+    )
+    return photo.replace(
+        metadata=md,
+        conflicts=tuple(c for c in photo.conflicts if c.id != conflict.id),
+        resolutions=(*photo.resolutions, res),
+    )

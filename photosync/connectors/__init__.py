@@ -1,0 +1,1 @@
+"""Photo services (and folders): the connector interface, its registry and implementations."""

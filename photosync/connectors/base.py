@@ -1,0 +1,136 @@
+"""The connector contract: what every photo service (or folder) provides.
+
+A small required interface (list items, describe an item, open its bytes) plus
+declared capabilities.  Callers check a capability before using an optional
+operation; an operation a connector does not have raises :class:`Unsupported`,
+it never silently does nothing.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO, ClassVar, Iterable
+
+from ..context import Context
+from ..errors import Unsupported
+from ..events import Tally
+from ..model import Metadata, Photo
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    upload: bool = False
+    set_visibility: bool = False
+    #: canonical levels this service can express (empty: it has no notion of audience)
+    visibility_levels: tuple[str, ...] = ()
+    set_metadata: bool = False
+    albums: bool = False
+    delete: bool = False
+    #: gives back the original bytes (False: only resized or re-encoded copies)
+    originals: bool = True
+    #: hashes the service reports without a download, e.g. ("md5",)
+    hashes: tuple[str, ...] = ()
+    #: can list only what changed since a cursor
+    incremental: bool = False
+
+
+@dataclass(frozen=True)
+class ItemRef:
+    """A cheap handle on one item, from a listing.
+
+    ``fingerprint`` changes whenever anything about the item changes (for a file:
+    size, mtime and inode); ``content_key`` changes only when its bytes change
+    (None: treat any fingerprint change as a possible content change).
+    """
+
+    id: str
+    fingerprint: str
+    content_key: str | None = None
+    size: int | None = None
+    modified: datetime | None = None
+    #: the exact bytes of a name that is not valid UTF-8 (``id`` then shows it escaped)
+    raw_name: bytes | None = None
+
+
+@dataclass(frozen=True)
+class ServiceItem:
+    """Everything a service says about one item, with its content hash."""
+
+    ref: ItemRef
+    content_hash: str
+    size: int
+    metadata: Metadata
+    quality: str = "original"
+    visibility: str | None = None
+    url: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass
+class Listing:
+    refs: Iterable[ItemRef]
+    #: True when the listing holds every item of the service, so an item
+    #: not in it is gone from the service
+    complete: bool = True
+    #: where the next incremental listing starts; stored after a successful run
+    cursor: str | None = None
+
+
+@dataclass
+class ConnectorContext:
+    library_root: Path
+    ctx: Context
+    report: Tally
+    #: folders a folder connector must never scan (the library's own blob stores)
+    exclude: tuple[Path, ...] = field(default_factory=tuple)
+
+
+class Connector(ABC):
+    type_name: ClassVar[str]
+    capabilities: ClassVar[Capabilities] = Capabilities()
+
+    def __init__(self, name: str, config: dict, env: ConnectorContext):
+        self.name = name
+        self.config = config
+        self.env = env
+
+    # -- required --------------------------------------------------------------------
+    @abstractmethod
+    def list(self, *, cursor: str | None, since: datetime | None, full_scan: bool) -> Listing:
+        """The items to consider.  Problems with parts of the service (an
+        unreadable folder) go to ``self.env.report`` and the listing goes on."""
+
+    @abstractmethod
+    def describe(self, ref: ItemRef) -> ServiceItem:
+        """Hash the item's bytes and read its metadata.  Raises MediaError or
+        SourceError for this item only."""
+
+    @abstractmethod
+    def open(self, item_id: str, raw_name: bytes | None = None) -> BinaryIO:
+        """The item's bytes (the original where the service keeps one)."""
+
+    def where(self, item_id: str) -> str:
+        """A human description of an item's location, for messages."""
+        return f"{self.name}:{item_id}"
+
+    # -- optional (see capabilities) --------------------------------------------------------
+    def upload(self, photo: Photo, stream: BinaryIO, visibility: str):
+        raise Unsupported(f"service {self.name} ({self.type_name}) cannot upload")
+
+    def set_visibility(self, item_id: str, level: str) -> None:
+        raise Unsupported(f"service {self.name} ({self.type_name}) has no visibility settings")
+
+    def set_metadata(self, item_id: str, metadata: Metadata) -> None:
+        raise Unsupported(f"service {self.name} ({self.type_name}) cannot change metadata")
+
+    def delete(self, item_id: str) -> None:
+        raise Unsupported(f"service {self.name} ({self.type_name}) cannot delete")
+
+    # -- config ---------------------------------------------------------------------------
+    @classmethod
+    def config_from_options(cls, options: dict, library_root: Path) -> dict:
+        """Turn ``service add`` options into the config entry to store (no secrets)."""
+        return {}

@@ -1,0 +1,225 @@
+"""The reference connector: a folder tree (a NAS mount, a phone dump, an unpacked
+export).  Items are files, their ids their paths below the folder.
+
+Listing walks the tree with ``os.scandir`` on *bytes* paths, so names that are
+not valid UTF-8 are kept exactly (and recorded with their raw bytes); it
+follows symlinks but never around a loop; it skips hidden files and NAS
+housekeeping folders.  A file's fingerprint is its size, mtime and inode:
+discover does not read a file whose fingerprint is unchanged.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+from ..errors import ConfigError, SourceError
+from ..media.dates import date_from_filename, from_timestamp_local, iso
+from ..media.formats import MEDIA_EXTENSIONS, extension
+from ..media.probe import read_media
+from ..model import CameraInfo, Location, Metadata
+from .base import Capabilities, Connector, ItemRef, Listing, ServiceItem
+
+#: folders that hold no photos of the person's own (NAS and OS housekeeping)
+SKIP_DIRS = frozenset(
+    {b"@eaDir", b"#recycle", b"#snapshot", b"$RECYCLE.BIN", b"System Volume Information", b"lost+found", b"@Recycle"}
+)
+
+
+def _display(rel: bytes) -> str:
+    return rel.decode("utf-8", "backslashreplace") if rel else "."
+
+
+class LocalConnector(Connector):
+    type_name = "local"
+    capabilities = Capabilities(originals=True)
+
+    def __init__(self, name, config, env):
+        super().__init__(name, config, env)
+        path = config.get("path")
+        if not path:
+            raise ConfigError(f"service {name}: a local service needs a 'path' (the folder to scan)")
+        root = Path(os.path.expanduser(path))
+        if not root.is_absolute():
+            root = env.library_root / root
+        self.root = root
+        self.follow_symlinks = bool(config.get("follow_symlinks", True))
+        self.ignored = 0
+        self._exclude = {os.fsencode(os.path.realpath(p)) for p in env.exclude}
+
+    @classmethod
+    def config_from_options(cls, options: dict, library_root: Path) -> dict:
+        path = options.get("path")
+        if not path:
+            raise ConfigError("a local service needs --path DIR (the folder to scan)")
+        p = Path(os.path.expanduser(path))
+        resolved = p if p.is_absolute() else (Path.cwd() / p)
+        if not resolved.is_dir():
+            raise ConfigError(f"--path {path}: no such folder")
+        out = {"path": str(resolved.resolve())}
+        if "follow_symlinks" in options:
+            out["follow_symlinks"] = bool(options["follow_symlinks"])
+        return out
+
+    def where(self, item_id: str) -> str:
+        return str(self.root / item_id)
+
+    # -- listing --------------------------------------------------------------------------
+    def list(self, *, cursor=None, since: datetime | None = None, full_scan: bool = False) -> Listing:
+        if not self.root.is_dir():
+            raise SourceError(
+                f"folder {self.root} does not exist or is not mounted; nothing from this service was changed"
+            )
+        return Listing(refs=self._walk(since), complete=since is None, cursor=None)
+
+    def _walk(self, since: datetime | None) -> Iterator[ItemRef]:
+        report = self.env.report
+        root_b = os.fsencode(str(self.root))
+        try:
+            st = os.stat(root_b)
+        except OSError as e:
+            raise SourceError(f"cannot read folder {self.root}: {e.strerror}") from None
+        key = (st.st_dev, st.st_ino)
+        visited = {key}
+        stack: list[tuple[bytes, bytes, frozenset]] = [(root_b, b"", frozenset({key}))]
+        since_ts = since.timestamp() if since else None
+        while stack:
+            dir_path, rel, ancestors = stack.pop()
+            try:
+                with os.scandir(dir_path) as it:
+                    entries = sorted(it, key=lambda e: e.name)
+            except OSError as e:
+                report.error(str(self.root / _display(rel)), f"cannot read this folder: {e.strerror}; skipped")
+                continue
+            subdirs = []
+            for entry in entries:
+                name = entry.name
+                if name.startswith(b".") or name in SKIP_DIRS:
+                    continue
+                rel_e = rel + b"/" + name if rel else name
+                try:
+                    is_link = entry.is_symlink()
+                    if is_link and not self.follow_symlinks:
+                        continue
+                    if entry.is_dir(follow_symlinks=True):
+                        dst = os.stat(entry.path)
+                        dkey = (dst.st_dev, dst.st_ino)
+                        if dkey in ancestors:
+                            report.warning(
+                                str(self.root / _display(rel_e)),
+                                "symlink loop: this link points back to a folder that contains it; not followed",
+                            )
+                            continue
+                        if dkey in visited:
+                            continue  # the same folder reached by another path: scanned once
+                        if self._exclude and os.path.realpath(entry.path) in self._exclude:
+                            continue
+                        visited.add(dkey)
+                        subdirs.append((entry.path, rel_e, ancestors | {dkey}))
+                        continue
+                    if extension(os.fsdecode(name)) not in MEDIA_EXTENSIONS and b"." in name[1:]:
+                        self.ignored += 1
+                        continue
+                    fst = entry.stat(follow_symlinks=True)
+                except OSError as e:
+                    where = str(self.root / _display(rel_e))
+                    if e.errno == errno.ELOOP:
+                        report.warning(where, "symlink loop (the link resolves to itself); skipped")
+                    elif e.errno == errno.ENOENT and entry.is_symlink():
+                        report.warning(where, "broken symlink (its target does not exist); skipped")
+                    else:
+                        report.error(where, f"cannot read: {e.strerror}")
+                    continue
+                if not stat.S_ISREG(fst.st_mode):
+                    continue
+                if since_ts is not None and fst.st_mtime < since_ts:
+                    continue
+                try:
+                    item_id = rel_e.decode("utf-8")
+                    raw = None
+                except UnicodeDecodeError:
+                    item_id = rel_e.decode("utf-8", "backslashreplace")
+                    raw = rel_e
+                yield ItemRef(
+                    id=item_id,
+                    fingerprint=f"{fst.st_size}:{fst.st_mtime_ns}:{fst.st_ino}",
+                    size=fst.st_size,
+                    modified=from_timestamp_local(fst.st_mtime),
+                    raw_name=raw,
+                )
+            stack.extend(reversed(subdirs))
+
+    # -- items ------------------------------------------------------------------------------
+    def _path(self, item_id: str, raw_name: bytes | None) -> bytes:
+        rel = raw_name if raw_name is not None else item_id.encode("utf-8")
+        return os.fsencode(str(self.root)) + b"/" + rel
+
+    def describe(self, ref: ItemRef) -> ServiceItem:
+        path = self._path(ref.id, ref.raw_name)
+        name = ref.id.rsplit("/", 1)[-1]
+        try:
+            mf = read_media(path, name)
+            st = os.stat(path)
+        except FileNotFoundError:
+            raise SourceError("the file disappeared while it was being read") from None
+        except PermissionError:
+            raise SourceError("cannot read the file: permission denied") from None
+        except IsADirectoryError:
+            raise SourceError("is a folder, not a file") from None
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise SourceError("symlink loop") from None
+            raise SourceError(f"cannot read the file: {e.strerror or e}") from None
+        info = mf.info
+        warnings = []
+        if ref.raw_name is not None:
+            warnings.append(
+                "file name is not valid UTF-8; recorded with its exact bytes (shown escaped); "
+                "renaming it to UTF-8 is safer for other tools"
+            )
+        if "\n" in ref.id or "\r" in ref.id:
+            warnings.append("file name contains a line break; recorded as it is, but other tools may choke on it")
+        if info.taken is not None:
+            taken, source = iso(info.taken), info.taken_source
+        else:
+            from_name = date_from_filename(name)
+            if from_name is not None:
+                taken, source = iso(from_name), "filename"
+            else:
+                taken, source = iso(from_timestamp_local(st.st_mtime).replace(microsecond=0)), "file_mtime"
+        metadata = Metadata(
+            taken_date=taken,
+            taken_date_source=source,
+            filename=name,
+            location=Location(info.lat, info.lng, info.alt) if info.lat is not None else None,
+            tags=info.tags,
+            caption=info.caption,
+            camera_info=CameraInfo(info.make, info.model) if (info.make or info.model) else None,
+            media_type=info.format.kind,
+            format=info.format.name,
+            width=info.width,
+            height=info.height,
+        )
+        return ServiceItem(
+            ref=ref,
+            content_hash=mf.content_hash,
+            size=mf.size,
+            metadata=metadata,
+            quality="original",
+            visibility=None,
+            url=None,
+            warnings=tuple(warnings),
+        )
+
+    def open(self, item_id: str, raw_name: bytes | None = None) -> BinaryIO:
+        path = self._path(item_id, raw_name)
+        try:
+            return open(path, "rb")
+        except FileNotFoundError:
+            raise SourceError(f"{self.where(item_id)} is gone") from None
+        except OSError as e:
+            raise SourceError(f"cannot read {self.where(item_id)}: {e.strerror}") from None

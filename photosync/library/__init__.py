@@ -1,0 +1,1 @@
+"""The git control plane: find, lock, read and commit the library; the derived index."""

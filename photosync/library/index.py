@@ -1,0 +1,289 @@
+"""The derived index: fast answers that git could give, only slower.
+
+Lives in ``.git/photosync/index.sqlite`` (never committed).  Two kinds of
+tables:
+
+* **derived from git** (photos, hashes, items, copies, discrepancies, invalid):
+  rebuilt from the commit recorded in ``meta.commit``.  When HEAD moved (a
+  commit by hand, a pull, a reset) only the files that changed between the two
+  commits are read again; when the recorded commit is gone or the index is
+  missing, everything is rebuilt.  Never trusted over git.
+* **caches** (scan_cache, service_runs, validated): losing them costs time, not
+  correctness: the local connector re-reads files it cannot prove unchanged.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from ..model import Photo
+
+INDEX_VERSION = "4"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS photos(
+    photo_id TEXT PRIMARY KEY,
+    path TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    state TEXT NOT NULL,
+    taken_date TEXT,
+    filename TEXT,
+    open_conflicts INTEGER NOT NULL,
+    conflicts INTEGER NOT NULL,
+    good_copies INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS photos_state ON photos(state);
+CREATE TABLE IF NOT EXISTS hashes(content_hash TEXT NOT NULL, photo_id TEXT NOT NULL,
+    PRIMARY KEY(content_hash, photo_id));
+CREATE TABLE IF NOT EXISTS items(
+    service TEXT NOT NULL, item_id TEXT NOT NULL, photo_id TEXT NOT NULL,
+    content_hash TEXT NOT NULL, missing INTEGER NOT NULL,
+    PRIMARY KEY(service, item_id, photo_id));
+CREATE INDEX IF NOT EXISTS items_photo ON items(photo_id);
+CREATE TABLE IF NOT EXISTS copies(photo_id TEXT NOT NULL, store TEXT NOT NULL, good INTEGER NOT NULL,
+    size INTEGER NOT NULL, PRIMARY KEY(photo_id, store));
+CREATE TABLE IF NOT EXISTS discrepancies(photo_id TEXT NOT NULL, service TEXT NOT NULL,
+    current TEXT NOT NULL, canonical TEXT NOT NULL, wider INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS discrepancies_photo ON discrepancies(photo_id);
+CREATE TABLE IF NOT EXISTS invalid(path TEXT PRIMARY KEY, reason TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS scan_cache(service TEXT NOT NULL, item_id TEXT NOT NULL,
+    fingerprint TEXT NOT NULL, content_hash TEXT, error TEXT,
+    PRIMARY KEY(service, item_id));
+CREATE TABLE IF NOT EXISTS service_runs(service TEXT PRIMARY KEY, last_run TEXT, summary TEXT);
+CREATE TABLE IF NOT EXISTS validated(path TEXT PRIMARY KEY, stamp TEXT NOT NULL);
+"""
+
+_DERIVED = ("photos", "hashes", "items", "copies", "discrepancies", "invalid")
+
+
+class Index:
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        version = None
+        try:
+            row = self.db.execute("SELECT value FROM meta WHERE key='version'").fetchone()
+            version = row[0] if row else None
+        except sqlite3.OperationalError:
+            pass
+        if version != INDEX_VERSION:
+            self._reset()
+
+    def _reset(self) -> None:
+        for table in (*_DERIVED, "meta", "scan_cache", "service_runs", "validated"):
+            self.db.execute(f"DROP TABLE IF EXISTS {table}")
+        self.db.executescript(_SCHEMA)
+        self.db.execute("INSERT INTO meta VALUES('version', ?)", (INDEX_VERSION,))
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- transactions ------------------------------------------------------------------
+    def begin(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self.db.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
+
+    # -- meta --------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES(?, ?)", (key, value))
+
+    @property
+    def commit_oid(self) -> str | None:
+        return self.get_meta("commit")
+
+    def clear_derived(self) -> None:
+        for table in _DERIVED:
+            self.db.execute(f"DELETE FROM {table}")
+        self.set_meta("commit", None)
+
+    # -- photos ------------------------------------------------------------------------
+    def put_photo(self, photo: Photo, path: str) -> None:
+        pid = photo.photo_id
+        self.remove_photo(pid)
+        good = photo.good_copies()
+        self.db.execute(
+            "INSERT INTO photos VALUES(?,?,?,?,?,?,?,?,?)",
+            (
+                pid,
+                path,
+                photo.content_hash,
+                photo.processing_state,
+                photo.metadata.taken_date,
+                photo.metadata.filename,
+                len(photo.open_conflicts),
+                len(photo.conflicts),
+                len(good),
+            ),
+        )
+        hashes = {photo.content_hash} | {i.content_hash for i in photo.all_instances()}
+        self.db.executemany("INSERT OR IGNORE INTO hashes VALUES(?,?)", [(h, pid) for h in hashes])
+        self.db.executemany(
+            "INSERT OR REPLACE INTO items VALUES(?,?,?,?,?)",
+            [(i.service, i.id, pid, i.content_hash, int(i.missing_since is not None)) for i in photo.all_instances()],
+        )
+        self.db.executemany(
+            "INSERT INTO copies VALUES(?,?,?,?)",
+            [(pid, c.store, int(c.good), c.size) for c in photo.blobs.values()],
+        )
+        self.db.executemany(
+            "INSERT INTO discrepancies VALUES(?,?,?,?,?)",
+            [(pid, d.service, d.current, d.canonical, int(d.wider)) for d in photo.visibility.discrepancies],
+        )
+        self.db.execute("DELETE FROM invalid WHERE path=?", (path,))
+
+    def remove_photo(self, photo_id: str) -> None:
+        for table in ("photos", "hashes", "items", "copies", "discrepancies"):
+            self.db.execute(f"DELETE FROM {table} WHERE photo_id=?", (photo_id,))
+
+    def mark_invalid(self, path: str, reason: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO invalid VALUES(?,?)", (path, reason))
+
+    def clear_invalid(self, path: str) -> None:
+        self.db.execute("DELETE FROM invalid WHERE path=?", (path,))
+
+    def invalid_files(self) -> list[tuple[str, str]]:
+        return self.db.execute("SELECT path, reason FROM invalid ORDER BY path").fetchall()
+
+    def photo_path(self, photo_id: str) -> str | None:
+        row = self.db.execute("SELECT path FROM photos WHERE photo_id=?", (photo_id,)).fetchone()
+        return row[0] if row else None
+
+    def photos_by_hash(self, content_hash: str) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT photo_id FROM hashes WHERE content_hash=?", (content_hash,))]
+
+    def item(self, service: str, item_id: str) -> tuple[str, str] | None:
+        row = self.db.execute(
+            "SELECT photo_id, content_hash FROM items WHERE service=? AND item_id=? ORDER BY missing LIMIT 1",
+            (service, item_id),
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def items_of(self, service: str) -> dict[str, tuple[str, str, bool]]:
+        """item_id -> (photo_id, content_hash, missing) for one service; where
+        several photos had an item id (its bytes were replaced), the present one."""
+        out: dict[str, tuple[str, str, bool]] = {}
+        for r in self.db.execute(
+            "SELECT item_id, photo_id, content_hash, missing FROM items WHERE service=? ORDER BY missing DESC",
+            (service,),
+        ):
+            out[r[0]] = (r[1], r[2], bool(r[3]))
+        return out
+
+    def photo_ids(self, states: Iterable[str] | None = None) -> list[str]:
+        if states is None:
+            q = "SELECT photo_id FROM photos ORDER BY taken_date, photo_id"
+            return [r[0] for r in self.db.execute(q)]
+        states = list(states)
+        marks = ",".join("?" * len(states))
+        q = f"SELECT photo_id FROM photos WHERE state IN ({marks}) ORDER BY taken_date, photo_id"
+        return [r[0] for r in self.db.execute(q, states)]
+
+    def photos_with_conflicts(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT photo_id FROM photos WHERE conflicts > 0 ORDER BY taken_date")]
+
+    def count_photos(self) -> int:
+        return self.db.execute("SELECT count(*) FROM photos").fetchone()[0]
+
+    def state_counts(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT state, count(*) FROM photos GROUP BY state").fetchall())
+
+    def service_counts(self) -> dict[str, tuple[int, int, int]]:
+        """service -> (photos, items, missing items)."""
+        rows = self.db.execute(
+            "SELECT service, count(DISTINCT photo_id), count(*), sum(missing) FROM items GROUP BY service"
+        ).fetchall()
+        return {r[0]: (r[1], r[2], r[3] or 0) for r in rows}
+
+    def store_counts(self) -> dict[str, tuple[int, int, int]]:
+        """store -> (good copies, bad copies, bytes in good copies)."""
+        rows = self.db.execute(
+            "SELECT store, sum(good), sum(1-good), sum(CASE WHEN good THEN size ELSE 0 END) FROM copies GROUP BY store"
+        ).fetchall()
+        return {r[0]: (r[1] or 0, r[2] or 0, r[3] or 0) for r in rows}
+
+    def photos_below(self, n: int) -> list[tuple[str, int]]:
+        return self.db.execute(
+            "SELECT photo_id, good_copies FROM photos WHERE good_copies < ? ORDER BY taken_date, photo_id", (n,)
+        ).fetchall()
+
+    def count_below(self, n: int) -> int:
+        return self.db.execute("SELECT count(*) FROM photos WHERE good_copies < ?", (n,)).fetchone()[0]
+
+    def conflict_counts(self) -> tuple[int, int]:
+        row = self.db.execute("SELECT sum(open_conflicts), sum(conflicts) FROM photos").fetchone()
+        return (row[0] or 0, row[1] or 0)
+
+    def discrepancy_rows(self) -> list[tuple[str, str, str, str, int]]:
+        return self.db.execute(
+            "SELECT photo_id, service, current, canonical, wider FROM discrepancies "
+            "ORDER BY wider DESC, photo_id, service"
+        ).fetchall()
+
+    def photos_needing_copies(self, stores: list[str]) -> list[str]:
+        """Resolved photos, and replicated ones that lack a good copy in one of ``stores``."""
+        marks = ",".join("?" * len(stores))
+        q = (
+            "SELECT photo_id FROM photos p WHERE state='resolved' OR (state='replicated' AND "
+            f"(SELECT count(*) FROM copies c WHERE c.photo_id=p.photo_id AND c.good=1 AND c.store IN ({marks})) < ?) "
+            "ORDER BY taken_date, photo_id"
+        )
+        return [r[0] for r in self.db.execute(q, (*stores, len(stores)))]
+
+    def photos_with_copies(self, store: str | None = None) -> list[str]:
+        if store is None:
+            q, args = "SELECT DISTINCT photo_id FROM copies ORDER BY photo_id", ()
+        else:
+            q, args = "SELECT photo_id FROM copies WHERE store=? ORDER BY photo_id", (store,)
+        return [r[0] for r in self.db.execute(q, args)]
+
+    # -- caches --------------------------------------------------------------------------
+    def scan_cache(self, service: str) -> dict[str, tuple[str, str | None, str | None]]:
+        return {
+            r[0]: (r[1], r[2], r[3])
+            for r in self.db.execute(
+                "SELECT item_id, fingerprint, content_hash, error FROM scan_cache WHERE service=?", (service,)
+            )
+        }
+
+    def put_scan(self, service: str, rows: Iterable[tuple[str, str, str | None, str | None]]) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO scan_cache VALUES(?,?,?,?,?)",
+            [(service, item_id, fp, h, err) for item_id, fp, h, err in rows],
+        )
+
+    def drop_scan(self, service: str, item_ids: Iterable[str]) -> None:
+        self.db.executemany(
+            "DELETE FROM scan_cache WHERE service=? AND item_id=?", [(service, i) for i in item_ids]
+        )
+
+    def set_service_run(self, service: str, when: str, summary: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO service_runs VALUES(?,?,?)", (service, when, summary))
+
+    def service_runs(self) -> dict[str, tuple[str, str]]:
+        return {r[0]: (r[1], r[2]) for r in self.db.execute("SELECT service, last_run, summary FROM service_runs")}
+
+    def validated_stamp(self, path: str) -> str | None:
+        row = self.db.execute("SELECT stamp FROM validated WHERE path=?", (path,)).fetchone()
+        return row[0] if row else None
+
+    def set_validated(self, path: str, stamp: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO validated VALUES(?,?)", (path, stamp))
+
+    def iter_rows(self, sql: str, args=()) -> Iterator[tuple]:
+        yield from self.db.execute(sql, args)

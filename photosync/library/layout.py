@@ -1,0 +1,67 @@
+"""Where things live in a library (one place for every path)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+PHOTOS_DIR = "photos"
+CONFIG_DIR = "config"
+SCHEMAS_DIR = "schemas"
+BLOBS_DIR = "blobs"
+SERVICES_FILE = "config/services.json"
+PREFERENCES_FILE = "config/user-preferences.json"
+SYNC_STATE_FILE = "config/sync-state.json"
+CONFIG_FILES = {
+    SERVICES_FILE: "services",
+    PREFERENCES_FILE: "preferences",
+    SYNC_STATE_FILE: "sync_state",
+}
+#: photosync's private, derived data inside the repository's git dir (never committed)
+PRIVATE_DIR = "photosync"
+
+GITIGNORE = """\
+# photosync: blob contents never enter git (they live in blob stores)
+/blobs/*
+!/blobs/.gitkeep
+# derived, rebuildable data
+.photosync-cache/
+__pycache__/
+*.pyc
+"""
+
+
+def date_parts(taken_date: str | None) -> tuple[str, str] | None:
+    """("2019", "07") for a taken_date, None when there is none."""
+    if not taken_date or len(taken_date) < 7:
+        return None
+    year, month = taken_date[0:4], taken_date[5:7]
+    if not (year.isdigit() and month.isdigit()):
+        return None
+    return year, month
+
+
+def photo_path(photo_id: str, taken_date: str | None) -> str:
+    """photos/YYYY/MM/<photo_id>.json (photos/undated/ when the date is unknown)."""
+    parts = date_parts(taken_date)
+    if parts is None:
+        return f"{PHOTOS_DIR}/undated/{photo_id}.json"
+    return f"{PHOTOS_DIR}/{parts[0]}/{parts[1]}/{photo_id}.json"
+
+
+def is_photo_path(path: str) -> bool:
+    return path.startswith(PHOTOS_DIR + "/") and path.endswith(".json")
+
+
+def blob_name(photo_id: str, content_hash: str, taken_date: str | None, ext: str) -> str:
+    """YYYY/MM/<photo_id>-<sha256>.<ext>, the design's content-addressed blob layout."""
+    digest = content_hash.split(":", 1)[1]
+    parts = date_parts(taken_date) or ("undated", "")
+    folder = "/".join(p for p in parts if p)
+    ext = (ext or "bin").lower().lstrip(".")
+    return f"{folder}/{photo_id}-{digest}.{ext}"
+
+
+def utc_now() -> str:
+    from datetime import timezone
+
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,427 @@
+"""The library: a git repository of photo records and config, plus its lock and
+derived index.  Phases work through this class only.
+
+Reading a photo reads its file in the work tree (what the person sees), checks
+it against the schema, and refuses it with the file and field named when it is
+invalid; such a photo is skipped, never overwritten.  Changes are staged and
+committed together: files first, then the commit, then the index rows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Callable
+
+from .. import records
+from ..context import Context
+from ..errors import ConfigError, InvalidRecord
+from ..events import Problem, Reporter, Tally
+from ..model import Photo
+from . import config as cfg
+from .find import find_library
+from .headref import read_head_oid
+from .index import Index
+from .layout import (
+    CONFIG_DIR,
+    CONFIG_FILES,
+    GITIGNORE,
+    PHOTOS_DIR,
+    PREFERENCES_FILE,
+    PRIVATE_DIR,
+    SCHEMAS_DIR,
+    SERVICES_FILE,
+    SYNC_STATE_FILE,
+    is_photo_path,
+    photo_path,
+    utc_now,
+)
+
+
+def photo_id_from_path(path: str) -> str:
+    return path.rsplit("/", 1)[-1][: -len(".json")]
+
+
+class Library:
+    def __init__(self, root: Path, *, write: bool, reporter: Reporter | None = None, ctx: Context | None = None):
+        self.root = root
+        self.write = write
+        self.report = reporter if isinstance(reporter, Tally) else Tally(reporter)
+        self.ctx = ctx or Context.from_env()
+        self.private_dir = root / ".git" / PRIVATE_DIR
+        self._git = None
+        self._lock = None
+        self.index: Index | None = None
+        self._staged: dict[str, Photo] = {}
+        self._staged_bytes: dict[str, tuple[str, bytes]] = {}
+        self._staged_hashes: dict[str, str] = {}
+        self._loaded: dict[str, tuple[Photo | None, str | None]] = {}
+        self._staged_config: dict[str, bytes] = {}
+        self.services: dict[str, dict] = {}
+        self.preferences: dict = {}
+        self.sync_state: dict = {}
+
+    # -- opening ---------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        location: str | os.PathLike | None = None,
+        *,
+        write: bool = True,
+        reporter: Reporter | None = None,
+        ctx: Context | None = None,
+    ) -> "Library":
+        root = find_library(location)
+        lib = cls(root, write=write, reporter=reporter, ctx=ctx)
+        try:
+            if write:
+                from .lock import LibraryLock
+
+                lib._lock = LibraryLock(lib.private_dir / "lock")
+                lib._lock.acquire()
+            lib.index = Index(lib.private_dir / "index.sqlite")
+            lib._load_config()
+            lib._catch_up()
+            if write:
+                lib._recover_pending()
+            for path, reason in lib.index.invalid_files():
+                lib.report.error(path, reason)
+        except BaseException:
+            lib.close()
+            raise
+        return lib
+
+    def close(self) -> None:
+        if self.index is not None:
+            self.index.rollback()
+            self.index.close()
+            self.index = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def git(self):
+        if self._git is None:
+            from .gitstore import GitStore
+
+            self._git = GitStore(self.root)
+        return self._git
+
+    # -- creation ----------------------------------------------------------------------
+    @staticmethod
+    def init(path: str | os.PathLike) -> tuple[Path, bool]:
+        """Create a library at ``path`` (or complete one); returns (root, created)."""
+        from .gitstore import GitStore
+
+        root = Path(path).expanduser().resolve()
+        root.mkdir(parents=True, exist_ok=True)
+        git = GitStore.init(root)
+        files: dict[str, bytes] = {}
+        for rel, data in cfg.default_config_files().items():
+            if not (root / rel).exists():
+                files[rel] = data
+        for name, data in records.schema_files().items():
+            rel = f"{SCHEMAS_DIR}/{name}"
+            if not (root / rel).exists() or (root / rel).read_bytes() != data:
+                files[rel] = data
+        for rel in (f"{PHOTOS_DIR}/.gitkeep", "blobs/.gitkeep"):
+            if not (root / rel).exists():
+                files[rel] = b""
+        gitignore = root / ".gitignore"
+        if not gitignore.exists():
+            files[".gitignore"] = GITIGNORE.encode()
+        elif "/blobs/*" not in gitignore.read_text(errors="replace"):
+            files[".gitignore"] = gitignore.read_bytes().rstrip(b"\n") + b"\n\n" + GITIGNORE.encode()
+        created = git.head_oid is None or bool(files)
+        oid = git.commit(files, "init: new photosync library" if git.head_oid is None else "init: complete library layout")
+        return root, bool(oid) and created
+
+    # -- config --------------------------------------------------------------------------
+    def _read_config_file(self, rel: str) -> bytes:
+        try:
+            return (self.root / rel).read_bytes()
+        except FileNotFoundError:
+            raise ConfigError(f"{rel} is missing; restore it with: git checkout -- {rel}") from None
+
+    def _stamp(self, rel: str) -> str:
+        st = os.stat(self.root / rel)
+        return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
+
+    def _load_config(self) -> None:
+        assert self.index is not None
+        try:
+            for rel, kind in CONFIG_FILES.items():
+                data = self._read_config_file(rel)
+                stamp = self._stamp(rel)
+                fresh = self.index.validated_stamp(rel) == stamp
+                if kind == "services":
+                    if fresh:
+                        self.services = records.parse_json(data, rel)
+                    else:
+                        self.services, bad = cfg.parse_services(data, rel)
+                        for err in bad:
+                            self.report.error(err.path, str(err).split(": ", 1)[1])
+                        if not bad:
+                            self.index.set_validated(rel, stamp)
+                elif kind == "preferences":
+                    if fresh:
+                        self.preferences = cfg.normalise_preferences(records.parse_json(data, rel), rel)
+                    else:
+                        self.preferences = cfg.parse_preferences(data, rel)
+                        self.index.set_validated(rel, stamp)
+                else:
+                    if fresh:
+                        self.sync_state = records.parse_json(data, rel)
+                    else:
+                        self.sync_state = cfg.parse_sync_state(data, rel)
+                        self.index.set_validated(rel, stamp)
+        except InvalidRecord as e:
+            raise ConfigError(f"invalid config file {e}") from None
+
+    def stage_config(self, rel: str, data: dict) -> None:
+        kind = CONFIG_FILES[rel]
+        records.validate(kind, data, rel)
+        self._staged_config[rel] = records.dump_json(data)
+        if kind == "services":
+            self.services = data
+        elif kind == "preferences":
+            self.preferences = cfg.normalise_preferences(data, rel)
+        else:
+            self.sync_state = data
+
+    def raw_preferences(self) -> dict:
+        return records.parse_json(self._read_config_file(PREFERENCES_FILE), PREFERENCES_FILE)
+
+    def raw_services(self) -> dict:
+        return records.parse_json(self._read_config_file(SERVICES_FILE), SERVICES_FILE)
+
+    # -- the derived index ---------------------------------------------------------------
+    def _catch_up(self) -> None:
+        """Bring the index in step with HEAD (only the files that changed)."""
+        assert self.index is not None
+        head = read_head_oid(self.root)
+        indexed = self.index.commit_oid
+        if head == indexed:
+            return
+        git = self.git
+        head = git.head_oid
+        self.index.begin()
+        try:
+            if indexed and git.has_commit(indexed):
+                changes = [(p, b) for p, b in git.changed_between(indexed, (PHOTOS_DIR + "/",)) if is_photo_path(p)]
+                task = self.report.task("Updating index", total=len(changes)) if len(changes) > 200 else None
+            else:
+                self.index.clear_derived()
+                changes = [(p, b) for p, b in git.walk(PHOTOS_DIR) if is_photo_path(p)]
+                task = self.report.task("Rebuilding index", total=len(changes)) if len(changes) > 200 else None
+            for path, blob in changes:
+                if blob is None:
+                    pid = photo_id_from_path(path)
+                    if self.index.photo_path(pid) == path:
+                        self.index.remove_photo(pid)
+                    self.index.clear_invalid(path)
+                else:
+                    self._index_file(path, git.read_blob(blob))
+                if task:
+                    task.advance()
+            if task:
+                task.close()
+            self.index.set_meta("commit", head)
+            self.index.commit()
+        except BaseException:
+            self.index.rollback()
+            raise
+
+    def _index_file(self, path: str, data: bytes) -> Photo | None:
+        assert self.index is not None
+        try:
+            photo = records.photo_from_bytes(data, path)
+        except InvalidRecord as e:
+            self.index.mark_invalid(path, str(e).split(": ", 1)[1])
+            return None
+        self.index.put_photo(photo, path)
+        return photo
+
+    def _recover_pending(self) -> None:
+        """Deal with files under photos/ and config/ that differ from HEAD: an
+        interrupted run's writes or hand edits.  Valid ones are committed, invalid
+        ones reported (and left untouched), hand-deleted photo files restored."""
+        import pygit2
+
+        git = self.git
+        pending = git.pending_changes((PHOTOS_DIR + "/", CONFIG_DIR + "/", SCHEMAS_DIR + "/"))
+        if not pending:
+            return
+        sync_only: list[str] = []
+        to_commit: list[str] = []
+        restored: dict[str, bytes] = {}
+        valid_photos: list[tuple[str, Photo]] = []
+        for path in sorted(pending):
+            head_blob = git.head_blob_oid(path)
+            full = self.root / path
+            if full.is_file():
+                data = full.read_bytes()
+                if head_blob is not None and str(pygit2.hash(data)) == head_blob:
+                    sync_only.append(path)
+                    continue
+                if is_photo_path(path):
+                    try:
+                        photo = records.photo_from_bytes(data, path)
+                    except InvalidRecord as e:
+                        assert self.index is not None
+                        self.index.mark_invalid(path, str(e).split(": ", 1)[1] + " (edited outside photosync; fix it or run: git checkout -- " + path + ")")
+                        continue
+                    valid_photos.append((path, photo))
+                    to_commit.append(path)
+                elif path in CONFIG_FILES or path.startswith(SCHEMAS_DIR + "/"):
+                    to_commit.append(path)
+            elif head_blob is not None:
+                if is_photo_path(path):
+                    restored[path] = git.read_blob(head_blob)
+                    self.report.warning(path, "was deleted outside photosync; restored from git (photosync never drops a photo record)")
+                else:
+                    restored[path] = git.read_blob(head_blob)
+        for path, data in restored.items():
+            git.write_worktree_file(path, data)
+            sync_only.append(path)
+        if sync_only:
+            git.sync_index_to_worktree(sync_only)
+        if to_commit:
+            n = len(to_commit)
+            message = (
+                f"library: record {n} file{'s' if n != 1 else ''} changed outside photosync "
+                "(hand edits or an interrupted run)\n\n" + "\n".join(to_commit[:50])
+            )
+
+            def update(index: Index) -> None:
+                for path, photo in valid_photos:
+                    index.put_photo(photo, path)
+
+            self._commit_files({}, message, also_add=to_commit, index_updates=update)
+
+    # -- photos ----------------------------------------------------------------------------
+    def photo_ids(self, states=None) -> list[str]:
+        assert self.index is not None
+        return self.index.photo_ids(states)
+
+    def get_photo(self, photo_id: str) -> Photo:
+        """The photo as it is now (staged changes included); raises InvalidRecord."""
+        if photo_id in self._staged:
+            return self._staged[photo_id]
+        if photo_id in self._loaded and self._loaded[photo_id][0] is not None:
+            return self._loaded[photo_id][0]  # type: ignore[return-value]
+        assert self.index is not None
+        path = self.index.photo_path(photo_id)
+        if path is None:
+            invalid = [p for p, _ in self.index.invalid_files() if photo_id_from_path(p) == photo_id]
+            if invalid:
+                raise InvalidRecord(invalid[0], "photo file is invalid; fix it first")
+            raise KeyError(photo_id)
+        try:
+            data = (self.root / path).read_bytes()
+        except FileNotFoundError:
+            raise InvalidRecord(path, "photo file is missing from the work tree; restore it with git checkout") from None
+        photo = records.photo_from_bytes(data, path)
+        self._loaded[photo_id] = (photo, path)
+        return photo
+
+    def find_by_hash(self, content_hash: str) -> str | None:
+        """The photo that has this content (as its original or as an instance)."""
+        pid = self._staged_hashes.get(content_hash)
+        if pid is not None:
+            return pid
+        assert self.index is not None
+        ids = self.index.photos_by_hash(content_hash)
+        return ids[0] if ids else None
+
+    def stage(self, photo: Photo) -> None:
+        """Record a changed photo for the next commit.  It is checked against the
+        schema now, so a bad record fails this photo only (InvalidRecord)."""
+        pid = photo.photo_id
+        if pid not in self._loaded:
+            try:
+                self._loaded[pid] = (self.get_photo(pid), self.index.photo_path(pid) if self.index else None)
+            except KeyError:
+                self._loaded[pid] = (None, None)
+        original = self._loaded[pid][0]
+        if original is not None and dataclasses.replace(photo, updated_at=original.updated_at) == original:
+            self._staged.pop(pid, None)
+            self._staged_bytes.pop(pid, None)
+            return
+        photo = photo.replace(updated_at=utc_now())
+        path = photo_path(pid, photo.metadata.taken_date)
+        self._staged_bytes[pid] = (path, records.photo_to_bytes(photo, path))
+        self._staged[pid] = photo
+        self._staged_hashes[photo.content_hash] = pid
+        for inst in photo.all_instances():
+            self._staged_hashes[inst.content_hash] = pid
+
+    @property
+    def staged_count(self) -> int:
+        return len(self._staged)
+
+    def discard_staged(self) -> None:
+        self._staged.clear()
+        self._staged_bytes.clear()
+        self._staged_hashes.clear()
+        self._staged_config.clear()
+
+    def commit(self, message: str, index_updates: Callable[[Index], None] | None = None) -> str | None:
+        """Commit every staged photo and config change (only those that really
+        changed).  Returns the commit id, or None when nothing changed."""
+        changes: dict[str, bytes | None] = dict(self._staged_config)
+        written: list[tuple[Photo, str]] = []
+        for pid, photo in self._staged.items():
+            _original, old_path = self._loaded.get(pid, (None, None))
+            path, data = self._staged_bytes[pid]
+            changes[path] = data
+            if old_path and old_path != path:
+                changes[old_path] = None
+            written.append((photo, path))
+
+        def update(index: Index) -> None:
+            for photo, path in written:
+                index.put_photo(photo, path)
+            if index_updates:
+                index_updates(index)
+
+        oid = self._commit_files(changes, message, index_updates=update)
+        for photo, path in written:
+            self._loaded[photo.photo_id] = (photo, path)
+        self._staged.clear()
+        self._staged_bytes.clear()
+        self._staged_hashes.clear()
+        self._staged_config.clear()
+        return oid
+
+    def _commit_files(self, changes, message, also_add=(), index_updates=None) -> str | None:
+        assert self.index is not None
+        oid = self.git.commit(changes, message, also_add=also_add) if (changes or also_add) else None
+        self.index.begin()
+        try:
+            if index_updates:
+                index_updates(self.index)
+            head = self.git.head_oid if oid else None
+            if oid:
+                self.index.set_meta("commit", head)
+            for rel in changes:
+                if rel in CONFIG_FILES and (self.root / rel).exists():
+                    self.index.set_validated(rel, self._stamp(rel))
+            self.index.commit()
+        except BaseException:
+            self.index.rollback()
+            raise
+        return oid
+
+    # -- problems ---------------------------------------------------------------------------
+    @property
+    def problems(self) -> list[Problem]:
+        return self.report.problems

@@ -1,0 +1,242 @@
+"""Recognising photo and video files by their content, and cheap structural
+checks that catch truncated and corrupt files without decoding pixels.
+
+A file is judged by its bytes, not its name; the name only decides whether a
+file that is *not* recognised is an error (``IMG_1.jpg`` full of garbage) or
+just something else in the folder (``notes.txt``).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from ..errors import MediaError
+
+PHOTO_EXTENSIONS = frozenset(
+    "jpg jpeg jpe jfif png gif webp heic heif hif avif tif tiff dng cr2 cr3 crw nef nrw arw srf sr2 "
+    "orf rw2 raf pef srw x3f 3fr erf kdc mos mrw iiq".split()
+)
+VIDEO_EXTENSIONS = frozenset("mp4 m4v mov qt 3gp 3g2".split())
+MEDIA_EXTENSIONS = PHOTO_EXTENSIONS | VIDEO_EXTENSIONS
+
+_TIFF_RAW = {
+    "dng": "dng", "nef": "nef", "nrw": "nrw", "arw": "arw", "srf": "srf", "sr2": "sr2", "pef": "pef",
+    "srw": "srw", "3fr": "3fr", "erf": "erf", "kdc": "kdc", "mos": "mos", "iiq": "iiq", "cr2": "cr2",
+}
+_BMFF_PHOTO_BRANDS = {
+    b"heic": "heic", b"heix": "heic", b"heim": "heic", b"heis": "heic", b"hevc": "heic", b"hevx": "heic",
+    b"mif1": "heic", b"msf1": "heic", b"avif": "avif", b"avis": "avif", b"crx ": "cr3",
+}
+_BMFF_VIDEO_BRANDS = {b"qt  ": "mov"}
+_QT_TOP_BOXES = {b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"}
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str  # jpeg, png, heic, tiff, dng, mp4, mov, ...
+    kind: str  # photo | video
+    ext: str  # the extension a blob of this format gets
+    mime: str
+
+
+FORMATS = {
+    "jpeg": Format("jpeg", "photo", "jpg", "image/jpeg"),
+    "png": Format("png", "photo", "png", "image/png"),
+    "gif": Format("gif", "photo", "gif", "image/gif"),
+    "webp": Format("webp", "photo", "webp", "image/webp"),
+    "heic": Format("heic", "photo", "heic", "image/heic"),
+    "avif": Format("avif", "photo", "avif", "image/avif"),
+    "tiff": Format("tiff", "photo", "tif", "image/tiff"),
+    "cr3": Format("cr3", "photo", "cr3", "image/x-canon-cr3"),
+    "raf": Format("raf", "photo", "raf", "image/x-fuji-raf"),
+    "orf": Format("orf", "photo", "orf", "image/x-olympus-orf"),
+    "rw2": Format("rw2", "photo", "rw2", "image/x-panasonic-rw2"),
+    "crw": Format("crw", "photo", "crw", "image/x-canon-crw"),
+    "x3f": Format("x3f", "photo", "x3f", "image/x-sigma-x3f"),
+    "mrw": Format("mrw", "photo", "mrw", "image/x-minolta-mrw"),
+    "mp4": Format("mp4", "video", "mp4", "video/mp4"),
+    "mov": Format("mov", "video", "mov", "video/quicktime"),
+    "3gp": Format("3gp", "video", "3gp", "video/3gpp"),
+}
+for _raw in _TIFF_RAW.values():
+    FORMATS.setdefault(_raw, Format(_raw, "photo", _raw, f"image/x-{_raw}"))
+
+RAW_FORMATS = frozenset(set(_TIFF_RAW.values()) | {"cr3", "raf", "orf", "rw2", "crw", "x3f", "mrw"})
+
+
+def extension(name: str) -> str:
+    dot = name.rfind(".")
+    return name[dot + 1 :].lower() if dot > 0 else ""
+
+
+def is_media_name(name: str) -> bool:
+    return extension(name) in MEDIA_EXTENSIONS
+
+
+def sniff(head: bytes, name: str) -> Format | None:
+    """The format of a file from its first bytes (at least 64), or None."""
+    ext = extension(name)
+    if head[:3] == b"\xff\xd8\xff":
+        return FORMATS["jpeg"]
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        return FORMATS["png"]
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return FORMATS["gif"]
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return FORMATS["webp"]
+    if head[:15] == b"FUJIFILMCCD-RAW":
+        return FORMATS["raf"]
+    if head[:4] in (b"IIRO", b"IIRS", b"MMOR"):
+        return FORMATS["orf"]
+    if head[:4] == b"IIU\x00":
+        return FORMATS["rw2"]
+    if head[:4] == b"FOVb":
+        return FORMATS["x3f"]
+    if head[:4] == b"\x00MRM":
+        return FORMATS["mrw"]
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        if head[8:10] == b"CR":
+            return FORMATS["cr2"]
+        return FORMATS[_TIFF_RAW[ext]] if ext in _TIFF_RAW else FORMATS["tiff"]
+    if head[:2] == b"II" and head[6:14] == b"HEAPCCDR":
+        return FORMATS["crw"]
+    if head[4:8] == b"ftyp":
+        major = head[8:12]
+        if major in _BMFF_PHOTO_BRANDS:
+            return FORMATS[_BMFF_PHOTO_BRANDS[major]]
+        if major in _BMFF_VIDEO_BRANDS:
+            return FORMATS["mov"]
+        if major.startswith(b"3g"):
+            return FORMATS["3gp"]
+        # compatible brands: some HEIF files use a generic major brand
+        size = struct.unpack(">I", head[:4])[0]
+        compat = head[16 : min(size, len(head))]
+        for i in range(0, len(compat) - 3, 4):
+            brand = compat[i : i + 4]
+            if brand in _BMFF_PHOTO_BRANDS and brand not in (b"mif1", b"msf1"):
+                return FORMATS[_BMFF_PHOTO_BRANDS[brand]]
+        if ext in ("mov", "qt"):
+            return FORMATS["mov"]
+        if ext in ("heic", "heif", "hif") and b"mif1" in compat:
+            return FORMATS["heic"]
+        return FORMATS["mp4"]
+    if head[4:8] in _QT_TOP_BOXES and ext in ("mov", "qt", "mp4", "m4v"):
+        return FORMATS["mov"]
+    return None
+
+
+# -- structural checks (truncation and corruption) ---------------------------------------
+
+def check_jpeg(data: bytes) -> None:
+    """Walk the marker segments to the first scan, then require an end-of-image
+    marker after it.  Embedded thumbnails (inside APP segments) are skipped by
+    length, so their own end markers do not count."""
+    n = len(data)
+    pos = 2
+    while True:
+        if pos + 4 > n:
+            raise MediaError("truncated JPEG: the file ends inside its headers")
+        if data[pos] != 0xFF:
+            raise MediaError(f"corrupt JPEG: expected a marker at byte {pos}")
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in (0x01, *range(0xD0, 0xD8)):
+            pos += 2
+            continue
+        if marker == 0xD9:
+            raise MediaError("corrupt JPEG: end of image before any image data")
+        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
+        if length < 2:
+            raise MediaError(f"corrupt JPEG: bad segment length at byte {pos}")
+        end = pos + 2 + length
+        if end > n:
+            raise MediaError("truncated JPEG: the file ends inside a header segment")
+        if marker == 0xDA:  # start of scan: entropy-coded data follows
+            if data.find(b"\xff\xd9", end) < 0:
+                raise MediaError("truncated JPEG: no end-of-image marker (the file was cut short)")
+            return
+        pos = end
+
+
+def check_png(data: bytes) -> None:
+    pos, n = 8, len(data)
+    while pos + 8 <= n:
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        ctype = data[pos + 4 : pos + 8]
+        pos += 12 + length
+        if pos > n:
+            raise MediaError(f"truncated PNG: chunk {ctype.decode('latin-1')!r} runs past the end of the file")
+        if ctype == b"IEND":
+            return
+    raise MediaError("truncated PNG: no IEND chunk (the file was cut short)")
+
+
+def iter_boxes(data: bytes, start: int, end: int):
+    """(type, payload start, box end) of each ISO-BMFF box in data[start:end]."""
+    pos = start
+    while pos + 8 <= end:
+        size, btype = struct.unpack(">I4s", data[pos : pos + 8])
+        header = 8
+        if size == 1:
+            if pos + 16 > end:
+                raise MediaError("truncated file: a box header runs past the end")
+            (size,) = struct.unpack(">Q", data[pos + 8 : pos + 16])
+            header = 16
+        elif size == 0:
+            size = end - pos
+        if size < header:
+            raise MediaError(f"corrupt file: box {btype!r} at byte {pos} has an impossible size")
+        yield btype, pos + header, pos + size
+        pos += size
+
+
+def check_bmff_sizes(sizes: list[tuple[bytes, int, int]], file_size: int, what: str) -> None:
+    """Top-level boxes must tile the file exactly; one that runs past the end means truncation."""
+    if not sizes:
+        raise MediaError(f"corrupt {what}: no boxes")
+    for btype, _start, end in sizes:
+        if end > file_size:
+            raise MediaError(f"truncated {what}: box {btype.decode('latin-1')!r} runs past the end of the file")
+
+
+def check_tiff(data: bytes, what: str) -> None:
+    """IFD0 must be inside the file and its strips or tiles too."""
+    if len(data) < 8:
+        raise MediaError(f"truncated {what}: no header")
+    endian = "<" if data[:2] == b"II" else ">"
+    (ifd,) = struct.unpack(endian + "I", data[4:8])
+    if ifd < 8 or ifd + 2 > len(data):
+        raise MediaError(f"truncated {what}: the first directory lies past the end of the file")
+    (count,) = struct.unpack(endian + "H", data[ifd : ifd + 2])
+    if ifd + 2 + count * 12 > len(data):
+        raise MediaError(f"truncated {what}: the first directory runs past the end of the file")
+    offsets = counts = None
+    type_sizes = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8}
+    for i in range(count):
+        e = ifd + 2 + i * 12
+        tag, typ, n = struct.unpack(endian + "HHI", data[e : e + 8])
+        if tag not in (273, 279, 324, 325):
+            continue
+        fmt = {3: "H", 4: "I", 13: "I"}.get(typ)
+        if fmt is None:
+            continue
+        size = type_sizes[typ] * n
+        if size <= 4:
+            raw = data[e + 8 : e + 8 + size]
+        else:
+            (off,) = struct.unpack(endian + "I", data[e + 8 : e + 12])
+            if off + size > len(data):
+                raise MediaError(f"truncated {what}: image directory data lies past the end of the file")
+            raw = data[off : off + size]
+        values = struct.unpack(endian + fmt * n, raw)
+        if tag in (273, 324):
+            offsets = values
+        else:
+            counts = values
+    if offsets and counts:
+        end = max(o + c for o, c in zip(offsets, counts))
+        if end > len(data):
+            raise MediaError(f"truncated {what}: image data runs past the end of the file")

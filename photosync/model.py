@@ -1,0 +1,221 @@
+"""The records photosync keeps: frozen dataclasses, no I/O.
+
+(De)serialisation and schema validation live in :mod:`photosync.records`; every
+other module works with these types.  Collections are tuples so a record can
+be shared between threads and compared by value; a change is a new record made
+with :func:`dataclasses.replace`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+SCHEMA_VERSION = 1
+
+#: canonical visibility levels, narrowest first
+VISIBILITY_LEVELS: tuple[str, ...] = ("private", "friends", "public")
+STATES: tuple[str, ...] = ("discovered", "resolved", "replicated")
+QUALITIES: tuple[str, ...] = ("original", "high", "medium", "low")
+CONFLICT_TYPES: tuple[str, ...] = (
+    "exact_duplicate",
+    "quality_variant",
+    "edit_variant",
+    "metadata_mismatch",
+    "visibility_discrepancy",
+    "service_policy_violation",
+)
+
+
+def visibility_rank(level: str) -> int:
+    """0 for private, 2 for public; a higher rank is wider."""
+    return VISIBILITY_LEVELS.index(level)
+
+
+def narrowest(levels) -> str:
+    """The most restrictive of ``levels`` (private when there are none)."""
+    ranks = [visibility_rank(lv) for lv in levels if lv]
+    return VISIBILITY_LEVELS[min(ranks)] if ranks else "private"
+
+
+@dataclass(frozen=True)
+class Location:
+    lat: float
+    lng: float
+    alt: float | None = None
+
+
+@dataclass(frozen=True)
+class CameraInfo:
+    make: str | None = None
+    model: str | None = None
+
+
+#: metadata fields that a person would call "the photo's metadata" (the design's list)
+CORE_FIELDS: tuple[str, ...] = ("taken_date", "filename", "location", "tags", "caption", "camera_info")
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """Metadata of a photo, canonical or as one service reports it.
+
+    ``None`` (or an empty tuple for tags) means "not known"; in an instance's
+    metadata it means the service did not say.
+    """
+
+    taken_date: str | None = None
+    taken_date_source: str | None = None
+    filename: str | None = None
+    location: Location | None = None
+    tags: tuple[str, ...] = ()
+    caption: str | None = None
+    camera_info: CameraInfo | None = None
+    media_type: str | None = None
+    format: str | None = None
+    width: int | None = None
+    height: int | None = None
+    albums: tuple[str, ...] = ()
+
+    def is_missing(self, name: str) -> bool:
+        value = getattr(self, name)
+        return value is None or value == () or value == ""
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One copy of a photo on one service."""
+
+    service: str
+    id: str
+    content_hash: str
+    quality: str = "original"
+    last_sync: str = ""
+    url: str | None = None
+    size: int | None = None
+    metadata: Metadata = field(default_factory=Metadata)
+    visibility: str | None = None
+    missing_since: str | None = None
+    raw_name_b64: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.service}:{self.id}"
+
+
+@dataclass(frozen=True)
+class BlobCopy:
+    """A verified copy of the original in a blob store."""
+
+    store: str
+    locator: str
+    size: int
+    verified_at: str
+    problem: str | None = None
+
+    @property
+    def good(self) -> bool:
+        return self.problem is None
+
+
+@dataclass(frozen=True)
+class Discrepancy:
+    service: str
+    current: str
+    canonical: str
+
+    @property
+    def wider(self) -> bool:
+        """True when the service shows the photo more widely than it should."""
+        return visibility_rank(self.current) > visibility_rank(self.canonical)
+
+
+@dataclass(frozen=True)
+class Visibility:
+    canonical: str = "private"
+    per_service: Mapping[str, str] = field(default_factory=dict)
+    discrepancies: tuple[Discrepancy, ...] = ()
+
+
+@dataclass(frozen=True)
+class Conflict:
+    id: str
+    type: str
+    description: str
+    services: tuple[str, ...] = ()
+    resolution_required: bool = True
+    field: str | None = None
+    values: Mapping[str, Any] | None = None
+    related_photos: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """A decision taken on a conflict (by a policy or a person)."""
+
+    conflict_id: str
+    how: str  # auto | manual
+    at: str
+    policy: str | None = None
+    choice: str | None = None
+    value: Any = None
+    values_seen: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Photo:
+    photo_id: str
+    content_hash: str
+    canonical_source: str
+    metadata: Metadata
+    created_at: str
+    updated_at: str
+    source_of_truth_path: str | None = None
+    instances: Mapping[str, tuple[Instance, ...]] = field(default_factory=dict)
+    visibility: Visibility = field(default_factory=Visibility)
+    blobs: Mapping[str, BlobCopy] = field(default_factory=dict)
+    processing_state: str = "discovered"
+    conflicts: tuple[Conflict, ...] = ()
+    resolutions: tuple[Resolution, ...] = ()
+    schema_version: int = SCHEMA_VERSION
+
+    # -- convenience views ---------------------------------------------------------
+    def all_instances(self) -> list[Instance]:
+        return [inst for insts in self.instances.values() for inst in insts]
+
+    def find_instance(self, service: str, item_id: str) -> Instance | None:
+        for inst in self.instances.get(service, ()):
+            if inst.id == item_id:
+                return inst
+        return None
+
+    def good_copies(self) -> dict[str, BlobCopy]:
+        return {name: c for name, c in self.blobs.items() if c.good}
+
+    @property
+    def open_conflicts(self) -> tuple[Conflict, ...]:
+        return tuple(c for c in self.conflicts if c.resolution_required)
+
+    def resolution_for(self, conflict_id: str) -> "Resolution | None":
+        for r in reversed(self.resolutions):
+            if r.conflict_id == conflict_id:
+                return r
+        return None
+
+    @property
+    def label(self) -> str:
+        """A short human name: the file name when known, else the id."""
+        return self.metadata.filename or self.photo_id
+
+    def replace(self, **changes) -> "Photo":
+        return dataclasses.replace(self, **changes)
+
+
+def with_instance(photo: Photo, inst: Instance) -> Photo:
+    """Add ``inst`` to ``photo``, replacing an instance with the same service and id."""
+    current = [i for i in photo.instances.get(inst.service, ()) if i.id != inst.id]
+    current.append(inst)
+    current.sort(key=lambda i: i.id)
+    instances = dict(photo.instances)
+    instances[inst.service] = tuple(current)
+    return photo.replace(instances=dict(sorted(instances.items())))

@@ -1,0 +1,1 @@
+"""The work itself, as plain functions: discover, resolve, replicate, audit, status."""

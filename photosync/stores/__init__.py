@@ -1,0 +1,1 @@
+"""Blob stores for originals: the store interface, its registry and implementations."""

@@ -1,0 +1,153 @@
+"""The reference blob store: a folder (the library's ``blobs/`` or a NAS mount).
+
+Blobs live at ``<root>/YYYY/MM/<photo_id>-<sha256>.<ext>``.  A put writes a temp
+file in the destination folder while hashing the bytes, fsyncs it, checks the
+hash, reads the file back from disk (its cached pages dropped first) and checks
+again, then renames it into place read-only.  Folder entries are fsynced in
+one go by :meth:`flush`, which replicate calls before it records any blob.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+from ..errors import ConfigError, StoreError, VerificationError
+from .base import BlobKey, BlobStore, StoreCapabilities, StoredBlob
+
+CHUNK = 1024 * 1024
+
+
+def _hash_file(path: Path) -> tuple[str, int]:
+    h = hashlib.sha256()
+    n = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+            n += len(chunk)
+    return h.hexdigest(), n
+
+
+class LocalStore(BlobStore):
+    type_name = "local"
+    capabilities = StoreCapabilities(server_side=("size",), deletes=False)
+
+    def __init__(self, name, config, env):
+        super().__init__(name, config, env)
+        path = config.get("path")
+        if not path:
+            raise ConfigError(f"store {name}: a local store needs a 'path'")
+        root = Path(os.path.expanduser(path))
+        if not root.is_absolute():
+            root = env.library_root / root
+        self.root = root
+        self.readback = config.get("verify", "readback") == "readback"
+        self._dirty_dirs: set[Path] = set()
+
+    def _ensure_root(self) -> None:
+        if not self.root.is_dir():
+            if self.root == self.env.library_root / "blobs":
+                self.root.mkdir(parents=True, exist_ok=True)
+            else:
+                raise StoreError(f"store {self.name}: folder {self.root} does not exist or is not mounted")
+
+    def uri(self, locator: str) -> str:
+        path = self.root / locator
+        try:
+            return str(path.relative_to(self.env.library_root))
+        except ValueError:
+            return str(path)
+
+    def describe(self) -> str:
+        return f"{self.name} (local folder {self.root})"
+
+    def has(self, key: BlobKey) -> StoredBlob | None:
+        try:
+            st = os.stat(self.root / key.name)
+        except FileNotFoundError:
+            return None
+        return StoredBlob(key.name, st.st_size, key.content_hash)
+
+    def put(self, key: BlobKey, stream: BinaryIO, size: int | None = None) -> StoredBlob:
+        self._ensure_root()
+        dest = self.root / key.name
+        if dest.exists():
+            digest, n = _hash_file(dest)
+            if digest == key.digest:
+                return StoredBlob(key.name, n, key.content_hash, reused=True)
+            aside = dest.with_name(f"{dest.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+            os.replace(dest, aside)  # never delete: keep the bad bytes next to the good
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-", suffix=".part")
+        tmp = Path(tmp_name)
+        try:
+            h = hashlib.sha256()
+            n = 0
+            with os.fdopen(fd, "wb") as out:
+                while chunk := stream.read(CHUNK):
+                    h.update(chunk)
+                    out.write(chunk)
+                    n += len(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+                if self.readback and hasattr(os, "posix_fadvise"):
+                    os.posix_fadvise(out.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+            if h.hexdigest() != key.digest:
+                raise VerificationError(
+                    f"the bytes read from the source hash to sha256:{h.hexdigest()}, not {key.content_hash}; "
+                    "the source changed since discover or is corrupt"
+                )
+            if size is not None and n != size:
+                raise VerificationError(f"read {n} bytes from the source, expected {size}")
+            if self.readback:
+                digest, n2 = _hash_file(tmp)
+                if digest != key.digest or n2 != n:
+                    raise VerificationError(f"{dest}: the written file reads back wrong (disk or filesystem fault)")
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, dest)
+            self._dirty_dirs.add(dest.parent)
+        except BaseException:
+            try:
+                tmp.unlink()
+            except FileNotFoundError:
+                pass
+            raise
+        return StoredBlob(key.name, n, key.content_hash)
+
+    def flush(self) -> None:
+        dirs, self._dirty_dirs = self._dirty_dirs, set()
+        for d in dirs:
+            fd = os.open(d, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def open(self, locator: str) -> BinaryIO:
+        try:
+            return open(self.root / locator, "rb")
+        except FileNotFoundError:
+            raise StoreError(f"{self.root / locator} is missing") from None
+        except OSError as e:
+            raise StoreError(f"cannot read {self.root / locator}: {e.strerror}") from None
+
+    def stat(self, locator: str) -> int | None:
+        try:
+            return os.stat(self.root / locator).st_size
+        except FileNotFoundError:
+            return None
+
+    def list(self) -> Iterator[tuple[str, int]]:
+        if not self.root.is_dir():
+            return
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            dirnames.sort()
+            for fn in sorted(filenames):
+                if fn.startswith(".") or ".corrupt-" in fn:
+                    continue
+                full = Path(dirpath) / fn
+                yield str(full.relative_to(self.root)), full.stat().st_size

@@ -1,0 +1,81 @@
+"""Shared fixtures: an isolated user config dir, libraries, folders of real
+photo files, and a way to run the real ``photosync`` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path_factory, monkeypatch):
+    """No test touches the real user's config, credentials or libraries."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("PHOTOSYNC_CONFIG_DIR", str(home / "photosync-config"))
+    monkeypatch.delenv("PHOTOSYNC_LIBRARY", raising=False)
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "Test Person")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "test@example.org")
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "Test Person")
+    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "test@example.org")
+    yield
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def json(self):
+        return json.loads(self.out)
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, check: int | None = None,
+            timeout: float = 300) -> Run:
+    """Run the real photosync command in a new process."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    full_env.setdefault("COLUMNS", "200")
+    p = subprocess.run(
+        [sys.executable, "-m", "photosync", *args],
+        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
+    )
+    run = Run(p.returncode, p.stdout, p.stderr)
+    if check is not None and run.code != check:
+        raise AssertionError(f"photosync {' '.join(args)} exited {run.code}, expected {check}\n"
+                             f"stdout:\n{run.out}\nstderr:\n{run.err}")
+    return run
+
+
+@pytest.fixture
+def cli():
+    return run_cli
+
+
+@pytest.fixture
+def library(tmp_path):
+    """A new, empty library."""
+    from photosync.library.library import Library
+
+    root, _ = Library.init(tmp_path / "library")
+    return root
+
+
+@pytest.fixture
+def photos(tmp_path):
+    """A folder factory: photos(name) -> Path of an empty folder to fill."""
+    def make(name: str = "pictures") -> Path:
+        p = tmp_path / name
+        p.mkdir(parents=True, exist_ok=True)
+        return p
+
+    return make

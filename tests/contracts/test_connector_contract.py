@@ -1,0 +1,88 @@
+"""What every connector must do (run against each case in conftest.CONNECTOR_CASES)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+
+import pytest
+
+from photosync.errors import Unsupported
+
+
+def listed(conn, **kw):
+    kw.setdefault("cursor", None)
+    kw.setdefault("since", None)
+    kw.setdefault("full_scan", False)
+    listing = conn.list(**kw)
+    return {ref.id: ref for ref in listing.refs}, listing
+
+
+def test_lists_every_item_with_stable_ids(connector_case, jpeg_bytes):
+    ids = {connector_case.add(f"a/{i}.jpg", jpeg_bytes(i)) for i in range(3)}
+    conn = connector_case.connector()
+    first, listing = listed(conn)
+    assert set(first) == ids
+    assert listing.complete
+    second, _ = listed(conn)
+    assert {i: r.fingerprint for i, r in first.items()} == {i: r.fingerprint for i, r in second.items()}
+
+
+def test_describe_hashes_what_open_returns(connector_case, jpeg_bytes):
+    data = jpeg_bytes(1)
+    item_id = connector_case.add("x/photo.jpg", data)
+    conn = connector_case.connector()
+    refs, _ = listed(conn)
+    item = conn.describe(refs[item_id])
+    assert item.content_hash == "sha256:" + hashlib.sha256(data).hexdigest()
+    assert item.size == len(data)
+    assert item.metadata.filename == "photo.jpg"
+    assert item.metadata.media_type == "photo"
+    assert item.metadata.taken_date.startswith("2020-01-02T03:04:05")
+    assert item.quality in ("original", "high", "medium", "low")
+    with conn.open(item_id) as f:
+        assert f.read() == data
+
+
+def test_a_change_changes_the_fingerprint(connector_case, jpeg_bytes):
+    item_id = connector_case.add("c.jpg", jpeg_bytes(1))
+    conn = connector_case.connector()
+    before, _ = listed(conn)
+    connector_case.change(item_id, jpeg_bytes(2))
+    after, _ = listed(conn)
+    assert before[item_id].fingerprint != after[item_id].fingerprint
+
+
+def test_removed_items_are_not_listed(connector_case, jpeg_bytes):
+    keep = connector_case.add("keep.jpg", jpeg_bytes(1))
+    gone = connector_case.add("gone.jpg", jpeg_bytes(2))
+    connector_case.remove(gone)
+    refs, listing = listed(connector_case.connector())
+    assert set(refs) == {keep}
+
+
+def test_since_limits_the_listing(connector_case, jpeg_bytes):
+    if not connector_case.supports_since:
+        pytest.skip("this service cannot filter by date")  # pragma: no cover
+    old = connector_case.add("old.jpg", jpeg_bytes(1))
+    new = connector_case.add("new.jpg", jpeg_bytes(2))
+    connector_case.age(old, 30)
+    refs, listing = listed(connector_case.connector(), since=datetime.now().astimezone() - timedelta(days=7))
+    assert set(refs) == {new}
+    assert not listing.complete  # a partial listing must not make other items look gone
+
+
+def test_unsupported_operations_raise(connector_case):
+    conn = connector_case.connector()
+    caps = conn.capabilities
+    from photosync.model import Metadata
+
+    if not caps.set_visibility:
+        with pytest.raises(Unsupported):
+            conn.set_visibility("x", "private")
+    if not caps.delete:
+        with pytest.raises(Unsupported):
+            conn.delete("x")
+    if not caps.set_metadata:
+        with pytest.raises(Unsupported):
+            conn.set_metadata("x", Metadata())

@@ -1,0 +1,271 @@
+"""The git control plane: init, finding a library, commits of changed files only,
+the lock, the derived index, hand edits."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from helpers import commit_count, git, git_status, open_lib
+
+from photosync.errors import ConfigError, LibraryLocked, LibraryNotFound
+from photosync.library.find import find_library
+from photosync.library.layout import utc_now
+from photosync.library.library import Library
+from photosync.model import Instance, Metadata, Photo
+
+
+def make_photo_record(n: int, taken: str = "2019-07-04T14:22:33") -> Photo:
+    h = f"sha256:{n:064x}"
+    import uuid
+
+    pid = str(uuid.uuid5(uuid.NAMESPACE_URL, h))
+    now = utc_now()
+    inst = Instance(service="pictures", id=f"p/{n}.jpg", content_hash=h, last_sync=now, size=10,
+                    metadata=Metadata(taken_date=taken, filename=f"{n}.jpg"))
+    return Photo(photo_id=pid, content_hash=h, canonical_source=inst.key,
+                 metadata=Metadata(taken_date=taken, taken_date_source="exif", filename=f"{n}.jpg"),
+                 created_at=now, updated_at=now, instances={"pictures": (inst,)})
+
+
+def test_init_layout_and_first_commit(library):
+    for rel in ("photos", "config/services.json", "config/user-preferences.json", "config/sync-state.json",
+                "schemas/photo-metadata.schema.json", "schemas/service-config.schema.json",
+                "schemas/user-preferences.schema.json", ".gitignore"):
+        assert (library / rel).exists(), rel
+    assert commit_count(library) == 1
+    assert git(library, "log", "-1", "--format=%s").strip() == "init: new photosync library"
+    assert git_status(library) == ""
+    prefs = json.loads((library / "config/user-preferences.json").read_text())
+    assert prefs["default_visibility"] == "private"
+    assert prefs["blob_storage"]["primary"] == "local"
+    # blobs are ignored by git
+    (library / "blobs" / "x.jpg").write_bytes(b"x")
+    assert git_status(library) == ""
+
+
+def test_init_twice_changes_nothing(library):
+    root, created = Library.init(library)
+    assert root == library and not created
+    assert commit_count(library) == 1
+
+
+def test_find_library_flag_env_and_walk_up(library, tmp_path, monkeypatch):
+    sub = library / "photos" / "2019"
+    sub.mkdir(parents=True)
+    assert find_library(cwd=sub) == library
+    monkeypatch.setenv("PHOTOSYNC_LIBRARY", str(library))
+    assert find_library(cwd=tmp_path) == library
+    monkeypatch.delenv("PHOTOSYNC_LIBRARY")
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    with pytest.raises(LibraryNotFound, match="photosync init"):
+        find_library(cwd=outside)
+    with pytest.raises(LibraryNotFound, match="not a photosync library"):
+        find_library(outside)
+
+
+def test_commit_writes_only_changed_files_and_no_change_no_commit(library):
+    lib, _ = open_lib(library)
+    photos = [make_photo_record(i) for i in range(5)]
+    for p in photos:
+        lib.stage(p)
+    assert lib.commit("test: five photos")
+    assert commit_count(library) == 2
+    assert git_status(library) == ""
+    # the same records again: nothing changes, no commit
+    for p in photos:
+        lib.stage(lib.get_photo(p.photo_id))
+    assert lib.commit("test: nothing") is None
+    assert commit_count(library) == 2
+    # one change: a commit touching exactly one file
+    changed = lib.get_photo(photos[2].photo_id)
+    lib.stage(changed.replace(processing_state="resolved"))
+    lib.commit("test: one")
+    lib.close()
+    names = git(library, "show", "--name-only", "--format=", "HEAD").split()
+    assert names == [f"photos/2019/07/{photos[2].photo_id}.json"]
+    assert git_status(library) == ""
+
+
+def test_photo_moves_when_its_date_changes(library):
+    lib, _ = open_lib(library)
+    p = make_photo_record(1)
+    lib.stage(p)
+    lib.commit("add")
+    from dataclasses import replace
+
+    lib.stage(p.replace(metadata=replace(p.metadata, taken_date="2001-01-02T03:04:05")))
+    lib.commit("move")
+    lib.close()
+    assert not (library / f"photos/2019/07/{p.photo_id}.json").exists()
+    assert (library / f"photos/2001/01/{p.photo_id}.json").exists()
+    assert git_status(library) == ""
+
+
+def test_index_is_rebuilt_when_missing_and_follows_commits_made_by_hand(library):
+    lib, _ = open_lib(library)
+    recs = [make_photo_record(i) for i in range(3)]
+    for p in recs:
+        lib.stage(p)
+    lib.commit("three")
+    lib.close()
+    (library / ".git/photosync/index.sqlite").unlink()
+    lib, _ = open_lib(library, write=False)
+    assert lib.index.count_photos() == 3
+    lib.close()
+    # a person removes a photo record with git; the index follows HEAD
+    git(library, "rm", "-q", f"photos/2019/07/{recs[0].photo_id}.json")
+    git(library, "commit", "-qm", "remove one by hand")
+    lib, _ = open_lib(library, write=False)
+    assert lib.index.count_photos() == 2
+    assert lib.index.photo_path(recs[0].photo_id) is None
+    lib.close()
+
+
+def test_hand_edit_valid_is_committed_invalid_is_reported_with_field(library):
+    lib, _ = open_lib(library)
+    a, b = make_photo_record(1), make_photo_record(2)
+    lib.stage(a)
+    lib.stage(b)
+    lib.commit("two")
+    lib.close()
+    pa = library / f"photos/2019/07/{a.photo_id}.json"
+    pb = library / f"photos/2019/07/{b.photo_id}.json"
+    data = json.loads(pa.read_text())
+    data["metadata"]["caption"] = "typed by hand"
+    pa.write_text(json.dumps(data, indent=2))
+    bad = json.loads(pb.read_text())
+    bad["processing_state"] = "finished"
+    pb.write_text(json.dumps(bad))
+    lib, c = open_lib(library)
+    lib.close()
+    assert git(library, "log", "-1", "--format=%s").startswith("library: record 1 file changed outside photosync")
+    assert json.loads(git(library, "show", f"HEAD:photos/2019/07/{a.photo_id}.json"))["metadata"]["caption"] == "typed by hand"
+    errors = [p for p in c.problems if p.level == "error"]
+    assert len(errors) == 1
+    assert str(pb.relative_to(library)) in errors[0].where
+    assert "processing_state" in errors[0].reason
+    # the invalid file is left exactly as the person wrote it
+    assert json.loads(pb.read_text())["processing_state"] == "finished"
+
+
+def test_broken_json_names_file_and_position(library):
+    lib, _ = open_lib(library)
+    a = make_photo_record(1)
+    lib.stage(a)
+    lib.commit("one")
+    lib.close()
+    pa = library / f"photos/2019/07/{a.photo_id}.json"
+    pa.write_text(pa.read_text()[:-30])
+    lib, c = open_lib(library)
+    with pytest.raises(Exception) as exc:
+        lib.get_photo(a.photo_id)
+    lib.close()
+    assert "not valid JSON" in str(exc.value) or "invalid" in str(exc.value)
+    assert any("not valid JSON (line" in p.reason for p in c.problems)
+
+
+def test_deleted_record_is_restored(library):
+    lib, _ = open_lib(library)
+    a = make_photo_record(1)
+    lib.stage(a)
+    lib.commit("one")
+    lib.close()
+    pa = library / f"photos/2019/07/{a.photo_id}.json"
+    pa.unlink()
+    lib, c = open_lib(library)
+    lib.close()
+    assert pa.exists()
+    assert any("restored" in p.reason for p in c.problems)
+    assert git_status(library) == ""
+
+
+def test_invalid_config_file_is_named(library):
+    (library / "config/user-preferences.json").write_text('{"default_visibility": "everyone"}')
+    with pytest.raises(ConfigError, match="config/user-preferences.json"):
+        Library.open(library)
+    (library / "config/user-preferences.json").write_text("{ not json")
+    with pytest.raises(ConfigError, match=r"not valid JSON \(line 1"):
+        Library.open(library)
+
+
+def test_one_bad_service_entry_does_not_hide_the_others(library):
+    (library / "config/services.json").write_text(json.dumps({
+        "good": {"type": "local", "enabled": True, "path": "/tmp"},
+        "bad": {"type": "local", "enabled": "yes"},
+        "leaky": {"type": "flickr", "enabled": True, "api_secret": "s3cr3t"},
+    }))
+    lib, c = open_lib(library)
+    assert list(lib.services) == ["good"]
+    lib.close()
+    reasons = " ".join(str(p) for p in c.problems)
+    assert "bad.enabled" in reasons
+    assert "secrets do not belong" in reasons
+
+
+LOCK_HOLDER = """
+import sys, time
+from photosync.library.library import Library
+lib = Library.open(sys.argv[1])
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def test_second_process_stops_at_once_and_stale_lock_does_not_block(library):
+    holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(library)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        t = time.monotonic()
+        with pytest.raises(LibraryLocked, match=f"pid {holder.pid}"):
+            Library.open(library)
+        assert time.monotonic() - t < 2
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+        # the killed process's lock file is still there, but it does not block
+        assert (library / ".git/photosync/lock").exists()
+        lib = Library.open(library)
+        lib.close()
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+
+
+def test_interrupted_commit_is_recovered(library, monkeypatch):
+    """Killed after the work tree was written but before the commit: the next
+    run commits the newer files (they are never thrown away)."""
+    from photosync.library import gitstore
+
+    lib, _ = open_lib(library)
+    a = make_photo_record(1)
+    lib.stage(a)
+
+    def die(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    real = gitstore.GitStore.commit
+
+    def commit_then_die(self, changes, message, also_add=()):
+        for path, data in changes.items():
+            self.write_worktree_file(path, data)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gitstore.GitStore, "commit", commit_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        lib.commit("one")
+    lib.close()
+    monkeypatch.setattr(gitstore.GitStore, "commit", real)
+    assert git_status(library) != ""
+    lib, _ = open_lib(library)
+    assert lib.get_photo(a.photo_id).photo_id == a.photo_id
+    lib.close()
+    assert git_status(library) == ""
+    assert "changed outside photosync" in git(library, "log", "-1", "--format=%s")
