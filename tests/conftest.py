@@ -15,11 +15,17 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("photosync-cache")
+
+
 @pytest.fixture(autouse=True)
-def isolated_env(tmp_path_factory, monkeypatch):
-    """No test touches the real user's config, credentials or libraries."""
+def isolated_env(tmp_path_factory, monkeypatch, session_cache):
+    """No test touches the real user's config, credentials, cache or libraries."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("PHOTOSYNC_CONFIG_DIR", str(home / "photosync-config"))
+    monkeypatch.setenv("PHOTOSYNC_CACHE_DIR", str(session_cache))
     monkeypatch.delenv("PHOTOSYNC_LIBRARY", raising=False)
     monkeypatch.setenv("GIT_AUTHOR_NAME", "Test Person")
     monkeypatch.setenv("GIT_AUTHOR_EMAIL", "test@example.org")

@@ -60,6 +60,7 @@ def field_candidates(photo: Photo, field: str) -> list[tuple[Instance, Any]]:
     """(instance, value) for each present instance that has the field; for
     taken_date only the best-trusted source counts."""
     out = [(i, getattr(i.metadata, field)) for i in present_instances(photo) if not i.metadata.is_missing(field)]
+    out.sort(key=lambda iv: iv[0].key != photo.canonical_source)  # the canonical copy first
     if field == "taken_date" and out:
         best = min(DATE_SOURCE_RANK.get(i.metadata.taken_date_source, 6) for i, _ in out)
         out = [(i, v) for i, v in out if DATE_SOURCE_RANK.get(i.metadata.taken_date_source, 6) == best]

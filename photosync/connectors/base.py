@@ -112,6 +112,12 @@ class Connector(ABC):
     def open(self, item_id: str, raw_name: bytes | None = None) -> BinaryIO:
         """The item's bytes (the original where the service keeps one)."""
 
+    def describer(self):
+        """A picklable stand-in for :meth:`describe` that may run in another
+        process (for CPU-bound connectors such as a folder), or None to
+        describe in threads of this process (network connectors)."""
+        return None
+
     def where(self, item_id: str) -> str:
         """A human description of an item's location, for messages."""
         return f"{self.name}:{item_id}"

@@ -11,6 +11,7 @@ discover does not read a file whose fingerprint is unchanged.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import stat
 from datetime import datetime
@@ -158,62 +159,11 @@ class LocalConnector(Connector):
         rel = raw_name if raw_name is not None else item_id.encode("utf-8")
         return os.fsencode(str(self.root)) + b"/" + rel
 
+    def describer(self):
+        return functools.partial(describe_file, os.fsencode(str(self.root)))
+
     def describe(self, ref: ItemRef) -> ServiceItem:
-        path = self._path(ref.id, ref.raw_name)
-        name = ref.id.rsplit("/", 1)[-1]
-        try:
-            mf = read_media(path, name)
-            st = os.stat(path)
-        except FileNotFoundError:
-            raise SourceError("the file disappeared while it was being read") from None
-        except PermissionError:
-            raise SourceError("cannot read the file: permission denied") from None
-        except IsADirectoryError:
-            raise SourceError("is a folder, not a file") from None
-        except OSError as e:
-            if e.errno == errno.ELOOP:
-                raise SourceError("symlink loop") from None
-            raise SourceError(f"cannot read the file: {e.strerror or e}") from None
-        info = mf.info
-        warnings = []
-        if ref.raw_name is not None:
-            warnings.append(
-                "file name is not valid UTF-8; recorded with its exact bytes (shown escaped); "
-                "renaming it to UTF-8 is safer for other tools"
-            )
-        if "\n" in ref.id or "\r" in ref.id:
-            warnings.append("file name contains a line break; recorded as it is, but other tools may choke on it")
-        if info.taken is not None:
-            taken, source = iso(info.taken), info.taken_source
-        else:
-            from_name = date_from_filename(name)
-            if from_name is not None:
-                taken, source = iso(from_name), "filename"
-            else:
-                taken, source = iso(from_timestamp_local(st.st_mtime).replace(microsecond=0)), "file_mtime"
-        metadata = Metadata(
-            taken_date=taken,
-            taken_date_source=source,
-            filename=name,
-            location=Location(info.lat, info.lng, info.alt) if info.lat is not None else None,
-            tags=info.tags,
-            caption=info.caption,
-            camera_info=CameraInfo(info.make, info.model) if (info.make or info.model) else None,
-            media_type=info.format.kind,
-            format=info.format.name,
-            width=info.width,
-            height=info.height,
-        )
-        return ServiceItem(
-            ref=ref,
-            content_hash=mf.content_hash,
-            size=mf.size,
-            metadata=metadata,
-            quality="original",
-            visibility=None,
-            url=None,
-            warnings=tuple(warnings),
-        )
+        return describe_file(os.fsencode(str(self.root)), ref)
 
     def open(self, item_id: str, raw_name: bytes | None = None) -> BinaryIO:
         path = self._path(item_id, raw_name)
@@ -223,3 +173,63 @@ class LocalConnector(Connector):
             raise SourceError(f"{self.where(item_id)} is gone") from None
         except OSError as e:
             raise SourceError(f"cannot read {self.where(item_id)}: {e.strerror}") from None
+
+
+def describe_file(root: bytes, ref: ItemRef) -> ServiceItem:
+    """Hash and probe one file below ``root`` (a module function: it runs in worker processes)."""
+    rel = ref.raw_name if ref.raw_name is not None else ref.id.encode("utf-8")
+    path = root + b"/" + rel
+    name = ref.id.rsplit("/", 1)[-1]
+    try:
+        mf = read_media(path, name)
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise SourceError("the file disappeared while it was being read") from None
+    except PermissionError:
+        raise SourceError("cannot read the file: permission denied") from None
+    except IsADirectoryError:
+        raise SourceError("is a folder, not a file") from None
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise SourceError("symlink loop") from None
+        raise SourceError(f"cannot read the file: {e.strerror or e}") from None
+    info = mf.info
+    warnings = []
+    if ref.raw_name is not None:
+        warnings.append(
+            "file name is not valid UTF-8; recorded with its exact bytes (shown escaped); "
+            "renaming it to UTF-8 is safer for other tools"
+        )
+    if "\n" in ref.id or "\r" in ref.id:
+        warnings.append("file name contains a line break; recorded as it is, but other tools may choke on it")
+    if info.taken is not None:
+        taken, source = iso(info.taken), info.taken_source
+    else:
+        from_name = date_from_filename(name)
+        if from_name is not None:
+            taken, source = iso(from_name), "filename"
+        else:
+            taken, source = iso(from_timestamp_local(st.st_mtime).replace(microsecond=0)), "file_mtime"
+    metadata = Metadata(
+        taken_date=taken,
+        taken_date_source=source,
+        filename=name,
+        location=Location(info.lat, info.lng, info.alt) if info.lat is not None else None,
+        tags=info.tags,
+        caption=info.caption,
+        camera_info=CameraInfo(info.make, info.model) if (info.make or info.model) else None,
+        media_type=info.format.kind,
+        format=info.format.name,
+        width=info.width,
+        height=info.height,
+    )
+    return ServiceItem(
+        ref=ref,
+        content_hash=mf.content_hash,
+        size=mf.size,
+        metadata=metadata,
+        quality="original",
+        visibility=None,
+        url=None,
+        warnings=tuple(warnings),
+    )

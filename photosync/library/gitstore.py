@@ -15,14 +15,17 @@ them on the next run so they can be committed.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator
 
 import pygit2
-from pygit2.enums import FileMode, FileStatus
+from pygit2.enums import FileStatus
 
 from .headref import read_head_oid  # noqa: F401  (re-exported)
+from .packs import compact, write_pack
+
+#: commits that change at least this many files write their objects as one pack
+PACK_THRESHOLD = 64
 
 FALLBACK_NAME = "photosync"
 FALLBACK_EMAIL = "photosync@localhost"
@@ -33,11 +36,47 @@ _INDEX_CHANGED = (
 )
 
 
+class _MemoryOdb(pygit2.OdbBackend):
+    """Collects the objects of one commit in memory, so they can be written as
+    one pack file by libgit2's PackBuilder instead of one file per object."""
+
+    def __init__(self):
+        super().__init__()
+        self.objects: dict = {}
+
+    def write_cb(self, oid, data, kind):
+        self.objects[oid] = (kind, data)
+
+    def read_cb(self, oid):
+        return self.objects[oid]
+
+    def read_header_cb(self, oid):
+        kind, data = self.objects[oid]
+        return kind, len(data)
+
+    def exists_cb(self, oid):
+        return oid in self.objects
+
+    def read_prefix_cb(self, oid):
+        raise KeyError(oid)
+
+    def exists_prefix_cb(self, oid):
+        raise KeyError(oid)
+
+    def refresh_cb(self):
+        pass
+
+    def __iter__(self):
+        return iter(self.objects)
+
+
 class GitStore:
     def __init__(self, root: Path):
         self.root = root
+        # objects, packs, refs and the index reach the disk before photosync goes on
+        pygit2.settings.enable_fsync_gitdir(True)
         self.repo = pygit2.Repository(str(root))
-        self.tmpdir = Path(self.repo.path) / "photosync" / "tmp"
+        self._made_dirs: set[str] = set()
 
     # -- creation ---------------------------------------------------------------------
     @classmethod
@@ -132,21 +171,26 @@ class GitStore:
             return pygit2.Signature(FALLBACK_NAME, FALLBACK_EMAIL)
 
     def write_worktree_file(self, path: str, data: bytes) -> None:
-        dest = self.root / path
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        self.tmpdir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.tmpdir, prefix="w-")
+        """Write a work-tree file in place (an existing file is overwritten and
+        truncated; ext4 makes a rename over an existing file ten times dearer).
+        Crash safety comes from the write journal: files listed there when a
+        run died are put back as HEAD has them (see :meth:`interrupted_writes`)."""
+        dest = f"{self.root}/{path}"
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, dest)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
+            fd = os.open(dest, os.O_WRONLY)
+        except FileNotFoundError:
+            parent = os.path.dirname(dest)
+            if parent not in self._made_dirs:
+                os.makedirs(parent, exist_ok=True)
+                self._made_dirs.add(parent)
+            fd = os.open(dest, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.ftruncate(fd, len(data))
+        finally:
+            os.close(fd)
 
     def remove_worktree_file(self, path: str) -> None:
         dest = self.root / path
@@ -166,15 +210,27 @@ class GitStore:
         """Write ``changes`` (path -> bytes, or None to delete) to the work tree and
         commit them.  ``also_add`` names files already written to the work tree
         (recovered changes) to include.  Returns the new commit id, or None when
-        the tree did not change (no commit is made)."""
+        the tree did not change (no commit is made).
+
+        New objects are collected in memory and, past :data:`PACK_THRESHOLD`,
+        written as one pack file instead of one loose file each; the ref
+        moves only after the objects are on disk.
+        """
+        paths = [*changes, *also_add]
+        self._write_journal(list(changes))
         for path, data in changes.items():
             if data is None:
                 self.remove_worktree_file(path)
             else:
                 self.write_worktree_file(path, data)
-        index = self.repo.index
+        big = len(paths) >= PACK_THRESHOLD
+        repo = pygit2.Repository(str(self.root)) if big else self.repo
+        mem = _MemoryOdb() if big else None
+        if mem is not None:
+            repo.odb.add_backend(mem, 1000)
+        index = repo.index
         index.read()
-        for path in [*changes, *also_add]:
+        for path in paths:
             if (self.root / path).is_file():
                 index.add(path)
             else:
@@ -186,12 +242,63 @@ class GitStore:
         head_tree = self.head_tree()
         if head_tree is not None and head_tree.id == tree:
             index.write()
+            self._clear_journal()
             return None
         sig = self.signature()
         parents = [] if self.repo.head_is_unborn else [self.repo.head.target]
-        oid = self.repo.create_commit("HEAD", sig, sig, message, tree, parents)
+        oid = repo.create_commit(None, sig, sig, message, tree, parents)
+        if mem is not None and mem.objects:
+            write_pack(((int(kind), data) for kind, data in mem.objects.values()), self.pack_dir)
+        branch = self.repo.references["HEAD"].target if self.repo.head_is_unborn else self.repo.head.name
+        subject = message.splitlines()[0]
+        self.repo.create_reference_direct(branch, oid, True, ("commit: " if parents else "commit (initial): ") + subject)
         index.write()
+        self._clear_journal()
+        if repo is not self.repo:
+            self.repo = pygit2.Repository(str(self.root))
         return str(oid)
+
+    @property
+    def pack_dir(self) -> Path:
+        return Path(self.repo.path) / "objects" / "pack"
+
+    def maybe_compact(self) -> bool:
+        """Merge small packs into one delta-compressed pack when they pile up."""
+        return compact(self.repo, self.pack_dir)
+
+    # -- the write journal: which work-tree files a commit was writing --------------------
+    @property
+    def journal_path(self) -> Path:
+        return Path(self.repo.path) / "photosync" / "writing"
+
+    def _write_journal(self, paths: list[str]) -> None:
+        """Name the files about to be written, durably, before writing any."""
+        if not paths:
+            return
+        self.journal_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.journal_path.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as f:
+            f.write("\0".join(paths))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.journal_path)
+
+    def _clear_journal(self) -> None:
+        try:
+            self.journal_path.unlink()
+        except FileNotFoundError:
+            pass
+
+    def interrupted_writes(self) -> list[str]:
+        """Files a commit was writing when the process died (empty when none).
+        Their content is not trusted: whether or not the commit happened, HEAD
+        has the right version (the old one when it did not, and the interrupted
+        run redoes its work)."""
+        try:
+            text = self.journal_path.read_text(encoding="utf-8", errors="surrogateescape")
+        except FileNotFoundError:
+            return []
+        return [p for p in text.split("\0") if p]
 
     def sync_index_to_worktree(self, paths: Iterable[str]) -> None:
         """Refresh index entries (stat data) for files whose content equals HEAD,
@@ -207,7 +314,3 @@ class GitStore:
                 except (OSError, KeyError, pygit2.GitError):
                     pass
         index.write()
-
-
-def blob_mode() -> int:
-    return FileMode.BLOB

@@ -20,7 +20,7 @@ from typing import Iterable, Iterator
 
 from ..model import Photo
 
-INDEX_VERSION = "4"
+INDEX_VERSION = "5"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
@@ -33,11 +33,13 @@ CREATE TABLE IF NOT EXISTS photos(
     filename TEXT,
     open_conflicts INTEGER NOT NULL,
     conflicts INTEGER NOT NULL,
-    good_copies INTEGER NOT NULL
+    good_copies INTEGER NOT NULL,
+    blob TEXT
 );
 CREATE INDEX IF NOT EXISTS photos_state ON photos(state);
 CREATE TABLE IF NOT EXISTS hashes(content_hash TEXT NOT NULL, photo_id TEXT NOT NULL,
     PRIMARY KEY(content_hash, photo_id));
+CREATE INDEX IF NOT EXISTS hashes_photo ON hashes(photo_id);
 CREATE TABLE IF NOT EXISTS items(
     service TEXT NOT NULL, item_id TEXT NOT NULL, photo_id TEXT NOT NULL,
     content_hash TEXT NOT NULL, missing INTEGER NOT NULL,
@@ -47,6 +49,7 @@ CREATE TABLE IF NOT EXISTS copies(photo_id TEXT NOT NULL, store TEXT NOT NULL, g
     size INTEGER NOT NULL, PRIMARY KEY(photo_id, store));
 CREATE TABLE IF NOT EXISTS discrepancies(photo_id TEXT NOT NULL, service TEXT NOT NULL,
     current TEXT NOT NULL, canonical TEXT NOT NULL, wider INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS copies_photo ON copies(photo_id);
 CREATE INDEX IF NOT EXISTS discrepancies_photo ON discrepancies(photo_id);
 CREATE TABLE IF NOT EXISTS invalid(path TEXT PRIMARY KEY, reason TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS scan_cache(service TEXT NOT NULL, item_id TEXT NOT NULL,
@@ -113,39 +116,48 @@ class Index:
         self.set_meta("commit", None)
 
     # -- photos ------------------------------------------------------------------------
-    def put_photo(self, photo: Photo, path: str) -> None:
-        pid = photo.photo_id
-        self.remove_photo(pid)
-        good = photo.good_copies()
-        self.db.execute(
-            "INSERT INTO photos VALUES(?,?,?,?,?,?,?,?,?)",
-            (
-                pid,
-                path,
-                photo.content_hash,
-                photo.processing_state,
-                photo.metadata.taken_date,
-                photo.metadata.filename,
-                len(photo.open_conflicts),
-                len(photo.conflicts),
-                len(good),
-            ),
-        )
-        hashes = {photo.content_hash} | {i.content_hash for i in photo.all_instances()}
-        self.db.executemany("INSERT OR IGNORE INTO hashes VALUES(?,?)", [(h, pid) for h in hashes])
+    def put_photo(self, photo: Photo, path: str, blob: str | None = None) -> None:
+        self.put_photos([(photo, path, blob)])
+
+    def put_photos(self, entries: list[tuple[Photo, str, str | None]]) -> None:
+        """Index photos (replacing what was indexed for them).  ``blob`` is the
+        git id of the file's bytes, known to be valid (reads of those exact
+        bytes skip the schema check)."""
+        if not entries:
+            return
+        ids = [(p.photo_id,) for p, _, _ in entries]
+        for table in ("photos", "hashes", "items", "copies", "discrepancies"):
+            self.db.executemany(f"DELETE FROM {table} WHERE photo_id=?", ids)
         self.db.executemany(
-            "INSERT OR REPLACE INTO items VALUES(?,?,?,?,?)",
-            [(i.service, i.id, pid, i.content_hash, int(i.missing_since is not None)) for i in photo.all_instances()],
+            "INSERT INTO photos VALUES(?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    p.photo_id, path, p.content_hash, p.processing_state, p.metadata.taken_date,
+                    p.metadata.filename, len(p.open_conflicts), len(p.conflicts), len(p.good_copies()), blob,
+                )
+                for p, path, blob in entries
+            ],
         )
-        self.db.executemany(
-            "INSERT INTO copies VALUES(?,?,?,?)",
-            [(pid, c.store, int(c.good), c.size) for c in photo.blobs.values()],
-        )
-        self.db.executemany(
-            "INSERT INTO discrepancies VALUES(?,?,?,?,?)",
-            [(pid, d.service, d.current, d.canonical, int(d.wider)) for d in photo.visibility.discrepancies],
-        )
-        self.db.execute("DELETE FROM invalid WHERE path=?", (path,))
+        hashes, items, copies, disc = [], [], [], []
+        for p, _path, _blob in entries:
+            pid = p.photo_id
+            for h in {p.content_hash} | {i.content_hash for i in p.all_instances()}:
+                hashes.append((h, pid))
+            for i in p.all_instances():
+                items.append((i.service, i.id, pid, i.content_hash, int(i.missing_since is not None)))
+            for c in p.blobs.values():
+                copies.append((pid, c.store, int(c.good), c.size))
+            for d in p.visibility.discrepancies:
+                disc.append((pid, d.service, d.current, d.canonical, int(d.wider)))
+        self.db.executemany("INSERT OR IGNORE INTO hashes VALUES(?,?)", hashes)
+        self.db.executemany("INSERT OR REPLACE INTO items VALUES(?,?,?,?,?)", items)
+        self.db.executemany("INSERT INTO copies VALUES(?,?,?,?)", copies)
+        self.db.executemany("INSERT INTO discrepancies VALUES(?,?,?,?,?)", disc)
+        self.db.executemany("DELETE FROM invalid WHERE path=?", [(path,) for _, path, _ in entries])
+
+    def known_blob(self, photo_id: str) -> str | None:
+        row = self.db.execute("SELECT blob FROM photos WHERE photo_id=?", (photo_id,)).fetchone()
+        return row[0] if row else None
 
     def remove_photo(self, photo_id: str) -> None:
         for table in ("photos", "hashes", "items", "copies", "discrepancies"):

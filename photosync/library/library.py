@@ -16,7 +16,7 @@ from typing import Callable
 
 from .. import records
 from ..context import Context
-from ..errors import ConfigError, InvalidRecord
+from ..errors import ConfigError, InvalidRecord, PhotosyncError
 from ..events import Problem, Reporter, Tally
 from ..model import Photo
 from . import config as cfg
@@ -37,6 +37,13 @@ from .layout import (
     photo_path,
     utc_now,
 )
+
+
+def git_blob_id(data: bytes) -> str:
+    """The id git gives these bytes as a blob (what ``git hash-object`` prints)."""
+    import hashlib
+
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
 def photo_id_from_path(path: str) -> str:
@@ -93,6 +100,11 @@ class Library:
         return lib
 
     def close(self) -> None:
+        if self.write and self._git is not None and self._lock is not None:
+            try:
+                self._git.maybe_compact()
+            except Exception as e:  # compaction is housekeeping: never fail a run for it
+                self.report.warning("library", f"could not compact git packs ({e}); run 'git gc' some time")
         if self.index is not None:
             self.index.rollback()
             self.index.close()
@@ -229,7 +241,7 @@ class Library:
                         self.index.remove_photo(pid)
                     self.index.clear_invalid(path)
                 else:
-                    self._index_file(path, git.read_blob(blob))
+                    self._index_file(path, git.read_blob(blob), blob)
                 if task:
                     task.advance()
             if task:
@@ -240,14 +252,14 @@ class Library:
             self.index.rollback()
             raise
 
-    def _index_file(self, path: str, data: bytes) -> Photo | None:
+    def _index_file(self, path: str, data: bytes, blob: str | None = None) -> Photo | None:
         assert self.index is not None
         try:
             photo = records.photo_from_bytes(data, path)
         except InvalidRecord as e:
             self.index.mark_invalid(path, str(e).split(": ", 1)[1])
             return None
-        self.index.put_photo(photo, path)
+        self.index.put_photo(photo, path, blob or git_blob_id(data))
         return photo
 
     def _recover_pending(self) -> None:
@@ -257,6 +269,7 @@ class Library:
         import pygit2
 
         git = self.git
+        self._repair_interrupted_writes()
         pending = git.pending_changes((PHOTOS_DIR + "/", CONFIG_DIR + "/", SCHEMAS_DIR + "/"))
         if not pending:
             return
@@ -302,10 +315,45 @@ class Library:
             )
 
             def update(index: Index) -> None:
-                for path, photo in valid_photos:
-                    index.put_photo(photo, path)
+                index.put_photos([(photo, path, git_blob_id((self.root / path).read_bytes()))
+                                  for path, photo in valid_photos])
 
             self._commit_files({}, message, also_add=to_commit, index_updates=update)
+
+    def _repair_interrupted_writes(self) -> None:
+        """Files photosync itself was writing when it died are put back as HEAD
+        has them (the interrupted phase redoes its change on the next run)."""
+        git = self.git
+        paths = git.interrupted_writes()
+        restored = 0
+        for path in paths:
+            full = self.root / path
+            head_blob = git.head_blob_oid(path)
+            if head_blob is not None:
+                data = git.read_blob(head_blob)
+                try:
+                    same = full.read_bytes() == data
+                except FileNotFoundError:
+                    same = False
+                if not same:
+                    git.write_worktree_file(path, data)
+                    restored += 1
+            elif full.exists():
+                full.unlink()  # it did not exist before the interrupted run
+                restored += 1
+        if paths:
+            # git's own lock files from that run (we hold the library lock, so they are stale)
+            gitdir = Path(git.repo.path)
+            for stale in [gitdir / "index.lock", gitdir / "HEAD.lock", gitdir / "packed-refs.lock",
+                          *(gitdir / "refs").rglob("*.lock")]:
+                try:
+                    stale.unlink()
+                except FileNotFoundError:
+                    pass
+            git.sync_index_to_worktree(paths)
+            git._clear_journal()
+        if restored:
+            self.report.info(f"an interrupted run was writing {restored} files; they were put back as git has them")
 
     # -- photos ----------------------------------------------------------------------------
     def photo_ids(self, states=None) -> list[str]:
@@ -329,7 +377,9 @@ class Library:
             data = (self.root / path).read_bytes()
         except FileNotFoundError:
             raise InvalidRecord(path, "photo file is missing from the work tree; restore it with git checkout") from None
-        photo = records.photo_from_bytes(data, path)
+        # bytes already checked against the schema (when written or indexed) are not checked again
+        trusted = self.index.known_blob(photo_id) == git_blob_id(data)
+        photo = records.photo_from_bytes(data, path, validated=trusted)
         self._loaded[photo_id] = (photo, path)
         return photo
 
@@ -378,23 +428,22 @@ class Library:
         """Commit every staged photo and config change (only those that really
         changed).  Returns the commit id, or None when nothing changed."""
         changes: dict[str, bytes | None] = dict(self._staged_config)
-        written: list[tuple[Photo, str]] = []
+        written: list[tuple[Photo, str, str]] = []
         for pid, photo in self._staged.items():
             _original, old_path = self._loaded.get(pid, (None, None))
             path, data = self._staged_bytes[pid]
             changes[path] = data
             if old_path and old_path != path:
                 changes[old_path] = None
-            written.append((photo, path))
+            written.append((photo, path, git_blob_id(data)))
 
         def update(index: Index) -> None:
-            for photo, path in written:
-                index.put_photo(photo, path)
+            index.put_photos(written)
             if index_updates:
                 index_updates(index)
 
         oid = self._commit_files(changes, message, index_updates=update)
-        for photo, path in written:
+        for photo, path, _blob in written:
             self._loaded[photo.photo_id] = (photo, path)
         self._staged.clear()
         self._staged_bytes.clear()
@@ -404,7 +453,15 @@ class Library:
 
     def _commit_files(self, changes, message, also_add=(), index_updates=None) -> str | None:
         assert self.index is not None
-        oid = self.git.commit(changes, message, also_add=also_add) if (changes or also_add) else None
+        try:
+            oid = self.git.commit(changes, message, also_add=also_add) if (changes or also_add) else None
+        except OSError as e:
+            if ".lock" in str(e):
+                raise PhotosyncError(
+                    f"git is busy in this library ({e}); if no git command is running, "
+                    "remove that .lock file and run photosync again"
+                ) from None
+            raise
         self.index.begin()
         try:
             if index_updates:

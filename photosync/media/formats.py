@@ -128,10 +128,24 @@ def sniff(head: bytes, name: str) -> Format | None:
 
 # -- structural checks (truncation and corruption) ---------------------------------------
 
-def check_jpeg(data: bytes) -> None:
+@dataclass
+class JpegParts:
+    width: int | None = None
+    height: int | None = None
+    exif: bytes | None = None
+    xmp: bytes | None = None
+
+
+_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+_XMP_ID = b"http://ns.adobe.com/xap/1.0/\x00"
+
+
+def check_jpeg(data: bytes) -> JpegParts:
     """Walk the marker segments to the first scan, then require an end-of-image
     marker after it.  Embedded thumbnails (inside APP segments) are skipped by
-    length, so their own end markers do not count."""
+    length, so their own end markers do not count.  Returns the frame size and
+    the EXIF and XMP segments met on the way."""
+    parts = JpegParts()
     n = len(data)
     pos = 2
     while True:
@@ -154,10 +168,18 @@ def check_jpeg(data: bytes) -> None:
         end = pos + 2 + length
         if end > n:
             raise MediaError("truncated JPEG: the file ends inside a header segment")
-        if marker == 0xDA:  # start of scan: entropy-coded data follows
+        if marker == 0xE1:
+            body = data[pos + 4 : end]
+            if body.startswith(b"Exif\x00\x00") and parts.exif is None:
+                parts.exif = body[6:]
+            elif body.startswith(_XMP_ID) and parts.xmp is None:
+                parts.xmp = body[len(_XMP_ID) :]
+        elif marker in _SOF and length >= 7 and parts.width is None:
+            parts.height, parts.width = struct.unpack(">HH", data[pos + 5 : pos + 9])
+        elif marker == 0xDA:  # start of scan: entropy-coded data follows
             if data.find(b"\xff\xd9", end) < 0:
                 raise MediaError("truncated JPEG: no end-of-image marker (the file was cut short)")
-            return
+            return parts
         pos = end
 
 

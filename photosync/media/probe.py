@@ -139,8 +139,8 @@ def probe_large(f: BinaryIO, size: int, fmt: Format) -> MediaInfo:
 def probe_bytes(data: bytes, fmt: Format) -> MediaInfo:
     name = fmt.name
     if name == "jpeg":
-        check_jpeg(data)
-    elif name == "png":
+        return _probe_jpeg(data, fmt, check_jpeg(data))
+    if name == "png":
         check_png(data)
     elif name in ("tiff", "cr2", "dng", "nef", "nrw", "arw", "srf", "sr2", "pef", "srw", "3fr", "erf", "kdc", "mos", "iiq"):
         check_tiff(data, fmt.name.upper())
@@ -265,27 +265,27 @@ def _unique(seq) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _probe_pillow(data: bytes, fmt: Format) -> MediaInfo:
-    from PIL import Image, UnidentifiedImageError
+def _probe_jpeg(data: bytes, fmt: Format, parts) -> MediaInfo:
+    """JPEG without Image.open: the frame size comes from the marker walk and
+    Pillow parses only the EXIF segment."""
+    if not parts.width or not parts.height:
+        raise MediaError("corrupt JPEG: no frame header (image size unknown)")
+    ifd0, sub, gps = {}, {}, {}
+    if parts.exif:
+        from PIL import Image
 
-    if fmt.name in ("heic", "avif"):
-        _register_heif()
-    try:
-        im = Image.open(io.BytesIO(data))
-    except UnidentifiedImageError:
-        raise MediaError(f"corrupt {fmt.name.upper()}: the image cannot be read") from None
-    except (OSError, SyntaxError, ValueError, RuntimeError) as e:
-        raise MediaError(f"corrupt {fmt.name.upper()}: {e}") from None
-    with im:
-        width, height = im.size
         try:
-            exif = im.getexif()
+            exif = Image.Exif()
+            exif.load(parts.exif)
             ifd0 = dict(exif)
             sub = dict(exif.get_ifd(0x8769))
             gps = dict(exif.get_ifd(0x8825))
         except Exception:  # a broken EXIF block does not make a broken photo
             ifd0, sub, gps = {}, {}, {}
-        xmp = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp")
+    return _from_tags(fmt, parts.width, parts.height, ifd0, sub, gps, parts.xmp)
+
+
+def _from_tags(fmt: Format, width, height, ifd0: dict, sub: dict, gps: dict, xmp) -> MediaInfo:
     taken = parse_exif_date(sub.get(0x9003), sub.get(0x9011), sub.get(0x9291))
     source = "exif" if taken else None
     if taken is None:
@@ -310,6 +310,30 @@ def _probe_pillow(data: bytes, fmt: Format) -> MediaInfo:
         caption=caption,
         tags=tags,
     )
+
+
+def _probe_pillow(data: bytes, fmt: Format) -> MediaInfo:
+    from PIL import Image, UnidentifiedImageError
+
+    if fmt.name in ("heic", "avif"):
+        _register_heif()
+    try:
+        im = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise MediaError(f"corrupt {fmt.name.upper()}: the image cannot be read") from None
+    except (OSError, SyntaxError, ValueError, RuntimeError) as e:
+        raise MediaError(f"corrupt {fmt.name.upper()}: {e}") from None
+    with im:
+        width, height = im.size
+        try:
+            exif = im.getexif()
+            ifd0 = dict(exif)
+            sub = dict(exif.get_ifd(0x8769))
+            gps = dict(exif.get_ifd(0x8825))
+        except Exception:  # a broken EXIF block does not make a broken photo
+            ifd0, sub, gps = {}, {}, {}
+        xmp = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp")
+    return _from_tags(fmt, width, height, ifd0, sub, gps, xmp)
 
 
 # -- camera RAW (exifread) -----------------------------------------------------------

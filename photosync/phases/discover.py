@@ -192,15 +192,20 @@ class _ServiceRun:
             task.close()
 
     def _describe_all(self, refs: list[ItemRef]) -> Iterator[tuple[ItemRef, object]]:
-        """describe() in a bounded thread pool, results in order."""
+        """describe() in parallel, results in order: in worker processes when the
+        connector's work is CPU-bound (reading and parsing files), else threads."""
+        describer = self.conn.describer()
+        if describer is not None and len(refs) >= PROCESS_THRESHOLD and (os.cpu_count() or 1) > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            procs = min(os.cpu_count() or 2, 8)
+            with ProcessPoolExecutor(procs, mp_context=multiprocessing.get_context("fork")) as pool:
+                yield from zip(refs, pool.map(_safe, [describer] * len(refs), refs, chunksize=8))
+            return
 
         def one(ref: ItemRef):
-            try:
-                return self.conn.describe(ref)
-            except (NotMedia, PhotosyncError) as e:
-                return e
-            except Exception as e:  # a parser bug must cost one item, not the run
-                return MediaError(f"could not read it ({type(e).__name__}: {e})")
+            return _safe(self.conn.describe, ref)
 
         if self.workers <= 1:
             for ref in refs:
@@ -328,7 +333,8 @@ class _ServiceRun:
     def _new_photo(self, item: ServiceItem, inst: Instance) -> Photo:
         pid = str(uuid.uuid5(PHOTO_NAMESPACE, item.content_hash))
         path = photo_path(pid, item.metadata.taken_date)
-        if (self.lib.root / path).exists() or self.lib.index.photo_path(pid):  # type: ignore[union-attr]
+        if os.path.exists(f"{self.lib.root}/{path}"):
+            # the index did not know these bytes, yet their record is there: it must be unreadable
             raise InvalidRecord(path, "a record for these bytes exists but could not be read; fix it first")
         canonical = vis.initial_level(self.default_visibility, item.visibility)
         photo = Photo(
@@ -419,6 +425,20 @@ class _ServiceRun:
         oid = lib.commit(delta.message(self.batches or None), updates)
         if oid:
             self.result.commits.append(oid)
+
+
+#: at least this many items to read before worker processes are worth starting
+PROCESS_THRESHOLD = 48
+
+
+def _safe(describe, ref: ItemRef):
+    """An item's description, or the exception that explains why there is none."""
+    try:
+        return describe(ref)
+    except (NotMedia, PhotosyncError) as e:
+        return e
+    except Exception as e:  # a parser bug must cost one item, not the run
+        return MediaError(f"could not read it ({type(e).__name__}: {e})")
 
 
 def _reopen(photo: Photo) -> Photo:

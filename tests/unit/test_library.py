@@ -239,33 +239,36 @@ def test_second_process_stops_at_once_and_stale_lock_does_not_block(library):
             holder.wait()
 
 
-def test_interrupted_commit_is_recovered(library, monkeypatch):
-    """Killed after the work tree was written but before the commit: the next
-    run commits the newer files (they are never thrown away)."""
+def test_interrupted_commit_is_put_back_as_git_has_it(library, monkeypatch):
+    """Killed while writing a commit's files: the next run puts those files back
+    as HEAD has them (torn or not), so the library is whole and the interrupted
+    phase simply redoes its work."""
     from photosync.library import gitstore
 
     lib, _ = open_lib(library)
-    a = make_photo_record(1)
+    a, b = make_photo_record(1), make_photo_record(2)
     lib.stage(a)
-
-    def die(self, *args, **kwargs):
-        raise KeyboardInterrupt
-
+    lib.commit("one")
+    lib.stage(a.replace(processing_state="resolved"))
+    lib.stage(b)
     real = gitstore.GitStore.commit
 
-    def commit_then_die(self, changes, message, also_add=()):
-        for path, data in changes.items():
-            self.write_worktree_file(path, data)
+    def write_some_then_die(self, changes, message, also_add=()):
+        self._write_journal(list(changes))
+        first = sorted(changes)[0]
+        self.write_worktree_file(first, changes[first][: len(changes[first]) // 2])  # a torn write
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(gitstore.GitStore, "commit", commit_then_die)
+    monkeypatch.setattr(gitstore.GitStore, "commit", write_some_then_die)
     with pytest.raises(KeyboardInterrupt):
-        lib.commit("one")
+        lib.commit("two")
     lib.close()
     monkeypatch.setattr(gitstore.GitStore, "commit", real)
     assert git_status(library) != ""
-    lib, _ = open_lib(library)
-    assert lib.get_photo(a.photo_id).photo_id == a.photo_id
+    lib, c = open_lib(library)
+    assert lib.get_photo(a.photo_id).processing_state == "discovered"
+    with pytest.raises(KeyError):
+        lib.get_photo(b.photo_id)
     lib.close()
     assert git_status(library) == ""
-    assert "changed outside photosync" in git(library, "log", "-1", "--format=%s")
+    assert any("interrupted" in m for m in c.messages)
