@@ -33,6 +33,7 @@ def audit(
         failed = False
         if blobs or everything:
             r = a.audit_blobs(lib, sample=sample, store=store)
+            reporter.stop()  # the bars end before the summary is printed
             ui.out.print(
                 f"blobs: {r.checked} copies of {r.photos} photos checked ({ui.human_bytes(r.checked_bytes)}): "
                 f"{r.ok} good, " + (f"[red]{len(r.problems)} bad[/]" if r.problems else "0 bad")

@@ -101,11 +101,10 @@ def store_add(
     library: Optional[str] = LibraryOption,
 ) -> None:
     """Add a blob store; it becomes a replica (or the primary with --primary)."""
-    import os
     from pathlib import Path
 
     from ..errors import ConfigError
-    from ..library.layout import PREFERENCES_FILE
+    from ..library.layout import PREFERENCES_FILE, user_path
     from ..stores import registry
     from . import ui
 
@@ -121,8 +120,7 @@ def store_add(
         if type_ == "local":
             if not path:
                 raise ConfigError("a local store needs --path DIR")
-            p = Path(os.path.expanduser(path))
-            p = p if p.is_absolute() else Path.cwd() / p
+            p = user_path(path, Path.cwd())
             if not p.is_dir():
                 raise ConfigError(f"--path {path}: no such folder (create it, or mount the drive)")
             entry["path"] = str(p.resolve())

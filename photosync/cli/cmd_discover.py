@@ -35,6 +35,7 @@ def discover(
         if since_dt is not None and full_scan:
             raise UsageError("--since and --full-scan do not go together")
         result = run_discover(lib, service=service, since=since_dt, full_scan=full_scan)
+        reporter.stop()  # the bars end before the summary is printed
         failed = False
         for s in result.services:
             if s.failed:

@@ -27,6 +27,7 @@ def replicate(
         if dry_run and execute:
             raise UsageError("choose --dry-run or --execute, not both")
         plan = make_plan(lib)
+        reporter.stop()  # the bars end before the summary is printed
         if not execute:
             ui.out.print(
                 f"[bold]plan[/] (dry run): copy {plan.photos} photos ({ui.human_bytes(plan.total_bytes)}) "
@@ -44,6 +45,7 @@ def replicate(
             ui.out.print("Run with --execute to do it.")
             return False
         result = run_execute(lib, plan, workers=workers)
+        reporter.stop()  # the bars end before the summary is printed
         ui.out.print(
             f"copied {result.copied} originals ({ui.human_bytes(result.copied_bytes)}), "
             f"{result.already_there} already in place and verified, {result.photos_replicated} photos now replicated"

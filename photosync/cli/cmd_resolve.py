@@ -32,6 +32,7 @@ def resolve(
                 "for now use --auto-resolve simple, and decide the rest by editing the photo's JSON"
             )
         result = run_resolve(lib, auto=auto_resolve, resolver=None, dry_run=dry_run)
+        reporter.stop()  # the bars end before the summary is printed
         if result.skipped_policies:
             ui.out.print(
                 "policies configured but not available yet (skipped): " + ", ".join(result.skipped_policies)

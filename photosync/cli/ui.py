@@ -34,33 +34,40 @@ def human_bytes(n: int | float | None) -> str:
 
 class _RichTask:
     def __init__(self, reporter: "RichReporter", task_id, has_bytes: bool):
+        import time
+
         self.r = reporter
+        self.progress = reporter.progress  # its own bars, even after the reporter starts new ones
         self.id = task_id
         self.has_bytes = has_bytes
         self.nbytes = 0
         self.total_bytes = 0
+        self.started = time.monotonic()
 
     def advance(self, n: int = 1, nbytes: int = 0) -> None:
         with self.r.lock:
             self.nbytes += nbytes
             fields = {}
             if self.has_bytes:
-                fields["bytes"] = f"{human_bytes(self.nbytes)}/{human_bytes(self.total_bytes)}"
-            self.r.progress.update(self.id, advance=n, **fields)
+                import time
+
+                rate = self.nbytes / max(time.monotonic() - self.started, 1e-3)
+                fields["bytes"] = f"{human_bytes(self.nbytes)}/{human_bytes(self.total_bytes)} {human_bytes(rate)}/s"
+            self.progress.update(self.id, advance=n, **fields)
 
     def add_total(self, n: int = 0, nbytes: int = 0) -> None:
         with self.r.lock:
-            t = self.r.progress.tasks[self.id] if isinstance(self.id, int) else None
+            t = next((t for t in self.progress.tasks if t.id == self.id), None)
             total = (t.total or 0) + n if t is not None else None
             self.total_bytes += nbytes
-            self.r.progress.update(self.id, total=total)
+            self.progress.update(self.id, total=total)
 
     def close(self) -> None:
         with self.r.lock:
-            task = next((t for t in self.r.progress.tasks if t.id == self.id), None)
+            task = next((t for t in self.progress.tasks if t.id == self.id), None)
             if task is not None and task.total is None:
-                self.r.progress.update(self.id, total=task.completed)
-            self.r.progress.stop_task(self.id)
+                self.progress.update(self.id, total=task.completed)
+            self.progress.stop_task(self.id)
 
 
 class _NoTask:
@@ -147,9 +154,11 @@ class RichReporter:
             console.print(escape(message))
 
     def stop(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-            self.progress = None
+        """End the live bars (they stay on screen as they finished)."""
+        with self.lock:
+            if self.progress is not None:
+                self.progress.stop()
+                self.progress = None
 
     def summary_line(self) -> str | None:
         c = self.counts

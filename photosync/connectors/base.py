@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, ClassVar, Iterable
+from typing import BinaryIO, ClassVar, Iterable, NamedTuple
 
 from ..context import Context
 from ..errors import Unsupported
@@ -37,9 +37,9 @@ class Capabilities:
     incremental: bool = False
 
 
-@dataclass(frozen=True)
-class ItemRef:
-    """A cheap handle on one item, from a listing.
+class ItemRef(NamedTuple):
+    """A cheap handle on one item, from a listing (a named tuple: a listing of
+    100,000 files makes 100,000 of them).
 
     ``fingerprint`` changes whenever anything about the item changes (for a file:
     size, mtime and inode); ``content_key`` changes only when its bytes change

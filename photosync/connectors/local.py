@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from ..errors import ConfigError, SourceError
+from ..library.layout import user_path
 from ..media.dates import date_from_filename, from_timestamp_local, iso
-from ..media.formats import MEDIA_EXTENSIONS, extension
+from ..media.formats import MEDIA_EXTENSIONS
 from ..media.probe import read_media
 from ..model import CameraInfo, Location, Metadata
 from .base import Capabilities, Connector, ItemRef, Listing, ServiceItem
@@ -29,6 +30,9 @@ from .base import Capabilities, Connector, ItemRef, Listing, ServiceItem
 SKIP_DIRS = frozenset(
     {b"@eaDir", b"#recycle", b"#snapshot", b"$RECYCLE.BIN", b"System Volume Information", b"lost+found", b"@Recycle"}
 )
+
+
+_MEDIA_EXT_BYTES = frozenset(e.encode() for e in MEDIA_EXTENSIONS)
 
 
 def _display(rel: bytes) -> str:
@@ -44,21 +48,16 @@ class LocalConnector(Connector):
         path = config.get("path")
         if not path:
             raise ConfigError(f"service {name}: a local service needs a 'path' (the folder to scan)")
-        root = Path(os.path.expanduser(path))
-        if not root.is_absolute():
-            root = env.library_root / root
-        self.root = root
+        self.root = user_path(path, env.library_root)
         self.follow_symlinks = bool(config.get("follow_symlinks", True))
         self.ignored = 0
-        self._exclude = {os.fsencode(os.path.realpath(p)) for p in env.exclude}
 
     @classmethod
     def config_from_options(cls, options: dict, library_root: Path) -> dict:
         path = options.get("path")
         if not path:
             raise ConfigError("a local service needs --path DIR (the folder to scan)")
-        p = Path(os.path.expanduser(path))
-        resolved = p if p.is_absolute() else (Path.cwd() / p)
+        resolved = user_path(path, Path.cwd())
         if not resolved.is_dir():
             raise ConfigError(f"--path {path}: no such folder")
         out = {"path": str(resolved.resolve())}
@@ -78,6 +77,8 @@ class LocalConnector(Connector):
         return Listing(refs=self._walk(since), complete=since is None, cursor=None)
 
     def _walk(self, since: datetime | None) -> Iterator[ItemRef]:
+        """Depth-first, sorted, on bytes paths.  Kept lean: at 100,000 files this
+        loop is most of a no-change discover."""
         report = self.env.report
         root_b = os.fsencode(str(self.root))
         try:
@@ -86,8 +87,17 @@ class LocalConnector(Connector):
             raise SourceError(f"cannot read folder {self.root}: {e.strerror}") from None
         key = (st.st_dev, st.st_ino)
         visited = {key}
+        excluded = set()
+        for p in self.env.exclude:
+            try:
+                xs = os.stat(p)
+                excluded.add((xs.st_dev, xs.st_ino))
+            except OSError:
+                pass
         stack: list[tuple[bytes, bytes, frozenset]] = [(root_b, b"", frozenset({key}))]
         since_ts = since.timestamp() if since else None
+        follow = self.follow_symlinks
+        media = _MEDIA_EXT_BYTES
         while stack:
             dir_path, rel, ancestors = stack.pop()
             try:
@@ -96,38 +106,37 @@ class LocalConnector(Connector):
             except OSError as e:
                 report.error(str(self.root / _display(rel)), f"cannot read this folder: {e.strerror}; skipped")
                 continue
+            prefix = rel + b"/" if rel else b""
             subdirs = []
             for entry in entries:
                 name = entry.name
-                if name.startswith(b".") or name in SKIP_DIRS:
+                if name[:1] == b".":
                     continue
-                rel_e = rel + b"/" + name if rel else name
                 try:
-                    is_link = entry.is_symlink()
-                    if is_link and not self.follow_symlinks:
+                    if not follow and entry.is_symlink():
                         continue
-                    if entry.is_dir(follow_symlinks=True):
-                        dst = os.stat(entry.path)
+                    if entry.is_dir():
+                        if name in SKIP_DIRS:
+                            continue
+                        dst = entry.stat()
                         dkey = (dst.st_dev, dst.st_ino)
                         if dkey in ancestors:
                             report.warning(
-                                str(self.root / _display(rel_e)),
+                                str(self.root / _display(prefix + name)),
                                 "symlink loop: this link points back to a folder that contains it; not followed",
                             )
-                            continue
-                        if dkey in visited:
-                            continue  # the same folder reached by another path: scanned once
-                        if self._exclude and os.path.realpath(entry.path) in self._exclude:
-                            continue
-                        visited.add(dkey)
-                        subdirs.append((entry.path, rel_e, ancestors | {dkey}))
+                        elif dkey not in visited and dkey not in excluded:
+                            # a folder reached again by another path is scanned once
+                            visited.add(dkey)
+                            subdirs.append((entry.path, prefix + name, ancestors | {dkey}))
                         continue
-                    if extension(os.fsdecode(name)) not in MEDIA_EXTENSIONS and b"." in name[1:]:
+                    dot = name.rfind(b".")
+                    if dot > 0 and name[dot + 1 :].lower() not in media:
                         self.ignored += 1
                         continue
-                    fst = entry.stat(follow_symlinks=True)
+                    fst = entry.stat()
                 except OSError as e:
-                    where = str(self.root / _display(rel_e))
+                    where = str(self.root / _display(prefix + name))
                     if e.errno == errno.ELOOP:
                         report.warning(where, "symlink loop (the link resolves to itself); skipped")
                     elif e.errno == errno.ENOENT and entry.is_symlink():
@@ -139,19 +148,14 @@ class LocalConnector(Connector):
                     continue
                 if since_ts is not None and fst.st_mtime < since_ts:
                     continue
+                rel_e = prefix + name
                 try:
                     item_id = rel_e.decode("utf-8")
                     raw = None
                 except UnicodeDecodeError:
                     item_id = rel_e.decode("utf-8", "backslashreplace")
                     raw = rel_e
-                yield ItemRef(
-                    id=item_id,
-                    fingerprint=f"{fst.st_size}:{fst.st_mtime_ns}:{fst.st_ino}",
-                    size=fst.st_size,
-                    modified=from_timestamp_local(fst.st_mtime),
-                    raw_name=raw,
-                )
+                yield ItemRef(item_id, f"{fst.st_size}:{fst.st_mtime_ns}:{fst.st_ino}", None, fst.st_size, None, raw)
             stack.extend(reversed(subdirs))
 
     # -- items ------------------------------------------------------------------------------

@@ -155,7 +155,9 @@ class GitStore:
     def pending_changes(self, prefixes: tuple[str, ...]) -> dict[str, int]:
         """Files under ``prefixes`` whose work-tree or index state differs from HEAD."""
         out = {}
-        for path, flags in self.repo.status(untracked_files="all").items():
+        # untracked files are not looked for: photosync's own new files are covered by
+        # the write journal, and a scan of the whole tree for them costs most of a no-change run
+        for path, flags in self.repo.status(untracked_files="no").items():
             if path.startswith(prefixes) and flags & (_WT_CHANGED | _INDEX_CHANGED):
                 out[path] = int(flags)
         return out
@@ -230,14 +232,7 @@ class GitStore:
             repo.odb.add_backend(mem, 1000)
         index = repo.index
         index.read()
-        for path in paths:
-            if (self.root / path).is_file():
-                index.add(path)
-            else:
-                try:
-                    index.remove(path)
-                except (OSError, KeyError, pygit2.GitError):
-                    pass
+        self._index_paths(index, paths)
         tree = index.write_tree()
         head_tree = self.head_tree()
         if head_tree is not None and head_tree.id == tree:
@@ -305,6 +300,11 @@ class GitStore:
         e.g. after a run was killed between writing the ref and the index."""
         index = self.repo.index
         index.read()
+        self._index_paths(index, paths)
+        index.write()
+
+    def _index_paths(self, index, paths: Iterable[str]) -> None:
+        """Index entries (with stat data) for these work-tree paths; gone ones removed."""
         for path in paths:
             if (self.root / path).is_file():
                 index.add(path)
@@ -313,4 +313,3 @@ class GitStore:
                     index.remove(path)
                 except (OSError, KeyError, pygit2.GitError):
                     pass
-        index.write()

@@ -20,7 +20,8 @@ from typing import Iterable, Iterator
 
 from ..model import Photo
 
-INDEX_VERSION = "5"
+INDEX_VERSION = "6"
+CACHE_VERSION = "1"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
@@ -45,11 +46,14 @@ CREATE TABLE IF NOT EXISTS items(
     content_hash TEXT NOT NULL, missing INTEGER NOT NULL,
     PRIMARY KEY(service, item_id, photo_id));
 CREATE INDEX IF NOT EXISTS items_photo ON items(photo_id);
+CREATE INDEX IF NOT EXISTS items_service ON items(service, photo_id, missing);
 CREATE TABLE IF NOT EXISTS copies(photo_id TEXT NOT NULL, store TEXT NOT NULL, good INTEGER NOT NULL,
     size INTEGER NOT NULL, PRIMARY KEY(photo_id, store));
 CREATE TABLE IF NOT EXISTS discrepancies(photo_id TEXT NOT NULL, service TEXT NOT NULL,
     current TEXT NOT NULL, canonical TEXT NOT NULL, wider INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS copies_photo ON copies(photo_id);
+CREATE INDEX IF NOT EXISTS copies_store ON copies(store, good, size);
+CREATE INDEX IF NOT EXISTS photos_copies ON photos(good_copies);
 CREATE INDEX IF NOT EXISTS discrepancies_photo ON discrepancies(photo_id);
 CREATE TABLE IF NOT EXISTS invalid(path TEXT PRIMARY KEY, reason TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS scan_cache(service TEXT NOT NULL, item_id TEXT NOT NULL,
@@ -60,6 +64,7 @@ CREATE TABLE IF NOT EXISTS validated(path TEXT PRIMARY KEY, stamp TEXT NOT NULL)
 """
 
 _DERIVED = ("photos", "hashes", "items", "copies", "discrepancies", "invalid")
+_CACHES = ("scan_cache", "service_runs", "validated")
 
 
 class Index:
@@ -69,20 +74,24 @@ class Index:
         self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
-        version = None
+        versions: dict = {}
         try:
-            row = self.db.execute("SELECT value FROM meta WHERE key='version'").fetchone()
-            version = row[0] if row else None
+            versions = dict(self.db.execute("SELECT key, value FROM meta WHERE key IN ('version', 'cache_version')"))
         except sqlite3.OperationalError:
             pass
-        if version != INDEX_VERSION:
-            self._reset()
+        if versions.get("version") != INDEX_VERSION or versions.get("cache_version") != CACHE_VERSION:
+            self._reset(keep_caches=versions.get("cache_version") == CACHE_VERSION)
 
-    def _reset(self) -> None:
-        for table in (*_DERIVED, "meta", "scan_cache", "service_runs", "validated"):
+    def _reset(self, keep_caches: bool) -> None:
+        """A new layout of the derived tables is rebuilt from git; the caches
+        survive unless their own layout changed (losing them means reading every
+        file again)."""
+        tables = [*_DERIVED, "meta"] + ([] if keep_caches else list(_CACHES))
+        for table in tables:
             self.db.execute(f"DROP TABLE IF EXISTS {table}")
         self.db.executescript(_SCHEMA)
-        self.db.execute("INSERT INTO meta VALUES('version', ?)", (INDEX_VERSION,))
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES('version', ?)", (INDEX_VERSION,))
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES('cache_version', ?)", (CACHE_VERSION,))
 
     def close(self) -> None:
         self.db.close()
@@ -179,23 +188,40 @@ class Index:
     def photos_by_hash(self, content_hash: str) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT photo_id FROM hashes WHERE content_hash=?", (content_hash,))]
 
-    def item(self, service: str, item_id: str) -> tuple[str, str] | None:
+    def item(self, service: str, item_id: str) -> tuple[str, str, bool] | None:
+        """(photo_id, content_hash, missing) of an item; the present one first."""
         row = self.db.execute(
-            "SELECT photo_id, content_hash FROM items WHERE service=? AND item_id=? ORDER BY missing LIMIT 1",
+            "SELECT photo_id, content_hash, missing FROM items WHERE service=? AND item_id=? "
+            "ORDER BY missing LIMIT 1",
             (service, item_id),
         ).fetchone()
-        return (row[0], row[1]) if row else None
+        return (row[0], row[1], bool(row[2])) if row else None
 
-    def items_of(self, service: str) -> dict[str, tuple[str, str, bool]]:
-        """item_id -> (photo_id, content_hash, missing) for one service; where
-        several photos had an item id (its bytes were replaced), the present one."""
-        out: dict[str, tuple[str, str, bool]] = {}
-        for r in self.db.execute(
-            "SELECT item_id, photo_id, content_hash, missing FROM items WHERE service=? ORDER BY missing DESC",
-            (service,),
-        ):
-            out[r[0]] = (r[1], r[2], bool(r[3]))
-        return out
+    def count_present_items(self, service: str) -> int:
+        return self.db.execute(
+            "SELECT count(*) FROM items WHERE service=? AND missing=0", (service,)
+        ).fetchone()[0]
+
+    def present_items(self, service: str) -> list[tuple[str, str]]:
+        """(item_id, photo_id) of every item of a service that is not marked missing."""
+        return self.db.execute(
+            "SELECT item_id, photo_id FROM items WHERE service=? AND missing=0", (service,)
+        ).fetchall()
+
+    def scan_state(self, service: str) -> dict[str, tuple]:
+        """item_id -> (item_id, fingerprint, 1 when a present record has the same
+        content hash as the cache, error or None, 1 when the cache knows no hash
+        (not a photo)): one lookup per listed item, and small (100,000 of them)."""
+        return {
+            r[0]: r
+            for r in self.db.execute(
+                "SELECT s.item_id, s.fingerprint, s.content_hash = i.content_hash, s.error, s.content_hash IS NULL "
+                "FROM scan_cache s "
+                "LEFT JOIN items i ON i.service=s.service AND i.item_id=s.item_id AND i.missing=0 "
+                "WHERE s.service=?",
+                (service,),
+            )
+        }
 
     def photo_ids(self, states: Iterable[str] | None = None) -> list[str]:
         if states is None:
@@ -241,6 +267,9 @@ class Index:
         row = self.db.execute("SELECT sum(open_conflicts), sum(conflicts) FROM photos").fetchone()
         return (row[0] or 0, row[1] or 0)
 
+    def count_discrepancies(self) -> int:
+        return self.db.execute("SELECT count(*) FROM discrepancies").fetchone()[0]
+
     def discrepancy_rows(self) -> list[tuple[str, str, str, str, int]]:
         return self.db.execute(
             "SELECT photo_id, service, current, canonical, wider FROM discrepancies "
@@ -265,14 +294,6 @@ class Index:
         return [r[0] for r in self.db.execute(q, args)]
 
     # -- caches --------------------------------------------------------------------------
-    def scan_cache(self, service: str) -> dict[str, tuple[str, str | None, str | None]]:
-        return {
-            r[0]: (r[1], r[2], r[3])
-            for r in self.db.execute(
-                "SELECT item_id, fingerprint, content_hash, error FROM scan_cache WHERE service=?", (service,)
-            )
-        }
-
     def put_scan(self, service: str, rows: Iterable[tuple[str, str, str | None, str | None]]) -> None:
         self.db.executemany(
             "INSERT OR REPLACE INTO scan_cache VALUES(?,?,?,?,?)",

@@ -61,6 +61,15 @@ def blob_name(photo_id: str, content_hash: str, taken_date: str | None, ext: str
     return f"{folder}/{photo_id}-{digest}.{ext}"
 
 
+def user_path(path: str, library_root) -> "Path":
+    """A path from config or a flag: ~ expanded, relative paths taken from the library root."""
+    import os
+    from pathlib import Path
+
+    p = Path(os.path.expanduser(path))
+    return p if p.is_absolute() else Path(library_root) / p
+
+
 def utc_now() -> str:
     from datetime import timezone
 

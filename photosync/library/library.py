@@ -63,7 +63,8 @@ class Library:
         self._staged: dict[str, Photo] = {}
         self._staged_bytes: dict[str, tuple[str, bytes]] = {}
         self._staged_hashes: dict[str, str] = {}
-        self._loaded: dict[str, tuple[Photo | None, str | None]] = {}
+        #: for each staged photo: the record as it is on disk (None when new) and its path
+        self._originals: dict[str, tuple[Photo | None, str | None]] = {}
         self._staged_config: dict[str, bytes] = {}
         self.services: dict[str, dict] = {}
         self.preferences: dict = {}
@@ -364,8 +365,11 @@ class Library:
         """The photo as it is now (staged changes included); raises InvalidRecord."""
         if photo_id in self._staged:
             return self._staged[photo_id]
-        if photo_id in self._loaded and self._loaded[photo_id][0] is not None:
-            return self._loaded[photo_id][0]  # type: ignore[return-value]
+        return self._read_photo(photo_id)[0]
+
+    def _read_photo(self, photo_id: str) -> tuple[Photo, str]:
+        """The photo's file as it is in the work tree (not cached: memory stays
+        bounded by the commit batch, whatever the size of the library)."""
         assert self.index is not None
         path = self.index.photo_path(photo_id)
         if path is None:
@@ -379,9 +383,7 @@ class Library:
             raise InvalidRecord(path, "photo file is missing from the work tree; restore it with git checkout") from None
         # bytes already checked against the schema (when written or indexed) are not checked again
         trusted = self.index.known_blob(photo_id) == git_blob_id(data)
-        photo = records.photo_from_bytes(data, path, validated=trusted)
-        self._loaded[photo_id] = (photo, path)
-        return photo
+        return records.photo_from_bytes(data, path, validated=trusted), path
 
     def find_by_hash(self, content_hash: str) -> str | None:
         """The photo that has this content (as its original or as an instance)."""
@@ -396,12 +398,12 @@ class Library:
         """Record a changed photo for the next commit.  It is checked against the
         schema now, so a bad record fails this photo only (InvalidRecord)."""
         pid = photo.photo_id
-        if pid not in self._loaded:
+        if pid not in self._originals:
             try:
-                self._loaded[pid] = (self.get_photo(pid), self.index.photo_path(pid) if self.index else None)
+                self._originals[pid] = self._read_photo(pid)
             except KeyError:
-                self._loaded[pid] = (None, None)
-        original = self._loaded[pid][0]
+                self._originals[pid] = (None, None)
+        original = self._originals[pid][0]
         if original is not None and dataclasses.replace(photo, updated_at=original.updated_at) == original:
             self._staged.pop(pid, None)
             self._staged_bytes.pop(pid, None)
@@ -419,6 +421,7 @@ class Library:
         return len(self._staged)
 
     def discard_staged(self) -> None:
+        self._originals.clear()
         self._staged.clear()
         self._staged_bytes.clear()
         self._staged_hashes.clear()
@@ -430,7 +433,7 @@ class Library:
         changes: dict[str, bytes | None] = dict(self._staged_config)
         written: list[tuple[Photo, str, str]] = []
         for pid, photo in self._staged.items():
-            _original, old_path = self._loaded.get(pid, (None, None))
+            _original, old_path = self._originals.get(pid, (None, None))
             path, data = self._staged_bytes[pid]
             changes[path] = data
             if old_path and old_path != path:
@@ -443,8 +446,7 @@ class Library:
                 index_updates(index)
 
         oid = self._commit_files(changes, message, index_updates=update)
-        for photo, path, _blob in written:
-            self._loaded[photo.photo_id] = (photo, path)
+        self._originals.clear()
         self._staged.clear()
         self._staged_bytes.clear()
         self._staged_hashes.clear()

@@ -296,6 +296,11 @@ def _from_tags(fmt: Format, width, height, ifd0: dict, sub: dict, gps: dict, xmp
     caption = _clean_caption(x_caption or _text(ifd0.get(0x010E)) or _xp_text(ifd0.get(0x9C9C)))
     xp_keywords = _xp_text(ifd0.get(0x9C9E))
     tags = _unique([*x_tags, *((k.strip() for k in xp_keywords.split(";")) if xp_keywords else ())])
+    return _info(fmt, width, height, taken, source, loc, _text(ifd0.get(0x010F)), _text(ifd0.get(0x0110)),
+                 caption, tags)
+
+
+def _info(fmt, width, height, taken, source, loc, make, model, caption, tags) -> MediaInfo:
     return MediaInfo(
         format=fmt,
         width=width or None,
@@ -304,11 +309,11 @@ def _from_tags(fmt: Format, width, height, ifd0: dict, sub: dict, gps: dict, xmp
         taken_source=source,
         lat=loc[0] if loc else None,
         lng=loc[1] if loc else None,
-        alt=loc[2] if loc else None,
-        make=_text(ifd0.get(0x010F)),
-        model=_text(ifd0.get(0x0110)),
+        alt=loc[2] if loc and len(loc) > 2 else None,
+        make=make,
+        model=model,
         caption=caption,
-        tags=tags,
+        tags=tuple(tags),
     )
 
 
@@ -378,18 +383,6 @@ def _probe_raw(data: bytes, fmt: Format) -> MediaInfo:
         except (TypeError, ValueError, IndexError):
             return None
 
-    width = dim("EXIF ExifImageWidth", "Image ImageWidth")
-    height = dim("EXIF ExifImageLength", "Image ImageLength")
-    return MediaInfo(
-        format=fmt,
-        width=width or None,
-        height=height or None,
-        taken=taken,
-        taken_source=source,
-        lat=loc[0] if loc else None,
-        lng=loc[1] if loc else None,
-        alt=None,
-        make=printable(get("Image Make")),
-        model=printable(get("Image Model")),
-        caption=_clean_caption(printable(get("Image ImageDescription"))),
-    )
+    return _info(fmt, dim("EXIF ExifImageWidth", "Image ImageWidth"), dim("EXIF ExifImageLength", "Image ImageLength"),
+                 taken, source, loc, printable(get("Image Make")), printable(get("Image Model")),
+                 _clean_caption(printable(get("Image ImageDescription"))), ())

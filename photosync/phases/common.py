@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..connectors import registry as connectors
 from ..connectors.base import Connector, ConnectorContext
 from ..library import config as cfg
+from ..library.layout import user_path
 from ..library.library import Library
 from ..stores import registry as stores
 from ..stores.base import BlobKey, BlobStore, StoreContext
@@ -25,14 +26,11 @@ def make_stores(lib: Library) -> dict[str, BlobStore]:
 
 def store_folders(lib: Library) -> tuple:
     """Folders of local stores: a folder connector must not scan them."""
-    out = []
-    for name, d in lib.preferences["blob_storage"]["stores"].items():
-        if d.get("type") == "local" and d.get("path"):
-            from pathlib import Path
-
-            p = Path(d["path"]).expanduser()
-            out.append(p if p.is_absolute() else lib.root / p)
-    return tuple(out)
+    return tuple(
+        user_path(d["path"], lib.root)
+        for d in lib.preferences["blob_storage"]["stores"].values()
+        if d.get("type") == "local" and d.get("path")
+    )
 
 
 def connector_env(lib: Library) -> ConnectorContext:

@@ -15,7 +15,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable, Iterator
+from typing import Iterator
 
 from ..conflicts import visibility as vis
 from ..conflicts.detect import exact_duplicates
@@ -135,29 +135,27 @@ class _ServiceRun:
             report.error(f"service {self.name}", str(e))
             return
         assert lib.index is not None
-        cache = lib.index.scan_cache(self.name)
-        known = lib.index.items_of(self.name)
-        self.known = known
+        # item id -> (id, fingerprint, record has the cached hash, error or None, not a photo)
+        cache = {} if self.full_scan else lib.index.scan_state(self.name)
         seen: set[str] = set()
         to_read: list[ItemRef] = []
         scan = report.task(f"Scanning {self.name}")
+        unchanged = ignored = 0
         try:
             for ref in listing.refs:
                 seen.add(ref.id)
                 scan.advance()
                 cached = cache.get(ref.id)
-                if not self.full_scan and cached is not None and cached[0] == ref.fingerprint:
-                    _fp, content_hash, error = cached
-                    if error:
-                        report.error(self.conn.where(ref.id), error)
+                if cached is not None and cached[1] == ref.fingerprint:
+                    if cached[2]:
+                        unchanged += 1
+                        continue
+                    if cached[3]:
+                        report.error(self.conn.where(ref.id), cached[3])
                         self.summary.errors += 1
                         continue
-                    if content_hash is None:
-                        self.summary.ignored += 1
-                        continue
-                    k = known.get(ref.id)
-                    if k is not None and k[1] == content_hash and not k[2]:
-                        self.summary.unchanged += 1
+                    if cached[4]:
+                        ignored += 1
                         continue
                 to_read.append(ref)
         except PhotosyncError as e:
@@ -166,12 +164,16 @@ class _ServiceRun:
             return
         finally:
             scan.close()
+            self.summary.unchanged += unchanged
+            self.summary.ignored += ignored
         self.summary.seen = len(seen)
         self.summary.ignored += getattr(self.conn, "ignored", 0)
         self._read_all(to_read)
         if listing.complete:
-            gone = [item_id for item_id, (_pid, _h, missing) in known.items() if item_id not in seen and not missing]
-            self._mark_missing(gone)
+            total = lib.index.count_present_items(self.name)
+            if unchanged < total:  # else every present item was seen unchanged: none is gone
+                gone = [(i, pid) for i, pid in lib.index.present_items(self.name) if i not in seen]
+                self._mark_missing(gone, total)
             self.dropped.extend(i for i in cache if i not in seen)
         self._finish(listing.cursor, state)
 
@@ -200,8 +202,17 @@ class _ServiceRun:
             from concurrent.futures import ProcessPoolExecutor
 
             procs = min(os.cpu_count() or 2, 8)
+            chunks = [refs[i : i + 8] for i in range(0, len(refs), 8)]
+            # a bounded window of chunks in flight: results never pile up in memory
             with ProcessPoolExecutor(procs, mp_context=multiprocessing.get_context("fork")) as pool:
-                yield from zip(refs, pool.map(_safe, [describer] * len(refs), refs, chunksize=8))
+                window: list = []
+                for chunk in chunks:
+                    window.append((chunk, pool.submit(_describe_chunk, describer, chunk)))
+                    if len(window) >= procs * 4:
+                        done_chunk, fut = window.pop(0)
+                        yield from zip(done_chunk, fut.result())
+                for done_chunk, fut in window:
+                    yield from zip(done_chunk, fut.result())
             return
 
         def one(ref: ItemRef):
@@ -277,7 +288,7 @@ class _ServiceRun:
     def _apply(self, item: ServiceItem) -> str:
         lib = self.lib
         inst = self._instance(item)
-        k = self.known.get(item.ref.id)
+        k = lib.index.item(self.name, item.ref.id)  # type: ignore[union-attr]
         if k is not None:
             pid, old_hash, _missing = k
             if old_hash == item.content_hash:
@@ -349,12 +360,10 @@ class _ServiceRun:
         )
         return vis.refresh(photo)
 
-    def _mark_missing(self, gone: Iterable[str]) -> None:
-        gone = list(gone)
+    def _mark_missing(self, gone: list[tuple[str, str]], total: int) -> None:
         if not gone:
             return
-        for item_id in gone:
-            pid = self.known[item_id][0]
+        for item_id, pid in gone:
             try:
                 photo = self.lib.get_photo(pid)
             except (InvalidRecord, KeyError) as e:
@@ -368,7 +377,6 @@ class _ServiceRun:
             self.summary.missing += 1
             if self.lib.staged_count >= self.batch_size:
                 self._commit(batch=True)
-        total = len(self.known)
         if total >= 20 and len(gone) > total // 2:
             self.lib.report.warning(
                 f"service {self.name}",
@@ -415,14 +423,14 @@ class _ServiceRun:
             self._index_updates(index)
             index.set_service_run(self.name, self.now, summary_text)
 
-        counts = _counts(s)
-        delta = ServiceSummary(self.name, **{
-            k: counts[i] - self.committed_counts[i]
-            for i, k in enumerate(("new", "updated", "duplicates", "missing", "errors"))
-        })
         if self.batches:
-            self.batches += 1
-        oid = lib.commit(delta.message(self.batches or None), updates)
+            # the last of several commits: its message sums up the whole run
+            message = s.message().replace("\n\n", f" (total; the last of {self.batches + 1} commits)\n\n", 1)
+            if "\n\n" not in message:
+                message += f" (total; the last of {self.batches + 1} commits)"
+        else:
+            message = s.message()
+        oid = lib.commit(message, updates)
         if oid:
             self.result.commits.append(oid)
 
@@ -439,6 +447,10 @@ def _safe(describe, ref: ItemRef):
         return e
     except Exception as e:  # a parser bug must cost one item, not the run
         return MediaError(f"could not read it ({type(e).__name__}: {e})")
+
+
+def _describe_chunk(describe, refs: list[ItemRef]) -> list:
+    return [_safe(describe, ref) for ref in refs]
 
 
 def _reopen(photo: Photo) -> Photo:

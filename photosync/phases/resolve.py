@@ -127,10 +127,13 @@ def resolve(
                 pending_resolved += 1
             for c in photo.open_conflicts:
                 result.open.append(OpenConflict(pid, _label(photo), c))
-            changes = describe_change(before, photo)
-            if changes:
+            if dry_run:
+                changes = describe_change(before, photo)
+                if changes:
+                    result.changed += 1
+                    result.changes.append(f"{_label(photo)} ({pid[:8]}): " + "; ".join(changes))
+            elif photo != before:
                 result.changed += 1
-                result.changes.append(f"{_label(photo)} ({pid[:8]}): " + "; ".join(changes))
             if not dry_run:
                 lib.stage(photo)
                 if lib.staged_count >= batch:

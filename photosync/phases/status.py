@@ -8,16 +8,42 @@ from ..library.library import Library
 from ..model import STATES
 
 
+def _counts(lib: Library, min_copies: int) -> dict:
+    """The aggregates, cached per commit: they change only when the index does."""
+    import json
+
+    index = lib.index
+    assert index is not None
+    key = f"{index.commit_oid}|{min_copies}|{len(index.invalid_files())}"
+    cached = index.get_meta("status_cache")
+    if cached:
+        data = json.loads(cached)
+        if data.get("key") == key:
+            return data
+    data = {
+        "key": key,
+        "states": index.state_counts(),
+        "services": index.service_counts(),
+        "stores": index.store_counts(),
+        "below": index.count_below(min_copies),
+        "conflicts": index.conflict_counts(),
+        "discrepancies": index.count_discrepancies(),
+    }
+    index.set_meta("status_cache", json.dumps(data))
+    return json.loads(json.dumps(data))
+
+
 def gather(lib: Library) -> dict:
     index = lib.index
     assert index is not None
-    states = index.state_counts()
-    services = index.service_counts()
-    stores = index.store_counts()
-    runs = index.service_runs()
     prefs = lib.preferences
     min_copies = int(prefs["blob_storage"].get("min_copies", 1))
-    open_conflicts, all_conflicts = index.conflict_counts()
+    counts = _counts(lib, min_copies)
+    states = counts["states"]
+    services = counts["services"]
+    stores = counts["stores"]
+    runs = index.service_runs()
+    open_conflicts, all_conflicts = counts["conflicts"]
     sync = lib.sync_state.get("services", {})
     out_services = {}
     for name in sorted(set(lib.services) | set(services)):
@@ -53,8 +79,8 @@ def gather(lib: Library) -> dict:
         "services": out_services,
         "stores": out_stores,
         "min_copies": min_copies,
-        "below_min_copies": index.count_below(min_copies),
+        "below_min_copies": counts["below"],
         "conflicts": {"open": open_conflicts, "recorded": all_conflicts},
-        "visibility_discrepancies": len(index.discrepancy_rows()),
+        "visibility_discrepancies": counts["discrepancies"],
         "invalid_files": [{"path": p, "reason": r} for p, r in index.invalid_files()],
     }

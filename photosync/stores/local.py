@@ -1,14 +1,12 @@
 """The reference blob store: a folder (the library's ``blobs/`` or a NAS mount).
 
 Blobs live at ``<root>/YYYY/MM/<photo_id>-<sha256>.<ext>``.  A put writes a temp
-file in the destination folder while hashing the bytes, checks that hash, reads
-the written file back and checks it again, then renames it into place
-read-only.  Durability is batched: :meth:`flush` (which replicate calls before
-any photo record names a blob) syncs the store's filesystem once with
-``syncfs`` (fsync of every new file and folder where that call is missing), so
-a batch costs one journal commit instead of one per file.  A blob that was
-renamed into place but lost before a flush fails its hash on the next put and
-is written again.
+file in the destination folder while hashing the bytes, fsyncs it, checks that
+hash, reads the written file back and checks it again, then renames it into
+place read-only.  The folders' new entries are made durable by :meth:`flush`,
+which replicate calls before any photo record names a blob: one fsync per
+folder per batch instead of one per file (replicate runs puts in parallel, so
+the file fsyncs share the filesystem's journal commits).
 """
 
 from __future__ import annotations
@@ -21,28 +19,10 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from ..errors import ConfigError, StoreError, VerificationError
+from ..library.layout import user_path
 from .base import BlobKey, BlobStore, StoreCapabilities, StoredBlob
 
 CHUNK = 1024 * 1024
-
-
-def _syncfs(path: Path) -> bool:
-    """Flush the whole filesystem holding ``path`` (Linux syncfs); False when unavailable."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        syncfs = libc.syncfs
-    except (OSError, AttributeError):
-        return False
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        if syncfs(fd) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"syncfs failed on {path}: {os.strerror(err)}")
-    finally:
-        os.close(fd)
-    return True
 
 
 def _hash_file(path: Path) -> tuple[str, int]:
@@ -64,12 +44,9 @@ class LocalStore(BlobStore):
         path = config.get("path")
         if not path:
             raise ConfigError(f"store {name}: a local store needs a 'path'")
-        root = Path(os.path.expanduser(path))
-        if not root.is_absolute():
-            root = env.library_root / root
-        self.root = root
+        self.root = user_path(path, env.library_root)
         self.readback = config.get("verify", "readback") == "readback"
-        self._unsynced: list[Path] = []
+        self._unsynced_dirs: set[Path] = set()
 
     def _ensure_root(self) -> None:
         if not self.root.is_dir():
@@ -115,6 +92,8 @@ class LocalStore(BlobStore):
                     h.update(chunk)
                     out.write(chunk)
                     n += len(chunk)
+                out.flush()
+                os.fsync(out.fileno())
             if h.hexdigest() != key.digest:
                 raise VerificationError(
                     f"the bytes read from the source hash to sha256:{h.hexdigest()}, not {key.content_hash}; "
@@ -128,7 +107,7 @@ class LocalStore(BlobStore):
                     raise VerificationError(f"{dest}: the written file reads back wrong (disk or filesystem fault)")
             os.chmod(tmp, 0o444)
             os.replace(tmp, dest)
-            self._unsynced.append(dest)
+            self._unsynced_dirs.add(dest.parent)
         except BaseException:
             try:
                 tmp.unlink()
@@ -138,18 +117,8 @@ class LocalStore(BlobStore):
         return StoredBlob(key.name, n, key.content_hash)
 
     def flush(self) -> None:
-        files, self._unsynced = self._unsynced, []
-        if not files:
-            return
-        if _syncfs(self.root):
-            return
-        for path in files:  # no syncfs here: each file, then each folder
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        for folder in {p.parent for p in files}:
+        dirs, self._unsynced_dirs = self._unsynced_dirs, set()
+        for folder in sorted(dirs):
             fd = os.open(folder, os.O_RDONLY)
             try:
                 os.fsync(fd)
