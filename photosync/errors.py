@@ -58,3 +58,7 @@ class VerificationError(StoreError):
 
 class Unsupported(PhotosyncError):
     """An operation a connector or store does not have (see its capabilities)."""
+
+
+class NotMedia(Exception):
+    """A file that is neither named nor shaped like a photo or video (ignored, not an error)."""

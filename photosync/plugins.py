@@ -5,7 +5,6 @@ used; other packages add types through an entry-point group."""
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import entry_points
 
 from .errors import ConfigError
 
@@ -22,6 +21,8 @@ class Registry:
 
     def _entry_points(self):
         try:
+            from importlib.metadata import entry_points  # slow to import: only when asked
+
             return list(entry_points(group=self.group))
         except Exception:  # broken third-party metadata must not break photosync
             return []

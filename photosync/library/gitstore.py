@@ -244,6 +244,8 @@ class GitStore:
         oid = repo.create_commit(None, sig, sig, message, tree, parents)
         if mem is not None and mem.objects:
             write_pack(((int(kind), data) for kind, data in mem.objects.values()), self.pack_dir)
+            # the backend may outlive this commit inside libgit2: keep nothing in it
+            mem.objects.clear()
         branch = self.repo.references["HEAD"].target if self.repo.head_is_unborn else self.repo.head.name
         subject = message.splitlines()[0]
         self.repo.create_reference_direct(branch, oid, True, ("commit: " if parents else "commit (initial): ") + subject)
@@ -259,7 +261,7 @@ class GitStore:
 
     def maybe_compact(self) -> bool:
         """Merge small packs into one delta-compressed pack when they pile up."""
-        return compact(self.repo, self.pack_dir)
+        return compact(self.pack_dir)
 
     # -- the write journal: which work-tree files a commit was writing --------------------
     @property

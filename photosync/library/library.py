@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections import OrderedDict
 from pathlib import Path
 from typing import Callable
 
@@ -39,6 +40,10 @@ from .layout import (
 )
 
 
+#: how many records read from disk are kept for a following stage() (not re-read)
+RECENT_READS = 1024
+
+
 def git_blob_id(data: bytes) -> str:
     """The id git gives these bytes as a blob (what ``git hash-object`` prints)."""
     import hashlib
@@ -65,6 +70,8 @@ class Library:
         self._staged_hashes: dict[str, str] = {}
         #: for each staged photo: the record as it is on disk (None when new) and its path
         self._originals: dict[str, tuple[Photo | None, str | None]] = {}
+        #: the last records read from disk (bounded: memory must not grow with the library)
+        self._recent: "OrderedDict[str, tuple[Photo, str]]" = OrderedDict()
         self._staged_config: dict[str, bytes] = {}
         self.services: dict[str, dict] = {}
         self.preferences: dict = {}
@@ -365,7 +372,15 @@ class Library:
         """The photo as it is now (staged changes included); raises InvalidRecord."""
         if photo_id in self._staged:
             return self._staged[photo_id]
-        return self._read_photo(photo_id)[0]
+        hit = self._recent.get(photo_id)
+        if hit is not None:
+            self._recent.move_to_end(photo_id)
+            return hit[0]
+        photo, path = self._read_photo(photo_id)
+        self._recent[photo_id] = (photo, path)
+        if len(self._recent) > RECENT_READS:
+            self._recent.popitem(last=False)
+        return photo
 
     def _read_photo(self, photo_id: str) -> tuple[Photo, str]:
         """The photo's file as it is in the work tree (not cached: memory stays
@@ -399,10 +414,14 @@ class Library:
         schema now, so a bad record fails this photo only (InvalidRecord)."""
         pid = photo.photo_id
         if pid not in self._originals:
-            try:
-                self._originals[pid] = self._read_photo(pid)
-            except KeyError:
-                self._originals[pid] = (None, None)
+            recent = self._recent.pop(pid, None)
+            if recent is not None:
+                self._originals[pid] = recent
+            else:
+                try:
+                    self._originals[pid] = self._read_photo(pid)
+                except KeyError:
+                    self._originals[pid] = (None, None)
         original = self._originals[pid][0]
         if original is not None and dataclasses.replace(photo, updated_at=original.updated_at) == original:
             self._staged.pop(pid, None)
@@ -422,6 +441,7 @@ class Library:
 
     def discard_staged(self) -> None:
         self._originals.clear()
+        self._recent.clear()
         self._staged.clear()
         self._staged_bytes.clear()
         self._staged_hashes.clear()
@@ -447,6 +467,7 @@ class Library:
 
         oid = self._commit_files(changes, message, index_updates=update)
         self._originals.clear()
+        self._recent.clear()
         self._staged.clear()
         self._staged_bytes.clear()
         self._staged_hashes.clear()

@@ -5,9 +5,10 @@ objects that is 10,000 files, and libgit2's PackBuilder spends most of its
 time searching for deltas.  So a large commit's objects are written here as
 one pack without deltas (format: git's Documentation/gitformat-pack.txt, pack
 version 2 and index version 2), fsynced before any ref points at them.  When
-packs pile up, :func:`compact` lets libgit2's PackBuilder rewrite the small
-ones as one delta-compressed pack (photo records are alike: deltas make them
-small) and only then removes the packs it replaced, like ``git gc``.
+packs pile up, :func:`compact` merges them into one by copying their records
+(no delta search: bytes moved, nothing more) and only then removes the packs it
+replaced.  ``git gc`` delta-compresses a library whenever a person wants it
+smaller (photo records are alike: deltas make them very small).
 """
 
 from __future__ import annotations
@@ -59,8 +60,13 @@ def write_pack(objects: Iterable[tuple[int, bytes]], pack_dir: Path) -> str:
         records.append(record)
         sha.update(record)
         offset += len(record)
-    pack_sha = sha.digest()
-    entries.sort()
+    return _finish_pack(header, records, entries, sha.digest(), pack_dir)
+
+
+def _finish_pack(header: bytes, records: list[bytes], entries: list[tuple[bytes, int, int]],
+                 pack_sha: bytes, pack_dir: Path) -> str:
+    """Write the pack and its index (temp files, fsync, rename: the idx appears last)."""
+    entries = sorted(entries)
     counts = [0] * 256
     for oid, _, _ in entries:
         counts[oid[0]] += 1
@@ -119,41 +125,86 @@ def pack_files(pack_dir: Path) -> list[Path]:
     return sorted(packs, key=lambda p: p.stat().st_size)
 
 
-def _idx_oids(idx: Path) -> list[bytes]:
+def _read_idx(idx: Path) -> list[tuple[bytes, int, int]]:
+    """(oid, crc32, offset) of every object in a version 2 pack index."""
     data = idx.read_bytes()
     if data[:4] != b"\xfftOc" or struct.unpack(">I", data[4:8])[0] != 2:
         raise ValueError(f"{idx}: not a version 2 pack index")
     count = struct.unpack(">I", data[8 + 255 * 4 : 8 + 256 * 4])[0]
-    start = 8 + 256 * 4
-    return [data[start + 20 * i : start + 20 * (i + 1)] for i in range(count)]
+    pos = 8 + 256 * 4
+    oids = [data[pos + 20 * i : pos + 20 * (i + 1)] for i in range(count)]
+    pos += 20 * count
+    crcs = struct.unpack(f">{count}I", data[pos : pos + 4 * count])
+    pos += 4 * count
+    small = struct.unpack(f">{count}I", data[pos : pos + 4 * count])
+    pos += 4 * count
+    offsets = []
+    for off in small:
+        if off & 0x80000000:
+            i = off & 0x7FFFFFFF
+            offsets.append(struct.unpack(">Q", data[pos + 8 * i : pos + 8 * i + 8])[0])
+        else:
+            offsets.append(off)
+    return list(zip(oids, crcs, offsets))
 
 
-def compact(repo, pack_dir: Path, max_packs: int = MAX_PACKS) -> bool:
-    """When there are more than ``max_packs`` packs, rewrite all but the largest
-    as one delta-compressed pack (every object they hold is kept), then remove
-    the packs it replaced.  Returns True when it compacted."""
-    import pygit2
+def _records(pack: Path) -> list[tuple[bytes, int, bytes]] | None:
+    """(oid, crc32, raw record) of every object of a pack, or None when the
+    pack holds deltas (their records point at other offsets: not movable)."""
+    entries = sorted(_read_idx(pack.with_suffix(".idx")), key=lambda e: e[2])
+    data = pack.read_bytes()
+    end_of_objects = len(data) - 20
+    out = []
+    for i, (oid, crc, off) in enumerate(entries):
+        end = entries[i + 1][2] if i + 1 < len(entries) else end_of_objects
+        record = data[off:end]
+        if (record[0] >> 4) & 7 in (6, 7):  # OFS_DELTA / REF_DELTA
+            return None
+        if zlib.crc32(record) != crc:
+            raise ValueError(f"{pack}: object {oid.hex()} fails its CRC")
+        out.append((oid, crc, record))
+    return out
 
+
+def _write_records(records: list[tuple[bytes, int, bytes]], pack_dir: Path) -> str:
+    """A pack made of ready records (as read from other packs)."""
+    header = b"PACK" + struct.pack(">II", 2, len(records))
+    sha = hashlib.sha1(header)
+    entries = []
+    offset = len(header)
+    for oid, crc, record in records:
+        entries.append((oid, crc, offset))
+        sha.update(record)
+        offset += len(record)
+    return _finish_pack(header, [r for _, _, r in records], entries, sha.digest(), pack_dir)
+
+
+def compact(pack_dir: Path, max_packs: int = MAX_PACKS) -> bool:
+    """When there are more than ``max_packs`` packs, merge the ones photosync
+    wrote (no deltas) into one by copying their records: cost is bytes moved,
+    not a delta search.  Every object is kept; the old packs are removed only
+    after the new one is on disk.  (``git gc`` delta-compresses the lot.)"""
     packs = pack_files(pack_dir)
     if len(packs) <= max_packs:
         return False
-    victims = [p for p in packs[:-1] if not p.with_suffix(".keep").exists()]
+    merged: dict[bytes, tuple[bytes, int, bytes]] = {}
+    victims = []
+    for pack in packs:
+        if pack.with_suffix(".keep").exists():
+            continue
+        records = _records(pack)
+        if records is None:
+            continue
+        victims.append(pack)
+        for oid, crc, record in records:
+            merged.setdefault(oid, (oid, crc, record))
     if len(victims) < 2:
         return False
-    builder = pygit2.PackBuilder(repo)
-    seen: set[bytes] = set()
+    name = _write_records(list(merged.values()), pack_dir)
     for pack in victims:
-        for raw in _idx_oids(pack.with_suffix(".idx")):
-            if raw not in seen:
-                seen.add(raw)
-                builder.add(pygit2.Oid(raw=raw))
-    builder.write(str(pack_dir))
-    _fsync_path(pack_dir)
-    written = {p.name for p in pack_files(pack_dir)} - {p.name for p in packs}
-    if not written:
-        return False
-    for pack in victims:
-        for suffix in (".idx", ".pack", ".rev", ".keep"):
+        if pack.stem == name:
+            continue
+        for suffix in (".idx", ".pack", ".rev"):
             try:
                 pack.with_suffix(suffix).unlink()
             except FileNotFoundError:

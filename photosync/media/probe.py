@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO
 
-from ..errors import MediaError
+from ..errors import MediaError, NotMedia  # noqa: F401  (NotMedia re-exported)
 from .dates import parse_exif_date
 from .formats import (
     RAW_FORMATS,
@@ -61,10 +61,6 @@ class MediaFile:
     content_hash: str
     size: int
     info: MediaInfo
-
-
-class NotMedia(Exception):
-    """A file that is neither named nor shaped like a photo or video (ignored, not an error)."""
 
 
 _heif_registered = False

@@ -20,11 +20,10 @@ from typing import Iterator
 from ..conflicts import visibility as vis
 from ..conflicts.detect import exact_duplicates
 from ..connectors.base import Connector, ItemRef, ServiceItem
-from ..errors import InvalidRecord, MediaError, PhotosyncError, SourceError
+from ..errors import InvalidRecord, MediaError, NotMedia, PhotosyncError
 from ..library import config as cfg
 from ..library.layout import SYNC_STATE_FILE, photo_path, utc_now
 from ..library.library import Library
-from ..media.probe import NotMedia
 from ..model import Instance, Photo, Visibility, with_instance
 from .common import Connectors
 

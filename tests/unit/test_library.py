@@ -272,3 +272,28 @@ def test_interrupted_commit_is_put_back_as_git_has_it(library, monkeypatch):
     lib.close()
     assert git_status(library) == ""
     assert any("interrupted" in m for m in c.messages)
+
+
+def test_large_commits_write_packs_and_compaction_keeps_every_object(library):
+    from photosync.library import gitstore
+    from photosync.library.packs import compact, pack_files
+
+    def loose():
+        return len(list((library / ".git/objects").glob("[0-9a-f][0-9a-f]/*")))
+
+    before = loose()
+    lib, _ = open_lib(library)
+    for batch in range(4):
+        for i in range(gitstore.PACK_THRESHOLD):
+            lib.stage(make_photo_record(batch * 1000 + i))
+        lib.commit(f"batch {batch}")
+    lib.close()
+    pack_dir = library / ".git/objects/pack"
+    assert len(pack_files(pack_dir)) == 4
+    assert loose() == before, "big commits write packs, not loose objects"
+    assert compact(pack_dir, max_packs=2)
+    assert len(pack_files(pack_dir)) == 1
+    fsck = subprocess.run(["git", "-C", str(library), "fsck", "--strict", "--full"], capture_output=True, text=True)
+    assert fsck.returncode == 0, fsck.stderr
+    assert len(git(library, "ls-tree", "-r", "--name-only", "HEAD", "photos").split()) == 4 * gitstore.PACK_THRESHOLD + 1  # and photos/.gitkeep
+    assert git_status(library) == ""
