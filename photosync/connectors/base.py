@@ -96,6 +96,9 @@ class Connector(ABC):
         self.name = name
         self.config = config
         self.env = env
+        #: set while listing when part of the service could not be listed (an
+        #: unreadable folder): the listing then cannot prove any item gone
+        self.partial = False
 
     # -- required --------------------------------------------------------------------
     @abstractmethod

@@ -74,6 +74,7 @@ class LocalConnector(Connector):
             raise SourceError(
                 f"folder {self.root} does not exist or is not mounted; nothing from this service was changed"
             )
+        self.partial = False
         return Listing(refs=self._walk(since), complete=since is None, cursor=None)
 
     def _walk(self, since: datetime | None) -> Iterator[ItemRef]:
@@ -105,6 +106,7 @@ class LocalConnector(Connector):
                     entries = sorted(it, key=lambda e: e.name)
             except OSError as e:
                 report.error(str(self.root / _display(rel)), f"cannot read this folder: {e.strerror}; skipped")
+                self.partial = True
                 continue
             prefix = rel + b"/" if rel else b""
             subdirs = []
@@ -143,6 +145,7 @@ class LocalConnector(Connector):
                         report.warning(where, "broken symlink (its target does not exist); skipped")
                     else:
                         report.error(where, f"cannot read: {e.strerror}")
+                        self.partial = True
                     continue
                 if not stat.S_ISREG(fst.st_mode):
                     continue

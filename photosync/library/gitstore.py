@@ -36,6 +36,32 @@ _INDEX_CHANGED = (
 )
 
 
+def _sync_files(paths: list[Path]) -> None:
+    """Make written files durable: one ``syncfs`` of their filesystem on Linux
+    (one journal commit), else an fsync each."""
+    if not paths:
+        return
+    try:
+        import ctypes
+
+        syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        syncfs = None
+    if syncfs is not None:
+        fd = os.open(paths[0], os.O_RDONLY)
+        try:
+            if syncfs(fd) == 0:
+                return
+        finally:
+            os.close(fd)
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 class _MemoryOdb(pygit2.OdbBackend):
     """Collects the objects of one commit in memory, so they can be written as
     one pack file by libgit2's PackBuilder instead of one file per object."""
@@ -76,7 +102,6 @@ class GitStore:
         # objects, packs, refs and the index reach the disk before photosync goes on
         pygit2.settings.enable_fsync_gitdir(True)
         self.repo = pygit2.Repository(str(root))
-        self._made_dirs: set[str] = set()
 
     # -- creation ---------------------------------------------------------------------
     @classmethod
@@ -152,18 +177,33 @@ class GitStore:
                     out.append((f.path, None))
         return out
 
-    def pending_changes(self, prefixes: tuple[str, ...]) -> dict[str, int]:
-        """Files under ``prefixes`` whose work-tree or index state differs from HEAD."""
+    def pending_changes(self) -> dict[str, int]:
+        """Tracked files whose work-tree or index state differs from HEAD."""
         out = {}
         # untracked files are not looked for: photosync's own new files are covered by
         # the write journal, and a scan of the whole tree for them costs most of a no-change run
         for path, flags in self.repo.status(untracked_files="no").items():
-            if path.startswith(prefixes) and flags & (_WT_CHANGED | _INDEX_CHANGED):
+            if flags & (_WT_CHANGED | _INDEX_CHANGED):
                 out[path] = int(flags)
         return out
 
-    def is_worktree_new(self, flags: int) -> bool:
-        return bool(flags & FileStatus.WT_NEW) or bool(flags & FileStatus.INDEX_NEW)
+    @staticmethod
+    def is_staged(flags: int) -> bool:
+        return bool(flags & _INDEX_CHANGED)
+
+    def unstage(self, path: str) -> None:
+        """Put a path's index entry back as HEAD has it (its work-tree file is untouched)."""
+        index = self.repo.index
+        index.read()
+        blob = self.head_blob_oid(path)
+        if blob is None:
+            try:
+                index.remove(path)
+            except (OSError, KeyError, pygit2.GitError):
+                pass
+        else:
+            index.add(pygit2.IndexEntry(path, pygit2.Oid(hex=blob), pygit2.enums.FileMode.BLOB))
+        index.write()
 
     # -- writing -----------------------------------------------------------------------
     def signature(self) -> pygit2.Signature:
@@ -181,11 +221,11 @@ class GitStore:
         try:
             fd = os.open(dest, os.O_WRONLY)
         except FileNotFoundError:
-            parent = os.path.dirname(dest)
-            if parent not in self._made_dirs:
-                os.makedirs(parent, exist_ok=True)
-                self._made_dirs.add(parent)
-            fd = os.open(dest, os.O_WRONLY | os.O_CREAT, 0o644)
+            try:
+                fd = os.open(dest, os.O_WRONLY | os.O_CREAT, 0o644)
+            except FileNotFoundError:
+                os.makedirs(os.path.dirname(dest), exist_ok=True)
+                fd = os.open(dest, os.O_WRONLY | os.O_CREAT, 0o644)
         try:
             view = memoryview(data)
             while view:
@@ -220,6 +260,7 @@ class GitStore:
         """
         paths = [*changes, *also_add]
         self._write_journal(list(changes))
+        parent = None if self.repo.head_is_unborn else self.repo.head.target
         for path, data in changes.items():
             if data is None:
                 self.remove_worktree_file(path)
@@ -237,7 +278,7 @@ class GitStore:
         head_tree = self.head_tree()
         if head_tree is not None and head_tree.id == tree:
             index.write()
-            self._clear_journal()
+            self.clear_interrupted()
             return None
         sig = self.signature()
         parents = [] if self.repo.head_is_unborn else [self.repo.head.target]
@@ -246,11 +287,17 @@ class GitStore:
             write_pack(((int(kind), data) for kind, data in mem.objects.values()), self.pack_dir)
             # the backend may outlive this commit inside libgit2: keep nothing in it
             mem.objects.clear()
+        # the work-tree files reach the disk before the ref says they are committed
+        _sync_files([self.root / p for p in changes if changes[p] is not None])
         branch = self.repo.references["HEAD"].target if self.repo.head_is_unborn else self.repo.head.name
+        now = None if self.repo.head_is_unborn else self.repo.head.target
+        if now != parent:
+            raise OSError(f"the branch moved while photosync was committing (a git command ran meanwhile: "
+                          f"{parent} -> {now}); nothing was lost, run photosync again")
         subject = message.splitlines()[0]
         self.repo.create_reference_direct(branch, oid, True, ("commit: " if parents else "commit (initial): ") + subject)
         index.write()
-        self._clear_journal()
+        self.clear_interrupted()
         if repo is not self.repo:
             self.repo = pygit2.Repository(str(self.root))
         return str(oid)
@@ -269,9 +316,8 @@ class GitStore:
         return Path(self.repo.path) / "photosync" / "writing"
 
     def _write_journal(self, paths: list[str]) -> None:
-        """Name the files about to be written, durably, before writing any."""
-        if not paths:
-            return
+        """Say, durably, that a commit is under way and which files it is about
+        to write (before writing any)."""
         self.journal_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.journal_path.with_suffix(".tmp")
         with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as f:
@@ -279,12 +325,20 @@ class GitStore:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.journal_path)
+        fd = os.open(self.journal_path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
-    def _clear_journal(self) -> None:
+    def clear_interrupted(self) -> None:
         try:
             self.journal_path.unlink()
         except FileNotFoundError:
             pass
+
+    def commit_was_interrupted(self) -> bool:
+        return self.journal_path.exists()
 
     def interrupted_writes(self) -> list[str]:
         """Files a commit was writing when the process died (empty when none).

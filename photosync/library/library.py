@@ -17,7 +17,7 @@ from typing import Callable
 
 from .. import records
 from ..context import Context
-from ..errors import ConfigError, InvalidRecord, PhotosyncError
+from ..errors import ConfigError, InvalidRecord, PhotosyncError, UsageError
 from ..events import Problem, Reporter, Tally
 from ..model import Photo
 from . import config as cfg
@@ -95,11 +95,14 @@ class Library:
 
                 lib._lock = LibraryLock(lib.private_dir / "lock")
                 lib._lock.acquire()
+                # first of all: undo what a killed run left half-written (config files included)
+                lib._repair_interrupted_writes()
             lib.index = Index(lib.private_dir / "index.sqlite")
             lib._load_config()
             lib._catch_up()
             if write:
                 lib._recover_pending()
+            lib._recheck_invalid()
             for path, reason in lib.index.invalid_files():
                 lib.report.error(path, reason)
         except BaseException:
@@ -260,6 +263,22 @@ class Library:
             self.index.rollback()
             raise
 
+    def _recheck_invalid(self) -> None:
+        """Files recorded as invalid that a person has fixed (or removed) since."""
+        assert self.index is not None
+        for path, _reason in self.index.invalid_files():
+            full = self.root / path
+            if not full.exists():
+                self.index.clear_invalid(path)
+                continue
+            data = full.read_bytes()
+            try:
+                photo = records.photo_from_bytes(data, path)
+            except InvalidRecord:
+                continue
+            if self.write or self.git.head_blob_oid(path) == git_blob_id(data):
+                self.index.put_photo(photo, path, git_blob_id(data))
+
     def _index_file(self, path: str, data: bytes, blob: str | None = None) -> Photo | None:
         assert self.index is not None
         try:
@@ -277,8 +296,17 @@ class Library:
         import pygit2
 
         git = self.git
-        self._repair_interrupted_writes()
-        pending = git.pending_changes((PHOTOS_DIR + "/", CONFIG_DIR + "/", SCHEMAS_DIR + "/"))
+        ours = (PHOTOS_DIR + "/", CONFIG_DIR + "/", SCHEMAS_DIR + "/")
+        everything = git.pending_changes()
+        staged_elsewhere = sorted(p for p, f in everything.items() if git.is_staged(f) and not p.startswith(ours))
+        if staged_elsewhere:
+            raise UsageError(
+                "git has changes staged (git add) that photosync did not make: "
+                + ", ".join(staged_elsewhere[:5]) + ("..." if len(staged_elsewhere) > 5 else "")
+                + "; photosync's commits would take them along. Commit them (git commit) "
+                "or unstage them (git restore --staged PATH) first"
+            )
+        pending = {p: f for p, f in everything.items() if p.startswith(ours)}
         if not pending:
             return
         sync_only: list[str] = []
@@ -298,7 +326,10 @@ class Library:
                         photo = records.photo_from_bytes(data, path)
                     except InvalidRecord as e:
                         assert self.index is not None
-                        self.index.mark_invalid(path, str(e).split(": ", 1)[1] + " (edited outside photosync; fix it or run: git checkout -- " + path + ")")
+                        self.index.mark_invalid(path, str(e).split(": ", 1)[1] + " (edited outside photosync; "
+                                                "fix it or run: git checkout -- " + path + ")")
+                        if git.is_staged(pending[path]):
+                            git.unstage(path)  # never commit it along with photosync's own changes
                         continue
                     valid_photos.append((path, photo))
                     to_commit.append(path)
@@ -330,8 +361,12 @@ class Library:
 
     def _repair_interrupted_writes(self) -> None:
         """Files photosync itself was writing when it died are put back as HEAD
-        has them (the interrupted phase redoes its change on the next run)."""
+        has them (the interrupted phase redoes its change on the next run);
+        git's lock files from that commit are removed (we hold the library lock,
+        so nobody else made them)."""
         git = self.git
+        if not git.commit_was_interrupted():
+            return
         paths = git.interrupted_writes()
         restored = 0
         for path in paths:
@@ -346,20 +381,19 @@ class Library:
                 if not same:
                     git.write_worktree_file(path, data)
                     restored += 1
-            elif full.exists():
-                full.unlink()  # it did not exist before the interrupted run
+            elif is_photo_path(path) and full.exists():
+                full.unlink()  # a record the interrupted run was creating
                 restored += 1
+        gitdir = Path(git.repo.path)
+        for stale in [gitdir / "index.lock", gitdir / "HEAD.lock", gitdir / "packed-refs.lock",
+                      *(gitdir / "refs").rglob("*.lock")]:
+            try:
+                stale.unlink()
+            except FileNotFoundError:
+                pass
         if paths:
-            # git's own lock files from that run (we hold the library lock, so they are stale)
-            gitdir = Path(git.repo.path)
-            for stale in [gitdir / "index.lock", gitdir / "HEAD.lock", gitdir / "packed-refs.lock",
-                          *(gitdir / "refs").rglob("*.lock")]:
-                try:
-                    stale.unlink()
-                except FileNotFoundError:
-                    pass
             git.sync_index_to_worktree(paths)
-            git._clear_journal()
+        git.clear_interrupted()
         if restored:
             self.report.info(f"an interrupted run was writing {restored} files; they were put back as git has them")
 
@@ -484,7 +518,7 @@ class Library:
                     f"git is busy in this library ({e}); if no git command is running, "
                     "remove that .lock file and run photosync again"
                 ) from None
-            raise
+            raise PhotosyncError(f"could not commit: {e}") from None
         self.index.begin()
         try:
             if index_updates:

@@ -1,8 +1,10 @@
 """One photosync process per library.
 
-An advisory ``flock`` on ``.git/photosync/lock``: the kernel drops it when the
-holder exits, however it exits, so a lock left by a killed process never
-blocks.  The file holds the holder's pid, host and command, only to make the
+An advisory POSIX record lock (``lockf``) on ``.git/photosync/lock``: the
+kernel drops it when the holder exits, however it exits, so a lock left by a
+killed process never blocks; and unlike ``flock`` it is not inherited by the
+worker processes discover forks, so a worker that outlives a killed parent
+cannot hold the library.  The file holds the holder's pid, host and command, only to make the
 message to the second process useful.
 """
 
@@ -28,8 +30,8 @@ class LibraryLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except (BlockingIOError, PermissionError):
             holder = self._describe_holder(fd)
             os.close(fd)
             raise LibraryLocked(
@@ -58,7 +60,7 @@ class LibraryLock:
         if self._fd is not None:
             try:
                 os.ftruncate(self._fd, 0)
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+                fcntl.lockf(self._fd, fcntl.LOCK_UN)
             finally:
                 os.close(self._fd)
                 self._fd = None

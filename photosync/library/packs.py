@@ -60,12 +60,15 @@ def write_pack(objects: Iterable[tuple[int, bytes]], pack_dir: Path) -> str:
         records.append(record)
         sha.update(record)
         offset += len(record)
-    return _finish_pack(header, records, entries, sha.digest(), pack_dir)
+    name = _finish_pack(header, records, entries, sha.digest(), pack_dir)
+    _record_own(pack_dir, _own_packs(pack_dir) | {name})
+    return name
 
 
-def _finish_pack(header: bytes, records: list[bytes], entries: list[tuple[bytes, int, int]],
-                 pack_sha: bytes, pack_dir: Path) -> str:
-    """Write the pack and its index (temp files, fsync, rename: the idx appears last)."""
+def _finish_pack(header: bytes, records: list[bytes] | None, entries: list[tuple[bytes, int, int]],
+                 pack_sha: bytes, pack_dir: Path, written: Path | None = None) -> str:
+    """Write the pack (unless ``written`` already holds it) and its index
+    (temp files, fsync, rename: the idx appears last)."""
     entries = sorted(entries)
     counts = [0] * 256
     for oid, _, _ in entries:
@@ -96,15 +99,16 @@ def _finish_pack(header: bytes, records: list[bytes], entries: list[tuple[bytes,
     idx += hashlib.sha1(idx).digest()
     name = "pack-" + pack_sha.hex()
     pack_dir.mkdir(parents=True, exist_ok=True)
-    tmp_pack = pack_dir / f"tmp_{name}.pack"
+    tmp_pack = written or pack_dir / f"tmp_{name}.pack"
     tmp_idx = pack_dir / f"tmp_{name}.idx"
-    with open(tmp_pack, "wb") as f:
-        f.write(header)
-        for record in records:
-            f.write(record)
-        f.write(pack_sha)
-        f.flush()
-        os.fsync(f.fileno())
+    if written is None:
+        with open(tmp_pack, "wb") as f:
+            f.write(header)
+            for record in records or ():
+                f.write(record)
+            f.write(pack_sha)
+            f.flush()
+            os.fsync(f.fileno())
     with open(tmp_idx, "wb") as f:
         f.write(idx)
         f.flush()
@@ -148,59 +152,114 @@ def _read_idx(idx: Path) -> list[tuple[bytes, int, int]]:
     return list(zip(oids, crcs, offsets))
 
 
-def _records(pack: Path) -> list[tuple[bytes, int, bytes]] | None:
-    """(oid, crc32, raw record) of every object of a pack, or None when the
-    pack holds deltas (their records point at other offsets: not movable)."""
+def _spans(pack: Path) -> list[tuple[bytes, int, int, int]]:
+    """(oid, crc32, start, end) of every object record of a pack, in pack order."""
     entries = sorted(_read_idx(pack.with_suffix(".idx")), key=lambda e: e[2])
-    data = pack.read_bytes()
-    end_of_objects = len(data) - 20
-    out = []
-    for i, (oid, crc, off) in enumerate(entries):
-        end = entries[i + 1][2] if i + 1 < len(entries) else end_of_objects
-        record = data[off:end]
-        if (record[0] >> 4) & 7 in (6, 7):  # OFS_DELTA / REF_DELTA
-            return None
-        if zlib.crc32(record) != crc:
-            raise ValueError(f"{pack}: object {oid.hex()} fails its CRC")
-        out.append((oid, crc, record))
-    return out
+    size = pack.stat().st_size
+    return [
+        (oid, crc, off, entries[i + 1][2] if i + 1 < len(entries) else size - 20)
+        for i, (oid, crc, off) in enumerate(entries)
+    ]
 
 
-def _write_records(records: list[tuple[bytes, int, bytes]], pack_dir: Path) -> str:
-    """A pack made of ready records (as read from other packs)."""
-    header = b"PACK" + struct.pack(">II", 2, len(records))
-    sha = hashlib.sha1(header)
-    entries = []
-    offset = len(header)
-    for oid, crc, record in records:
-        entries.append((oid, crc, offset))
-        sha.update(record)
-        offset += len(record)
-    return _finish_pack(header, [r for _, _, r in records], entries, sha.digest(), pack_dir)
+def _merge(packs: list[Path], pack_dir: Path) -> str:
+    """One pack holding every object of ``packs`` (records copied, read in
+    order with buffered reads: memory holds the object list, not the packs)."""
+    header_placeholder = b"PACK" + struct.pack(">II", 2, 0)
+    seen: set[bytes] = set()
+    entries: list[tuple[bytes, int, int]] = []
+    tmp = pack_dir / f"tmp_merge_{os.getpid()}.pack"
+    try:
+        with open(tmp, "wb") as out:
+            out.write(header_placeholder)
+            offset = len(header_placeholder)
+            for pack in packs:
+                with open(pack, "rb") as f:
+                    pos = 0
+                    for oid, crc, start, end in _spans(pack):
+                        if oid in seen:
+                            continue
+                        if pos != start:
+                            f.seek(start)
+                        record = f.read(end - start)
+                        pos = end
+                        if zlib.crc32(record) != crc:
+                            raise ValueError(f"{pack}: object {oid.hex()} fails its CRC")
+                        seen.add(oid)
+                        out.write(record)
+                        entries.append((oid, crc, offset))
+                        offset += len(record)
+        # the object count goes in the header, which the pack's checksum covers
+        header = b"PACK" + struct.pack(">II", 2, len(entries))
+        sha = hashlib.sha1(header)
+        with open(tmp, "r+b") as out:
+            out.write(header)
+            out.seek(len(header))
+            while chunk := out.read(1 << 20):
+                sha.update(chunk)
+            pack_sha = sha.digest()
+            out.seek(0, os.SEEK_END)
+            out.write(pack_sha)
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return _finish_pack(header, None, entries, pack_sha, pack_dir, written=tmp)
+
+
+def choose_merge(packs: list[Path], max_packs: int) -> list[Path]:
+    """Which packs to merge (geometric, like ``git repack --geometric=2``):
+    smallest first, a pack joins while it is no bigger than twice what is
+    merged so far, so each object is copied O(log n) times over a library's
+    life; at least enough packs to bring the count down to half ``max_packs``."""
+    total = 0
+    k = 0
+    for i, pack in enumerate(packs):  # packs come smallest first
+        size = pack.stat().st_size
+        if i > 0 and size > 2 * total:
+            break
+        total += size
+        k = i + 1
+    k = max(k, len(packs) - max_packs // 2)
+    return packs[: min(k, len(packs))]
+
+
+def _ledger(pack_dir: Path) -> Path:
+    """The list of packs photosync wrote (delta-free, so their records can be moved)."""
+    return pack_dir.parent.parent / "photosync" / "packs"
+
+
+def _own_packs(pack_dir: Path) -> set[str]:
+    try:
+        return set(_ledger(pack_dir).read_text().split())
+    except FileNotFoundError:
+        return set()
+
+
+def _record_own(pack_dir: Path, names: set[str]) -> None:
+    ledger = _ledger(pack_dir)
+    ledger.parent.mkdir(parents=True, exist_ok=True)
+    tmp = ledger.with_suffix(".tmp")
+    tmp.write_text("\n".join(sorted(names)) + "\n")
+    os.replace(tmp, ledger)
 
 
 def compact(pack_dir: Path, max_packs: int = MAX_PACKS) -> bool:
-    """When there are more than ``max_packs`` packs, merge the ones photosync
-    wrote (no deltas) into one by copying their records: cost is bytes moved,
-    not a delta search.  Every object is kept; the old packs are removed only
-    after the new one is on disk.  (``git gc`` delta-compresses the lot.)"""
-    packs = pack_files(pack_dir)
-    if len(packs) <= max_packs:
+    """When there are more than ``max_packs`` packs, merge some of photosync's
+    own (delta-free) packs into one by copying their records: bytes moved, no
+    delta search.  Every object is kept; the old packs are removed only after
+    the new one is on disk.  (``git gc`` delta-compresses the lot.)"""
+    every = pack_files(pack_dir)
+    if len(every) <= max_packs:
         return False
-    merged: dict[bytes, tuple[bytes, int, bytes]] = {}
-    victims = []
-    for pack in packs:
-        if pack.with_suffix(".keep").exists():
-            continue
-        records = _records(pack)
-        if records is None:
-            continue
-        victims.append(pack)
-        for oid, crc, record in records:
-            merged.setdefault(oid, (oid, crc, record))
+    own = _own_packs(pack_dir)
+    packs = [p for p in every if p.stem in own and not p.with_suffix(".keep").exists()]
+    victims = choose_merge(packs, max_packs)
     if len(victims) < 2:
         return False
-    name = _write_records(list(merged.values()), pack_dir)
+    name = _merge(victims, pack_dir)
+    _record_own(pack_dir, (own | {name}) - {p.stem for p in victims if p.stem != name})
     for pack in victims:
         if pack.stem == name:
             continue

@@ -76,6 +76,12 @@ def audit_blobs(lib: Library, *, sample: str | None = None, store: str | None = 
         return result
     if store is not None and store not in stores:
         raise UsageError(f"--store {store}: no such active store (have: {', '.join(stores)})")
+    down = {}
+    for name, st in stores.items():
+        reason = st.unavailable()
+        if reason:
+            down[name] = reason
+            lib.report.error(f"store {name}", f"{reason}; its copies were not checked (and not marked bad)")
     assert lib.index is not None
     ids = lib.index.photos_with_copies(store)
     n = parse_sample(sample, len(ids))
@@ -89,7 +95,7 @@ def audit_blobs(lib: Library, *, sample: str | None = None, store: str | None = 
             continue
         result.photos += 1
         for name, copy in sorted(photo.blobs.items()):
-            if (store is None or name == store) and name in stores:
+            if (store is None or name == store) and name in stores and name not in down:
                 jobs.append((photo, copy))
     total_bytes = sum(c.size for _, c in jobs)
     task = lib.report.task("Verifying blobs", total=len(jobs), total_bytes=total_bytes or None)

@@ -20,7 +20,7 @@ from typing import Iterator
 from ..conflicts import visibility as vis
 from ..conflicts.detect import exact_duplicates
 from ..connectors.base import Connector, ItemRef, ServiceItem
-from ..errors import InvalidRecord, MediaError, NotMedia, PhotosyncError
+from ..errors import InvalidRecord, MediaError, NotMedia, PhotosyncError, SourceError
 from ..library import config as cfg
 from ..library.layout import SYNC_STATE_FILE, photo_path, utc_now
 from ..library.library import Library
@@ -168,8 +168,14 @@ class _ServiceRun:
         self.summary.seen = len(seen)
         self.summary.ignored += getattr(self.conn, "ignored", 0)
         self._read_all(to_read)
-        if listing.complete:
-            total = lib.index.count_present_items(self.name)
+        total = lib.index.count_present_items(self.name)
+        if listing.complete and self.conn.partial:
+            report.warning(f"service {self.name}", "part of it could not be listed; no item was marked missing")
+        elif listing.complete and not seen and total:
+            report.error(f"service {self.name}", f"lists nothing, but {total} items of it are recorded: is it "
+                         "mounted? Nothing was marked missing")
+            self.summary.failed = "empty listing"
+        elif listing.complete:
             if unchanged < total:  # else every present item was seen unchanged: none is gone
                 gone = [(i, pid) for i, pid in lib.index.present_items(self.name) if i not in seen]
                 self._mark_missing(gone, total)
@@ -197,21 +203,9 @@ class _ServiceRun:
         connector's work is CPU-bound (reading and parsing files), else threads."""
         describer = self.conn.describer()
         if describer is not None and len(refs) >= PROCESS_THRESHOLD and (os.cpu_count() or 1) > 1:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
             procs = min(os.cpu_count() or 2, 8)
             chunks = [refs[i : i + 8] for i in range(0, len(refs), 8)]
-            # a bounded window of chunks in flight: results never pile up in memory
-            with ProcessPoolExecutor(procs, mp_context=multiprocessing.get_context("fork")) as pool:
-                window: list = []
-                for chunk in chunks:
-                    window.append((chunk, pool.submit(_describe_chunk, describer, chunk)))
-                    if len(window) >= procs * 4:
-                        done_chunk, fut = window.pop(0)
-                        yield from zip(done_chunk, fut.result())
-                for done_chunk, fut in window:
-                    yield from zip(done_chunk, fut.result())
+            yield from _describe_in_processes(describer, chunks, procs)
             return
 
         def one(ref: ItemRef):
@@ -446,6 +440,54 @@ def _safe(describe, ref: ItemRef):
         return e
     except Exception as e:  # a parser bug must cost one item, not the run
         return MediaError(f"could not read it ({type(e).__name__}: {e})")
+
+
+def _die_with_parent() -> None:
+    """Worker processes end when discover's process ends, however it ends (Linux)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _describe_in_processes(describer, chunks: list[list[ItemRef]], procs: int):
+    """(ref, outcome) for every ref, read by worker processes with a bounded
+    window of chunks in flight (results never pile up in memory).  When a
+    worker crashes (a native library dying on one file), the chunks that were
+    in flight are read again one at a time to find the culprit: only its items
+    are reported (and tried again next run); the rest goes on in a new pool."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    context = multiprocessing.get_context("fork")
+    todo = list(chunks)
+    suspects: list[list[ItemRef]] = []
+    while todo or suspects:
+        alone = bool(suspects)  # suspects are read one chunk at a time
+        queue = suspects if alone else todo
+        with ProcessPoolExecutor(1 if alone else procs, mp_context=context,
+                                 initializer=_die_with_parent) as pool:
+            window: list = []
+            while queue or window:
+                while queue and len(window) < (1 if alone else procs * 4):
+                    chunk = queue.pop(0)
+                    window.append((chunk, pool.submit(_describe_chunk, describer, chunk)))
+                chunk, fut = window.pop(0)
+                try:
+                    results = fut.result()
+                except BrokenProcessPool:
+                    if alone:  # this chunk, read alone, killed its worker
+                        crashed = SourceError("the reader process crashed on this file or one read with it; "
+                                              "it will be tried again next run")
+                        yield from ((ref, crashed) for ref in chunk)
+                    else:
+                        suspects.extend([chunk, *(c for c, _f in window)])
+                    break
+                yield from zip(chunk, results)
 
 
 def _describe_chunk(describe, refs: list[ItemRef]) -> list:

@@ -148,7 +148,7 @@ class _Copier:
             try:
                 with stream:
                     return store.put(key, stream, size)
-            except VerificationError as e:
+            except (VerificationError, SourceError) as e:
                 tried.append(f"{desc}: {e}")
                 continue
         detail = "; ".join(tried) if tried else "no copy of it is known"

@@ -99,6 +99,10 @@ class BlobStore(ABC):
     def list(self) -> Iterator[tuple[str, int]]:
         """(locator, size) of every blob in the store."""
 
+    def unavailable(self) -> str | None:
+        """Why the store cannot be reached right now (None when it can)."""
+        return None
+
     def uri(self, locator: str) -> str:
         """Where a person (or another tool) finds the blob."""
         return f"{self.name}:{locator}"
@@ -116,10 +120,13 @@ class BlobStore(ABC):
             return Check(False, "missing")
         h = hashlib.sha256()
         size = 0
-        with f:
-            while chunk := f.read(1024 * 1024):
-                h.update(chunk)
-                size += len(chunk)
+        try:
+            with f:
+                while chunk := f.read(1024 * 1024):
+                    h.update(chunk)
+                    size += len(chunk)
+        except OSError as e:
+            return Check(False, f"unreadable ({e.strerror or e})", size)
         if "sha256:" + h.hexdigest() != content_hash:
             return Check(False, "corrupt: its SHA-256 does not match", size)
         return Check(True, None, size)

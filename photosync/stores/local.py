@@ -18,11 +18,18 @@ import time
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-from ..errors import ConfigError, StoreError, VerificationError
+from ..errors import ConfigError, SourceError, StoreError, VerificationError
 from ..library.layout import user_path
 from .base import BlobKey, BlobStore, StoreCapabilities, StoredBlob
 
 CHUNK = 1024 * 1024
+
+
+def _read_source(stream: BinaryIO) -> bytes:
+    try:
+        return stream.read(CHUNK)
+    except OSError as e:  # the source's disk, not this store
+        raise SourceError(f"reading the source failed: {e.strerror or e}") from None
 
 
 def _hash_file(path: Path) -> tuple[str, int]:
@@ -55,6 +62,11 @@ class LocalStore(BlobStore):
             else:
                 raise StoreError(f"store {self.name}: folder {self.root} does not exist or is not mounted")
 
+    def unavailable(self) -> str | None:
+        if not self.root.is_dir():
+            return f"folder {self.root} does not exist or is not mounted"
+        return None
+
     def uri(self, locator: str) -> str:
         path = self.root / locator
         try:
@@ -78,6 +90,7 @@ class LocalStore(BlobStore):
         if dest.exists():
             digest, n = _hash_file(dest)
             if digest == key.digest:
+                self._unsynced_dirs.add(dest.parent)  # its folder entry may predate a crash
                 return StoredBlob(key.name, n, key.content_hash, reused=True)
             aside = dest.with_name(f"{dest.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
             os.replace(dest, aside)  # never delete: keep the bad bytes next to the good
@@ -88,7 +101,7 @@ class LocalStore(BlobStore):
             h = hashlib.sha256()
             n = 0
             with os.fdopen(fd, "wb") as out:
-                while chunk := stream.read(CHUNK):
+                while chunk := _read_source(stream):
                     h.update(chunk)
                     out.write(chunk)
                     n += len(chunk)
