@@ -26,6 +26,15 @@ def isolated_env(tmp_path_factory, monkeypatch, session_cache):
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("PHOTOSYNC_CONFIG_DIR", str(home / "photosync-config"))
     monkeypatch.setenv("PHOTOSYNC_CACHE_DIR", str(session_cache))
+    # S3 tests talk to moto; never to a real account, never to the instance metadata service
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(home / "no-aws-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(var, raising=False)
     monkeypatch.delenv("PHOTOSYNC_LIBRARY", raising=False)
     monkeypatch.setenv("GIT_AUTHOR_NAME", "Test Person")
     monkeypatch.setenv("GIT_AUTHOR_EMAIL", "test@example.org")
@@ -85,3 +94,37 @@ def photos(tmp_path):
         return p
 
     return make
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """moto's S3 server on loopback for the whole test session."""
+    from fakes.s3 import start_moto
+
+    server, url = start_moto()
+    yield url
+    server.stop()
+
+
+_bucket_counter = [0]
+
+
+@pytest.fixture
+def bucket(moto_endpoint):
+    """A new, empty bucket on the moto server: its name."""
+    import boto3
+
+    _bucket_counter[0] += 1
+    name = f"photos-{os.getpid()}-{_bucket_counter[0]}"
+    boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1",
+                 aws_access_key_id="testing", aws_secret_access_key="testing").create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def fault_proxy(moto_endpoint):
+    from fakes.s3 import FaultProxy
+
+    proxy = FaultProxy(moto_endpoint)
+    yield proxy
+    proxy.stop()

@@ -14,6 +14,9 @@ def audit(
     blobs: bool = typer.Option(False, "--blobs", help="Re-read stored originals and check their SHA-256."),
     sample: Optional[str] = typer.Option(None, "--sample", help="With --blobs: check only a sample, e.g. 10% or 500."),
     store: Optional[str] = typer.Option(None, "--store", help="With --blobs: only this store."),
+    incremental: bool = typer.Option(
+        False, "--incremental", help="With --blobs: go on with the current pass (stop any time, resume later)."
+    ),
     visibility_check: bool = typer.Option(
         False, "--visibility-check", help="List photos a service shows at another level than the canonical one."
     ),
@@ -32,7 +35,7 @@ def audit(
     def body(lib, reporter):
         failed = False
         if blobs or everything:
-            r = a.audit_blobs(lib, sample=sample, store=store)
+            r = a.audit_blobs(lib, sample=sample, store=store, incremental=incremental)
             reporter.stop()  # the bars end before the summary is printed
             ui.out.print(
                 f"blobs: {r.checked} copies of {r.photos} photos checked ({ui.human_bytes(r.checked_bytes)}): "
@@ -42,6 +45,9 @@ def audit(
                 ui.out.print(f"  {ui.printable(p.label)} ({p.photo_id[:8]}) in {p.store}: {p.reason}: {ui.printable(p.locator)}")
             if r.problems:
                 ui.out.print("  run 'photosync replicate --execute' to copy them again from a good source")
+            if incremental:
+                left = a.left_in_pass(lib, store)
+                ui.out.print(f"  this pass: {left} copies still to check" if left else "  this pass is complete")
         if visibility_check or everything:
             rows = a.audit_visibility(lib)
             wider = sum(1 for r in rows if r.wider)

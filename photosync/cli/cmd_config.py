@@ -95,35 +95,36 @@ def service_remove(name: str, library: Optional[str] = LibraryOption) -> None:
 @store_app.command("add")
 def store_add(
     name: str = typer.Argument(..., help=_NAME_HELP),
-    type_: str = typer.Option(..., "--type", "-t", help="Store type, e.g. local."),
+    type_: str = typer.Option(..., "--type", "-t", help="Store type: local, s3 or b2."),
     path: Optional[str] = typer.Option(None, "--path", help="local: the folder (e.g. a NAS mount)."),
+    bucket: Optional[str] = typer.Option(None, "--bucket", help="s3, b2: the bucket."),
+    prefix: Optional[str] = typer.Option(None, "--prefix", help="s3, b2: a folder inside the bucket."),
+    endpoint_url: Optional[str] = typer.Option(
+        None, "--endpoint-url", help="s3, b2: an S3-compatible endpoint (MinIO, Wasabi, R2, B2, ...)."
+    ),
+    region: Optional[str] = typer.Option(None, "--region", help="s3, b2: the region (b2: e.g. us-west-004)."),
+    storage_class: Optional[str] = typer.Option(None, "--storage-class", help="s3: e.g. STANDARD_IA."),
+    profile: Optional[str] = typer.Option(None, "--profile", help="s3, b2: an AWS credentials profile to use."),
     primary: bool = typer.Option(False, "--primary", help="Make it the primary store (default: a replica)."),
     library: Optional[str] = LibraryOption,
 ) -> None:
-    """Add a blob store; it becomes a replica (or the primary with --primary)."""
-    from pathlib import Path
-
+    """Add a blob store; it becomes a replica (or the primary with --primary).  Keys go in with 'store login'."""
     from ..errors import ConfigError
-    from ..library.layout import PREFERENCES_FILE, user_path
+    from ..library.layout import PREFERENCES_FILE
     from ..stores import registry
     from . import ui
 
     def body(lib, reporter):
         _check_name(name)
-        registry.store_class(type_)
+        cls = registry.store_class(type_)
         prefs = lib.raw_preferences()
         blob = prefs["blob_storage"]
         stores = blob.setdefault("stores", {})
         if name in stores:
             raise ConfigError(f"a store named '{name}' already exists")
-        entry: dict = {"type": type_}
-        if type_ == "local":
-            if not path:
-                raise ConfigError("a local store needs --path DIR")
-            p = user_path(path, Path.cwd())
-            if not p.is_dir():
-                raise ConfigError(f"--path {path}: no such folder (create it, or mount the drive)")
-            entry["path"] = str(p.resolve())
+        options = {"path": path, "bucket": bucket, "prefix": prefix, "endpoint_url": endpoint_url,
+                   "region": region, "storage_class": storage_class, "profile": profile}
+        entry: dict = {"type": type_, **cls.config_from_options(options, lib.root)}
         stores[name] = entry
         if primary:
             old = blob["primary"]
@@ -135,9 +136,46 @@ def store_add(
         blob["min_copies"] = max(int(blob.get("min_copies", 1)), min(2, active))
         lib.stage_config(PREFERENCES_FILE, prefs)
         lib.commit(f"store: add {name} ({type_}{', primary' if primary else ', replica'})")
-        ui.out.print(f"Added store {name}; min_copies is {blob['min_copies']}. Next: photosync replicate --execute")
+        ui.out.print(f"Added store {name}; min_copies is {blob['min_copies']}.")
+        if type_ in ("s3", "b2") and not profile:
+            ui.out.print(f"Keys: photosync store login {name} (or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)")
+        ui.out.print("Next: photosync replicate --execute")
 
     with_library(body, library=library)
+
+
+@store_app.command("login")
+def store_login(
+    name: str = typer.Argument(..., help="The store."),
+    library: Optional[str] = LibraryOption,
+) -> None:
+    """Save a store's access key id and secret (asked for; read from stdin when it is not a terminal)
+    in your user config folder, mode 0600 — never in the library."""
+    import getpass
+    import sys
+
+    from .. import credentials
+    from ..errors import ConfigError
+    from . import ui
+
+    def body(lib, reporter):
+        stores = lib.preferences["blob_storage"]["stores"]
+        if name not in stores:
+            raise ConfigError(f"no store named '{name}' (have: {', '.join(sorted(stores))})")
+        if sys.stdin.isatty():
+            key_id = input("Access key id (B2: application key id): ").strip()
+            secret = getpass.getpass("Secret access key (B2: application key): ").strip()
+        else:
+            lines = sys.stdin.read().splitlines()
+            if len(lines) < 2:
+                raise ConfigError("give the access key id and the secret on two lines of standard input")
+            key_id, secret = lines[0].strip(), lines[1].strip()
+        if not key_id or not secret:
+            raise ConfigError("both the access key id and the secret are needed")
+        path = credentials.save(lib.ctx, "stores", name, {"access_key_id": key_id, "secret_access_key": secret})
+        ui.out.print(f"Saved the keys of store {name} in {path} (mode 0600)")
+
+    with_library(body, write=False, library=library)
 
 
 @store_app.command("list")

@@ -20,7 +20,7 @@ from typing import Iterable, Iterator
 
 from ..model import Photo
 
-INDEX_VERSION = "6"
+INDEX_VERSION = "7"
 CACHE_VERSION = "1"
 
 _SCHEMA = """
@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS items(
 CREATE INDEX IF NOT EXISTS items_photo ON items(photo_id);
 CREATE INDEX IF NOT EXISTS items_service ON items(service, photo_id, missing);
 CREATE TABLE IF NOT EXISTS copies(photo_id TEXT NOT NULL, store TEXT NOT NULL, good INTEGER NOT NULL,
-    size INTEGER NOT NULL, PRIMARY KEY(photo_id, store));
+    size INTEGER NOT NULL, locator TEXT NOT NULL, PRIMARY KEY(photo_id, store));
 CREATE TABLE IF NOT EXISTS discrepancies(photo_id TEXT NOT NULL, service TEXT NOT NULL,
     current TEXT NOT NULL, canonical TEXT NOT NULL, wider INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS copies_photo ON copies(photo_id);
@@ -61,10 +61,12 @@ CREATE TABLE IF NOT EXISTS scan_cache(service TEXT NOT NULL, item_id TEXT NOT NU
     PRIMARY KEY(service, item_id));
 CREATE TABLE IF NOT EXISTS service_runs(service TEXT PRIMARY KEY, last_run TEXT, summary TEXT);
 CREATE TABLE IF NOT EXISTS validated(path TEXT PRIMARY KEY, stamp TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_progress(store TEXT NOT NULL, photo_id TEXT NOT NULL,
+    PRIMARY KEY(store, photo_id));
 """
 
 _DERIVED = ("photos", "hashes", "items", "copies", "discrepancies", "invalid")
-_CACHES = ("scan_cache", "service_runs", "validated")
+_CACHES = ("scan_cache", "service_runs", "validated", "audit_progress")
 
 
 class Index:
@@ -81,6 +83,8 @@ class Index:
             pass
         if versions.get("version") != INDEX_VERSION or versions.get("cache_version") != CACHE_VERSION:
             self._reset(keep_caches=versions.get("cache_version") == CACHE_VERSION)
+        else:  # cache tables added since the caches' layout version was set
+            self.db.executescript(_SCHEMA)
 
     def _reset(self, keep_caches: bool) -> None:
         """A new layout of the derived tables is rebuilt from git; the caches
@@ -155,12 +159,12 @@ class Index:
             for i in p.all_instances():
                 items.append((i.service, i.id, pid, i.content_hash, int(i.missing_since is not None)))
             for c in p.blobs.values():
-                copies.append((pid, c.store, int(c.good), c.size))
+                copies.append((pid, c.store, int(c.good), c.size, c.locator))
             for d in p.visibility.discrepancies:
                 disc.append((pid, d.service, d.current, d.canonical, int(d.wider)))
         self.db.executemany("INSERT OR IGNORE INTO hashes VALUES(?,?)", hashes)
         self.db.executemany("INSERT OR REPLACE INTO items VALUES(?,?,?,?,?)", items)
-        self.db.executemany("INSERT INTO copies VALUES(?,?,?,?)", copies)
+        self.db.executemany("INSERT INTO copies VALUES(?,?,?,?,?)", copies)
         self.db.executemany("INSERT INTO discrepancies VALUES(?,?,?,?,?)", disc)
         self.db.executemany("DELETE FROM invalid WHERE path=?", [(path,) for _, path, _ in entries])
 
@@ -285,6 +289,24 @@ class Index:
             "ORDER BY taken_date, photo_id"
         )
         return [r[0] for r in self.db.execute(q, (*stores, len(stores)))]
+
+    def copy_rows(self, stores: list[str]) -> list[tuple[str, str, str, str, int, int]]:
+        """(photo_id, store, locator, content_hash, size, good) of every recorded copy in ``stores``."""
+        marks = ",".join("?" * len(stores))
+        return self.db.execute(
+            "SELECT c.photo_id, c.store, c.locator, p.content_hash, c.size, c.good FROM copies c "
+            f"JOIN photos p ON p.photo_id = c.photo_id WHERE c.store IN ({marks}) ORDER BY c.photo_id, c.store",
+            stores,
+        ).fetchall()
+
+    def audited(self, store: str) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT photo_id FROM audit_progress WHERE store=?", (store,))}
+
+    def mark_audited(self, store: str, photo_ids: list[str]) -> None:
+        self.db.executemany("INSERT OR IGNORE INTO audit_progress VALUES(?,?)", [(store, p) for p in photo_ids])
+
+    def reset_audit(self, store: str) -> None:
+        self.db.execute("DELETE FROM audit_progress WHERE store=?", (store,))
 
     def photos_with_copies(self, store: str | None = None) -> list[str]:
         if store is None:

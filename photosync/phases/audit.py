@@ -16,8 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ..errors import InvalidRecord, PhotosyncError, UsageError
+from ..library import config as cfg
 from ..library.library import Library
-from ..model import BlobCopy, Photo
+from ..model import BlobCopy
 from .common import make_stores
 
 
@@ -37,6 +38,7 @@ class BlobAudit:
     checked_bytes: int = 0
     ok: int = 0
     repaired_records: int = 0
+    pass_finished: bool = False
     problems: list[BlobProblem] = field(default_factory=list)
     commits: list[str] = field(default_factory=list)
 
@@ -67,7 +69,14 @@ def parse_sample(sample: str | None, population: int) -> int:
 
 
 def audit_blobs(lib: Library, *, sample: str | None = None, store: str | None = None,
-                workers: int | None = None, seed: int | None = None) -> BlobAudit:
+                incremental: bool = False, workers: int | None = None, seed: int | None = None) -> BlobAudit:
+    """Download (or read) and re-hash stored copies, streaming.
+
+    ``incremental``: continue the current pass, skipping copies checked in it
+    already (kept in the index's ``audit_progress``, saved as the checks
+    complete, so a pass can be stopped and resumed, like ``git annex fsck
+    --incremental``); with ``sample`` each run checks that much of the library
+    until the pass is through, then a new pass starts."""
     result = BlobAudit()
     try:
         stores = make_stores(lib)
@@ -76,64 +85,109 @@ def audit_blobs(lib: Library, *, sample: str | None = None, store: str | None = 
         return result
     if store is not None and store not in stores:
         raise UsageError(f"--store {store}: no such active store (have: {', '.join(stores)})")
-    down = {}
-    for name, st in stores.items():
-        reason = st.unavailable()
+    names = [store] if store else list(stores)
+    up = []
+    for name in names:
+        reason = stores[name].unavailable()
         if reason:
-            down[name] = reason
             lib.report.error(f"store {name}", f"{reason}; its copies were not checked (and not marked bad)")
+        else:
+            up.append(name)
     assert lib.index is not None
-    ids = lib.index.photos_with_copies(store)
-    n = parse_sample(sample, len(ids))
-    chosen = sorted(random.Random(seed).sample(ids, n)) if n < len(ids) else ids
-    jobs: list[tuple[Photo, BlobCopy]] = []
-    for pid in chosen:
+    index = lib.index
+    rows = index.copy_rows(up) if up else []
+    if incremental:
+        done = {name: index.audited(name) for name in up}
+        rows = [r for r in rows if r[0] not in done[r[1]]]
+        if not rows and any(done.values()):
+            for name in up:
+                index.reset_audit(name)
+            result.pass_finished = True
+            lib.report.info("the previous pass checked every copy; a new pass starts")
+            rows = index.copy_rows(up)
+    photo_ids = sorted({r[0] for r in rows})
+    n = parse_sample(sample, len(photo_ids))
+    if n < len(photo_ids):
+        keep = set(random.Random(seed).sample(photo_ids, n)) if not incremental else set(photo_ids[:n])
+        rows = [r for r in rows if r[0] in keep]
+    result.photos = len({r[0] for r in rows})
+    total_bytes = sum(r[4] for r in rows)
+    task = lib.report.task("Verifying blobs", total=len(rows), total_bytes=total_bytes or None)
+    workers = workers or int(lib.preferences["sync_preferences"].get("max_parallel_downloads", 4))
+
+    def check(row):
+        _pid, name, locator, content_hash, _size, _good = row
+        return row, stores[name].verify(locator, content_hash)
+
+    verdicts: dict[tuple[str, str], str | None] = {}  # (photo, store) -> problem or None, where it changed
+    progress: dict[str, list[str]] = {}
+    try:
+        with ThreadPoolExecutor(max(1, workers), thread_name_prefix="audit") as pool:
+            for row, outcome in pool.map(check, rows):
+                pid, name, locator, _h, size, good = row
+                task.advance(1, size)
+                result.checked += 1
+                result.checked_bytes += outcome.size or 0
+                if outcome.ok:
+                    result.ok += 1
+                    if not good:  # it was restored since the last audit
+                        verdicts[(pid, name)] = None
+                else:
+                    reason = outcome.reason or "failed"
+                    label = _label(lib, pid)
+                    result.problems.append(BlobProblem(pid, label, name, stores[name].uri(locator), reason))
+                    lib.report.error(f"{label} ({pid})", f"copy in store {name} is {reason} ({stores[name].uri(locator)})")
+                    verdicts[(pid, name)] = reason
+                if incremental:
+                    progress.setdefault(name, []).append(pid)
+                    if sum(len(v) for v in progress.values()) >= 200:
+                        _save_progress(index, progress)
+    finally:
+        task.close()
+        if incremental:
+            _save_progress(index, progress)
+        _record(lib, verdicts, result)
+    return result
+
+
+def left_in_pass(lib: Library, store: str | None) -> int:
+    """Copies an incremental pass has not checked yet."""
+    assert lib.index is not None
+    names = [store] if store else cfg.active_stores(lib.preferences)
+    done = {name: lib.index.audited(name) for name in names}
+    return sum(1 for r in lib.index.copy_rows(names) if r[0] not in done[r[1]])
+
+
+def _label(lib: Library, pid: str) -> str:
+    assert lib.index is not None
+    row = lib.index.db.execute("SELECT filename FROM photos WHERE photo_id=?", (pid,)).fetchone()
+    return (row[0] if row else None) or pid
+
+
+def _save_progress(index, progress: dict[str, list[str]]) -> None:
+    index.begin()
+    for name, ids in progress.items():
+        index.mark_audited(name, ids)
+    index.commit()
+    progress.clear()
+
+
+def _record(lib: Library, verdicts: dict, result: BlobAudit) -> None:
+    """Write what changed on the photos (a copy found bad, or good again) and commit."""
+    for (pid, name), problem in sorted(verdicts.items()):
         try:
             photo = lib.get_photo(pid)
         except InvalidRecord as e:
-            lib.report.error(e.path, f"{e.reason}; not audited")
+            lib.report.error(e.path, f"{e.reason}; the audit result for it is not recorded")
             continue
-        result.photos += 1
-        for name, copy in sorted(photo.blobs.items()):
-            if (store is None or name == store) and name in stores and name not in down:
-                jobs.append((photo, copy))
-    total_bytes = sum(c.size for _, c in jobs)
-    task = lib.report.task("Verifying blobs", total=len(jobs), total_bytes=total_bytes or None)
-    workers = workers or int(lib.preferences["sync_preferences"].get("max_parallel_downloads", 4))
-
-    def check(job):
-        photo, copy = job
-        return job, stores[copy.store].verify(copy.locator, photo.content_hash)
-
-    changed: dict[str, Photo] = {}
-    try:
-        with ThreadPoolExecutor(max(1, workers), thread_name_prefix="audit") as pool:
-            for (photo, copy), outcome in pool.map(check, jobs):
-                task.advance(1, copy.size)
-                result.checked += 1
-                result.checked_bytes += outcome.size or 0
-                current = changed.get(photo.photo_id, photo)
-                if outcome.ok:
-                    result.ok += 1
-                    if copy.problem is not None:  # it was restored since the last audit
-                        blobs = dict(current.blobs)
-                        blobs[copy.store] = BlobCopy(copy.store, copy.locator, copy.size, copy.verified_at, None)
-                        changed[photo.photo_id] = current.replace(blobs=blobs)
-                        result.repaired_records += 1
-                    continue
-                reason = outcome.reason or "failed"
-                result.problems.append(BlobProblem(photo.photo_id, photo.label, copy.store,
-                                                   stores[copy.store].uri(copy.locator), reason))
-                lib.report.error(f"{photo.label} ({photo.photo_id})",
-                                 f"copy in store {copy.store} is {reason} ({stores[copy.store].uri(copy.locator)})")
-                if copy.problem != reason:
-                    blobs = dict(current.blobs)
-                    blobs[copy.store] = BlobCopy(copy.store, copy.locator, copy.size, copy.verified_at, reason)
-                    changed[photo.photo_id] = current.replace(blobs=blobs)
-    finally:
-        task.close()
-    for photo in changed.values():
-        lib.stage(photo)
+        copy = photo.blobs.get(name)
+        if copy is None or copy.problem == problem:
+            continue
+        blobs = dict(photo.blobs)
+        blobs[name] = BlobCopy(name, copy.locator, copy.size, copy.verified_at, problem)
+        lib.stage(photo.replace(blobs=blobs))
+        if problem is None:
+            result.repaired_records += 1
     bad = len(result.problems)
     msg = f"audit: {bad} blob cop{'y' if bad == 1 else 'ies'} failed verification"
     if result.repaired_records:
@@ -141,7 +195,6 @@ def audit_blobs(lib: Library, *, sample: str | None = None, store: str | None = 
     oid = lib.commit(msg)
     if oid:
         result.commits.append(oid)
-    return result
 
 
 def audit_visibility(lib: Library) -> list[VisibilityRow]:

@@ -99,6 +99,11 @@ class BlobStore(ABC):
     def list(self) -> Iterator[tuple[str, int]]:
         """(locator, size) of every blob in the store."""
 
+    @classmethod
+    def config_from_options(cls, options: dict, library_root: Path) -> dict:
+        """Turn ``store add`` options into the config entry to store (no secrets)."""
+        return {}
+
     def unavailable(self) -> str | None:
         """Why the store cannot be reached right now (None when it can)."""
         return None
@@ -127,6 +132,8 @@ class BlobStore(ABC):
                     size += len(chunk)
         except OSError as e:
             return Check(False, f"unreadable ({e.strerror or e})", size)
+        except StoreError as e:
+            return Check(False, f"unreadable ({e})", size)
         if "sha256:" + h.hexdigest() != content_hash:
             return Check(False, "corrupt: its SHA-256 does not match", size)
         return Check(True, None, size)

@@ -62,6 +62,16 @@ class LocalStore(BlobStore):
             else:
                 raise StoreError(f"store {self.name}: folder {self.root} does not exist or is not mounted")
 
+    @classmethod
+    def config_from_options(cls, options: dict, library_root: Path) -> dict:
+        path = options.get("path")
+        if not path:
+            raise ConfigError("a local store needs --path DIR")
+        p = user_path(path, Path.cwd())
+        if not p.is_dir():
+            raise ConfigError(f"--path {path}: no such folder (create it, or mount the drive)")
+        return {"path": str(p.resolve())}
+
     def unavailable(self) -> str | None:
         if not self.root.is_dir():
             return f"folder {self.root} does not exist or is not mounted"

@@ -7,6 +7,8 @@ from .base import BlobStore, StoreContext
 
 REGISTRY = Registry("store", "photosync.stores", {
     "local": "photosync.stores.local:LocalStore",
+    "s3": "photosync.stores.s3:S3Store",
+    "b2": "photosync.stores.s3:B2Store",
 })
 
 register = REGISTRY.register

@@ -84,8 +84,58 @@ class LocalStoreCase:
                 if p.is_file() and p.name.startswith(".tmp-")]
 
 
+class S3StoreCase:
+    """An s3 store on moto, through the fault proxy (so damage can be injected)."""
+
+    type_name = "s3"
+
+    def __init__(self, tmp: Path, bucket: str, proxy, endpoint: str, prefix: str = "library-a"):
+        import boto3
+
+        self.tmp = tmp
+        self.bucket = bucket
+        self.proxy = proxy
+        self.prefix = prefix
+        self.direct = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                                   aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    def config(self, **extra) -> dict:
+        return {"type": self.type_name, "bucket": self.bucket, "prefix": self.prefix,
+                "endpoint_url": self.proxy.url, "region": "us-east-1", **extra}
+
+    def store(self, **extra):
+        from photosync.stores import registry
+
+        return registry.create("case", self.config(**extra), StoreContext(self.tmp, Context(self.tmp / "c")))
+
+    def _key(self, locator: str) -> str:
+        return f"{self.prefix}/{locator}"
+
+    def corrupt(self, locator: str) -> None:
+        """Bit rot inside the store: same key, same metadata, one byte changed."""
+        obj = self.direct.get_object(Bucket=self.bucket, Key=self._key(locator))
+        data = bytearray(obj["Body"].read())
+        data[len(data) // 2] ^= 0xFF
+        self.direct.put_object(Bucket=self.bucket, Key=self._key(locator), Body=bytes(data),
+                               Metadata=obj["Metadata"])
+
+    def remove(self, locator: str) -> None:
+        self.direct.delete_object(Bucket=self.bucket, Key=self._key(locator))
+
+    def leftovers(self) -> list[str]:
+        """Multipart uploads left open (an unfinished upload must be aborted)."""
+        uploads = self.direct.list_multipart_uploads(Bucket=self.bucket).get("Uploads", [])
+        return [u["Key"] for u in uploads]
+
+
+class B2StoreCase(S3StoreCase):
+    """A b2 store: the same S3 protocol with B2's settings, on moto."""
+
+    type_name = "b2"
+
+
 CONNECTOR_CASES = {"local": LocalFolderCase}
-STORE_CASES = {"local": LocalStoreCase}
+STORE_CASES = {"local": LocalStoreCase, "s3": S3StoreCase, "b2": B2StoreCase}
 
 
 @pytest.fixture(params=sorted(CONNECTOR_CASES))
@@ -98,7 +148,12 @@ def connector_case(request, tmp_path):
 
 @pytest.fixture(params=sorted(STORE_CASES))
 def store_case(request, tmp_path):
-    case = STORE_CASES[request.param](tmp_path)
+    cls = STORE_CASES[request.param]
+    if issubclass(cls, S3StoreCase):
+        case = cls(tmp_path, request.getfixturevalue("bucket"), request.getfixturevalue("fault_proxy"),
+                   request.getfixturevalue("moto_endpoint"))
+    else:
+        case = cls(tmp_path)
     yield case
     if hasattr(case, "close"):
         case.close()

@@ -1,0 +1,467 @@
+"""Blob stores in S3 and anything that speaks it (MinIO, Wasabi, Cloudflare R2,
+…), and Backblaze B2 through its S3-compatible endpoint.
+
+Objects are content-addressed like the local store
+(``<prefix>/YYYY/MM/<photo_id>-<sha256>.<ext>``) and carry their SHA-256 in
+object metadata (``x-amz-meta-sha256``).  A put is verified before it counts:
+
+* the source's bytes are hashed while they are read, and refused when they do
+  not match the photo's content hash (a single PUT is not even sent; a
+  multipart upload is aborted, so no object appears);
+* the object is then HEADed: its size, its SHA-256 metadata and its ETag
+  must match.  The ETag is the MD5 of a single-part object and, for a
+  multipart one, the MD5 of its parts' MD5s followed by ``-<parts>``; both are
+  computed here from the bytes sent, so a body damaged on the way (the
+  Content-MD5 check that real S3 makes is not made by every server) is caught;
+* an object that is already there is reused only when the same checks pass
+  against the source (no upload: "never uploaded twice").
+
+Large files go as multipart uploads, one part in memory at a time, whatever
+the file size.  Retries with exponential backoff and jitter on throttling,
+5xx and connection errors are botocore's ("standard" mode).  Nothing is ever
+deleted: a bad object is overwritten by a good upload (on a versioned bucket
+the bad version stays).
+
+B2 differs in what it accepts (Backblaze's S3-compatible API docs): SigV4
+only, no ACLs, no storage classes, and boto3 ≥ 1.36's default checksum headers
+are refused, so the client only sends checksums when an operation requires
+them.  Credentials are B2 application keys (key id + application key).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+from typing import BinaryIO, Iterator
+
+from .. import credentials
+from ..errors import ConfigError, SourceError, StoreError, VerificationError
+from .base import BlobKey, BlobStore, Check, StoreCapabilities, StoredBlob
+
+MiB = 1024 * 1024
+DEFAULT_MULTIPART_THRESHOLD = 64 * MiB
+DEFAULT_PART_SIZE = 16 * MiB
+MIN_PART_SIZE = 5 * MiB
+SHA_KEY = "sha256"
+
+_CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken",
+                     "ExpiredToken", "InvalidSecurity", "Unauthorized", "Forbidden", "403"}
+
+
+class S3Store(BlobStore):
+    type_name = "s3"
+    capabilities = StoreCapabilities(server_side=("size", "sha256-metadata", "etag"), deletes=False)
+    #: extra botocore client settings (B2 narrows the checksums sent)
+    client_options: dict = {}
+
+    def __init__(self, name, config, env):
+        super().__init__(name, config, env)
+        self.bucket = config.get("bucket")
+        if not self.bucket:
+            raise ConfigError(f"store {name}: an {self.type_name} store needs a 'bucket'")
+        self.prefix = (config.get("prefix") or "").strip("/")
+        self.storage_class = config.get("storage_class")
+        self.multipart_threshold = int(config.get("multipart_threshold", DEFAULT_MULTIPART_THRESHOLD))
+        self.part_size = max(MIN_PART_SIZE, int(config.get("part_size", DEFAULT_PART_SIZE)))
+        self._client = None
+
+    @classmethod
+    def config_from_options(cls, options: dict, library_root) -> dict:
+        if not options.get("bucket"):
+            raise ConfigError(f"an {cls.type_name} store needs --bucket NAME")
+        out = {"bucket": options["bucket"]}
+        for key in ("prefix", "region", "endpoint_url", "storage_class", "profile"):
+            if options.get(key):
+                out[key] = options[key]
+        return out
+
+    # -- the client ------------------------------------------------------------------------
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = self._make_client()
+        return self._client
+
+    def _make_client(self):
+        import boto3
+        from botocore.config import Config
+
+        secrets = credentials.load(self.env.ctx, "stores", self.name)
+        profile = self.config.get("profile")
+        session = boto3.session.Session(profile_name=profile) if profile and not secrets else boto3.session.Session()
+        kwargs = {}
+        if secrets:
+            kwargs = {
+                "aws_access_key_id": secrets.get("access_key_id"),
+                "aws_secret_access_key": secrets.get("secret_access_key"),
+            }
+        config = Config(
+            retries={"mode": "standard", "max_attempts": int(self.config.get("max_attempts", 8))},
+            max_pool_connections=32,
+            signature_version="s3v4",
+            connect_timeout=20,
+            read_timeout=120,
+            **self.client_options,
+        )
+        return session.client(
+            "s3",
+            region_name=self.config.get("region") or None,
+            endpoint_url=self.config.get("endpoint_url") or None,
+            config=config,
+            **kwargs,
+        )
+
+    def _key(self, locator: str) -> str:
+        return f"{self.prefix}/{locator}" if self.prefix else locator
+
+    def uri(self, locator: str) -> str:
+        return f"s3://{self.bucket}/{self._key(locator)}"
+
+    def describe(self) -> str:
+        where = self.config.get("endpoint_url") or "AWS"
+        return f"{self.name} ({self.type_name} bucket {self.bucket} at {where})"
+
+    def _explain(self, error: Exception) -> StoreError:
+        """A store error a person can act on, naming what to set."""
+        from botocore.exceptions import (
+            ClientError,
+            EndpointConnectionError,
+            NoCredentialsError,
+            PartialCredentialsError,
+            ProfileNotFound,
+        )
+
+        login = f"photosync store login {self.name}"
+        if isinstance(error, (NoCredentialsError, PartialCredentialsError)):
+            return StoreError(
+                f"store {self.name}: no credentials: run '{login}', or set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY, or name an AWS profile in the store's 'profile'"
+            )
+        if isinstance(error, ProfileNotFound):
+            return StoreError(f"store {self.name}: {error}; fix 'profile' in config/user-preferences.json or run '{login}'")
+        if isinstance(error, EndpointConnectionError):
+            return StoreError(f"store {self.name}: cannot reach {error.kwargs.get('endpoint_url', 'the endpoint')} "
+                              "(after retries)")
+        if isinstance(error, ClientError):
+            code = str(error.response.get("Error", {}).get("Code", ""))
+            if code in _CREDENTIAL_CODES:
+                return StoreError(f"store {self.name}: the credentials were refused ({code}); run '{login}' "
+                                  "with a valid key, or check AWS_ACCESS_KEY_ID / the profile")
+            if code in ("NoSuchBucket", "404") and "Bucket" in str(error.operation_name):
+                return StoreError(f"store {self.name}: bucket {self.bucket} does not exist")
+            if code == "NoSuchBucket":
+                return StoreError(f"store {self.name}: bucket {self.bucket} does not exist")
+            return StoreError(f"store {self.name}: {error}")
+        return StoreError(f"store {self.name}: {error}")
+
+    def _call(self, method: str, **kwargs):
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return getattr(self.client, method)(**kwargs)
+        except (BotoCoreError, ClientError) as e:
+            raise self._explain(e) from None
+
+    def _head(self, locator: str) -> dict | None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return self.client.head_object(Bucket=self.bucket, Key=self._key(locator))
+        except ClientError as e:
+            if str(e.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise self._explain(e) from None
+        except BotoCoreError as e:
+            raise self._explain(e) from None
+
+    # -- the contract --------------------------------------------------------------------------
+    def unavailable(self) -> str | None:
+        try:
+            self._call("head_bucket", Bucket=self.bucket)
+        except StoreError as e:
+            return str(e).split(": ", 1)[-1]
+        return None
+
+    def has(self, key: BlobKey) -> StoredBlob | None:
+        head = self._head(key.name)
+        if head is None or head.get("Metadata", {}).get(SHA_KEY) != key.digest:
+            return None
+        return StoredBlob(key.name, int(head["ContentLength"]), key.content_hash)
+
+    def stat(self, locator: str) -> int | None:
+        head = self._head(locator)
+        return None if head is None else int(head["ContentLength"])
+
+    def open(self, locator: str) -> BinaryIO:
+        from botocore.exceptions import ClientError
+
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=self._key(locator))["Body"]
+        except ClientError as e:
+            if str(e.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey"):
+                raise StoreError(f"{self.uri(locator)} is missing") from None
+            raise self._explain(e) from None
+        return _Body(body, self)
+
+    def list(self) -> Iterator[tuple[str, int]]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        start = f"{self.prefix}/" if self.prefix else ""
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=start):
+                for obj in page.get("Contents", []):
+                    yield obj["Key"][len(start):], int(obj["Size"])
+        except Exception as e:  # botocore errors, explained
+            raise self._explain(e) from None
+
+    def put(self, key: BlobKey, stream: BinaryIO, size: int | None = None) -> StoredBlob:
+        head = self._head(key.name)
+        if head is not None:
+            digest, etag, n = self._fingerprint(stream, multipart=str(head.get("ETag", "")).count("-") > 0)
+            if digest != key.digest:
+                raise VerificationError(f"the bytes read from the source hash to sha256:{digest}, not "
+                                        f"{key.content_hash}; the source changed since discover or is corrupt")
+            if self._matches(head, key, etag, n):
+                return StoredBlob(key.name, n, key.content_hash, reused=True)
+            _rewind(stream)
+        attempts = 3
+        for attempt in range(attempts):
+            etag, n = self._upload(key, stream, size)
+            head = self._head(key.name)
+            if head is not None and self._matches(head, key, etag, n):
+                return StoredBlob(key.name, n, key.content_hash)
+            problem = ("no object after the upload" if head is None else
+                       f"the stored object differs from what was sent (size {head.get('ContentLength')} vs {n}, "
+                       f"ETag {head.get('ETag')} vs {etag})")
+            if attempt + 1 == attempts or not _rewind(stream):
+                raise VerificationError(f"{self.uri(key.name)}: {problem}")
+        raise AssertionError("unreachable")
+
+    def verify(self, locator: str, content_hash: str) -> Check:
+        head = self._head(locator)
+        if head is None:
+            return Check(False, "missing")
+        if head.get("Metadata", {}).get(SHA_KEY) not in (None, content_hash.split(":", 1)[1]):
+            return Check(False, "corrupt: its sha256 metadata names other bytes", int(head["ContentLength"]))
+        return super().verify(locator, content_hash)
+
+    # -- helpers -------------------------------------------------------------------------------
+    @staticmethod
+    def _matches(head: dict, key: BlobKey, etag: str, size: int) -> bool:
+        return (
+            int(head.get("ContentLength", -1)) == size
+            and head.get("Metadata", {}).get(SHA_KEY) == key.digest
+            and str(head.get("ETag", "")).strip('"') == etag
+        )
+
+    def _fingerprint(self, stream: BinaryIO, multipart: bool) -> tuple[str, str, int]:
+        """(sha256, the ETag an upload of these bytes gets, size), streamed."""
+        sha = hashlib.sha256()
+        part_md5s = []
+        whole = hashlib.md5()
+        n = 0
+        while chunk := _read(stream, self.part_size):
+            sha.update(chunk)
+            whole.update(chunk)
+            part_md5s.append(hashlib.md5(chunk).digest())
+            n += len(chunk)
+        if multipart:
+            etag = hashlib.md5(b"".join(part_md5s)).hexdigest() + f"-{len(part_md5s)}"
+        else:
+            etag = whole.hexdigest()
+        return sha.hexdigest(), etag, n
+
+    def _extra(self, key: BlobKey) -> dict:
+        extra = {"Metadata": {SHA_KEY: key.digest}}
+        if self.storage_class:
+            extra["StorageClass"] = self.storage_class
+        return extra
+
+    def _upload(self, key: BlobKey, stream: BinaryIO, size: int | None) -> tuple[str, int]:
+        """Send the bytes; return (the ETag they must get, size).  Raises
+        VerificationError, before anything is stored, when they are not the
+        photo's bytes."""
+        if _is_big(stream, self.multipart_threshold):
+            return self._multipart(key, stream, b"")
+        first = _read(stream, self.multipart_threshold + 1)
+        if len(first) <= self.multipart_threshold:
+            digest = hashlib.sha256(first).hexdigest()
+            if digest != key.digest:
+                raise VerificationError(f"the bytes read from the source hash to sha256:{digest}, not "
+                                        f"{key.content_hash}; the source changed since discover or is corrupt")
+            md5 = hashlib.md5(first)
+            self._call("put_object", Bucket=self.bucket, Key=self._key(key.name), Body=first,
+                       ContentMD5=base64.b64encode(md5.digest()).decode(), **self._extra(key))
+            return md5.hexdigest(), len(first)
+        return self._multipart(key, stream, first)
+
+    def _multipart(self, key: BlobKey, stream: BinaryIO, first: bytes) -> tuple[str, int]:
+        upload = self._call("create_multipart_upload", Bucket=self.bucket, Key=self._key(key.name),
+                            **self._extra(key))
+        upload_id = upload["UploadId"]
+        sha = hashlib.sha256()
+        parts, md5s, n = [], [], 0
+        seekable = _rewind(stream)  # a file: parts are sent as sections of it, never held in memory
+        pending = b"" if seekable else first
+        try:
+            number = 1
+            while True:
+                if seekable:
+                    start = n
+                    md5 = hashlib.md5()
+                    size = 0
+                    while size < self.part_size and (chunk := _read(stream, min(MiB, self.part_size - size))):
+                        md5.update(chunk)
+                        sha.update(chunk)
+                        size += len(chunk)
+                    if not size:
+                        break
+                    body = _Section(stream, start, size)
+                    digest = md5.digest()
+                else:
+                    while len(pending) < self.part_size and (more := _read(stream, self.part_size - len(pending))):
+                        pending += more
+                    if not pending:
+                        break
+                    body, pending = pending[: self.part_size], pending[self.part_size :]
+                    size = len(body)
+                    sha.update(body)
+                    digest = hashlib.md5(body).digest()
+                md5s.append(digest)
+                n += size
+                r = self._call("upload_part", Bucket=self.bucket, Key=self._key(key.name), UploadId=upload_id,
+                               PartNumber=number, Body=body, ContentLength=size,
+                               ContentMD5=base64.b64encode(digest).decode())
+                parts.append({"PartNumber": number, "ETag": r["ETag"]})
+                number += 1
+                if seekable:
+                    stream.seek(n)
+            if sha.hexdigest() != key.digest:
+                raise VerificationError(f"the bytes read from the source hash to sha256:{sha.hexdigest()}, not "
+                                        f"{key.content_hash}; the source changed since discover or is corrupt")
+            self._call("complete_multipart_upload", Bucket=self.bucket, Key=self._key(key.name), UploadId=upload_id,
+                       MultipartUpload={"Parts": parts})
+        except BaseException:
+            try:  # an unfinished upload never becomes an object
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=self._key(key.name), UploadId=upload_id)
+            except Exception:
+                pass
+            raise
+        return hashlib.md5(b"".join(md5s)).hexdigest() + f"-{len(md5s)}", n
+
+
+class _Section:
+    """A window [start, start+size) of a seekable file, as a file object
+    botocore can read, hash and rewind: a part is sent straight from the file."""
+
+    def __init__(self, f: BinaryIO, start: int, size: int):
+        self.f, self.start, self.size, self.pos = f, start, size, 0
+
+    def read(self, n: int = -1) -> bytes:
+        left = self.size - self.pos
+        if n is None or n < 0 or n > left:
+            n = left
+        if n <= 0:
+            return b""
+        self.f.seek(self.start + self.pos)
+        data = self.f.read(n)
+        self.pos += len(data)
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self.pos, 2: self.size}[whence]
+        self.pos = max(0, min(self.size, base + offset))
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seekable(self) -> bool:
+        return True
+
+    def __len__(self) -> int:
+        return self.size
+
+
+class B2Store(S3Store):
+    """Backblaze B2 through its S3-compatible endpoint (s3.<region>.backblazeb2.com)."""
+
+    type_name = "b2"
+    client_options = {
+        "request_checksum_calculation": "when_required",
+        "response_checksum_validation": "when_required",
+    }
+
+    @classmethod
+    def config_from_options(cls, options: dict, library_root) -> dict:
+        if not options.get("region") and not options.get("endpoint_url"):
+            raise ConfigError("a b2 store needs --region (e.g. us-west-004: the bucket's endpoint) or --endpoint-url")
+        if options.get("storage_class"):
+            raise ConfigError("B2 has no storage classes")
+        return super().config_from_options(options, library_root)
+
+    def __init__(self, name, config, env):
+        if not config.get("endpoint_url") and config.get("region"):
+            config = {**config, "endpoint_url": f"https://s3.{config['region']}.backblazeb2.com"}
+        if not config.get("endpoint_url"):
+            raise ConfigError(f"store {name}: a b2 store needs --region (e.g. us-west-004) or --endpoint-url")
+        if config.get("storage_class"):
+            raise ConfigError(f"store {name}: B2 has no storage classes")
+        super().__init__(name, config, env)
+
+
+def _read(stream: BinaryIO, n: int) -> bytes:
+    """Up to n bytes (fewer only at the end); a read error is the source's."""
+    out = bytearray()
+    try:
+        while len(out) < n:
+            chunk = stream.read(n - len(out))
+            if not chunk:
+                break
+            out += chunk
+    except OSError as e:
+        raise SourceError(f"reading the source failed: {e.strerror or e}") from None
+    return bytes(out)
+
+
+def _is_big(stream: BinaryIO, threshold: int) -> bool:
+    """True when a file is known (by its size) to need a multipart upload."""
+    try:
+        import os
+
+        return os.fstat(stream.fileno()).st_size > threshold
+    except (OSError, AttributeError, ValueError, io.UnsupportedOperation):
+        return False
+
+
+def _rewind(stream: BinaryIO) -> bool:
+    try:
+        if stream.seekable():
+            stream.seek(0)
+            return True
+    except (OSError, AttributeError, ValueError):
+        pass
+    return False
+
+
+class _Body:
+    """A downloaded object as a file-like stream; network errors become StoreError."""
+
+    def __init__(self, body, store: S3Store):
+        self.body = body
+        self.store = store
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            return self.body.read(None if n is None or n < 0 else n)
+        except Exception as e:  # urllib3 / botocore read errors
+            raise StoreError(f"store {self.store.name}: download failed: {e}") from None
+
+    def close(self) -> None:
+        self.body.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,1 @@
+"""HTTP fakes of the services photosync talks to (never imported by the product)."""
