@@ -34,6 +34,7 @@ class CopyAction:
     store: str
     size: int | None
     repair: bool = False
+    locator: str = ""
 
 
 @dataclass
@@ -91,8 +92,9 @@ def make_plan(lib: Library) -> Plan:
             plan.complete.append(pid)
             continue
         size = _photo_size(photo)
+        locator = blob_key(photo).name
         for store, repair in missing:
-            plan.actions.append(CopyAction(pid, photo.label, store, size, repair))
+            plan.actions.append(CopyAction(pid, photo.label, store, size, repair, locator))
     return plan
 
 
@@ -211,6 +213,13 @@ def execute(lib: Library, plan: Plan, workers: int | None = None) -> ReplicateRe
             lib.stage(photo.replace(processing_state="replicated"))
             result.photos_replicated += 1
 
+    for name, store in stores.items():
+        mine = [a.locator for a in plan.actions if a.store == name]
+        if mine:
+            try:
+                store.preload(mine)
+            except PhotosyncError:
+                pass  # just a hint: each put will ask
     task = report.task("Copying originals", total=len(plan.actions), total_bytes=plan.total_bytes or None)
     try:
         with ThreadPoolExecutor(max(1, workers), thread_name_prefix="copy") as pool:

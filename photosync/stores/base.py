@@ -115,6 +115,10 @@ class BlobStore(ABC):
     def flush(self) -> None:
         """Make every blob put so far durable before anything records it."""
 
+    def preload(self, locators: list[str]) -> None:
+        """A hint before many puts: a store may learn in a few requests which of
+        these blobs exist (and then skip asking one by one)."""
+
     def verify(self, locator: str, content_hash: str) -> Check:
         """Read the blob back (streaming) and compare its SHA-256."""
         from ..errors import StoreError

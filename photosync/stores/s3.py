@@ -44,6 +44,8 @@ DEFAULT_MULTIPART_THRESHOLD = 64 * MiB
 DEFAULT_PART_SIZE = 16 * MiB
 MIN_PART_SIZE = 5 * MiB
 SHA_KEY = "sha256"
+#: from this many puts on, replicate's preload lists the bucket instead of a HEAD per object
+PRELOAD_AT = 100
 
 _CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken",
                      "ExpiredToken", "InvalidSecurity", "Unauthorized", "Forbidden", "403"}
@@ -65,6 +67,8 @@ class S3Store(BlobStore):
         self.multipart_threshold = int(config.get("multipart_threshold", DEFAULT_MULTIPART_THRESHOLD))
         self.part_size = max(MIN_PART_SIZE, int(config.get("part_size", DEFAULT_PART_SIZE)))
         self._client = None
+        #: names known to be in the bucket (a listing), or None: ask with HEAD
+        self._listed: set[str] | None = None
 
     @classmethod
     def config_from_options(cls, options: dict, library_root) -> dict:
@@ -214,8 +218,14 @@ class S3Store(BlobStore):
         except Exception as e:  # botocore errors, explained
             raise self._explain(e) from None
 
+    def preload(self, locators: list[str]) -> None:
+        """Before many uploads, one listing (1,000 names a request) replaces a
+        HEAD per object: a name not listed is not there."""
+        if len(locators) >= PRELOAD_AT:
+            self._listed = {name for name, _size in self.list()}
+
     def put(self, key: BlobKey, stream: BinaryIO, size: int | None = None) -> StoredBlob:
-        head = self._head(key.name)
+        head = None if self._listed is not None and key.name not in self._listed else self._head(key.name)
         if head is not None:
             digest, etag, n = self._fingerprint(stream, multipart=str(head.get("ETag", "")).count("-") > 0)
             if digest != key.digest:

@@ -131,7 +131,7 @@ def test_b2_store_add_needs_a_region_and_works_through_the_s3_api(tmp_path, cli,
 def test_kill_replicate_to_s3_at_random_moments(tmp_path, cli, bucket, fault_proxy, moto_endpoint):
     """kill -9 during uploads, many times: every recorded copy is there and
     verified, and no object is ever stored twice."""
-    lib, _ = library_with_photos(tmp_path, cli, 200)
+    lib, _ = library_with_photos(tmp_path, cli, 300)
     prefs_path = lib / "config/user-preferences.json"
     prefs = json.loads(prefs_path.read_text())
     prefs["blob_storage"]["stores"]["offsite"] = {"type": "s3", "bucket": bucket, "prefix": "p",
@@ -142,10 +142,10 @@ def test_kill_replicate_to_s3_at_random_moments(tmp_path, cli, bucket, fault_pro
     prefs_path.write_text(json.dumps(prefs, indent=2))
     rnd = random.Random(7)
     kills = 0
-    for _ in range(10):
+    for _ in range(12):
         proc = subprocess.Popen([sys.executable, "-m", "photosync", "-L", str(lib), "replicate", "--execute"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rnd.uniform(0.5, 1.4))
+        time.sleep(rnd.uniform(0.45, 1.0))
         if proc.poll() is not None:
             break
         os.kill(proc.pid, signal.SIGKILL)
@@ -160,9 +160,9 @@ def test_kill_replicate_to_s3_at_random_moments(tmp_path, cli, bucket, fault_pro
     assert kills >= 3, "replicate finished before it could be killed: the test proves nothing"
     cli("-L", str(lib), "replicate", "--execute", check=0)
     status = cli("-L", str(lib), "status", "--json", check=0).json
-    assert status["states"]["replicated"] == 200
+    assert status["states"]["replicated"] == 300
     twice = {k: v for k, v in fault_proxy.stored.items() if v > 1}
     assert twice == {}, f"uploaded twice: {twice}"
-    assert len(objects(moto_endpoint, bucket, "p")) == 200
+    assert len(objects(moto_endpoint, bucket, "p")) == 300
     assert subprocess.run(["git", "-C", str(lib), "fsck", "--strict"], capture_output=True).returncode == 0
     assert git_status(lib) == ""
