@@ -75,6 +75,16 @@ class FaultProxy:
                 n = int(self.headers.get("Content-Length") or 0)
                 return self.rfile.read(n) if n else b""
 
+            def _error(self, status: int, code: str, message: str) -> None:
+                payload = (f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code>'
+                           f"<Message>{message}</Message></Error>").encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/xml")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(payload)
+
             def _forward(self):
                 body = self._body()
                 with proxy.lock:
@@ -93,27 +103,11 @@ class FaultProxy:
                             damage = "truncate"
                 if proxy.refuse_credentials:
                     # what S3 answers a key it does not know (S3 API reference, error responses)
-                    payload = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidAccessKeyId</Code>'
-                               b"<Message>The AWS Access Key Id you provided does not exist in our records."
-                               b"</Message></Error>")
-                    self.send_response(403)
-                    self.send_header("Content-Type", "application/xml")
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    if self.command != "HEAD":
-                        self.wfile.write(payload)
-                    return
+                    return self._error(403, "InvalidAccessKeyId",
+                                       "The AWS Access Key Id you provided does not exist in our records.")
                 if fail:
                     # S3's throttling answer (S3 API reference: SlowDown, 503)
-                    payload = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
-                               b"<Message>Please reduce your request rate.</Message></Error>")
-                    self.send_response(503)
-                    self.send_header("Content-Type", "application/xml")
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    if self.command != "HEAD":
-                        self.wfile.write(payload)
-                    return
+                    return self._error(503, "SlowDown", "Please reduce your request rate.")
                 if damage == "corrupt":
                     mid = len(body) // 2
                     body = body[:mid] + bytes([body[mid] ^ 0xFF]) + body[mid + 1 :]
