@@ -24,3 +24,14 @@ class Context:
     @property
     def credentials_dir(self) -> Path:
         return self.config_dir / "credentials"
+
+
+def cache_dir() -> Path:
+    """The user's cache folder (``$PHOTOSYNC_CACHE_DIR``, else the platform's):
+    only things that can be rebuilt live there."""
+    base = os.environ.get("PHOTOSYNC_CACHE_DIR")
+    if base:
+        return Path(base)
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("photosync"))

@@ -62,3 +62,7 @@ class Unsupported(PhotosyncError):
 
 class NotMedia(Exception):
     """A file that is neither named nor shaped like a photo or video (ignored, not an error)."""
+
+
+class AuthError(ConfigError):
+    """A service that refuses our sign-in (none yet, expired, revoked, too few permissions)."""

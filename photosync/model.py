@@ -66,6 +66,8 @@ class Metadata:
 
     taken_date: str | None = None
     taken_date_source: str | None = None
+    #: how exact taken_date is when a service says it is not exact (Flickr: month, year, circa)
+    taken_date_granularity: str | None = None
     filename: str | None = None
     location: Location | None = None
     tags: tuple[str, ...] = ()

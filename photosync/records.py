@@ -85,12 +85,9 @@ def _cached_validator_code(schema_text: str, generate):
     key = hashlib.sha256(
         f"{sys.version}|{fastjsonschema.VERSION}|{schema_text}".encode()
     ).hexdigest()[:32]
-    base = os.environ.get("PHOTOSYNC_CACHE_DIR")
-    if not base:
-        from platformdirs import user_cache_dir
+    from .context import cache_dir
 
-        base = user_cache_dir("photosync")
-    path = os.path.join(base, "validators", key + ".marshal")
+    path = os.path.join(cache_dir(), "validators", key + ".marshal")
     try:
         with open(path, "rb") as f:
             return marshal.loads(f.read())
@@ -218,6 +215,7 @@ def metadata_to_dict(md: Metadata, canonical: bool) -> dict:
     full = {
         "taken_date": md.taken_date,
         "taken_date_source": md.taken_date_source,
+        "taken_date_granularity": md.taken_date_granularity,
         "filename": md.filename,
         "location": _location_to(md.location),
         "tags": list(md.tags),
@@ -243,6 +241,7 @@ def metadata_from_dict(d: dict) -> Metadata:
     return Metadata(
         taken_date=d.get("taken_date"),
         taken_date_source=d.get("taken_date_source"),
+        taken_date_granularity=d.get("taken_date_granularity"),
         filename=d.get("filename"),
         location=_location_from(d.get("location")),
         tags=tuple(d.get("tags") or ()),

@@ -20,6 +20,10 @@ def audit(
     visibility_check: bool = typer.Option(
         False, "--visibility-check", help="List photos a service shows at another level than the canonical one."
     ),
+    fix: bool = typer.Option(
+        False, "--fix", help="With --visibility-check: narrow services that show photos more widely than canonical "
+        "(never widens)."
+    ),
     copies: Optional[int] = typer.Option(
         None, "--copies", min=1, help="List photos with fewer than N verified copies."
     ),
@@ -33,6 +37,10 @@ def audit(
     everything = not (blobs or visibility_check or copies is not None)
 
     def body(lib, reporter):
+        if fix and not visibility_check:
+            from ..errors import UsageError
+
+            raise UsageError("--fix goes with --visibility-check")
         failed = False
         if blobs or everything:
             r = a.audit_blobs(lib, sample=sample, store=store, incremental=incremental)
@@ -55,6 +63,13 @@ def audit(
             for r in rows:
                 tag = "[red]wider[/]" if r.wider else "narrower"
                 ui.out.print(f"  {tag}: {ui.printable(r.label)} ({r.photo_id[:8]}) on {r.service}: {r.current}, canonical {r.canonical}")
+            if fix and wider:
+                fixed = a.fix_visibility(lib, rows)
+                reporter.stop()
+                ui.out.print(f"  fixed: {fixed.narrowed} narrowed to canonical"
+                             + (f", [red]{fixed.failed} failed[/]" if fixed.failed else "")
+                             + (f", {fixed.unsupported} must be changed by hand" if fixed.unsupported else ""))
+                wider -= fixed.narrowed
             failed = failed or wider > 0
         if copies is not None or everything:
             n = copies if copies is not None else int(lib.preferences["blob_storage"].get("min_copies", 1))

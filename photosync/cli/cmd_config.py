@@ -30,10 +30,22 @@ def service_add(
     name: str = typer.Argument(..., help=_NAME_HELP),
     type_: str = typer.Option(..., "--type", "-t", help="Service type, e.g. local."),
     path: Optional[str] = typer.Option(None, "--path", help="local: the folder to scan."),
+    api_key: Optional[str] = typer.Option(None, "--api-key", help="flickr: the app's API key (saved outside the library)."),
+    api_secret: Optional[str] = typer.Option(
+        None, "--api-secret", help="flickr: the app's API secret (saved outside the library, mode 0600)."
+    ),
+    upload_from: Optional[list[str]] = typer.Option(
+        None, "--upload-from", help="Upload photos found on this service (repeatable) to the new one on replicate."
+    ),
+    endpoint: Optional[list[str]] = typer.Option(
+        None, "--endpoint", help="NAME=URL: override one of the service's URLs (proxies, tests); repeatable."
+    ),
+    requests_per_hour: Optional[float] = typer.Option(None, "--requests-per-hour", help="API call budget."),
     library: Optional[str] = LibraryOption,
     disabled: bool = typer.Option(False, "--disabled", help="Add it switched off."),
 ) -> None:
     """Add a service to config/services.json (no secrets are stored there)."""
+    from .. import credentials
     from ..connectors import registry
     from ..errors import ConfigError
     from ..library.layout import SERVICES_FILE
@@ -45,15 +57,83 @@ def service_add(
         services = lib.raw_services()
         if name in services:
             raise ConfigError(f"a service named '{name}' already exists ({services[name].get('type')})")
+        for source in upload_from or ():
+            if source not in services:
+                raise ConfigError(f"--upload-from {source}: no service of that name (have: {', '.join(services)})")
+        endpoints = {}
+        for e in endpoint or ():
+            key, sep, url = e.partition("=")
+            if not sep or not url:
+                raise ConfigError(f"--endpoint {e}: use NAME=URL")
+            endpoints[key] = url
+        options = {"path": path, "upload_from": upload_from, "endpoints": endpoints,
+                   "requests_per_hour": requests_per_hour}
         entry = {"type": type_, "enabled": not disabled}
-        entry.update(cls.config_from_options({"path": path} if path else {}, lib.root))
+        entry.update(cls.config_from_options({k: v for k, v in options.items() if v}, lib.root))
+        secrets = {"api_key": api_key, "api_secret": api_secret}
+        given = {k: v for k, v in secrets.items() if v}
+        if given and not cls.secret_options:
+            raise ConfigError(f"a {type_} service takes no {', '.join('--' + k.replace('_', '-') for k in given)}")
+        if cls.secret_options:
+            saved = cls.check_secrets(given, credentials.load(lib.ctx, "services", name))
+            where = credentials.save(lib.ctx, "services", name, saved)
+            ui.out.print(f"Saved the {type_} keys in {where} (mode 0600; not in the library)")
         services[name] = entry
         lib.stage_config(SERVICES_FILE, services)
         lib.commit(f"service: add {name} ({type_})")
         ui.out.print(f"Added service {name} ({type_}" + (f", {entry['path']}" if "path" in entry else "") + ")")
-        ui.out.print(f"Next: photosync discover --service {name}")
+        if cls.secret_options:
+            ui.out.print(f"Next: photosync auth {name}   (then photosync discover --service {name})")
+        else:
+            ui.out.print(f"Next: photosync discover --service {name}")
 
     with_library(body, library=library)
+
+
+@app.command()
+def auth(
+    name: str = typer.Argument(..., help="The service to sign in to."),
+    perms: Optional[str] = typer.Option(
+        None, "--perms", help="read, write or delete (default: write when the service takes uploads, else read)."
+    ),
+    api_key: Optional[str] = typer.Option(None, "--api-key", help="Replace the saved API key."),
+    api_secret: Optional[str] = typer.Option(None, "--api-secret", help="Replace the saved API secret."),
+    library: Optional[str] = LibraryOption,
+) -> None:
+    """Sign in to a service (Flickr: OAuth with a code you paste, so it works over SSH).  The token is saved
+    in your user config folder, mode 0600 — never in the library.  The code is read from standard input
+    when it is not a terminal."""
+    import sys
+
+    from .. import credentials
+    from ..connectors import registry
+    from ..errors import ConfigError
+    from ..library import config as cfg
+    from ..phases.common import Connectors
+    from . import ui
+
+    def body(lib, reporter):
+        conf = cfg.require_service(lib.services, name)
+        cls = registry.connector_class(conf.get("type", ""))
+        if api_key or api_secret:
+            if not cls.secret_options:
+                raise ConfigError(f"service {name} takes no API key")
+            given = {k: v for k, v in {"api_key": api_key, "api_secret": api_secret}.items() if v}
+            credentials.save(lib.ctx, "services", name,
+                             cls.check_secrets(given, credentials.load(lib.ctx, "services", name)))
+        conn = Connectors(lib).get(name)
+
+        def ask(prompt: str) -> str:
+            ui.err.print(prompt + ":", end=" " if sys.stdin.isatty() else "\n")
+            line = sys.stdin.readline()
+            if not line:
+                raise ConfigError("no code on standard input; nothing was saved")
+            return line.strip()
+
+        who = conn.login(ask, perms)
+        ui.out.print(f"Signed in to {name} as {who}; the token is saved outside the library (mode 0600)")
+
+    with_library(body, write=False, library=library)
 
 
 @service_app.command("list")

@@ -53,6 +53,12 @@ class ItemRef(NamedTuple):
     modified: datetime | None = None
     #: the exact bytes of a name that is not valid UTF-8 (``id`` then shows it escaped)
     raw_name: bytes | None = None
+    #: the connector's own data for describe() (e.g. a network listing's entry), so
+    #: describe needs no second request; only refs that are read keep it in memory
+    extra: bytes | None = None
+    #: set by discover when ``content_key`` is unchanged since the bytes were last
+    #: hashed: describe may trust this hash instead of reading the bytes again
+    known_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,8 +132,20 @@ class Connector(ABC):
         return f"{self.name}:{item_id}"
 
     # -- optional (see capabilities) --------------------------------------------------------
-    def upload(self, photo: Photo, stream: BinaryIO, visibility: str):
+    def upload(self, photo: Photo, stream: BinaryIO, size: int | None, visibility: str) -> ServiceItem:
+        """Put the photo's original on the service with ``visibility`` (a level
+        the service has) and its canonical metadata; the new item, described."""
         raise Unsupported(f"service {self.name} ({self.type_name}) cannot upload")
+
+    def find_uploaded(self, content_hashes: set[str]) -> dict[str, str]:
+        """content hash -> item id of photos this program uploaded before, found
+        on the service itself (so a lost record or index never causes a second upload)."""
+        return {}
+
+    def login(self, ask, perms: str | None = None) -> str:
+        """Sign in and save the credentials outside the library; ``ask(prompt)``
+        gets an answer from the person.  Returns who is signed in."""
+        raise Unsupported(f"service {self.name} ({self.type_name}) has no sign-in")
 
     def set_visibility(self, item_id: str, level: str) -> None:
         raise Unsupported(f"service {self.name} ({self.type_name}) has no visibility settings")
@@ -139,6 +157,14 @@ class Connector(ABC):
         raise Unsupported(f"service {self.name} ({self.type_name}) cannot delete")
 
     # -- config ---------------------------------------------------------------------------
+    #: ``service add`` options that are secrets: saved in the user's credentials file, never in config/
+    secret_options: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def check_secrets(cls, secrets: dict, existing: dict | None) -> dict:
+        """The secrets to save, given new ones and those saved before (raise when some are missing)."""
+        return {**(existing or {}), **secrets}
+
     @classmethod
     def config_from_options(cls, options: dict, library_root: Path) -> dict:
         """Turn ``service add`` options into the config entry to store (no secrets)."""

@@ -57,7 +57,7 @@ CREATE INDEX IF NOT EXISTS photos_copies ON photos(good_copies);
 CREATE INDEX IF NOT EXISTS discrepancies_photo ON discrepancies(photo_id);
 CREATE TABLE IF NOT EXISTS invalid(path TEXT PRIMARY KEY, reason TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS scan_cache(service TEXT NOT NULL, item_id TEXT NOT NULL,
-    fingerprint TEXT NOT NULL, content_hash TEXT, error TEXT,
+    fingerprint TEXT NOT NULL, content_hash TEXT, error TEXT, content_key TEXT,
     PRIMARY KEY(service, item_id));
 CREATE TABLE IF NOT EXISTS service_runs(service TEXT PRIMARY KEY, last_run TEXT, summary TEXT);
 CREATE TABLE IF NOT EXISTS validated(path TEXT PRIMARY KEY, stamp TEXT NOT NULL);
@@ -85,6 +85,9 @@ class Index:
             self._reset(keep_caches=versions.get("cache_version") == CACHE_VERSION)
         else:  # cache tables added since the caches' layout version was set
             self.db.executescript(_SCHEMA)
+            columns = {r[1] for r in self.db.execute("PRAGMA table_info(scan_cache)")}
+            if "content_key" not in columns:  # added for network services; keeps the cache
+                self.db.execute("ALTER TABLE scan_cache ADD COLUMN content_key TEXT")
 
     def _reset(self, keep_caches: bool) -> None:
         """A new layout of the derived tables is rebuilt from git; the caches
@@ -215,11 +218,13 @@ class Index:
     def scan_state(self, service: str) -> dict[str, tuple]:
         """item_id -> (item_id, fingerprint, 1 when a present record has the same
         content hash as the cache, error or None, 1 when the cache knows no hash
-        (not a photo)): one lookup per listed item, and small (100,000 of them)."""
+        (not a photo), content key, content hash): one lookup per listed item,
+        and small (100,000 of them)."""
         return {
             r[0]: r
             for r in self.db.execute(
-                "SELECT s.item_id, s.fingerprint, s.content_hash = i.content_hash, s.error, s.content_hash IS NULL "
+                "SELECT s.item_id, s.fingerprint, s.content_hash = i.content_hash, s.error, s.content_hash IS NULL, "
+                "s.content_key, s.content_hash "
                 "FROM scan_cache s "
                 "LEFT JOIN items i ON i.service=s.service AND i.item_id=s.item_id AND i.missing=0 "
                 "WHERE s.service=?",
@@ -290,6 +295,19 @@ class Index:
         )
         return [r[0] for r in self.db.execute(q, (*stores, len(stores)))]
 
+    def photos_to_upload(self, target: str, sources: list[str]) -> list[str]:
+        """Resolved or replicated photos with a present copy on one of ``sources``
+        and none on ``target`` (recorded, present or not: a copy marked missing is
+        not uploaded again by itself)."""
+        marks = ",".join("?" * len(sources))
+        q = (
+            "SELECT p.photo_id FROM photos p WHERE p.state IN ('resolved', 'replicated') "
+            f"AND EXISTS (SELECT 1 FROM items i WHERE i.photo_id=p.photo_id AND i.missing=0 AND i.service IN ({marks})) "
+            "AND NOT EXISTS (SELECT 1 FROM items t WHERE t.photo_id=p.photo_id AND t.service=?) "
+            "ORDER BY p.taken_date, p.photo_id"
+        )
+        return [r[0] for r in self.db.execute(q, (*sources, target))]
+
     def copy_rows(self, stores: list[str]) -> list[tuple[str, str, str, str, int, int]]:
         """(photo_id, store, locator, content_hash, size, good) of every recorded copy in ``stores``."""
         marks = ",".join("?" * len(stores))
@@ -316,10 +334,11 @@ class Index:
         return [r[0] for r in self.db.execute(q, args)]
 
     # -- caches --------------------------------------------------------------------------
-    def put_scan(self, service: str, rows: Iterable[tuple[str, str, str | None, str | None]]) -> None:
+    def put_scan(self, service: str, rows: Iterable[tuple[str, str, str | None, str | None, str | None]]) -> None:
+        """Rows of (item id, fingerprint, content hash, error, content key)."""
         self.db.executemany(
-            "INSERT OR REPLACE INTO scan_cache VALUES(?,?,?,?,?)",
-            [(service, item_id, fp, h, err) for item_id, fp, h, err in rows],
+            "INSERT OR REPLACE INTO scan_cache VALUES(?,?,?,?,?,?)",
+            [(service, item_id, fp, h, err, key) for item_id, fp, h, err, key in rows],
         )
 
     def drop_scan(self, service: str, item_ids: Iterable[str]) -> None:

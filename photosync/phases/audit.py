@@ -217,3 +217,64 @@ def audit_copies(lib: Library, n: int) -> list[tuple[str, str, int]]:
         row = lib.index.db.execute("SELECT filename FROM photos WHERE photo_id=?", (pid,)).fetchone()
         out.append((pid, (row[0] if row else None) or pid, count))
     return out
+
+
+@dataclass
+class FixResult:
+    narrowed: int = 0
+    failed: int = 0
+    unsupported: int = 0
+    commits: list[str] = field(default_factory=list)
+
+
+def fix_visibility(lib: Library, rows: list[VisibilityRow]) -> FixResult:
+    """Narrow each service that shows a photo more widely than its canonical level
+    (never the other way: a service showing less is left as it is).  Each change is
+    made on the service first, then recorded, then committed."""
+    import dataclasses
+
+    from ..conflicts import visibility as vis
+    from ..model import visibility_rank, with_instance
+    from .common import Connectors
+    from .publish import upload_level
+
+    result = FixResult()
+    connectors = Connectors(lib)
+    counts: dict[str, int] = {}
+    for row in rows:
+        if not row.wider:
+            continue
+        try:
+            conn = connectors.get(row.service)
+        except PhotosyncError as e:
+            lib.report.error(f"service {row.service}", str(e))
+            result.failed += 1
+            continue
+        level = upload_level(row.canonical, conn.capabilities.visibility_levels)
+        if not conn.capabilities.set_visibility or level is None:
+            lib.report.warning(f"{row.label} ({row.photo_id[:8]})",
+                               f"{row.service} cannot be narrowed by photosync; change it there by hand")
+            result.unsupported += 1
+            continue
+        photo = lib.get_photo(row.photo_id)
+        for inst in photo.instances.get(row.service, ()):
+            if inst.missing_since is not None or not inst.visibility:
+                continue
+            if visibility_rank(inst.visibility) <= visibility_rank(row.canonical):
+                continue
+            try:
+                conn.set_visibility(inst.id, level)
+            except PhotosyncError as e:
+                lib.report.error(f"{row.label} ({row.photo_id[:8]})", f"not narrowed on {row.service}: {e}")
+                result.failed += 1
+                continue
+            photo = with_instance(photo, dataclasses.replace(inst, visibility=level))
+            result.narrowed += 1
+            counts[row.service] = counts.get(row.service, 0) + 1
+        lib.stage(vis.refresh(photo))
+    if counts:
+        parts = ", ".join(f"{n} on {s}" for s, n in sorted(counts.items()))
+        oid = lib.commit(f"audit: narrowed {parts} to the photos' canonical visibility (--fix)")
+        if oid:
+            result.commits.append(oid)
+    return result

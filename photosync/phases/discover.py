@@ -116,7 +116,7 @@ class _ServiceRun:
         self.now = utc_now()
         self.default_visibility = lib.preferences.get("default_visibility", "private")
         self.batch_size = int(lib.preferences["sync_preferences"].get("commit_batch_size", 500))
-        self.cache_rows: list[tuple[str, str, str | None, str | None]] = []
+        self.cache_rows: list[tuple[str, str, str | None, str | None, str | None]] = []
         self.dropped: list[str] = []
         self.batches = 0
         self.committed_counts = (0, 0, 0, 0, 0)
@@ -156,6 +156,10 @@ class _ServiceRun:
                     if cached[4]:
                         ignored += 1
                         continue
+                elif (cached is not None and cached[2] and ref.content_key is not None
+                      and cached[5] == ref.content_key):
+                    # only metadata changed (a network service says so): no need to fetch the bytes
+                    ref = ref._replace(known_hash=cached[6])
                 to_read.append(ref)
         except PhotosyncError as e:
             self.summary.failed = str(e)
@@ -189,9 +193,10 @@ class _ServiceRun:
         task = self.lib.report.task(f"Reading {self.name}", total=len(refs), total_bytes=total_bytes or None)
         try:
             for ref, outcome in self._describe_all(refs):
-                task.advance(1, ref.size or 0)
+                size = ref.size if ref.size is not None else (getattr(outcome, "size", None) or 0)
+                task.advance(1, size)
                 self.summary.read += 1
-                self.summary.read_bytes += ref.size or 0
+                self.summary.read_bytes += size
                 self._take(ref, outcome)
                 if self.lib.staged_count >= self.batch_size:
                     self._commit(batch=True)
@@ -231,13 +236,13 @@ class _ServiceRun:
         report = self.lib.report
         where = self.conn.where(ref.id)
         if isinstance(outcome, NotMedia):
-            self.cache_rows.append((ref.id, ref.fingerprint, None, None))
+            self.cache_rows.append((ref.id, ref.fingerprint, None, None, None))
             self.summary.ignored += 1
             return
         if isinstance(outcome, MediaError):
             report.error(where, str(outcome))
             self.summary.errors += 1
-            self.cache_rows.append((ref.id, ref.fingerprint, None, str(outcome)))
+            self.cache_rows.append((ref.id, ref.fingerprint, None, str(outcome), None))
             return
         if isinstance(outcome, PhotosyncError):  # could not read now: try again next run
             report.error(where, str(outcome))
@@ -260,7 +265,7 @@ class _ServiceRun:
             self.summary.updated += 1
         else:
             self.summary.unchanged += 1
-        self.cache_rows.append((ref.id, ref.fingerprint, item.content_hash, None))
+        self.cache_rows.append((ref.id, ref.fingerprint, item.content_hash, None, ref.content_key))
 
     # -- recording an item ------------------------------------------------------------------
     def _instance(self, item: ServiceItem) -> Instance:
@@ -308,6 +313,14 @@ class _ServiceRun:
 
     def _update(self, photo: Photo, old: Instance, inst: Instance) -> str:
         md = inst.metadata
+        if inst.size is None:
+            # described without reading the bytes (only metadata changed): what
+            # came from the bytes stays as it was recorded
+            md = dataclasses.replace(md, **{
+                f: getattr(old.metadata, f) for f in ("camera_info", "width", "height", "format")
+                if getattr(md, f) is None
+            })
+            inst = dataclasses.replace(inst, size=old.size, metadata=md)
         if (
             old.metadata.taken_date_source == "file_mtime"
             and md.taken_date_source == "file_mtime"

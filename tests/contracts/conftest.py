@@ -23,6 +23,7 @@ class LocalFolderCase:
     """The local connector over a folder of files."""
 
     supports_since = True
+    keeps_filenames = True
 
     def __init__(self, tmp: Path):
         self.folder = tmp / "folder"
@@ -55,6 +56,59 @@ class LocalFolderCase:
 
         t = time.time() - days * 86400
         os.utime(self.folder / item_id, (t, t))
+
+
+class FlickrCase:
+    """The flickr connector against the fake Flickr (real flickrapi, HTTP on loopback)."""
+
+    supports_since = True
+    keeps_filenames = False  # Flickr keeps no file names
+
+    KEY = "0123456789abcdef0123456789abcdef"
+    SECRET = "fedcba9876543210"
+
+    def __init__(self, tmp: Path):
+        from fakes.flickr import FakeFlickr
+        from photosync import credentials
+
+        self.tmp = tmp
+        self.fake = FakeFlickr(api_key=self.KEY, api_secret=self.SECRET, user_nsid="12345678@N00",
+                               username="tester", fullname="Test Person", pro=True)
+        self.fake.start()
+        self.ctx = Context(tmp / "cfg")
+        token, secret = self.fake.issue_token(perms="write")
+        credentials.save(self.ctx, "services", "case", {
+            "api_key": self.KEY, "api_secret": self.SECRET, "oauth_token": token, "oauth_token_secret": secret,
+            "perms": "write", "user_nsid": "12345678@N00", "username": "tester", "fullname": "Test Person"})
+
+    def connector(self):
+        from photosync.connectors.flickr import FlickrConnector
+
+        env = ConnectorContext(library_root=self.tmp, ctx=self.ctx, report=Tally(Collector()))
+        config = {"type": "flickr", "enabled": True, "endpoints": self.fake.endpoints,
+                  "retry": {"attempts": 4, "base_seconds": 0.01}}
+        return FlickrConnector("case", config, env)
+
+    def add(self, rel: str, data: bytes) -> str:
+        import io
+
+        from PIL import Image
+
+        taken = Image.open(io.BytesIO(data)).getexif().get_ifd(0x8769).get(0x9003)  # DateTimeOriginal
+        date = taken.replace(":", "-", 2) if taken else "2020-01-02 03:04:05"
+        return self.fake.add_photo(data=data, title=Path(rel).stem, date_taken=date)
+
+    def change(self, item_id: str, data: bytes) -> None:
+        self.fake.replace_data(item_id, data)
+
+    def remove(self, item_id: str) -> None:
+        self.fake.delete_photo(item_id)
+
+    def age(self, item_id: str, days: int) -> None:
+        self.fake.age(item_id, days)
+
+    def close(self) -> None:
+        self.fake.stop()
 
 
 class LocalStoreCase:
@@ -134,7 +188,7 @@ class B2StoreCase(S3StoreCase):
     type_name = "b2"
 
 
-CONNECTOR_CASES = {"local": LocalFolderCase}
+CONNECTOR_CASES = {"local": LocalFolderCase, "flickr": FlickrCase}
 STORE_CASES = {"local": LocalStoreCase, "s3": S3StoreCase, "b2": B2StoreCase}
 
 

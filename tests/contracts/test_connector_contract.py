@@ -36,7 +36,7 @@ def test_describe_hashes_what_open_returns(connector_case, jpeg_bytes):
     item = conn.describe(refs[item_id])
     assert item.content_hash == "sha256:" + hashlib.sha256(data).hexdigest()
     assert item.size == len(data)
-    assert item.metadata.filename == "photo.jpg"
+    assert item.metadata.filename == ("photo.jpg" if connector_case.keeps_filenames else None)
     assert item.metadata.media_type == "photo"
     assert item.metadata.taken_date.startswith("2020-01-02T03:04:05")
     assert item.quality in ("original", "high", "medium", "low")
@@ -86,3 +86,41 @@ def test_unsupported_operations_raise(connector_case):
     if not caps.set_metadata:
         with pytest.raises(Unsupported):
             conn.set_metadata("x", Metadata())
+
+
+def _photo_for(data: bytes, caption: str = "A caption\n\nand a description"):
+    from photosync.model import Metadata, Photo, Visibility
+
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    return Photo(photo_id="0f0e0d0c-0b0a-4909-8807-060504030201", content_hash=digest, canonical_source="x:y",
+                 metadata=Metadata(taken_date="2020-01-02T03:04:05", filename="upload.jpg", caption=caption,
+                                   tags=("beach", "two words"), media_type="photo", format="jpeg"),
+                 created_at="2020-01-01T00:00:00Z", updated_at="2020-01-01T00:00:00Z",
+                 visibility=Visibility("friends"))
+
+
+def test_an_upload_is_listed_with_the_same_bytes_and_found_again(connector_case, jpeg_bytes):
+    conn = connector_case.connector()
+    if not conn.capabilities.upload:
+        return  # nothing to check: upload() raising Unsupported is covered above
+    import io
+
+    data = jpeg_bytes(7)
+    photo = _photo_for(data)
+    item = conn.upload(photo, io.BytesIO(data), len(data), "friends")
+    assert item.visibility == "friends"
+    refs, _ = listed(conn)
+    assert item.ref.id in refs
+    again = conn.describe(refs[item.ref.id])
+    assert again.content_hash == photo.content_hash
+    assert again.visibility == "friends"
+    assert again.metadata.caption == photo.metadata.caption
+    def clean(tags):  # services may keep tags in a cleaned form (Flickr: lower case, no spaces)
+        return {t.lower().replace(" ", "") for t in tags}
+
+    assert clean(photo.metadata.tags) == clean(again.metadata.tags)
+    assert conn.find_uploaded({photo.content_hash, "sha256:" + "0" * 64}) == {photo.content_hash: item.ref.id}
+    if conn.capabilities.set_visibility:
+        conn.set_visibility(item.ref.id, "private")
+        refs, _ = listed(conn)
+        assert conn.describe(refs[item.ref.id]).visibility == "private"

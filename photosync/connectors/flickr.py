@@ -1,0 +1,860 @@
+"""Flickr: read a Flickr account's photos and videos, upload to it, narrow
+permissions.  Uses flickrapi 2.4.0 unmodified, with its URLs set per instance.
+
+Facts this relies on (flickr.com/services/api, ../shared/SERVICES.md):
+
+* OAuth 1.0a; the out-of-band flow (``oauth_callback=oob``, the person pastes
+  the verifier) works over SSH.  flickrapi's own token cache is created
+  world-readable, so it is not used: the key, secret and token live in
+  photosync's credentials file (mode 0600).
+* ``flickr.photos.search`` gives at most 4,000 results per query (later pages
+  repeat).  Listing therefore walks upload dates in ascending order and starts
+  a new query at the last upload date seen whenever a query reaches 4,000:
+  every photo is reached, at 500 per call, with no probe calls wasted.
+* Incremental runs: ``min_upload_date`` past the last upload seen finds new
+  photos, ``flickr.photos.recentlyUpdated`` finds metadata and permission
+  changes (both move ``lastupdate``), ``photosets.getList`` says which albums
+  changed (``date_update``).  A run where nothing changed costs three calls.
+* JSON numbers come as strings or ints; text nodes as ``{"_content": ...}``;
+  ``datetaken`` is camera-local time with no zone (kept so, with its
+  granularity: 0 second, 4 month, 6 year, 8 circa).
+* Originals: ``url_o`` (photos), the getSizes entry "Video Original"
+  (videos).  Since 2025-05-15 free accounts get no originals and nothing above
+  1024 px: the largest size is taken and recorded with its real quality.
+* An upload that omits is_public/is_friend/is_family takes the account default,
+  so they are always sent (and ``hidden=2`` for anything not public).
+  flickrapi's upload names the file part "dummy name", which breaks videos
+  (flickrapi#104), and answers XML only (#93): uploads are posted here with the
+  real file name, signed with flickrapi's own OAuth object, and the XML answer
+  parsed here.
+* About 3,600 calls an hour per key: a token bucket keeps under the configured
+  budget; 429, 5xx, connection errors and Flickr's transient codes are retried
+  with backoff and jitter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import BinaryIO, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+from .. import credentials
+from ..errors import AuthError, ConfigError, MediaError, PhotosyncError, SourceError
+from ..media.formats import FORMATS
+from ..model import VISIBILITY_LEVELS, CameraInfo, Location, Metadata, Photo
+from ..net import TokenBucket, retrying
+from .base import Capabilities, Connector, ItemRef, Listing, ServiceItem
+
+DEFAULT_ENDPOINTS = {
+    "rest": "https://api.flickr.com/services/rest/",
+    "upload": "https://up.flickr.com/services/upload/",
+    "replace": "https://up.flickr.com/services/replace/",
+    "request_token": "https://www.flickr.com/services/oauth/request_token",
+    "authorize": "https://www.flickr.com/services/oauth/authorize",
+    "access_token": "https://www.flickr.com/services/oauth/access_token",
+    # scheme://host that replaces the host of photo and video file URLs (tests, proxies)
+    "photo_host": "",
+}
+EXTRAS = ("description,date_upload,date_taken,original_format,last_update,geo,tags,machine_tags,o_dims,media,"
+          "url_o,url_k,url_h,url_l,url_c,url_z")
+PER_PAGE = 500
+SEARCH_CAP = 4000
+#: photosync's machine tag on everything it uploads: photosync:sha256=<hex>
+MACHINE_TAG = "photosync:sha256"
+#: Flickr's own error codes that mean "try again later" (flickr.com/services/api, "Error codes")
+TRANSIENT_CODES = {10, 105, 106}
+#: sizes below the original, largest first: (extra suffix, label)
+SIZES = (("k", "Large 2048"), ("h", "Large 1600"), ("l", "Large"), ("c", "Medium 800"), ("z", "Medium 640"))
+GRANULARITY = {0: None, 4: "month", 6: "year", 8: "circa"}
+GRANULARITY_CODE = {None: 0, "second": 0, "month": 4, "year": 6, "circa": 8}
+FLICKR_FORMAT = {"jpg": "jpeg", "jpeg": "jpeg", "png": "png", "gif": "gif", "tif": "tiff", "tiff": "tiff",
+                 "mp4": "mp4", "mov": "mov"}
+DEFAULT_REQUESTS_PER_HOUR = 3500
+RETRY_HTTP = re.compile(r"Status code (\d{3})")
+
+
+def _int(v, default: int = 0) -> int:
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return default
+
+
+def _text(v) -> str:
+    if isinstance(v, dict):
+        v = v.get("_content")
+    return v or ""
+
+
+def _is_machine_tag(tag: str) -> bool:
+    return ":" in tag and "=" in tag
+
+
+def level_of(entry: dict) -> str:
+    """Flickr's permission flags on the canonical scale (family counts as friends)."""
+    if _int(entry.get("ispublic")):
+        return "public"
+    if _int(entry.get("isfriend")) or _int(entry.get("isfamily")):
+        return "friends"
+    return "private"
+
+
+def flags_for(level: str) -> dict[str, str]:
+    """is_public / is_friend / is_family / hidden for a canonical level (always all of them)."""
+    public = level == "public"
+    friends = level == "friends"
+    return {
+        "is_public": "1" if public else "0",
+        "is_friend": "1" if friends else "0",
+        "is_family": "1" if friends else "0",
+        "hidden": "1" if public else "2",  # 2: kept out of public search
+    }
+
+
+def split_caption(caption: str | None) -> tuple[str, str]:
+    """Flickr's title and description from a caption (title, blank line, description)."""
+    if not caption:
+        return "", ""
+    title, _, desc = caption.partition("\n\n")
+    return title.strip(), desc.strip()
+
+
+def _quote_tag(tag: str) -> str:
+    tag = tag.replace('"', "")
+    return f'"{tag}"' if " " in tag else tag
+
+
+class _Transient(Exception):
+    """A download that may work when tried again (429, 5xx, cut short)."""
+
+
+def _transient(e: BaseException) -> bool:
+    import requests
+    from flickrapi.exceptions import FlickrError
+
+    if isinstance(e, _Transient):
+        return True
+    if isinstance(e, FlickrError):
+        if e.code is not None:
+            return e.code in TRANSIENT_CODES
+        m = RETRY_HTTP.search(str(e))
+        return bool(m) and (m.group(1) == "429" or m.group(1).startswith("5"))
+    return isinstance(e, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError))
+
+
+class _Cursor:
+    """Where the next incremental run starts (kept as JSON in sync-state)."""
+
+    def __init__(self, upload: int = 0, update: int = 0, full_at: int = 0):
+        self.upload = upload
+        self.update = update
+        self.full_at = full_at
+
+    @classmethod
+    def parse(cls, text: str | None) -> "_Cursor | None":
+        if not text:
+            return None
+        try:
+            d = json.loads(text)
+            return cls(int(d["upload"]), int(d["update"]), int(d.get("full_at", 0)))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def dump(self) -> str:
+        return json.dumps({"upload": self.upload, "update": self.update, "full_at": self.full_at},
+                          separators=(",", ":"))
+
+
+class FlickrConnector(Connector):
+    type_name = "flickr"
+    capabilities = Capabilities(
+        upload=True, set_visibility=True, visibility_levels=VISIBILITY_LEVELS, albums=True,
+        originals=True, incremental=True,
+    )
+    secret_options = ("api_key", "api_secret")
+
+    def __init__(self, name, config, env):
+        super().__init__(name, config, env)
+        self.endpoints = {**DEFAULT_ENDPOINTS, **(config.get("endpoints") or {})}
+        rate = config.get("rate_limit") or {}
+        per_hour = rate.get("requests_per_hour") or (rate["requests_per_minute"] * 60 if "requests_per_minute" in rate
+                                                     else DEFAULT_REQUESTS_PER_HOUR)
+        self.bucket = TokenBucket(float(per_hour), burst=min(100, max(1, int(per_hour) // 36)))
+        retry = config.get("retry") or {}
+        self.attempts = int(retry.get("attempts", 6))
+        self.backoff = float(retry.get("base_seconds", 1.0))
+        self.timeout = float(config.get("timeout_seconds", 60))
+        self.calls = 0
+        self._lock = threading.Lock()
+        self._client_obj = None
+        self._http = None
+        self._warned: set[str] = set()
+        self._sets_by_title: dict[str, str] | None = None
+
+    # -- config and credentials -------------------------------------------------------------
+    @classmethod
+    def config_from_options(cls, options: dict, library_root: Path) -> dict:
+        out: dict = {}
+        if options.get("endpoints"):
+            unknown = set(options["endpoints"]) - set(DEFAULT_ENDPOINTS)
+            if unknown:
+                raise ConfigError(f"unknown Flickr endpoint(s) {', '.join(sorted(unknown))}; "
+                                  f"known: {', '.join(DEFAULT_ENDPOINTS)}")
+            out["endpoints"] = dict(options["endpoints"])
+        if options.get("upload_from"):
+            out["upload_from"] = list(options["upload_from"])
+        if options.get("requests_per_hour"):
+            out["rate_limit"] = {"requests_per_hour": float(options["requests_per_hour"])}
+        return out
+
+    @classmethod
+    def check_secrets(cls, secrets: dict, existing: dict | None) -> dict:
+        merged = {**(existing or {}), **{k: v for k, v in secrets.items() if v}}
+        if not merged.get("api_key") or not merged.get("api_secret"):
+            raise ConfigError("a Flickr service needs --api-key and --api-secret "
+                              "(from https://www.flickr.com/services/apps/create/)")
+        return merged
+
+    def _secrets(self) -> dict:
+        data = credentials.load(self.env.ctx, "services", self.name) or {}
+        if not data.get("api_key") or not data.get("api_secret"):
+            raise AuthError(
+                f"no Flickr API key saved for service {self.name}; run: photosync service add {self.name} --type flickr "
+                f"--api-key KEY --api-secret SECRET (or photosync auth {self.name} --api-key KEY --api-secret SECRET)"
+            )
+        return data
+
+    def _client(self, signed_in: bool = True):
+        """flickrapi's client, with photosync's token and this service's URLs."""
+        if signed_in and self._client_obj is not None:
+            return self._client_obj
+        import flickrapi
+        import requests
+        from flickrapi.auth import FlickrAccessToken
+
+        data = self._secrets()
+        token = None
+        if signed_in:
+            if not data.get("oauth_token"):
+                raise AuthError(f"not signed in to Flickr; run: photosync auth {self.name}")
+            token = FlickrAccessToken(data["oauth_token"], data["oauth_token_secret"], data.get("perms", "read"),
+                                      data.get("fullname", ""), data.get("username", ""), data.get("user_nsid", ""))
+        import logging
+
+        # flickrapi logs each HTTP error itself; photosync reports them (once, after retries)
+        logging.getLogger("flickrapi").setLevel(logging.CRITICAL)
+        api = flickrapi.FlickrAPI(str(data["api_key"]), str(data["api_secret"]), format="parsed-json",
+                                  store_token=False, token=token, timeout=self.timeout)
+        api.REST_URL = self.endpoints["rest"]
+        api.UPLOAD_URL = self.endpoints["upload"]
+        api.REPLACE_URL = self.endpoints["replace"]
+        oauth = api.flickr_oauth
+        oauth.REQUEST_TOKEN_URL = self.endpoints["request_token"]
+        oauth.AUTHORIZE_URL = self.endpoints["authorize"]
+        oauth.ACCESS_TOKEN_URL = self.endpoints["access_token"]
+        oauth.session = requests.Session()  # flickrapi's is one per process, shared by every instance
+        if signed_in:
+            self._client_obj = api
+            self.user_nsid = data.get("user_nsid") or "me"
+            self.perms = data.get("perms", "read")
+        return api
+
+    def login(self, ask, perms: str | None = None) -> str:
+        from flickrapi.exceptions import FlickrError
+
+        perms = perms or ("write" if self.config.get("upload_from") else "read")
+        if perms not in ("read", "write", "delete"):
+            raise ConfigError(f"--perms {perms}: use read, write or delete")
+        api = self._client(signed_in=False)
+        oauth = api.flickr_oauth
+        try:
+            oauth.get_request_token(oauth_callback="oob")
+            url = oauth.auth_url(perms=perms)
+        except (FlickrError, OSError) as e:
+            raise AuthError(f"Flickr did not start the sign-in ({e}); "
+                            "check the API key and secret") from None
+        verifier = ask(
+            f"Open this address in a browser, sign in to Flickr and allow photosync ({perms} access):\n\n  {url}\n\n"
+            "Then paste the code Flickr shows"
+        ).strip()
+        if not verifier:
+            raise AuthError("no code given; nothing was saved")
+        oauth.verifier = verifier
+        try:
+            token = oauth.get_access_token()
+        except (FlickrError, OSError, KeyError) as e:
+            raise AuthError(f"Flickr did not accept the code ({e}); run photosync auth {self.name} again") from None
+        data = self._secrets()
+        data.update(oauth_token=token.token, oauth_token_secret=token.token_secret, perms=perms,
+                    user_nsid=token.user_nsid, username=token.username, fullname=token.fullname)
+        credentials.save(self.env.ctx, "services", self.name, data)
+        self._client_obj = None
+        who = self.call("flickr.test.login")
+        return f"{_text(who['user'].get('username'))} ({who['user'].get('id')}), {perms} access"
+
+    # -- calls ------------------------------------------------------------------------------
+    def call(self, method: str, **params):
+        """One REST call within the budget, retried when the failure is transient;
+        a failure that stays is raised as a PhotosyncError that says what to do."""
+        import requests
+        from flickrapi.exceptions import FlickrError
+
+        api = self._client()
+
+        def once():
+            self.bucket.take()
+            with self._lock:
+                self.calls += 1
+            return api.do_flickr_call(method, timeout=self.timeout, **params)
+
+        try:
+            return retrying(once, transient=_transient, attempts=self.attempts, base=self.backoff,
+                            on_retry=self._retry_note(method))
+        except FlickrError as e:
+            raise self._explain(e, method) from None
+        except requests.RequestException as e:
+            raise SourceError(f"Flickr {method}: cannot reach {urlsplit(self.endpoints['rest']).netloc} "
+                              f"after {self.attempts} attempts ({type(e).__name__})") from None
+
+    def _retry_note(self, what: str):
+        def note(e: BaseException, delay: float) -> None:
+            key = f"retry:{what}"
+            if key not in self._warned:  # once per kind: a flaky hour must not flood the screen
+                self._warned.add(key)
+                self.env.report.info(f"service {self.name}: {what}: {e}; trying again in {delay:.1f} s")
+        return note
+
+    def _explain(self, e, method: str) -> PhotosyncError:
+        code = e.code
+        if code == 98:
+            return AuthError("Flickr says the sign-in is no longer valid (expired or revoked); "
+                             f"run: photosync auth {self.name}")
+        if code == 99:
+            return AuthError(f"the Flickr sign-in does not allow {method}; "
+                             f"run: photosync auth {self.name} --perms write")
+        if code == 100:
+            return AuthError("Flickr does not know the API key; save the right one with "
+                             f"photosync auth {self.name} --api-key KEY --api-secret SECRET")
+        if code in (96, 97):
+            return AuthError("Flickr rejected the request's signature (is the API secret "
+                             f"right?); run: photosync auth {self.name} --api-key KEY --api-secret SECRET")
+        if code is None:
+            m = RETRY_HTTP.search(str(e))
+            what = f"HTTP {m.group(1)}" if m else str(e)
+            return SourceError(f"Flickr answered {what} to {method} ({self.attempts} attempts); try again later")
+        return SourceError(f"Flickr {method}: error {code}: {str(e).split(': ', 2)[-1]}")
+
+    # -- listing ------------------------------------------------------------------------------
+    def list(self, *, cursor=None, since: datetime | None = None, full_scan: bool = False) -> Listing:
+        self._client()  # fail now (not signed in, no key) rather than inside the walk
+        state = None if full_scan else _Cursor.parse(cursor)
+        days = float(self.config.get("full_listing_days", 30))
+        now = int(time.time())
+        full = state is None or (since is None and now - state.full_at > days * 86400)
+        listing = Listing(refs=iter(()), complete=full and since is None, cursor=cursor)
+        listing.refs = self._refs(listing, state, since, full, now)
+        return listing
+
+    def _refs(self, listing: Listing, state: _Cursor | None, since, full: bool, now: int) -> Iterator[ItemRef]:
+        albums = self._albums(full or state is None)
+        new = _Cursor(upload=state.upload if state else 0, update=state.update if state else 0,
+                      full_at=now if full else (state.full_at if state else 0))
+        emitted: set[str] = set()
+
+        def take(entry: dict) -> ItemRef | None:
+            pid = str(entry["id"])
+            new.upload = max(new.upload, _int(entry.get("dateupload")))
+            new.update = max(new.update, _int(entry.get("lastupdate")))
+            if pid in emitted:
+                return None
+            emitted.add(pid)
+            return self._ref(entry, albums.get(pid, ()))
+
+        if full:
+            start = int(since.timestamp()) if since else 0
+            for entry in self._walk_uploads(start):
+                ref = take(entry)
+                if ref:
+                    yield ref
+            if since is not None:
+                for entry in self._recently_updated(int(since.timestamp())):
+                    ref = take(entry)
+                    if ref:
+                        yield ref
+        else:
+            assert state is not None
+            start = state.upload + 1 if since is None else min(state.upload + 1, int(since.timestamp()))
+            for entry in self._walk_uploads(start):
+                ref = take(entry)
+                if ref:
+                    yield ref
+            changed_from = state.update + 1 if since is None else min(state.update + 1, int(since.timestamp()))
+            for entry in self._recently_updated(changed_from):
+                ref = take(entry)
+                if ref:
+                    yield ref
+            for entry in self._changed_album_members:
+                ref = take(entry)
+                if ref:
+                    yield ref
+        self._save_album_cache()
+        listing.cursor = new.dump()
+
+    def _ref(self, entry: dict, albums) -> ItemRef:
+        if entry.get("originalsecret") and (entry.get("media") == "video" or entry.get("url_o")):
+            key = "o:" + entry["originalsecret"]
+        else:
+            key = "s:" + str(entry.get("secret", ""))
+        album_key = hashlib.sha1("\x00".join(sorted(albums)).encode()).hexdigest()[:12] if albums else "-"
+        fingerprint = f"{_int(entry.get('lastupdate'))}:{key}:{album_key}"
+        slim = {k: v for k, v in entry.items() if k not in ("owner", "farm", "context", "views", "license")}
+        slim["albums"] = sorted(albums)
+        return ItemRef(str(entry["id"]), fingerprint, key, None, None, None, json.dumps(slim).encode())
+
+    def _pages(self, method: str, key: str, **params) -> Iterator[tuple[dict, list]]:
+        """(page info, entries) of each page of a paged call."""
+        page = 1
+        while True:
+            answer = self.call(method, per_page=PER_PAGE, page=page, **params)[key]
+            entries = answer.get("photo") or answer.get("photoset") or []
+            yield answer, entries
+            if page >= _int(answer.get("pages"), 1) or not entries:
+                return
+            page += 1
+
+    def _walk_uploads(self, min_upload: int, **extra) -> Iterator[dict]:
+        """Every photo uploaded at or after ``min_upload``, oldest first.  A query
+        stops at 4,000 results, so a new one starts at the last upload date seen
+        (photos sharing that second are skipped by id)."""
+        lo = min_upload
+        boundary: set[str] = set()
+        while True:
+            last_date = None
+            reached_cap = False
+            at_last: set[str] = set()
+            for answer, entries in self._pages("flickr.photos.search", "photos", user_id="me", sort="date-posted-asc",
+                                               min_upload_date=lo, extras=EXTRAS, **extra):
+                page = _int(answer.get("page"), 1)
+                for e in entries:
+                    pid = str(e["id"])
+                    date = _int(e.get("dateupload"))
+                    if date != last_date:
+                        last_date, at_last = date, set()
+                    at_last.add(pid)
+                    if pid in boundary:
+                        continue
+                    yield e
+                if page * PER_PAGE >= SEARCH_CAP and page < _int(answer.get("pages"), 1):
+                    reached_cap = True
+                    break
+            if not reached_cap or last_date is None:
+                return
+            if last_date == lo:  # a whole query's worth of photos in one second: no way forward
+                raise SourceError(f"more than {SEARCH_CAP} photos share the upload second {lo}; Flickr's search "
+                                  "cannot list them all")
+            boundary, lo = at_last, last_date
+
+    def _recently_updated(self, min_date: int) -> Iterator[dict]:
+        for _answer, entries in self._pages("flickr.photos.recentlyUpdated", "photos", min_date=min_date,
+                                            extras=EXTRAS):
+            yield from entries
+
+    # -- albums -------------------------------------------------------------------------------
+    def _album_cache_path(self) -> Path:
+        from ..context import cache_dir
+
+        digest = hashlib.sha1(f"{self.env.library_root}\x00{self.name}".encode()).hexdigest()[:16]
+        return cache_dir() / "flickr-albums" / f"{digest}.json"
+
+    def _albums(self, refresh_all: bool) -> dict[str, tuple[str, ...]]:
+        """photo id -> titles of its albums.  Only albums whose date_update moved
+        since the last run are fetched (the rest comes from a local cache)."""
+        cache: dict = {}
+        if not refresh_all:
+            try:
+                cache = json.loads(self._album_cache_path().read_text())
+            except (OSError, ValueError):
+                cache = {}
+        sets = []
+        for _answer, entries in self._pages("flickr.photosets.getList", "photosets"):
+            sets.extend(entries)
+        fresh: dict = {}
+        changed_members: list[dict] = []
+        for s in sets:
+            sid = str(s["id"])
+            stamp = str(s.get("date_update", ""))
+            title = _text(s.get("title")) or sid
+            old = cache.get(sid)
+            if old and old.get("stamp") == stamp and old.get("title") == title:
+                fresh[sid] = old
+                continue
+            members = []
+            for _answer, entries in self._pages("flickr.photosets.getPhotos", "photoset", photoset_id=sid,
+                                                user_id=getattr(self, "user_nsid", "me"), extras=EXTRAS, media="all"):
+                members.extend(entries)
+            fresh[sid] = {"stamp": stamp, "title": title, "members": [str(m["id"]) for m in members]}
+            if not refresh_all:  # incremental: the photos that joined (or whose album was renamed) change
+                before = set(old.get("members", [])) if old else set()
+                renamed = old is not None and old.get("title") != title
+                changed_members.extend(m for m in members if renamed or str(m["id"]) not in before)
+        self._album_state = fresh
+        self._changed_album_members = changed_members
+        out: dict[str, list[str]] = {}
+        for sid, s in fresh.items():
+            for pid in s["members"]:
+                out.setdefault(pid, []).append(s["title"])
+        return {pid: tuple(sorted(titles)) for pid, titles in out.items()}
+
+    def _save_album_cache(self) -> None:
+        path = self._album_cache_path()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self._album_state))
+            tmp.replace(path)
+        except OSError:
+            pass  # a cache: the next run fetches the albums again
+
+    # -- reading items --------------------------------------------------------------------------
+    def where(self, item_id: str) -> str:
+        return f"{self.name}:{item_id}"
+
+    def _host(self, url: str) -> str:
+        host = self.endpoints.get("photo_host")
+        if not host:
+            return url
+        h = urlsplit(host)
+        u = urlsplit(url)
+        return urlunsplit((h.scheme, h.netloc, u.path, u.query, ""))
+
+    def _note_once(self, key: str, message: str) -> None:
+        with self._lock:
+            if key in self._warned:
+                return
+            self._warned.add(key)
+        self.env.report.info(f"note: service {self.name}: {message}")
+
+    def _file(self, entry: dict) -> tuple[str, str, str]:
+        """(url, quality, file extension) of the best file Flickr gives for an item."""
+        if entry.get("media") == "video":
+            sizes = self.call("flickr.photos.getSizes", photo_id=str(entry["id"]))["sizes"]["size"]
+            by_label = {s.get("label"): s for s in sizes}
+            if "Video Original" in by_label:
+                return self._host(by_label["Video Original"]["source"]), "original", \
+                    entry.get("originalformat") or "mp4"
+            # files only: "Video Player" is the web player's address, not a file (getSizes docs)
+            videos = [s for s in sizes if s.get("media") == "video" and s.get("source")
+                      and "MP4" in str(s.get("label", ""))]
+            if not videos:
+                raise SourceError("Flickr gives no downloadable file for this video")
+            best = max(videos, key=lambda s: _int(s.get("width")) * _int(s.get("height")))
+            self._no_originals()
+            return self._host(best["source"]), _quality(best), "mp4"
+        if entry.get("url_o"):
+            return self._host(entry["url_o"]), "original", entry.get("originalformat") or "jpg"
+        for suffix, _label in SIZES:
+            if entry.get(f"url_{suffix}"):
+                self._no_originals()
+                size = {"width": entry.get(f"width_{suffix}"), "height": entry.get(f"height_{suffix}")}
+                return self._host(entry[f"url_{suffix}"]), _quality(size), "jpg"
+        raise SourceError("Flickr gives no downloadable size of this photo")
+
+    def _no_originals(self) -> None:
+        self._note_once("originals", "this Flickr account does not give original files (free accounts cannot "
+                        "download originals since 2025-05-15); the largest size Flickr gives is recorded instead, "
+                        "with its real quality, not as an original")
+
+    def _session(self):
+        if self._http is None:
+            import requests
+
+            with self._lock:
+                if self._http is None:
+                    s = requests.Session()
+                    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16)
+                    s.mount("http://", adapter)
+                    s.mount("https://", adapter)
+                    self._http = s
+        return self._http
+
+    def _download(self, url: str) -> BinaryIO:
+        """The file at ``url`` in a temporary file (rewound), checked against its
+        Content-Length; 429, 5xx and short reads are tried again."""
+        import requests
+
+        def once():
+            tmp = tempfile.TemporaryFile()
+            try:
+                with self._session().get(url, stream=True, timeout=self.timeout) as r:
+                    if r.status_code == 429 or r.status_code >= 500:
+                        raise _Transient(f"HTTP {r.status_code} from {urlsplit(url).netloc}")
+                    if r.status_code != 200:
+                        raise SourceError(f"the file could not be downloaded (HTTP {r.status_code})")
+                    expected = r.headers.get("Content-Length")
+                    got = 0
+                    for chunk in r.iter_content(1 << 20):
+                        tmp.write(chunk)
+                        got += len(chunk)
+                if expected is not None and got != int(expected):
+                    raise _Transient(f"download cut short ({got} of {expected} bytes)")
+                tmp.seek(0)
+                return tmp
+            except BaseException:
+                tmp.close()
+                raise
+
+        try:
+            return retrying(once, transient=_transient, attempts=self.attempts, base=self.backoff,
+                            on_retry=self._retry_note("download"))
+        except (_Transient, requests.RequestException) as e:
+            raise SourceError(f"the file could not be downloaded after {self.attempts} attempts: {e}") from None
+
+    def describe(self, ref: ItemRef) -> ServiceItem:
+        from ..media.probe import IN_MEMORY_LIMIT, hash_stream, probe_bytes, probe_large
+        from ..media.formats import sniff
+
+        entry = json.loads(ref.extra or b"{}")
+        if not entry:
+            raise SourceError("no listing data for this item (list it again)")
+        info = None
+        size = None
+        if ref.known_hash:  # only metadata changed: the bytes were hashed before
+            content_hash = ref.known_hash
+            quality = "original" if (ref.content_key or "").startswith("o:") else None
+        else:
+            url, quality, ext = self._file(entry)
+            with self._download(url) as f:
+                content_hash, size = hash_stream(f)
+                f.seek(0)
+                head = f.read(4096)
+                fmt = sniff(head, f"file.{ext}")
+                if fmt is None:
+                    raise MediaError("the file Flickr gives is not a photo or video photosync can read")
+                if size <= IN_MEMORY_LIMIT:
+                    info = probe_bytes(head + f.read(), fmt)
+                else:
+                    info = probe_large(f, size, fmt)
+        return ServiceItem(
+            ref=ref,
+            content_hash=content_hash,
+            size=size,  # type: ignore[arg-type]  (None: unchanged, kept from the record)
+            metadata=self._metadata(entry, info),
+            quality=quality or "original",
+            visibility=level_of(entry),
+            url=self._page_url(str(entry["id"])),
+        )
+
+    def _page_url(self, pid: str) -> str:
+        return f"https://www.flickr.com/photos/{getattr(self, 'user_nsid', 'me')}/{pid}/"
+
+    def _metadata(self, entry: dict, info) -> Metadata:
+        title = (entry.get("title") or "").strip()
+        desc = _text(entry.get("description")).strip()
+        caption = title + ("\n\n" + desc if desc else "") if (title or desc) else None
+        tags = tuple(t for t in (entry.get("tags") or "").split() if not _is_machine_tag(t))
+        taken = granularity = None
+        if entry.get("datetaken") and str(entry.get("datetakenunknown", "0")) != "1":
+            taken = str(entry["datetaken"]).replace(" ", "T")[:19]
+            granularity = GRANULARITY.get(_int(entry.get("datetakengranularity")))
+        source = "service" if taken else None
+        if taken is None and info is not None and info.taken is not None:
+            from ..media.dates import iso
+
+            taken, source = iso(info.taken), info.taken_source
+        lat, lng = entry.get("latitude"), entry.get("longitude")
+        location = None
+        try:
+            if lat not in (None, "", 0, "0") and lng not in (None, "", 0, "0"):
+                location = Location(float(lat), float(lng))
+        except (TypeError, ValueError):
+            location = None
+        if location is None and info is not None and info.lat is not None:
+            location = Location(info.lat, info.lng, info.alt)
+        fmt = FLICKR_FORMAT.get(str(entry.get("originalformat") or "").lower())
+        if info is not None:
+            fmt = info.format.name
+        media = "video" if entry.get("media") == "video" else "photo"
+        width = _int(entry.get("o_width")) or (info.width if info else None) or None
+        height = _int(entry.get("o_height")) or (info.height if info else None) or None
+        camera = CameraInfo(info.make, info.model) if info is not None and (info.make or info.model) else None
+        return Metadata(
+            taken_date=taken,
+            taken_date_source=source,
+            taken_date_granularity=granularity,
+            filename=None,  # Flickr keeps no file names
+            location=location,
+            tags=tags,
+            caption=caption,
+            camera_info=camera,
+            media_type=media,
+            format=fmt if fmt in FORMATS else None,
+            width=width,
+            height=height,
+            albums=tuple(entry.get("albums") or ()),
+        )
+
+    def open(self, item_id: str, raw_name: bytes | None = None) -> BinaryIO:
+        answer = self.call("flickr.photos.getSizes", photo_id=item_id)["sizes"]["size"]
+        by_label = {s.get("label"): s for s in answer}
+        best = by_label.get("Video Original") or by_label.get("Original")
+        if best is None:
+            raise SourceError(f"{self.where(item_id)}: Flickr gives no original of it")
+        return self._download(self._host(best["source"]))
+
+    # -- writing ----------------------------------------------------------------------------------
+    def set_visibility(self, item_id: str, level: str) -> None:
+        flags = flags_for(level)
+        self.call("flickr.photos.setPerms", photo_id=item_id, is_public=flags["is_public"],
+                  is_friend=flags["is_friend"], is_family=flags["is_family"])
+
+    def find_uploaded(self, content_hashes: set[str]) -> dict[str, str]:
+        if not content_hashes:
+            return {}
+        found: dict[str, str] = {}
+        for entry in self._walk_uploads(0, machine_tags=f"{MACHINE_TAG}="):
+            for tag in (entry.get("machine_tags") or "").split():
+                if tag.startswith(MACHINE_TAG + "="):
+                    h = "sha256:" + tag.split("=", 1)[1].lower()
+                    if h in content_hashes:
+                        found.setdefault(h, str(entry["id"]))
+        return found
+
+    def upload(self, photo: Photo, stream: BinaryIO, size: int | None, visibility: str) -> ServiceItem:
+        md = photo.metadata
+        from ..phases.common import blob_ext
+
+        ext = blob_ext(photo)
+        name = md.filename or f"{photo.photo_id}.{ext}"
+        if "." not in name.rsplit("/", 1)[-1]:
+            name = f"{name}.{ext}"  # Flickr tells videos from photos by the file name (flickrapi#104)
+        title, desc = split_caption(md.caption)
+        tags = [_quote_tag(t) for t in md.tags]
+        tags.append(f"{MACHINE_TAG}={photo.content_hash.split(':', 1)[1]}")
+        fields = {"title": title or name.rsplit(".", 1)[0], "description": desc, "tags": " ".join(tags),
+                  "safety_level": "1", **flags_for(visibility)}
+        new_id = self._post_upload(fields, name, stream, photo.content_hash)
+        if md.taken_date:
+            self.call("flickr.photos.setDates", photo_id=new_id, date_taken=md.taken_date[:19].replace("T", " "),
+                      date_taken_granularity=str(GRANULARITY_CODE.get(md.taken_date_granularity, 0)))
+        if md.location and (visibility != "public" or self.config.get("upload_location_public")):
+            self.call("flickr.photos.geo.setLocation", photo_id=new_id, lat=str(md.location.lat),
+                      lon=str(md.location.lng))
+        for album in md.albums:
+            self._add_to_album(album, new_id)
+        return ServiceItem(
+            ref=ItemRef(new_id, ""),
+            content_hash=photo.content_hash,
+            size=size,  # type: ignore[arg-type]
+            metadata=md,
+            quality="original",
+            visibility=visibility,
+            url=self._page_url(new_id),
+        )
+
+    def _post_upload(self, fields: dict, filename: str, stream: BinaryIO, content_hash: str) -> str:
+        """POST the file to the upload endpoint; the new photo's id.  After a
+        failure that may have stored the photo (5xx, a lost connection) the
+        machine tag is looked up before trying again, so nothing is uploaded twice."""
+        import mimetypes
+        import xml.etree.ElementTree as ET
+
+        import requests
+        from requests_toolbelt import MultipartEncoder
+
+        api = self._client()
+        url = self.endpoints["upload"]
+        start = stream.tell() if stream.seekable() else None
+        mime = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        maybe_stored = False
+
+        def once():
+            nonlocal maybe_stored
+            if maybe_stored:
+                found = self.find_uploaded({content_hash})
+                if content_hash in found:
+                    return found[content_hash]
+            if start is not None:
+                stream.seek(start)
+            # the signature covers the form fields but not the file (as flickrapi's do_upload)
+            signed = requests.Request("POST", url, data=dict(fields), auth=api.flickr_oauth.oauth).prepare()
+            body = MultipartEncoder(fields={**fields, "photo": (filename, stream, mime)})
+            self.bucket.take()
+            with self._lock:
+                self.calls += 1
+            try:
+                r = self._session().post(url, data=body, timeout=max(self.timeout, 600),
+                                         headers={"Authorization": signed.headers["Authorization"],
+                                                  "Content-Type": body.content_type})
+            except (requests.ConnectionError, requests.Timeout):
+                maybe_stored = True
+                if start is None:
+                    raise SourceError("upload interrupted and the source cannot be read again") from None
+                raise
+            if r.status_code == 429:
+                raise _Transient("HTTP 429 (too many requests)")
+            if r.status_code >= 500:
+                maybe_stored = True
+                raise _Transient(f"HTTP {r.status_code}")
+            if r.status_code != 200:
+                raise SourceError(f"upload refused (HTTP {r.status_code})")
+            try:
+                rsp = ET.fromstring(r.content)
+            except ET.ParseError:
+                raise SourceError("Flickr's answer to the upload is not XML") from None
+            if rsp.get("stat") != "ok":
+                err = rsp.find("err")
+                code = _int(err.get("code") if err is not None else None, -1)
+                msg = err.get("msg") if err is not None else "unknown error"
+                if code in (98, 99, 100):
+                    from flickrapi.exceptions import FlickrError
+
+                    raise self._explain(FlickrError(msg, code=code), "upload")
+                raise SourceError(f"Flickr refused the upload: error {code}: {msg}")
+            pid = rsp.findtext("photoid")
+            if not pid:
+                raise SourceError("Flickr's answer to the upload has no photo id")
+            return pid.strip()
+
+        try:
+            return retrying(once, transient=_transient, attempts=self.attempts, base=self.backoff,
+                            on_retry=self._retry_note("upload"))
+        except (_Transient, requests.RequestException) as e:
+            raise SourceError(f"upload failed after {self.attempts} attempts: {e}") from None
+
+    def _add_to_album(self, title: str, photo_id: str) -> None:
+        if self._sets_by_title is None:
+            sets: dict[str, str] = {}
+            for _answer, entries in self._pages("flickr.photosets.getList", "photosets"):
+                for s in entries:
+                    sets.setdefault(_text(s.get("title")), str(s["id"]))
+            self._sets_by_title = sets
+        sid = self._sets_by_title.get(title)
+        if sid is None:
+            made = self.call("flickr.photosets.create", title=title, primary_photo_id=photo_id)
+            self._sets_by_title[title] = str(made["photoset"]["id"])
+            return
+        try:
+            self.call("flickr.photosets.addPhoto", photoset_id=sid, photo_id=photo_id)
+        except SourceError as e:
+            if "error 3:" not in str(e):  # 3: already in the album
+                raise
+
+
+def _quality(size: dict) -> str:
+    longest = max(_int(size.get("width")), _int(size.get("height")))
+    if longest >= 1600:
+        return "high"
+    if longest >= 800:
+        return "medium"
+    return "low"
+
+
+def utc_stamp(ts: int) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,222 @@
+"""Phase 3, second half: push resolved photos onto other services.
+
+A service whose config names ``upload_from`` (a list of services) receives every
+resolved photo found on one of those services and not on it yet, at the photo's
+canonical visibility (or the nearest narrower level the service has; never
+wider).  Order, as for blobs: the service stores the bytes first, then the
+photo's JSON records the new instance, then the commit.  A run killed between
+the upload and the commit is safe because the connector tags what it uploads
+and ``find_uploaded`` asks the service for those tags before uploading: the
+rerun records the earlier upload instead of sending it again.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from ..conflicts import visibility as vis
+from ..errors import InvalidRecord, PhotosyncError, SourceError, StoreError, Unsupported, VerificationError
+from ..library.layout import utc_now
+from ..library.library import Library
+from ..model import VISIBILITY_LEVELS, Instance, Photo, visibility_rank, with_instance
+from .common import Connectors
+
+COMMIT_EVERY_SECONDS = 30
+#: a service that fails this many uploads in a row is skipped for the rest of the run
+FAILURE_LIMIT = 5
+
+
+@dataclass
+class UploadAction:
+    photo_id: str
+    label: str
+    service: str
+    visibility: str
+    size: int | None
+
+
+@dataclass
+class UploadPlan:
+    actions: list[UploadAction] = field(default_factory=list)
+    #: (photo label, service, reason) of photos a service cannot take as they are
+    refused: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(a.size or 0 for a in self.actions)
+
+
+@dataclass
+class UploadResult:
+    uploaded: int = 0
+    found: int = 0
+    failed: int = 0
+    commits: list[str] = field(default_factory=list)
+
+
+def upload_level(canonical: str, levels: tuple[str, ...]) -> str | None:
+    """The widest level the service has that is not wider than ``canonical``
+    (None: the service cannot show it that narrowly)."""
+    ok = [lv for lv in levels if visibility_rank(lv) <= visibility_rank(canonical)]
+    return max(ok, key=visibility_rank) if ok else None
+
+
+def targets(lib: Library) -> dict[str, list[str]]:
+    """service -> the services whose photos it receives."""
+    return {
+        name: list(conf["upload_from"])
+        for name, conf in sorted(lib.services.items())
+        if conf.get("enabled", True) and conf.get("upload_from")
+    }
+
+
+def make_plan(lib: Library) -> UploadPlan:
+    plan = UploadPlan()
+    assert lib.index is not None
+    connectors = Connectors(lib)
+    for target, sources in targets(lib).items():
+        try:
+            levels = connectors.get(target).capabilities.visibility_levels or VISIBILITY_LEVELS
+        except PhotosyncError as e:
+            lib.report.error(f"service {target}", str(e))
+            continue
+        for pid in lib.index.photos_to_upload(target, sources):
+            try:
+                photo = lib.get_photo(pid)
+            except InvalidRecord as e:
+                lib.report.error(e.path, f"{e.reason}; not uploaded")
+                continue
+            level = upload_level(photo.visibility.canonical, levels)
+            if level is None:
+                plan.refused.append((photo.label, target, f"it cannot show a photo as narrowly as "
+                                                          f"'{photo.visibility.canonical}'"))
+                continue
+            size = next((i.size for i in photo.all_instances()
+                         if i.content_hash == photo.content_hash and i.size is not None), None)
+            plan.actions.append(UploadAction(pid, photo.label, target, level, size))
+    return plan
+
+
+def execute(lib: Library, plan: UploadPlan, workers: int | None = None) -> UploadResult:
+    from .common import make_stores
+    from .replicate import _Copier
+
+    result = UploadResult()
+    report = lib.report
+    for label, service, reason in plan.refused:
+        report.error(f"{label}", f"not uploaded to {service}: {reason} (a service policy conflict)")
+        result.failed += 1
+    if not plan.actions:
+        return result
+    try:
+        stores = make_stores(lib)
+    except PhotosyncError:
+        stores = {}
+    copier = _Copier(lib, stores)
+    connectors = copier.connectors
+    workers = workers or int(lib.preferences["sync_preferences"].get("max_parallel_uploads", 4))
+    batch = int(lib.preferences["sync_preferences"].get("commit_batch_size", 500))
+    now = utc_now()
+    pending: dict[str, int] = {}
+    last_commit = time.monotonic()
+
+    def record(action: UploadAction, item_id: str, url: str | None, metadata, size) -> None:
+        photo = lib.get_photo(action.photo_id)
+        inst = Instance(service=action.service, id=item_id, content_hash=photo.content_hash, quality="original",
+                        last_sync=now, url=url, size=size, metadata=metadata, visibility=action.visibility)
+        lib.stage(vis.refresh(with_instance(photo, inst)))
+        pending[action.service] = pending.get(action.service, 0) + 1
+
+    def commit(final: bool = False) -> None:
+        nonlocal last_commit
+        if pending:
+            parts = ", ".join(f"{n} to {s}" for s, n in sorted(pending.items()))
+            oid = lib.commit(f"replicate: uploaded {parts}" + ("" if final else " (batch)"))
+            if oid:
+                result.commits.append(oid)
+            pending.clear()
+        last_commit = time.monotonic()
+
+    by_service: dict[str, list[UploadAction]] = {}
+    for a in plan.actions:
+        by_service.setdefault(a.service, []).append(a)
+    task = report.task("Uploading", total=len(plan.actions), total_bytes=plan.total_bytes or None)
+    try:
+        for service, actions in by_service.items():
+            try:
+                conn = connectors.get(service)
+                photos = {a.photo_id: lib.get_photo(a.photo_id) for a in actions}
+                # uploaded before but never recorded (a run killed after the upload)
+                found = conn.find_uploaded({p.content_hash for p in photos.values()})
+            except PhotosyncError as e:
+                report.error(f"service {service}", f"nothing uploaded: {e}")
+                result.failed += len(actions)
+                task.advance(len(actions), sum(a.size or 0 for a in actions))
+                continue
+            todo = []
+            for a in actions:
+                item_id = found.get(photos[a.photo_id].content_hash)
+                if item_id is not None:
+                    record(a, item_id, None, photos[a.photo_id].metadata, a.size)
+                    result.found += 1
+                    task.advance(1, a.size or 0)
+                else:
+                    todo.append(a)
+            photos.clear()
+
+            def one(action: UploadAction):
+                photo = lib.get_photo(action.photo_id)
+                tried = []
+                for desc, opener in copier.sources(photo):
+                    if desc.startswith(f"{service}:"):
+                        continue
+                    try:
+                        stream = opener()
+                    except PhotosyncError as e:
+                        tried.append(f"{desc}: {e}")
+                        continue
+                    with stream:
+                        return conn.upload(photo, stream, action.size, action.visibility)
+                raise SourceError("no readable copy of the original (" + ("; ".join(tried) or "none known") + ")")
+
+            failures = 0
+            with ThreadPoolExecutor(max(1, workers), thread_name_prefix="upload") as pool:
+                running: dict[Future, UploadAction] = {}
+                queue = list(reversed(todo))
+                while queue or running:
+                    while queue and len(running) < workers * 2 and failures < FAILURE_LIMIT:
+                        a = queue.pop()
+                        running[pool.submit(one, a)] = a
+                    if not running:
+                        break
+                    done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        a = running.pop(fut)
+                        task.advance(1, a.size or 0)
+                        try:
+                            item = fut.result()
+                        except (SourceError, StoreError, VerificationError, Unsupported, OSError) as e:
+                            report.error(f"{a.label} ({a.photo_id})", f"not uploaded to {service}: {e}")
+                            result.failed += 1
+                            failures += 1
+                            continue
+                        except PhotosyncError as e:  # sign-in and config problems stop this service
+                            report.error(f"service {service}", str(e))
+                            result.failed += 1
+                            failures = FAILURE_LIMIT
+                            continue
+                        failures = 0
+                        record(a, item.ref.id, item.url, item.metadata, item.size)
+                        result.uploaded += 1
+                    if lib.staged_count >= batch or (pending and time.monotonic() - last_commit > COMMIT_EVERY_SECONDS):
+                        commit()
+                if queue:
+                    report.error(f"service {service}", f"keeps failing; {len(queue)} uploads skipped for this run")
+                    result.failed += len(queue)
+                    task.advance(len(queue), sum(a.size or 0 for a in queue))
+    finally:
+        task.close()
+        commit(final=True)
+    return result

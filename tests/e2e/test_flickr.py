@@ -1,0 +1,340 @@
+"""Flickr end to end: the real photosync command and the real flickrapi client
+against the fake Flickr (tests/fakes/flickr) on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fakes.flickr import FakeFlickr
+from helpers import git, git_status
+from photosync.sample import generate_corpus
+
+KEY = "0123456789abcdef0123456789abcdef"
+SECRET = "fedcba9876543210"
+
+
+@pytest.fixture
+def fake():
+    f = FakeFlickr(api_key=KEY, api_secret=SECRET, user_nsid="12345678@N00", username="tester",
+                   fullname="Test Person", pro=True)
+    f.start()
+    yield f
+    f.stop()
+
+
+def fast_retries(lib: Path, name: str = "flickr", **extra) -> None:
+    """Retries in milliseconds, not seconds (a hand edit of config/, committed by the next command)."""
+    path = lib / "config/services.json"
+    services = json.loads(path.read_text())
+    services[name]["retry"] = {"attempts": 5, "base_seconds": 0.01}
+    services[name].update(extra)
+    path.write_text(json.dumps(services, indent=2))
+
+
+def add_flickr(cli, lib: Path, fake, name="flickr", *extra: str) -> None:
+    args = ["-L", str(lib), "service", "add", name, "--type", "flickr", "--api-key", KEY, "--api-secret", SECRET]
+    for k, v in fake.endpoints.items():
+        args += ["--endpoint", f"{k}={v}"]
+    cli(*args, *extra, check=0)
+    fast_retries(lib, name)
+
+
+def sign_in(lib: Path, fake, name="flickr", perms="write") -> subprocess.CompletedProcess:
+    """photosync auth, as a person would: read the address it prints, approve it
+    in the 'browser' (a GET on the fake's authorize page), paste the code."""
+    proc = subprocess.Popen([sys.executable, "-m", "photosync", "-L", str(lib), "auth", name, "--perms", perms],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = None
+    lines = []
+    while url is None:
+        line = proc.stderr.readline()
+        assert line, f"auth printed no address: {lines}"
+        lines.append(line)
+        if "oauth_token=" in line:
+            url = line.strip()
+    import requests
+    from urllib.parse import parse_qs, urlsplit
+
+    requests.get(url, timeout=10)  # the person approves
+    token = parse_qs(urlsplit(url).query)["oauth_token"][0]
+    verifier = fake.authorize(token, perms=perms)
+    out, err = proc.communicate(verifier + "\n", timeout=60)
+    assert proc.returncode == 0, out + err
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, "".join(lines) + err)
+
+
+@pytest.fixture
+def flickr_lib(tmp_path, cli, fake):
+    lib = tmp_path / "lib"
+    cli("init", str(lib), check=0)
+    add_flickr(cli, lib, fake)
+    sign_in(lib, fake)
+    return lib
+
+
+def records(lib: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((lib / "photos").rglob("*.json"))]
+
+
+def flickr_instances(lib: Path, name="flickr") -> dict[str, dict]:
+    out = {}
+    for rec in records(lib):
+        for inst in rec["instances"].get(name, []):
+            out[inst["id"]] = {**inst, "_record": rec}
+    return out
+
+
+def test_sign_in_keeps_secrets_out_of_the_library(tmp_path, cli, fake):
+    lib = tmp_path / "lib"
+    cli("init", str(lib), check=0)
+    add_flickr(cli, lib, fake)
+    done = sign_in(lib, fake, perms="read")
+    assert "tester" in done.stdout
+    creds = Path(os.environ["PHOTOSYNC_CONFIG_DIR"]) / "credentials/services/flickr.json"
+    assert stat.S_IMODE(creds.stat().st_mode) == 0o600
+    saved = json.loads(creds.read_text())
+    assert saved["api_key"] == KEY and saved["oauth_token"] and saved["user_nsid"] == "12345678@N00"
+    everything = git(lib, "log", "-p", "--all")
+    assert KEY not in everything and SECRET not in everything and saved["oauth_token_secret"] not in everything
+    cli("-q", "-L", str(lib), "discover", check=0)  # commits the hand edit of the retry settings
+    assert git_status(lib) == ""
+
+
+def test_listing_reaches_every_photo_past_the_search_cap(tmp_path, fake):
+    """More than 4,000 photos uploaded in one year: Flickr's search stops at
+    4,000 results a query, yet every photo is listed, once, in 500-photo pages."""
+    from photosync import credentials
+    from photosync.connectors.base import ConnectorContext
+    from photosync.connectors.flickr import FlickrConnector
+    from photosync.context import Context
+    from photosync.events import Collector, Tally
+
+    ids = fake.populate(4300, seed=3, heavy_year=2019, heavy_count=4100)
+    ctx = Context(tmp_path / "cfg")
+    token, secret = fake.issue_token(perms="read")
+    credentials.save(ctx, "services", "f", {"api_key": KEY, "api_secret": SECRET, "oauth_token": token,
+                                            "oauth_token_secret": secret, "perms": "read"})
+    conn = FlickrConnector("f", {"type": "flickr", "enabled": True, "endpoints": fake.endpoints},
+                           ConnectorContext(tmp_path, ctx, Tally(Collector())))
+    fake.reset_counters()
+    listing = conn.list(cursor=None, since=None, full_scan=False)
+    listed = [ref.id for ref in listing.refs]
+    assert sorted(listed) == sorted(ids) and len(listed) == len(set(listed))
+    assert listing.complete
+    assert fake.calls["flickr.photos.search"] <= 10, fake.calls  # 9 pages + the query restarted at the cap
+    # the cursor lets the next run ask only for what is new
+    fake.reset_counters()
+    again = conn.list(cursor=listing.cursor, since=None, full_scan=False)
+    assert list(again.refs) == [] and not again.complete
+    assert fake.api_calls <= 3, fake.calls
+
+
+def test_discover_then_rerun_costs_three_calls(flickr_lib, cli, fake):
+    """Discover an account; a rerun with no change costs at most three calls;
+    a changed caption and a changed permission are found by the next run
+    without downloading anything."""
+    ids = fake.populate(300, seed=3)
+    fake.reset_counters()
+    run = cli("-q", "-L", str(flickr_lib), "discover", check=0)
+    got = flickr_instances(flickr_lib)
+    assert set(got) == set(ids), run.err
+    assert fake.downloads >= 300
+
+    # visibility, dates and metadata as Flickr says them
+    some = next(i for i in ids if fake.photos[i].isfriend and not fake.photos[i].ispublic)
+    assert got[some]["visibility"] == "friends"
+    pub = next(i for i in ids if fake.photos[i].ispublic)
+    assert got[pub]["visibility"] == "public"
+    assert got[pub]["_record"]["visibility"]["canonical"] == "private"  # new photos are private: never widened
+    geo = next(i for i in ids if fake.photos[i].lat)
+    assert got[geo]["metadata"]["location"]["lat"] == pytest.approx(fake.photos[geo].lat)
+    assert got[pub]["metadata"]["taken_date"] == fake.photos[pub].datetaken.replace(" ", "T")
+    video = next((i for i in ids if fake.photos[i].media == "video"), None)
+    if video:
+        assert got[video]["metadata"]["media_type"] == "video" and got[video]["quality"] == "original"
+    albums = [i for i in ids if fake.photos[i].albums]
+    assert albums and all(got[i]["metadata"].get("albums") for i in albums)
+
+    fake.reset_counters()
+    again = cli("-q", "-L", str(flickr_lib), "discover", check=0)
+    assert fake.api_calls <= 3, fake.calls
+    assert fake.downloads == 0
+    head = git(flickr_lib, "rev-parse", "HEAD")
+
+    fake.set_meta(some, title="A new caption")
+    fake.set_perms(pub, 0, 0, 0)
+    fake.reset_counters()
+    cli("-q", "-L", str(flickr_lib), "discover", check=0)
+    assert fake.downloads == 0, "only metadata changed: no file needs downloading again"
+    assert fake.api_calls <= 4, fake.calls
+    got = flickr_instances(flickr_lib)
+    assert got[some]["metadata"]["caption"].startswith("A new caption")
+    assert got[pub]["visibility"] == "private"
+    assert git(flickr_lib, "rev-parse", "HEAD") != head
+    assert "2 updated from flickr" in git(flickr_lib, "log", "-1", "--format=%s")
+    assert git_status(flickr_lib) == "" and again.code == 0
+
+
+def test_faults_are_retried_and_reported(flickr_lib, cli, fake):
+    ids = fake.populate(60, seed=5)
+    fake.fail_next(3, status=503)
+    fake.fail_method("flickr.photos.search", times=2, code=105, message="Service currently unavailable")
+    fake.truncate_downloads(4)
+    fake.fail_next(2, status=429, path_prefix="/")
+    run = cli("-q", "-L", str(flickr_lib), "discover", check=0)
+    assert set(flickr_instances(flickr_lib)) == set(ids), run.err
+
+    # a fault that does not go away: a clear error, exit code 1, nothing recorded lost
+    before = len(records(flickr_lib))
+    fake.populate(5, seed=6)
+    fake.fail_next(1000, status=503)
+    run = cli("-q", "-L", str(flickr_lib), "discover")
+    assert run.code == 1
+    assert "flickr" in run.err and "503" in run.err
+    fake.fail_next(0)
+    assert len(records(flickr_lib)) == before
+    assert git_status(flickr_lib) == ""
+
+
+def test_a_revoked_token_says_to_sign_in_again(flickr_lib, cli, fake):
+    fake.populate(3, seed=1)
+    creds = json.loads((Path(os.environ["PHOTOSYNC_CONFIG_DIR"]) / "credentials/services/flickr.json").read_text())
+    fake.revoke(creds["oauth_token"])
+    run = cli("-q", "-L", str(flickr_lib), "discover")
+    assert run.code != 0
+    assert "photosync auth flickr" in run.err
+
+
+def folder_library(tmp_path, cli, fake, n):
+    pics = tmp_path / "pics"
+    generate_corpus(pics, n, seed=21, size=(96, 72), noise=6)
+    lib = tmp_path / "lib"
+    cli("init", str(lib), check=0)
+    cli("-L", str(lib), "service", "add", "pics", "--type", "local", "--path", str(pics), check=0)
+    add_flickr(cli, lib, fake, "flickr", "--upload-from", "pics")
+    sign_in(lib, fake)
+    cli("-q", "-L", str(lib), "discover", "--service", "pics", check=0)
+    cli("-q", "-L", str(lib), "resolve", "--auto-resolve", "simple", check=0)
+    return lib, pics
+
+
+def set_canonical(lib: Path, levels: dict[str, str]) -> None:
+    """A person's explicit choice of visibility, made by editing the records (committed by the next command)."""
+    for path in (lib / "photos").rglob("*.json"):
+        rec = json.loads(path.read_text())
+        if rec["photo_id"] in levels:
+            rec["visibility"]["canonical"] = levels[rec["photo_id"]]
+            path.write_text(json.dumps(rec, indent=2))
+
+
+def test_replicate_uploads_with_the_canonical_visibility(tmp_path, cli, fake):
+    lib, _ = folder_library(tmp_path, cli, fake, 9)
+    recs = records(lib)
+    levels = {r["photo_id"]: ("private", "friends", "public")[i % 3] for i, r in enumerate(recs)}
+    with_location = [r["photo_id"] for r in recs if r["metadata"]["location"]]
+    set_canonical(lib, levels)
+    plan = cli("-L", str(lib), "replicate", check=0)
+    assert "9 photos" in plan.out and "to flickr as public" in plan.out
+    assert fake.uploads == []
+    cli("-q", "-L", str(lib), "replicate", "--execute", check=0)
+    assert len(fake.uploads) == 9
+    by_hash = {}
+    for up in fake.uploads:
+        tags = up["tags"].split()
+        [tag] = [t for t in tags if t.startswith("photosync:sha256=")]
+        by_hash["sha256:" + tag.split("=", 1)[1]] = up
+    for rec in records(lib):
+        up = by_hash[rec["content_hash"]]
+        level = levels[rec["photo_id"]]
+        assert (up["is_public"], up["is_friend"], up["is_family"]) == {
+            "private": ("0", "0", "0"), "friends": ("0", "1", "1"), "public": ("1", "0", "0")}[level]
+        assert up["hidden"] == ("1" if level == "public" else "2")
+        assert "." in up["filename"] and not up["filename"].startswith("dummy")
+        inst = rec["instances"]["flickr"][0]
+        assert inst["id"] == up["photo_id"] and inst["visibility"] == level
+        photo = fake.photos[up["photo_id"]]
+        if rec["photo_id"] in with_location and level != "public":
+            assert photo.lat, "the location goes with photos that are not public"
+        if level == "public":
+            assert not photo.lat, "a public photo's location is not published unless asked"
+        # the original's bytes arrive unchanged
+        import hashlib
+
+        assert "sha256:" + hashlib.sha256(fake.file_bytes(up["photo_id"])).hexdigest() == rec["content_hash"]
+    fake.reset_counters()
+    again = cli("-q", "-L", str(lib), "replicate", "--execute", check=0)
+    assert fake.uploads == [] and again.code == 0
+    assert git_status(lib) == ""
+
+
+def test_kill_replicate_to_flickr_never_uploads_twice(tmp_path, cli, fake):
+    lib, _ = folder_library(tmp_path, cli, fake, 40)
+    fake.delay = 0.05
+    rnd = random.Random(5)
+    kills = 0
+    for _ in range(8):
+        proc = subprocess.Popen([sys.executable, "-m", "photosync", "-L", str(lib), "replicate", "--execute"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rnd.uniform(0.8, 2.0))
+        if proc.poll() is not None:
+            break
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        kills += 1
+    assert kills >= 2, "replicate finished before it could be killed: the test proves nothing"
+    fake.delay = 0
+    cli("-q", "-L", str(lib), "replicate", "--execute", check=0)
+    hashes = [t for up in fake.uploads for t in up["tags"].split() if t.startswith("photosync:sha256=")]
+    assert len(hashes) == len(set(hashes)) == 40, "a photo was uploaded twice"
+    insts = flickr_instances(lib)
+    assert len(insts) == 40 and set(insts) <= set(fake.photos)
+    assert subprocess.run(["git", "-C", str(lib), "fsck", "--strict"], capture_output=True).returncode == 0
+    assert git_status(lib) == ""
+
+
+def test_audit_fix_narrows_flickr_permissions_and_never_widens(flickr_lib, cli, fake):
+    pub = fake.add_photo(title="too open", is_public=1)
+    fam = fake.add_photo(title="family", is_family=1)
+    cli("-q", "-L", str(flickr_lib), "discover", check=0)
+    check = cli("-L", str(flickr_lib), "audit", "--visibility-check")
+    assert check.code == 1 and "wider" in check.out
+    fixed = cli("-L", str(flickr_lib), "audit", "--visibility-check", "--fix", check=0)
+    assert "2 narrowed" in fixed.out
+    for pid in (pub, fam):
+        p = fake.photos[pid]
+        assert (p.ispublic, p.isfriend, p.isfamily) == (0, 0, 0)
+    assert cli("-L", str(flickr_lib), "audit", "--visibility-check", check=0).code == 0
+    assert "narrowed 2 on flickr" in git(flickr_lib, "log", "-1", "--format=%s")
+    # a later discover sees the narrowed permissions: no discrepancy comes back
+    cli("-q", "-L", str(flickr_lib), "discover", check=0)
+    assert cli("-L", str(flickr_lib), "audit", "--visibility-check", check=0).code == 0
+
+
+def test_a_free_account_gives_no_originals_and_says_so(tmp_path, cli):
+    f = FakeFlickr(api_key=KEY, api_secret=SECRET, user_nsid="12345678@N00", username="tester",
+                   fullname="Test Person", pro=False)
+    f.start()
+    try:
+        lib = tmp_path / "lib"
+        cli("init", str(lib), check=0)
+        add_flickr(cli, lib, f)
+        sign_in(lib, f, perms="read")
+        f.populate(6, seed=2)
+        video = f.add_photo(media="video", original_format="mp4", title="a clip")
+        run = cli("-q", "-L", str(lib), "discover", check=0)
+        assert run.err.count("does not give original files") == 1
+        insts = flickr_instances(lib)
+        assert len(insts) == 7 and all(i["quality"] != "original" for i in insts.values())
+        assert insts[video]["metadata"]["media_type"] == "video"
+    finally:
+        f.stop()

@@ -1,0 +1,68 @@
+"""The request budget and the retry helper network connectors share."""
+
+from __future__ import annotations
+
+import pytest
+
+from photosync.net import TokenBucket, retrying
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+        self.slept = []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, s):
+        self.slept.append(s)
+        self.now += s
+
+
+def test_bucket_allows_a_burst_then_the_hourly_rate():
+    clock = Clock()
+    bucket = TokenBucket(3600, burst=10, clock=clock, sleep=clock.sleep)  # one a second
+    for _ in range(10):
+        assert bucket.take() == 0
+    waits = [bucket.take() for _ in range(5)]
+    assert waits == pytest.approx([1.0] * 5)
+    # over a simulated hour no more than 3,600 + the burst go through
+    clock2 = Clock()
+    b2 = TokenBucket(3600, burst=10, clock=clock2, sleep=clock2.sleep)
+    taken = 0
+    while clock2.now < 3600:
+        b2.take()
+        taken += 1
+    assert taken <= 3600 + 10
+
+
+def test_retrying_backs_off_then_gives_the_last_error():
+    seen = []
+
+    def flaky():
+        seen.append(1)
+        if len(seen) < 3:
+            raise ConnectionError("transient")
+        return "ok"
+
+    delays = []
+    assert retrying(flaky, transient=lambda e: isinstance(e, ConnectionError), attempts=5, base=0.001,
+                    on_retry=lambda e, d: delays.append(d)) == "ok"
+    assert len(seen) == 3 and len(delays) == 2 and delays[1] >= delays[0] * 0.5
+
+    def always():
+        raise ConnectionError("down")
+
+    with pytest.raises(ConnectionError):
+        retrying(always, transient=lambda e: True, attempts=3, base=0.001)
+
+    calls = []
+
+    def permanent():
+        calls.append(1)
+        raise ValueError("bad id")
+
+    with pytest.raises(ValueError):
+        retrying(permanent, transient=lambda e: isinstance(e, ConnectionError), attempts=5, base=0.001)
+    assert len(calls) == 1
