@@ -16,26 +16,72 @@ T = TypeVar("T")
 
 
 class TokenBucket:
-    """At most ``per_hour`` takes an hour on average, ``burst`` at once."""
+    """At most ``per_hour`` takes in any hour: tokens refill at 80 % of that rate
+    into a bucket holding the other 20 % (so a burst of up to a fifth of the
+    hour's budget goes at once, and burst + refill never pass the limit).
 
-    def __init__(self, per_hour: float, burst: int = 50, clock=time.monotonic, sleep=time.sleep):
-        self.rate = per_hour / 3600.0
-        self.capacity = float(max(1, burst))
-        self.tokens = self.capacity
+    With ``state_path`` the bucket is shared by every process using it, one after
+    the other (the file keeps how many tokens are left and when), so running a
+    command twice in a minute does not get two bursts.
+    """
+
+    def __init__(self, per_hour: float, state_path=None, clock=time.time, sleep=time.sleep):
+        self.rate = 0.8 * per_hour / 3600.0
+        self.capacity = max(1.0, 0.2 * per_hour)
         self.clock = clock
         self.sleep = sleep
+        self.state_path = state_path
+        self.tokens = self.capacity
         self.stamp = clock()
+        self.saved_at = 0.0
         self.lock = threading.Lock()
         self.waited = 0.0
+        #: tokens taken by this process
+        self.taken = 0
+        self._load()
+
+    def _load(self) -> None:
+        if self.state_path is None:
+            return
+        import json
+
+        try:
+            with open(self.state_path, encoding="utf-8") as f:
+                d = json.load(f)
+            tokens, stamp = float(d["tokens"]), float(d["stamp"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return
+        if stamp <= self.clock():
+            self.tokens = min(self.capacity, tokens)
+            self.stamp = stamp
+
+    def save(self) -> None:
+        if self.state_path is None:
+            return
+        import json
+        import os
+
+        try:
+            os.makedirs(os.path.dirname(self.state_path), exist_ok=True)
+            tmp = f"{self.state_path}.{os.getpid()}.tmp"
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump({"tokens": self.tokens, "stamp": self.stamp}, f)
+            os.replace(tmp, self.state_path)
+        except OSError:
+            pass  # the budget then restarts full next time: still under the hourly limit per process
 
     def take(self) -> float:
         """Take one token, sleeping until there is one; returns the seconds slept."""
         with self.lock:
             now = self.clock()
-            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+            self.tokens = min(self.capacity, self.tokens + max(0.0, now - self.stamp) * self.rate)
             self.stamp = now
             self.tokens -= 1.0
+            self.taken += 1
             wait = 0.0 if self.tokens >= 0 else -self.tokens / self.rate
+            if now - self.saved_at >= 1.0 or wait > 0:
+                self.saved_at = now
+                self.save()
         if wait > 0:
             self.waited += wait
             self.sleep(wait)

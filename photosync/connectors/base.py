@@ -137,6 +137,10 @@ class Connector(ABC):
         the service has) and its canonical metadata; the new item, described."""
         raise Unsupported(f"service {self.name} ({self.type_name}) cannot upload")
 
+    def uploaded_metadata(self, photo: Photo, visibility: str) -> Metadata:
+        """The metadata the service will report for ``photo`` once uploaded (what it keeps of it)."""
+        return photo.metadata
+
     def find_uploaded(self, content_hashes: set[str]) -> dict[str, str]:
         """content hash -> item id of photos this program uploaded before, found
         on the service itself (so a lost record or index never causes a second upload)."""

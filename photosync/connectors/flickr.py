@@ -186,7 +186,8 @@ class FlickrConnector(Connector):
         rate = config.get("rate_limit") or {}
         per_hour = rate.get("requests_per_hour") or (rate["requests_per_minute"] * 60 if "requests_per_minute" in rate
                                                      else DEFAULT_REQUESTS_PER_HOUR)
-        self.bucket = TokenBucket(float(per_hour), burst=min(100, max(1, int(per_hour) // 36)))
+        self.per_hour = float(per_hour)
+        self._bucket: TokenBucket | None = None
         retry = config.get("retry") or {}
         self.attempts = int(retry.get("attempts", 6))
         self.backoff = float(retry.get("base_seconds", 1.0))
@@ -299,6 +300,17 @@ class FlickrConnector(Connector):
         who = self.call("flickr.test.login")
         return f"{_text(who['user'].get('username'))} ({who['user'].get('id')}), {perms} access"
 
+    @property
+    def bucket(self) -> TokenBucket:
+        """The API key's request budget, shared by the runs that use the key (a file in the user cache)."""
+        if self._bucket is None:
+            from ..context import cache_dir
+
+            key = str(self._secrets().get("api_key", ""))
+            digest = hashlib.sha1(key.encode()).hexdigest()[:16]
+            self._bucket = TokenBucket(self.per_hour, state_path=str(cache_dir() / "flickr-budget" / f"{digest}.json"))
+        return self._bucket
+
     # -- calls ------------------------------------------------------------------------------
     def call(self, method: str, **params):
         """One REST call within the budget, retried when the failure is transient;
@@ -365,7 +377,7 @@ class FlickrConnector(Connector):
     def _refs(self, listing: Listing, state: _Cursor | None, since, full: bool, now: int) -> Iterator[ItemRef]:
         albums = self._albums(full or state is None)
         new = _Cursor(upload=state.upload if state else 0, update=state.update if state else 0,
-                      full_at=now if full else (state.full_at if state else 0))
+                      full_at=now if (full and since is None) else (state.full_at if state else 0))
         emitted: set[str] = set()
 
         def take(entry: dict) -> ItemRef | None:
@@ -390,12 +402,14 @@ class FlickrConnector(Connector):
                         yield ref
         else:
             assert state is not None
-            start = state.upload + 1 if since is None else min(state.upload + 1, int(since.timestamp()))
+            # inclusive bounds: something that came in the same second as the last one seen is not missed
+            # (what was seen already comes back unchanged and costs nothing: same fingerprint)
+            start = state.upload if since is None else min(state.upload, int(since.timestamp()))
             for entry in self._walk_uploads(start):
                 ref = take(entry)
                 if ref:
                     yield ref
-            changed_from = state.update + 1 if since is None else min(state.update + 1, int(since.timestamp()))
+            changed_from = state.update if since is None else min(state.update, int(since.timestamp()))
             for entry in self._recently_updated(changed_from):
                 ref = take(entry)
                 if ref:
@@ -627,7 +641,7 @@ class FlickrConnector(Connector):
         size = None
         if ref.known_hash:  # only metadata changed: the bytes were hashed before
             content_hash = ref.known_hash
-            quality = "original" if (ref.content_key or "").startswith("o:") else None
+            quality = _entry_quality(entry)
         else:
             url, quality, ext = self._file(entry)
             with self._download(url) as f:
@@ -752,10 +766,27 @@ class FlickrConnector(Connector):
             ref=ItemRef(new_id, ""),
             content_hash=photo.content_hash,
             size=size,  # type: ignore[arg-type]
-            metadata=md,
+            metadata=self.uploaded_metadata(photo, visibility),
             quality="original",
             visibility=visibility,
             url=self._page_url(new_id),
+        )
+
+    def uploaded_metadata(self, photo: Photo, visibility: str) -> Metadata:
+        """What Flickr will say of the photo once upload() has sent it: its
+        caption and clean tags (lower case, no spaces), no file name, the
+        location only when it was sent."""
+        import dataclasses
+
+        md = photo.metadata
+        title, desc = split_caption(md.caption)
+        title = title or (md.filename or photo.photo_id).rsplit(".", 1)[0]
+        clean = tuple(dict.fromkeys(t.lower().replace(" ", "").replace('"', "") for t in md.tags))
+        sent_location = md.location is not None and (visibility != "public" or self.config.get("upload_location_public"))
+        return dataclasses.replace(
+            md, filename=None, caption=title + ("\n\n" + desc if desc else ""), tags=clean,
+            location=md.location if sent_location else None,
+            taken_date_source="service" if md.taken_date else None,
         )
 
     def _post_upload(self, fields: dict, filename: str, stream: BinaryIO, content_hash: str) -> str:
@@ -845,6 +876,16 @@ class FlickrConnector(Connector):
         except SourceError as e:
             if "error 3:" not in str(e):  # 3: already in the album
                 raise
+
+
+def _entry_quality(entry: dict) -> str:
+    """The quality of the file describe() would download, from the listing alone."""
+    if entry.get("url_o") or (entry.get("media") == "video" and entry.get("originalsecret")):
+        return "original"
+    for suffix, _label in SIZES:
+        if entry.get(f"url_{suffix}"):
+            return _quality({"width": entry.get(f"width_{suffix}"), "height": entry.get(f"height_{suffix}")})
+    return "medium"
 
 
 def _quality(size: dict) -> str:

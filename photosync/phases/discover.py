@@ -320,7 +320,7 @@ class _ServiceRun:
                 f: getattr(old.metadata, f) for f in ("camera_info", "width", "height", "format")
                 if getattr(md, f) is None
             })
-            inst = dataclasses.replace(inst, size=old.size, metadata=md)
+            inst = dataclasses.replace(inst, size=old.size, quality=old.quality, metadata=md)
         if (
             old.metadata.taken_date_source == "file_mtime"
             and md.taken_date_source == "file_mtime"

@@ -159,7 +159,7 @@ def execute(lib: Library, plan: UploadPlan, workers: int | None = None) -> Uploa
             for a in actions:
                 item_id = found.get(photos[a.photo_id].content_hash)
                 if item_id is not None:
-                    record(a, item_id, None, photos[a.photo_id].metadata, a.size)
+                    record(a, item_id, None, conn.uploaded_metadata(photos[a.photo_id], a.visibility), a.size)
                     result.found += 1
                     task.advance(1, a.size or 0)
                 else:

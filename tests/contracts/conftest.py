@@ -86,7 +86,7 @@ class FlickrCase:
 
         env = ConnectorContext(library_root=self.tmp, ctx=self.ctx, report=Tally(Collector()))
         config = {"type": "flickr", "enabled": True, "endpoints": self.fake.endpoints,
-                  "retry": {"attempts": 4, "base_seconds": 0.01}}
+                  "retry": {"attempts": 4, "base_seconds": 0.01}, "rate_limit": {"requests_per_hour": 1e7}}
         return FlickrConnector("case", config, env)
 
     def add(self, rel: str, data: bytes) -> str:

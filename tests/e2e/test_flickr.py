@@ -33,10 +33,12 @@ def fake():
 
 
 def fast_retries(lib: Path, name: str = "flickr", **extra) -> None:
-    """Retries in milliseconds, not seconds (a hand edit of config/, committed by the next command)."""
+    """Retries in milliseconds, not seconds, and no budget wait (a hand edit of
+    config/, committed by the next command)."""
     path = lib / "config/services.json"
     services = json.loads(path.read_text())
     services[name]["retry"] = {"attempts": 5, "base_seconds": 0.01}
+    services[name]["rate_limit"] = {"requests_per_hour": 1e7}  # the fake has no hourly limit
     services[name].update(extra)
     path.write_text(json.dumps(services, indent=2))
 
@@ -124,18 +126,25 @@ def test_listing_reaches_every_photo_past_the_search_cap(tmp_path, fake):
     token, secret = fake.issue_token(perms="read")
     credentials.save(ctx, "services", "f", {"api_key": KEY, "api_secret": SECRET, "oauth_token": token,
                                             "oauth_token_secret": secret, "perms": "read"})
-    conn = FlickrConnector("f", {"type": "flickr", "enabled": True, "endpoints": fake.endpoints},
+    conn = FlickrConnector("f", {"type": "flickr", "enabled": True, "endpoints": fake.endpoints,
+                                 "rate_limit": {"requests_per_hour": 1e7}},
                            ConnectorContext(tmp_path, ctx, Tally(Collector())))
     fake.reset_counters()
     listing = conn.list(cursor=None, since=None, full_scan=False)
-    listed = [ref.id for ref in listing.refs]
+    refs = list(listing.refs)
+    listed = [ref.id for ref in refs]
+    prints = {ref.id: ref.fingerprint for ref in refs}
     assert sorted(listed) == sorted(ids) and len(listed) == len(set(listed))
     assert listing.complete
     assert fake.calls["flickr.photos.search"] <= 10, fake.calls  # 9 pages + the query restarted at the cap
+    # every call went through the request budget
+    assert conn.bucket.taken == fake.api_calls
     # the cursor lets the next run ask only for what is new
     fake.reset_counters()
     again = conn.list(cursor=listing.cursor, since=None, full_scan=False)
-    assert list(again.refs) == [] and not again.complete
+    back = list(again.refs)  # at most what came in the last second seen, unchanged (bounds are inclusive)
+    assert len(back) <= 5 and all(prints[r.id] == r.fingerprint for r in back)
+    assert not again.complete
     assert fake.api_calls <= 3, fake.calls
 
 
@@ -274,6 +283,12 @@ def test_replicate_uploads_with_the_canonical_visibility(tmp_path, cli, fake):
     fake.reset_counters()
     again = cli("-q", "-L", str(lib), "replicate", "--execute", check=0)
     assert fake.uploads == [] and again.code == 0
+    # discovering Flickr now finds the same photos: instances of the known records, no new photo
+    found = cli("-q", "-L", str(lib), "discover", "--service", "flickr", check=0)
+    assert "0 new" in found.out, found.out
+    after = records(lib)
+    assert len(after) == 9 and all(len(r["instances"]["flickr"]) == 1 for r in after)
+    assert all(r["instances"]["flickr"][0]["visibility"] == levels[r["photo_id"]] for r in after)
     assert git_status(lib) == ""
 
 

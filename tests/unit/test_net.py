@@ -20,21 +20,31 @@ class Clock:
         self.now += s
 
 
-def test_bucket_allows_a_burst_then_the_hourly_rate():
+def test_bucket_never_passes_the_hourly_limit(tmp_path):
     clock = Clock()
-    bucket = TokenBucket(3600, burst=10, clock=clock, sleep=clock.sleep)  # one a second
-    for _ in range(10):
+    bucket = TokenBucket(3600, clock=clock, sleep=clock.sleep)  # burst 720, then 0.8 a second
+    for _ in range(720):
         assert bucket.take() == 0
-    waits = [bucket.take() for _ in range(5)]
-    assert waits == pytest.approx([1.0] * 5)
-    # over a simulated hour no more than 3,600 + the burst go through
+    assert bucket.take() == pytest.approx(1 / 0.8)
+    # in any hour, however the calls come, no more than the limit go through
     clock2 = Clock()
-    b2 = TokenBucket(3600, burst=10, clock=clock2, sleep=clock2.sleep)
+    b2 = TokenBucket(3600, clock=clock2, sleep=clock2.sleep)
     taken = 0
     while clock2.now < 3600:
         b2.take()
         taken += 1
-    assert taken <= 3600 + 10
+    assert taken <= 3600
+
+
+def test_bucket_is_shared_by_runs_one_after_the_other(tmp_path):
+    clock = Clock()
+    state = str(tmp_path / "budget.json")
+    first = TokenBucket(360, state_path=state, clock=clock, sleep=clock.sleep)  # burst 72
+    for _ in range(72):
+        first.take()
+    first.save()
+    second = TokenBucket(360, state_path=state, clock=clock, sleep=clock.sleep)
+    assert second.take() > 0, "a second run in the same second gets no new burst"
 
 
 def test_retrying_backs_off_then_gives_the_last_error():
