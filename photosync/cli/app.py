@@ -93,7 +93,9 @@ def with_library(
 
 
 def main() -> None:
-    from . import cmd_audit, cmd_config, cmd_discover, cmd_init, cmd_replicate, cmd_resolve, cmd_status  # noqa: F401
+    from . import (  # noqa: F401
+        cmd_audit, cmd_config, cmd_discover, cmd_init, cmd_replicate, cmd_resolve, cmd_status, cmd_visibility,
+    )
 
     try:
         app()

@@ -45,3 +45,8 @@ def narrow_to(photo: Photo, level: str) -> Photo:
     if visibility_rank(level) >= visibility_rank(photo.visibility.canonical):
         return photo
     return refresh(photo.replace(visibility=Visibility(level, photo.visibility.per_service, ())))
+
+
+def set_canonical(photo: Photo, level: str) -> Photo:
+    """The explicit change (``photosync visibility set``): the only path that may widen."""
+    return refresh(photo.replace(visibility=Visibility(level, photo.visibility.per_service, ())))

@@ -434,6 +434,28 @@ class Library:
         trusted = self.index.known_blob(photo_id) == git_blob_id(data)
         return records.photo_from_bytes(data, path, validated=trusted), path
 
+    def find_photo(self, name: str) -> str:
+        """A photo named by a person: its id, a unique prefix of it (6+ characters),
+        its record's path, or a unique file name.  Raises UsageError otherwise."""
+        from ..errors import UsageError
+
+        assert self.index is not None
+        name = name.strip()
+        if name.endswith(".json") and "/" in name:
+            name = name.rsplit("/", 1)[1][: -len(".json")]
+        db = self.index.db
+        hits: list[str] = []
+        if len(name) >= 6:
+            hits = [r[0] for r in db.execute(
+                "SELECT photo_id FROM photos WHERE photo_id >= ? AND photo_id < ? LIMIT 3", (name, name + "\uffff"))]
+        if not hits:
+            hits = [r[0] for r in db.execute("SELECT photo_id FROM photos WHERE filename = ? LIMIT 3", (name,))]
+        if not hits:
+            raise UsageError(f"no photo {name!r} (give its id, a 6+ character prefix of it, or its file name)")
+        if len(hits) > 1:
+            raise UsageError(f"{name!r} names several photos ({', '.join(h[:8] for h in hits)}...); give more of the id")
+        return hits[0]
+
     def find_by_hash(self, content_hash: str) -> str | None:
         """The photo that has this content (as its original or as an instance)."""
         pid = self._staged_hashes.get(content_hash)

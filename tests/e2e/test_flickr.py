@@ -237,13 +237,12 @@ def folder_library(tmp_path, cli, fake, n):
     return lib, pics
 
 
-def set_canonical(lib: Path, levels: dict[str, str]) -> None:
-    """A person's explicit choice of visibility, made by editing the records (committed by the next command)."""
-    for path in (lib / "photos").rglob("*.json"):
-        rec = json.loads(path.read_text())
-        if rec["photo_id"] in levels:
-            rec["visibility"]["canonical"] = levels[rec["photo_id"]]
-            path.write_text(json.dumps(rec, indent=2))
+def set_canonical(cli, lib: Path, levels: dict[str, str]) -> None:
+    """A person's explicit choice of visibility (the one command that may widen)."""
+    for level in ("friends", "public"):
+        ids = [pid for pid, lv in levels.items() if lv == level]
+        if ids:
+            cli("-q", "-L", str(lib), "visibility", "set", *ids, level, "--reason", "test", check=0)
 
 
 def test_replicate_uploads_with_the_canonical_visibility(tmp_path, cli, fake):
@@ -251,7 +250,7 @@ def test_replicate_uploads_with_the_canonical_visibility(tmp_path, cli, fake):
     recs = records(lib)
     levels = {r["photo_id"]: ("private", "friends", "public")[i % 3] for i, r in enumerate(recs)}
     with_location = [r["photo_id"] for r in recs if r["metadata"]["location"]]
-    set_canonical(lib, levels)
+    set_canonical(cli, lib, levels)
     plan = cli("-L", str(lib), "replicate", check=0)
     assert "9 photos" in plan.out and "to flickr as public" in plan.out
     assert fake.uploads == []
