@@ -26,13 +26,19 @@ def resolve(
     from . import ui
 
     def body(lib, reporter):
+        resolver = None
         if interactive:
-            raise UsageError(
-                "resolve --interactive is not built yet (it is the conflict-resolution issue); "
-                "for now use --auto-resolve simple, and decide the rest by editing the photo's JSON"
-            )
-        result = run_resolve(lib, auto=auto_resolve, resolver=None, dry_run=dry_run)
+            if dry_run:
+                raise UsageError("--interactive commits each answer; it does not go with --dry-run")
+            from .prompt import TerminalResolver, locator_for
+
+            reporter.quiet_progress()  # bars and prompts do not share a screen
+            resolver = TerminalResolver(ui.out, locate=locator_for(lib))
+        result = run_resolve(lib, auto=auto_resolve, resolver=resolver, dry_run=dry_run)
         reporter.stop()  # the bars end before the summary is printed
+        if interactive:
+            ui.out.print(f"{result.decisions} decisions saved, each in its own commit"
+                         + ("; stopped: run it again to go on" if result.stopped else ""))
         if result.skipped_policies:
             ui.out.print(
                 "policies configured but not available yet (skipped): " + ", ".join(result.skipped_policies)

@@ -125,6 +125,11 @@ class RichReporter:
             self.progress.start()
         return self.progress
 
+    def quiet_progress(self) -> None:
+        """No more progress bars (an interactive prompt is about to use the screen)."""
+        self.stop()
+        self.show_progress = False
+
     def task(self, label: str, total: int | None = None, total_bytes: int | None = None):
         if not self.show_progress:
             return _NoTask()

@@ -40,10 +40,15 @@ def _same(field: str, a: Any, b: Any) -> bool:
     if field == "location":
         return abs(a.lat - b.lat) <= LOCATION_TOLERANCE and abs(a.lng - b.lng) <= LOCATION_TOLERANCE
     if field == "tags":
-        return sorted(a) == sorted(b)
+        # services keep tags in other forms (Flickr: lower case, no spaces): those agree
+        return sorted({_clean_tag(t) for t in a}) == sorted({_clean_tag(t) for t in b})
     if field == "caption":
         return a.strip() == b.strip()
     return a == b
+
+
+def _clean_tag(tag: str) -> str:
+    return "".join(tag.lower().split())
 
 
 def jsonable(field: str, value: Any) -> Any:

@@ -26,9 +26,14 @@ class Decision:
     value: Any = None  # for "custom": the value typed
 
 
+class StopResolving(Exception):
+    """Raised by a resolver when the person quits: decisions made so far are kept."""
+
+
 class Resolver(Protocol):
     def decide(self, photo: Photo, conflict: Conflict, options: list[Option]) -> Decision | None:
-        """The chosen option, or None to leave the conflict open (skip)."""
+        """The chosen option, or None to leave the conflict open (skip); raise
+        StopResolving to end the session."""
 
 
 class DeferResolver:
@@ -108,3 +113,10 @@ def apply_decision(photo: Photo, conflict: Conflict, decision: Decision, how: st
         conflicts=tuple(c for c in photo.conflicts if c.id != conflict.id),
         resolutions=(*photo.resolutions, res),
     )
+
+
+def decision_text(decision: Decision) -> str:
+    """How a decision reads in a commit message: 'from flickr', 'combined', 'custom value'."""
+    if decision.key.startswith("use:"):
+        return "from " + decision.key[4:].split(":", 1)[0]
+    return {"combine": "combined", "custom": "custom value"}.get(decision.key, decision.key)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from ..conflicts.detect import detect
 from ..conflicts.policies import POLICIES
-from ..conflicts.resolver import Resolver, apply_decision, options_for
+from ..conflicts.resolver import Resolver, StopResolving, apply_decision, decision_text, options_for
 from ..errors import InvalidRecord, UsageError
 from ..library import config as cfg
 from ..library.library import Library
@@ -41,6 +41,8 @@ class ResolveResult:
     changes: list[str] = field(default_factory=list)
     commits: list[str] = field(default_factory=list)
     dry_run: bool = False
+    #: the person quit the interactive session (what was decided is committed)
+    stopped: bool = False
 
 
 def choose_policies(lib: Library, auto: str | None) -> tuple[list[str], list[str]]:
@@ -111,14 +113,18 @@ def resolve(
             photo = photo.replace(conflicts=tuple(kept + found))
             if resolver is not None and not dry_run:
                 for conflict in list(photo.open_conflicts):
-                    decision = resolver.decide(photo, conflict, options_for(photo, conflict))
+                    try:
+                        decision = resolver.decide(photo, conflict, options_for(photo, conflict))
+                    except StopResolving:
+                        result.stopped = True
+                        break
                     if decision is None or decision.key == "skip":
                         continue
                     photo = apply_decision(photo, conflict, decision)
                     result.decisions += 1
                     lib.stage(photo)
                     oid = lib.commit(f"resolve: {_label(photo)} {conflict.field or conflict.type} "
-                                     f"= {decision.key} (manual)")
+                                     f"{decision_text(decision)} (manual)")
                     if oid:
                         result.commits.append(oid)
             if not photo.open_conflicts and photo.processing_state == "discovered":
@@ -139,6 +145,8 @@ def resolve(
                 if lib.staged_count >= batch:
                     _commit(lib, result, pending_resolved)
                     pending_resolved = 0
+            if result.stopped:
+                break
     finally:
         task.close()
     if not dry_run:

@@ -96,7 +96,7 @@ def test_disagreeing_captions_wait_for_a_decision_then_are_not_asked_again(libra
     assert got.resolutions[-1].choice == "use:flickr:f1" and got.resolutions[-1].how == "manual"
     # the decision got a commit of its own, named for the photo and the field
     assert commit_count(library) > before
-    assert "resolve: IMG_1234.jpg caption = use:flickr:f1 (manual)" in git(library, "log", "--format=%s")
+    assert "resolve: IMG_1234.jpg caption from flickr (manual)" in git(library, "log", "--format=%s")
 
     # the same disagreement is not raised again
     lib, _ = open_lib(library)

@@ -1,0 +1,170 @@
+"""The interactive resolver: one conflict at a time at the terminal.
+
+It implements the Resolver protocol (conflicts/resolver.py); the resolve phase
+asks it and commits each answer at once.  Answers are read line by line from
+standard input, so the same session can be scripted through a pipe:
+
+    printf '1\\n2\\nq\\n' | photosync resolve --interactive
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Callable, TextIO
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ..conflicts.resolver import Decision, Option, StopResolving
+from ..model import Conflict, Photo
+from .ui import human_bytes, printable
+
+#: darkest to lightest, for the text thumbnail
+RAMP = "@%#*+=-:. "
+
+
+def thumbnail(path: Path, width: int = 48) -> list[str]:
+    """The picture as lines of characters (empty when it cannot be read as an image)."""
+    try:
+        from PIL import Image, ImageOps
+
+        with Image.open(path) as im:
+            im = ImageOps.exif_transpose(im).convert("L")
+            height = max(1, round(im.height / im.width * width * 0.5))
+            im = im.resize((width, height))
+            px = im.load()
+            return ["".join(RAMP[px[x, y] * (len(RAMP) - 1) // 255] for x in range(width)) for y in range(height)]
+    except Exception:  # a preview is a nicety: any failure means no picture
+        return []
+
+
+def _show(value) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, dict) and "lat" in value:
+        return f"{value['lat']:.5f}, {value['lng']:.5f}"
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) if value else "(none)"
+    return str(value)
+
+
+def parse_custom(field: str, text: str):
+    """A typed value in the field's JSON form; raises ValueError with a hint."""
+    text = text.strip()
+    if field == "tags":
+        return [t.strip() for t in text.split(",") if t.strip()]
+    if field == "location":
+        try:
+            lat, lng = (float(x) for x in text.replace(" ", "").split(","))
+        except ValueError:
+            raise ValueError("type the location as: latitude, longitude (e.g. 37.7749, -122.4194)") from None
+        if not (-90 <= lat <= 90 and -180 <= lng <= 180):
+            raise ValueError("latitude must be within ±90 and longitude within ±180")
+        return {"lat": lat, "lng": lng}
+    if field == "taken_date":
+        from datetime import datetime
+
+        try:
+            datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError("type the date as YYYY-MM-DDTHH:MM:SS (optionally with +HH:MM)") from None
+        return text if len(text) > 10 else text + "T00:00:00"
+    if not text:
+        raise ValueError("an empty value; type something, or choose skip")
+    return text
+
+
+class TerminalResolver:
+    """Shows a conflict, the photo and every copy's value; reads a numbered choice."""
+
+    def __init__(self, console: Console, stdin: TextIO = sys.stdin,
+                 locate: Callable[[Photo], Path | None] | None = None, total: int | None = None):
+        self.console = console
+        self.stdin = stdin
+        self.locate = locate
+        self.total = total
+        self.asked = 0
+
+    def _ask(self, prompt: str) -> str:
+        self.console.print(prompt, end="")
+        line = self.stdin.readline()
+        if not line:  # end of input: the same as quitting
+            raise StopResolving()
+        return line.strip()
+
+    def _preview(self, photo: Photo) -> None:
+        md = photo.metadata
+        size = next((i.size for i in photo.all_instances() if i.content_hash == photo.content_hash and i.size), None)
+        dims = f"{md.width}×{md.height}" if md.width and md.height else "size unknown"
+        facts = [printable(md.filename or "(no file name)"), human_bytes(size) if size else "", dims,
+                 f"taken {md.taken_date}" if md.taken_date else "date unknown", f"canonical {photo.visibility.canonical}"]
+        self.console.print(Text("  ".join(f for f in facts if f), style="bold"))
+        path = self.locate(photo) if self.locate else None
+        if path is not None:
+            self.console.print(f"  original: {printable(str(path))}")
+            for line in thumbnail(path):
+                self.console.print(Text("  " + line))
+
+    def decide(self, photo: Photo, conflict: Conflict, options: list[Option]) -> Decision | None:
+        self.asked += 1
+        of = f" of {self.total}" if self.total else ""
+        self.console.rule(f"conflict {self.asked}{of}: {printable(photo.label)} ({photo.photo_id[:8]})")
+        self._preview(photo)
+        self.console.print(f"[bold]{conflict.description}[/]")
+        if conflict.values:
+            table = Table(show_header=True, header_style="bold")
+            table.add_column("copy")
+            table.add_column(conflict.field or "value")
+            for key, value in conflict.values.items():
+                table.add_row(printable(key), printable(_show(value)))
+            self.console.print(table)
+        numbered = [o for o in options if o.key != "skip"]
+        for n, o in enumerate(numbered, 1):
+            label = o.label if o.key != "custom" else o.label + " (type it)"
+            if o.key.startswith("use:"):
+                label = f"{o.label}: {_show(o.value)}"
+            self.console.print(f"  [bold]{n}[/]. {printable(label)}")
+        self.console.print("  [bold]s[/]. skip (decide later)   [bold]q[/]. quit (what was decided is saved)")
+        while True:
+            answer = self._ask("choice> ").lower()
+            if answer in ("q", "quit"):
+                raise StopResolving()
+            if answer in ("s", "skip", ""):
+                return None
+            if answer.isdigit() and 1 <= int(answer) <= len(numbered):
+                chosen = numbered[int(answer) - 1]
+                if chosen.key != "custom":
+                    return Decision(chosen.key)
+                field = conflict.field or ""
+                while True:
+                    text = self._ask(f"{field.replace('_', ' ')}> ")
+                    try:
+                        return Decision("custom", parse_custom(field, text))
+                    except ValueError as e:
+                        self.console.print(f"[red]{e}[/]")
+            self.console.print(f"[red]type a number from 1 to {len(numbered)}, s or q[/]")
+
+
+def locator_for(lib) -> Callable[[Photo], Path | None]:
+    """A readable local file holding the photo's original (a local blob, else a folder copy), for the preview."""
+    from ..library.layout import user_path
+
+    folders = {name: user_path(conf["path"], lib.root) for name, conf in lib.services.items()
+               if conf.get("type") == "local" and conf.get("path")}
+
+    def locate(photo: Photo) -> Path | None:
+        if photo.source_of_truth_path:
+            p = Path(photo.source_of_truth_path)
+            p = p if p.is_absolute() else lib.root / p
+            if p.is_file():
+                return p
+        for inst in photo.all_instances():
+            if inst.service in folders and inst.missing_since is None and inst.raw_name_b64 is None:
+                p = folders[inst.service] / inst.id
+                if p.is_file():
+                    return p
+        return None
+
+    return locate
