@@ -31,9 +31,15 @@ class TokenBucket:
         self.clock = clock
         self.sleep = sleep
         self.state_path = state_path
+        if state_path is not None:
+            import os
+
+            try:
+                os.makedirs(os.path.dirname(state_path), exist_ok=True)
+            except OSError:
+                pass
         self.tokens = self.capacity
         self.stamp = clock()
-        self.saved_at = 0.0
         self.lock = threading.Lock()
         self.waited = 0.0
         #: tokens taken by this process
@@ -51,9 +57,9 @@ class TokenBucket:
             tokens, stamp = float(d["tokens"]), float(d["stamp"])
         except (OSError, ValueError, KeyError, TypeError):
             return
-        if stamp <= self.clock():
+        if stamp <= self.clock() + 1:
             self.tokens = min(self.capacity, tokens)
-            self.stamp = stamp
+            self.stamp = min(stamp, self.clock())
 
     def save(self) -> None:
         if self.state_path is None:
@@ -71,21 +77,35 @@ class TokenBucket:
             pass  # the budget then restarts full next time: still under the hourly limit per process
 
     def take(self) -> float:
-        """Take one token, sleeping until there is one; returns the seconds slept."""
+        """Take one token, sleeping until there is one; returns the seconds slept.
+        With a state file, the take is made under a lock on it, from its current
+        contents: processes running at the same time share one budget."""
         with self.lock:
-            now = self.clock()
-            self.tokens = min(self.capacity, self.tokens + max(0.0, now - self.stamp) * self.rate)
-            self.stamp = now
-            self.tokens -= 1.0
-            self.taken += 1
-            wait = 0.0 if self.tokens >= 0 else -self.tokens / self.rate
-            if now - self.saved_at >= 1.0 or wait > 0:
-                self.saved_at = now
-                self.save()
+            if self.state_path is None:
+                wait = self._take_locked()
+            else:
+                import fcntl
+
+                try:
+                    with open(self.state_path + ".lock", "a+") as lockf:
+                        fcntl.lockf(lockf, fcntl.LOCK_EX)
+                        self._load()
+                        wait = self._take_locked()
+                        self.save()
+                except OSError:  # no lock file possible: this process's own budget still holds
+                    wait = self._take_locked()
         if wait > 0:
             self.waited += wait
             self.sleep(wait)
         return wait
+
+    def _take_locked(self) -> float:
+        now = self.clock()
+        self.tokens = min(self.capacity, self.tokens + max(0.0, now - self.stamp) * self.rate)
+        self.stamp = now
+        self.tokens -= 1.0
+        self.taken += 1
+        return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
 
 
 def retrying(

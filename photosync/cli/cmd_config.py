@@ -131,9 +131,18 @@ def auth(
             return line.strip()
 
         who = conn.login(ask, perms)
+        account = getattr(conn, "account", None)
+        if account and lib.raw_services()[name].get("account") != account:
+            # the account this library's service is: a token for another account is refused later
+            from ..library.layout import SERVICES_FILE
+
+            services = lib.raw_services()
+            services[name]["account"] = account
+            lib.stage_config(SERVICES_FILE, services)
+            lib.commit(f"service: {name} is account {account}")
         ui.out.print(f"Signed in to {name} as {who}; the token is saved outside the library (mode 0600)")
 
-    with_library(body, write=False, library=library)
+    with_library(body, library=library)
 
 
 @service_app.command("list")

@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, ClassVar, Iterable, NamedTuple
+from typing import BinaryIO, Callable, ClassVar, Iterable, NamedTuple
 
 from ..context import Context
 from ..errors import Unsupported
@@ -83,6 +83,12 @@ class Listing:
     complete: bool = True
     #: where the next incremental listing starts; stored after a successful run
     cursor: str | None = None
+    #: set by connectors whose cursor depends on how reading the items went:
+    #: called once every item was described (see final_cursor)
+    cursor_fn: Callable[[], str | None] | None = None
+
+    def final_cursor(self) -> str | None:
+        return self.cursor_fn() if self.cursor_fn is not None else self.cursor
 
 
 @dataclass
@@ -141,17 +147,26 @@ class Connector(ABC):
         """The metadata the service will report for ``photo`` once uploaded (what it keeps of it)."""
         return photo.metadata
 
-    def find_uploaded(self, content_hashes: set[str]) -> dict[str, str]:
-        """content hash -> item id of photos this program uploaded before, found
-        on the service itself (so a lost record or index never causes a second upload)."""
+    def find_uploaded(self, content_hashes: set[str]) -> dict[str, tuple[str, str | None]]:
+        """content hash -> (item id, level the service shows it at) of photos this
+        program uploaded before, found on the service itself (so a lost record or
+        index never causes a second upload)."""
         return {}
+
+    def complete_upload(self, photo: Photo, item_id: str, visibility: str) -> list[str]:
+        """Redo what follows an upload (dates, albums...) for an item found uploaded
+        but not recorded; returns what failed, as warnings."""
+        return []
 
     def login(self, ask, perms: str | None = None) -> str:
         """Sign in and save the credentials outside the library; ``ask(prompt)``
         gets an answer from the person.  Returns who is signed in."""
         raise Unsupported(f"service {self.name} ({self.type_name}) has no sign-in")
 
-    def set_visibility(self, item_id: str, level: str) -> None:
+    def set_visibility(self, item_id: str, level: str) -> str:
+        """Narrow the item to ``level`` if the service shows it more widely now (asked
+        of the service, not taken from the record); never widens.  Returns the level
+        the service shows afterwards."""
         raise Unsupported(f"service {self.name} ({self.type_name}) has no visibility settings")
 
     def set_metadata(self, item_id: str, metadata: Metadata) -> None:

@@ -78,6 +78,32 @@ FLICKR_FORMAT = {"jpg": "jpeg", "jpeg": "jpeg", "png": "png", "gif": "gif", "tif
                  "mp4": "mp4", "mov": "mov"}
 DEFAULT_REQUESTS_PER_HOUR = 3500
 RETRY_HTTP = re.compile(r"Status code (\d{3})")
+#: seconds before a run's start that its cursor stops at (late search-index entries are listed again)
+CURSOR_MARGIN = 300
+
+
+def entry_from_info(info: dict) -> dict:
+    """A ``photos.getInfo`` answer in the shape of a search entry with EXTRAS (no size URLs: describe
+    then takes the original through getSizes)."""
+    vis = info.get("visibility") or {}
+    dates = info.get("dates") or {}
+    loc = info.get("location") or {}
+    tags = (info.get("tags") or {}).get("tag") or []
+    return {
+        "id": str(info["id"]), "secret": info.get("secret"), "server": info.get("server"),
+        "title": _text(info.get("title")), "description": {"_content": _text(info.get("description"))},
+        "ispublic": _int(vis.get("ispublic")), "isfriend": _int(vis.get("isfriend")),
+        "isfamily": _int(vis.get("isfamily")),
+        "dateupload": str(info.get("dateuploaded") or dates.get("posted") or 0),
+        "lastupdate": str(dates.get("lastupdate") or 0), "datetaken": dates.get("taken"),
+        "datetakengranularity": str(dates.get("takengranularity", 0)),
+        "datetakenunknown": str(dates.get("takenunknown", 0)),
+        "originalsecret": info.get("originalsecret"), "originalformat": info.get("originalformat"),
+        "tags": " ".join(_text(t) for t in tags if not _int(t.get("machine_tag"))),
+        "machine_tags": " ".join(_text(t) for t in tags if _int(t.get("machine_tag"))),
+        "latitude": loc.get("latitude", 0), "longitude": loc.get("longitude", 0),
+        "media": info.get("media", "photo"), "from_info": True,
+    }
 
 
 def _int(v, default: int = 0) -> int:
@@ -146,6 +172,8 @@ def _transient(e: BaseException) -> bool:
             return e.code in TRANSIENT_CODES
         m = RETRY_HTTP.search(str(e))
         return bool(m) and (m.group(1) == "429" or m.group(1).startswith("5"))
+    if isinstance(e, ValueError) and not isinstance(e, FlickrError):  # not JSON: an outage page, a proxy
+        return True
     return isinstance(e, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError))
 
 
@@ -198,6 +226,9 @@ class FlickrConnector(Connector):
         self._http = None
         self._warned: set[str] = set()
         self._sets_by_title: dict[str, str] | None = None
+        self._album_lock = threading.Lock()
+        self._failed: set[str] = set()
+        self._album_changes: list[dict] = []
 
     # -- config and credentials -------------------------------------------------------------
     @classmethod
@@ -262,6 +293,13 @@ class FlickrConnector(Connector):
         oauth.ACCESS_TOKEN_URL = self.endpoints["access_token"]
         oauth.session = requests.Session()  # flickrapi's is one per process, shared by every instance
         if signed_in:
+            expected = self.config.get("account")
+            if expected and data.get("user_nsid") and data["user_nsid"] != expected:
+                raise AuthError(
+                    f"the saved Flickr sign-in is for account {data['user_nsid']}, but service {self.name} of this "
+                    f"library is account {expected} (another library's service of the same name signed in?); "
+                    f"run: photosync auth {self.name}"
+                )
             self._client_obj = api
             self.user_nsid = data.get("user_nsid") or "me"
             self.perms = data.get("perms", "read")
@@ -297,8 +335,10 @@ class FlickrConnector(Connector):
                     user_nsid=token.user_nsid, username=token.username, fullname=token.fullname)
         credentials.save(self.env.ctx, "services", self.name, data)
         self._client_obj = None
+        self.config = {k: v for k, v in self.config.items() if k != "account"}  # a new sign-in may change it
         who = self.call("flickr.test.login")
-        return f"{_text(who['user'].get('username'))} ({who['user'].get('id')}), {perms} access"
+        self.account = str(who["user"].get("id") or token.user_nsid)
+        return f"{_text(who['user'].get('username'))} ({self.account}), {perms} access"
 
     @property
     def bucket(self) -> TokenBucket:
@@ -312,7 +352,7 @@ class FlickrConnector(Connector):
         return self._bucket
 
     # -- calls ------------------------------------------------------------------------------
-    def call(self, method: str, **params):
+    def call(self, method: str, _attempts: int | None = None, **params):
         """One REST call within the budget, retried when the failure is transient;
         a failure that stays is raised as a PhotosyncError that says what to do."""
         import requests
@@ -327,13 +367,16 @@ class FlickrConnector(Connector):
             return api.do_flickr_call(method, timeout=self.timeout, **params)
 
         try:
-            return retrying(once, transient=_transient, attempts=self.attempts, base=self.backoff,
+            return retrying(once, transient=_transient, attempts=_attempts or self.attempts, base=self.backoff,
                             on_retry=self._retry_note(method))
         except FlickrError as e:
             raise self._explain(e, method) from None
         except requests.RequestException as e:
             raise SourceError(f"Flickr {method}: cannot reach {urlsplit(self.endpoints['rest']).netloc} "
                               f"after {self.attempts} attempts ({type(e).__name__})") from None
+        except ValueError:
+            raise SourceError(f"Flickr {method}: the answer is not Flickr's JSON (an outage page or a proxy?) "
+                              f"after {self.attempts} attempts; try again later") from None
 
     def _retry_note(self, what: str):
         def note(e: BaseException, delay: float) -> None:
@@ -371,58 +414,67 @@ class FlickrConnector(Connector):
         now = int(time.time())
         full = state is None or (since is None and now - state.full_at > days * 86400)
         listing = Listing(refs=iter(()), complete=full and since is None, cursor=cursor)
-        listing.refs = self._refs(listing, state, since, full, now)
+        listing.refs = self._refs(listing, cursor, state, since, full, now)
         return listing
 
-    def _refs(self, listing: Listing, state: _Cursor | None, since, full: bool, now: int) -> Iterator[ItemRef]:
-        albums = self._albums(full or state is None)
-        new = _Cursor(upload=state.upload if state else 0, update=state.update if state else 0,
-                      full_at=now if (full and since is None) else (state.full_at if state else 0))
+    def _refs(self, listing: Listing, cursor, state: _Cursor | None, since, full: bool, now: int) -> Iterator[ItemRef]:
+        albums = self._albums(refresh_all=full or state is None, cursor=cursor)
+        # the next cursor: the newest upload and update seen, but never later than a few minutes
+        # before this run (Flickr's search index can be late; re-listing that overlap is cheap)
+        settle = now - CURSOR_MARGIN
+        seen = {"upload": state.upload if state else 0, "update": state.update if state else 0}
+        full_at = now if (full and since is None) else (state.full_at if state else 0)
         emitted: set[str] = set()
+        self._dates: dict[str, tuple[int, int]] = {}
+        self._failed: set[str] = set()
 
         def take(entry: dict) -> ItemRef | None:
             pid = str(entry["id"])
-            new.upload = max(new.upload, _int(entry.get("dateupload")))
-            new.update = max(new.update, _int(entry.get("lastupdate")))
+            up, upd = _int(entry.get("dateupload")), _int(entry.get("lastupdate"))
+            seen["upload"] = max(seen["upload"], min(up, settle))
+            seen["update"] = max(seen["update"], min(upd, settle))
             if pid in emitted:
                 return None
             emitted.add(pid)
+            self._dates[pid] = (up, upd)
             return self._ref(entry, albums.get(pid, ()))
 
-        if full:
-            start = int(since.timestamp()) if since else 0
-            for entry in self._walk_uploads(start):
-                ref = take(entry)
-                if ref:
-                    yield ref
-            if since is not None:
-                for entry in self._recently_updated(int(since.timestamp())):
-                    ref = take(entry)
-                    if ref:
-                        yield ref
-        else:
+        def sources() -> Iterator[dict]:
+            if full:
+                start = int(since.timestamp()) if since else 0
+                yield from self._walk_uploads(start)
+                if since is not None:
+                    yield from self._recently_updated(int(since.timestamp()))
+                return
             assert state is not None
-            # inclusive bounds: something that came in the same second as the last one seen is not missed
-            # (what was seen already comes back unchanged and costs nothing: same fingerprint)
+            # inclusive bounds: what came in the same second as the last one seen is not missed
+            # (what was seen already comes back with the same fingerprint and costs nothing)
             start = state.upload if since is None else min(state.upload, int(since.timestamp()))
-            for entry in self._walk_uploads(start):
-                ref = take(entry)
-                if ref:
-                    yield ref
+            yield from self._walk_uploads(start)
             changed_from = state.update if since is None else min(state.update, int(since.timestamp()))
-            for entry in self._recently_updated(changed_from):
-                ref = take(entry)
-                if ref:
-                    yield ref
-            for entry in self._changed_album_members:
-                ref = take(entry)
-                if ref:
-                    yield ref
-        self._save_album_cache()
-        listing.cursor = new.dump()
+            yield from self._recently_updated(changed_from)
+            yield from self._album_changes
+
+        for entry in sources():
+            ref = take(entry)
+            if ref:
+                yield ref
+
+        def final() -> str:
+            # an item that could not be read (and will be tried again) holds the cursor back to it
+            upload, update = seen["upload"], seen["update"]
+            for pid in self._failed:
+                up, upd = self._dates.get(pid, (upload, update))
+                upload, update = min(upload, up), min(update, upd)
+            text = _Cursor(upload, update, full_at).dump()
+            self._save_album_cache(text)
+            return text
+
+        listing.cursor_fn = final
 
     def _ref(self, entry: dict, albums) -> ItemRef:
-        if entry.get("originalsecret") and (entry.get("media") == "video" or entry.get("url_o")):
+        if entry.get("originalsecret") and (entry.get("media") == "video" or entry.get("url_o")
+                                            or entry.get("from_info")):
             key = "o:" + entry["originalsecret"]
         else:
             key = "s:" + str(entry.get("secret", ""))
@@ -444,36 +496,34 @@ class FlickrConnector(Connector):
             page += 1
 
     def _walk_uploads(self, min_upload: int, **extra) -> Iterator[dict]:
-        """Every photo uploaded at or after ``min_upload``, oldest first.  A query
-        stops at 4,000 results, so a new one starts at the last upload date seen
-        (photos sharing that second are skipped by id)."""
-        lo = min_upload
-        boundary: set[str] = set()
+        """Every photo uploaded at or after ``min_upload``, oldest first, each once.
+
+        Each query starts at the last upload second seen (skipping the ids already
+        given for that second) instead of asking for page N: a photo deleted or
+        added during the walk cannot shift a page and hide another, and Flickr's
+        4,000-result cap is never reached.  Only when a whole page shares one
+        second does it page within that second."""
+        lo, page = min_upload, 1
+        at_lo: set[str] = set()
         while True:
-            last_date = None
-            reached_cap = False
-            at_last: set[str] = set()
-            for answer, entries in self._pages("flickr.photos.search", "photos", user_id="me", sort="date-posted-asc",
-                                               min_upload_date=lo, extras=EXTRAS, **extra):
-                page = _int(answer.get("page"), 1)
-                for e in entries:
-                    pid = str(e["id"])
-                    date = _int(e.get("dateupload"))
-                    if date != last_date:
-                        last_date, at_last = date, set()
-                    at_last.add(pid)
-                    if pid in boundary:
-                        continue
+            answer = self.call("flickr.photos.search", user_id="me", sort="date-posted-asc", min_upload_date=lo,
+                               extras=EXTRAS, per_page=PER_PAGE, page=page, **extra)["photos"]
+            entries = answer.get("photo") or []
+            for e in entries:
+                if str(e["id"]) not in at_lo:
                     yield e
-                if page * PER_PAGE >= SEARCH_CAP and page < _int(answer.get("pages"), 1):
-                    reached_cap = True
-                    break
-            if not reached_cap or last_date is None:
+            if len(entries) < PER_PAGE or page >= _int(answer.get("pages"), 1):
                 return
-            if last_date == lo:  # a whole query's worth of photos in one second: no way forward
-                raise SourceError(f"more than {SEARCH_CAP} photos share the upload second {lo}; Flickr's search "
-                                  "cannot list them all")
-            boundary, lo = at_last, last_date
+            last = _int(entries[-1].get("dateupload"))
+            if last == lo:
+                at_lo.update(str(e["id"]) for e in entries)
+                page += 1
+                if page * PER_PAGE > SEARCH_CAP:
+                    raise SourceError(f"more than {SEARCH_CAP} photos share the upload second {lo}; Flickr's "
+                                      "search cannot list them all")
+            else:
+                lo, page = last, 1
+                at_lo = {str(e["id"]) for e in entries if _int(e.get("dateupload")) == last}
 
     def _recently_updated(self, min_date: int) -> Iterator[dict]:
         for _answer, entries in self._pages("flickr.photos.recentlyUpdated", "photos", min_date=min_date,
@@ -487,20 +537,27 @@ class FlickrConnector(Connector):
         digest = hashlib.sha1(f"{self.env.library_root}\x00{self.name}".encode()).hexdigest()[:16]
         return cache_dir() / "flickr-albums" / f"{digest}.json"
 
-    def _albums(self, refresh_all: bool) -> dict[str, tuple[str, ...]]:
+    def _albums(self, refresh_all: bool, cursor: str | None) -> dict[str, tuple[str, ...]]:
         """photo id -> titles of its albums.  Only albums whose date_update moved
-        since the last run are fetched (the rest comes from a local cache)."""
+        since the last run are fetched; the rest comes from a local cache, trusted
+        only when it was written with the cursor this run starts from (a run killed
+        before its commit leaves a cache that is not used)."""
         cache: dict = {}
         if not refresh_all:
             try:
-                cache = json.loads(self._album_cache_path().read_text())
-            except (OSError, ValueError):
-                cache = {}
+                saved = json.loads(self._album_cache_path().read_text())
+                if saved.get("cursor") == cursor:
+                    cache = saved.get("albums", {})
+                else:
+                    refresh_all = True
+            except (OSError, ValueError, AttributeError):
+                refresh_all = True
         sets = []
         for _answer, entries in self._pages("flickr.photosets.getList", "photosets"):
             sets.extend(entries)
         fresh: dict = {}
-        changed_members: list[dict] = []
+        joined: list[dict] = []
+        left: set[str] = set()
         for s in sets:
             sid = str(s["id"])
             stamp = str(s.get("date_update", ""))
@@ -513,25 +570,43 @@ class FlickrConnector(Connector):
             for _answer, entries in self._pages("flickr.photosets.getPhotos", "photoset", photoset_id=sid,
                                                 user_id=getattr(self, "user_nsid", "me"), extras=EXTRAS, media="all"):
                 members.extend(entries)
-            fresh[sid] = {"stamp": stamp, "title": title, "members": [str(m["id"]) for m in members]}
-            if not refresh_all:  # incremental: the photos that joined (or whose album was renamed) change
+            ids = [str(m["id"]) for m in members]
+            fresh[sid] = {"stamp": stamp, "title": title, "members": ids}
+            if not refresh_all:  # incremental: photos that joined, left, or whose album was renamed
                 before = set(old.get("members", [])) if old else set()
                 renamed = old is not None and old.get("title") != title
-                changed_members.extend(m for m in members if renamed or str(m["id"]) not in before)
+                joined.extend(m for m in members if renamed or str(m["id"]) not in before)
+                left |= before - set(ids)
+        if not refresh_all:
+            for sid, old in cache.items():  # albums deleted on Flickr
+                if sid not in fresh:
+                    left |= set(old.get("members", []))
         self._album_state = fresh
-        self._changed_album_members = changed_members
         out: dict[str, list[str]] = {}
         for sid, s in fresh.items():
             for pid in s["members"]:
                 out.setdefault(pid, []).append(s["title"])
+        joined_ids = {str(m["id"]) for m in joined}
+        self._album_changes = [*joined, *self._entries_of(sorted(left - joined_ids))]
         return {pid: tuple(sorted(titles)) for pid, titles in out.items()}
 
-    def _save_album_cache(self) -> None:
+    def _entries_of(self, ids: list[str]) -> Iterator[dict]:
+        """Listing entries for photos named by id (photos that left an album), from getInfo."""
+        for pid in ids:
+            try:
+                info = self.call("flickr.photos.getInfo", photo_id=pid)["photo"]
+            except SourceError as e:
+                if "error 1:" in str(e):  # deleted: the next full listing marks it missing
+                    continue
+                raise
+            yield entry_from_info(info)
+
+    def _save_album_cache(self, cursor: str) -> None:
         path = self._album_cache_path()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(self._album_state))
+            tmp.write_text(json.dumps({"cursor": cursor, "albums": self._album_state}))
             tmp.replace(path)
         except OSError:
             pass  # a cache: the next run fetches the albums again
@@ -573,6 +648,17 @@ class FlickrConnector(Connector):
             return self._host(best["source"]), _quality(best), "mp4"
         if entry.get("url_o"):
             return self._host(entry["url_o"]), "original", entry.get("originalformat") or "jpg"
+        if entry.get("from_info"):  # no size URLs in getInfo: ask for them
+            sizes = self.call("flickr.photos.getSizes", photo_id=str(entry["id"]))["sizes"]["size"]
+            files = [s for s in sizes if s.get("media", "photo") == "photo" and s.get("source")]
+            if not files:
+                raise SourceError("Flickr gives no downloadable size of this photo")
+            original = next((s for s in files if s.get("label") == "Original"), None)
+            if original is not None:
+                return self._host(original["source"]), "original", entry.get("originalformat") or "jpg"
+            best = max(files, key=lambda s: _int(s.get("width")) * _int(s.get("height")))
+            self._no_originals()
+            return self._host(best["source"]), _quality(best), "jpg"
         for suffix, _label in SIZES:
             if entry.get(f"url_{suffix}"):
                 self._no_originals()
@@ -631,6 +717,13 @@ class FlickrConnector(Connector):
             raise SourceError(f"the file could not be downloaded after {self.attempts} attempts: {e}") from None
 
     def describe(self, ref: ItemRef) -> ServiceItem:
+        try:
+            return self._describe(ref)
+        except SourceError:  # to be tried again: the cursor must not move past it
+            self._failed.add(ref.id)
+            raise
+
+    def _describe(self, ref: ItemRef) -> ServiceItem:
         from ..media.probe import IN_MEMORY_LIMIT, hash_stream, probe_bytes, probe_large
         from ..media.formats import sniff
 
@@ -723,21 +816,34 @@ class FlickrConnector(Connector):
         return self._download(self._host(best["source"]))
 
     # -- writing ----------------------------------------------------------------------------------
-    def set_visibility(self, item_id: str, level: str) -> None:
+    def shown_level(self, item_id: str) -> str:
+        """The level Flickr shows the photo at now (asked, not taken from the record)."""
+        info = self.call("flickr.photos.getInfo", photo_id=item_id)["photo"]
+        return level_of(info.get("visibility") or {})
+
+    def set_visibility(self, item_id: str, level: str) -> str:
+        """Narrow the photo to ``level`` if Flickr shows it more widely now; never
+        widens.  Returns the level Flickr shows afterwards."""
+        from ..model import visibility_rank
+
+        now = self.shown_level(item_id)
+        if visibility_rank(now) <= visibility_rank(level):
+            return now
         flags = flags_for(level)
         self.call("flickr.photos.setPerms", photo_id=item_id, is_public=flags["is_public"],
                   is_friend=flags["is_friend"], is_family=flags["is_family"])
+        return level
 
-    def find_uploaded(self, content_hashes: set[str]) -> dict[str, str]:
+    def find_uploaded(self, content_hashes: set[str]) -> dict[str, tuple[str, str | None]]:
         if not content_hashes:
             return {}
-        found: dict[str, str] = {}
+        found: dict[str, tuple[str, str | None]] = {}
         for entry in self._walk_uploads(0, machine_tags=f"{MACHINE_TAG}="):
             for tag in (entry.get("machine_tags") or "").split():
                 if tag.startswith(MACHINE_TAG + "="):
                     h = "sha256:" + tag.split("=", 1)[1].lower()
                     if h in content_hashes:
-                        found.setdefault(h, str(entry["id"]))
+                        found.setdefault(h, (str(entry["id"]), level_of(entry)))
         return found
 
     def upload(self, photo: Photo, stream: BinaryIO, size: int | None, visibility: str) -> ServiceItem:
@@ -754,14 +860,8 @@ class FlickrConnector(Connector):
         fields = {"title": title or name.rsplit(".", 1)[0], "description": desc, "tags": " ".join(tags),
                   "safety_level": "1", **flags_for(visibility)}
         new_id = self._post_upload(fields, name, stream, photo.content_hash)
-        if md.taken_date:
-            self.call("flickr.photos.setDates", photo_id=new_id, date_taken=md.taken_date[:19].replace("T", " "),
-                      date_taken_granularity=str(GRANULARITY_CODE.get(md.taken_date_granularity, 0)))
-        if md.location and (visibility != "public" or self.config.get("upload_location_public")):
-            self.call("flickr.photos.geo.setLocation", photo_id=new_id, lat=str(md.location.lat),
-                      lon=str(md.location.lng))
-        for album in md.albums:
-            self._add_to_album(album, new_id)
+        # the photo is on Flickr now: whatever fails below is reported, and the upload still recorded
+        warnings = self.complete_upload(photo, new_id, visibility)
         return ServiceItem(
             ref=ItemRef(new_id, ""),
             content_hash=photo.content_hash,
@@ -770,7 +870,31 @@ class FlickrConnector(Connector):
             quality="original",
             visibility=visibility,
             url=self._page_url(new_id),
+            warnings=tuple(warnings),
         )
+
+    def complete_upload(self, photo: Photo, item_id: str, visibility: str) -> list[str]:
+        """The calls that follow an upload (date taken, location, albums); each may
+        be made again.  Returns what failed, as warnings."""
+        md = photo.metadata
+        warnings = []
+        steps = []
+        if md.taken_date:
+            steps.append(("date taken", lambda: self.call(
+                "flickr.photos.setDates", photo_id=item_id, date_taken=md.taken_date[:19].replace("T", " "),
+                date_taken_granularity=str(GRANULARITY_CODE.get(md.taken_date_granularity, 0)))))
+        if md.location and (visibility != "public" or self.config.get("upload_location_public")):
+            steps.append(("location", lambda: self.call(
+                "flickr.photos.geo.setLocation", photo_id=item_id, lat=str(md.location.lat),
+                lon=str(md.location.lng))))
+        for album in md.albums:
+            steps.append((f"album {album!r}", lambda album=album: self._add_to_album(album, item_id)))
+        for what, step in steps:
+            try:
+                step()
+            except PhotosyncError as e:
+                warnings.append(f"uploaded as {item_id}, but its {what} was not set: {e}")
+        return warnings
 
     def uploaded_metadata(self, photo: Photo, visibility: str) -> Metadata:
         """What Flickr will say of the photo once upload() has sent it: its
@@ -810,7 +934,7 @@ class FlickrConnector(Connector):
             if maybe_stored:
                 found = self.find_uploaded({content_hash})
                 if content_hash in found:
-                    return found[content_hash]
+                    return found[content_hash][0]
             if start is not None:
                 stream.seek(start)
             # the signature covers the form fields but not the file (as flickrapi's do_upload)
@@ -823,7 +947,8 @@ class FlickrConnector(Connector):
                 r = self._session().post(url, data=body, timeout=max(self.timeout, 600),
                                          headers={"Authorization": signed.headers["Authorization"],
                                                   "Content-Type": body.content_type})
-            except (requests.ConnectionError, requests.Timeout):
+                content = r.content  # a reply cut short fails here, after Flickr may have stored the photo
+            except requests.RequestException:
                 maybe_stored = True
                 if start is None:
                     raise SourceError("upload interrupted and the source cannot be read again") from None
@@ -836,7 +961,7 @@ class FlickrConnector(Connector):
             if r.status_code != 200:
                 raise SourceError(f"upload refused (HTTP {r.status_code})")
             try:
-                rsp = ET.fromstring(r.content)
+                rsp = ET.fromstring(content)
             except ET.ParseError:
                 raise SourceError("Flickr's answer to the upload is not XML") from None
             if rsp.get("stat") != "ok":
@@ -859,18 +984,31 @@ class FlickrConnector(Connector):
         except (_Transient, requests.RequestException) as e:
             raise SourceError(f"upload failed after {self.attempts} attempts: {e}") from None
 
+    def _album_titles(self) -> dict[str, str]:
+        sets: dict[str, str] = {}
+        for _answer, entries in self._pages("flickr.photosets.getList", "photosets"):
+            for s in entries:
+                sets.setdefault(_text(s.get("title")), str(s["id"]))
+        return sets
+
     def _add_to_album(self, title: str, photo_id: str) -> None:
-        if self._sets_by_title is None:
-            sets: dict[str, str] = {}
-            for _answer, entries in self._pages("flickr.photosets.getList", "photosets"):
-                for s in entries:
-                    sets.setdefault(_text(s.get("title")), str(s["id"]))
-            self._sets_by_title = sets
-        sid = self._sets_by_title.get(title)
-        if sid is None:
-            made = self.call("flickr.photosets.create", title=title, primary_photo_id=photo_id)
-            self._sets_by_title[title] = str(made["photoset"]["id"])
-            return
+        """Add to the album of that title, made when there is none.  One thread at
+        a time (two uploads must not both create it), and a create that failed is
+        checked by listing again, never simply sent twice."""
+        with self._album_lock:
+            if self._sets_by_title is None:
+                self._sets_by_title = self._album_titles()
+            sid = self._sets_by_title.get(title)
+            if sid is None:
+                try:
+                    made = self.call("flickr.photosets.create", _attempts=1, title=title, primary_photo_id=photo_id)
+                    self._sets_by_title[title] = str(made["photoset"]["id"])
+                    return
+                except SourceError:
+                    self._sets_by_title = self._album_titles()
+                    sid = self._sets_by_title.get(title)
+                    if sid is None:
+                        raise
         try:
             self.call("flickr.photosets.addPhoto", photoset_id=sid, photo_id=photo_id)
         except SourceError as e:
@@ -880,7 +1018,8 @@ class FlickrConnector(Connector):
 
 def _entry_quality(entry: dict) -> str:
     """The quality of the file describe() would download, from the listing alone."""
-    if entry.get("url_o") or (entry.get("media") == "video" and entry.get("originalsecret")):
+    if entry.get("url_o") or ((entry.get("media") == "video" or entry.get("from_info"))
+                              and entry.get("originalsecret")):
         return "original"
     for suffix, _label in SIZES:
         if entry.get(f"url_{suffix}"):

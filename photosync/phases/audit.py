@@ -263,18 +263,24 @@ def fix_visibility(lib: Library, rows: list[VisibilityRow]) -> FixResult:
             if visibility_rank(inst.visibility) <= visibility_rank(row.canonical):
                 continue
             try:
-                conn.set_visibility(inst.id, level)
+                # the service is asked how it shows the photo now: the record may be out of date, and
+                # a photo already narrower there is left as it is (never widened to "fix" it)
+                shown = conn.set_visibility(inst.id, level)
             except PhotosyncError as e:
                 lib.report.error(f"{row.label} ({row.photo_id[:8]})", f"not narrowed on {row.service}: {e}")
                 result.failed += 1
                 continue
-            photo = with_instance(photo, dataclasses.replace(inst, visibility=level))
-            result.narrowed += 1
-            counts[row.service] = counts.get(row.service, 0) + 1
+            photo = with_instance(photo, dataclasses.replace(inst, visibility=shown))
+            if shown == level and visibility_rank(inst.visibility) > visibility_rank(level):
+                result.narrowed += 1
+                counts[row.service] = counts.get(row.service, 0) + 1
         lib.stage(vis.refresh(photo))
     if counts:
         parts = ", ".join(f"{n} on {s}" for s, n in sorted(counts.items()))
-        oid = lib.commit(f"audit: narrowed {parts} to the photos' canonical visibility (--fix)")
-        if oid:
-            result.commits.append(oid)
+        message = f"audit: narrowed {parts} to the photos' canonical visibility (--fix)"
+    else:
+        message = "audit: visibility recorded as the services show it now (--fix; nothing to narrow)"
+    oid = lib.commit(message)  # no change, no commit
+    if oid:
+        result.commits.append(oid)
     return result

@@ -184,7 +184,7 @@ class _ServiceRun:
                 gone = [(i, pid) for i, pid in lib.index.present_items(self.name) if i not in seen]
                 self._mark_missing(gone, total)
             self.dropped.extend(i for i in cache if i not in seen)
-        self._finish(listing.cursor, state)
+        self._finish(listing.final_cursor(), state)
 
     def _read_all(self, refs: list[ItemRef]) -> None:
         if not refs:

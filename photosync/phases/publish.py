@@ -122,10 +122,10 @@ def execute(lib: Library, plan: UploadPlan, workers: int | None = None) -> Uploa
     pending: dict[str, int] = {}
     last_commit = time.monotonic()
 
-    def record(action: UploadAction, item_id: str, url: str | None, metadata, size) -> None:
+    def record(action: UploadAction, item_id: str, url: str | None, metadata, size, shown: str | None = None) -> None:
         photo = lib.get_photo(action.photo_id)
         inst = Instance(service=action.service, id=item_id, content_hash=photo.content_hash, quality="original",
-                        last_sync=now, url=url, size=size, metadata=metadata, visibility=action.visibility)
+                        last_sync=now, url=url, size=size, metadata=metadata, visibility=shown or action.visibility)
         lib.stage(vis.refresh(with_instance(photo, inst)))
         pending[action.service] = pending.get(action.service, 0) + 1
 
@@ -157,13 +157,19 @@ def execute(lib: Library, plan: UploadPlan, workers: int | None = None) -> Uploa
                 continue
             todo = []
             for a in actions:
-                item_id = found.get(photos[a.photo_id].content_hash)
-                if item_id is not None:
-                    record(a, item_id, None, conn.uploaded_metadata(photos[a.photo_id], a.visibility), a.size)
-                    result.found += 1
-                    task.advance(1, a.size or 0)
-                else:
+                hit = found.get(photos[a.photo_id].content_hash)
+                if hit is None:
                     todo.append(a)
+                    continue
+                task.advance(1, a.size or 0)
+                try:
+                    shown = _adopt(conn, photos[a.photo_id], hit, a.visibility, report)
+                except PhotosyncError as e:
+                    report.error(f"{a.label} ({a.photo_id})", f"found on {service} as {hit[0]}, not recorded: {e}")
+                    result.failed += 1
+                    continue
+                record(a, hit[0], None, conn.uploaded_metadata(photos[a.photo_id], a.visibility), a.size, shown)
+                result.found += 1
             photos.clear()
 
             def one(action: UploadAction):
@@ -173,12 +179,12 @@ def execute(lib: Library, plan: UploadPlan, workers: int | None = None) -> Uploa
                     if desc.startswith(f"{service}:"):
                         continue
                     try:
-                        stream = opener()
-                    except PhotosyncError as e:
+                        spool = _verified_copy(opener, photo.content_hash)
+                    except (PhotosyncError, OSError) as e:
                         tried.append(f"{desc}: {e}")
                         continue
-                    with stream:
-                        return conn.upload(photo, stream, action.size, action.visibility)
+                    with spool:
+                        return conn.upload(photo, spool, action.size, action.visibility)
                 raise SourceError("no readable copy of the original (" + ("; ".join(tried) or "none known") + ")")
 
             failures = 0
@@ -197,7 +203,7 @@ def execute(lib: Library, plan: UploadPlan, workers: int | None = None) -> Uploa
                         task.advance(1, a.size or 0)
                         try:
                             item = fut.result()
-                        except (SourceError, StoreError, VerificationError, Unsupported, OSError) as e:
+                        except (SourceError, StoreError, VerificationError, Unsupported, OSError, ValueError) as e:
                             report.error(f"{a.label} ({a.photo_id})", f"not uploaded to {service}: {e}")
                             result.failed += 1
                             failures += 1
@@ -208,7 +214,9 @@ def execute(lib: Library, plan: UploadPlan, workers: int | None = None) -> Uploa
                             failures = FAILURE_LIMIT
                             continue
                         failures = 0
-                        record(a, item.ref.id, item.url, item.metadata, item.size)
+                        for w in item.warnings:
+                            report.warning(f"{a.label} ({a.photo_id})", w)
+                        record(a, item.ref.id, item.url, item.metadata, item.size, item.visibility)
                         result.uploaded += 1
                     if lib.staged_count >= batch or (pending and time.monotonic() - last_commit > COMMIT_EVERY_SECONDS):
                         commit()
@@ -220,3 +228,44 @@ def execute(lib: Library, plan: UploadPlan, workers: int | None = None) -> Uploa
         task.close()
         commit(final=True)
     return result
+
+
+def _adopt(conn, photo: Photo, hit: tuple[str, str | None], level: str, report) -> str:
+    """An earlier upload found on the service (a run stopped before recording it):
+    narrow it if it shows the photo more widely than ``level`` now (the canonical
+    level may have narrowed since), redo the calls that follow an upload, and
+    return the level it is shown at."""
+    item_id, shown = hit
+    shown = shown or level
+    if visibility_rank(shown) > visibility_rank(level):
+        shown = conn.set_visibility(item_id, level)
+    for w in conn.complete_upload(photo, item_id, level):
+        report.warning(f"{photo.label} ({photo.photo_id})", w)
+    return shown
+
+
+def _verified_copy(opener, content_hash: str):
+    """The original copied into a temporary file while it is hashed (rewound), or
+    VerificationError when its bytes are not the photo's: a file changed since
+    discover is never uploaded under the photo's name."""
+    import hashlib
+    import tempfile
+
+    spool = tempfile.TemporaryFile()
+    try:
+        h = hashlib.sha256()
+        with opener() as src:
+            while True:
+                chunk = src.read(1 << 20)
+                if not chunk:
+                    break
+                h.update(chunk)
+                spool.write(chunk)
+        if "sha256:" + h.hexdigest() != content_hash:
+            raise VerificationError(f"its bytes hash to sha256:{h.hexdigest()[:16]}..., not the photo's "
+                                    f"{content_hash[:23]}...; changed since discover?")
+        spool.seek(0)
+        return spool
+    except BaseException:
+        spool.close()
+        raise

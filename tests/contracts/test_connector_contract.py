@@ -119,8 +119,13 @@ def test_an_upload_is_listed_with_the_same_bytes_and_found_again(connector_case,
         return {t.lower().replace(" ", "") for t in tags}
 
     assert clean(photo.metadata.tags) == clean(again.metadata.tags)
-    assert conn.find_uploaded({photo.content_hash, "sha256:" + "0" * 64}) == {photo.content_hash: item.ref.id}
+    assert conn.find_uploaded({photo.content_hash, "sha256:" + "0" * 64}) == {
+        photo.content_hash: (item.ref.id, "friends")}
     if conn.capabilities.set_visibility:
-        conn.set_visibility(item.ref.id, "private")
+        assert conn.set_visibility(item.ref.id, "private") == "private"
+        refs, _ = listed(conn)
+        assert conn.describe(refs[item.ref.id]).visibility == "private"
+        # set_visibility only ever narrows: asked to show it wider, it leaves it as it is
+        assert conn.set_visibility(item.ref.id, "public") == "private"
         refs, _ = listed(conn)
         assert conn.describe(refs[item.ref.id]).visibility == "private"

@@ -141,7 +141,7 @@ def test_listing_reaches_every_photo_past_the_search_cap(tmp_path, fake):
     assert conn.bucket.taken == fake.api_calls
     # the cursor lets the next run ask only for what is new
     fake.reset_counters()
-    again = conn.list(cursor=listing.cursor, since=None, full_scan=False)
+    again = conn.list(cursor=listing.final_cursor(), since=None, full_scan=False)
     back = list(again.refs)  # at most what came in the last second seen, unchanged (bounds are inclusive)
     assert len(back) <= 5 and all(prints[r.id] == r.fingerprint for r in back)
     assert not again.complete
@@ -352,3 +352,71 @@ def test_a_free_account_gives_no_originals_and_says_so(tmp_path, cli):
         assert insts[video]["metadata"]["media_type"] == "video"
     finally:
         f.stop()
+
+
+def test_audit_fix_asks_flickr_first_and_never_widens_a_stale_record(flickr_lib, cli, fake):
+    """The record says public; the owner has since made it private on Flickr; the
+    person had set canonical 'friends'.  --fix must not 'narrow' it to friends."""
+    pid = fake.add_photo(title="was public", is_public=1)
+    cli("-q", "-L", str(flickr_lib), "discover", check=0)
+    [rec] = [i["_record"] for i in flickr_instances(flickr_lib).values()]
+    cli("-q", "-L", str(flickr_lib), "visibility", "set", rec["photo_id"], "friends", "--reason", "t", check=0)
+    fake.set_perms(pid, 0, 0, 0)  # outside photosync; no discover since
+    cli("-L", str(flickr_lib), "audit", "--visibility-check", "--fix")
+    p = fake.photos[pid]
+    assert (p.ispublic, p.isfriend, p.isfamily) == (0, 0, 0), "a private photo was widened by --fix"
+    assert flickr_instances(flickr_lib)[pid]["visibility"] == "private"  # recorded as Flickr shows it
+    assert git_status(flickr_lib) == ""
+
+
+def test_a_photo_that_failed_to_download_is_listed_again_next_run(flickr_lib, cli, fake):
+    fake.populate(5, seed=8)
+    cli("-q", "-L", str(flickr_lib), "discover", check=0)
+    late = fake.add_photo(title="flaky host")
+    other = fake.add_photo(title="fine")
+    p = fake.photos[late]
+    fake.fail_next(1000, status=503, path_prefix=f"/{p.server}/{late}_")
+    run = cli("-q", "-L", str(flickr_lib), "discover")
+    assert run.code == 1 and late in run.err
+    assert other in flickr_instances(flickr_lib) and late not in flickr_instances(flickr_lib)
+    fake.fail_next(0)
+    cli("-q", "-L", str(flickr_lib), "discover", check=0)
+    assert late in flickr_instances(flickr_lib), "the incremental cursor moved past a photo it could not read"
+
+
+def test_album_changes_are_seen_by_incremental_runs(flickr_lib, cli, fake):
+    a, b = fake.add_photo(title="a"), fake.add_photo(title="b")
+    sid = fake.create_album("Trip", [a, b])
+    cli("-q", "-L", str(flickr_lib), "discover", check=0)
+    assert flickr_instances(flickr_lib)[a]["metadata"]["albums"] == ["Trip"]
+    fake.remove_from_album(sid, a)
+    fake.reset_counters()
+    cli("-q", "-L", str(flickr_lib), "discover", check=0)
+    got = flickr_instances(flickr_lib)
+    assert "albums" not in got[a]["metadata"] or got[a]["metadata"]["albums"] == []
+    assert got[b]["metadata"]["albums"] == ["Trip"]
+    assert fake.downloads == 0
+
+
+def test_a_file_changed_since_discover_is_not_uploaded(tmp_path, cli, fake):
+    lib, pics = folder_library(tmp_path, cli, fake, 2)
+    victim = sorted(pics.rglob("*.jpg"))[0]
+    data = bytearray(victim.read_bytes())
+    data[-10] ^= 0xFF
+    st = victim.stat()
+    victim.write_bytes(bytes(data))
+    os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size and time: discover would not notice
+    run = cli("-q", "-L", str(lib), "replicate", "--execute")
+    assert run.code == 1 and "not uploaded to flickr" in run.err and "changed since discover" in run.err
+    assert len(fake.uploads) == 1  # the other photo went
+
+
+def test_a_sign_in_for_another_account_is_refused(flickr_lib, cli, fake):
+    services = json.loads((flickr_lib / "config/services.json").read_text())
+    assert services["flickr"]["account"] == "12345678@N00"  # recorded by photosync auth
+    cred = Path(os.environ["PHOTOSYNC_CONFIG_DIR"]) / "credentials/services/flickr.json"
+    saved = json.loads(cred.read_text())
+    saved["user_nsid"] = "99999999@N00"  # another library's service named flickr signed in elsewhere
+    cred.write_text(json.dumps(saved))
+    run = cli("-q", "-L", str(flickr_lib), "discover")
+    assert run.code == 1 and "99999999@N00" in run.err and "photosync auth flickr" in run.err

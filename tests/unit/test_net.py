@@ -47,6 +47,16 @@ def test_bucket_is_shared_by_runs_one_after_the_other(tmp_path):
     assert second.take() > 0, "a second run in the same second gets no new burst"
 
 
+def test_bucket_is_shared_by_runs_at_the_same_time(tmp_path):
+    clock = Clock()
+    state = str(tmp_path / "budget.json")
+    a = TokenBucket(360, state_path=state, clock=clock, sleep=lambda s: None)  # burst 72
+    b = TokenBucket(360, state_path=state, clock=clock, sleep=lambda s: None)
+    waits = [(a if i % 2 else b).take() for i in range(72)]
+    assert waits == [0] * 72
+    assert a.take() > 0 and b.take() > 0, "two processes together got more than one burst"
+
+
 def test_retrying_backs_off_then_gives_the_last_error():
     seen = []
 

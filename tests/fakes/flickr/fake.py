@@ -391,6 +391,18 @@ class FakeFlickr:
         with self._lock:
             return self._create_set(title, description, [str(p) for p in photo_ids])
 
+    def remove_from_album(self, sid: str, pid: str) -> None:
+        """The owner takes a photo out of an album (the album's date_update moves; the photo's
+        lastupdate does not: membership is the album's, photosets.removePhoto)."""
+        with self._lock:
+            s = self.photosets[sid]
+            s["photos"] = [m for m in s["photos"] if m != pid]
+            p = self.photos[pid]
+            p.albums = [a for a in p.albums if a != sid]
+            if s["primary"] == pid:
+                s["primary"] = s["photos"][0] if s["photos"] else None
+            s["date_update"] = self._tick()
+
     def replace_data(self, pid: str, data: bytes) -> None:
         """The owner replaces the photo's file on Flickr (new bytes, new secrets, as replace.api.html does)."""
         with self._lock:
