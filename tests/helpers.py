@@ -37,3 +37,30 @@ def add_local_service(root: Path, name: str, folder: Path) -> None:
         lib.commit(f"service: add {name} (local)")
     finally:
         lib.close()
+
+
+def kill_repeatedly(args: list[str], *, times: int, pause: tuple[float, float], seed: int,
+                    after_kill=None) -> int:
+    """Start ``photosync ARGS`` and kill -9 it after a random pause, up to ``times``
+    times (stopping early when a run finishes by itself); ``after_kill()`` checks
+    the state each kill leaves.  Returns how many kills there were."""
+    import os
+    import random
+    import signal
+    import sys
+    import time
+
+    rnd = random.Random(seed)
+    kills = 0
+    for _ in range(times):
+        proc = subprocess.Popen([sys.executable, "-m", "photosync", *args],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rnd.uniform(*pause))
+        if proc.poll() is not None:
+            break
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        kills += 1
+        if after_kill is not None:
+            after_kill()
+    return kills

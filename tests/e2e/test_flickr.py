@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import json
 import os
-import random
-import signal
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from fakes.flickr import FakeFlickr
-from helpers import git, git_status
+from helpers import git, git_status, kill_repeatedly
 from photosync.sample import generate_corpus
 
 KEY = "0123456789abcdef0123456789abcdef"
@@ -294,17 +291,7 @@ def test_replicate_uploads_with_the_canonical_visibility(tmp_path, cli, fake):
 def test_kill_replicate_to_flickr_never_uploads_twice(tmp_path, cli, fake):
     lib, _ = folder_library(tmp_path, cli, fake, 40)
     fake.delay = 0.05
-    rnd = random.Random(5)
-    kills = 0
-    for _ in range(8):
-        proc = subprocess.Popen([sys.executable, "-m", "photosync", "-L", str(lib), "replicate", "--execute"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rnd.uniform(0.8, 2.0))
-        if proc.poll() is not None:
-            break
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        kills += 1
+    kills = kill_repeatedly(["-L", str(lib), "replicate", "--execute"], times=8, pause=(0.8, 2.0), seed=5)
     assert kills >= 2, "replicate finished before it could be killed: the test proves nothing"
     fake.delay = 0
     cli("-q", "-L", str(lib), "replicate", "--execute", check=0)

@@ -6,15 +6,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import random
-import signal
 import subprocess
 import sys
-import time
 from datetime import datetime
 
 import boto3
-from helpers import git_status
+from helpers import git_status, kill_repeatedly
 
 from photosync.sample import generate_corpus, make_photo
 
@@ -140,23 +137,16 @@ def test_kill_replicate_to_s3_at_random_moments(tmp_path, cli, bucket, fault_pro
     prefs["blob_storage"]["min_copies"] = 1
     prefs["sync_preferences"]["commit_batch_size"] = 5
     prefs_path.write_text(json.dumps(prefs, indent=2))
-    rnd = random.Random(7)
-    kills = 0
-    for _ in range(12):
-        proc = subprocess.Popen([sys.executable, "-m", "photosync", "-L", str(lib), "replicate", "--execute"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rnd.uniform(0.45, 1.0))
-        if proc.poll() is not None:
-            break
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        kills += 1
+    def every_recorded_copy_is_verified() -> None:
         stored = objects(moto_endpoint, bucket, "p")
         for rec_path in (lib / "photos").rglob("*.json"):
             rec = json.loads(rec_path.read_text())
             copy = rec["blobs"].get("offsite")
             if copy:
                 assert stored[copy["locator"]]["sha256"] == rec["content_hash"][7:], "recorded but not verified"
+
+    kills = kill_repeatedly(["-L", str(lib), "replicate", "--execute"], times=12, pause=(0.45, 1.0), seed=7,
+                            after_kill=every_recorded_copy_is_verified)
     assert kills >= 3, "replicate finished before it could be killed: the test proves nothing"
     cli("-L", str(lib), "replicate", "--execute", check=0)
     status = cli("-L", str(lib), "status", "--json", check=0).json

@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlencode
 
+from ..http import read_body
 from . import rest
 from .media import CONTENT_TYPES, VIDEO_EXTS, generated_video, original_bytes, sniff, still_frame
 from .photo import (
@@ -824,19 +825,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _read_body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            out = bytearray()
-            while True:
-                line = self.rfile.readline()
-                size = int(line.split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline().strip():
-                        pass
-                    return bytes(out)
-                out += self.rfile.read(size)
-                self.rfile.readline()
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n > 0 else b""
+        return read_body(self)
 
     def _send(self, status: int, body: bytes, ctype: str, headers: dict | None = None,
               truncate: bool = False) -> None:
