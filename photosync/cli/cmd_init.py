@@ -60,14 +60,18 @@ def demo(
             if "sample" in lib.services:
                 ui.out.print("service sample is already configured")
                 return
-        cmd_config.service_add("sample", "local", str(photos), None, False)
+        cmd_config.service_add(name="sample", type_="local", path=str(photos), api_key=None, api_secret=None,
+                               upload_from=None, endpoint=None, requests_per_hour=None, library=None,
+                               disabled=False)
 
     steps = [
         ("3. photosync service add sample --type local --path " + str(photos), add_service),
-        ("4. photosync discover", lambda: cmd_discover.discover(None, None, False, None, False)),
-        ("5. photosync resolve --auto-resolve simple", lambda: cmd_resolve.resolve("simple", False, False, None, False)),
-        ("6. photosync replicate --execute", lambda: cmd_replicate.replicate(False, True, None, None, False)),
-        ("7. photosync status", lambda: cmd_status.status(False, None)),
+        ("4. photosync discover", lambda: cmd_discover.discover(service=None, since=None, full_scan=False, library=None, quiet=False)),
+        ("5. photosync resolve --auto-resolve simple", lambda: cmd_resolve.resolve(auto_resolve="simple", interactive=False, dry_run=False,
+                                                                  library=None, quiet=False)),
+        ("6. photosync replicate --execute", lambda: cmd_replicate.replicate(dry_run=False, execute=True, workers=None,
+                                                                    library=None, quiet=False)),
+        ("7. photosync status", lambda: cmd_status.status(json_=False, library=None)),
     ]
     codes = []
     for title, step in steps:

@@ -250,3 +250,14 @@ def test_hand_edited_record_is_named_and_left_alone(setup, cli):
     victim.write_text("{ broken")
     r = cli("--library", str(lib), "replicate", "--execute")
     assert r.code == 1 and rel in r.err and "not valid JSON (line 1" in r.err
+
+
+def test_the_readme_demo_runs_the_whole_loop_twice(tmp_path, cli):
+    """`photosync demo` is the README's first command: it must work on a fresh folder, and again."""
+    first = cli("demo", str(tmp_path / "demo"), cwd=tmp_path)
+    assert first.code == 0, first.out + first.err
+    assert "Traceback" not in first.err
+    status = cli("-L", str(tmp_path / "demo/library"), "status", "--json", check=0).json
+    assert status["states"]["replicated"] >= 8
+    again = cli("demo", str(tmp_path / "demo"), cwd=tmp_path)
+    assert again.code == 0, again.out + again.err
