@@ -99,6 +99,8 @@ class Instance:
     visibility: str | None = None
     missing_since: str | None = None
     raw_name_b64: str | None = None
+    #: visual signature (media/visual.py): finds resized, re-encoded, cropped and rotated copies
+    look: str | None = None
 
     @property
     def key(self) -> str:
@@ -118,6 +120,18 @@ class BlobCopy:
     @property
     def good(self) -> bool:
         return self.problem is None
+
+
+@dataclass(frozen=True)
+class SupersededBlob:
+    """A verified copy of bytes that were this photo's original before a better
+    variant became canonical: kept on record (and in the store), never deleted."""
+
+    store: str
+    locator: str
+    size: int
+    verified_at: str
+    content_hash: str
 
 
 @dataclass(frozen=True)
@@ -179,6 +193,7 @@ class Photo:
     processing_state: str = "discovered"
     conflicts: tuple[Conflict, ...] = ()
     resolutions: tuple[Resolution, ...] = ()
+    superseded_blobs: tuple[SupersededBlob, ...] = ()
     schema_version: int = SCHEMA_VERSION
 
     # -- convenience views ---------------------------------------------------------

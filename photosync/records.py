@@ -27,6 +27,7 @@ from .model import (
     Metadata,
     Photo,
     Resolution,
+    SupersededBlob,
     Visibility,
 )
 
@@ -274,6 +275,8 @@ def _instance_to(inst: Instance) -> dict:
         out["missing_since"] = inst.missing_since
     if inst.raw_name_b64 is not None:
         out["raw_name_b64"] = inst.raw_name_b64
+    if inst.look is not None:
+        out["look"] = inst.look
     return out
 
 
@@ -290,6 +293,7 @@ def _instance_from(service: str, d: dict) -> Instance:
         visibility=d.get("visibility"),
         missing_since=d.get("missing_since"),
         raw_name_b64=d.get("raw_name_b64"),
+        look=d.get("look"),
     )
 
 
@@ -384,8 +388,15 @@ def photo_to_dict(p: Photo) -> dict:
         "created_at": p.created_at,
         "updated_at": p.updated_at,
     }
+    if p.superseded_blobs:
+        out["superseded_blobs"] = [
+            {"store": b.store, "locator": b.locator, "size": b.size, "verified_at": b.verified_at,
+             "content_hash": b.content_hash}
+            for b in p.superseded_blobs
+        ]
     if p.resolutions:
         out["resolutions"] = [_resolution_to(r) for r in p.resolutions]
+    if p.resolutions or p.superseded_blobs:
         # keep the design's field order: created_at/updated_at last
         out["created_at"] = out.pop("created_at")
         out["updated_at"] = out.pop("updated_at")
@@ -417,6 +428,7 @@ def photo_from_dict(d: dict) -> Photo:
         processing_state=d["processing_state"],
         conflicts=tuple(_conflict_from(c) for c in d["conflicts"]),
         resolutions=tuple(_resolution_from(r) for r in d.get("resolutions") or ()),
+        superseded_blobs=tuple(SupersededBlob(**b) for b in d.get("superseded_blobs") or ()),
         created_at=d["created_at"],
         updated_at=d["updated_at"],
     )

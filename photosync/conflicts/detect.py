@@ -123,12 +123,77 @@ def metadata_mismatches(photo: Photo) -> list[Conflict]:
     return out
 
 
-#: every detector, run in order; issue 3 adds quality and edit variants, visibility and policy checks
-DETECTORS: list[Callable[[Photo], list[Conflict]]] = [exact_duplicates, metadata_mismatches]
+def visibility_discrepancies(photo: Photo) -> list[Conflict]:
+    """A service showing the photo at another level than its canonical one.  Not
+    a question for resolve: a wider service is narrowed by ``audit
+    --visibility-check --fix``; a narrower one is safe (widening is ``visibility set``)."""
+    out = []
+    for d in photo.visibility.discrepancies:
+        if d.wider:
+            desc = (f"{d.service} shows it to {d.current}, wider than its canonical {d.canonical}: "
+                    "narrow it with photosync audit --visibility-check --fix")
+        else:
+            desc = f"{d.service} shows it to {d.current}, narrower than its canonical {d.canonical} (safe)"
+        out.append(Conflict(id=f"visibility_discrepancy:{d.service}", type="visibility_discrepancy",
+                            description=desc, services=(d.service,), resolution_required=False))
+    return out
 
 
-def detect(photo: Photo) -> list[Conflict]:
+def canonical_instance(photo: Photo) -> Instance | None:
+    same = [i for i in photo.all_instances() if i.content_hash == photo.content_hash]
+    return next((i for i in same if i.key == photo.canonical_source), same[0] if same else None)
+
+
+def cannot_take(photo: Photo, caps) -> list[str]:
+    """Why a service with these capabilities cannot take the photo as it is
+    (empty: it can).  photosync never shrinks, converts or widens to fit."""
+    from ..media.formats import FORMATS
+    from .visibility import upload_level
+
+    inst = canonical_instance(photo)
+    size = inst.size if inst is not None else None
+    fmt = (inst.metadata.format if inst is not None else None) or photo.metadata.format
+    kind = (inst.metadata.media_type if inst is not None else None) or photo.metadata.media_type
+    if kind is None and fmt in FORMATS:
+        kind = FORMATS[fmt].kind
+    out = []
+    if caps.upload_formats and fmt and fmt not in caps.upload_formats:
+        out.append(f"it does not accept {fmt.upper()} files")
+    limit = caps.max_video_bytes if kind == "video" else caps.max_photo_bytes
+    if limit and size and size > limit:
+        out.append(f"the file is {size / 2**20:.0f} MiB, over its {limit / 2**20:.0f} MiB limit for a {kind or 'photo'}")
+    if caps.visibility_levels and upload_level(photo.visibility.canonical, caps.visibility_levels) is None:
+        out.append(f"it cannot show a photo as narrowly as '{photo.visibility.canonical}'")
+    return out
+
+
+def policy_violations(photo: Photo, targets: dict[str, tuple[Any, list[str]]]) -> list[Conflict]:
+    """Target services (``upload_from``) that should receive this photo but cannot
+    take it as it is.  ``targets``: service -> (its capabilities, its sources)."""
+    out = []
+    present = {i.service for i in present_instances(photo)}
+    for service, (caps, sources) in sorted(targets.items()):
+        if service in present or not present & set(sources):
+            continue
+        problems = cannot_take(photo, caps)
+        if problems:
+            out.append(Conflict(
+                id=f"service_policy_violation:{service}", type="service_policy_violation",
+                description=f"{service} cannot take it as it is: {'; '.join(problems)}; "
+                            "it is not uploaded there (photosync never alters a photo to fit)",
+                services=(service,), resolution_required=False))
+    return out
+
+
+#: detectors of one record, run in order (variants across records: conflicts/variants.py;
+#: service policies need the targets: policy_violations)
+DETECTORS: list[Callable[[Photo], list[Conflict]]] = [exact_duplicates, metadata_mismatches, visibility_discrepancies]
+
+
+def detect(photo: Photo, targets: dict | None = None) -> list[Conflict]:
     found: list[Conflict] = []
     for detector in DETECTORS:
         found.extend(detector(photo))
+    if targets:
+        found.extend(policy_violations(photo, targets))
     return found

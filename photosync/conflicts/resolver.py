@@ -43,10 +43,31 @@ class DeferResolver:
         return None
 
 
-def options_for(photo: Photo, conflict: Conflict) -> list[Option]:
-    """The choices for a metadata conflict: each copy's value, a combination
-    where one makes sense, a custom value, or skip."""
+def variant_options(photo: Photo, conflict: Conflict, other: Photo) -> list[Option]:
+    """The choices for two records that look like one picture."""
+    from .variants import better, canonical_face
+
+    a, b = canonical_face(photo), canonical_face(other)
+    top, low = (photo, other) if (a is None or b is None or better(a, b)) else (other, photo)
+    merge = Option("merge", f"Merge: one photo, {top.label} ({top.photo_id[:8]}) as the original, "
+                            f"{low.label} kept as a lower-quality copy")
+    if conflict.type == "quality_variant":
+        return [merge, Option("separate", "Keep them as two separate photos"), Option("skip", "Skip (resolve later)")]
+    return [
+        Option("linked", "Keep both, linked as edits of one photo"),
+        Option("unrelated", "They are different photos (no link)"),
+        merge,
+        Option("skip", "Skip (resolve later)"),
+    ]
+
+
+def options_for(photo: Photo, conflict: Conflict, other: Photo | None = None) -> list[Option]:
+    """The choices for a conflict: for a metadata conflict each copy's value, a
+    combination where one makes sense, a custom value, or skip; for variants
+    (``other`` the related photo) merge, keep apart or link."""
     opts: list[Option] = []
+    if other is not None and conflict.type in ("quality_variant", "edit_variant"):
+        return variant_options(photo, conflict, other)
     if conflict.type != "metadata_mismatch" or not conflict.values:
         return [Option("skip", "Skip (resolve later)")]
     field = conflict.field or ""

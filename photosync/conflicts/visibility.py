@@ -50,3 +50,10 @@ def narrow_to(photo: Photo, level: str) -> Photo:
 def set_canonical(photo: Photo, level: str) -> Photo:
     """The explicit change (``photosync visibility set``): the only path that may widen."""
     return refresh(photo.replace(visibility=Visibility(level, photo.visibility.per_service, ())))
+
+
+def upload_level(canonical: str, levels: tuple[str, ...]) -> str | None:
+    """The widest level a service has that is not wider than ``canonical``
+    (None: the service cannot show it that narrowly)."""
+    ok = [lv for lv in levels if visibility_rank(lv) <= visibility_rank(canonical)]
+    return max(ok, key=visibility_rank) if ok else None

@@ -35,6 +35,11 @@ class Capabilities:
     hashes: tuple[str, ...] = ()
     #: can list only what changed since a cursor
     incremental: bool = False
+    #: what an upload may be (None / empty: no limit known); a photo beyond them is a
+    #: service policy conflict, reported and never altered to fit
+    max_photo_bytes: int | None = None
+    max_video_bytes: int | None = None
+    upload_formats: tuple[str, ...] = ()
 
 
 class ItemRef(NamedTuple):
@@ -73,6 +78,8 @@ class ServiceItem:
     visibility: str | None = None
     url: str | None = None
     warnings: tuple[str, ...] = ()
+    #: visual signature of a still image (media/visual.py), for variant detection
+    look: str | None = None
 
 
 @dataclass

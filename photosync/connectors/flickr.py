@@ -205,6 +205,9 @@ class FlickrConnector(Connector):
     capabilities = Capabilities(
         upload=True, set_visibility=True, visibility_levels=VISIBILITY_LEVELS, albums=True,
         originals=True, incremental=True,
+        # Flickr's upload limits (help centre: 200 MB a photo, 1 GB a video; these formats)
+        max_photo_bytes=200 * 1024 * 1024, max_video_bytes=1024 * 1024 * 1024,
+        upload_formats=("jpeg", "png", "gif", "tiff", "mp4", "mov", "3gp", "avi"),
     )
     secret_options = ("api_key", "api_secret")
 
@@ -724,7 +727,7 @@ class FlickrConnector(Connector):
             raise
 
     def _describe(self, ref: ItemRef) -> ServiceItem:
-        from ..media.probe import IN_MEMORY_LIMIT, hash_stream, probe_bytes, probe_large
+        from ..media.probe import IN_MEMORY_LIMIT, hash_stream, probe_image, probe_large
         from ..media.formats import sniff
 
         entry = json.loads(ref.extra or b"{}")
@@ -745,7 +748,7 @@ class FlickrConnector(Connector):
                 if fmt is None:
                     raise MediaError("the file Flickr gives is not a photo or video photosync can read")
                 if size <= IN_MEMORY_LIMIT:
-                    info = probe_bytes(head + f.read(), fmt)
+                    info = probe_image(head + f.read(), fmt)
                 else:
                     info = probe_large(f, size, fmt)
         return ServiceItem(
@@ -756,6 +759,7 @@ class FlickrConnector(Connector):
             quality=quality or "original",
             visibility=level_of(entry),
             url=self._page_url(str(entry["id"])),
+            look=info.look if info is not None else None,
         )
 
     def _page_url(self, pid: str) -> str:

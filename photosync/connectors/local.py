@@ -239,4 +239,5 @@ def describe_file(root: bytes, ref: ItemRef) -> ServiceItem:
         visibility=None,
         url=None,
         warnings=tuple(warnings),
+        look=info.look,
     )

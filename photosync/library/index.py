@@ -20,7 +20,7 @@ from typing import Iterable, Iterator
 
 from ..model import Photo
 
-INDEX_VERSION = "7"
+INDEX_VERSION = "8"
 CACHE_VERSION = "1"
 
 _SCHEMA = """
@@ -55,6 +55,14 @@ CREATE INDEX IF NOT EXISTS copies_photo ON copies(photo_id);
 CREATE INDEX IF NOT EXISTS copies_store ON copies(store, good, size);
 CREATE INDEX IF NOT EXISTS photos_copies ON photos(good_copies);
 CREATE INDEX IF NOT EXISTS discrepancies_photo ON discrepancies(photo_id);
+CREATE TABLE IF NOT EXISTS looks(photo_id TEXT NOT NULL, q0 INTEGER, q1 INTEGER, q2 INTEGER, q3 INTEGER,
+    taken TEXT);
+CREATE INDEX IF NOT EXISTS looks_photo ON looks(photo_id);
+CREATE INDEX IF NOT EXISTS looks_q0 ON looks(q0);
+CREATE INDEX IF NOT EXISTS looks_q1 ON looks(q1);
+CREATE INDEX IF NOT EXISTS looks_q2 ON looks(q2);
+CREATE INDEX IF NOT EXISTS looks_q3 ON looks(q3);
+CREATE INDEX IF NOT EXISTS looks_taken ON looks(taken);
 CREATE TABLE IF NOT EXISTS invalid(path TEXT PRIMARY KEY, reason TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS scan_cache(service TEXT NOT NULL, item_id TEXT NOT NULL,
     fingerprint TEXT NOT NULL, content_hash TEXT, error TEXT, content_key TEXT,
@@ -65,7 +73,8 @@ CREATE TABLE IF NOT EXISTS audit_progress(store TEXT NOT NULL, photo_id TEXT NOT
     PRIMARY KEY(store, photo_id));
 """
 
-_DERIVED = ("photos", "hashes", "items", "copies", "discrepancies", "invalid")
+_DERIVED = ("photos", "hashes", "items", "copies", "discrepancies", "looks", "invalid")
+_PER_PHOTO = ("photos", "hashes", "items", "copies", "discrepancies", "looks")
 _CACHES = ("scan_cache", "service_runs", "validated", "audit_progress")
 
 
@@ -142,7 +151,7 @@ class Index:
         if not entries:
             return
         ids = [(p.photo_id,) for p, _, _ in entries]
-        for table in ("photos", "hashes", "items", "copies", "discrepancies"):
+        for table in _PER_PHOTO:
             self.db.executemany(f"DELETE FROM {table} WHERE photo_id=?", ids)
         self.db.executemany(
             "INSERT INTO photos VALUES(?,?,?,?,?,?,?,?,?,?)",
@@ -154,9 +163,12 @@ class Index:
                 for p, path, blob in entries
             ],
         )
-        hashes, items, copies, disc = [], [], [], []
+        from ..conflicts.variants import lookup_keys
+
+        hashes, items, copies, disc, looks = [], [], [], [], []
         for p, _path, _blob in entries:
             pid = p.photo_id
+            looks.extend((pid, *qs, taken) for qs, taken in lookup_keys(p))
             for h in {p.content_hash} | {i.content_hash for i in p.all_instances()}:
                 hashes.append((h, pid))
             for i in p.all_instances():
@@ -169,6 +181,7 @@ class Index:
         self.db.executemany("INSERT OR REPLACE INTO items VALUES(?,?,?,?,?)", items)
         self.db.executemany("INSERT INTO copies VALUES(?,?,?,?,?)", copies)
         self.db.executemany("INSERT INTO discrepancies VALUES(?,?,?,?,?)", disc)
+        self.db.executemany("INSERT INTO looks VALUES(?,?,?,?,?,?)", looks)
         self.db.executemany("DELETE FROM invalid WHERE path=?", [(path,) for _, path, _ in entries])
 
     def known_blob(self, photo_id: str) -> str | None:
@@ -176,7 +189,7 @@ class Index:
         return row[0] if row else None
 
     def remove_photo(self, photo_id: str) -> None:
-        for table in ("photos", "hashes", "items", "copies", "discrepancies"):
+        for table in _PER_PHOTO:
             self.db.execute(f"DELETE FROM {table} WHERE photo_id=?", (photo_id,))
 
     def mark_invalid(self, path: str, reason: str) -> None:
@@ -194,6 +207,18 @@ class Index:
 
     def photos_by_hash(self, content_hash: str) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT photo_id FROM hashes WHERE content_hash=?", (content_hash,))]
+
+    def look_alikes(self, photo_id: str, keys) -> list[str]:
+        """Photos other than ``photo_id`` that share a hash quarter or a capture
+        time with one of ``keys`` ((q0, q1, q2, q3), taken): variant candidates."""
+        out: dict[str, None] = {}
+        for qs, taken in keys:
+            rows = self.db.execute(
+                "SELECT DISTINCT photo_id FROM looks WHERE (q0=? OR q1=? OR q2=? OR q3=? OR taken=?) AND photo_id<>?",
+                (*qs, taken, photo_id),
+            )
+            out.update((r[0], None) for r in rows)
+        return list(out)
 
     def item(self, service: str, item_id: str) -> tuple[str, str, bool] | None:
         """(photo_id, content_hash, missing) of an item; the present one first."""

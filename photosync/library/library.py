@@ -73,6 +73,8 @@ class Library:
         #: the last records read from disk (bounded: memory must not grow with the library)
         self._recent: "OrderedDict[str, tuple[Photo, str]]" = OrderedDict()
         self._staged_config: dict[str, bytes] = {}
+        #: photo records merged into another record: their files go in the next commit
+        self._removed: dict[str, str] = {}
         self.services: dict[str, dict] = {}
         self.preferences: dict = {}
         self.sync_state: dict = {}
@@ -403,7 +405,10 @@ class Library:
         return self.index.photo_ids(states)
 
     def get_photo(self, photo_id: str) -> Photo:
-        """The photo as it is now (staged changes included); raises InvalidRecord."""
+        """The photo as it is now (staged changes included); raises InvalidRecord,
+        or KeyError for a photo that is not (or no longer) there."""
+        if photo_id in self._removed:
+            raise KeyError(photo_id)
         if photo_id in self._staged:
             return self._staged[photo_id]
         hit = self._recent.get(photo_id)
@@ -491,9 +496,21 @@ class Library:
         for inst in photo.all_instances():
             self._staged_hashes[inst.content_hash] = pid
 
+    def remove(self, photo_id: str) -> None:
+        """Stage the removal of a photo's record (its content merged into another
+        record, staged with it: git history keeps the file)."""
+        path = self.index.photo_path(photo_id) if self.index is not None else None
+        if photo_id in self._staged:
+            path = self._originals.get(photo_id, (None, None))[1] or path
+            self._staged.pop(photo_id)
+            self._staged_bytes.pop(photo_id, None)
+        self._recent.pop(photo_id, None)
+        if path:
+            self._removed[photo_id] = path
+
     @property
     def staged_count(self) -> int:
-        return len(self._staged)
+        return len(self._staged) + len(self._removed)
 
     def discard_staged(self) -> None:
         self._originals.clear()
@@ -502,11 +519,15 @@ class Library:
         self._staged_bytes.clear()
         self._staged_hashes.clear()
         self._staged_config.clear()
+        self._removed.clear()
 
     def commit(self, message: str, index_updates: Callable[[Index], None] | None = None) -> str | None:
         """Commit every staged photo and config change (only those that really
         changed).  Returns the commit id, or None when nothing changed."""
         changes: dict[str, bytes | None] = dict(self._staged_config)
+        removed = dict(self._removed)
+        for path in removed.values():
+            changes[path] = None
         written: list[tuple[Photo, str, str]] = []
         for pid, photo in self._staged.items():
             _original, old_path = self._originals.get(pid, (None, None))
@@ -517,6 +538,8 @@ class Library:
             written.append((photo, path, git_blob_id(data)))
 
         def update(index: Index) -> None:
+            for pid in removed:
+                index.remove_photo(pid)
             index.put_photos(written)
             if index_updates:
                 index_updates(index)
@@ -528,6 +551,7 @@ class Library:
         self._staged_bytes.clear()
         self._staged_hashes.clear()
         self._staged_config.clear()
+        self._removed.clear()
         return oid
 
     def _commit_files(self, changes, message, also_add=(), index_updates=None) -> str | None:

@@ -54,6 +54,8 @@ class MediaInfo:
     model: str | None = None
     caption: str | None = None
     tags: tuple[str, ...] = ()
+    #: the visual signature (media/visual.py) of a still image, None for videos and RAW
+    look: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,7 @@ def read_media(path: str | bytes | os.PathLike, name: str) -> MediaFile:
             if len(data) != size:
                 raise MediaError("the file changed size while it was being read")
             digest = "sha256:" + hashlib.sha256(data).hexdigest()
-            info = probe_bytes(data, fmt)
+            info = probe_image(data, fmt)
         else:
             f.seek(0)
             digest, read = hash_stream(f)
@@ -150,6 +152,20 @@ def probe_bytes(data: bytes, fmt: Format) -> MediaInfo:
     if name in RAW_FORMATS:
         return _probe_raw(data, fmt)
     return _probe_pillow(data, fmt)
+
+
+def probe_image(data: bytes, fmt: Format) -> MediaInfo:
+    """probe_bytes plus, for still images, the visual signature."""
+    import dataclasses
+
+    from .visual import signature_of
+
+    info = probe_bytes(data, fmt)
+    if fmt.kind != "photo" or fmt.name in RAW_FORMATS:
+        return info
+    if fmt.name in ("heic", "avif"):
+        _register_heif()
+    return dataclasses.replace(info, look=signature_of(data))
 
 
 # -- Pillow (JPEG, PNG, GIF, WebP, TIFF, HEIC, AVIF) ------------------------------------

@@ -236,7 +236,7 @@ def fix_visibility(lib: Library, rows: list[VisibilityRow]) -> FixResult:
     from ..conflicts import visibility as vis
     from ..model import visibility_rank, with_instance
     from .common import Connectors
-    from .publish import upload_level
+    from ..conflicts.visibility import upload_level
 
     result = FixResult()
     connectors = Connectors(lib)

@@ -281,6 +281,7 @@ class _ServiceRun:
             metadata=item.metadata,
             visibility=item.visibility,
             raw_name_b64=base64.b64encode(raw).decode("ascii") if raw is not None else None,
+            look=item.look,
         )
 
     def _apply(self, item: ServiceItem) -> str:
@@ -304,6 +305,9 @@ class _ServiceRun:
         pid = lib.find_by_hash(item.content_hash)
         if pid is not None:
             photo = lib.get_photo(pid)
+            rated = [i.quality for i in photo.all_instances() if i.content_hash == inst.content_hash]
+            if rated and inst.content_hash != photo.content_hash:
+                inst = dataclasses.replace(inst, quality=rated[0])  # another copy of a merged variant
             photo = _reopen(with_instance(photo, inst))
             photo = _note_duplicates(photo)
             lib.stage(vis.refresh(photo))
@@ -320,7 +324,7 @@ class _ServiceRun:
                 f: getattr(old.metadata, f) for f in ("camera_info", "width", "height", "format")
                 if getattr(md, f) is None
             })
-            inst = dataclasses.replace(inst, size=old.size, quality=old.quality, metadata=md)
+            inst = dataclasses.replace(inst, size=old.size, quality=old.quality, metadata=md, look=old.look)
         if (
             old.metadata.taken_date_source == "file_mtime"
             and md.taken_date_source == "file_mtime"
@@ -331,6 +335,9 @@ class _ServiceRun:
             # a file time only moves later when the file is touched or copied: keep the earliest
             md = dataclasses.replace(md, taken_date=old.metadata.taken_date)
             inst = dataclasses.replace(inst, metadata=md)
+        if old.content_hash != photo.content_hash:
+            # a variant merged in by resolve: its quality was rated against the canonical copy
+            inst = dataclasses.replace(inst, quality=old.quality)
         candidate = dataclasses.replace(inst, last_sync=old.last_sync)
         if candidate == old:
             return "unchanged"

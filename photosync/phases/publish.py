@@ -17,6 +17,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from ..conflicts import visibility as vis
+from ..conflicts.detect import cannot_take
+from ..conflicts.visibility import upload_level  # noqa: F401  (re-exported for audit)
 from ..errors import InvalidRecord, PhotosyncError, SourceError, StoreError, Unsupported, VerificationError
 from ..library.layout import utc_now
 from ..library.library import Library
@@ -56,13 +58,6 @@ class UploadResult:
     commits: list[str] = field(default_factory=list)
 
 
-def upload_level(canonical: str, levels: tuple[str, ...]) -> str | None:
-    """The widest level the service has that is not wider than ``canonical``
-    (None: the service cannot show it that narrowly)."""
-    ok = [lv for lv in levels if visibility_rank(lv) <= visibility_rank(canonical)]
-    return max(ok, key=visibility_rank) if ok else None
-
-
 def targets(lib: Library) -> dict[str, list[str]]:
     """service -> the services whose photos it receives."""
     return {
@@ -78,7 +73,8 @@ def make_plan(lib: Library) -> UploadPlan:
     connectors = Connectors(lib)
     for target, sources in targets(lib).items():
         try:
-            levels = connectors.get(target).capabilities.visibility_levels or VISIBILITY_LEVELS
+            caps = connectors.get(target).capabilities
+            levels = caps.visibility_levels or VISIBILITY_LEVELS
         except PhotosyncError as e:
             lib.report.error(f"service {target}", str(e))
             continue
@@ -88,11 +84,11 @@ def make_plan(lib: Library) -> UploadPlan:
             except InvalidRecord as e:
                 lib.report.error(e.path, f"{e.reason}; not uploaded")
                 continue
-            level = upload_level(photo.visibility.canonical, levels)
-            if level is None:
-                plan.refused.append((photo.label, target, f"it cannot show a photo as narrowly as "
-                                                          f"'{photo.visibility.canonical}'"))
+            problems = cannot_take(photo, caps)
+            if problems:
+                plan.refused.append((photo.label, target, "; ".join(problems)))
                 continue
+            level = upload_level(photo.visibility.canonical, levels)
             size = next((i.size for i in photo.all_instances()
                          if i.content_hash == photo.content_hash and i.size is not None), None)
             plan.actions.append(UploadAction(pid, photo.label, target, level, size))

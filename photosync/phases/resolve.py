@@ -10,16 +10,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..conflicts import variants
 from ..conflicts.detect import detect
 from ..conflicts.policies import POLICIES
 from ..conflicts.resolver import Resolver, StopResolving, apply_decision, decision_text, options_for
-from ..errors import InvalidRecord, UsageError
+from ..errors import InvalidRecord, PhotosyncError, UsageError
 from ..library import config as cfg
 from ..library.library import Library
-from ..model import Conflict, Photo
+from ..library.layout import utc_now
+from ..model import Conflict, Photo, Resolution
 
 #: conflict types the detectors own (recomputed on every resolve); others are kept as recorded
-DETECTED_TYPES = {"exact_duplicate", "metadata_mismatch"}
+DETECTED_TYPES = {"exact_duplicate", "metadata_mismatch", "visibility_discrepancy", "service_policy_violation",
+                  "quality_variant", "edit_variant"}
+
+
+#: policies that act on two records at once (applied in _Run._variants, not per photo)
+ACROSS_RECORDS = ("quality_variants",)
+#: at most this many records merged into one in one look (a guard, not a limit seen in practice)
+MAX_MERGES = 50
 
 
 @dataclass
@@ -35,6 +44,8 @@ class ResolveResult:
     resolved: int = 0
     changed: int = 0
     decisions: int = 0
+    #: records merged into another (quality variants)
+    merged: int = 0
     policies: list[str] = field(default_factory=list)
     skipped_policies: list[str] = field(default_factory=list)
     open: list[OpenConflict] = field(default_factory=list)
@@ -54,8 +65,8 @@ def choose_policies(lib: Library, auto: str | None) -> tuple[list[str], list[str
     configured = list(lib.preferences.get("auto_resolve", []))
     if auto == "simple":
         configured = [p for p in configured if p in cfg.SIMPLE_POLICIES]
-    known = [p for p in configured if p in POLICIES]
-    return known, [p for p in configured if p not in POLICIES]
+    known = [p for p in configured if p in POLICIES or p in ACROSS_RECORDS]
+    return known, [p for p in configured if p not in known]
 
 
 def describe_change(before: Photo, after: Photo) -> list[str]:
@@ -80,6 +91,21 @@ def _label(photo: Photo) -> str:
     return photo.metadata.filename or photo.photo_id
 
 
+def upload_targets(lib: Library) -> dict[str, tuple]:
+    """service -> (its connector's capabilities, the services it receives from)."""
+    from ..connectors.registry import connector_class
+    from .publish import targets
+
+    out = {}
+    for name, sources in targets(lib).items():
+        try:
+            cls = connector_class(lib.services[name].get("type", ""))
+        except PhotosyncError:
+            continue
+        out[name] = (cls.capabilities, sources)
+    return out
+
+
 def resolve(
     lib: Library,
     *,
@@ -91,67 +117,188 @@ def resolve(
     result = ResolveResult(policies=policies, skipped_policies=missing, dry_run=dry_run)
     assert lib.index is not None
     ids = list(dict.fromkeys([*lib.index.photo_ids(["discovered"]), *lib.index.photos_with_conflicts()]))
-    batch = int(lib.preferences["sync_preferences"].get("commit_batch_size", 500))
+    run = _Run(lib, policies, resolver, dry_run, result)
     task = lib.report.task("Resolving", total=len(ids))
-    pending_resolved = 0
     try:
         for pid in ids:
             task.advance()
-            try:
-                before = lib.get_photo(pid)
-            except InvalidRecord as e:
-                lib.report.error(e.path, f"{e.reason}; skipped")
-                continue
-            result.examined += 1
-            photo = before
-            for name in policies:
-                photo = POLICIES[name](photo)
-            kept = [c for c in photo.conflicts if c.type not in DETECTED_TYPES]
-            found = detect(photo)
-            if "exact_duplicates" in policies:
-                found = [c for c in found if c.type != "exact_duplicate"]
-            photo = photo.replace(conflicts=tuple(kept + found))
-            if resolver is not None and not dry_run:
-                for conflict in list(photo.open_conflicts):
-                    try:
-                        decision = resolver.decide(photo, conflict, options_for(photo, conflict))
-                    except StopResolving:
-                        result.stopped = True
-                        break
-                    if decision is None or decision.key == "skip":
-                        continue
-                    photo = apply_decision(photo, conflict, decision)
-                    result.decisions += 1
-                    lib.stage(photo)
-                    oid = lib.commit(f"resolve: {_label(photo)} {conflict.field or conflict.type} "
-                                     f"{decision_text(decision)} (manual)")
-                    if oid:
-                        result.commits.append(oid)
-            if not photo.open_conflicts and photo.processing_state == "discovered":
-                photo = photo.replace(processing_state="resolved")
-                result.resolved += 1
-                pending_resolved += 1
-            for c in photo.open_conflicts:
-                result.open.append(OpenConflict(pid, _label(photo), c))
-            if dry_run:
-                changes = describe_change(before, photo)
-                if changes:
-                    result.changed += 1
-                    result.changes.append(f"{_label(photo)} ({pid[:8]}): " + "; ".join(changes))
-            elif photo != before:
-                result.changed += 1
-            if not dry_run:
-                lib.stage(photo)
-                if lib.staged_count >= batch:
-                    _commit(lib, result, pending_resolved)
-                    pending_resolved = 0
+            run.examine(pid)
             if result.stopped:
                 break
     finally:
         task.close()
     if not dry_run:
-        _commit(lib, result, pending_resolved)
+        _commit(lib, result, run.pending_resolved)
     return result
+
+
+class _Run:
+    def __init__(self, lib: Library, policies, resolver, dry_run, result: ResolveResult):
+        self.lib = lib
+        self.policies = policies
+        self.resolver = resolver
+        self.dry_run = dry_run
+        self.result = result
+        self.batch = int(lib.preferences["sync_preferences"].get("commit_batch_size", 500))
+        self.targets = upload_targets(lib)
+        self.pending_resolved = 0
+        #: records merged into another in this run (the index still lists them until the commit)
+        self.gone: set[str] = set()
+        #: dry run: pairs already reported as merging
+        self.would_merge: set[frozenset] = set()
+
+    def _get(self, pid: str) -> Photo | None:
+        if pid in self.gone:
+            return None
+        try:
+            return self.lib.get_photo(pid)
+        except InvalidRecord as e:
+            self.lib.report.error(e.path, f"{e.reason}; skipped")
+        except KeyError:
+            pass
+        return None
+
+    def examine(self, pid: str) -> None:
+        lib, result = self.lib, self.result
+        before = self._get(pid)
+        if before is None:
+            return
+        result.examined += 1
+        photo, found_variants = self._variants(before)
+        for name in self.policies:
+            if name in POLICIES:
+                photo = POLICIES[name](photo)
+        kept = [c for c in photo.conflicts if c.type not in DETECTED_TYPES]
+        found = detect(photo, self.targets) + found_variants
+        if "exact_duplicates" in self.policies:
+            found = [c for c in found if c.type != "exact_duplicate"]
+        photo = photo.replace(conflicts=tuple(dict((c.id, c) for c in kept + found).values()))
+        if self.resolver is not None and not self.dry_run:
+            photo = self._ask(photo)
+            if photo is None:  # merged away by the person's choice
+                return
+        if not photo.open_conflicts and photo.processing_state == "discovered":
+            photo = photo.replace(processing_state="resolved")
+            result.resolved += 1
+            self.pending_resolved += 1
+        for c in photo.open_conflicts:
+            result.open.append(OpenConflict(photo.photo_id, _label(photo), c))
+        if self.dry_run:
+            changes = describe_change(before, photo) if photo.photo_id == before.photo_id else []
+            if changes:
+                result.changed += 1
+                result.changes.append(f"{_label(photo)} ({photo.photo_id[:8]}): " + "; ".join(changes))
+        elif photo != before:
+            result.changed += 1
+        if not self.dry_run:
+            lib.stage(photo)
+            if lib.staged_count >= self.batch:
+                _commit(lib, result, self.pending_resolved)
+                self.pending_resolved = 0
+
+    # -- variants across records ----------------------------------------------------------
+    def _variants(self, photo: Photo) -> tuple[Photo, list[Conflict]]:
+        """Merge quality variants (with the policy), link edit variants: (the photo,
+        possibly merged into another record, and its variant conflicts)."""
+        lib = self.lib
+        edits: list[tuple[Photo, variants.Verdict]] = []
+        for _round in range(MAX_MERGES):
+            keys = variants.lookup_keys(photo)
+            if not keys:
+                return photo, []
+            edits, merged = [], False
+            for oid in lib.index.look_alikes(photo.photo_id, keys):  # type: ignore[union-attr]
+                other = self._get(oid)
+                if other is None or oid == photo.photo_id:
+                    continue
+                verdict = variants.judge(photo, other)
+                if verdict is None:
+                    continue
+                cid = variants.conflict_id(verdict.kind, oid)
+                if photo.resolution_for(cid) is not None or other.resolution_for(
+                        variants.conflict_id(verdict.kind, photo.photo_id)) is not None:
+                    continue  # a person decided about this pair already
+                if verdict.kind == "quality" and "quality_variants" in self.policies:
+                    if self.dry_run:
+                        pair = frozenset((photo.photo_id, oid))
+                        if pair not in self.would_merge:
+                            self.would_merge.add(pair)
+                            self.result.changed += 1
+                            self.result.changes.append(
+                                f"{_label(photo)} ({photo.photo_id[:8]}): would merge with {_label(other)} "
+                                f"({oid[:8]}), {verdict.why}")
+                        continue
+                    # merged: look again from the merged record (its new pictures find new candidates)
+                    photo = self._merge(photo, other, how="auto", policy="quality_variants")
+                    merged = True
+                    break
+                edits.append((other, verdict))
+            if not merged:
+                break
+        conflicts = []
+        for other, verdict in edits:
+            conflicts.append(variants.variant_conflict(photo, other, verdict))
+            if not self.dry_run:
+                back = variants.conflict_id(verdict.kind, photo.photo_id)
+                if all(c.id != back for c in other.conflicts):
+                    lib.stage(other.replace(conflicts=(*other.conflicts,
+                                                       variants.variant_conflict(other, photo, verdict))))
+        return photo, conflicts
+
+    def _merge(self, a: Photo, b: Photo, *, how: str, policy: str | None) -> Photo:
+        merged, gone = variants.merge(a, b, now=utc_now(), how=how, policy=policy)
+        self.lib.remove(gone)
+        self.gone.add(gone)
+        self.result.merged += 1
+        self.lib.stage(merged)
+        return merged
+
+    # -- asking a person ------------------------------------------------------------------
+    def _ask(self, photo: Photo) -> Photo | None:
+        lib, result = self.lib, self.result
+        for conflict in list(photo.open_conflicts):
+            other = None
+            if conflict.type.endswith("_variant"):
+                other = self._get(conflict.related_photos[0]) if conflict.related_photos else None
+                if other is None:
+                    photo = photo.replace(conflicts=tuple(c for c in photo.conflicts if c.id != conflict.id))
+                    continue
+            try:
+                decision = self.resolver.decide(photo, conflict, options_for(photo, conflict, other))
+            except StopResolving:
+                result.stopped = True
+                break
+            if decision is None or decision.key == "skip":
+                continue
+            result.decisions += 1
+            if other is not None:
+                photo, text = self._settle_variant(photo, other, conflict, decision.key)
+            else:
+                photo = apply_decision(photo, conflict, decision)
+                text = f"{conflict.field or conflict.type} {decision_text(decision)}"
+                lib.stage(photo)
+            oid = lib.commit(f"resolve: {_label(photo)} {text} (manual)")
+            if oid:
+                result.commits.append(oid)
+        return photo
+
+    def _settle_variant(self, photo: Photo, other: Photo, conflict: Conflict, key: str) -> tuple[Photo, str]:
+        if key == "merge":
+            merged = self._merge(photo, other, how="manual", policy=None)
+            return merged, f"merged with {_label(other)} ({other.photo_id[:8]})"
+        now = utc_now()
+        kind = conflict.type.split("_")[0]
+        mine = Resolution(conflict.id, "manual", now, choice=key, value=other.photo_id)
+        theirs_id = variants.conflict_id(kind, photo.photo_id)
+        theirs = Resolution(theirs_id, "manual", now, choice=key, value=photo.photo_id)
+        photo = photo.replace(conflicts=tuple(c for c in photo.conflicts if c.id != conflict.id),
+                              resolutions=(*photo.resolutions, mine))
+        other = other.replace(conflicts=tuple(c for c in other.conflicts if c.id != theirs_id),
+                              resolutions=(*other.resolutions, theirs))
+        self.lib.stage(photo)
+        self.lib.stage(other)
+        what = {"linked": "linked as an edit of", "separate": "kept apart from", "unrelated": "not related to"}[key]
+        return photo, f"{what} {_label(other)} ({other.photo_id[:8]})"
 
 
 def _commit(lib: Library, result: ResolveResult, resolved: int) -> None:

@@ -1,0 +1,331 @@
+"""Quality and edit variants: two photo records that show the same picture.
+
+A *quality variant* is the same picture at another size or compression (a
+service's resized copy, a re-encoded download, a copy whose metadata alone was
+rewritten): the records merge, the best copy becomes canonical, the others stay
+as instances rated ``high``/``medium``/``low`` against it.  An *edit variant*
+is the same shot edited, cropped or rotated: never merged by a policy, linked
+both ways with an open conflict a person settles.
+
+How a pair is judged (:func:`classify`), from each record's canonical copy:
+
+* both thumbnails must say enough to be told apart (media/visual.py
+  ``MIN_CONTRAST``: a black frame matches every black frame);
+* two cameras that are both known and differ are never variants;
+* quality: upright, same aspect ratio (2 %), gradient distance at most
+  ``QUALITY_DISTANCE``, and capture times that do not disagree (a missing time
+  or a file-time guess does not count against; sub-second EXIF times tell burst
+  frames apart).  A pixel-identical copy (distance 0, same size) merges even
+  when its date differs: the date then becomes a metadata question;
+* edit: a rotation of a near-identical picture; a picture as near with other
+  tones or colours (an exposure or colour edit); the same trusted capture time
+  with a distance up to ``EDIT_DISTANCE``; or the same camera at the same
+  millisecond (a crop may move every edge).
+
+The thresholds were set on the labelled corpus of bench/variants.py, whose
+precision and recall are reported in bench/README.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Iterable
+
+from ..model import (
+    QUALITIES,
+    Conflict,
+    Instance,
+    Photo,
+    Resolution,
+    SupersededBlob,
+    Visibility,
+    narrowest,
+    with_instance,
+)
+from ..media.visual import Look, best_rotation, gradient_distance, quarters, tone_distance
+from . import visibility as vis
+
+#: at most this fraction of gradient bits may differ between quality variants
+QUALITY_DISTANCE = 0.04
+#: at most this fraction for an edit (crop, filter) of a shot with the same capture time
+#: to the second (beyond it, only the same camera at the same millisecond links them)
+EDIT_DISTANCE = 0.35
+#: quality variants differ in tone and colour by at most this many levels (0-255)
+QUALITY_TONE = 6
+#: aspect ratios within this fraction count as the same
+ASPECT_TOLERANCE = 0.02
+#: capture-time sources that are evidence (a file time or a name is a guess)
+TRUSTED_TIME = {"exif", "exif_digitized", "quicktime", "service", "manual"}
+
+
+@dataclass(frozen=True)
+class Face:
+    """One distinct picture a photo record holds (its canonical copy, or a
+    merged variant), with what the judgement needs."""
+
+    key: str
+    content_hash: str
+    look: Look
+    width: int | None
+    height: int | None
+    size: int | None
+    taken: str | None  # trusted capture time, as recorded
+    camera: tuple[str, str] | None
+    quality: str
+
+    @property
+    def pixels(self) -> int:
+        return (self.width or 0) * (self.height or 0)
+
+    @property
+    def aspect(self) -> float | None:
+        return self.width / self.height if self.width and self.height else None
+
+
+def _face(inst: Instance) -> Face | None:
+    look = Look.parse(inst.look)
+    if look is None:
+        return None
+    md = inst.metadata
+    taken = md.taken_date if md.taken_date and md.taken_date_source in TRUSTED_TIME else None
+    cam = md.camera_info
+    camera = (cam.make or "", cam.model or "") if cam is not None and (cam.make or cam.model) else None
+    return Face(inst.key, inst.content_hash, look, md.width, md.height, inst.size, taken, camera, inst.quality)
+
+
+def faces(photo: Photo) -> list[Face]:
+    """Distinct pictures of a photo (one per content hash), the canonical first."""
+    out: dict[str, Face] = {}
+    insts = sorted((i for i in photo.all_instances() if i.missing_since is None),
+                   key=lambda i: (i.content_hash != photo.content_hash, i.key != photo.canonical_source))
+    for inst in insts:
+        if inst.content_hash in out:
+            continue
+        f = _face(inst)
+        if f is not None:
+            out[inst.content_hash] = f
+    return list(out.values())
+
+
+def canonical_face(photo: Photo) -> Face | None:
+    fs = faces(photo)
+    return fs[0] if fs and fs[0].content_hash == photo.content_hash else None
+
+
+def lookup_keys(photo: Photo) -> list[tuple[tuple[int | None, ...], str | None]]:
+    """What the index keeps to find this photo's variants: the dHash quarters and
+    the trusted capture time (to the second) of each informative picture."""
+    out = []
+    for f in faces(photo):
+        if not f.look.informative:
+            continue
+        qs = tuple(None if q in (0, 0xFFFF) else q for q in quarters(f.look.dhash64()))
+        out.append((qs, f.taken[:19] if f.taken else None))
+    return out
+
+
+# -- judging a pair --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Verdict:
+    kind: str  # "quality" | "edit"
+    distance: float
+    rotation: int = 0
+    why: str = ""
+
+
+def _fraction(t: str) -> str | None:
+    """The sub-second digits of an ISO time, None when it has none."""
+    if len(t) > 19 and t[19] == ".":
+        return "".join(ch for ch in t[20:26] if ch.isdigit()).ljust(6, "0")
+    return None
+
+
+def _times(a: Face, b: Face) -> str:
+    """'same', 'differ' or 'unknown' (one or both have no trusted time).  Wall
+    clock to the second (services drop zones); sub-seconds when both have them
+    (burst frames differ there)."""
+    if not a.taken or not b.taken:
+        return "unknown"
+    if a.taken[:19] != b.taken[:19]:
+        return "differ"
+    fa, fb = _fraction(a.taken), _fraction(b.taken)
+    return "differ" if fa is not None and fb is not None and fa != fb else "same"
+
+
+def _same_aspect(a: Face, b: Face, turned: bool = False) -> bool:
+    if a.aspect is None or b.aspect is None:
+        return True  # unknown size: the thumbnails decide
+    other = 1 / b.aspect if turned else b.aspect
+    return abs(a.aspect - other) <= ASPECT_TOLERANCE * max(a.aspect, other)
+
+
+def classify(a: Face, b: Face) -> Verdict | None:
+    if not (a.look.informative and b.look.informative):
+        return None
+    if a.camera and b.camera and a.camera != b.camera:
+        return None
+    times = _times(a, b)
+    d0 = gradient_distance(a.look, b.look)
+    same_tone = tone_distance(a.look, b.look) <= QUALITY_TONE
+    if _same_aspect(a, b) and d0 <= QUALITY_DISTANCE and same_tone:
+        if times != "differ":
+            return Verdict("quality", d0, 0, "the same picture at another size or compression")
+        if d0 == 0 and a.width == b.width and a.height == b.height:
+            return Verdict("quality", d0, 0, "the same pixels with other metadata")
+    deg, d = best_rotation(a.look, b.look)
+    if deg and d <= QUALITY_DISTANCE and _same_aspect(a, b, turned=deg in (90, 270)) and times != "differ":
+        return Verdict("edit", d, deg, f"the same picture turned {deg} degrees")
+    if d0 <= QUALITY_DISTANCE and _same_aspect(a, b) and times != "differ":
+        return Verdict("edit", d0, 0, "the same picture with other tones or colours")
+    if times == "same" and min(d0, d) <= EDIT_DISTANCE:
+        return Verdict("edit", min(d0, d), deg if d < d0 else 0, "the same shot (same capture time), edited or cropped")
+    if times == "same" and _exact_time(a, b) and a.camera and a.camera == b.camera:
+        # the same camera at the same millisecond is the same shot, however it was cropped
+        return Verdict("edit", min(d0, d), 0, "the same shot (same camera, same capture time to the millisecond), "
+                                              "cropped or edited")
+    return None
+
+
+def _exact_time(a: Face, b: Face) -> bool:
+    return bool(a.taken and b.taken and _fraction(a.taken) is not None and _fraction(a.taken) == _fraction(b.taken))
+
+
+def compare(a: Face, b: Face) -> int:
+    """1 when ``a`` is the better original, -1 when ``b`` is, 0 when neither:
+    more pixels, then a better service quality, then clearly more bytes (less
+    compression; sizes within 3 % are equal: a caption changes a few bytes)."""
+    ka = (a.pixels, -QUALITIES.index(a.quality))
+    kb = (b.pixels, -QUALITIES.index(b.quality))
+    if ka != kb:
+        return 1 if ka > kb else -1
+    sa, sb = a.size or 0, b.size or 0
+    if abs(sa - sb) > 0.03 * max(sa, sb):
+        return 1 if sa > sb else -1
+    return 0
+
+
+def better(a: Face, b: Face) -> bool:
+    return compare(a, b) >= 0
+
+
+def judge(photo: Photo, other: Photo) -> Verdict | None:
+    """The verdict on two records: each picture of one against each of the
+    other's (a record may already hold merged variants); quality wins over edit."""
+    found: Verdict | None = None
+    for fa in faces(photo):
+        for fb in faces(other):
+            v = classify(fa, fb)
+            if v is not None and (found is None or (v.kind == "quality" and found.kind != "quality")
+                                  or (v.kind == found.kind and v.distance < found.distance)):
+                found = v
+    return found
+
+
+def rate(face: Face, canonical: Face, distance: float) -> str:
+    """A merged copy's quality measured against the canonical copy."""
+    if not face.pixels or not canonical.pixels:
+        return _at_most(face.quality, "high")
+    ratio = face.pixels / canonical.pixels
+    if ratio >= 0.98:
+        same_bytes_size = face.size and canonical.size and face.size >= 0.95 * canonical.size
+        return face.quality if distance == 0 and same_bytes_size else _at_most(face.quality, "high")
+    if ratio >= 0.25:
+        return _at_most(face.quality, "medium")
+    return _at_most(face.quality, "low")
+
+
+def _at_most(q: str, cap: str) -> str:
+    return q if QUALITIES.index(q) >= QUALITIES.index(cap) else cap
+
+
+# -- conflicts ---------------------------------------------------------------------------
+
+def conflict_id(kind: str, other_id: str) -> str:
+    return f"{kind}_variant:{other_id}"
+
+
+def variant_conflict(photo: Photo, other: Photo, verdict: Verdict, required: bool = True) -> Conflict:
+    other_label = other.metadata.filename or other.photo_id[:8]
+    if verdict.kind == "quality":
+        desc = f"{verdict.why}: {other_label} ({other.photo_id[:8]})"
+    else:
+        desc = f"an edit of the same photo: {other_label} ({other.photo_id[:8]}), {verdict.why}"
+    return Conflict(
+        id=conflict_id(verdict.kind, other.photo_id),
+        type=f"{verdict.kind}_variant",
+        description=desc,
+        services=tuple(sorted(set(photo.instances) | set(other.instances))),
+        resolution_required=required,
+        related_photos=(other.photo_id,),
+    )
+
+
+# -- merging -----------------------------------------------------------------------------
+
+def merge(a: Photo, b: Photo, *, now: str, how: str, policy: str | None) -> tuple[Photo, str]:
+    """Merge two records of one picture.  Returns (the merged photo, the id of
+    the record that goes away).  The record whose picture is the better
+    original survives; every instance of both is kept, the other's rated
+    against the canonical copy; the narrower canonical visibility wins; blob
+    copies of bytes that stop being canonical are kept as superseded_blobs."""
+    fa, fb = canonical_face(a), canonical_face(b)
+    order = compare(fa, fb) if fa is not None and fb is not None else 1
+    if order == 0:  # equals: the record that was there first stays
+        order = 1 if (a.created_at, a.photo_id) <= (b.created_at, b.photo_id) else -1
+    keep, gone = (a, b) if order > 0 else (b, a)
+    top = canonical_face(keep)
+    photo = keep
+    for inst in gone.all_instances():
+        photo = with_instance(photo, inst)
+    if top is not None:
+        rated = []
+        for inst in photo.all_instances():
+            if inst.content_hash == keep.content_hash:
+                rated.append(inst)
+                continue
+            f = _face(inst)
+            q = rate(f, top, gradient_distance(f.look, top.look)) if f else _at_most(inst.quality, "high")
+            rated.append(dataclasses.replace(inst, quality=q))
+        for inst in rated:
+            photo = with_instance(photo, inst)
+    md = photo.metadata
+    fill = {f: getattr(gone.metadata, f) for f in ("taken_date", "taken_date_source", "filename", "location",
+                                                   "caption", "camera_info")
+            if md.is_missing(f) and not gone.metadata.is_missing(f)}
+    if not md.tags and gone.metadata.tags:
+        fill["tags"] = gone.metadata.tags
+    if fill:
+        photo = photo.replace(metadata=dataclasses.replace(md, **fill))
+    superseded = [*keep.superseded_blobs, *gone.superseded_blobs]
+    superseded += [SupersededBlob(c.store, c.locator, c.size, c.verified_at, gone.content_hash)
+                   for c in gone.blobs.values()]
+    pair = {keep.photo_id, gone.photo_id}
+    conflicts = [c for c in (*keep.conflicts, *gone.conflicts)
+                 if not (c.type.endswith("_variant") and set(c.related_photos) & pair)]
+    res = Resolution(
+        conflict_id=conflict_id("quality", gone.photo_id),
+        how=how,
+        at=now,
+        policy=policy,
+        choice="merge",
+        value={"merged": gone.photo_id, "content_hash": gone.content_hash, "canonical": keep.canonical_source},
+    )
+    level = narrowest([keep.visibility.canonical, gone.visibility.canonical])
+    photo = photo.replace(
+        conflicts=tuple(dict((c.id, c) for c in conflicts).values()),
+        resolutions=(*keep.resolutions, *gone.resolutions, res),
+        superseded_blobs=tuple(superseded),
+        created_at=min(keep.created_at, gone.created_at),
+        processing_state="discovered",
+        visibility=Visibility(level, photo.visibility.per_service, ()),
+    )
+    return vis.refresh(photo), gone.photo_id
+
+
+def linked(photo: Photo) -> Iterable[str]:
+    """Ids of photos a person confirmed as edits of this one."""
+    for r in photo.resolutions:
+        if r.conflict_id.startswith("edit_variant:") and r.choice == "linked":
+            yield r.conflict_id.split(":", 1)[1]

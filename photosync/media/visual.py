@@ -1,0 +1,194 @@
+"""What a picture looks like, in 256 bytes: the visual signature used to find
+quality and edit variants of one photo (a resized or re-encoded copy, a crop,
+a rotation, an edit).
+
+The signature is the picture, turned upright by its EXIF orientation, reduced
+to a 16x16 grayscale thumbnail (8 bits a pixel), followed by the picture's mean
+red, green and blue and its mean colourfulness (4 bytes: resizing and
+re-encoding keep them, a colour filter or a black-and-white edit does not);
+260 bytes, base64 in the record.  From it come:
+
+* ``dhash64``: a 64-bit difference hash (dHash: is each pixel of a 9x8
+  reduction brighter than its right neighbour).  It survives resizing, JPEG
+  re-encoding, and brightness and contrast changes, and costs nothing to
+  compare; the index keeps its four 16-bit quarters so candidates are found by
+  equality (any two hashes within 3 bits share a quarter), never by comparing
+  every pair.
+* ``gradient_distance``: the same difference test over the whole 16x16
+  thumbnail in both directions (480 bits), as the fraction of bits that
+  differ.  Finer than dhash64, it separates a re-encoded copy (a few percent)
+  from a burst frame or a crop (much more).
+* rotations: a thumbnail can be turned, so a copy rotated by 90, 180 or 270
+  degrees is recognised without reading either file again.
+
+Why dHash rather than pHash: on thumbnails this small both find resized and
+re-encoded copies equally well (the corpus in bench/variants.py measures it);
+dHash needs no DCT, no numpy, and its bits can be recomputed from the stored
+thumbnail for any rotation.  Keeping the thumbnail rather than only a hash is
+what makes rotations and the finer second test possible.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass
+
+SIDE = 16
+#: a thumbnail whose pixels vary less than this (standard deviation, 0-255) says
+#: too little to tell photos apart (a black frame, a blank sky): never matched
+MIN_CONTRAST = 6.0
+
+_TRANSPOSE = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE",
+              6: "ROTATE_270", 7: "TRANSVERSE", 8: "ROTATE_90"}
+
+
+def signature_of(data: bytes, orientation: int | None = None) -> str | None:
+    """The base64 signature of an image file's bytes, or None when Pillow cannot
+    decode it (a format it does not know: the photo simply takes no part in
+    variant detection)."""
+    from PIL import Image
+
+    try:
+        im = Image.open(io.BytesIO(data))
+        with im:
+            if im.format == "JPEG":
+                im.draft("RGB", (SIDE * 4, SIDE * 4))  # decode at 1/2..1/8 scale: far cheaper
+            if orientation is None:
+                try:
+                    orientation = im.getexif().get(0x0112)
+                except Exception:
+                    orientation = None
+            im.load()
+            return signature_of_image(im, orientation)
+    except Exception:  # noqa: BLE001 - an undecodable image only loses variant detection
+        return None
+
+
+def signature_of_image(im, orientation: int | None = None) -> str:
+    from PIL import Image, ImageStat
+
+    if orientation in _TRANSPOSE:
+        im = im.transpose(getattr(Image.Transpose, _TRANSPOSE[orientation]))
+    if im.mode not in ("RGB", "L"):
+        im = im.convert("RGBA").convert("RGB") if "A" in im.mode or im.mode == "P" else im.convert("RGB")
+    small = im.resize((SIDE * 2, SIDE * 2), Image.Resampling.BOX).convert("RGB")
+    gray = small.convert("L").resize((SIDE, SIDE), Image.Resampling.BOX)
+    r, g, b = (round(v) for v in ImageStat.Stat(small).mean[:3])
+    px = small.tobytes()
+    chroma = sum(max(px[i:i + 3]) - min(px[i:i + 3]) for i in range(0, len(px), 3)) / (len(px) // 3)
+    tail = bytes((min(255, r), min(255, g), min(255, b), min(255, round(chroma))))
+    return base64.b64encode(gray.tobytes() + tail).decode("ascii")
+
+
+@dataclass(frozen=True)
+class Look:
+    """A decoded signature."""
+
+    pixels: bytes  # SIDE*SIDE grayscale values, row by row
+    colour: bytes = bytes(4)  # mean red, green, blue, colourfulness
+
+    @staticmethod
+    def parse(sig: str | None) -> "Look | None":
+        if not sig:
+            return None
+        try:
+            raw = base64.b64decode(sig, validate=True)
+        except (ValueError, TypeError):
+            return None
+        n = SIDE * SIDE
+        return Look(raw[:n], raw[n:]) if len(raw) == n + 4 else None
+
+    @property
+    def mean(self) -> float:
+        return sum(self.pixels) / len(self.pixels)
+
+    def at(self, x: int, y: int) -> int:
+        return self.pixels[y * SIDE + x]
+
+    @property
+    def contrast(self) -> float:
+        n = len(self.pixels)
+        mean = sum(self.pixels) / n
+        return (sum((p - mean) ** 2 for p in self.pixels) / n) ** 0.5
+
+    @property
+    def informative(self) -> bool:
+        return self.contrast >= MIN_CONTRAST
+
+    def rotated(self, degrees: int) -> "Look":
+        """The thumbnail turned clockwise by 90, 180 or 270 degrees."""
+        turns = (degrees // 90) % 4
+        px = self.pixels
+        for _ in range(turns):
+            # clockwise: new[y][x] = old[SIDE-1-x][y]
+            px = bytes(px[(SIDE - 1 - x) * SIDE + y] for y in range(SIDE) for x in range(SIDE))
+        return Look(px, self.colour)
+
+    def gradients(self) -> tuple[int, int]:
+        """(direction bits, strength bits) over every horizontal and vertical
+        neighbour pair: is the left (upper) pixel brighter, and do they differ by
+        at least FLAT levels (a flat stretch's direction is noise)."""
+        px = self.pixels
+        sign = strong = 0
+        pairs = [(y * SIDE + x, y * SIDE + x + 1) for y in range(SIDE) for x in range(SIDE - 1)]
+        pairs += [(y * SIDE + x, (y + 1) * SIDE + x) for x in range(SIDE) for y in range(SIDE - 1)]
+        for i, j in pairs:
+            d = px[i] - px[j]
+            sign = (sign << 1) | (d > 0)
+            strong = (strong << 1) | (abs(d) >= FLAT)
+        return sign, strong
+
+    def dhash64(self) -> int:
+        """64-bit dHash of a 9x8 reduction of the thumbnail; a pair closer than
+        FLAT levels counts as not brighter (so flat areas give stable zeros
+        instead of noise: on the corpus, every resized or re-encoded copy then
+        shares a 16-bit quarter with its original)."""
+        from PIL import Image
+
+        im = Image.frombytes("L", (SIDE, SIDE), self.pixels).resize((9, 8), Image.Resampling.BOX)
+        px = im.tobytes()
+        bits = 0
+        for y in range(8):
+            for x in range(8):
+                bits = (bits << 1) | (px[y * 9 + x] > px[y * 9 + x + 1] + FLAT - 1)
+        return bits
+
+
+GRADIENT_BITS = 2 * SIDE * (SIDE - 1)
+#: neighbours closer than this (0-255) count as flat: their order is noise
+FLAT = 3
+
+
+def tone_distance(a: Look, b: Look) -> int:
+    """How far apart the overall tone and colour are (0-255): brightness,
+    contrast, each colour's mean and colourfulness.  Resizing and re-encoding
+    move them by a few levels; an edit (exposure, filter, black and white) more."""
+    return round(max(abs(a.mean - b.mean), abs(a.contrast - b.contrast),
+                     *(abs(x - y) for x, y in zip(a.colour, b.colour))))
+
+
+def gradient_distance(a: Look, b: Look) -> float:
+    """The fraction (0..1) of neighbour pairs whose order differs between two
+    thumbnails, among the pairs that are not flat in both (a sky's gentle
+    gradient flips at random under re-encoding; an edge moved by a crop does not)."""
+    sa, ka = a.gradients()
+    sb, kb = b.gradients()
+    counted = ka | kb
+    n = bin(counted).count("1")
+    return bin((sa ^ sb) & counted).count("1") / n if n else 0.0
+
+
+def quarters(h: int) -> tuple[int, int, int, int]:
+    """The four 16-bit quarters of a 64-bit hash (the index's lookup keys)."""
+    return ((h >> 48) & 0xFFFF, (h >> 32) & 0xFFFF, (h >> 16) & 0xFFFF, h & 0xFFFF)
+
+
+def best_rotation(a: Look, b: Look) -> tuple[int, float]:
+    """(degrees b must turn clockwise to look most like a, that distance)."""
+    best = (0, gradient_distance(a, b))
+    for deg in (90, 180, 270):
+        d = gradient_distance(a, b.rotated(deg))
+        if d < best[1]:
+            best = (deg, d)
+    return best
