@@ -13,7 +13,8 @@ from .app import LibraryOption, QuietOption, app, with_library
 def resolve(
     auto_resolve: Optional[str] = typer.Option(
         None, "--auto-resolve", metavar="simple|all",
-        help="Apply automatic policies: 'simple' (exact duplicates, missing metadata) or 'all' configured ones.",
+        help="Apply automatic policies: 'simple' (exact duplicates, missing metadata) or 'all' configured "
+             "ones (also quality variants merged, most restrictive visibility).",
     ),
     interactive: bool = typer.Option(False, "--interactive", "-i", help="Ask about each open conflict."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change; commit nothing."),
@@ -21,7 +22,7 @@ def resolve(
     quiet: bool = QuietOption,
 ) -> None:
     """Find conflicts, settle the simple ones by policy, and mark photos without open conflicts resolved."""
-    from ..errors import UsageError
+    from ..errors import PhotosyncError, UsageError
     from ..phases.resolve import resolve as run_resolve
     from . import ui
 
@@ -33,16 +34,20 @@ def resolve(
             from .prompt import TerminalResolver, locator_for
 
             reporter.quiet_progress()  # bars and prompts do not share a screen
-            resolver = TerminalResolver(ui.out, locate=locator_for(lib))
+            def related(pid: str):
+                try:
+                    return lib.get_photo(pid)
+                except (KeyError, PhotosyncError):
+                    return None
+
+            resolver = TerminalResolver(ui.out, locate=locator_for(lib), related=related)
         result = run_resolve(lib, auto=auto_resolve, resolver=resolver, dry_run=dry_run)
         reporter.stop()  # the bars end before the summary is printed
         if interactive:
             ui.out.print(f"{result.decisions} decisions saved, each in its own commit"
                          + ("; stopped: run it again to go on" if result.stopped else ""))
         if result.skipped_policies:
-            ui.out.print(
-                "policies configured but not available yet (skipped): " + ", ".join(result.skipped_policies)
-            )
+            ui.out.print("unknown policies in auto_resolve (skipped): " + ", ".join(result.skipped_policies))
         if dry_run:
             ui.out.print(f"[bold]dry run[/]: {result.changed} of {result.examined} photos would change")
             for line in result.changes[:200]:
@@ -51,9 +56,11 @@ def resolve(
                 ui.out.print(f"  ... and {len(result.changes) - 200} more")
         else:
             pol = f" using {', '.join(result.policies)}" if result.policies else ""
-            ui.out.print(f"{result.examined} photos examined{pol}: {result.resolved} resolved, {result.changed} changed")
+            merged = f", {result.merged} merged into another record (variants)" if result.merged else ""
+            ui.out.print(f"{result.examined} photos examined{pol}: {result.resolved} resolved, "
+                         f"{result.changed} changed{merged}")
         if result.open:
-            ui.out.print(f"{len(result.open)} conflicts need a decision:")
+            ui.out.print(f"{len(result.open)} conflicts need a decision (photosync resolve --interactive):")
             for oc in result.open[:50]:
                 c = oc.conflict
                 values = "; ".join(f"{k}: {v!r}" for k, v in (c.values or {}).items())

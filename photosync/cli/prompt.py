@@ -80,10 +80,13 @@ class TerminalResolver:
     """Shows a conflict, the photo and every copy's value; reads a numbered choice."""
 
     def __init__(self, console: Console, stdin: TextIO = sys.stdin,
-                 locate: Callable[[Photo], Path | None] | None = None, total: int | None = None):
+                 locate: Callable[[Photo], Path | None] | None = None, total: int | None = None,
+                 related: Callable[[str], Photo | None] | None = None):
         self.console = console
         self.stdin = stdin
         self.locate = locate
+        #: the other photo of a variant conflict, by id
+        self.related = related
         self.total = total
         self.asked = 0
 
@@ -94,25 +97,37 @@ class TerminalResolver:
             raise StopResolving()
         return line.strip()
 
-    def _preview(self, photo: Photo) -> None:
+    def _preview(self, photo: Photo, width: int = 48, head: str = "") -> None:
         md = photo.metadata
-        size = next((i.size for i in photo.all_instances() if i.content_hash == photo.content_hash and i.size), None)
-        dims = f"{md.width}×{md.height}" if md.width and md.height else "size unknown"
-        facts = [printable(md.filename or "(no file name)"), human_bytes(size) if size else "", dims,
-                 f"taken {md.taken_date}" if md.taken_date else "date unknown", f"canonical {photo.visibility.canonical}"]
+        canon = next((i for i in photo.all_instances() if i.content_hash == photo.content_hash), None)
+        size = canon.size if canon is not None else None
+        w = md.width or (canon.metadata.width if canon is not None else None)
+        h = md.height or (canon.metadata.height if canon is not None else None)
+        dims = f"{w}×{h}" if w and h else "size unknown"
+        copies = len(photo.all_instances())
+        facts = [head, printable(md.filename or "(no file name)"), human_bytes(size) if size else "", dims,
+                 f"taken {md.taken_date}" if md.taken_date else "date unknown",
+                 f"{copies} cop{'y' if copies == 1 else 'ies'}", f"canonical {photo.visibility.canonical}"]
         self.console.print(Text("  ".join(f for f in facts if f), style="bold"))
         path = self.locate(photo) if self.locate else None
         if path is not None:
             self.console.print(f"  original: {printable(str(path))}")
-            for line in thumbnail(path):
+            for line in thumbnail(path, width):
                 self.console.print(Text("  " + line))
 
     def decide(self, photo: Photo, conflict: Conflict, options: list[Option]) -> Decision | None:
         self.asked += 1
         of = f" of {self.total}" if self.total else ""
         self.console.rule(f"conflict {self.asked}{of}: {printable(photo.label)} ({photo.photo_id[:8]})")
-        self._preview(photo)
-        self.console.print(f"[bold]{conflict.description}[/]")
+        other = None
+        if conflict.related_photos and self.related is not None:
+            other = self.related(conflict.related_photos[0])
+        if other is not None:  # two photos that look alike: both, smaller
+            self._preview(photo, 32, "A:")
+            self._preview(other, 32, "B:")
+        else:
+            self._preview(photo)
+        self.console.print(f"[bold]{printable(conflict.description)}[/]")
         if conflict.values:
             table = Table(show_header=True, header_style="bold")
             table.add_column("copy")

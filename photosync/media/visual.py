@@ -33,6 +33,7 @@ from __future__ import annotations
 import base64
 import io
 from dataclasses import dataclass
+from functools import lru_cache
 
 SIDE = 16
 #: a thumbnail whose pixels vary less than this (standard deviation, 0-255) says
@@ -118,26 +119,13 @@ class Look:
 
     def rotated(self, degrees: int) -> "Look":
         """The thumbnail turned clockwise by 90, 180 or 270 degrees."""
-        turns = (degrees // 90) % 4
-        px = self.pixels
-        for _ in range(turns):
-            # clockwise: new[y][x] = old[SIDE-1-x][y]
-            px = bytes(px[(SIDE - 1 - x) * SIDE + y] for y in range(SIDE) for x in range(SIDE))
-        return Look(px, self.colour)
+        return Look(_rotated(self.pixels, (degrees // 90) % 4), self.colour)
 
     def gradients(self) -> tuple[int, int]:
         """(direction bits, strength bits) over every horizontal and vertical
         neighbour pair: is the left (upper) pixel brighter, and do they differ by
         at least FLAT levels (a flat stretch's direction is noise)."""
-        px = self.pixels
-        sign = strong = 0
-        pairs = [(y * SIDE + x, y * SIDE + x + 1) for y in range(SIDE) for x in range(SIDE - 1)]
-        pairs += [(y * SIDE + x, (y + 1) * SIDE + x) for x in range(SIDE) for y in range(SIDE - 1)]
-        for i, j in pairs:
-            d = px[i] - px[j]
-            sign = (sign << 1) | (d > 0)
-            strong = (strong << 1) | (abs(d) >= FLAT)
-        return sign, strong
+        return _gradients(self.pixels)
 
     def dhash64(self) -> int:
         """64-bit dHash of a 9x8 reduction of the thumbnail; a pair closer than
@@ -153,6 +141,28 @@ class Look:
             for x in range(8):
                 bits = (bits << 1) | (px[y * 9 + x] > px[y * 9 + x + 1] + FLAT - 1)
         return bits
+
+
+@lru_cache(maxsize=8192)
+def _rotated(px: bytes, turns: int) -> bytes:
+    for _ in range(turns):
+        # clockwise: new[y][x] = old[SIDE-1-x][y]
+        px = bytes(px[(SIDE - 1 - x) * SIDE + y] for y in range(SIDE) for x in range(SIDE))
+    return px
+
+
+_PAIRS = [(y * SIDE + x, y * SIDE + x + 1) for y in range(SIDE) for x in range(SIDE - 1)] + [
+    (y * SIDE + x, (y + 1) * SIDE + x) for x in range(SIDE) for y in range(SIDE - 1)]
+
+
+@lru_cache(maxsize=8192)
+def _gradients(px: bytes) -> tuple[int, int]:
+    sign = strong = 0
+    for i, j in _PAIRS:
+        d = px[i] - px[j]
+        sign = (sign << 1) | (d > 0)
+        strong = (strong << 1) | (abs(d) >= FLAT)
+    return sign, strong
 
 
 GRADIENT_BITS = 2 * SIDE * (SIDE - 1)

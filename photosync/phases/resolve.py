@@ -46,6 +46,7 @@ class ResolveResult:
     decisions: int = 0
     #: records merged into another (quality variants)
     merged: int = 0
+    merged_committed: int = 0
     policies: list[str] = field(default_factory=list)
     skipped_policies: list[str] = field(default_factory=list)
     open: list[OpenConflict] = field(default_factory=list)
@@ -278,6 +279,7 @@ class _Run:
                 text = f"{conflict.field or conflict.type} {decision_text(decision)}"
                 lib.stage(photo)
             oid = lib.commit(f"resolve: {_label(photo)} {text} (manual)")
+            result.merged_committed = result.merged  # a person's merge is told by its own commit
             if oid:
                 result.commits.append(oid)
         return photo
@@ -305,6 +307,10 @@ def _commit(lib: Library, result: ResolveResult, resolved: int) -> None:
     how = f" (policies: {', '.join(result.policies)})" if result.policies else ""
     waiting = len({o.photo_id for o in result.open})
     msg = f"resolve: {resolved} photos resolved{how}"
+    merged = result.merged - result.merged_committed
+    if merged:
+        msg += f", {merged} variant records merged"
+        result.merged_committed = result.merged
     if waiting:
         msg += f", {waiting} need a decision"
     oid = lib.commit(msg)

@@ -1,0 +1,256 @@
+"""Quality and edit variants, end to end: real JPEG files in folders, the real
+photosync command, the records in git."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from helpers import add_local_service, git, open_lib
+from variant_corpus import FOLDERS, evaluate, exif_bytes, generate, jpeg, scene
+
+
+def _records(lib: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in (lib / "photos").rglob("*.json")]
+
+
+def _record_of(lib: Path, service: str, name: str) -> dict:
+    hits = [r for r in _records(lib) if any(i["id"] == name for i in r["instances"].get(service, []))]
+    assert len(hits) == 1, f"{service}/{name} is in {len(hits)} records"
+    return hits[0]
+
+
+def _photo(seed: int, size=(800, 600), when=datetime(2019, 7, 4, 12, 30, 15, 250000), caption=None):
+    import random
+
+    im, _, _ = scene(random.Random(seed), size)
+    return im, exif_bytes(when, ("Canon", "EOS 80D"), caption)
+
+
+@pytest.fixture
+def corpus_library(tmp_path, library, cli):
+    root = tmp_path / "corpus"
+    generate(root, photos=14, seed=7)
+    for f in FOLDERS:
+        add_local_service(library, f, root / f)
+    cli("discover", "--library", str(library), check=0)
+    return root, library
+
+
+def test_a_mixed_library_is_sorted_with_no_wrong_merge(corpus_library, cli):
+    root, library = corpus_library
+    r = cli("resolve", "--auto-resolve", "all", "--library", str(library), check=0)
+    assert "merged into another record" in r.out
+    found = evaluate(root, library)
+    assert found["unrecorded"] == 0
+    assert found["wrong_merges"] == 0, found["wrong_merge_pairs"]
+    assert found["false_links"] == 0
+    assert found["merge_recall"] >= 0.95, found["missed_merges"]
+    assert found["link_recall"] is None or found["link_recall"] >= 0.9, found["missed_links"]
+    # every resized, thumbnail and re-encoded copy sits in its original's record, rated against it
+    labels = json.loads((root / "labels.json").read_text())
+    rated = {"resized": "medium", "thumbnail": "low", "reencoded": "high"}
+    seen = set()
+    for rel, label in labels.items():
+        if label["kind"] not in rated:
+            continue
+        folder, name = rel.split("/", 1)
+        rec = _record_of(library, folder, name)
+        inst = next(i for i in rec["instances"][folder] if i["id"] == name)
+        assert inst["quality"] == rated[label["kind"]], (rel, inst["quality"])
+        assert rec["canonical_source"].endswith(".JPG"), rec["canonical_source"]  # the camera's file
+        seen.add(label["kind"])
+    assert seen, "the corpus should hold resized copies"
+    # the merge is in git's history, with the policy that made it
+    assert "variant records merged" in git(library, "log", "--format=%s")
+    merged = [r for r in _records(library) if any(x.get("policy") == "quality_variants"
+                                                   for x in r.get("resolutions", []))]
+    assert merged
+    # a second run has nothing left to merge and commits nothing new
+    head = git(library, "rev-parse", "HEAD")
+    cli("resolve", "--auto-resolve", "all", "--library", str(library), check=0)
+    assert git(library, "rev-parse", "HEAD") == head
+
+
+def test_without_the_policy_quality_variants_are_asked_not_merged(corpus_library, cli):
+    root, library = corpus_library
+    before = len(_records(library))
+    r = cli("resolve", "--auto-resolve", "simple", "--library", str(library), check=0)
+    assert len(_records(library)) == before  # nothing merged
+    conflicts = [c for rec in _records(library) for c in rec["conflicts"] if c["type"] == "quality_variant"]
+    assert conflicts and all(c["resolution_required"] and c["related_photos"] for c in conflicts)
+    assert "the same picture at another size or compression" in r.out
+    # linked both ways
+    by_id = {rec["photo_id"]: rec for rec in _records(library)}
+    for rec in by_id.values():
+        for c in rec["conflicts"]:
+            if c["type"] == "quality_variant":
+                other = by_id[c["related_photos"][0]]
+                assert any(rec["photo_id"] in oc.get("related_photos", []) for oc in other["conflicts"])
+
+
+def test_dry_run_tells_what_would_merge_and_changes_nothing(corpus_library, cli):
+    root, library = corpus_library
+    head = git(library, "rev-parse", "HEAD")
+    r = cli("resolve", "--auto-resolve", "all", "--dry-run", "--library", str(library), check=0)
+    assert "would merge with" in r.out
+    assert git(library, "rev-parse", "HEAD") == head
+    assert git(library, "status", "--porcelain") == ""
+
+
+def test_black_frames_and_bursts_are_never_merged(tmp_path, library, cli, photos):
+    from PIL import Image
+
+    folder = photos("camera")
+    when = datetime(2020, 1, 2, 3, 4, 5, 100000)
+    for n in range(3):  # lens-cap shots: nothing to tell them apart by
+        im = Image.new("RGB", (640, 480), (n, n, n))
+        (folder / f"black_{n}.jpg").write_bytes(jpeg(im, 90, exif_bytes(when.replace(second=n), None, None)))
+    im, exif = _photo(3, when=when)
+    (folder / "burst_1.jpg").write_bytes(jpeg(im, 92, exif))
+    frame = im.transform(im.size, Image.Transform.AFFINE, (1, 0, 12, 0, 1, 0))  # the camera moved a little
+    (folder / "burst_2.jpg").write_bytes(jpeg(frame, 92, exif_bytes(when.replace(microsecond=350000),
+                                                                    ("Canon", "EOS 80D"), None)))
+    add_local_service(library, "camera", folder)
+    cli("discover", "--library", str(library), check=0)
+    cli("resolve", "--auto-resolve", "all", "--library", str(library), check=0)
+    assert len(_records(library)) == 5
+
+
+def test_a_crop_is_linked_and_a_person_settles_it_from_a_pipe(tmp_path, library, cli, photos):
+    folder = photos("pictures")
+    im, exif = _photo(11)
+    (folder / "IMG_2001.jpg").write_bytes(jpeg(im, 92, exif))
+    w, h = im.size
+    (folder / "IMG_2001_crop.jpg").write_bytes(jpeg(im.crop((w // 8, h // 8, w - w // 8, h - h // 8)), 90, exif))
+    add_local_service(library, "pictures", folder)
+    cli("discover", "--library", str(library), check=0)
+    cli("resolve", "--auto-resolve", "all", "--library", str(library), check=0)
+    recs = _records(library)
+    assert len(recs) == 2  # never merged
+    for rec in recs:
+        (c,) = [c for c in rec["conflicts"] if c["type"] == "edit_variant"]
+        assert c["resolution_required"]
+        assert c["related_photos"] == [next(r["photo_id"] for r in recs if r is not rec)]
+    # the person answers "1" (keep both, linked) through a pipe
+    p = subprocess.run([sys.executable, "-m", "photosync", "resolve", "--interactive", "--library", str(library)],
+                       input="1\n", capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "A:" in p.stdout and "B:" in p.stdout  # both photos shown
+    assert "Keep both, linked as edits of one photo" in p.stdout
+    log = git(library, "log", "--format=%s")
+    assert "linked as an edit of" in log.splitlines()[0] or "linked as an edit of" in log
+    recs = _records(library)
+    assert all(not [c for c in r["conflicts"] if c["type"] == "edit_variant"] for r in recs)
+    assert all(any(x["choice"] == "linked" and x["how"] == "manual" for x in r["resolutions"]) for r in recs)
+    assert all(r["processing_state"] == "resolved" for r in recs)
+    # nothing is asked again
+    p = subprocess.run([sys.executable, "-m", "photosync", "resolve", "--interactive", "--library", str(library)],
+                       input="", capture_output=True, text=True, timeout=120)
+    assert "conflict 1" not in p.stdout
+
+
+def test_a_person_can_merge_an_edit_variant_and_keeps_every_copy(tmp_path, library, cli, photos):
+    from PIL import Image
+
+    folder = photos("pictures")
+    im, exif = _photo(12)
+    (folder / "IMG_3001.jpg").write_bytes(jpeg(im, 92, exif))
+    (folder / "IMG_3001_rot.jpg").write_bytes(jpeg(im.transpose(Image.Transpose.ROTATE_90), 90, exif))
+    add_local_service(library, "pictures", folder)
+    cli("discover", "--library", str(library), check=0)
+    cli("resolve", "--auto-resolve", "all", "--library", str(library), check=0)
+    recs = _records(library)
+    assert len(recs) == 2
+    assert any("turned 90 degrees" in c["description"] for r in recs for c in r["conflicts"])
+    p = subprocess.run([sys.executable, "-m", "photosync", "resolve", "--interactive", "--library", str(library)],
+                       input="3\n", capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    (rec,) = _records(library)
+    ids = sorted(i["id"] for i in rec["instances"]["pictures"])
+    assert ids == ["IMG_3001.jpg", "IMG_3001_rot.jpg"]
+    assert any("merged with" in line and line.endswith("(manual)")
+               for line in git(library, "log", "--format=%s").splitlines())
+
+
+def test_a_better_copy_found_later_becomes_canonical_and_old_blobs_are_kept(tmp_path, library, cli, photos):
+    from PIL import Image
+
+    im, exif = _photo(21)
+    small_dir, orig_dir = photos("phone"), photos("camera")
+    (small_dir / "small.jpg").write_bytes(jpeg(im.resize((400, 300), Image.Resampling.LANCZOS), 80, exif))
+    add_local_service(library, "phone", small_dir)
+    for args in (["discover"], ["resolve", "--auto-resolve", "all"], ["replicate", "--execute"]):
+        cli(*args, "--library", str(library), check=0)
+    (first,) = _records(library)
+    assert first["blobs"]
+    old_blob = next(iter(first["blobs"].values()))
+    (orig_dir / "IMG_9.jpg").write_bytes(jpeg(im, 95, exif))
+    add_local_service(library, "camera", orig_dir)
+    cli("discover", "--library", str(library), check=0)
+    cli("resolve", "--auto-resolve", "all", "--library", str(library), check=0)
+    (rec,) = _records(library)
+    assert rec["canonical_source"] == "camera:IMG_9.jpg"
+    assert rec["instances"]["phone"][0]["quality"] == "medium"
+    assert rec["blobs"] == {}  # the new original is not copied yet
+    (kept,) = rec["superseded_blobs"]
+    assert kept["locator"] == old_blob["locator"] and kept["content_hash"] == first["content_hash"]
+    cli("replicate", "--execute", "--library", str(library), check=0)
+    (rec,) = _records(library)
+    assert rec["blobs"] and rec["processing_state"] == "replicated"
+    lib, _ = open_lib(library, write=False)
+    try:
+        store_root = library / "blobs"
+        assert (store_root / old_blob["locator"]).is_file()  # never deleted
+    finally:
+        lib.close()
+
+
+def test_policy_violations_are_reported_not_fixed():
+    from photosync.conflicts.detect import policy_violations
+    from photosync.connectors.flickr import FlickrConnector
+    from photosync.model import Instance, Metadata, Photo, Visibility
+
+    def photo(fmt, size, kind="photo"):
+        inst = Instance("nas", "a." + fmt, "sha256:" + "1" * 64, size=size,
+                        metadata=Metadata(format=fmt, media_type=kind), last_sync="2026-01-01T00:00:00Z")
+        return Photo("0" * 8 + "-0000-0000-0000-" + "0" * 12, inst.content_hash, inst.key, Metadata(),
+                     "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z", instances={"nas": (inst,)},
+                     visibility=Visibility("private"))
+
+    targets = {"flickr": (FlickrConnector.capabilities, ["nas"])}
+    assert policy_violations(photo("jpeg", 5_000_000), targets) == []
+    (c,) = policy_violations(photo("jpeg", 300 * 2**20), targets)
+    assert c.type == "service_policy_violation" and "over its 200 MiB limit" in c.description
+    assert not c.resolution_required
+    (c,) = policy_violations(photo("cr3", 30_000_000), targets)
+    assert "does not accept CR3" in c.description
+    assert policy_violations(photo("mp4", 900 * 2**20, "video"), targets) == []
+    assert policy_violations(photo("jpeg", 300 * 2**20), {"flickr": (FlickrConnector.capabilities, ["other"])}) == []
+
+
+def test_signatures_see_rotation_and_ignore_recompression():
+    from PIL import Image
+
+    from photosync.media.visual import Look, best_rotation, gradient_distance, signature_of, tone_distance
+
+    im, exif = _photo(31)
+    a = Look.parse(signature_of(jpeg(im, 95, exif)))
+    small = Look.parse(signature_of(jpeg(im.resize((200, 150)), 50, None)))
+    turned = Look.parse(signature_of(jpeg(im.transpose(Image.Transpose.ROTATE_270), 90, None)))
+    other = Look.parse(signature_of(jpeg(_photo(32)[0], 95, None)))
+    assert gradient_distance(a, small) < 0.04 and tone_distance(a, small) <= 6
+    assert gradient_distance(a, turned) > 0.2 and best_rotation(a, turned)[1] < 0.04
+    assert gradient_distance(a, other) > 0.2
+    # EXIF orientation is applied: a file that says "turn me" looks like the turned picture
+    buf = io.BytesIO()
+    exif_obj = Image.Exif()
+    exif_obj[0x0112] = 6
+    im.transpose(Image.Transpose.ROTATE_90).save(buf, "JPEG", quality=95, exif=exif_obj.tobytes())
+    assert gradient_distance(a, Look.parse(signature_of(buf.getvalue()))) < 0.04
