@@ -210,6 +210,18 @@ def better(a: Face, b: Face) -> bool:
     return compare(a, b) >= 0
 
 
+def looks_same(photo: Photo, other: Photo) -> bool:
+    """Some picture of one is, to the eye, some picture of the other (same
+    aspect, near-identical, same tone), whatever the dates say."""
+    for fa in faces(photo):
+        for fb in faces(other):
+            if (fa.look.informative and fb.look.informative and _same_aspect(fa, fb)
+                    and tone_distance(fa.look, fb.look) <= QUALITY_TONE
+                    and gradient_distance(fa.look, fb.look) <= QUALITY_DISTANCE):
+                return True
+    return False
+
+
 def judge(photo: Photo, other: Photo) -> Verdict | None:
     """The verdict on two records: each picture of one against each of the
     other's (a record may already hold merged variants); quality wins over edit."""

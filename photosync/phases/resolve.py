@@ -219,7 +219,8 @@ class _Run:
                 if photo.resolution_for(cid) is not None or other.resolution_for(
                         variants.conflict_id(verdict.kind, photo.photo_id)) is not None:
                     continue  # a person decided about this pair already
-                if verdict.kind == "quality" and "quality_variants" in self.policies:
+                if (verdict.kind == "quality" and "quality_variants" in self.policies
+                        and not self._ambiguous(photo, other)):
                     if self.dry_run:
                         pair = frozenset((photo.photo_id, oid))
                         if pair not in self.would_merge:
@@ -245,6 +246,21 @@ class _Run:
                     lib.stage(other.replace(conflicts=(*other.conflicts,
                                                        variants.variant_conflict(other, photo, verdict))))
         return photo, conflicts
+
+    def _ambiguous(self, a: Photo, b: Photo) -> bool:
+        """A third record looks like one of the two but not the other (a copy
+        without a capture time that looks like two burst frames): a merge could
+        join different photos, so a person is asked instead."""
+        seen = {a.photo_id, b.photo_id}
+        for p in (a, b):
+            for qid in self.lib.index.look_alikes(p.photo_id, variants.lookup_keys(p)):  # type: ignore[union-attr]
+                if qid in seen:
+                    continue
+                seen.add(qid)
+                q = self._get(qid)
+                if q is not None and variants.looks_same(a, q) != variants.looks_same(b, q):
+                    return True
+        return False
 
     def _merge(self, a: Photo, b: Photo, *, how: str, policy: str | None) -> Photo:
         merged, gone = variants.merge(a, b, now=utc_now(), how=how, policy=policy)
