@@ -495,7 +495,14 @@ def _describe_in_processes(describer, chunks: list[list[ItemRef]], procs: int):
             while queue or window:
                 while queue and len(window) < (1 if alone else procs * 4):
                     chunk = queue.pop(0)
-                    window.append((chunk, pool.submit(_describe_chunk, describer, chunk)))
+                    try:
+                        fut = pool.submit(_describe_chunk, describer, chunk)
+                    except BrokenProcessPool:  # a worker died while this was being handed over
+                        queue.insert(0, chunk)  # not started: it goes to the next pool as it is
+                        break
+                    window.append((chunk, fut))
+                if not window:
+                    break  # the pool broke with nothing in flight: a new pool takes the queue
                 chunk, fut = window.pop(0)
                 try:
                     results = fut.result()
