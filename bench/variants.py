@@ -3,7 +3,8 @@
 
     python bench/variants.py generate DIR [--photos N] [--seed S]
     python bench/variants.py evaluate DIR LIBRARY      # after discover + resolve in LIBRARY
-    python bench/variants.py run DIR WORK [--photos N] [--seed S]   # generate, init, discover, resolve, evaluate
+    python bench/variants.py run DIR WORK [--photos N] [--seed S] [--service-copies]
+        # generate, init, discover, resolve, evaluate
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from variant_corpus import FOLDERS, evaluate, generate  # noqa: E402
+from variant_corpus import FOLDERS, SERVICE_COPIES, evaluate, generate  # noqa: E402
 
 
-def run(root: Path, work: Path, photos: int, seed: int) -> dict:
+def run(root: Path, work: Path, photos: int, seed: int, kinds=None) -> dict:
     gen_start = time.perf_counter()
-    generate(root, photos, seed)
+    generate(root, photos, seed, kinds)
     gen = time.perf_counter() - gen_start
     lib = work / "library"
     ps = [sys.executable, "-m", "photosync"]
@@ -57,6 +58,8 @@ def main() -> None:
     r.add_argument("work", type=Path)
     r.add_argument("--photos", type=int, default=200)
     r.add_argument("--seed", type=int, default=1)
+    r.add_argument("--service-copies", action="store_true",
+                   help="only the copies services make (duplicates, resized, thumbnails, re-encodes)")
     args = ap.parse_args()
     if args.cmd == "generate":
         labels = generate(args.dir, args.photos, args.seed)
@@ -64,7 +67,8 @@ def main() -> None:
     elif args.cmd == "evaluate":
         print(json.dumps(evaluate(args.dir, args.library), indent=1))
     else:
-        print(json.dumps(run(args.dir, args.work, args.photos, args.seed), indent=1))
+        kinds = SERVICE_COPIES if args.service_copies else None
+        print(json.dumps(run(args.dir, args.work, args.photos, args.seed, kinds), indent=1))
 
 
 if __name__ == "__main__":

@@ -101,7 +101,12 @@ def jpeg(im, quality: int, exif: bytes | None) -> bytes:
     return buf.getvalue()
 
 
-def generate(root: Path, photos: int, seed: int) -> dict:
+#: the copies services make of a photo (no edits): what a library spread over services mostly holds
+SERVICE_COPIES = ("duplicate", "resized", "thumbnail", "reencoded")
+
+
+def generate(root: Path, photos: int, seed: int, kinds=None) -> dict:
+    """Write the corpus under ``root``; ``kinds`` limits the copies made (default: every kind in MIX)."""
     from PIL import Image, ImageEnhance
 
     rng = random.Random(seed)
@@ -128,7 +133,7 @@ def generate(root: Path, photos: int, seed: int) -> dict:
         original = jpeg(im, 92, exif)
         put("camera", name, original, photo, "original")
         for kind, chance in MIX.items():
-            if rng.random() >= chance:
+            if rng.random() >= chance or (kinds is not None and kind not in kinds):
                 continue
             folder = rng.choice(FOLDERS[1:])
             if kind == "duplicate":

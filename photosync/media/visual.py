@@ -67,7 +67,7 @@ def signature_of(data: bytes, orientation: int | None = None) -> str | None:
 
 
 def signature_of_image(im, orientation: int | None = None) -> str:
-    from PIL import Image, ImageStat
+    from PIL import Image, ImageChops, ImageStat
 
     if orientation in _TRANSPOSE:
         im = im.transpose(getattr(Image.Transpose, _TRANSPOSE[orientation]))
@@ -76,8 +76,10 @@ def signature_of_image(im, orientation: int | None = None) -> str:
     small = im.resize((SIDE * 2, SIDE * 2), Image.Resampling.BOX).convert("RGB")
     gray = small.convert("L").resize((SIDE, SIDE), Image.Resampling.BOX)
     r, g, b = (round(v) for v in ImageStat.Stat(small).mean[:3])
-    px = small.tobytes()
-    chroma = sum(max(px[i:i + 3]) - min(px[i:i + 3]) for i in range(0, len(px), 3)) / (len(px) // 3)
+    red, green, blue = small.split()
+    spread = ImageChops.subtract(ImageChops.lighter(ImageChops.lighter(red, green), blue),
+                                 ImageChops.darker(ImageChops.darker(red, green), blue))
+    chroma = ImageStat.Stat(spread).mean[0]  # mean of max - min over each pixel's channels
     tail = bytes((min(255, r), min(255, g), min(255, b), min(255, round(chroma))))
     return base64.b64encode(gray.tobytes() + tail).decode("ascii")
 
