@@ -132,6 +132,7 @@ class SupersededBlob:
     size: int
     verified_at: str
     content_hash: str
+    problem: str | None = None
 
 
 @dataclass(frozen=True)

@@ -391,7 +391,7 @@ def photo_to_dict(p: Photo) -> dict:
     if p.superseded_blobs:
         out["superseded_blobs"] = [
             {"store": b.store, "locator": b.locator, "size": b.size, "verified_at": b.verified_at,
-             "content_hash": b.content_hash}
+             "content_hash": b.content_hash, **({"problem": b.problem} if b.problem else {})}
             for b in p.superseded_blobs
         ]
     if p.resolutions:

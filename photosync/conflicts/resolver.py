@@ -45,20 +45,18 @@ class DeferResolver:
 
 def variant_options(photo: Photo, conflict: Conflict, other: Photo) -> list[Option]:
     """The choices for two records that look like one picture."""
-    from .variants import better, canonical_face
+    from .variants import merge_order, shared_items
 
-    a, b = canonical_face(photo), canonical_face(other)
-    top, low = (photo, other) if (a is None or b is None or better(a, b)) else (other, photo)
+    top, low = merge_order(photo, other)
     merge = Option("merge", f"Merge: one photo, {top.label} ({top.photo_id[:8]}) as the original, "
                             f"{low.label} kept as a lower-quality copy")
     if conflict.type == "quality_variant":
         return [merge, Option("separate", "Keep them as two separate photos"), Option("skip", "Skip (resolve later)")]
-    return [
-        Option("linked", "Keep both, linked as edits of one photo"),
-        Option("unrelated", "They are different photos (no link)"),
-        merge,
-        Option("skip", "Skip (resolve later)"),
-    ]
+    opts = [Option("linked", "Keep both, linked as edits of one photo"),
+            Option("unrelated", "They are different photos (no link)")]
+    if not shared_items(photo, other):  # one item cannot be two instances of one photo
+        opts.append(merge)
+    return [*opts, Option("skip", "Skip (resolve later)")]
 
 
 def options_for(photo: Photo, conflict: Conflict, other: Photo | None = None) -> list[Option]:

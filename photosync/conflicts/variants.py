@@ -133,6 +133,9 @@ class Verdict:
     distance: float
     rotation: int = 0
     why: str = ""
+    #: False when some pictures of the two records look different (a record
+    #: already holds merged copies): a policy does not merge, a person is asked
+    certain: bool = True
 
 
 def _fraction(t: str) -> str | None:
@@ -193,11 +196,13 @@ def _exact_time(a: Face, b: Face) -> bool:
 
 
 def compare(a: Face, b: Face) -> int:
-    """1 when ``a`` is the better original, -1 when ``b`` is, 0 when neither:
-    more pixels, then a better service quality, then clearly more bytes (less
-    compression; sizes within 3 % are equal: a caption changes a few bytes)."""
-    ka = (a.pixels, -QUALITIES.index(a.quality))
-    kb = (b.pixels, -QUALITIES.index(b.quality))
+    """1 when ``a`` is the better original, -1 when ``b`` is, 0 when neither.
+    Provenance first: a copy that still says which camera took it, and when,
+    beats one that lost it (an export, a download, a screenshot of it); then
+    more pixels, a better service quality, and clearly more bytes (sizes
+    within 3 % are equal: a caption changes a few bytes)."""
+    ka = (a.camera is not None and a.taken is not None, a.pixels, -QUALITIES.index(a.quality))
+    kb = (b.camera is not None and b.taken is not None, b.pixels, -QUALITIES.index(b.quality))
     if ka != kb:
         return 1 if ka > kb else -1
     sa, sb = a.size or 0, b.size or 0
@@ -206,32 +211,62 @@ def compare(a: Face, b: Face) -> int:
     return 0
 
 
-def better(a: Face, b: Face) -> bool:
-    return compare(a, b) >= 0
+def merge_order(a: Photo, b: Photo) -> tuple[Photo, Photo]:
+    """(the record that stays, the record merged into it): the better picture
+    stays; between equals, the record that was there first."""
+    fa, fb = canonical_face(a), canonical_face(b)
+    order = compare(fa, fb) if fa is not None and fb is not None else (1 if fa is not None or fb is None else -1)
+    if order == 0:
+        order = 1 if (a.created_at, a.photo_id) <= (b.created_at, b.photo_id) else -1
+    return (a, b) if order > 0 else (b, a)
+
+
+def shared_items(a: Photo, b: Photo) -> set[str]:
+    """service:item keys both records hold: one item whose bytes changed (a file
+    saved again in place, a photo replaced on a service).  Such records are
+    never merged: an item can be only one instance."""
+    return {i.key for i in a.all_instances()} & {i.key for i in b.all_instances()}
+
+
+def _alike(fa: Face, fb: Face) -> bool:
+    """To the eye the same picture (same aspect, near-identical, same tone), whatever the dates say."""
+    return (fa.look.informative and fb.look.informative and _same_aspect(fa, fb)
+            and tone_distance(fa.look, fb.look) <= QUALITY_TONE
+            and gradient_distance(fa.look, fb.look) <= QUALITY_DISTANCE)
 
 
 def looks_same(photo: Photo, other: Photo) -> bool:
-    """Some picture of one is, to the eye, some picture of the other (same
-    aspect, near-identical, same tone), whatever the dates say."""
-    for fa in faces(photo):
-        for fb in faces(other):
-            if (fa.look.informative and fb.look.informative and _same_aspect(fa, fb)
-                    and tone_distance(fa.look, fb.look) <= QUALITY_TONE
-                    and gradient_distance(fa.look, fb.look) <= QUALITY_DISTANCE):
-                return True
-    return False
+    """Some picture of one is, to the eye, some picture of the other."""
+    return any(_alike(fa, fb) for fa in faces(photo) for fb in faces(other))
 
 
 def judge(photo: Photo, other: Photo) -> Verdict | None:
     """The verdict on two records: each picture of one against each of the
-    other's (a record may already hold merged variants); quality wins over edit."""
+    other's (a record may already hold merged variants); quality wins over edit.
+    Records that hold the same item are at most edit variants (never merged)."""
+    if shared_items(photo, other):
+        found = None
+        for fa in faces(photo):
+            for fb in faces(other):
+                v = classify(fa, fb)
+                if v is not None and (found is None or v.distance < found.distance):
+                    found = v
+        if found is None:
+            return None
+        return Verdict("edit", found.distance, found.rotation, "the same item with other bytes (saved again or replaced)")
     found: Verdict | None = None
+    every_pair_alike = True
     for fa in faces(photo):
         for fb in faces(other):
+            every_pair_alike = every_pair_alike and _alike(fa, fb)
             v = classify(fa, fb)
             if v is not None and (found is None or (v.kind == "quality" and found.kind != "quality")
                                   or (v.kind == found.kind and v.distance < found.distance)):
                 found = v
+    if found is not None and found.kind == "quality" and not every_pair_alike:
+        # one copy matches, another does not (an edit merged by a person, a copy between two
+        # frames): merging would join pictures that differ
+        return dataclasses.replace(found, certain=False, why=found.why + " (but other copies differ)")
     return found
 
 
@@ -282,11 +317,9 @@ def merge(a: Photo, b: Photo, *, now: str, how: str, policy: str | None) -> tupl
     original survives; every instance of both is kept, the other's rated
     against the canonical copy; the narrower canonical visibility wins; blob
     copies of bytes that stop being canonical are kept as superseded_blobs."""
-    fa, fb = canonical_face(a), canonical_face(b)
-    order = compare(fa, fb) if fa is not None and fb is not None else 1
-    if order == 0:  # equals: the record that was there first stays
-        order = 1 if (a.created_at, a.photo_id) <= (b.created_at, b.photo_id) else -1
-    keep, gone = (a, b) if order > 0 else (b, a)
+    if shared_items(a, b):
+        raise ValueError(f"{a.photo_id} and {b.photo_id} hold the same item; they are not merged")
+    keep, gone = merge_order(a, b)
     top = canonical_face(keep)
     photo = keep
     for inst in gone.all_instances():
@@ -311,7 +344,7 @@ def merge(a: Photo, b: Photo, *, now: str, how: str, policy: str | None) -> tupl
     if fill:
         photo = photo.replace(metadata=dataclasses.replace(md, **fill))
     superseded = [*keep.superseded_blobs, *gone.superseded_blobs]
-    superseded += [SupersededBlob(c.store, c.locator, c.size, c.verified_at, gone.content_hash)
+    superseded += [SupersededBlob(c.store, c.locator, c.size, c.verified_at, gone.content_hash, c.problem)
                    for c in gone.blobs.values()]
     pair = {keep.photo_id, gone.photo_id}
     conflicts = [c for c in (*keep.conflicts, *gone.conflicts)
@@ -334,6 +367,34 @@ def merge(a: Photo, b: Photo, *, now: str, how: str, policy: str | None) -> tupl
         visibility=Visibility(level, photo.visibility.per_service, ()),
     )
     return vis.refresh(photo), gone.photo_id
+
+
+def decided(photo: Photo, other: Photo) -> bool:
+    """A person (or a merge) already settled this pair, whatever kind of variant
+    it looked like then (a later merge can turn an edit into a quality match)."""
+    for kind in ("quality", "edit"):
+        if photo.resolution_for(conflict_id(kind, other.photo_id)) is not None:
+            return True
+        if other.resolution_for(conflict_id(kind, photo.photo_id)) is not None:
+            return True
+    return False
+
+
+def ordered(conflicts) -> tuple[Conflict, ...]:
+    """One conflict per id, in a stable order (type, then id): re-detecting
+    the same conflicts must write the same record."""
+    from ..model import CONFLICT_TYPES
+
+    unique = dict((c.id, c) for c in conflicts)
+    return tuple(sorted(unique.values(), key=lambda c: (CONFLICT_TYPES.index(c.type)
+                                                        if c.type in CONFLICT_TYPES else 99, c.id)))
+
+
+def forget(photo: Photo, gone_id: str) -> Photo:
+    """Drop variant conflicts that name a record merged away (the survivor is
+    judged afresh)."""
+    kept = tuple(c for c in photo.conflicts if not (c.type.endswith("_variant") and gone_id in c.related_photos))
+    return photo if kept == photo.conflicts else photo.replace(conflicts=kept)
 
 
 def linked(photo: Photo) -> Iterable[str]:

@@ -69,6 +69,16 @@ def signature_of(data: bytes, orientation: int | None = None) -> str | None:
 def signature_of_image(im, orientation: int | None = None) -> str:
     from PIL import Image, ImageChops, ImageStat
 
+    if max(im.size) > 256:  # shrink before any conversion: a 9000x9000 palette image stays small
+        w, h = im.size
+        target = (max(1, w * 256 // max(w, h)), max(1, h * 256 // max(w, h)))
+        try:
+            im = im.resize(target, Image.Resampling.BOX)
+        except ValueError:  # modes BOX cannot resample
+            im = im.resize(target, Image.Resampling.NEAREST)
+    if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
+        # 16-bit samples: scale to 8 bits (a plain conversion clips everything above 255 to white)
+        im = im.convert("I").point(lambda v: v * (1 / 256)).convert("L")
     if orientation in _TRANSPOSE:
         im = im.transpose(getattr(Image.Transpose, _TRANSPOSE[orientation]))
     if im.mode not in ("RGB", "L"):

@@ -130,6 +130,9 @@ def resolve(
         task.close()
     if not dry_run:
         _commit(lib, result, run.pending_resolved)
+    # conflicts of records merged away later in the run, or naming them, are not open any more
+    result.open = [o for o in result.open if o.photo_id not in run.gone
+                   and not set(o.conflict.related_photos) & run.gone]
     return result
 
 
@@ -147,6 +150,8 @@ class _Run:
         self.gone: set[str] = set()
         #: dry run: pairs already reported as merging
         self.would_merge: set[frozenset] = set()
+        #: pairs of records a person was asked about in this session
+        self.asked_pairs: set[frozenset] = set()
 
     def _get(self, pid: str) -> Photo | None:
         if pid in self.gone:
@@ -173,7 +178,7 @@ class _Run:
         found = detect(photo, self.targets) + found_variants
         if "exact_duplicates" in self.policies:
             found = [c for c in found if c.type != "exact_duplicate"]
-        photo = photo.replace(conflicts=tuple(dict((c.id, c) for c in kept + found).values()))
+        photo = photo.replace(conflicts=variants.ordered(kept + found))
         if self.resolver is not None and not self.dry_run:
             photo = self._ask(photo)
             if photo is None:  # merged away by the person's choice
@@ -215,11 +220,9 @@ class _Run:
                 verdict = variants.judge(photo, other)
                 if verdict is None:
                     continue
-                cid = variants.conflict_id(verdict.kind, oid)
-                if photo.resolution_for(cid) is not None or other.resolution_for(
-                        variants.conflict_id(verdict.kind, photo.photo_id)) is not None:
+                if variants.decided(photo, other):
                     continue  # a person decided about this pair already
-                if (verdict.kind == "quality" and "quality_variants" in self.policies
+                if (verdict.kind == "quality" and verdict.certain and "quality_variants" in self.policies
                         and not self._ambiguous(photo, other)):
                     if self.dry_run:
                         pair = frozenset((photo.photo_id, oid))
@@ -243,8 +246,8 @@ class _Run:
             if not self.dry_run:
                 back = variants.conflict_id(verdict.kind, photo.photo_id)
                 if all(c.id != back for c in other.conflicts):
-                    lib.stage(other.replace(conflicts=(*other.conflicts,
-                                                       variants.variant_conflict(other, photo, verdict))))
+                    lib.stage(other.replace(conflicts=variants.ordered(
+                        (*other.conflicts, variants.variant_conflict(other, photo, verdict)))))
         return photo, conflicts
 
     def _ambiguous(self, a: Photo, b: Photo) -> bool:
@@ -264,10 +267,18 @@ class _Run:
 
     def _merge(self, a: Photo, b: Photo, *, how: str, policy: str | None) -> Photo:
         merged, gone = variants.merge(a, b, now=utc_now(), how=how, policy=policy)
+        removed = b if gone == b.photo_id else a
         self.lib.remove(gone)
         self.gone.add(gone)
         self.result.merged += 1
         self.lib.stage(merged)
+        # records linked to the one merged away forget it; the survivor is judged afresh
+        for qid in self.lib.index.look_alikes(gone, variants.lookup_keys(removed)):  # type: ignore[union-attr]
+            q = self._get(qid)
+            if q is not None and q.photo_id != merged.photo_id:
+                fresh = variants.forget(q, gone)
+                if fresh is not q:
+                    self.lib.stage(fresh)
         return merged
 
     # -- asking a person ------------------------------------------------------------------
@@ -280,6 +291,10 @@ class _Run:
                 if other is None:
                     photo = photo.replace(conflicts=tuple(c for c in photo.conflicts if c.id != conflict.id))
                     continue
+                pair = frozenset((photo.photo_id, other.photo_id))
+                if pair in self.asked_pairs:
+                    continue  # the pair's conflict is on both records: asked once a session
+                self.asked_pairs.add(pair)
             try:
                 decision = self.resolver.decide(photo, conflict, options_for(photo, conflict, other))
             except StopResolving:
@@ -287,6 +302,9 @@ class _Run:
                 break
             if decision is None or decision.key == "skip":
                 continue
+            if lib.staged_count:  # what policies did so far gets its own commit, not the person's
+                _commit(lib, result, self.pending_resolved)
+                self.pending_resolved = 0
             result.decisions += 1
             if other is not None:
                 photo, text = self._settle_variant(photo, other, conflict, decision.key)
@@ -296,6 +314,8 @@ class _Run:
                 lib.stage(photo)
             oid = lib.commit(f"resolve: {_label(photo)} {text} (manual)")
             result.merged_committed = result.merged  # a person's merge is told by its own commit
+            if decision.key == "merge":
+                break  # one record is gone: the survivor's questions are asked afresh (next run at the latest)
             if oid:
                 result.commits.append(oid)
         return photo

@@ -254,3 +254,137 @@ def test_signatures_see_rotation_and_ignore_recompression():
     exif_obj[0x0112] = 6
     im.transpose(Image.Transpose.ROTATE_90).save(buf, "JPEG", quality=95, exif=exif_obj.tobytes())
     assert gradient_distance(a, Look.parse(signature_of(buf.getvalue()))) < 0.04
+
+
+class Scripted:
+    """A resolver answering by conflict type (the scripted resolver of the Resolver seam)."""
+
+    def __init__(self, answers: dict[str, str]):
+        self.answers = answers
+        self.asked: list[str] = []
+
+    def decide(self, photo, conflict, options):
+        from photosync.conflicts.resolver import Decision
+
+        self.asked.append(conflict.id)
+        key = self.answers.get(conflict.type)
+        return Decision(key) if key and any(o.key == key for o in options) else None
+
+
+def _names(rec: dict) -> set[str]:
+    return {i["id"] for insts in rec["instances"].values() for i in insts}
+
+
+@pytest.mark.parametrize("seed", [4, 41])  # A and B first asked as a quality question (4), as an edit (41)
+def test_a_persons_unrelated_answer_outlives_later_merges(tmp_path, library, cli, photos, seed):
+    from PIL import Image
+
+    from photosync.phases.resolve import resolve
+
+    folder = photos("pictures")
+    im, exif = _photo(seed)
+    (folder / "A.jpg").write_bytes(jpeg(im, 92, exif))
+    (folder / "B_bright.jpg").write_bytes(jpeg(im.point(lambda v: min(255, v + 10)), 92, exif))
+    small = im.point(lambda v: min(255, v + 5)).resize((400, 300), Image.Resampling.LANCZOS)
+    (folder / "C_small.jpg").write_bytes(jpeg(small, 85, exif))
+    add_local_service(library, "pictures", folder)
+    cli("discover", "--library", str(library), check=0)
+    cli("resolve", "--auto-resolve", "all", "--library", str(library), check=0)
+
+    class Person:
+        """C is a smaller copy of B; A and B are different photos (said only when ``sure``)."""
+
+        def __init__(self, lib, sure):
+            self.lib, self.sure, self.asked = lib, sure, []
+
+        def decide(self, photo, conflict, options):
+            from photosync.conflicts.resolver import Decision
+
+            other = self.lib.get_photo(conflict.related_photos[0])
+            pair = {photo.metadata.filename, other.metadata.filename}
+            self.asked.append(tuple(sorted(pair)))
+            if pair == {"A.jpg", "B_bright.jpg"} and self.sure:
+                return Decision("unrelated") if conflict.type == "edit_variant" else Decision("separate")
+            if pair == {"B_bright.jpg", "C_small.jpg"}:
+                return Decision("merge")
+            return None
+
+    def session(sure: bool, auto=None) -> list:
+        lib, _ = open_lib(library)
+        try:
+            person = Person(lib, sure)
+            resolve(lib, auto=auto, resolver=person)
+            assert len(person.asked) == len(set(person.asked)), person.asked  # nothing asked twice
+            return person.asked
+        finally:
+            lib.close()
+
+    def a_and_b_apart() -> bool:
+        return not any({"A.jpg", "B_bright.jpg"} <= _names(r) for r in _records(library))
+
+    session(sure=False)  # C merged into B; A and B left open
+    for _ in range(2):  # B's record now holds C, which looks like A: still no merge of A and B
+        cli("resolve", "--auto-resolve", "all", "--library", str(library), check=0)
+        assert a_and_b_apart(), [sorted(_names(r)) for r in _records(library)]
+    assert ("A.jpg", "B_bright.jpg") in session(sure=True)  # now the person says they differ
+    cli("resolve", "--auto-resolve", "all", "--library", str(library), check=0)
+    assert a_and_b_apart()
+    assert ("A.jpg", "B_bright.jpg") not in session(sure=True, auto="all")  # and is not asked again
+
+
+def test_a_file_saved_again_in_place_loses_no_copy(tmp_path, library, cli, photos):
+    pics, backup = photos("pics"), photos("backup")
+    im, exif = _photo(42)
+    data = jpeg(im, 92, exif)
+    (pics / "IMG.jpg").write_bytes(data)
+    (backup / "IMG.jpg").write_bytes(data)
+    add_local_service(library, "pics", pics)
+    add_local_service(library, "backup", backup)
+    cli("discover", "--library", str(library), check=0)
+    (pics / "IMG.jpg").write_bytes(jpeg(im, 92, exif_bytes(datetime(2019, 7, 4, 12, 30, 15, 250000),
+                                                          ("Canon", "EOS 80D"), "now with a caption")))
+    for _ in range(2):
+        cli("discover", "--library", str(library), check=0)
+        cli("resolve", "--auto-resolve", "all", "--library", str(library), check=0)
+    recs = _records(library)
+    insts = [(svc, i["id"], i["content_hash"], i.get("missing_since") is None)
+             for r in recs for svc, xs in r["instances"].items() for i in xs]
+    assert ("backup", "IMG.jpg", "sha256:" + __import__("hashlib").sha256(data).hexdigest(), True) in insts
+    present_pics = [x for x in insts if x[0] == "pics" and x[3]]
+    assert len(present_pics) == 1
+    for r in recs:  # every record's original is one of its own copies with those bytes
+        key = r["canonical_source"]
+        svc, item = key.split(":", 1)
+        assert any(i["id"] == item and i["content_hash"] == r["content_hash"] for i in r["instances"][svc])
+
+
+def test_linked_edits_resolve_again_without_a_commit(tmp_path, library, cli, photos):
+    from PIL import Image
+
+    folder = photos("pictures")
+    im, exif = _photo(43)
+    w, h = im.size
+    (folder / "IMG_1.jpg").write_bytes(jpeg(im, 92, exif))
+    (folder / "IMG_1_crop.jpg").write_bytes(jpeg(im.crop((w // 10, h // 10, w - w // 10, h - h // 10)), 90, exif))
+    (folder / "IMG_1_rot.jpg").write_bytes(jpeg(im.transpose(Image.Transpose.ROTATE_90), 90, exif))
+    add_local_service(library, "pictures", folder)
+    cli("discover", "--library", str(library), check=0)
+    cli("resolve", "--auto-resolve", "all", "--library", str(library), check=0)
+    links = sum(1 for r in _records(library) for c in r["conflicts"] if c["type"] == "edit_variant")
+    assert links == 6  # three records, each linked to the two others
+    head = git(library, "rev-parse", "HEAD")
+    for _ in range(3):
+        cli("resolve", "--auto-resolve", "all", "--library", str(library), check=0)
+        assert git(library, "rev-parse", "HEAD") == head
+
+
+def test_the_camera_file_stays_the_original_over_an_export(tmp_path, library, cli, photos):
+    folder = photos("pictures")
+    im, exif = _photo(44)
+    (folder / "IMG_7.JPG").write_bytes(jpeg(im, 85, exif))
+    im.save(folder / "export.png")  # same pixels, more bytes, no EXIF
+    add_local_service(library, "pictures", folder)
+    cli("discover", "--library", str(library), check=0)
+    cli("resolve", "--auto-resolve", "all", "--library", str(library), check=0)
+    (rec,) = _records(library)
+    assert rec["canonical_source"] == "pictures:IMG_7.JPG"
