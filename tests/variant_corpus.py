@@ -24,9 +24,10 @@ lookalike       another photo of the same scene, another day         separate
 
 ``labels.json`` records, for each file, the photo it shows and its kind.
 ``evaluate`` reads the library's records and counts, over every pair of files,
-what photosync did (one record = merged; an edit_variant conflict or decision
-between their records = linked) against what the labels expect, and the share
-of conflicts settled without a person.
+what photosync did (one record = merged; records joined by edit_variant
+conflicts or "linked" decisions, directly or through other records of the
+family = linked) against what the labels expect, and the share of conflicts
+settled without a person.
 """
 
 from __future__ import annotations
@@ -206,6 +207,20 @@ def evaluate(root: Path, library: Path, folder_service: dict[str, str] | None = 
         for r in rec.get("resolutions", []):
             if r["conflict_id"].startswith("edit_variant:") and r.get("choice") == "linked":
                 links.add(frozenset((pid, r["conflict_id"].split(":", 1)[1])))
+    # records joined by links form families: an edit is linked to its family's best picture, and
+    # two edits of one photo are related through it
+    family = {pid: pid for pid in records}
+
+    def root(x: str) -> str:
+        while family.setdefault(x, x) != x:
+            family[x] = family[family[x]]
+            x = family[x]
+        return x
+
+    for pair in links:
+        if len(pair) == 2:
+            a, b = tuple(pair)
+            family[root(a)] = root(b)
     counts = {k: 0 for k in ("merge_expected", "merge_found", "merge_correct", "wrong_merges",
                              "link_expected", "link_found", "link_correct", "false_links", "unrecorded")}
     wrong: list[str] = []
@@ -222,7 +237,7 @@ def evaluate(root: Path, library: Path, folder_service: dict[str, str] | None = 
         expect_merge = same_photo and la["kind"] in MERGED and lb["kind"] in MERGED
         expect_link = same_photo and not expect_merge
         merged = ra == rb
-        link = frozenset((ra, rb)) in links
+        link = ra != rb and root(ra) == root(rb)
         counts["merge_expected"] += expect_merge
         counts["merge_found"] += merged
         counts["merge_correct"] += merged and expect_merge

@@ -303,7 +303,7 @@ def variant_conflict(photo: Photo, other: Photo, verdict: Verdict, required: boo
         id=conflict_id(verdict.kind, other.photo_id),
         type=f"{verdict.kind}_variant",
         description=desc,
-        services=tuple(sorted(set(photo.instances) | set(other.instances))),
+        services=tuple(sorted(photo.instances)),  # this record's: it changes only when the record does
         resolution_required=required,
         related_photos=(other.photo_id,),
     )
@@ -369,15 +369,24 @@ def merge(a: Photo, b: Photo, *, now: str, how: str, policy: str | None) -> tupl
     return vis.refresh(photo), gone.photo_id
 
 
-def decided(photo: Photo, other: Photo) -> bool:
-    """A person (or a merge) already settled this pair, whatever kind of variant
+def decision(photo: Photo, other: Photo) -> str | None:
+    """What a person (or a merge) chose for this pair, whatever kind of variant
     it looked like then (a later merge can turn an edit into a quality match)."""
     for kind in ("quality", "edit"):
-        if photo.resolution_for(conflict_id(kind, other.photo_id)) is not None:
-            return True
-        if other.resolution_for(conflict_id(kind, photo.photo_id)) is not None:
-            return True
-    return False
+        for a, b in ((photo, other), (other, photo)):
+            r = a.resolution_for(conflict_id(kind, b.photo_id))
+            if r is not None:
+                return r.choice or "decided"
+    return None
+
+
+def decided(photo: Photo, other: Photo) -> bool:
+    return decision(photo, other) is not None
+
+
+def outranks(a: Photo, b: Photo) -> bool:
+    """``a`` would stay if the two were merged (the better picture, or the older record)."""
+    return merge_order(a, b)[0] is a
 
 
 def ordered(conflicts) -> tuple[Conflict, ...]:

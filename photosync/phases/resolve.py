@@ -126,6 +126,17 @@ def resolve(
             run.examine(pid)
             if result.stopped:
                 break
+        # records given a link or losing one after they were examined (a family grew by a merge
+        # later in the run) are looked at again, so one run leaves nothing for the next to change
+        for _round in range(3):
+            again = sorted(run.touched - run.gone)
+            run.touched.clear()
+            if not again or result.stopped:
+                break
+            for pid in again:
+                run.examine(pid)
+                if result.stopped:
+                    break
     finally:
         task.close()
     if not dry_run:
@@ -152,6 +163,10 @@ class _Run:
         self.would_merge: set[frozenset] = set()
         #: pairs of records a person was asked about in this session
         self.asked_pairs: set[frozenset] = set()
+        #: records changed by another record's examination since they were last examined
+        self.touched: set[str] = set()
+        #: record merged away in this run -> the record it went into
+        self.survivor: dict[str, str] = {}
 
     def _get(self, pid: str) -> Photo | None:
         if pid in self.gone:
@@ -169,6 +184,7 @@ class _Run:
         before = self._get(pid)
         if before is None:
             return
+        self.touched.discard(pid)
         result.examined += 1
         photo, found_variants = self._variants(before)
         for name in self.policies:
@@ -213,7 +229,7 @@ class _Run:
             if not keys:
                 return photo, []
             edits, merged = [], False
-            for oid in lib.index.look_alikes(photo.photo_id, keys):  # type: ignore[union-attr]
+            for oid in self._look_alikes(photo.photo_id, keys):
                 other = self._get(oid)
                 if other is None or oid == photo.photo_id:
                     continue
@@ -241,14 +257,36 @@ class _Run:
             if not merged:
                 break
         conflicts = []
-        for other, verdict in edits:
+        for other, verdict in self._star(photo, edits):
             conflicts.append(variants.variant_conflict(photo, other, verdict))
             if not self.dry_run:
                 back = variants.conflict_id(verdict.kind, photo.photo_id)
                 if all(c.id != back for c in other.conflicts):
+                    seen_from_there = variants.judge(other, photo) or verdict
                     lib.stage(other.replace(conflicts=variants.ordered(
-                        (*other.conflicts, variants.variant_conflict(other, photo, verdict)))))
+                        (*other.conflicts, variants.variant_conflict(other, photo, seen_from_there)))))
+                    self.touched.add(other.photo_id)
         return photo, conflicts
+
+    def _star(self, photo: Photo, found: list) -> list:
+        """Edits of one photo are linked to the family's best picture, not to
+        each other: a crop and a rotation of one original make two questions
+        (each against the original), not three.  An edit ``other`` is left out
+        when another candidate outranks both it and ``photo`` and is itself a
+        variant of ``other`` (their link is made when that one is examined)."""
+        edits = [(o, v) for o, v in found if v.kind == "edit"]
+        if len(edits) < 2:
+            return found
+        kept = []
+        for other, verdict in found:
+            covered = verdict.kind == "edit" and any(
+                root is not other and variants.outranks(root, photo) and variants.outranks(root, other)
+                and variants.decision(root, other) in (None, "linked")
+                and variants.judge(root, other) is not None
+                for root, _v in edits)
+            if not covered:
+                kept.append((other, verdict))
+        return kept
 
     def _ambiguous(self, a: Photo, b: Photo) -> bool:
         """A third record looks like one of the two but not the other (a copy
@@ -256,7 +294,7 @@ class _Run:
         join different photos, so a person is asked instead."""
         seen = {a.photo_id, b.photo_id}
         for p in (a, b):
-            for qid in self.lib.index.look_alikes(p.photo_id, variants.lookup_keys(p)):  # type: ignore[union-attr]
+            for qid in self._look_alikes(p.photo_id, variants.lookup_keys(p)):
                 if qid in seen:
                     continue
                 seen.add(qid)
@@ -264,6 +302,17 @@ class _Run:
                 if q is not None and variants.looks_same(a, q) != variants.looks_same(b, q):
                     return True
         return False
+
+    def _look_alikes(self, pid: str, keys) -> list[str]:
+        """Variant candidates from the index; a record merged away in this run
+        (the index learns of it at the commit) stands for the record it went into."""
+        out: dict[str, None] = {}
+        for oid in self.lib.index.look_alikes(pid, keys):  # type: ignore[union-attr]
+            while oid in self.survivor:
+                oid = self.survivor[oid]
+            if oid != pid:
+                out[oid] = None
+        return list(out)
 
     def _merge(self, a: Photo, b: Photo, *, how: str, policy: str | None) -> Photo:
         merged, gone = variants.merge(a, b, now=utc_now(), how=how, policy=policy)
@@ -273,12 +322,14 @@ class _Run:
         self.result.merged += 1
         self.lib.stage(merged)
         # records linked to the one merged away forget it; the survivor is judged afresh
-        for qid in self.lib.index.look_alikes(gone, variants.lookup_keys(removed)):  # type: ignore[union-attr]
+        self.survivor[gone] = merged.photo_id
+        for qid in self._look_alikes(gone, variants.lookup_keys(removed)):
             q = self._get(qid)
             if q is not None and q.photo_id != merged.photo_id:
                 fresh = variants.forget(q, gone)
                 if fresh is not q:
                     self.lib.stage(fresh)
+                    self.touched.add(q.photo_id)
         return merged
 
     # -- asking a person ------------------------------------------------------------------
