@@ -155,6 +155,8 @@ SAMPLE: tuple[SampleSpec, ...] = (
 )
 #: the same bytes as the first photo of the beach, under another name in another folder
 DUPLICATES = (("2019/beach-party.jpg", "from-phone/copy of beach-party.jpg"),)
+#: a half-size copy without EXIF, as a messaging app sends it (a quality variant)
+RESIZED = (("2019/IMG_20190704_142233.jpg", "from-phone/IMG-20190704-WA0003.jpg"),)
 
 
 _CAMERAS = (
@@ -240,5 +242,14 @@ def make_sample_folder(folder: Path) -> int:
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(folder / src, target)
+        count += 1
+    for src, dst in RESIZED:
+        target = folder / dst
+        if not target.exists():
+            from PIL import Image
+
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with Image.open(folder / src) as im:
+                im.resize((im.width // 2, im.height // 2), Image.Resampling.LANCZOS).save(target, "JPEG", quality=70)
         count += 1
     return count

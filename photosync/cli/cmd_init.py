@@ -46,7 +46,7 @@ def demo(
     photos = root / "sample-photos"
     library = root / "library"
     made = make_sample_folder(photos)
-    ui.out.print(f"[bold]1. sample photos[/]: {photos} ({made} files: EXIF dates, GPS, a HEIC, a PNG, "
+    ui.out.print(f"[bold]1. sample photos[/]: {photos} ({made} files: EXIF dates, GPS, a HEIC, a PNG, a resized copy, "
                  "a duplicate under another name, a date only in the file name, a scan dated by its file time)")
     lib_root, created = Library.init(library)
     ui.out.print(f"[bold]2. photosync init {library}[/]: " + ("created" if created else "already there"))
@@ -67,7 +67,7 @@ def demo(
     steps = [
         ("3. photosync service add sample --type local --path " + str(photos), add_service),
         ("4. photosync discover", lambda: cmd_discover.discover(service=None, since=None, full_scan=False, library=None, quiet=False)),
-        ("5. photosync resolve --auto-resolve simple", lambda: cmd_resolve.resolve(auto_resolve="simple", interactive=False, dry_run=False,
+        ("5. photosync resolve --auto-resolve all", lambda: cmd_resolve.resolve(auto_resolve="all", interactive=False, dry_run=False,
                                                                   library=None, quiet=False)),
         ("6. photosync replicate --execute", lambda: cmd_replicate.replicate(dry_run=False, execute=True, workers=None,
                                                                     library=None, quiet=False)),

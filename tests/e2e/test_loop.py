@@ -259,5 +259,10 @@ def test_the_readme_demo_runs_the_whole_loop_twice(tmp_path, cli):
     assert "Traceback" not in first.err
     status = cli("-L", str(tmp_path / "demo/library"), "status", "--json", check=0).json
     assert status["states"]["replicated"] >= 8
+    # the half-size copy a messaging app made is merged into its original, rated medium
+    recs = [json.loads(p.read_text()) for p in (tmp_path / "demo/library/photos").rglob("*.json")]
+    (rec,) = [r for r in recs if any(i["id"].endswith("IMG-20190704-WA0003.jpg") for i in r["instances"]["sample"])]
+    ids = {i["id"]: i["quality"] for i in rec["instances"]["sample"]}
+    assert ids == {"2019/IMG_20190704_142233.jpg": "original", "from-phone/IMG-20190704-WA0003.jpg": "medium"}
     again = cli("demo", str(tmp_path / "demo"), cwd=tmp_path)
     assert again.code == 0, again.out + again.err
