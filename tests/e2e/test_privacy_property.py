@@ -9,6 +9,7 @@ and a target that receives the folder's photos)."""
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import tempfile
@@ -38,7 +39,7 @@ def level_of(p) -> str:
 
 
 def photo_bytes(seed: int, where: Path) -> bytes:
-    path = make_photo(where / f"seed-{seed}.jpg", seed=seed, size=(48, 36), taken=datetime(2021, 3, 4, 5, 6, seed % 60))
+    path = make_photo(where / f"seed-{seed}.jpg", seed=seed, size=(160, 120), taken=datetime(2021, 3, 4, 5, 6, seed % 60))
     data = path.read_bytes()
     path.unlink()
     return data
@@ -86,6 +87,16 @@ class Privacy(RuleBasedStateMachine):
     def add_file(self, folder, seed):
         data = photo_bytes(seed, self.tmp)
         (self.folders[folder] / f"IMG_{seed}_{len(list(self.folders[folder].iterdir()))}.jpg").write_bytes(data)
+
+    @rule(folder=st.sampled_from(["pics", "nas"]), seed=st.integers(0, 7))
+    def add_resized_copy(self, folder, seed):
+        """A smaller re-encoded copy: resolve --auto-resolve all merges it with its original."""
+        from PIL import Image
+
+        with Image.open(io.BytesIO(photo_bytes(seed, self.tmp))) as im:
+            small = im.resize((im.width * 3 // 4, im.height * 3 // 4), Image.Resampling.LANCZOS)
+            small.save(self.folders[folder] / f"small_{seed}_{len(list(self.folders[folder].iterdir()))}.jpg",
+                       "JPEG", quality=70)
 
     @rule(seed=st.integers(0, 7), perms=PERMS)
     def add_on_flickr(self, seed, perms):
