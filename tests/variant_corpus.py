@@ -24,10 +24,10 @@ lookalike       another photo of the same scene, another day         separate
 
 ``labels.json`` records, for each file, the photo it shows and its kind.
 ``evaluate`` reads the library's records and counts, over every pair of files,
-what photosync did (one record = merged; records joined by edit_variant
-conflicts or "linked" decisions, directly or through other records of the
-family = linked) against what the labels expect, and the share of conflicts
-settled without a person.
+what photosync did (one record = merged; records joined by edit_variant or
+quality_variant questions or "linked" decisions, directly or through other
+records of the family = linked) against what the labels expect, and the share
+of conflicts settled without a person.
 """
 
 from __future__ import annotations
@@ -201,8 +201,8 @@ def evaluate(root: Path, library: Path, folder_service: dict[str, str] | None = 
         where[rel] = where_raw.get(f"{folder_service[folder]}/{name}")
     links: set[frozenset] = set()
     for pid, rec in records.items():
-        for c in rec["conflicts"]:
-            if c["type"] == "edit_variant":
+        for c in rec["conflicts"]:  # an open question about two records relates them too
+            if c["type"] in ("edit_variant", "quality_variant"):
                 links.update(frozenset((pid, o)) for o in c.get("related_photos", []))
         for r in rec.get("resolutions", []):
             if r["conflict_id"].startswith("edit_variant:") and r.get("choice") == "linked":

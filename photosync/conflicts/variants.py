@@ -157,6 +157,31 @@ def _times(a: Face, b: Face) -> str:
     return "differ" if fa is not None and fb is not None and fa != fb else "same"
 
 
+#: two capture times closer than this, yet different, are two frames of a burst (or a
+#: series), never one photo; times further apart that disagree are a date question
+BURST_WINDOW = 60.0
+
+
+def _gap(a: Face, b: Face) -> float | None:
+    """Seconds between two trusted capture times (wall clock), None when one is unknown."""
+    from datetime import datetime
+
+    if not a.taken or not b.taken:
+        return None
+    try:
+        ta = datetime.fromisoformat(a.taken[:19]).timestamp() + int(_fraction(a.taken) or 0) / 1e6
+        tb = datetime.fromisoformat(b.taken[:19]).timestamp() + int(_fraction(b.taken) or 0) / 1e6
+    except ValueError:
+        return None
+    return abs(ta - tb)
+
+
+def _burst_apart(a: Face, b: Face) -> bool:
+    """Taken moments apart: two frames, not two copies of one."""
+    gap = _gap(a, b)
+    return gap is not None and 0 < gap < BURST_WINDOW and _times(a, b) == "differ"
+
+
 def _same_aspect(a: Face, b: Face, turned: bool = False) -> bool:
     if a.aspect is None or b.aspect is None:
         return True  # unknown size: the thumbnails decide
@@ -175,7 +200,8 @@ def classify(a: Face, b: Face) -> Verdict | None:
     if _same_aspect(a, b) and d0 <= QUALITY_DISTANCE and same_tone:
         if times != "differ":
             return Verdict("quality", d0, 0, "the same picture at another size or compression")
-        if d0 == 0 and a.width == b.width and a.height == b.height:
+        if d0 == 0 and a.width == b.width and a.height == b.height and not _burst_apart(a, b):
+            # identical signatures, dates far apart: a copy whose date (or zone) was rewritten
             return Verdict("quality", d0, 0, "the same pixels with other metadata")
     deg, d = best_rotation(a.look, b.look)
     if deg and d <= QUALITY_DISTANCE and _same_aspect(a, b, turned=deg in (90, 270)) and times != "differ":
@@ -197,12 +223,12 @@ def _exact_time(a: Face, b: Face) -> bool:
 
 def compare(a: Face, b: Face) -> int:
     """1 when ``a`` is the better original, -1 when ``b`` is, 0 when neither.
-    Provenance first: a copy that still says which camera took it, and when,
-    beats one that lost it (an export, a download, a screenshot of it); then
-    more pixels, a better service quality, and clearly more bytes (sizes
-    within 3 % are equal: a caption changes a few bytes)."""
-    ka = (a.camera is not None and a.taken is not None, a.pixels, -QUALITIES.index(a.quality))
-    kb = (b.camera is not None and b.taken is not None, b.pixels, -QUALITIES.index(b.quality))
+    More pixels first; then provenance (a copy that still says which camera
+    took it, and when, beats an export of the same pixels that lost it); then a
+    better service quality, and clearly more bytes (sizes within 3 % are equal:
+    a caption changes a few bytes)."""
+    ka = (a.pixels, a.camera is not None and a.taken is not None, -QUALITIES.index(a.quality))
+    kb = (b.pixels, b.camera is not None and b.taken is not None, -QUALITIES.index(b.quality))
     if ka != kb:
         return 1 if ka > kb else -1
     sa, sb = a.size or 0, b.size or 0
@@ -229,14 +255,17 @@ def shared_items(a: Photo, b: Photo) -> set[str]:
 
 
 def _alike(fa: Face, fb: Face) -> bool:
-    """To the eye the same picture (same aspect, near-identical, same tone), whatever the dates say."""
+    """Could be copies of one photo: to the eye the same picture (same aspect,
+    near-identical, same tone) and not two frames taken moments apart.  Dates
+    far apart do not count against: they are a metadata question."""
     return (fa.look.informative and fb.look.informative and _same_aspect(fa, fb)
             and tone_distance(fa.look, fb.look) <= QUALITY_TONE
-            and gradient_distance(fa.look, fb.look) <= QUALITY_DISTANCE)
+            and gradient_distance(fa.look, fb.look) <= QUALITY_DISTANCE
+            and not _burst_apart(fa, fb))
 
 
 def looks_same(photo: Photo, other: Photo) -> bool:
-    """Some picture of one is, to the eye, some picture of the other."""
+    """Some picture of one could be a copy of some picture of the other."""
     return any(_alike(fa, fb) for fa in faces(photo) for fb in faces(other))
 
 
@@ -369,13 +398,25 @@ def merge(a: Photo, b: Photo, *, now: str, how: str, policy: str | None) -> tupl
     return vis.refresh(photo), gone.photo_id
 
 
+def aliases(photo: Photo) -> set[str]:
+    """This record's id and the ids of every record merged into it (decisions
+    taken about those still hold for the merged record)."""
+    out = {photo.photo_id}
+    for r in photo.resolutions:
+        if r.choice == "merge" and isinstance(r.value, dict) and r.value.get("merged"):
+            out.add(r.value["merged"])
+    return out
+
+
 def decision(photo: Photo, other: Photo) -> str | None:
-    """What a person (or a merge) chose for this pair, whatever kind of variant
-    it looked like then (a later merge can turn an edit into a quality match)."""
-    for kind in ("quality", "edit"):
-        for a, b in ((photo, other), (other, photo)):
-            r = a.resolution_for(conflict_id(kind, b.photo_id))
-            if r is not None:
+    """What a person chose for this pair (or for records since merged into
+    them), whatever kind of variant it looked like then: a later merge can turn
+    an edit into a quality match, and must not undo the answer."""
+    for a, b in ((photo, other), (other, photo)):
+        names = aliases(b)
+        for r in a.resolutions:
+            kind, _, target = r.conflict_id.partition(":")
+            if kind in ("quality_variant", "edit_variant") and target in names and r.choice != "merge":
                 return r.choice or "decided"
     return None
 

@@ -141,9 +141,10 @@ def resolve(
         task.close()
     if not dry_run:
         _commit(lib, result, run.pending_resolved)
-    # conflicts of records merged away later in the run, or naming them, are not open any more
-    result.open = [o for o in result.open if o.photo_id not in run.gone
-                   and not set(o.conflict.related_photos) & run.gone]
+    # each record's open conflicts as last examined; those of records merged away later in the
+    # run, or naming them, are not open any more
+    result.open = [o for pid, found in run.open.items() if pid not in run.gone for o in found
+                   if not set(o.conflict.related_photos) & run.gone]
     return result
 
 
@@ -165,6 +166,12 @@ class _Run:
         self.asked_pairs: set[frozenset] = set()
         #: records changed by another record's examination since they were last examined
         self.touched: set[str] = set()
+        #: open conflicts of each record examined, as of its last examination
+        self.open: dict[str, list[OpenConflict]] = {}
+        #: (record, conflict, values) a person was asked about in this session
+        self.asked: set[tuple] = set()
+        #: dry run: records that would merge with another
+        self.dry_merging: set[str] = set()
         #: record merged away in this run -> the record it went into
         self.survivor: dict[str, str] = {}
 
@@ -203,12 +210,12 @@ class _Run:
             photo = photo.replace(processing_state="resolved")
             result.resolved += 1
             self.pending_resolved += 1
-        for c in photo.open_conflicts:
-            result.open.append(OpenConflict(photo.photo_id, _label(photo), c))
+        self.open[photo.photo_id] = [OpenConflict(photo.photo_id, _label(photo), c) for c in photo.open_conflicts]
         if self.dry_run:
             changes = describe_change(before, photo) if photo.photo_id == before.photo_id else []
-            if changes:
+            if changes or photo.photo_id in self.dry_merging:
                 result.changed += 1
+            if changes:
                 result.changes.append(f"{_label(photo)} ({photo.photo_id[:8]}): " + "; ".join(changes))
         elif photo != before:
             result.changed += 1
@@ -242,9 +249,9 @@ class _Run:
                         and not self._ambiguous(photo, other)):
                     if self.dry_run:
                         pair = frozenset((photo.photo_id, oid))
+                        self.dry_merging.add(photo.photo_id)
                         if pair not in self.would_merge:
                             self.would_merge.add(pair)
-                            self.result.changed += 1
                             self.result.changes.append(
                                 f"{_label(photo)} ({photo.photo_id[:8]}): would merge with {_label(other)} "
                                 f"({oid[:8]}), {verdict.why}")
@@ -271,22 +278,27 @@ class _Run:
     def _star(self, photo: Photo, found: list) -> list:
         """Edits of one photo are linked to the family's best picture, not to
         each other: a crop and a rotation of one original make two questions
-        (each against the original), not three.  An edit ``other`` is left out
-        when another candidate outranks both it and ``photo`` and is itself a
-        variant of ``other`` (their link is made when that one is examined)."""
-        edits = [(o, v) for o, v in found if v.kind == "edit"]
-        if len(edits) < 2:
-            return found
-        kept = []
-        for other, verdict in found:
-            covered = verdict.kind == "edit" and any(
-                root is not other and variants.outranks(root, photo) and variants.outranks(root, other)
-                and variants.decision(root, other) in (None, "linked")
-                and variants.judge(root, other) is not None
-                for root, _v in edits)
-            if not covered:
-                kept.append((other, verdict))
-        return kept
+        (each against the original), not three."""
+        return [(o, v) for o, v in found if v.kind != "edit" or not self._covered(photo, o)]
+
+    def _covered(self, p: Photo, a: Photo) -> bool:
+        """A third record outranks both ``p`` and ``a`` and is a variant of each
+        (and a person has not set it apart from either): the pair is linked
+        through it.  Symmetric in ``p`` and ``a``, so both records agree."""
+        pool: dict[str, None] = {}
+        for x in (p, a):
+            for rid in self._look_alikes(x.photo_id, variants.lookup_keys(x)):
+                if rid not in (p.photo_id, a.photo_id):
+                    pool[rid] = None
+        for rid in pool:
+            r = self._get(rid)
+            if r is None or not (variants.outranks(r, p) and variants.outranks(r, a)):
+                continue
+            if variants.decision(r, p) not in (None, "linked") or variants.decision(r, a) not in (None, "linked"):
+                continue
+            if variants.judge(r, p) is not None and variants.judge(r, a) is not None:
+                return True
+        return False
 
     def _ambiguous(self, a: Photo, b: Photo) -> bool:
         """A third record looks like one of the two but not the other (a copy
@@ -323,13 +335,18 @@ class _Run:
         self.lib.stage(merged)
         # records linked to the one merged away forget it; the survivor is judged afresh
         self.survivor[gone] = merged.photo_id
-        for qid in self._look_alikes(gone, variants.lookup_keys(removed)):
+        # records near either one are looked at again (what they are linked to may change);
+        # those that named the record merged away forget it
+        near = {*self._look_alikes(gone, variants.lookup_keys(removed)),
+                *self._look_alikes(merged.photo_id, variants.lookup_keys(merged))}
+        for qid in near:
             q = self._get(qid)
-            if q is not None and q.photo_id != merged.photo_id:
-                fresh = variants.forget(q, gone)
-                if fresh is not q:
-                    self.lib.stage(fresh)
-                    self.touched.add(q.photo_id)
+            if q is None or q.photo_id == merged.photo_id:
+                continue
+            self.touched.add(q.photo_id)
+            fresh = variants.forget(q, gone)
+            if fresh is not q:
+                self.lib.stage(fresh)
         return merged
 
     # -- asking a person ------------------------------------------------------------------
@@ -346,6 +363,11 @@ class _Run:
                 if pair in self.asked_pairs:
                     continue  # the pair's conflict is on both records: asked once a session
                 self.asked_pairs.add(pair)
+            else:
+                asked = (photo.photo_id, conflict.id, repr(sorted((conflict.values or {}).items())))
+                if asked in self.asked:
+                    continue  # asked already in this session (the record is looked at again)
+                self.asked.add(asked)
             try:
                 decision = self.resolver.decide(photo, conflict, options_for(photo, conflict, other))
             except StopResolving:

@@ -391,3 +391,78 @@ def test_the_camera_file_stays_the_original_over_an_export(tmp_path, library, cl
     cli("resolve", "--auto-resolve", "all", "--library", str(library), check=0)
     (rec,) = _records(library)
     assert rec["canonical_source"] == "pictures:IMG_7.JPG"
+
+
+def test_a_dateless_thumbnail_does_not_join_a_burst_frame_to_its_neighbour(tmp_path, library, cli, photos):
+    import random
+
+    from PIL import Image
+
+    camera, downloads = photos("camera"), photos("downloads")
+    when = datetime(2016, 7, 6, 4, 2, 21, 742000)
+    im, shapes, sky = scene(random.Random(17), (800, 600))
+    moved = [(k, x0 + 0.01, y0, x1 + 0.01, y1, c) for (k, x0, y0, x1, y1, c) in shapes]  # the camera moved a hair
+    frame, _, _ = scene(random.Random(99), (800, 600), moved, sky)
+    (camera / "IMG_1.JPG").write_bytes(jpeg(im, 92, exif_bytes(when, ("Canon", "EOS 80D"), None)))
+    (camera / "IMG_2.JPG").write_bytes(jpeg(frame, 92, exif_bytes(when.replace(microsecond=862000),
+                                                                 ("Canon", "EOS 80D"), None)))
+    (downloads / "1_download.jpg").write_bytes(jpeg(im.resize((320, 240), Image.Resampling.LANCZOS), 75, None))
+    for name, folder in (("camera", camera), ("downloads", downloads)):
+        add_local_service(library, name, folder)
+    cli("discover", "--library", str(library), check=0)
+    for _ in range(2):
+        cli("resolve", "--auto-resolve", "all", "--library", str(library), check=0)
+    groups = [_names(r) for r in _records(library)]
+    assert not any({"IMG_1.JPG", "IMG_2.JPG"} <= g for g in groups), groups
+    assert not any({"IMG_2.JPG", "1_download.jpg"} <= g for g in groups), groups
+
+
+def test_separate_stands_after_both_photos_are_merged_into_better_copies(tmp_path, library, cli, photos):
+    from PIL import Image
+
+    from photosync.phases.resolve import resolve
+
+    a, b, c = photos("a"), photos("b"), photos("c")
+    im, exif = _photo(43)
+    (a / "X_thumb.jpg").write_bytes(jpeg(im.resize((320, 240), Image.Resampling.LANCZOS), 75, None))
+    (b / "Y_small.jpg").write_bytes(jpeg(im.resize((400, 300), Image.Resampling.LANCZOS), 85, exif))
+    for name, folder in (("a", a), ("b", b), ("c", c)):
+        add_local_service(library, name, folder)
+    cli("discover", "--library", str(library), check=0)
+    cli("resolve", "--auto-resolve", "simple", "--library", str(library), check=0)  # a question, not a merge
+    lib, _ = open_lib(library)
+    try:
+        resolve(lib, resolver=Scripted({"quality_variant": "separate"}))  # the person: two photos
+    finally:
+        lib.close()
+    (c / "IMG_Y.jpg").write_bytes(jpeg(im, 92, exif))  # Y's original arrives
+    cli("discover", "--library", str(library), check=0)
+    cli("resolve", "--auto-resolve", "all", "--library", str(library), check=0)
+    (a / "X_full.jpg").write_bytes(jpeg(im, 70, None))  # and a full-size download of X
+    cli("discover", "--library", str(library), check=0)
+    cli("resolve", "--auto-resolve", "all", "--library", str(library), check=0)
+    groups = [_names(r) for r in _records(library)]
+    assert not any({"X_thumb.jpg", "Y_small.jpg"} <= g for g in groups), groups
+
+
+def test_a_bigger_copy_without_exif_is_the_original_over_a_small_one_with_it(tmp_path, library, cli, photos):
+    from PIL import Image
+
+    folder = photos("pictures")
+    im, exif = _photo(45)
+    (folder / "IMG_7_small.jpg").write_bytes(jpeg(im.resize((400, 300), Image.Resampling.LANCZOS), 85, exif))
+    (folder / "IMG_7.jpg").write_bytes(jpeg(im, 92, None))
+    add_local_service(library, "pictures", folder)
+    cli("discover", "--library", str(library), check=0)
+    cli("resolve", "--auto-resolve", "all", "--library", str(library), check=0)
+    (rec,) = _records(library)
+    assert rec["canonical_source"] == "pictures:IMG_7.jpg"
+
+
+def test_open_conflicts_are_listed_once(corpus_library, cli):
+    root, library = corpus_library
+    r = cli("resolve", "--auto-resolve", "simple", "--library", str(library), check=0)
+    held = sum(1 for rec in _records(library) for c in rec["conflicts"] if c["resolution_required"])
+    assert f"{held} conflicts need a decision" in r.out
+    listed = [line for line in r.out.splitlines() if line.startswith("  ") and "(" in line]
+    assert len(listed) == len(set(listed))
