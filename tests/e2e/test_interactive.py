@@ -148,3 +148,34 @@ def test_a_person_resolves_one_conflict_quits_and_the_next_run_goes_on(conflicte
     status = cli("-L", str(lib), "status", "--json", check=0).json
     assert status["states"]["resolved"] == 2
     assert git_status(lib) == ""
+
+
+def test_a_person_sees_both_look_alikes_in_a_terminal_and_keeps_them_apart(tmp_path, cli):
+    """A crop and its original: the terminal shows both photos (facts and a character picture),
+    the person types the number for "different photos"; the answer is one commit on both records."""
+    pics = tmp_path / "pics"
+    src = make_photo(pics / "IMG_3000.jpg", seed=41, size=(320, 240), taken=datetime(2022, 5, 6, 7, 8, 9),
+                     make="Canon", model="EOS 80D")
+    from PIL import Image
+
+    with Image.open(src) as im:
+        exif = im.info["exif"]
+        im.crop((40, 30, 280, 210)).save(pics / "IMG_3000_crop.jpg", "JPEG", quality=90, exif=exif)
+    lib = tmp_path / "lib"
+    cli("init", str(lib), check=0)
+    cli("-L", str(lib), "service", "add", "pics", "--type", "local", "--path", str(pics), check=0)
+    cli("-q", "-L", str(lib), "discover", check=0)
+    cli("-q", "-L", str(lib), "resolve", "--auto-resolve", "all", check=0)
+    term = Terminal("-L", str(lib), "resolve", "--interactive")
+    screen = term.read_until(r"choice> ")
+    assert "A:" in screen and "B:" in screen and "IMG_3000.jpg" in screen and "IMG_3000_crop.jpg" in screen
+    assert "320×240" in screen and "240×180" in screen  # each photo's size, side by side in the facts
+    assert re.search(r"[@%#*+=:.-]{20,}", screen), "a character picture of the photos"
+    term.type(option_number(screen, "different photos") + "\n")
+    assert term.wait() == 0
+    subjects = subprocess.run(["git", "-C", str(lib), "log", "--format=%s"], capture_output=True, text=True).stdout
+    assert re.search(r"resolve: IMG_3000\S* not related to IMG_3000\S* \(\w{8}\) \(manual\)", subjects), subjects
+    recs = [json.loads(p.read_text()) for p in (lib / "photos").rglob("*.json")]
+    assert len(recs) == 2
+    assert all(r["resolutions"][-1]["choice"] == "unrelated" for r in recs)
+    assert all(not r["conflicts"] for r in recs)
