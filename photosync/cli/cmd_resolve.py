@@ -45,7 +45,8 @@ def resolve(
         reporter.stop()  # the bars end before the summary is printed
         if interactive:
             ui.out.print(f"{result.decisions} decisions saved, each in its own commit"
-                         + ("; stopped: run it again to go on" if result.stopped else ""))
+                         + ("; stopped: run it again to go on (photosync status counts what is open)"
+                            if result.stopped else ""))
         if result.skipped_policies:
             ui.out.print("unknown policies in auto_resolve (skipped): " + ", ".join(result.skipped_policies))
         if dry_run:
@@ -59,7 +60,10 @@ def resolve(
             merged = f", {result.merged} merged into another record (variants)" if result.merged else ""
             ui.out.print(f"{result.examined} photos examined{pol}: {result.resolved} resolved, "
                          f"{result.changed} changed{merged}")
-        if result.open:
+        for label, was, now in result.narrowed:
+            ui.out.print(f"visibility of {ui.printable(label)} narrowed {was} -> {now} by a merge "
+                         "(the narrower level wins; widen it again with photosync visibility set)")
+        if result.open and not result.stopped:
             ui.out.print(f"{len(result.open)} conflicts need a decision (photosync resolve --interactive):")
             for oc in result.open[:50]:
                 c = oc.conflict

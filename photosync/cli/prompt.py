@@ -40,6 +40,11 @@ def thumbnail(path: Path, width: int = 48) -> list[str]:
         return []
 
 
+def _short(text: str, width: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _show(value) -> str:
     if value is None:
         return "(none)"
@@ -67,10 +72,14 @@ def parse_custom(field: str, text: str):
         from datetime import datetime
 
         try:
-            datetime.fromisoformat(text.replace("Z", "+00:00"))
+            dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
-            raise ValueError("type the date as YYYY-MM-DDTHH:MM:SS (optionally with +HH:MM)") from None
-        return text if len(text) > 10 else text + "T00:00:00"
+            raise ValueError("type the date as YYYY-MM-DD HH:MM:SS (optionally with +HH:MM)") from None
+        if not 1800 <= dt.year <= 2200:
+            raise ValueError("that year is not a photo's; type the date as YYYY-MM-DD HH:MM:SS")
+        # the record's form: a T between date and time, seconds always, Z for UTC
+        out = dt.isoformat(timespec="microseconds" if dt.microsecond else "seconds")
+        return out.replace("+00:00", "Z") if text.rstrip().endswith("Z") else out
     if not text:
         raise ValueError("an empty value; type something, or choose skip")
     return text
@@ -109,6 +118,11 @@ class TerminalResolver:
                  f"taken {md.taken_date}" if md.taken_date else "date unknown",
                  f"{copies} cop{'y' if copies == 1 else 'ies'}", f"canonical {photo.visibility.canonical}"]
         self.console.print(Text("  ".join(f for f in facts if f), style="bold"))
+        if head:  # two photos side by side: what else tells them apart
+            extra = [f"caption: {_short(md.caption)}" if md.caption else "", f"tags: {', '.join(md.tags)}" if md.tags else "",
+                     f"camera: {md.camera_info.make or ''} {md.camera_info.model or ''}".strip() if md.camera_info else "",
+                     f"original: {photo.canonical_source}"]
+            self.console.print(Text("    " + "  ".join(printable(e) for e in extra if e)))
         path = self.locate(photo) if self.locate else None
         if path is not None:
             self.console.print(f"  original: {printable(str(path))}")
@@ -147,6 +161,7 @@ class TerminalResolver:
             if answer in ("q", "quit"):
                 raise StopResolving()
             if answer in ("s", "skip", ""):
+                self.console.print("skipped: it stays open for later")
                 return None
             if answer.isdigit() and 1 <= int(answer) <= len(numbered):
                 chosen = numbered[int(answer) - 1]
@@ -175,7 +190,10 @@ def locator_for(lib) -> Callable[[Photo], Path | None]:
             p = p if p.is_absolute() else lib.root / p
             if p.is_file():
                 return p
-        for inst in photo.all_instances():
+        # the original's own copy first, then any copy with its bytes
+        insts = sorted(photo.all_instances(), key=lambda i: (i.key != photo.canonical_source,
+                                                             i.content_hash != photo.content_hash))
+        for inst in insts:
             if inst.service in folders and inst.missing_since is None and inst.raw_name_b64 is None:
                 p = folders[inst.service] / inst.id
                 if p.is_file():

@@ -44,19 +44,28 @@ class DeferResolver:
 
 
 def variant_options(photo: Photo, conflict: Conflict, other: Photo) -> list[Option]:
-    """The choices for two records that look like one picture."""
-    from .variants import merge_order, shared_items
+    """The choices for two records that look like one picture; the merge that
+    keeps the better picture as the original comes first."""
+    from .variants import canonical_face, merge_order, shared_items
 
     top, low = merge_order(photo, other)
-    merge = Option("merge", f"Merge: one photo, {top.label} ({top.photo_id[:8]}) as the original, "
-                            f"{low.label} kept as a lower-quality copy")
+
+    def merge(keep: Photo, then: Photo) -> Option:
+        a, b = canonical_face(keep), canonical_face(then)
+        same_size = a is not None and b is not None and a.pixels == b.pixels
+        rest = "kept as another copy" if same_size else "kept as a lower-quality copy"
+        if a is not None and b is not None and b.pixels > a.pixels:
+            rest = "kept as another copy (it has more pixels)"
+        return Option(f"merge:{keep.photo_id}", f"Merge: one photo, {keep.label} ({keep.photo_id[:8]}) as the "
+                                                f"original, {then.label} ({then.photo_id[:8]}) {rest}")
+
+    # one item cannot be two instances of one photo: records sharing one are never merged
+    merges = [] if shared_items(photo, other) else [merge(top, low), merge(low, top)]
     if conflict.type == "quality_variant":
-        return [merge, Option("separate", "Keep them as two separate photos"), Option("skip", "Skip (resolve later)")]
+        return [*merges, Option("separate", "Keep them as two separate photos"), Option("skip", "Skip (resolve later)")]
     opts = [Option("linked", "Keep both, linked as edits of one photo"),
             Option("unrelated", "They are different photos (no link)")]
-    if not shared_items(photo, other):  # one item cannot be two instances of one photo
-        opts.append(merge)
-    return [*opts, Option("skip", "Skip (resolve later)")]
+    return [*opts, *merges, Option("skip", "Skip (resolve later)")]
 
 
 def options_for(photo: Photo, conflict: Conflict, other: Photo | None = None) -> list[Option]:
@@ -135,7 +144,12 @@ def apply_decision(photo: Photo, conflict: Conflict, decision: Decision, how: st
 
 
 def decision_text(decision: Decision) -> str:
-    """How a decision reads in a commit message: 'from flickr', 'combined', 'custom value'."""
+    """How a decision reads in a commit message: 'from flickr', 'combined', 'set to <the value>'."""
     if decision.key.startswith("use:"):
         return "from " + decision.key[4:].split(":", 1)[0]
-    return {"combine": "combined", "custom": "custom value"}.get(decision.key, decision.key)
+    if decision.key == "custom":
+        shown = ", ".join(map(str, decision.value)) if isinstance(decision.value, list) else str(decision.value)
+        if isinstance(decision.value, dict) and "lat" in decision.value:
+            shown = f"{decision.value['lat']}, {decision.value['lng']}"
+        return "set to " + (shown if len(shown) <= 50 else shown[:49] + "…")
+    return {"combine": "combined"}.get(decision.key, decision.key)

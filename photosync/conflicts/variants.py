@@ -198,11 +198,16 @@ def classify(a: Face, b: Face) -> Verdict | None:
     d0 = gradient_distance(a.look, b.look)
     same_tone = tone_distance(a.look, b.look) <= QUALITY_TONE
     if _same_aspect(a, b) and d0 <= QUALITY_DISTANCE and same_tone:
-        if times != "differ":
+        if times != "differ" and (a.taken or b.taken):
             return Verdict("quality", d0, 0, "the same picture at another size or compression")
+        if times != "differ":
+            # neither copy knows when it was taken: two scans or exports of one scene look the same
+            return Verdict("quality", d0, 0, "the same picture at another size or compression, "
+                                             "but neither copy says when it was taken", certain=False)
         if d0 == 0 and a.width == b.width and a.height == b.height and not _burst_apart(a, b):
-            # identical signatures, dates far apart: a copy whose date (or zone) was rewritten
-            return Verdict("quality", d0, 0, "the same pixels with other metadata")
+            # identical signatures, dates far apart: a copy whose date was rewritten, or two
+            # shots of a still scene from a tripod: a person tells
+            return Verdict("quality", d0, 0, "the same picture with another capture date", certain=False)
     deg, d = best_rotation(a.look, b.look)
     if deg and d <= QUALITY_DISTANCE and _same_aspect(a, b, turned=deg in (90, 270)) and times != "differ":
         return Verdict("edit", d, deg, f"the same picture turned {deg} degrees")
@@ -269,6 +274,11 @@ def looks_same(photo: Photo, other: Photo) -> bool:
     return any(_alike(fa, fb) for fa in faces(photo) for fb in faces(other))
 
 
+def _strength(v: Verdict) -> tuple:
+    """How strongly a verdict says "one photo": quality over edit, sure over unsure, nearer first."""
+    return (v.kind == "quality", v.certain, -v.distance)
+
+
 def judge(photo: Photo, other: Photo) -> Verdict | None:
     """The verdict on two records: each picture of one against each of the
     other's (a record may already hold merged variants); quality wins over edit.
@@ -289,10 +299,9 @@ def judge(photo: Photo, other: Photo) -> Verdict | None:
         for fb in faces(other):
             every_pair_alike = every_pair_alike and _alike(fa, fb)
             v = classify(fa, fb)
-            if v is not None and (found is None or (v.kind == "quality" and found.kind != "quality")
-                                  or (v.kind == found.kind and v.distance < found.distance)):
+            if v is not None and (found is None or _strength(v) > _strength(found)):
                 found = v
-    if found is not None and found.kind == "quality" and not every_pair_alike:
+    if found is not None and found.kind == "quality" and found.certain and not every_pair_alike:
         # one copy matches, another does not (an edit merged by a person, a copy between two
         # frames): merging would join pictures that differ
         return dataclasses.replace(found, certain=False, why=found.why + " (but other copies differ)")
@@ -340,7 +349,8 @@ def variant_conflict(photo: Photo, other: Photo, verdict: Verdict, required: boo
 
 # -- merging -----------------------------------------------------------------------------
 
-def merge(a: Photo, b: Photo, *, now: str, how: str, policy: str | None) -> tuple[Photo, str]:
+def merge(a: Photo, b: Photo, *, now: str, how: str, policy: str | None,
+          keep: str | None = None) -> tuple[Photo, str]:
     """Merge two records of one picture.  Returns (the merged photo, the id of
     the record that goes away).  The record whose picture is the better
     original survives; every instance of both is kept, the other's rated
@@ -348,7 +358,10 @@ def merge(a: Photo, b: Photo, *, now: str, how: str, policy: str | None) -> tupl
     copies of bytes that stop being canonical are kept as superseded_blobs."""
     if shared_items(a, b):
         raise ValueError(f"{a.photo_id} and {b.photo_id} hold the same item; they are not merged")
-    keep, gone = merge_order(a, b)
+    if keep is not None and keep in (a.photo_id, b.photo_id):  # a person chose the original
+        keep, gone = (a, b) if keep == a.photo_id else (b, a)
+    else:
+        keep, gone = merge_order(a, b)
     top = canonical_face(keep)
     photo = keep
     for inst in gone.all_instances():

@@ -760,6 +760,7 @@ class FlickrConnector(Connector):
             visibility=level_of(entry),
             url=self._page_url(str(entry["id"])),
             look=info.look if info is not None else None,
+            warnings=(info.problem,) if info is not None and info.problem else (),
         )
 
     def _page_url(self, pid: str) -> str:

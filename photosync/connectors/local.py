@@ -207,6 +207,8 @@ def describe_file(root: bytes, ref: ItemRef) -> ServiceItem:
             "file name is not valid UTF-8; recorded with its exact bytes (shown escaped); "
             "renaming it to UTF-8 is safer for other tools"
         )
+    if info.problem:
+        warnings.append(info.problem)
     if "\n" in ref.id or "\r" in ref.id:
         warnings.append("file name contains a line break; recorded as it is, but other tools may choke on it")
     if info.taken is not None:

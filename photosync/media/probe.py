@@ -56,6 +56,8 @@ class MediaInfo:
     tags: tuple[str, ...] = ()
     #: the visual signature (media/visual.py) of a still image, None for videos and RAW
     look: str | None = None
+    #: set when the pixels could not be decoded although the file's structure is intact
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -158,14 +160,15 @@ def probe_image(data: bytes, fmt: Format) -> MediaInfo:
     """probe_bytes plus, for still images, the visual signature."""
     import dataclasses
 
-    from .visual import signature_of
+    from .visual import read_signature
 
     info = probe_bytes(data, fmt)
     if fmt.kind != "photo" or fmt.name in RAW_FORMATS:
         return info
     if fmt.name in ("heic", "avif"):
         _register_heif()
-    return dataclasses.replace(info, look=signature_of(data))
+    look, problem = read_signature(data)
+    return dataclasses.replace(info, look=look, problem=problem)
 
 
 # -- Pillow (JPEG, PNG, GIF, WebP, TIFF, HEIC, AVIF) ------------------------------------

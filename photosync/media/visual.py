@@ -48,10 +48,19 @@ def signature_of(data: bytes, orientation: int | None = None) -> str | None:
     """The base64 signature of an image file's bytes, or None when Pillow cannot
     decode it (a format it does not know: the photo simply takes no part in
     variant detection)."""
+    return read_signature(data, orientation)[0]
+
+
+def read_signature(data: bytes, orientation: int | None = None) -> tuple[str | None, str | None]:
+    """(signature, problem): the problem says why pixels that Pillow knows how to
+    read could not be decoded (damaged image data behind an intact structure)."""
     from PIL import Image
 
     try:
         im = Image.open(io.BytesIO(data))
+    except Exception:  # noqa: BLE001 - a format Pillow does not read: no signature, no verdict
+        return None, None
+    try:
         with im:
             if im.format == "JPEG":
                 im.draft("RGB", (SIDE * 4, SIDE * 4))  # decode at 1/2..1/8 scale: far cheaper
@@ -61,9 +70,11 @@ def signature_of(data: bytes, orientation: int | None = None) -> str | None:
                 except Exception:
                     orientation = None
             im.load()
-            return signature_of_image(im, orientation)
+            return signature_of_image(im, orientation), None
+    except (OSError, SyntaxError, ValueError) as e:
+        return None, f"its image data is damaged ({e}); recorded as it is, but check the file"
     except Exception:  # noqa: BLE001 - an undecodable image only loses variant detection
-        return None
+        return None, None
 
 
 def signature_of_image(im, orientation: int | None = None) -> str:

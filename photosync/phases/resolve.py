@@ -47,6 +47,8 @@ class ResolveResult:
     #: records merged into another (quality variants)
     merged: int = 0
     merged_committed: int = 0
+    #: (photo, level before, level after) narrowed because a merge took the narrower level
+    narrowed: list = field(default_factory=list)
     policies: list[str] = field(default_factory=list)
     skipped_policies: list[str] = field(default_factory=list)
     open: list[OpenConflict] = field(default_factory=list)
@@ -140,11 +142,25 @@ def resolve(
     finally:
         task.close()
     if not dry_run:
-        _commit(lib, result, run.pending_resolved)
+        _commit(lib, result, run.pending_resolved, run)
     # each record's open conflicts as last examined; those of records merged away later in the
     # run, or naming them, are not open any more
-    result.open = [o for pid, found in run.open.items() if pid not in run.gone for o in found
-                   if not set(o.conflict.related_photos) & run.gone]
+    pairs: set[frozenset] = set()
+    result.open = []
+    for pid, found in run.open.items():
+        if pid in run.gone:
+            continue
+        for o in found:
+            related = set(o.conflict.related_photos)
+            if related & run.gone:
+                continue
+            if related:  # a pair's question is held by both records: listed once
+                pair = frozenset((pid, *related))
+                if pair in pairs:
+                    continue
+                pairs.add(pair)
+            result.open.append(o)
+    result.narrowed = run.narrowed_reported + run.narrowed
     return result
 
 
@@ -160,12 +176,17 @@ class _Run:
         self.pending_resolved = 0
         #: records merged into another in this run (the index still lists them until the commit)
         self.gone: set[str] = set()
-        #: dry run: pairs already reported as merging
-        self.would_merge: set[frozenset] = set()
         #: pairs of records a person was asked about in this session
         self.asked_pairs: set[frozenset] = set()
         #: records changed by another record's examination since they were last examined
         self.touched: set[str] = set()
+        #: records examined at least once in this run
+        self.seen: set[str] = set()
+        #: dry run: records as they would be after merges (nothing is staged)
+        self.virtual: dict[str, Photo] = {}
+        #: (label, before, after) of records whose canonical level a merge narrowed
+        self.narrowed: list[tuple[str, str, str]] = []
+        self.narrowed_reported: list[tuple[str, str, str]] = []
         #: open conflicts of each record examined, as of its last examination
         self.open: dict[str, list[OpenConflict]] = {}
         #: (record, conflict, values) a person was asked about in this session
@@ -178,6 +199,8 @@ class _Run:
     def _get(self, pid: str) -> Photo | None:
         if pid in self.gone:
             return None
+        if pid in self.virtual:
+            return self.virtual[pid]
         try:
             return self.lib.get_photo(pid)
         except InvalidRecord as e:
@@ -192,14 +215,17 @@ class _Run:
         if before is None:
             return
         self.touched.discard(pid)
-        result.examined += 1
+        if pid not in self.seen:
+            self.seen.add(pid)
+            result.examined += 1
         photo, found_variants = self._variants(before)
         for name in self.policies:
             if name in POLICIES:
                 photo = POLICIES[name](photo)
         kept = [c for c in photo.conflicts if c.type not in DETECTED_TYPES]
         found = detect(photo, self.targets) + found_variants
-        if "exact_duplicates" in self.policies:
+        if "exact_duplicates" in self.policies or before.processing_state != "discovered":
+            # settled by the policy, or earlier (as discover does): not noted again
             found = [c for c in found if c.type != "exact_duplicate"]
         photo = photo.replace(conflicts=variants.ordered(kept + found))
         if self.resolver is not None and not self.dry_run:
@@ -211,6 +237,9 @@ class _Run:
             result.resolved += 1
             self.pending_resolved += 1
         self.open[photo.photo_id] = [OpenConflict(photo.photo_id, _label(photo), c) for c in photo.open_conflicts]
+        # a link this record no longer holds: the other record is looked at again, so both agree
+        for rid in _variant_links(before) - _variant_links(photo) - self.gone:
+            self.touched.add(rid)
         if self.dry_run:
             changes = describe_change(before, photo) if photo.photo_id == before.photo_id else []
             if changes or photo.photo_id in self.dry_merging:
@@ -222,7 +251,7 @@ class _Run:
         if not self.dry_run:
             lib.stage(photo)
             if lib.staged_count >= self.batch:
-                _commit(lib, result, self.pending_resolved)
+                _commit(lib, result, self.pending_resolved, self)
                 self.pending_resolved = 0
 
     # -- variants across records ----------------------------------------------------------
@@ -248,15 +277,12 @@ class _Run:
                 if (verdict.kind == "quality" and verdict.certain and "quality_variants" in self.policies
                         and not self._ambiguous(photo, other)):
                     if self.dry_run:
-                        pair = frozenset((photo.photo_id, oid))
                         self.dry_merging.add(photo.photo_id)
-                        if pair not in self.would_merge:
-                            self.would_merge.add(pair)
-                            self.result.changes.append(
-                                f"{_label(photo)} ({photo.photo_id[:8]}): would merge with {_label(other)} "
-                                f"({oid[:8]}), {verdict.why}")
-                        continue
-                    # merged: look again from the merged record (its new pictures find new candidates)
+                        self.result.changes.append(
+                            f"{_label(photo)} ({photo.photo_id[:8]}): would merge with {_label(other)} "
+                            f"({oid[:8]}), {verdict.why}")
+                    # merged (in memory only for a dry run): look again from the merged record
+                    # (its new pictures find new candidates)
                     photo = self._merge(photo, other, how="auto", policy="quality_variants")
                     merged = True
                     break
@@ -326,13 +352,20 @@ class _Run:
                 out[oid] = None
         return list(out)
 
-    def _merge(self, a: Photo, b: Photo, *, how: str, policy: str | None) -> Photo:
-        merged, gone = variants.merge(a, b, now=utc_now(), how=how, policy=policy)
+    def _merge(self, a: Photo, b: Photo, *, how: str, policy: str | None, keep: str | None = None) -> Photo:
+        merged, gone = variants.merge(a, b, now=utc_now(), how=how, policy=policy, keep=keep)
         removed = b if gone == b.photo_id else a
-        self.lib.remove(gone)
+        kept = a if removed is b else b
+        if merged.visibility.canonical != kept.visibility.canonical:
+            self.narrowed.append((f"{_label(kept)} ({kept.photo_id[:8]})", kept.visibility.canonical,
+                                  merged.visibility.canonical))
         self.gone.add(gone)
         self.result.merged += 1
-        self.lib.stage(merged)
+        if self.dry_run:
+            self.virtual[merged.photo_id] = merged
+        else:
+            self.lib.remove(gone)
+            self.lib.stage(merged)
         # records linked to the one merged away forget it; the survivor is judged afresh
         self.survivor[gone] = merged.photo_id
         # records near either one are looked at again (what they are linked to may change);
@@ -346,7 +379,10 @@ class _Run:
             self.touched.add(q.photo_id)
             fresh = variants.forget(q, gone)
             if fresh is not q:
-                self.lib.stage(fresh)
+                if self.dry_run:
+                    self.virtual[q.photo_id] = fresh
+                else:
+                    self.lib.stage(fresh)
         return merged
 
     # -- asking a person ------------------------------------------------------------------
@@ -376,27 +412,39 @@ class _Run:
             if decision is None or decision.key == "skip":
                 continue
             if lib.staged_count:  # what policies did so far gets its own commit, not the person's
-                _commit(lib, result, self.pending_resolved)
+                _commit(lib, result, self.pending_resolved, self)
                 self.pending_resolved = 0
+            label = _label(photo)
+            try:
+                if other is not None:
+                    photo, text = self._settle_variant(photo, other, conflict, decision.key)
+                else:
+                    changed = apply_decision(photo, conflict, decision)
+                    text = f"{conflict.field or conflict.type} {decision_text(decision)}"
+                    if not changed.open_conflicts and changed.processing_state == "discovered":
+                        changed = changed.replace(processing_state="resolved")  # in the same commit
+                        result.resolved += 1
+                    lib.stage(changed)
+                    photo = changed
+            except InvalidRecord as e:
+                lib.report.error(e.path, f"{e.reason}; that answer was not saved")
+                lib.discard_staged()
+                continue
             result.decisions += 1
-            if other is not None:
-                photo, text = self._settle_variant(photo, other, conflict, decision.key)
-            else:
-                photo = apply_decision(photo, conflict, decision)
-                text = f"{conflict.field or conflict.type} {decision_text(decision)}"
-                lib.stage(photo)
-            oid = lib.commit(f"resolve: {_label(photo)} {text} (manual)")
+            oid = lib.commit(f"resolve: {label} {text} (manual)")
             result.merged_committed = result.merged  # a person's merge is told by its own commit
-            if decision.key == "merge":
-                break  # one record is gone: the survivor's questions are asked afresh (next run at the latest)
             if oid:
                 result.commits.append(oid)
+            if decision.key.startswith("merge"):
+                break  # one record is gone: the survivor's questions are asked afresh (next run at the latest)
         return photo
 
     def _settle_variant(self, photo: Photo, other: Photo, conflict: Conflict, key: str) -> tuple[Photo, str]:
-        if key == "merge":
-            merged = self._merge(photo, other, how="manual", policy=None)
-            return merged, f"merged with {_label(other)} ({other.photo_id[:8]})"
+        if key == "merge" or key.startswith("merge:"):
+            keep = key.split(":", 1)[1] if ":" in key else None
+            merged = self._merge(photo, other, how="manual", policy=None, keep=keep)
+            return merged, (f"({photo.photo_id[:8]}) merged with {_label(other)} ({other.photo_id[:8]}), "
+                            f"original {merged.canonical_source}")
         now = utc_now()
         kind = conflict.type.split("_")[0]
         mine = Resolution(conflict.id, "manual", now, choice=key, value=other.photo_id)
@@ -412,16 +460,31 @@ class _Run:
         return photo, f"{what} {_label(other)} ({other.photo_id[:8]})"
 
 
-def _commit(lib: Library, result: ResolveResult, resolved: int) -> None:
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _variant_links(photo: Photo) -> set[str]:
+    return {r for c in photo.conflicts if c.type.endswith("_variant") for r in c.related_photos}
+
+
+def _commit(lib: Library, result: ResolveResult, resolved: int, run: "_Run | None" = None) -> None:
     how = f" (policies: {', '.join(result.policies)})" if result.policies else ""
-    waiting = len({o.photo_id for o in result.open})
-    msg = f"resolve: {resolved} photos resolved{how}"
+    waiting = 0
+    if run is not None:
+        waiting = sum(1 for pid, found in run.open.items() if found and pid not in run.gone)
+    msg = f"resolve: {_plural(resolved, 'photo')} resolved{how}"
     merged = result.merged - result.merged_committed
     if merged:
-        msg += f", {merged} variant records merged"
+        msg += f", {_plural(merged, 'variant record')} merged"
         result.merged_committed = result.merged
     if waiting:
         msg += f", {waiting} need a decision"
+    if run is not None and run.narrowed:
+        msg += "\n\nVisibility narrowed by merges (the narrower level wins; widen with photosync visibility set):\n"
+        msg += "\n".join(f"- {label}: {a} -> {b}" for label, a, b in run.narrowed)
+        run.narrowed_reported.extend(run.narrowed)
+        run.narrowed = []
     oid = lib.commit(msg)
     if oid:
         result.commits.append(oid)

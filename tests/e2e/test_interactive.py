@@ -144,7 +144,7 @@ def test_a_person_resolves_one_conflict_quits_and_the_next_run_goes_on(conflicte
     assert "IMG_1234.jpg" not in p.stdout.split("conflict 1", 1)[1]  # decided before: not asked again
     assert "type a number" in p.stdout  # 9 was refused, the question asked again
     assert caption_of(lib, "IMG_2000.jpg") == "Fog, from the Marin side"
-    assert "resolve: IMG_2000.jpg caption custom value (manual)" in git(lib, "log", "--format=%s")
+    assert "resolve: IMG_2000.jpg caption set to Fog, from the Marin side (manual)" in git(lib, "log", "--format=%s")
     status = cli("-L", str(lib), "status", "--json", check=0).json
     assert status["states"]["resolved"] == 2
     assert git_status(lib) == ""
