@@ -308,9 +308,11 @@ class _Run:
         return [(o, v) for o, v in found if v.kind != "edit" or not self._covered(photo, o)]
 
     def _covered(self, p: Photo, a: Photo) -> bool:
-        """A third record outranks both ``p`` and ``a`` and is a variant of each
-        (and a person has not set it apart from either): the pair is linked
-        through it.  Symmetric in ``p`` and ``a``, so both records agree."""
+        """The pair is linked through a third record that is a variant of each
+        (and that a person has not set apart from either) and either outranks
+        both, or is a better copy of one of them (so an edit is linked to the
+        best of several unmerged copies of its original, not to each).
+        Symmetric in ``p`` and ``a``, so both records agree."""
         pool: dict[str, None] = {}
         for x in (p, a):
             for rid in self._look_alikes(x.photo_id, variants.lookup_keys(x)):
@@ -318,11 +320,17 @@ class _Run:
                     pool[rid] = None
         for rid in pool:
             r = self._get(rid)
-            if r is None or not (variants.outranks(r, p) and variants.outranks(r, a)):
+            if r is None:
+                continue
+            over_p, over_a = variants.outranks(r, p), variants.outranks(r, a)
+            if not (over_p or over_a):
                 continue
             if variants.decision(r, p) not in (None, "linked") or variants.decision(r, a) not in (None, "linked"):
                 continue
-            if variants.judge(r, p) is not None and variants.judge(r, a) is not None:
+            vp, va = variants.judge(r, p), variants.judge(r, a)
+            if vp is None or va is None:
+                continue
+            if (over_p and over_a) or (over_p and vp.kind == "quality") or (over_a and va.kind == "quality"):
                 return True
         return False
 
