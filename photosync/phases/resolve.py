@@ -21,8 +21,10 @@ from ..library.layout import utc_now
 from ..model import Conflict, Photo, Resolution
 
 #: conflict types the detectors own (recomputed on every resolve); others are kept as recorded
-DETECTED_TYPES = {"exact_duplicate", "metadata_mismatch", "visibility_discrepancy", "service_policy_violation",
+DETECTED_TYPES = {"metadata_mismatch", "visibility_discrepancy", "service_policy_violation",
                   "quality_variant", "edit_variant"}
+#: exact duplicates are noted by discover (when a copy arrives) and settled by their policy:
+#: resolve never notes them again, so runs with and without the policy do not undo each other
 
 
 #: policies that act on two records at once (applied in _Run._variants, not per photo)
@@ -224,9 +226,7 @@ class _Run:
                 photo = POLICIES[name](photo)
         kept = [c for c in photo.conflicts if c.type not in DETECTED_TYPES]
         found = detect(photo, self.targets) + found_variants
-        if "exact_duplicates" in self.policies or before.processing_state != "discovered":
-            # settled by the policy, or earlier (as discover does): not noted again
-            found = [c for c in found if c.type != "exact_duplicate"]
+        found = [c for c in found if c.type != "exact_duplicate"]
         photo = photo.replace(conflicts=variants.ordered(kept + found))
         if self.resolver is not None and not self.dry_run:
             photo = self._ask(photo)

@@ -473,3 +473,22 @@ def test_open_conflicts_are_listed_once(corpus_library, cli):
     assert f"{len(questions)} conflicts need a decision" in r.out
     listed = [line for line in r.out.splitlines() if line.startswith("  ") and "(" in line]
     assert len(listed) == len(set(listed))
+
+
+def test_resolve_with_and_without_policies_do_not_undo_each_other(tmp_path, library, cli, photos):
+    # a photo with an exact copy and an open question (its crop) stays "discovered" between runs
+    pics, backup = photos("pics"), photos("backup")
+    im, exif = _photo(46)
+    w, h = im.size
+    data = jpeg(im, 92, exif)
+    (pics / "IMG_5.jpg").write_bytes(data)
+    (backup / "copy of IMG_5.jpg").write_bytes(data)
+    (pics / "IMG_5_crop.jpg").write_bytes(jpeg(im.crop((w // 10, h // 10, w - w // 10, h - h // 10)), 90, exif))
+    add_local_service(library, "pics", pics)
+    add_local_service(library, "backup", backup)
+    cli("discover", "--library", str(library), check=0)
+    cli("resolve", "--auto-resolve", "all", "--library", str(library), check=0)
+    head = git(library, "rev-parse", "HEAD")
+    for args in ([], ["--auto-resolve", "simple"], ["--auto-resolve", "all"], [], ["--auto-resolve", "simple"]):
+        cli("resolve", *args, "--library", str(library), check=0)
+        assert git(library, "rev-parse", "HEAD") == head, f"resolve {' '.join(args)} committed again"
