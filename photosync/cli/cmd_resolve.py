@@ -50,7 +50,8 @@ def resolve(
         if result.skipped_policies:
             ui.out.print("unknown policies in auto_resolve (skipped): " + ", ".join(result.skipped_policies))
         if dry_run:
-            ui.out.print(f"[bold]dry run[/]: {result.changed} of {result.examined} photos would change")
+            merging = f", {result.merged} would merge into another record" if result.merged else ""
+            ui.out.print(f"[bold]dry run[/]: {result.changed} of {result.examined} photos would change{merging}")
             for line in result.changes[:200]:
                 ui.out.print("  " + ui.printable(line))
             if len(result.changes) > 200:

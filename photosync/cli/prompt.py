@@ -59,7 +59,10 @@ def parse_custom(field: str, text: str):
     """A typed value in the field's JSON form; raises ValueError with a hint."""
     text = text.strip()
     if field == "tags":
-        return [t.strip() for t in text.split(",") if t.strip()]
+        tags = list(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))  # each tag once
+        if not tags:
+            raise ValueError("no tags typed (separate them with commas)")
+        return tags
     if field == "location":
         try:
             lat, lng = (float(x) for x in text.replace(" ", "").split(","))
@@ -163,17 +166,21 @@ class TerminalResolver:
             if answer in ("s", "skip", ""):
                 self.console.print("skipped: it stays open for later")
                 return None
-            if answer.isdigit() and 1 <= int(answer) <= len(numbered):
+            if answer.isascii() and answer.isdigit() and 1 <= int(answer) <= len(numbered):
                 chosen = numbered[int(answer) - 1]
                 if chosen.key != "custom":
                     return Decision(chosen.key)
                 field = conflict.field or ""
+                self.console.print("(an empty line goes back to the choices)")
                 while True:
                     text = self._ask(f"{field.replace('_', ' ')}> ")
+                    if not text.strip():
+                        break
                     try:
                         return Decision("custom", parse_custom(field, text))
                     except ValueError as e:
                         self.console.print(f"[red]{e}[/]")
+                continue
             self.console.print(f"[red]type a number from 1 to {len(numbered)}, s or q[/]")
 
 

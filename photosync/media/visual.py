@@ -64,12 +64,12 @@ def read_signature(data: bytes, orientation: int | None = None) -> tuple[str | N
         with im:
             if im.format == "JPEG":
                 im.draft("RGB", (SIDE * 4, SIDE * 4))  # decode at 1/2..1/8 scale: far cheaper
+            im.load()  # first: reading EXIF can load (and half-decode) some formats, e.g. PNG
             if orientation is None:
                 try:
                     orientation = im.getexif().get(0x0112)
                 except Exception:
                     orientation = None
-            im.load()
             return signature_of_image(im, orientation), None
     except (OSError, SyntaxError, ValueError) as e:
         return None, f"its image data is damaged ({e}); recorded as it is, but check the file"

@@ -147,22 +147,11 @@ def resolve(
         _commit(lib, result, run.pending_resolved, run)
     # each record's open conflicts as last examined; those of records merged away later in the
     # run, or naming them, are not open any more
-    pairs: set[frozenset] = set()
-    result.open = []
-    for pid, found in run.open.items():
-        if pid in run.gone:
-            continue
-        for o in found:
-            related = set(o.conflict.related_photos)
-            if related & run.gone:
-                continue
-            if related:  # a pair's question is held by both records: listed once
-                pair = frozenset((pid, *related))
-                if pair in pairs:
-                    continue
-                pairs.add(pair)
-            result.open.append(o)
+    result.open = _questions(run)
     result.narrowed = run.narrowed_reported + run.narrowed
+    result.changed = len(run.changed_ids - run.gone)  # records merged away are counted as merged
+    if dry_run:
+        result.changes = [line for pid, line in run.dry_changes.items() if pid not in run.gone] + result.changes
     return result
 
 
@@ -184,6 +173,12 @@ class _Run:
         self.touched: set[str] = set()
         #: records examined at least once in this run
         self.seen: set[str] = set()
+        #: records this run changed (staged, or in memory for a dry run)
+        self.changed_ids: set[str] = set()
+        #: dry run: what would change, per record (its last examination)
+        self.dry_changes: dict[str, str] = {}
+        #: set by _ask when a person merged: the merged record is examined afresh
+        self.merged_by_person = False
         #: dry run: records as they would be after merges (nothing is staged)
         self.virtual: dict[str, Photo] = {}
         #: (label, before, after) of records whose canonical level a merge narrowed
@@ -195,8 +190,18 @@ class _Run:
         self.asked: set[tuple] = set()
         #: dry run: records that would merge with another
         self.dry_merging: set[str] = set()
+        #: dry run: each record as it was before its first examination
+        self.dry_before: dict[str, Photo] = {}
         #: record merged away in this run -> the record it went into
         self.survivor: dict[str, str] = {}
+
+    def _put(self, photo: Photo) -> None:
+        """Record a changed photo: staged for the next commit, or kept in memory by a dry run."""
+        if self.dry_run:
+            self.virtual[photo.photo_id] = photo
+        else:
+            self.lib.stage(photo)
+        self.changed_ids.add(photo.photo_id)
 
     def _get(self, pid: str) -> Photo | None:
         if pid in self.gone:
@@ -229,8 +234,12 @@ class _Run:
         found = [c for c in found if c.type != "exact_duplicate"]
         photo = photo.replace(conflicts=variants.ordered(kept + found))
         if self.resolver is not None and not self.dry_run:
+            self.merged_by_person = False
             photo = self._ask(photo)
-            if photo is None:  # merged away by the person's choice
+            if self.merged_by_person:  # a new record: its questions are found and asked afresh
+                self.touched.add(photo.photo_id)
+                self.open.pop(before.photo_id, None)
+                self._put(photo)
                 return
         if not photo.open_conflicts and photo.processing_state == "discovered":
             photo = photo.replace(processing_state="resolved")
@@ -241,24 +250,20 @@ class _Run:
         for rid in _variant_links(before) - _variant_links(photo) - self.gone:
             self.touched.add(rid)
         if self.dry_run:
-            changes = describe_change(before, photo) if photo.photo_id == before.photo_id else []
-            if changes or photo.photo_id in self.dry_merging:
-                result.changed += 1
+            first = self.dry_before.setdefault(photo.photo_id, before)
+            changes = describe_change(first, photo) if photo.photo_id == first.photo_id else []
             if changes:
-                result.changes.append(f"{_label(photo)} ({photo.photo_id[:8]}): " + "; ".join(changes))
-        elif photo != before:
-            result.changed += 1
-        if not self.dry_run:
-            lib.stage(photo)
-            if lib.staged_count >= self.batch:
-                _commit(lib, result, self.pending_resolved, self)
-                self.pending_resolved = 0
+                self.dry_changes[photo.photo_id] = f"{_label(photo)} ({photo.photo_id[:8]}): " + "; ".join(changes)
+        if photo != before:
+            self._put(photo)
+        if not self.dry_run and lib.staged_count >= self.batch:
+            _commit(lib, result, self.pending_resolved, self)
+            self.pending_resolved = 0
 
     # -- variants across records ----------------------------------------------------------
     def _variants(self, photo: Photo) -> tuple[Photo, list[Conflict]]:
         """Merge quality variants (with the policy), link edit variants: (the photo,
         possibly merged into another record, and its variant conflicts)."""
-        lib = self.lib
         edits: list[tuple[Photo, variants.Verdict]] = []
         for _round in range(MAX_MERGES):
             keys = variants.lookup_keys(photo)
@@ -292,13 +297,13 @@ class _Run:
         conflicts = []
         for other, verdict in self._star(photo, edits):
             conflicts.append(variants.variant_conflict(photo, other, verdict))
-            if not self.dry_run:
-                back = variants.conflict_id(verdict.kind, photo.photo_id)
-                if all(c.id != back for c in other.conflicts):
-                    seen_from_there = variants.judge(other, photo) or verdict
-                    lib.stage(other.replace(conflicts=variants.ordered(
-                        (*other.conflicts, variants.variant_conflict(other, photo, seen_from_there)))))
-                    self.touched.add(other.photo_id)
+            # the other record holds the question too (in memory for a dry run)
+            back = variants.conflict_id(verdict.kind, photo.photo_id)
+            if all(c.id != back for c in other.conflicts):
+                seen_from_there = variants.judge(other, photo) or verdict
+                self._put(other.replace(conflicts=variants.ordered(
+                    (*other.conflicts, variants.variant_conflict(other, photo, seen_from_there)))))
+                self.touched.add(other.photo_id)
         return photo, conflicts
 
     def _star(self, photo: Photo, found: list) -> list:
@@ -363,17 +368,16 @@ class _Run:
     def _merge(self, a: Photo, b: Photo, *, how: str, policy: str | None, keep: str | None = None) -> Photo:
         merged, gone = variants.merge(a, b, now=utc_now(), how=how, policy=policy, keep=keep)
         removed = b if gone == b.photo_id else a
-        kept = a if removed is b else b
-        if merged.visibility.canonical != kept.visibility.canonical:
-            self.narrowed.append((f"{_label(kept)} ({kept.photo_id[:8]})", kept.visibility.canonical,
-                                  merged.visibility.canonical))
+        for x in (a, b):  # either photo may now be shown more narrowly than it was
+            if merged.visibility.canonical != x.visibility.canonical:
+                into = "" if x is not removed else f", now part of {merged.photo_id[:8]}"
+                self.narrowed.append((f"{_label(x)} ({x.photo_id[:8]}{into})", x.visibility.canonical,
+                                      merged.visibility.canonical))
         self.gone.add(gone)
         self.result.merged += 1
-        if self.dry_run:
-            self.virtual[merged.photo_id] = merged
-        else:
+        if not self.dry_run:
             self.lib.remove(gone)
-            self.lib.stage(merged)
+        self._put(merged)
         # records linked to the one merged away forget it; the survivor is judged afresh
         self.survivor[gone] = merged.photo_id
         # records near either one are looked at again (what they are linked to may change);
@@ -387,10 +391,7 @@ class _Run:
             self.touched.add(q.photo_id)
             fresh = variants.forget(q, gone)
             if fresh is not q:
-                if self.dry_run:
-                    self.virtual[q.photo_id] = fresh
-                else:
-                    self.lib.stage(fresh)
+                self._put(fresh)
         return merged
 
     # -- asking a person ------------------------------------------------------------------
@@ -432,19 +433,25 @@ class _Run:
                     if not changed.open_conflicts and changed.processing_state == "discovered":
                         changed = changed.replace(processing_state="resolved")  # in the same commit
                         result.resolved += 1
-                    lib.stage(changed)
+                    self._put(changed)
                     photo = changed
             except InvalidRecord as e:
                 lib.report.error(e.path, f"{e.reason}; that answer was not saved")
                 lib.discard_staged()
                 continue
             result.decisions += 1
-            oid = lib.commit(f"resolve: {label} {text} (manual)")
+            message = f"resolve: {label} {text} (manual)"
+            if self.narrowed:
+                message += "\n\n" + _narrowed_text(self.narrowed)
+                self.narrowed_reported.extend(self.narrowed)
+                self.narrowed = []
+            oid = lib.commit(message)
             result.merged_committed = result.merged  # a person's merge is told by its own commit
             if oid:
                 result.commits.append(oid)
             if decision.key.startswith("merge"):
-                break  # one record is gone: the survivor's questions are asked afresh (next run at the latest)
+                self.merged_by_person = True
+                break  # one record is gone: the merged record's questions are found and asked afresh
         return photo
 
     def _settle_variant(self, photo: Photo, other: Photo, conflict: Conflict, key: str) -> tuple[Photo, str]:
@@ -462,10 +469,41 @@ class _Run:
                               resolutions=(*photo.resolutions, mine))
         other = other.replace(conflicts=tuple(c for c in other.conflicts if c.id != theirs_id),
                               resolutions=(*other.resolutions, theirs))
-        self.lib.stage(photo)
-        self.lib.stage(other)
+        for x in (photo, other):  # a record with nothing left to decide is resolved in the same commit
+            if not x.open_conflicts and x.processing_state == "discovered":
+                self.result.resolved += 1
+        photo, other = (x.replace(processing_state="resolved")
+                        if not x.open_conflicts and x.processing_state == "discovered" else x
+                        for x in (photo, other))
+        self._put(photo)
+        self._put(other)
         what = {"linked": "linked as an edit of", "separate": "kept apart from", "unrelated": "not related to"}[key]
         return photo, f"{what} {_label(other)} ({other.photo_id[:8]})"
+
+
+def _narrowed_text(narrowed) -> str:
+    return ("Visibility narrowed by merges (the narrower level wins; widen with photosync visibility set):\n"
+            + "\n".join(f"- {label}: {a} -> {b}" for label, a, b in narrowed))
+
+
+def _questions(run: "_Run") -> list[OpenConflict]:
+    """The open conflicts left for a person, a pair's question (held by both records) once."""
+    pairs: set[frozenset] = set()
+    out = []
+    for pid, found in run.open.items():
+        if pid in run.gone:
+            continue
+        for o in found:
+            related = set(o.conflict.related_photos)
+            if related & run.gone:
+                continue
+            if related:
+                pair = frozenset((pid, *related))
+                if pair in pairs:
+                    continue
+                pairs.add(pair)
+            out.append(o)
+    return out
 
 
 def _plural(n: int, word: str) -> str:
@@ -478,19 +516,16 @@ def _variant_links(photo: Photo) -> set[str]:
 
 def _commit(lib: Library, result: ResolveResult, resolved: int, run: "_Run | None" = None) -> None:
     how = f" (policies: {', '.join(result.policies)})" if result.policies else ""
-    waiting = 0
-    if run is not None:
-        waiting = sum(1 for pid, found in run.open.items() if found and pid not in run.gone)
+    waiting = len(_questions(run)) if run is not None else 0
     msg = f"resolve: {_plural(resolved, 'photo')} resolved{how}"
     merged = result.merged - result.merged_committed
     if merged:
         msg += f", {_plural(merged, 'variant record')} merged"
         result.merged_committed = result.merged
     if waiting:
-        msg += f", {waiting} need a decision"
+        msg += f", {_plural(waiting, 'question')} left for a person"
     if run is not None and run.narrowed:
-        msg += "\n\nVisibility narrowed by merges (the narrower level wins; widen with photosync visibility set):\n"
-        msg += "\n".join(f"- {label}: {a} -> {b}" for label, a, b in run.narrowed)
+        msg += "\n\n" + _narrowed_text(run.narrowed)
         run.narrowed_reported.extend(run.narrowed)
         run.narrowed = []
     oid = lib.commit(msg)

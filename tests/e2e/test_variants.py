@@ -492,3 +492,14 @@ def test_resolve_with_and_without_policies_do_not_undo_each_other(tmp_path, libr
     for args in ([], ["--auto-resolve", "simple"], ["--auto-resolve", "all"], [], ["--auto-resolve", "simple"]):
         cli("resolve", *args, "--library", str(library), check=0)
         assert git(library, "rev-parse", "HEAD") == head, f"resolve {' '.join(args)} committed again"
+
+
+def test_dry_run_counts_what_the_real_run_then_does(corpus_library, cli):
+    root, library = corpus_library
+    dry = cli("resolve", "--auto-resolve", "all", "--dry-run", "--library", str(library), check=0).out
+    real = cli("resolve", "--auto-resolve", "all", "--library", str(library), check=0).out
+    import re as _re
+
+    would, merging = _re.search(r"(\d+) of \d+ photos would change, (\d+) would merge", dry).groups()
+    changed, merged = _re.search(r"(\d+) changed, (\d+) merged into another record", real).groups()
+    assert (would, merging) == (changed, merged)
