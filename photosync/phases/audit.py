@@ -274,7 +274,13 @@ def fix_visibility(lib: Library, rows: list[VisibilityRow]) -> FixResult:
             if shown == level and visibility_rank(inst.visibility) > visibility_rank(level):
                 result.narrowed += 1
                 counts[row.service] = counts.get(row.service, 0) + 1
-        lib.stage(vis.refresh(photo))
+        photo = vis.refresh(photo)
+        # the record's visibility conflicts follow what the services show now
+        from ..conflicts.detect import visibility_discrepancies
+        from ..conflicts.variants import ordered
+
+        others = [c for c in photo.conflicts if c.type != "visibility_discrepancy"]
+        lib.stage(photo.replace(conflicts=ordered(others + visibility_discrepancies(photo))))
     if counts:
         parts = ", ".join(f"{n} on {s}" for s, n in sorted(counts.items()))
         message = f"audit: narrowed {parts} to the photos' canonical visibility (--fix)"

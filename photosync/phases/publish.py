@@ -102,8 +102,8 @@ def execute(lib: Library, plan: UploadPlan, workers: int | None = None) -> Uploa
     result = UploadResult()
     report = lib.report
     for label, service, reason in plan.refused:
-        report.error(f"{label}", f"not uploaded to {service}: {reason} (a service policy conflict)")
-        result.failed += 1
+        # recorded on the photo as a service_policy_violation (for information): not a failure of the run
+        report.warning(f"{label}", f"not uploaded to {service}: {reason} (a service policy conflict)")
     if not plan.actions:
         return result
     try:
@@ -118,10 +118,19 @@ def execute(lib: Library, plan: UploadPlan, workers: int | None = None) -> Uploa
     pending: dict[str, int] = {}
     last_commit = time.monotonic()
 
-    def record(action: UploadAction, item_id: str, url: str | None, metadata, size, shown: str | None = None) -> None:
+    def record(action: UploadAction, item_id: str, url: str | None, metadata, size, shown: str | None = None,
+               content_hash: str | None = None) -> None:
         photo = lib.get_photo(action.photo_id)
-        inst = Instance(service=action.service, id=item_id, content_hash=photo.content_hash, quality="original",
-                        last_sync=now, url=url, size=size, metadata=metadata, visibility=shown or action.visibility)
+        quality = "original"
+        if content_hash and content_hash != photo.content_hash:
+            # an earlier upload of another copy of this photo (a variant merged in since): it stays
+            # the photo's copy there, rated as that copy is
+            same = [i for i in photo.all_instances() if i.content_hash == content_hash]
+            quality = same[0].quality if same else "high"
+            size = same[0].size if same else size
+        inst = Instance(service=action.service, id=item_id, content_hash=content_hash or photo.content_hash,
+                        quality=quality, last_sync=now, url=url, size=size, metadata=metadata,
+                        visibility=shown or action.visibility)
         lib.stage(vis.refresh(with_instance(photo, inst)))
         pending[action.service] = pending.get(action.service, 0) + 1
 
@@ -144,8 +153,9 @@ def execute(lib: Library, plan: UploadPlan, workers: int | None = None) -> Uploa
             try:
                 conn = connectors.get(service)
                 photos = {a.photo_id: lib.get_photo(a.photo_id) for a in actions}
-                # uploaded before but never recorded (a run killed after the upload)
-                found = conn.find_uploaded({p.content_hash for p in photos.values()})
+                # uploaded before but never recorded (a run killed after the upload), also as a copy
+                # that has since been merged into the photo as a variant: the photo is there already
+                found = conn.find_uploaded({h for p in photos.values() for h in _contents(p)})
             except PhotosyncError as e:
                 report.error(f"service {service}", f"nothing uploaded: {e}")
                 result.failed += len(actions)
@@ -153,10 +163,11 @@ def execute(lib: Library, plan: UploadPlan, workers: int | None = None) -> Uploa
                 continue
             todo = []
             for a in actions:
-                hit = found.get(photos[a.photo_id].content_hash)
-                if hit is None:
+                hit_hash = next((h for h in _contents(photos[a.photo_id]) if h in found), None)
+                if hit_hash is None:
                     todo.append(a)
                     continue
+                hit = found[hit_hash]
                 task.advance(1, a.size or 0)
                 try:
                     shown = _adopt(conn, photos[a.photo_id], hit, a.visibility, report)
@@ -164,7 +175,8 @@ def execute(lib: Library, plan: UploadPlan, workers: int | None = None) -> Uploa
                     report.error(f"{a.label} ({a.photo_id})", f"found on {service} as {hit[0]}, not recorded: {e}")
                     result.failed += 1
                     continue
-                record(a, hit[0], None, conn.uploaded_metadata(photos[a.photo_id], a.visibility), a.size, shown)
+                record(a, hit[0], None, conn.uploaded_metadata(photos[a.photo_id], a.visibility), a.size, shown,
+                       content_hash=hit_hash)
                 result.found += 1
             photos.clear()
 
@@ -224,6 +236,12 @@ def execute(lib: Library, plan: UploadPlan, workers: int | None = None) -> Uploa
         task.close()
         commit(final=True)
     return result
+
+
+def _contents(photo: Photo) -> list[str]:
+    """The photo's content hashes: the original's first, then its variants'."""
+    rest = sorted({i.content_hash for i in photo.all_instances()} - {photo.content_hash})
+    return [photo.content_hash, *rest]
 
 
 def _adopt(conn, photo: Photo, hit: tuple[str, str | None], level: str, report) -> str:

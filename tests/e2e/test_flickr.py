@@ -8,6 +8,7 @@ import os
 import stat
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -407,3 +408,42 @@ def test_a_sign_in_for_another_account_is_refused(flickr_lib, cli, fake):
     cred.write_text(json.dumps(saved))
     run = cli("-q", "-L", str(flickr_lib), "discover")
     assert run.code == 1 and "99999999@N00" in run.err and "photosync auth flickr" in run.err
+
+
+def test_a_copy_uploaded_before_a_merge_keeps_the_photo_from_a_second_upload(tmp_path, cli, fake):
+    """A run killed after uploading a small copy (on Flickr with photosync's tag, never recorded);
+    then the camera original arrives and resolve merges the two: the photo is on Flickr already."""
+    import hashlib
+    import random
+
+    from PIL import Image
+
+    from variant_corpus import exif_bytes, jpeg, scene
+
+    web, cam = tmp_path / "web", tmp_path / "cam"
+    web.mkdir()
+    cam.mkdir()
+    im, _, _ = scene(random.Random(5), (800, 600))
+    exif = exif_bytes(datetime(2020, 1, 2, 3, 4, 5, 600000), ("Canon", "EOS 80D"), None)
+    small = jpeg(im.resize((400, 300), Image.Resampling.LANCZOS), 85, exif)
+    (web / "P1_small.jpg").write_bytes(small)
+    lib = tmp_path / "lib"
+    cli("init", str(lib), check=0)
+    cli("-L", str(lib), "service", "add", "web", "--type", "local", "--path", str(web), check=0)
+    add_flickr(cli, lib, fake, "flickr", "--upload-from", "web")
+    sign_in(lib, fake)
+    fake.add_photo(data=small, title="P1_small",
+                   machine_tags=(f"photosync:sha256={hashlib.sha256(small).hexdigest()}",))
+    (cam / "P1.jpg").write_bytes(jpeg(im, 92, exif))
+    cli("-L", str(lib), "service", "add", "cam", "--type", "local", "--path", str(cam), check=0)
+    cli("-q", "-L", str(lib), "discover", "--service", "web", check=0)
+    cli("-q", "-L", str(lib), "discover", "--service", "cam", check=0)
+    cli("-q", "-L", str(lib), "resolve", "--auto-resolve", "all", check=0)
+    (rec,) = records(lib)
+    assert rec["canonical_source"] == "cam:P1.jpg"
+    cli("-q", "-L", str(lib), "replicate", "--execute", check=0)
+    assert fake.uploads == [] and len(fake.photos) == 1
+    (rec,) = records(lib)
+    (on_flickr,) = rec["instances"]["flickr"]
+    assert on_flickr["content_hash"] == "sha256:" + hashlib.sha256(small).hexdigest()
+    assert on_flickr["quality"] == "medium"
