@@ -20,7 +20,7 @@ from typing import Iterable, Iterator
 
 from ..model import Photo
 
-INDEX_VERSION = "8"
+INDEX_VERSION = "9"
 CACHE_VERSION = "1"
 
 _SCHEMA = """
@@ -55,6 +55,9 @@ CREATE INDEX IF NOT EXISTS copies_photo ON copies(photo_id);
 CREATE INDEX IF NOT EXISTS copies_store ON copies(store, good, size);
 CREATE INDEX IF NOT EXISTS photos_copies ON photos(good_copies);
 CREATE INDEX IF NOT EXISTS discrepancies_photo ON discrepancies(photo_id);
+CREATE TABLE IF NOT EXISTS old_copies(photo_id TEXT NOT NULL, store TEXT NOT NULL, locator TEXT NOT NULL,
+    content_hash TEXT NOT NULL, size INTEGER NOT NULL, good INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS old_copies_photo ON old_copies(photo_id);
 CREATE TABLE IF NOT EXISTS looks(photo_id TEXT NOT NULL, q0 INTEGER, q1 INTEGER, q2 INTEGER, q3 INTEGER,
     taken TEXT);
 CREATE INDEX IF NOT EXISTS looks_photo ON looks(photo_id);
@@ -73,8 +76,8 @@ CREATE TABLE IF NOT EXISTS audit_progress(store TEXT NOT NULL, photo_id TEXT NOT
     PRIMARY KEY(store, photo_id));
 """
 
-_DERIVED = ("photos", "hashes", "items", "copies", "discrepancies", "looks", "invalid")
-_PER_PHOTO = ("photos", "hashes", "items", "copies", "discrepancies", "looks")
+_DERIVED = ("photos", "hashes", "items", "copies", "discrepancies", "looks", "old_copies", "invalid")
+_PER_PHOTO = ("photos", "hashes", "items", "copies", "discrepancies", "looks", "old_copies")
 _CACHES = ("scan_cache", "service_runs", "validated", "audit_progress")
 
 
@@ -165,10 +168,12 @@ class Index:
         )
         from ..conflicts.variants import lookup_keys
 
-        hashes, items, copies, disc, looks = [], [], [], [], []
+        hashes, items, copies, disc, looks, old = [], [], [], [], [], []
         for p, _path, _blob in entries:
             pid = p.photo_id
             looks.extend((pid, *qs, taken) for qs, taken in lookup_keys(p))
+            old.extend((pid, b.store, b.locator, b.content_hash, b.size, int(b.problem is None))
+                       for b in p.superseded_blobs)
             for h in {p.content_hash} | {i.content_hash for i in p.all_instances()}:
                 hashes.append((h, pid))
             for i in p.all_instances():
@@ -182,6 +187,7 @@ class Index:
         self.db.executemany("INSERT INTO copies VALUES(?,?,?,?,?)", copies)
         self.db.executemany("INSERT INTO discrepancies VALUES(?,?,?,?,?)", disc)
         self.db.executemany("INSERT INTO looks VALUES(?,?,?,?,?,?)", looks)
+        self.db.executemany("INSERT INTO old_copies VALUES(?,?,?,?,?,?)", old)
         self.db.executemany("DELETE FROM invalid WHERE path=?", [(path,) for _, path, _ in entries])
 
     def known_blob(self, photo_id: str) -> str | None:
@@ -333,14 +339,18 @@ class Index:
         )
         return [r[0] for r in self.db.execute(q, (*sources, target))]
 
-    def copy_rows(self, stores: list[str]) -> list[tuple[str, str, str, str, int, int]]:
-        """(photo_id, store, locator, content_hash, size, good) of every recorded copy in ``stores``."""
+    def copy_rows(self, stores: list[str], superseded: bool = False) -> list[tuple[str, str, str, str, int, int]]:
+        """(photo_id, store, locator, content_hash, size, good) of every recorded copy in ``stores``;
+        with ``superseded``, also the copies a merge set aside (each with its own content hash)."""
         marks = ",".join("?" * len(stores))
-        return self.db.execute(
-            "SELECT c.photo_id, c.store, c.locator, p.content_hash, c.size, c.good FROM copies c "
-            f"JOIN photos p ON p.photo_id = c.photo_id WHERE c.store IN ({marks}) ORDER BY c.photo_id, c.store",
-            stores,
-        ).fetchall()
+        q = ("SELECT c.photo_id, c.store, c.locator, p.content_hash, c.size, c.good FROM copies c "
+             f"JOIN photos p ON p.photo_id = c.photo_id WHERE c.store IN ({marks})")
+        args = list(stores)
+        if superseded:
+            q += (" UNION ALL SELECT photo_id, store, locator, content_hash, size, good FROM old_copies "
+                  f"WHERE store IN ({marks})")
+            args += stores
+        return self.db.execute(f"SELECT * FROM ({q}) ORDER BY 1, 2, 3", args).fetchall()
 
     def audited(self, store: str) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT photo_id FROM audit_progress WHERE store=?", (store,))}

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -95,7 +96,7 @@ def audit_blobs(lib: Library, *, sample: str | None = None, store: str | None = 
             up.append(name)
     assert lib.index is not None
     index = lib.index
-    rows = index.copy_rows(up) if up else []
+    rows = index.copy_rows(up, superseded=True) if up else []
     if incremental:
         done = {name: index.audited(name) for name in up}
         rows = [r for r in rows if r[0] not in done[r[1]]]
@@ -104,7 +105,7 @@ def audit_blobs(lib: Library, *, sample: str | None = None, store: str | None = 
                 index.reset_audit(name)
             result.pass_finished = True
             lib.report.info("the previous pass checked every copy; a new pass starts")
-            rows = index.copy_rows(up)
+            rows = index.copy_rows(up, superseded=True)
     photo_ids = sorted({r[0] for r in rows})
     n = parse_sample(sample, len(photo_ids))
     if n < len(photo_ids):
@@ -119,25 +120,26 @@ def audit_blobs(lib: Library, *, sample: str | None = None, store: str | None = 
         _pid, name, locator, content_hash, _size, _good = row
         return row, stores[name].verify(locator, content_hash)
 
-    verdicts: dict[tuple[str, str], str | None] = {}  # (photo, store) -> problem or None, where it changed
+    verdicts: dict[tuple[str, str, str], str | None] = {}  # (photo, store, locator) -> problem or None
     progress: dict[str, list[str]] = {}
     try:
         with ThreadPoolExecutor(max(1, workers), thread_name_prefix="audit") as pool:
             for row, outcome in pool.map(check, rows):
                 pid, name, locator, _h, size, good = row
+                key = (pid, name, locator)
                 task.advance(1, size)
                 result.checked += 1
                 result.checked_bytes += outcome.size or 0
                 if outcome.ok:
                     result.ok += 1
                     if not good:  # it was restored since the last audit
-                        verdicts[(pid, name)] = None
+                        verdicts[key] = None
                 else:
                     reason = outcome.reason or "failed"
                     label = _label(lib, pid)
                     result.problems.append(BlobProblem(pid, label, name, stores[name].uri(locator), reason))
                     lib.report.error(f"{label} ({pid})", f"copy in store {name} is {reason} ({stores[name].uri(locator)})")
-                    verdicts[(pid, name)] = reason
+                    verdicts[key] = reason
                 if incremental:
                     progress.setdefault(name, []).append(pid)
                     if sum(len(v) for v in progress.values()) >= 200:
@@ -155,7 +157,7 @@ def left_in_pass(lib: Library, store: str | None) -> int:
     assert lib.index is not None
     names = [store] if store else cfg.active_stores(lib.preferences)
     done = {name: lib.index.audited(name) for name in names}
-    return sum(1 for r in lib.index.copy_rows(names) if r[0] not in done[r[1]])
+    return sum(1 for r in lib.index.copy_rows(names, superseded=True) if r[0] not in done[r[1]])
 
 
 def _label(lib: Library, pid: str) -> str:
@@ -174,18 +176,27 @@ def _save_progress(index, progress: dict[str, list[str]]) -> None:
 
 def _record(lib: Library, verdicts: dict, result: BlobAudit) -> None:
     """Write what changed on the photos (a copy found bad, or good again) and commit."""
-    for (pid, name), problem in sorted(verdicts.items()):
+    for (pid, name, locator), problem in sorted(verdicts.items()):
         try:
             photo = lib.get_photo(pid)
         except InvalidRecord as e:
             lib.report.error(e.path, f"{e.reason}; the audit result for it is not recorded")
             continue
         copy = photo.blobs.get(name)
-        if copy is None or copy.problem == problem:
-            continue
-        blobs = dict(photo.blobs)
-        blobs[name] = BlobCopy(name, copy.locator, copy.size, copy.verified_at, problem)
-        lib.stage(photo.replace(blobs=blobs))
+        if copy is not None and copy.locator == locator:
+            if copy.problem == problem:
+                continue
+            blobs = dict(photo.blobs)
+            blobs[name] = BlobCopy(name, copy.locator, copy.size, copy.verified_at, problem)
+            photo = photo.replace(blobs=blobs)
+        else:  # a copy a merge set aside (superseded_blobs)
+            old = photo.superseded_blobs
+            new = tuple(dataclasses.replace(b, problem=problem) if (b.store, b.locator) == (name, locator) else b
+                        for b in old)
+            if new == old:
+                continue
+            photo = photo.replace(superseded_blobs=new)
+        lib.stage(photo)
         if problem is None:
             result.repaired_records += 1
     bad = len(result.problems)

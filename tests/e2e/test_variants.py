@@ -204,12 +204,14 @@ def test_a_better_copy_found_later_becomes_canonical_and_old_blobs_are_kept(tmp_
     cli("replicate", "--execute", "--library", str(library), check=0)
     (rec,) = _records(library)
     assert rec["blobs"] and rec["processing_state"] == "replicated"
-    lib, _ = open_lib(library, write=False)
-    try:
-        store_root = library / "blobs"
-        assert (store_root / old_blob["locator"]).is_file()  # never deleted
-    finally:
-        lib.close()
+    old_file = library / "blobs" / old_blob["locator"]
+    assert old_file.is_file()  # never deleted
+    assert cli("audit", "--blobs", "--library", str(library)).code == 0  # both copies check out
+    old_file.unlink()  # the set-aside copy is lost: the audit sees it
+    run = cli("audit", "--blobs", "--library", str(library))
+    assert run.code != 0 and old_blob["locator"] in run.err + run.out
+    (rec,) = _records(library)
+    assert rec["superseded_blobs"][0]["problem"] and not rec["blobs"]["local"].get("problem")
 
 
 def test_policy_violations_are_reported_not_fixed():

@@ -18,7 +18,7 @@ import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from fakes.http import read_body
+from fakes.http import ClientGone, read_body
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
 
@@ -77,7 +77,11 @@ class FaultProxy:
                     self.wfile.write(payload)
 
             def _forward(self):
-                body = self._body()
+                try:
+                    body = self._body()
+                except ClientGone:  # a killed upload: nothing reaches moto, as S3 stores nothing
+                    self.close_connection = True
+                    return
                 with proxy.lock:
                     proxy.requests[self.command] += 1
                     proxy.headers.append({k.lower() for k in self.headers})
