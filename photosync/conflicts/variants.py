@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Iterable
 
 from ..model import (
     QUALITIES,
@@ -283,16 +282,6 @@ def judge(photo: Photo, other: Photo) -> Verdict | None:
     """The verdict on two records: each picture of one against each of the
     other's (a record may already hold merged variants); quality wins over edit.
     Records that hold the same item are at most edit variants (never merged)."""
-    if shared_items(photo, other):
-        found = None
-        for fa in faces(photo):
-            for fb in faces(other):
-                v = classify(fa, fb)
-                if v is not None and (found is None or v.distance < found.distance):
-                    found = v
-        if found is None:
-            return None
-        return Verdict("edit", found.distance, found.rotation, "the same item with other bytes (saved again or replaced)")
     found: Verdict | None = None
     every_pair_alike = True
     for fa in faces(photo):
@@ -301,6 +290,8 @@ def judge(photo: Photo, other: Photo) -> Verdict | None:
             v = classify(fa, fb)
             if v is not None and (found is None or _strength(v) > _strength(found)):
                 found = v
+    if found is not None and shared_items(photo, other):
+        return Verdict("edit", found.distance, found.rotation, "the same item with other bytes (saved again or replaced)")
     if found is not None and found.kind == "quality" and found.certain and not every_pair_alike:
         # one copy matches, another does not (an edit merged by a person, a copy between two
         # frames): merging would join pictures that differ
@@ -458,10 +449,3 @@ def forget(photo: Photo, gone_id: str) -> Photo:
     judged afresh)."""
     kept = tuple(c for c in photo.conflicts if not (c.type.endswith("_variant") and gone_id in c.related_photos))
     return photo if kept == photo.conflicts else photo.replace(conflicts=kept)
-
-
-def linked(photo: Photo) -> Iterable[str]:
-    """Ids of photos a person confirmed as edits of this one."""
-    for r in photo.resolutions:
-        if r.conflict_id.startswith("edit_variant:") and r.choice == "linked":
-            yield r.conflict_id.split(":", 1)[1]

@@ -127,9 +127,6 @@ class Look:
     def mean(self) -> float:
         return sum(self.pixels) / len(self.pixels)
 
-    def at(self, x: int, y: int) -> int:
-        return self.pixels[y * SIDE + x]
-
     @property
     def contrast(self) -> float:
         n = len(self.pixels)
@@ -188,7 +185,6 @@ def _gradients(px: bytes) -> tuple[int, int]:
     return sign, strong
 
 
-GRADIENT_BITS = 2 * SIDE * (SIDE - 1)
 #: neighbours closer than this (0-255) count as flat: their order is noise
 FLAT = 3
 

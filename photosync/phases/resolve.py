@@ -188,8 +188,6 @@ class _Run:
         self.open: dict[str, list[OpenConflict]] = {}
         #: (record, conflict, values) a person was asked about in this session
         self.asked: set[tuple] = set()
-        #: dry run: records that would merge with another
-        self.dry_merging: set[str] = set()
         #: dry run: each record as it was before its first examination
         self.dry_before: dict[str, Photo] = {}
         #: record merged away in this run -> the record it went into
@@ -282,7 +280,6 @@ class _Run:
                 if (verdict.kind == "quality" and verdict.certain and "quality_variants" in self.policies
                         and not self._ambiguous(photo, other)):
                     if self.dry_run:
-                        self.dry_merging.add(photo.photo_id)
                         self.result.changes.append(
                             f"{_label(photo)} ({photo.photo_id[:8]}): would merge with {_label(other)} "
                             f"({oid[:8]}), {verdict.why}")

@@ -26,6 +26,11 @@ def _record_of(lib: Path, service: str, name: str) -> dict:
     return hits[0]
 
 
+def _discover_and_resolve(cli, library: Path, auto: str = "all") -> None:
+    cli("discover", "--library", str(library), check=0)
+    cli("resolve", "--auto-resolve", auto, "--library", str(library), check=0)
+
+
 def _photo(seed: int, size=(800, 600), when=datetime(2019, 7, 4, 12, 30, 15, 250000), caption=None):
     import random
 
@@ -118,8 +123,7 @@ def test_black_frames_and_bursts_are_never_merged(tmp_path, library, cli, photos
     (folder / "burst_2.jpg").write_bytes(jpeg(frame, 92, exif_bytes(when.replace(microsecond=350000),
                                                                     ("Canon", "EOS 80D"), None)))
     add_local_service(library, "camera", folder)
-    cli("discover", "--library", str(library), check=0)
-    cli("resolve", "--auto-resolve", "all", "--library", str(library), check=0)
+    _discover_and_resolve(cli, library)
     assert len(_records(library)) == 5
 
 
@@ -130,8 +134,7 @@ def test_a_crop_is_linked_and_a_person_settles_it_from_a_pipe(tmp_path, library,
     w, h = im.size
     (folder / "IMG_2001_crop.jpg").write_bytes(jpeg(im.crop((w // 8, h // 8, w - w // 8, h - h // 8)), 90, exif))
     add_local_service(library, "pictures", folder)
-    cli("discover", "--library", str(library), check=0)
-    cli("resolve", "--auto-resolve", "all", "--library", str(library), check=0)
+    _discover_and_resolve(cli, library)
     recs = _records(library)
     assert len(recs) == 2  # never merged
     for rec in recs:
@@ -164,8 +167,7 @@ def test_a_person_can_merge_an_edit_variant_and_keeps_every_copy(tmp_path, libra
     (folder / "IMG_3001.jpg").write_bytes(jpeg(im, 92, exif))
     (folder / "IMG_3001_rot.jpg").write_bytes(jpeg(im.transpose(Image.Transpose.ROTATE_90), 90, exif))
     add_local_service(library, "pictures", folder)
-    cli("discover", "--library", str(library), check=0)
-    cli("resolve", "--auto-resolve", "all", "--library", str(library), check=0)
+    _discover_and_resolve(cli, library)
     recs = _records(library)
     assert len(recs) == 2
     assert any("turned 90 degrees" in c["description"] for r in recs for c in r["conflicts"])
@@ -193,8 +195,7 @@ def test_a_better_copy_found_later_becomes_canonical_and_old_blobs_are_kept(tmp_
     old_blob = next(iter(first["blobs"].values()))
     (orig_dir / "IMG_9.jpg").write_bytes(jpeg(im, 95, exif))
     add_local_service(library, "camera", orig_dir)
-    cli("discover", "--library", str(library), check=0)
-    cli("resolve", "--auto-resolve", "all", "--library", str(library), check=0)
+    _discover_and_resolve(cli, library)
     (rec,) = _records(library)
     assert rec["canonical_source"] == "camera:IMG_9.jpg"
     assert rec["instances"]["phone"][0]["quality"] == "medium"
@@ -292,8 +293,7 @@ def test_a_persons_unrelated_answer_outlives_later_merges(tmp_path, library, cli
     small = im.point(lambda v: min(255, v + 5)).resize((400, 300), Image.Resampling.LANCZOS)
     (folder / "C_small.jpg").write_bytes(jpeg(small, 85, exif))
     add_local_service(library, "pictures", folder)
-    cli("discover", "--library", str(library), check=0)
-    cli("resolve", "--auto-resolve", "all", "--library", str(library), check=0)
+    _discover_and_resolve(cli, library)
 
     class Person:
         """C is a smaller copy of B; A and B are different photos (said only when ``sure``)."""
@@ -372,8 +372,7 @@ def test_linked_edits_resolve_again_without_a_commit(tmp_path, library, cli, pho
     (folder / "IMG_1_crop.jpg").write_bytes(jpeg(im.crop((w // 10, h // 10, w - w // 10, h - h // 10)), 90, exif))
     (folder / "IMG_1_rot.jpg").write_bytes(jpeg(im.transpose(Image.Transpose.ROTATE_90), 90, exif))
     add_local_service(library, "pictures", folder)
-    cli("discover", "--library", str(library), check=0)
-    cli("resolve", "--auto-resolve", "all", "--library", str(library), check=0)
+    _discover_and_resolve(cli, library)
     links = {r["photo_id"]: {c["related_photos"][0] for c in r["conflicts"] if c["type"] == "edit_variant"}
              for r in _records(library)}
     # a star: the best picture is linked to the two others, the two edits not to each other
@@ -391,8 +390,7 @@ def test_the_camera_file_stays_the_original_over_an_export(tmp_path, library, cl
     (folder / "IMG_7.JPG").write_bytes(jpeg(im, 85, exif))
     im.save(folder / "export.png")  # same pixels, more bytes, no EXIF
     add_local_service(library, "pictures", folder)
-    cli("discover", "--library", str(library), check=0)
-    cli("resolve", "--auto-resolve", "all", "--library", str(library), check=0)
+    _discover_and_resolve(cli, library)
     (rec,) = _records(library)
     assert rec["canonical_source"] == "pictures:IMG_7.JPG"
 
@@ -440,11 +438,9 @@ def test_separate_stands_after_both_photos_are_merged_into_better_copies(tmp_pat
     finally:
         lib.close()
     (c / "IMG_Y.jpg").write_bytes(jpeg(im, 92, exif))  # Y's original arrives
-    cli("discover", "--library", str(library), check=0)
-    cli("resolve", "--auto-resolve", "all", "--library", str(library), check=0)
+    _discover_and_resolve(cli, library)
     (a / "X_full.jpg").write_bytes(jpeg(im, 70, None))  # and a full-size download of X
-    cli("discover", "--library", str(library), check=0)
-    cli("resolve", "--auto-resolve", "all", "--library", str(library), check=0)
+    _discover_and_resolve(cli, library)
     groups = [_names(r) for r in _records(library)]
     assert not any({"X_thumb.jpg", "Y_small.jpg"} <= g for g in groups), groups
 
@@ -457,8 +453,7 @@ def test_a_bigger_copy_without_exif_is_the_original_over_a_small_one_with_it(tmp
     (folder / "IMG_7_small.jpg").write_bytes(jpeg(im.resize((400, 300), Image.Resampling.LANCZOS), 85, exif))
     (folder / "IMG_7.jpg").write_bytes(jpeg(im, 92, None))
     add_local_service(library, "pictures", folder)
-    cli("discover", "--library", str(library), check=0)
-    cli("resolve", "--auto-resolve", "all", "--library", str(library), check=0)
+    _discover_and_resolve(cli, library)
     (rec,) = _records(library)
     assert rec["canonical_source"] == "pictures:IMG_7.jpg"
 
@@ -488,8 +483,7 @@ def test_resolve_with_and_without_policies_do_not_undo_each_other(tmp_path, libr
     (pics / "IMG_5_crop.jpg").write_bytes(jpeg(im.crop((w // 10, h // 10, w - w // 10, h - h // 10)), 90, exif))
     add_local_service(library, "pics", pics)
     add_local_service(library, "backup", backup)
-    cli("discover", "--library", str(library), check=0)
-    cli("resolve", "--auto-resolve", "all", "--library", str(library), check=0)
+    _discover_and_resolve(cli, library)
     head = git(library, "rev-parse", "HEAD")
     for args in ([], ["--auto-resolve", "simple"], ["--auto-resolve", "all"], [], ["--auto-resolve", "simple"]):
         cli("resolve", *args, "--library", str(library), check=0)
