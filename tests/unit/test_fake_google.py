@@ -286,3 +286,228 @@ def test_picker_limits_timeout_and_expiry(fake):
         fake.pick(s2["id"], [f"copy{i}" for i in range(2001)])
     fake.pick(s2["id"], [f"copy{i}" for i in range(2000)])
     assert api.sessions().get(sessionId=s2["id"]).execute()["mediaItemsSet"] is True
+
+
+# -- Library API: uploads, batchCreate, listing, albums ----------------------------------------------------
+
+def test_uploads_and_batch_create(fake):
+    c = creds(fake, LIBRARY_SCOPES)
+    session = AuthorizedSession(c)
+    lib = library(fake, c)
+    tokens = [upload(fake, session, jpeg(i, gps=None), f"IMG_{i}.jpg") for i in range(51)]
+    assert fake.uploads[0]["content_type"] == "image/jpeg" and fake.uploads[0]["file_name"] == "IMG_0.jpg"
+    with pytest.raises(HttpError) as e:            # at most 50 a call
+        lib.mediaItems().batchCreate(body={"newMediaItems": new_items(tokens)}).execute()
+    assert e.value.resp.status == 400
+    assert fake.app_items() == []
+    body = {"newMediaItems": new_items(tokens[:50], description="Sunset at Ocean Beach")}
+    answer = lib.mediaItems().batchCreate(body=body).execute()
+    results = answer["newMediaItemResults"]
+    assert len(results) == 50 and all(r["status"] == {"message": "Success"} for r in results)
+    first = results[0]["mediaItem"]
+    assert first["description"] == "Sunset at Ocean Beach" and first["filename"] == "f0.jpg"
+    assert first["mediaMetadata"]["width"] == "64" and first["mediaMetadata"]["creationTime"] == "2019-07-04T12:22:33Z"
+    # a bad token fails alone (207: each result has its own status)
+    mixed = lib.mediaItems().batchCreate(body={"newMediaItems": new_items([tokens[50], "not-a-token"])})
+    got = mixed.execute()["newMediaItemResults"]
+    assert got[0]["status"]["message"] == "Success" and got[1]["status"]["code"] == 3 and "mediaItem" not in got[1]
+    assert len(fake.app_items()) == 51
+    # not a photo: the bytes upload, the item fails
+    bad = upload(fake, session, b"hello, not a photo", "notes.txt", "text/plain")
+    res = lib.mediaItems().batchCreate(body={"newMediaItems": new_items([bad])}).execute()["newMediaItemResults"]
+    assert res[0]["status"]["code"] == 3
+    # uploads need X-Goog-Upload-Protocol: raw
+    r = session.post(fake.endpoints["uploads"], data=b"x", headers={"Content-type": "application/octet-stream"})
+    assert r.status_code == 400
+
+
+def test_identical_bytes_return_the_existing_item(fake):
+    mine = fake.add_item(jpeg(7), "IMG_7.jpg")              # the person's own, not app-created
+    c = creds(fake, LIBRARY_SCOPES)
+    session, lib = AuthorizedSession(c), library(fake, c)
+    a = lib.mediaItems().batchCreate(body={"newMediaItems": new_items([upload(fake, session, jpeg(8))])}).execute()
+    b = lib.mediaItems().batchCreate(body={"newMediaItems": new_items([upload(fake, session, jpeg(8))])}).execute()
+    assert a["newMediaItemResults"][0]["mediaItem"]["id"] == b["newMediaItemResults"][0]["mediaItem"]["id"]
+    assert len(fake.app_items()) == 1
+    c3 = lib.mediaItems().batchCreate(body={"newMediaItems": new_items([upload(fake, session, jpeg(7))])}).execute()
+    assert c3["newMediaItemResults"][0]["mediaItem"]["id"] == mine
+    # …which stays the person's: the app neither lists nor reads it
+    listed = lib.mediaItems().list(pageSize=100).execute()["mediaItems"]
+    assert [m["id"] for m in listed] == [a["newMediaItemResults"][0]["mediaItem"]["id"]]
+    with pytest.raises(HttpError) as e:
+        lib.mediaItems().get(mediaItemId=mine).execute()
+    assert e.value.resp.status == 403
+
+
+def test_concurrent_batch_create_is_refused(fake):
+    c = creds(fake, LIBRARY_SCOPES)
+    session = AuthorizedSession(c)
+    t1, t2 = upload(fake, session, jpeg(1)), upload(fake, session, jpeg(2))
+    gate = fake.hold("library.mediaItems.batchCreate")
+    first: dict = {}
+
+    def slow():
+        first["answer"] = library(fake, c).mediaItems().batchCreate(body={"newMediaItems": new_items([t1])}).execute()
+
+    worker = threading.Thread(target=slow)
+    worker.start()
+    for _ in range(500):
+        if fake.in_flight["library.mediaItems.batchCreate"]:
+            break
+        threading.Event().wait(0.01)
+    assert fake.in_flight["library.mediaItems.batchCreate"] == 1
+    with pytest.raises(HttpError) as e:
+        library(fake, c).mediaItems().batchCreate(body={"newMediaItems": new_items([t2])}).execute()
+    assert e.value.resp.status == 429 and "concurrent write request" in str(e.value)
+    fake.release()
+    worker.join(10)
+    assert gate.is_set() and first["answer"]["newMediaItemResults"][0]["status"]["message"] == "Success"
+    # once the first is done, the second goes through
+    library(fake, c).mediaItems().batchCreate(body={"newMediaItems": new_items([t2])}).execute()
+    assert len(fake.app_items()) == 2
+
+
+def test_listing_and_search_show_only_app_created_items(fake):
+    for i in range(3):
+        fake.add_item(jpeg(100 + i), f"mine{i}.jpg")
+    c = creds(fake, LIBRARY_SCOPES)
+    session, lib = AuthorizedSession(c), library(fake, c)
+    tokens = [upload(fake, session, jpeg(i, taken=datetime(2020, 1, 1 + i, 12)), f"a{i}.jpg") for i in range(30)]
+    lib.mediaItems().batchCreate(body={"newMediaItems": new_items(tokens)}).execute()
+    page = lib.mediaItems().list().execute()
+    assert len(page["mediaItems"]) == 25 and page["nextPageToken"]             # default 25
+    rest = lib.mediaItems().list(pageToken=page["nextPageToken"]).execute()
+    assert len(rest["mediaItems"]) == 5 and "nextPageToken" not in rest
+    ids = [m["id"] for m in page["mediaItems"] + rest["mediaItems"]]
+    assert sorted(ids) == sorted(it.id for it in fake.app_items())
+    dates = [m["mediaMetadata"]["creationTime"] for m in page["mediaItems"]]
+    assert dates == sorted(dates, reverse=True)                               # newest first
+    found = lib.mediaItems().search(body={"pageSize": 100, "filters": {
+        "dateFilter": {"ranges": [{"startDate": {"year": 2020, "month": 1, "day": 3},
+                                   "endDate": {"year": 2020, "month": 1, "day": 5}}]}}}).execute()
+    assert len(found["mediaItems"]) == 3
+    got = lib.mediaItems().get(mediaItemId=ids[0]).execute()
+    assert got["id"] == ids[0] and got["baseUrl"].startswith(fake.url)
+    # the app's own items download without the OAuth token; =d keeps EXIF minus location
+    d = requests.get(got["baseUrl"] + "=d", timeout=10)
+    assert d.status_code == 200 and d.headers["Content-Type"] == "image/jpeg"
+    with pytest.raises(HttpError) as e:
+        lib.mediaItems().get(mediaItemId="AF1QipNoSuchItem").execute()
+    assert e.value.resp.status == 404
+
+
+def test_albums_are_app_created_only(fake):
+    theirs = fake.add_album("Holidays (the person's)", [fake.add_item(jpeg(50), "h.jpg")])
+    person_item = fake.add_item(jpeg(51), "p.jpg")
+    c = creds(fake, LIBRARY_SCOPES)
+    session, lib = AuthorizedSession(c), library(fake, c)
+    album = lib.albums().create(body={"album": {"title": "Paris 2019"}}).execute()
+    assert album["title"] == "Paris 2019" and album["isWriteable"] is True and "mediaItemsCount" not in album
+    tokens = [upload(fake, session, jpeg(60 + i)) for i in range(3)]
+    made = lib.mediaItems().batchCreate(body={"albumId": album["id"], "newMediaItems": new_items(tokens[:2])}).execute()
+    more = lib.mediaItems().batchCreate(body={"newMediaItems": new_items(tokens[2:])}).execute()
+    third = more["newMediaItemResults"][0]["mediaItem"]["id"]
+    lib.albums().batchAddMediaItems(albumId=album["id"], body={"mediaItemIds": [third]}).execute()
+    listed = lib.albums().list().execute()["albums"]
+    assert [a["id"] for a in listed] == [album["id"]]
+    assert listed[0]["mediaItemsCount"] == "3"                                # int64 as a string
+    in_album = lib.mediaItems().search(body={"albumId": album["id"]}).execute()["mediaItems"]
+    assert [m["id"] for m in in_album] == [r["mediaItem"]["id"] for r in made["newMediaItemResults"]] + [third]
+    with pytest.raises(HttpError) as e:                                         # albumId and filters
+        lib.mediaItems().search(body={"albumId": album["id"], "filters": {"includeArchivedMedia": True}}).execute()
+    assert e.value.resp.status == 400
+    # the person's album and items: 403, and nothing changes (no partial success)
+    with pytest.raises(HttpError) as e:
+        lib.albums().batchAddMediaItems(albumId=theirs, body={"mediaItemIds": [third]}).execute()
+    assert e.value.resp.status == 403
+    with pytest.raises(HttpError) as e:
+        lib.albums().batchAddMediaItems(albumId=album["id"], body={"mediaItemIds": [third, person_item]}).execute()
+    assert e.value.resp.status == 403
+    assert len(fake.albums[album["id"]].items) == 3
+    with pytest.raises(HttpError) as e:
+        lib.albums().batchAddMediaItems(albumId=album["id"], body={"mediaItemIds": [third] * 51}).execute()
+    assert e.value.resp.status == 400
+    with pytest.raises(HttpError) as e:
+        lib.mediaItems().batchCreate(body={"albumId": theirs, "newMediaItems": new_items(tokens[:1])}).execute()
+    assert e.value.resp.status == 403
+
+
+# -- quotas, faults, counters -------------------------------------------------------------------------------
+
+def test_daily_quota_exhausted_until_midnight_pacific(fake):
+    fake.library_daily_limit = 3
+    lib = library(fake, creds(fake, LIBRARY_SCOPES))
+    for _ in range(3):
+        lib.albums().list().execute()
+    with pytest.raises(HttpError) as e:
+        lib.albums().list().execute()
+    err = e.value
+    assert err.resp.status == 429
+    assert '"RESOURCE_EXHAUSTED"' in err.content.decode() and "All requests per day" in str(err)
+    assert err.error_details[0]["reason"] == "RATE_LIMIT_EXCEEDED"
+    assert fake.calls["library.albums.list"] == 4
+    fake.clock.advance(fake.next_quota_reset() - fake.clock.now() + 1)
+    lib.albums().list().execute()                      # a new day in Pacific time
+
+
+def test_faults_5xx_429_and_dropped_connections(fake):
+    c = creds(fake, LIBRARY_SCOPES)
+    c.refresh(Request())
+    lib, session = library(fake, c), AuthorizedSession(c)
+    fake.fail_next(1, 503, path_prefix="/photoslibrary/")
+    with pytest.raises(HttpError) as e:
+        lib.albums().list().execute()
+    assert e.value.resp.status == 503
+    fake.fail_next(2, 500, path_prefix="/photoslibrary/")
+    req = lib.albums().list()
+    req._sleep = lambda seconds: None              # googleapiclient's backoff, without the wait
+    assert req.execute(num_retries=3) == {}        # it retries 5xx
+    assert fake.calls["library.albums.list"] == 4
+    fake.fail_next(1, 429, path_prefix="/photoslibrary/v1/uploads")
+    r = session.post(fake.endpoints["uploads"], data=jpeg(1), headers={"X-Goog-Upload-Protocol": "raw"})
+    assert r.status_code == 429 and r.headers["Retry-After"] == "1"
+    assert r.json()["error"]["status"] == "RESOURCE_EXHAUSTED"
+    fake.fail_next(1, "drop", path_prefix="/photoslibrary/v1/uploads")
+    with pytest.raises(requests.ConnectionError):
+        session.post(fake.endpoints["uploads"], data=jpeg(1), headers={"X-Goog-Upload-Protocol": "raw"})
+    # the request is carried out, then the connection drops: httplib2 (under googleapiclient)
+    # sends the POST once more by itself, and identical bytes give back the same item
+    token = upload(fake, session, jpeg(2))
+    fake.fail_next(1, "drop_after", path_prefix="/photoslibrary/v1/mediaItems:batchCreate")
+    made = lib.mediaItems().batchCreate(body={"newMediaItems": new_items([token])}).execute()
+    assert fake.calls["library.mediaItems.batchCreate"] == 2 and len(fake.app_items()) == 1
+    # dropped twice: the client gives up, yet the item exists
+    token2 = upload(fake, session, jpeg(3))
+    fake.fail_next(2, "drop_after", path_prefix="/photoslibrary/v1/mediaItems:batchCreate")
+    with pytest.raises(ConnectionError):
+        lib.mediaItems().batchCreate(body={"newMediaItems": new_items([token2])}).execute()
+    assert len(fake.app_items()) == 2
+    assert made["newMediaItemResults"][0]["mediaItem"]["id"] == fake.app_items()[0].id
+    # a seeded fault rate repeats the same faults
+    def run(seed):
+        fake.fault_rate(0.5, kinds=(503,), path_prefix="/photoslibrary/v1/albums", seed=seed)
+        out = []
+        for _ in range(12):
+            try:
+                lib.albums().list().execute()
+                out.append("ok")
+            except HttpError as err:
+                out.append(err.resp.status)
+        fake.fault_rate(0)
+        return out
+    assert run(3) == run(3) and 503 in run(3) and "ok" in run(3)
+
+
+def test_request_counters_per_endpoint(fake):
+    c = creds(fake, LIBRARY_SCOPES)
+    session, lib = AuthorizedSession(c), library(fake, c)
+    tokens = [upload(fake, session, jpeg(i)) for i in range(4)]
+    lib.mediaItems().batchCreate(body={"newMediaItems": new_items(tokens)}).execute()
+    lib.mediaItems().list().execute()
+    assert fake.calls["library.uploads"] == 4
+    assert fake.calls["library.mediaItems.batchCreate"] == 1
+    assert fake.calls["library.mediaItems.list"] == 1
+    assert fake.calls["oauth.token"] == 1
+    assert fake.library_requests_today == 6
+    fake.reset_counters()
+    assert sum(fake.calls.values()) == 0
