@@ -88,9 +88,14 @@ class Node:
     is_root: bool = False
     members: list = field(default_factory=list)   # a VISUAL_COLLECTION's node ids, in the order added
     version: int = 1
+    _md5: str | None = None
 
     def md5(self) -> str | None:
-        return hashlib.md5(self.data).hexdigest() if self.data is not None else None
+        if self.data is None:
+            return None
+        if self._md5 is None:
+            self._md5 = hashlib.md5(self.data).hexdigest()   # the bytes never change
+        return self._md5
 
     def wire(self, owner: str) -> dict:
         out = {"id": self.id, "kind": self.kind, "name": self.name, "parents": list(self.parents),
@@ -413,7 +418,9 @@ class FakeAmazonPhotos(FakeServer):
                 # Lucene does: the words after the first are another term, so only the first
                 # word is compared: "name:Echo Show" finds an album named "Echo", never "Echo Show"
                 t.values = [(text.split(" ", 1)[0], prefix) for text, prefix in t.values]
-        return self._page(req, [n for n in nodes if F.matches(self._fields(n), terms)])
+        if terms:
+            nodes = [n for n in nodes if F.matches(self._fields(n), terms)]
+        return self._page(req, nodes)
 
     def _search(self, req: Request) -> Response:
         terms = F.parse(req.query.get("filters", "type:(PHOTOS OR VIDEOS)"))
@@ -437,7 +444,8 @@ class FakeAmazonPhotos(FakeServer):
             else:
                 kids = [n for n in self.nodes.values() if parent_id in n.parents and n.status != "PURGED"]
         terms = F.parse(req.query.get("filters", ""))
-        kids = [n for n in kids if F.matches(self._fields(n), terms)]
+        if terms:
+            kids = [n for n in kids if F.matches(self._fields(n), terms)]
         if parent.kind == "VISUAL_COLLECTION" and "sort" not in req.query:
             # an album lists its photos in the order they were added
             return self._page_in_order(req, kids)
