@@ -198,3 +198,14 @@ def test_china_mainland_account_uses_the_cn_hosts(monkeypatch, tmp_path):
             pass
         assert not wrong.is_trusted_session and wrong.webservices is None
         assert fake.errors == []
+
+
+def test_a_raw_plus_jpeg_pair_has_an_alternative_original(fake, tmp_path):
+    raw = b"not-really-a-dng" + bytes(range(200))   # stands for a DNG's bytes (never decoded here)
+    pair_jpeg = jpeg("raw-pair", (80, 60))
+    rid = fake.add_asset(raw, kind="dng", filename="IMG_0044.DNG", alt=pair_jpeg, alt_kind="jpeg")
+    photo = signed_in(fake, tmp_path).photos.all[rid]
+    assert photo.item_type == "image" and photo.versions["original"]["type"] == "com.adobe.raw-image"
+    assert photo.versions["alternative"]["type"] == "public.jpeg"
+    assert photo.download("original") == raw and photo.download("alternative") == pair_jpeg
+    assert (rid, "resOriginalAlt") in fake.asset_downloads
