@@ -332,13 +332,10 @@ def test_free_account_gets_no_originals(fake):
         assert "Video Original" not in labels and "HD MP4" not in labels and "Site MP4" in labels
 
 
-def test_populate_is_fast_and_lazy():
-    import time
-
+def test_populate_is_lazy():
+    # no file bytes are made until a photo is downloaded (populate of 10,000 stays cheap: bench/flickrbench.py)
     f = FakeFlickr()
-    t = time.monotonic()
     ids = f.populate(10000, seed=7)
-    assert time.monotonic() - t < 2
     assert all(p.data is None for p in f.photos.values())
     from collections import Counter
 
