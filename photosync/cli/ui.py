@@ -21,6 +21,11 @@ def printable(text: str) -> str:
     return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text)
 
 
+def count(n: int, singular: str, plural: str | None = None) -> str:
+    """'1 photo', '2 photos', '1 copy', '3 copies' (numbers with thousands separators)."""
+    return f"{n:,} {singular if n == 1 else (plural or singular + 's')}"
+
+
 def human_bytes(n: int | float | None) -> str:
     if n is None:
         return "-"

@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-from ..errors import ConfigError, SourceError, StoreError, VerificationError
-from ..library.layout import user_path
+from ..errors import ConfigError, SourceError, StoreError, UnsafeLocator, VerificationError
+from ..library.layout import path_problem, user_path
 from .base import BlobKey, BlobStore, StoreCapabilities, StoredBlob
 
 CHUNK = 1024 * 1024
@@ -87,16 +87,29 @@ class LocalStore(BlobStore):
     def describe(self) -> str:
         return f"{self.name} (local folder {self.root})"
 
+    def _path(self, locator: str) -> Path:
+        """The file of ``locator``, which must stay inside the store's folder: a locator
+        from a record is never joined as it is (``../../victim.jpg``, ``/etc/hostname``)."""
+        problem = path_problem(locator, backslash=True)
+        if problem is None:
+            path = self.root / locator
+            root = os.path.realpath(self.root)
+            if os.path.commonpath([root, os.path.realpath(path)]) == root:
+                return path
+            problem = "it resolves outside the store's folder (a symbolic link?)"
+        raise UnsafeLocator(f"store {self.name}: locator {locator!r} is not a path inside {self.root} "
+                            f"({problem}); refused")
+
     def has(self, key: BlobKey) -> StoredBlob | None:
         try:
-            st = os.stat(self.root / key.name)
+            st = os.stat(self._path(key.name))
         except FileNotFoundError:
             return None
         return StoredBlob(key.name, st.st_size, key.content_hash)
 
     def put(self, key: BlobKey, stream: BinaryIO, size: int | None = None) -> StoredBlob:
         self._ensure_root()
-        dest = self.root / key.name
+        dest = self._path(key.name)
         if dest.exists():
             digest, n = _hash_file(dest)
             if digest == key.digest:
@@ -149,16 +162,17 @@ class LocalStore(BlobStore):
                 os.close(fd)
 
     def open(self, locator: str) -> BinaryIO:
+        path = self._path(locator)
         try:
-            return open(self.root / locator, "rb")
+            return open(path, "rb")
         except FileNotFoundError:
-            raise StoreError(f"{self.root / locator} is missing") from None
+            raise StoreError(f"{path} is missing") from None
         except OSError as e:
-            raise StoreError(f"cannot read {self.root / locator}: {e.strerror}") from None
+            raise StoreError(f"cannot read {path}: {e.strerror}") from None
 
     def stat(self, locator: str) -> int | None:
         try:
-            return os.stat(self.root / locator).st_size
+            return os.stat(self._path(locator)).st_size
         except FileNotFoundError:
             return None
 
