@@ -167,8 +167,18 @@ def service_list(library: Optional[str] = LibraryOption) -> None:
 
 
 @service_app.command("remove")
-def service_remove(name: str, library: Optional[str] = LibraryOption) -> None:
-    """Remove a service from the config.  Photo records and their instances are kept."""
+def service_remove(
+    name: str,
+    delete_credentials: bool = typer.Option(
+        False, "--delete-credentials",
+        help="Also delete the service's saved keys and token (shared by every library on this machine that has "
+             "a service of this name).",
+    ),
+    library: Optional[str] = LibraryOption,
+) -> None:
+    """Remove a service from the config.  Photo records and their instances are kept.  Its saved keys and
+    token (user config folder) are kept unless --delete-credentials: other libraries may use them."""
+    from .. import credentials
     from ..errors import ConfigError
     from ..library.layout import SERVICES_FILE
     from . import ui
@@ -181,6 +191,17 @@ def service_remove(name: str, library: Optional[str] = LibraryOption) -> None:
         lib.stage_config(SERVICES_FILE, services)
         lib.commit(f"service: remove {name} (its photo records are kept)")
         ui.out.print(f"Removed service {name}; photos found there keep their records")
+        # the file is named after the service, not the library: another library on this machine with a
+        # service of the same name signs in with it, so it is removed only when asked
+        where = credentials.location(lib.ctx, "services", name)
+        if where.exists():
+            if delete_credentials:
+                credentials.forget(lib.ctx, "services", name)
+                ui.out.print(f"Deleted its saved keys and token ({where})")
+            else:
+                ui.out.print(f"Its saved keys and token are still in {where} (mode 0600), for any other library "
+                             f"with a service named {name}; delete them with: rm {where}  "
+                             f"(or: photosync service remove {name} --delete-credentials)")
 
     with_library(body, library=library)
 

@@ -59,7 +59,8 @@ class LocalConnector(Connector):
             raise ConfigError("a local service needs --path DIR (the folder to scan)")
         resolved = user_path(path, Path.cwd())
         if not resolved.is_dir():
-            raise ConfigError(f"--path {path}: no such folder")
+            raise ConfigError(f"--path {path}: no such folder ({resolved}); create it, or mount the drive or "
+                              "NAS share first (photosync scans a folder that exists)")
         out = {"path": str(resolved.resolve())}
         if "follow_symlinks" in options:
             out["follow_symlinks"] = bool(options["follow_symlinks"])

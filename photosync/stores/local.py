@@ -69,7 +69,8 @@ class LocalStore(BlobStore):
             raise ConfigError("a local store needs --path DIR")
         p = user_path(path, Path.cwd())
         if not p.is_dir():
-            raise ConfigError(f"--path {path}: no such folder (create it, or mount the drive)")
+            raise ConfigError(f"--path {path}: no such folder ({p}); create it (mkdir -p), or mount the drive or "
+                              "NAS share first")
         return {"path": str(p.resolve())}
 
     def unavailable(self) -> str | None:
