@@ -368,6 +368,8 @@ class Library:
 
         assert self.index is not None
         new = photo.visibility.canonical
+        if visibility_rank(new) == 0:
+            return  # the narrowest level widens nothing (most photos: no old record is read)
         old = self._canonical_at(history.since, old_path) or self._initial_level(photo)
         if visibility_rank(new) <= visibility_rank(old) or history.justified(photo.photo_id, new):
             return
