@@ -18,6 +18,20 @@ def _path(ctx: Context, kind: str, name: str) -> Path:
     return ctx.credentials_dir / kind / f"{name}.json"
 
 
+def location(ctx: Context, kind: str, name: str) -> Path:
+    """Where the secrets of store/service ``name`` are kept (the file may not exist)."""
+    return _path(ctx, kind, name)
+
+
+def forget(ctx: Context, kind: str, name: str) -> bool:
+    """Delete the saved secrets of ``name`` (True when there were some)."""
+    try:
+        _path(ctx, kind, name).unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
 def load(ctx: Context, kind: str, name: str) -> dict | None:
     """The secrets saved for store/service ``name`` (None when there are none)."""
     path = _path(ctx, kind, name)

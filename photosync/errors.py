@@ -56,6 +56,10 @@ class VerificationError(StoreError):
     """Bytes that do not match the hash they were stored under."""
 
 
+class UnsafeLocator(StoreError):
+    """A locator (from a record) that would lead outside its store: refused, never read."""
+
+
 class Unsupported(PhotosyncError):
     """An operation a connector or store does not have (see its capabilities)."""
 

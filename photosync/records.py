@@ -116,10 +116,62 @@ def _field_path(parts) -> str:
     return out
 
 
+#: words that make a config key look like it holds a secret, matched in the key lower-cased with
+#: everything but letters and digits removed (``Api-Secret``, ``flickr_api_secret``, ``apiKey``).
+#: No key photosync writes contains one (tests/unit/test_records.py lists them), except the two below.
+SECRET_WORDS = (
+    "secret", "token", "password", "passwd", "passphrase", "cookie", "credential", "privatekey", "apikey",
+    "accesskey", "applicationkey", "keyid", "session", "authorization",
+)
+#: (parent key, key) pairs photosync writes that name a thing, not a secret: Flickr's OAuth endpoint
+#: names under a service's ``endpoints`` (their values are URLs)
+NOT_SECRETS = frozenset({("endpoints", "request_token"), ("endpoints", "access_token")})
+#: where a config file's keys are names chosen by a person (services, stores), not settings
+_NAME_LEVELS = {"services": ((),), "preferences": (("blob_storage", "stores"),), "sync_state": (("services",),)}
+
+
+def looks_secret(key: str) -> bool:
+    squeezed = "".join(ch for ch in key.lower() if ch.isalnum())
+    return any(word in squeezed for word in SECRET_WORDS)
+
+
+def secret_keys(kind: str, data: Any) -> list[str]:
+    """Field paths of keys in a config file that look like they hold a secret, at
+    any depth (names of services and stores are names, not keys, and are skipped)."""
+    names = _NAME_LEVELS.get(kind, ())
+    found: list[str] = []
+
+    def walk(node: Any, path: tuple) -> None:
+        if isinstance(node, dict):
+            keys_are_names = tuple(p for p in path if not isinstance(p, int)) in names
+            parent = path[-1] if path else None
+            for key, value in node.items():
+                key = str(key)
+                if not keys_are_names and (parent, key) not in NOT_SECRETS and looks_secret(key):
+                    found.append(_field_path((*path, key)))
+                walk(value, (*path, key))
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, (*path, i))
+
+    walk(data, ())
+    return found
+
+
+SECRET_REASON = ("this key looks like it holds a secret (its name has secret, token, password, key or session "
+                 "in it); secrets do not belong in config files in git: keep them in the credentials store "
+                 "(photosync service add/auth, store login)")
+
+
 def validate(kind: str, data: Any, where: str) -> None:
-    """Raise :class:`InvalidRecord` naming ``where`` and the first bad field."""
+    """Raise :class:`InvalidRecord` naming ``where`` and the first bad field.
+    Config files are also refused when a key looks like a secret."""
     import fastjsonschema
 
+    if kind != "photo":
+        leaked = secret_keys(kind, data)
+        if leaked:
+            raise InvalidRecord(where, SECRET_REASON, leaked[0])
     try:
         _fast_validator(kind)(data)
         return
@@ -151,6 +203,9 @@ def explain(kind: str, data: Any, where: str) -> None:
         reason = "secrets do not belong in config files in git; keep them in the credentials store"
     if error.validator == "additionalProperties":
         reason = f"unknown field ({error.message})"
+    if error.validator == "pattern" and isinstance(error.schema, dict) and error.schema.get("description"):
+        # the pattern itself says little to a person; the field's description says what is allowed
+        reason = f"{error.instance!r} is not allowed: {error.schema['description']}"
     raise InvalidRecord(where, reason, field)
 
 

@@ -46,7 +46,8 @@ def audit(
             r = a.audit_blobs(lib, sample=sample, store=store, incremental=incremental)
             reporter.stop()  # the bars end before the summary is printed
             ui.out.print(
-                f"blobs: {r.checked} copies of {r.photos} photos checked ({ui.human_bytes(r.checked_bytes)}): "
+                f"blobs: {ui.count(r.checked, 'copy', 'copies')} of {ui.count(r.photos, 'photo')} checked "
+                f"({ui.human_bytes(r.checked_bytes)}): "
                 f"{r.ok} good, " + (f"[red]{len(r.problems)} bad[/]" if r.problems else "0 bad")
             )
             for p in r.problems:
@@ -55,11 +56,13 @@ def audit(
                 ui.out.print("  run 'photosync replicate --execute' to copy them again from a good source")
             if incremental:
                 left = a.left_in_pass(lib, store)
-                ui.out.print(f"  this pass: {left} copies still to check" if left else "  this pass is complete")
+                ui.out.print(f"  this pass: {ui.count(left, 'copy', 'copies')} still to check" if left
+                             else "  this pass is complete")
         if visibility_check or everything:
             rows = a.audit_visibility(lib)
             wider = sum(1 for r in rows if r.wider)
-            ui.out.print(f"visibility: {len(rows)} discrepancies ({wider} where a service shows more than it should)")
+            ui.out.print(f"visibility: {ui.count(len(rows), 'discrepancy', 'discrepancies')} "
+                         f"({wider} where a service shows more than it should)")
             for r in rows:
                 tag = "[red]wider[/]" if r.wider else "narrower"
                 ui.out.print(f"  {tag}: {ui.printable(r.label)} ({r.photo_id[:8]}) on {r.service}: {r.current}, canonical {r.canonical}")
@@ -71,10 +74,20 @@ def audit(
                              + (f", {fixed.unsupported} must be changed by hand" if fixed.unsupported else ""))
                 wider -= fixed.narrowed
             failed = failed or wider > 0
+            # widenings committed with plain git (found when photosync's index caught up with them)
+            if lib.widened:
+                ui.out.print(f"visibility: [red]{ui.count(len(lib.widened), 'photo')} widened by a commit not made "
+                             "with 'photosync visibility set'[/]")
+                for pid, path, old, new, commit, subject, narrowed in lib.widened:
+                    ui.out.print(f"  {ui.printable(path)} ({pid[:8]}): {old} -> {new} in commit {commit[:10]} "
+                                 f"({ui.printable(subject)}): " + (f"narrowed back to {old}" if narrowed
+                                                                  else "not narrowed back yet"))
+                failed = True
         if copies is not None or everything:
             n = copies if copies is not None else int(lib.preferences["blob_storage"].get("min_copies", 1))
             rows = a.audit_copies(lib, n)
-            ui.out.print(f"copies: {len(rows)} photos with fewer than {n} verified cop{'y' if n == 1 else 'ies'}")
+            ui.out.print(f"copies: {ui.count(len(rows), 'photo')} with fewer than "
+                         f"{ui.count(n, 'verified copy', 'verified copies')}")
             for pid, label, count in rows[:200]:
                 ui.out.print(f"  {ui.printable(label)} ({pid[:8]}): {count}")
             if len(rows) > 200:

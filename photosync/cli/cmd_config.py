@@ -45,9 +45,9 @@ def service_add(
     disabled: bool = typer.Option(False, "--disabled", help="Add it switched off."),
 ) -> None:
     """Add a service to config/services.json (no secrets are stored there)."""
-    from .. import credentials
+    from .. import credentials, records
     from ..connectors import registry
-    from ..errors import ConfigError
+    from ..errors import ConfigError, InvalidRecord
     from ..library.layout import SERVICES_FILE
     from . import ui
 
@@ -70,6 +70,10 @@ def service_add(
                    "requests_per_hour": requests_per_hour}
         entry = {"type": type_, "enabled": not disabled}
         entry.update(cls.config_from_options({k: v for k, v in options.items() if v}, lib.root))
+        try:  # the whole file is checked (schema, secret-looking keys) before anything is saved
+            records.validate("services", {**services, name: entry}, SERVICES_FILE)
+        except InvalidRecord as e:
+            raise ConfigError(f"{e}; nothing was added") from None
         secrets = {"api_key": api_key, "api_secret": api_secret}
         given = {k: v for k, v in secrets.items() if v}
         if given and not cls.secret_options:
@@ -163,8 +167,18 @@ def service_list(library: Optional[str] = LibraryOption) -> None:
 
 
 @service_app.command("remove")
-def service_remove(name: str, library: Optional[str] = LibraryOption) -> None:
-    """Remove a service from the config.  Photo records and their instances are kept."""
+def service_remove(
+    name: str,
+    delete_credentials: bool = typer.Option(
+        False, "--delete-credentials",
+        help="Also delete the service's saved keys and token (shared by every library on this machine that has "
+             "a service of this name).",
+    ),
+    library: Optional[str] = LibraryOption,
+) -> None:
+    """Remove a service from the config.  Photo records and their instances are kept.  Its saved keys and
+    token (user config folder) are kept unless --delete-credentials: other libraries may use them."""
+    from .. import credentials
     from ..errors import ConfigError
     from ..library.layout import SERVICES_FILE
     from . import ui
@@ -177,6 +191,17 @@ def service_remove(name: str, library: Optional[str] = LibraryOption) -> None:
         lib.stage_config(SERVICES_FILE, services)
         lib.commit(f"service: remove {name} (its photo records are kept)")
         ui.out.print(f"Removed service {name}; photos found there keep their records")
+        # the file is named after the service, not the library: another library on this machine with a
+        # service of the same name signs in with it, so it is removed only when asked
+        where = credentials.location(lib.ctx, "services", name)
+        if where.exists():
+            if delete_credentials:
+                credentials.forget(lib.ctx, "services", name)
+                ui.out.print(f"Deleted its saved keys and token ({where})")
+            else:
+                ui.out.print(f"Its saved keys and token are still in {where} (mode 0600), for any other library "
+                             f"with a service named {name}; delete them with: rm {where}  "
+                             f"(or: photosync service remove {name} --delete-credentials)")
 
     with_library(body, library=library)
 
@@ -198,7 +223,7 @@ def store_add(
     library: Optional[str] = LibraryOption,
 ) -> None:
     """Add a blob store; it becomes a replica (or the primary with --primary).  Keys go in with 'store login'."""
-    from ..errors import ConfigError
+    from ..errors import ConfigError, InvalidRecord
     from ..library.layout import PREFERENCES_FILE
     from ..stores import registry
     from . import ui
@@ -223,7 +248,10 @@ def store_add(
             blob["replicas"] = [*blob.get("replicas", []), name]
         active = 1 + len(blob["replicas"])
         blob["min_copies"] = max(int(blob.get("min_copies", 1)), min(2, active))
-        lib.stage_config(PREFERENCES_FILE, prefs)
+        try:  # schema and secret-looking keys, as for a hand edit
+            lib.stage_config(PREFERENCES_FILE, prefs)
+        except InvalidRecord as e:
+            raise ConfigError(f"{e}; nothing was added") from None
         lib.commit(f"store: add {name} ({type_}{', primary' if primary else ', replica'})")
         ui.out.print(f"Added store {name}; min_copies is {blob['min_copies']}.")
         if type_ in ("s3", "b2") and not profile:

@@ -40,7 +40,7 @@ def _render(data: dict, ui) -> None:
 
     states = data["states"]
     ui.out.print(
-        f"[bold]{data['photos']} photos[/] in {data['library']}: "
+        f"[bold]{ui.count(data['photos'], 'photo')}[/] in {data['library']}: "
         + ", ".join(f"{n} {s}" for s, n in states.items())
     )
     t = Table(title="Services", title_justify="left")
@@ -66,7 +66,7 @@ def _render(data: dict, ui) -> None:
     below = data["below_min_copies"]
     ui.out.print(
         f"min_copies {data['min_copies']}: "
-        + (f"[yellow]{below} photos below[/] (photosync audit --copies {data['min_copies']})" if below else "every photo has enough copies")
+        + (f"[yellow]{ui.count(below, 'photo')} below[/] (photosync audit --copies {data['min_copies']})" if below else "every photo has enough copies")
     )
     c = data["conflicts"]
     ui.out.print(

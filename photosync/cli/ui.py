@@ -3,8 +3,10 @@ reports; this draws)."""
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
+import time
 from dataclasses import dataclass
 
 from rich.console import Console
@@ -19,6 +21,11 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 def printable(text: str) -> str:
     """A name safe to print: control characters (a newline in a file name) shown escaped."""
     return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text)
+
+
+def count(n: int, singular: str, plural: str | None = None) -> str:
+    """'1 photo', '2 photos', '1 copy', '3 copies' (numbers with thousands separators)."""
+    return f"{n:,} {singular if n == 1 else (plural or singular + 's')}"
 
 
 def human_bytes(n: int | float | None) -> str:
@@ -70,6 +77,62 @@ class _RichTask:
             self.progress.stop_task(self.id)
 
 
+#: seconds between two plain progress lines of one task (PHOTOSYNC_PROGRESS_SECONDS changes it)
+PLAIN_PROGRESS_SECONDS = 5.0
+
+
+class _PlainTask:
+    """Progress for logs (stderr is not a terminal: cron, a pipe): a line such as
+    ``Reading pictures: 1,200/5,000 (24%), 350.0 MB`` at most every few seconds, and a
+    last line when the task ends."""
+
+    def __init__(self, reporter: "RichReporter", label: str, total: int | None, total_bytes: int | None):
+        self.r = reporter
+        self.label = label
+        self.total = total
+        self.done = 0
+        self.nbytes = 0
+        self.total_bytes = total_bytes or 0
+        self.has_bytes = total_bytes is not None
+        self.started = time.monotonic()
+        self.last = self.started
+        self.closed = False
+
+    def _line(self, final: bool = False) -> str:
+        if self.total:
+            text = f"{self.label}: {self.done:,}/{self.total:,} ({min(100, self.done * 100 // self.total)}%)"
+        else:
+            text = f"{self.label}: {self.done:,}" + ("" if final else " so far")
+        if self.has_bytes or self.nbytes:
+            text += f", {human_bytes(self.nbytes)}"
+            if self.total_bytes:
+                text += f" of {human_bytes(self.total_bytes)}"
+        return text
+
+    def advance(self, n: int = 1, nbytes: int = 0) -> None:
+        with self.r.lock:
+            self.done += n
+            self.nbytes += nbytes
+            now = time.monotonic()
+            if now - self.last >= self.r.plain_every and not self.closed:
+                self.last = now
+                self.r.plain_line(self._line())
+
+    def add_total(self, n: int = 0, nbytes: int = 0) -> None:
+        with self.r.lock:
+            self.total = (self.total or 0) + n
+            self.total_bytes += nbytes
+
+    def close(self) -> None:
+        with self.r.lock:
+            if self.closed:
+                return
+            self.closed = True
+            if self.done or self.total:
+                took = time.monotonic() - self.started
+                self.r.plain_line(f"{self._line(final=True)}, done in {took:.1f} s")
+
+
 class _NoTask:
     def advance(self, n=1, nbytes=0):
         pass
@@ -96,6 +159,12 @@ class RichReporter:
         self.lock = threading.RLock()
         self.counts = Counts()
         self.show_progress = not quiet and err.is_terminal
+        #: not a terminal (cron, a pipe): plain lines now and then instead of bars
+        self.plain_progress = not quiet and not err.is_terminal
+        try:
+            self.plain_every = float(os.environ.get("PHOTOSYNC_PROGRESS_SECONDS", PLAIN_PROGRESS_SECONDS))
+        except ValueError:
+            self.plain_every = PLAIN_PROGRESS_SECONDS
         self.progress = None
 
     def _ensure_progress(self):
@@ -129,8 +198,15 @@ class RichReporter:
         """No more progress bars (an interactive prompt is about to use the screen)."""
         self.stop()
         self.show_progress = False
+        self.plain_progress = False
+
+    def plain_line(self, text: str) -> None:
+        with self.lock:
+            err.print(escape(printable(text)))
 
     def task(self, label: str, total: int | None = None, total_bytes: int | None = None):
+        if self.plain_progress:
+            return _PlainTask(self, label, total, total_bytes)
         if not self.show_progress:
             return _NoTask()
         with self.lock:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from ..errors import ConfigError, SourceError
-from ..library.layout import user_path
+from ..library.layout import path_problem, user_path
 from ..media.dates import date_from_filename, from_timestamp_local, iso
 from ..media.formats import MEDIA_EXTENSIONS
 from ..media.probe import read_media
@@ -59,7 +59,8 @@ class LocalConnector(Connector):
             raise ConfigError("a local service needs --path DIR (the folder to scan)")
         resolved = user_path(path, Path.cwd())
         if not resolved.is_dir():
-            raise ConfigError(f"--path {path}: no such folder")
+            raise ConfigError(f"--path {path}: no such folder ({resolved}); create it, or mount the drive or "
+                              "NAS share first (photosync scans a folder that exists)")
         out = {"path": str(resolved.resolve())}
         if "follow_symlinks" in options:
             out["follow_symlinks"] = bool(options["follow_symlinks"])
@@ -163,7 +164,13 @@ class LocalConnector(Connector):
 
     # -- items ------------------------------------------------------------------------------
     def _path(self, item_id: str, raw_name: bytes | None) -> bytes:
+        """The file of an item id (or its raw bytes): ids come from records, which a person can
+        edit, so one that leaves the folder (``../../etc/passwd``, ``/etc/passwd``) is refused."""
         rel = raw_name if raw_name is not None else item_id.encode("utf-8")
+        problem = path_problem(rel)
+        if problem is not None:
+            raise SourceError(f"item id {item_id!r} (instances.{self.name}[].id in the record) is not a path "
+                              f"inside the folder {self.root} ({problem}); refused, not read")
         return os.fsencode(str(self.root)) + b"/" + rel
 
     def describer(self):

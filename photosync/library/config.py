@@ -49,9 +49,17 @@ def parse_services(text: bytes, where: str) -> tuple[dict[str, dict], list[Inval
         raise InvalidRecord(where, "must be a JSON object with one entry per service name")
     good: dict[str, dict] = {}
     bad: list[InvalidRecord] = []
+    known: list[str] | None = None
     for name, entry in data.items():
         try:
             records.validate("services", {name: entry}, where)
+            if known is None:
+                from ..connectors.registry import known_types
+
+                known = known_types()
+            if entry["type"] not in known:
+                raise InvalidRecord(where, f"unknown service type '{entry['type']}' (known: {', '.join(known)})",
+                                    f"{name}.type")
         except InvalidRecord as e:
             bad.append(e)
             continue
@@ -61,6 +69,15 @@ def parse_services(text: bytes, where: str) -> tuple[dict[str, dict], list[Inval
 
 def parse_preferences(text: bytes, where: str) -> dict:
     data = records.load_json("preferences", text, where)
+    stores = (data.get("blob_storage") or {}).get("stores") or {}
+    if stores:
+        from ..stores.registry import known_types
+
+        known = known_types()
+        for name, entry in stores.items():
+            if entry["type"] not in known:
+                raise InvalidRecord(where, f"unknown store type '{entry['type']}' (known: {', '.join(known)})",
+                                    f"blob_storage.stores.{name}.type")
     return normalise_preferences(data, where)
 
 

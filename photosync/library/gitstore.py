@@ -177,6 +177,24 @@ class GitStore:
                     out.append((f.path, None))
         return out
 
+    def blob_at(self, commit: str, path: str) -> str | None:
+        """The blob id of ``path`` in ``commit`` (None when it has no such file)."""
+        try:
+            entry = self.repo[commit].peel(pygit2.Commit).tree[path]
+        except (KeyError, ValueError):
+            return None
+        return str(entry.id) if entry.type_str == "blob" else None
+
+    def commits_between(self, old: str, new: str) -> list[tuple[str, str, str | None]]:
+        """(commit, message, first parent) of the commits reachable from ``new`` and not from
+        ``old``, newest first (what a pull, a hand commit or a reset brought)."""
+        walker = self.repo.walk(pygit2.Oid(hex=new), pygit2.enums.SortMode.TOPOLOGICAL)
+        try:
+            walker.hide(pygit2.Oid(hex=old))
+        except (KeyError, ValueError, pygit2.GitError):
+            pass
+        return [(str(c.id), c.message, str(c.parent_ids[0]) if c.parent_ids else None) for c in walker]
+
     def pending_changes(self) -> dict[str, int]:
         """Tracked files whose work-tree or index state differs from HEAD."""
         out = {}

@@ -74,6 +74,8 @@ CREATE TABLE IF NOT EXISTS service_runs(service TEXT PRIMARY KEY, last_run TEXT,
 CREATE TABLE IF NOT EXISTS validated(path TEXT PRIMARY KEY, stamp TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit_progress(store TEXT NOT NULL, photo_id TEXT NOT NULL,
     PRIMARY KEY(store, photo_id));
+CREATE TABLE IF NOT EXISTS widenings(photo_id TEXT PRIMARY KEY, path TEXT NOT NULL, old TEXT NOT NULL,
+    new TEXT NOT NULL, commit_oid TEXT NOT NULL, subject TEXT NOT NULL);
 """
 
 _DERIVED = ("photos", "hashes", "items", "copies", "discrepancies", "looks", "old_copies", "invalid")
@@ -125,6 +127,22 @@ class Index:
     def rollback(self) -> None:
         if self.db.in_transaction:
             self.db.execute("ROLLBACK")
+
+    # -- canonical visibility widened by a commit photosync did not make (kept until narrowed back:
+    #    not derived, so neither a rebuild nor a new index layout forgets one) --------------------
+    def add_widening(self, photo_id: str, path: str, old: str, new: str, commit_oid: str, subject: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO widenings VALUES(?,?,?,?,?,?)",
+                        (photo_id, path, old, new, commit_oid, subject))
+
+    def widenings(self) -> list[tuple[str, str, str, str, str, str]]:
+        """(photo_id, path, old level, new level, commit, its subject), oldest level kept per photo."""
+        return self.db.execute("SELECT * FROM widenings ORDER BY path").fetchall()
+
+    def widening(self, photo_id: str) -> tuple | None:
+        return self.db.execute("SELECT * FROM widenings WHERE photo_id=?", (photo_id,)).fetchone()
+
+    def drop_widening(self, photo_id: str) -> None:
+        self.db.execute("DELETE FROM widenings WHERE photo_id=?", (photo_id,))
 
     # -- meta --------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 PHOTOS_DIR = "photos"
@@ -52,13 +53,47 @@ def is_photo_path(path: str) -> bool:
     return path.startswith(PHOTOS_DIR + "/") and path.endswith(".json")
 
 
+#: a blob's extension: what a record may put into a key (a crafted file name must not add segments)
+SAFE_EXT = re.compile(r"[a-z0-9]{1,10}")
+_BLOB_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
 def blob_name(photo_id: str, content_hash: str, taken_date: str | None, ext: str) -> str:
-    """YYYY/MM/<photo_id>-<sha256>.<ext>, the design's content-addressed blob layout."""
-    digest = content_hash.split(":", 1)[1]
+    """YYYY/MM/<photo_id>-<sha256>.<ext>, the design's content-addressed blob layout.
+
+    The one place blob keys are built: every part is checked, so a key never has
+    a segment a record chose (``..``, ``/``) and stays inside its store."""
+    digest = content_hash.split(":", 1)[1] if ":" in content_hash else ""
+    ext = (ext or "bin").lower().lstrip(".")
+    if not (_BLOB_ID.fullmatch(photo_id) and _DIGEST.fullmatch(digest) and SAFE_EXT.fullmatch(ext)):
+        raise ValueError(f"no blob key for photo {photo_id!r}, hash {content_hash!r}, extension {ext!r}: "
+                         "a part is not an id, a SHA-256 or an extension of 1-10 letters and digits")
     parts = date_parts(taken_date) or ("undated", "")
     folder = "/".join(p for p in parts if p)
-    ext = (ext or "bin").lower().lstrip(".")
     return f"{folder}/{photo_id}-{digest}.{ext}"
+
+
+def path_problem(rel: str | bytes, *, backslash: bool = False) -> str | None:
+    """Why ``rel`` is not a path that stays inside the folder it is joined to
+    (None when it is): it must be relative, with no empty, ``.`` or ``..``
+    segment and no NUL (and, for store locators, no backslash: some stores and
+    tools read it as a separator)."""
+    sep, nul, back = ("/", "\0", "\\") if isinstance(rel, str) else (b"/", b"\0", b"\\")
+    if not rel:
+        return "it is empty"
+    if nul in rel:
+        return "it contains a NUL character"
+    if backslash and back in rel:
+        return "it contains a backslash"
+    if rel[:1] == sep:
+        return "it is an absolute path"
+    for seg in rel.split(sep):
+        if seg in ("..", b".."):
+            return "it has a '..' segment"
+        if seg in (".", b".", "", b""):
+            return "it has an empty or '.' segment"
+    return None
 
 
 def user_path(path: str, library_root) -> "Path":

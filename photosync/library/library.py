@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections import OrderedDict
 from pathlib import Path
 from typing import Callable
@@ -43,6 +44,13 @@ from .layout import (
 #: how many records read from disk are kept for a following stage() (not re-read)
 RECENT_READS = 1024
 
+#: bumped when config files are checked for more than before: a file validated by an older
+#: photosync (whose stamp is cached in the index) is checked again
+CONFIG_CHECKS = "2"
+
+#: the field a hand edit may not widen
+CANONICAL_FIELD = "visibility.canonical"
+
 
 def git_blob_id(data: bytes) -> str:
     """The id git gives these bytes as a blob (what ``git hash-object`` prints)."""
@@ -53,6 +61,52 @@ def git_blob_id(data: bytes) -> str:
 
 def photo_id_from_path(path: str) -> str:
     return path.rsplit("/", 1)[-1][: -len(".json")]
+
+
+class _History:
+    """The commits an index catch-up covers (reachable from HEAD, not from the commit the index
+    reflected): which photos a `visibility set` commit widened, and which commit last changed a
+    file.  Read only when a widening is found (most catch-ups find none)."""
+
+    #: a line of a `visibility set` commit body: "<label> (<photo id>): <old> -> <new>"
+    _LINE = re.compile(r"\(([0-9a-f-]{36})\): (?:private|friends|public) -> (private|friends|public)\s*$")
+
+    def __init__(self, git, since: str, head: str):
+        self.git = git
+        self.since = since
+        self.head = head
+        self._commits: list[tuple[str, str, str | None]] | None = None
+        self._allowed: set[tuple[str, str]] | None = None
+
+    @property
+    def commits(self) -> list[tuple[str, str, str | None]]:
+        if self._commits is None:
+            self._commits = self.git.commits_between(self.since, self.head)
+        return self._commits
+
+    def justified(self, photo_id: str, level: str) -> bool:
+        """Whether a `visibility set` commit (subject "visibility: ...", with its reason) among
+        these commits set this photo to this level."""
+        if self._allowed is None:
+            self._allowed = set()
+            for _oid, message, _parent in self.commits:
+                lines = message.splitlines()
+                if not (lines and lines[0].startswith("visibility:")):
+                    continue
+                if not any(line.startswith("reason:") and line[7:].strip() for line in lines):
+                    continue
+                for line in lines[1:]:
+                    m = self._LINE.search(line)
+                    if m:
+                        self._allowed.add((m.group(1), m.group(2)))
+        return (photo_id, level) in self._allowed
+
+    def last_change(self, path: str) -> tuple[str, str]:
+        """(commit, subject) of the newest of these commits that changed ``path``."""
+        for oid, message, parent in self.commits:
+            if self.git.blob_at(oid, path) != (self.git.blob_at(parent, path) if parent else None):
+                return oid, (message.splitlines() or [""])[0]
+        return self.head, ""
 
 
 class Library:
@@ -78,6 +132,11 @@ class Library:
         self.services: dict[str, dict] = {}
         self.preferences: dict = {}
         self.sync_state: dict = {}
+        #: config files that failed their checks this run (never committed by photosync)
+        self.invalid_config: set[str] = set()
+        #: canonical widenings committed outside `visibility set` that this run found
+        #: (photo_id, path, old, new, commit, subject, narrowed back: bool)
+        self.widened: list[tuple[str, str, str, str, str, str, bool]] = []
 
     # -- opening ---------------------------------------------------------------------
     @classmethod
@@ -104,6 +163,7 @@ class Library:
             lib._catch_up()
             if write:
                 lib._recover_pending()
+            lib._undo_widenings()
             lib._recheck_invalid()
             for path, reason in lib.index.invalid_files():
                 lib.report.error(path, reason)
@@ -178,7 +238,7 @@ class Library:
 
     def _stamp(self, rel: str) -> str:
         st = os.stat(self.root / rel)
-        return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
+        return f"{CONFIG_CHECKS}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
 
     def _load_config(self) -> None:
         assert self.index is not None
@@ -194,7 +254,9 @@ class Library:
                         self.services, bad = cfg.parse_services(data, rel)
                         for err in bad:
                             self.report.error(err.path, str(err).split(": ", 1)[1])
-                        if not bad:
+                        if bad:
+                            self.invalid_config.add(rel)
+                        else:
                             self.index.set_validated(rel, stamp)
                 elif kind == "preferences":
                     if fresh:
@@ -240,13 +302,19 @@ class Library:
         head = git.head_oid
         self.index.begin()
         try:
+            since = None
             if indexed and git.has_commit(indexed):
+                since = indexed
                 changes = [(p, b) for p, b in git.changed_between(indexed, (PHOTOS_DIR + "/",)) if is_photo_path(p)]
                 task = self.report.task("Updating index", total=len(changes)) if len(changes) > 200 else None
             else:
                 self.index.clear_derived()
                 changes = [(p, b) for p, b in git.walk(PHOTOS_DIR) if is_photo_path(p)]
                 task = self.report.task("Rebuilding index", total=len(changes)) if len(changes) > 200 else None
+            # where each changed photo was before (a record moves when its date changes)
+            before = {photo_id_from_path(p): self.index.photo_path(photo_id_from_path(p))
+                      for p, b in changes if b is not None} if since else {}
+            history = _History(git, since, head) if since else None
             for path, blob in changes:
                 if blob is None:
                     pid = photo_id_from_path(path)
@@ -254,7 +322,9 @@ class Library:
                         self.index.remove_photo(pid)
                     self.index.clear_invalid(path)
                 else:
-                    self._index_file(path, git.read_blob(blob), blob)
+                    photo = self._index_file(path, git.read_blob(blob), blob)
+                    if photo is not None and history is not None:
+                        self._note_widening(history, path, before.get(photo.photo_id), photo)
                 if task:
                     task.advance()
             if task:
@@ -264,6 +334,96 @@ class Library:
         except BaseException:
             self.index.rollback()
             raise
+
+    # -- privacy: canonical visibility widens only through `visibility set` -----------------------
+    def _initial_level(self, photo: Photo) -> str:
+        """The level a record new to git may have: the narrowest of the configured default
+        and what its instances show (what discover would have given it)."""
+        from ..model import narrowest
+
+        shown = [i.visibility for i in photo.all_instances() if i.visibility]
+        return narrowest([self.preferences.get("default_visibility", "private"), *shown])
+
+    def _canonical_at(self, commit_or_head: str | None, path: str | None) -> str | None:
+        """The canonical level of the record at ``path`` in a commit (HEAD when None)."""
+        if not path:
+            return None
+        git = self.git
+        blob = git.head_blob_oid(path) if commit_or_head is None else git.blob_at(commit_or_head, path)
+        if blob is None:
+            return None
+        try:
+            level = records.parse_json(git.read_blob(blob), path)["visibility"]["canonical"]
+        except (InvalidRecord, KeyError, TypeError):
+            return None
+        from ..model import VISIBILITY_LEVELS
+
+        return level if level in VISIBILITY_LEVELS else None
+
+    def _note_widening(self, history: "_History", path: str, old_path: str | None, photo: Photo) -> None:
+        """A record whose canonical level is wider at HEAD than before the commits the index
+        catches up with, and no `visibility set` among them widened it: kept in the index
+        until it is narrowed back (a write run does that; a read-only run reports it)."""
+        from ..model import visibility_rank
+
+        assert self.index is not None
+        new = photo.visibility.canonical
+        if visibility_rank(new) == 0:
+            return  # the narrowest level widens nothing (most photos: no old record is read)
+        old = self._canonical_at(history.since, old_path) or self._initial_level(photo)
+        if visibility_rank(new) <= visibility_rank(old) or history.justified(photo.photo_id, new):
+            return
+        known = self.index.widening(photo.photo_id)
+        if known is not None and visibility_rank(known[2]) < visibility_rank(old):
+            old = known[2]  # widened twice before a run could narrow it: back to the first level
+        commit, subject = history.last_change(path)
+        self.index.add_widening(photo.photo_id, path, old, new, commit, subject)
+
+    def _undo_widenings(self) -> None:
+        """Narrow back what a commit made outside `visibility set` widened (write runs),
+        or say that the next write run will (read-only runs)."""
+        from ..conflicts import visibility as vis
+        from ..model import visibility_rank
+
+        assert self.index is not None
+        rows = self.index.widenings()
+        if not rows:
+            return
+        undone: list[tuple] = []
+        for pid, path, old, new, commit, subject in rows:
+            how = f"was widened {old} -> {new} by commit {commit[:10]} (\"{subject}\"), not with 'photosync visibility set'"
+            widen = f"photosync visibility set {pid} {new} --reason \"...\""
+            if not self.write:
+                self.report.error(path, f"field '{CANONICAL_FIELD}' {how}; the next photosync command that writes "
+                                        f"narrows it back to {old} (to widen it: {widen})")
+                self.widened.append((pid, path, old, new, commit, subject, False))
+                continue
+            try:
+                photo = self.get_photo(pid)
+            except KeyError:  # the record is gone (merged, or removed with git)
+                self.index.drop_widening(pid)
+                continue
+            except InvalidRecord as e:
+                self.report.error(path, f"field '{CANONICAL_FIELD}' {how}; not narrowed back yet: {e.reason}")
+                continue
+            if visibility_rank(photo.visibility.canonical) > visibility_rank(old):
+                self.stage(vis.narrow_to(photo, old))
+                undone.append((pid, path, old, new, commit, subject, photo.label))
+            else:
+                self.index.drop_widening(pid)
+        if undone:
+            n = len(undone)
+            lines = [f"{label} ({pid}): {new} -> {old}, widened by {commit[:10]} without visibility set"
+                     for pid, _p, old, new, commit, _s, label in undone]
+            self.commit(f"library: narrowed {n} photo{'s' if n != 1 else ''} back that a commit outside "
+                        "photosync had widened\n\n" + "\n".join(lines))
+            for pid, path, old, new, commit, subject, _label in undone:
+                self.report.error(path, f"field '{CANONICAL_FIELD}' was widened {old} -> {new} by commit "
+                                        f"{commit[:10]} (\"{subject}\"), not with 'photosync visibility set'; "
+                                        f"narrowed back to {old}. To widen it: photosync visibility set {pid} "
+                                        f"{new} --reason \"...\"")
+                self.index.drop_widening(pid)
+                self.widened.append((pid, path, old, new, commit, subject, True))
 
     def _recheck_invalid(self) -> None:
         """Files recorded as invalid that a person has fixed (or removed) since."""
@@ -294,8 +454,14 @@ class Library:
     def _recover_pending(self) -> None:
         """Deal with files under photos/ and config/ that differ from HEAD: an
         interrupted run's writes or hand edits.  Valid ones are committed, invalid
-        ones reported (and left untouched), hand-deleted photo files restored."""
+        ones reported (and left untouched, never staged), hand-deleted photo files
+        restored.  A record whose canonical visibility a hand edit widened is
+        committed at the narrower level it had (the person's other edits kept):
+        widening is only `photosync visibility set`."""
         import pygit2
+
+        from ..conflicts import visibility as vis
+        from ..model import visibility_rank
 
         git = self.git
         ours = (PHOTOS_DIR + "/", CONFIG_DIR + "/", SCHEMAS_DIR + "/")
@@ -313,6 +479,7 @@ class Library:
             return
         sync_only: list[str] = []
         to_commit: list[str] = []
+        rewritten: dict[str, bytes] = {}
         restored: dict[str, bytes] = {}
         valid_photos: list[tuple[str, Photo]] = []
         for path in sorted(pending):
@@ -333,9 +500,30 @@ class Library:
                         if git.is_staged(pending[path]):
                             git.unstage(path)  # never commit it along with photosync's own changes
                         continue
+                    before = self._canonical_at(None, path)
+                    if before is None and self.index is not None:  # moved by hand: the record's old place
+                        before = self._canonical_at(None, self.index.photo_path(photo.photo_id))
+                    before = before or self._initial_level(photo)
+                    level = photo.visibility.canonical
+                    if visibility_rank(level) > visibility_rank(before):
+                        photo = vis.narrow_to(photo, before)
+                        rewritten[path] = records.photo_to_bytes(photo, path)
+                        self.report.error(
+                            path, f"field '{CANONICAL_FIELD}': widened by hand from {before} to {level}; not "
+                                  f"recorded (it is committed as {before}, your other edits kept): only "
+                                  f"'photosync visibility set {photo.photo_id} {level} --reason \"...\"' widens a photo")
+                    else:
+                        to_commit.append(path)
                     valid_photos.append((path, photo))
+                elif path in CONFIG_FILES:
+                    if path in self.invalid_config:
+                        self.report.info(f"{path} was edited outside photosync and is invalid (see above): "
+                                         f"it is not committed until it is fixed (or: git checkout -- {path})")
+                        if git.is_staged(pending[path]):
+                            git.unstage(path)
+                        continue
                     to_commit.append(path)
-                elif path in CONFIG_FILES or path.startswith(SCHEMAS_DIR + "/"):
+                elif path.startswith(SCHEMAS_DIR + "/"):
                     to_commit.append(path)
             elif head_blob is not None:
                 if is_photo_path(path):
@@ -348,18 +536,22 @@ class Library:
             sync_only.append(path)
         if sync_only:
             git.sync_index_to_worktree(sync_only)
-        if to_commit:
-            n = len(to_commit)
+        if to_commit or rewritten:
+            n = len(to_commit) + len(rewritten)
             message = (
                 f"library: record {n} file{'s' if n != 1 else ''} changed outside photosync "
-                "(hand edits or an interrupted run)\n\n" + "\n".join(to_commit[:50])
+                "(hand edits or an interrupted run)\n\n" + "\n".join(sorted([*to_commit, *rewritten])[:50])
             )
+            if rewritten:
+                message += (f"\n\nvisibility.canonical widened by hand in {len(rewritten)} of them: not recorded, "
+                            "kept at the narrower level (widening is photosync visibility set)")
 
             def update(index: Index) -> None:
-                index.put_photos([(photo, path, git_blob_id((self.root / path).read_bytes()))
+                index.put_photos([(photo, path, git_blob_id(rewritten[path] if path in rewritten
+                                                            else (self.root / path).read_bytes()))
                                   for path, photo in valid_photos])
 
-            self._commit_files({}, message, also_add=to_commit, index_updates=update)
+            self._commit_files(rewritten, message, also_add=to_commit, index_updates=update)
 
     def _repair_interrupted_writes(self) -> None:
         """Files photosync itself was writing when it died are put back as HEAD
@@ -397,7 +589,8 @@ class Library:
             git.sync_index_to_worktree(paths)
         git.clear_interrupted()
         if restored:
-            self.report.info(f"an interrupted run was writing {restored} files; they were put back as git has them")
+            self.report.info(f"an interrupted run was writing {restored} file{'s' if restored != 1 else ''}; "
+                             f"{'they were' if restored != 1 else 'it was'} put back as git has {'them' if restored != 1 else 'it'}")
 
     # -- photos ----------------------------------------------------------------------------
     def photo_ids(self, states=None) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..connectors import registry as connectors
 from ..connectors.base import Connector, ConnectorContext
 from ..library import config as cfg
-from ..library.layout import user_path
+from ..library.layout import SAFE_EXT, user_path
 from ..library.library import Library
 from ..stores import registry as stores
 from ..stores.base import BlobKey, BlobStore, StoreContext
@@ -58,11 +58,13 @@ class Connectors:
 
 
 def blob_ext(photo: Photo) -> str:
+    """The blob's extension: the format's, else the file name's when it is 1-10
+    letters and digits (a name like ``x.jpg/../..`` must not shape the key), else bin."""
     fmt = photo.metadata.format
     if fmt and fmt in FORMATS:
         return FORMATS[fmt].ext
     ext = extension(photo.metadata.filename or "")
-    return ext or "bin"
+    return ext if SAFE_EXT.fullmatch(ext) else "bin"
 
 
 def blob_key(photo: Photo) -> BlobKey:

@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-from ..errors import ConfigError, SourceError, StoreError, VerificationError
-from ..library.layout import user_path
+from ..errors import ConfigError, SourceError, StoreError, UnsafeLocator, VerificationError
+from ..library.layout import path_problem, user_path
 from .base import BlobKey, BlobStore, StoreCapabilities, StoredBlob
 
 CHUNK = 1024 * 1024
@@ -54,6 +54,8 @@ class LocalStore(BlobStore):
         self.root = user_path(path, env.library_root)
         self.readback = config.get("verify", "readback") == "readback"
         self._unsynced_dirs: set[Path] = set()
+        #: folder of a locator -> whether it resolves inside the store (see _path)
+        self._inside: dict[str, bool] = {}
 
     def _ensure_root(self) -> None:
         if not self.root.is_dir():
@@ -69,7 +71,8 @@ class LocalStore(BlobStore):
             raise ConfigError("a local store needs --path DIR")
         p = user_path(path, Path.cwd())
         if not p.is_dir():
-            raise ConfigError(f"--path {path}: no such folder (create it, or mount the drive)")
+            raise ConfigError(f"--path {path}: no such folder ({p}); create it (mkdir -p), or mount the drive or "
+                              "NAS share first")
         return {"path": str(p.resolve())}
 
     def unavailable(self) -> str | None:
@@ -87,16 +90,39 @@ class LocalStore(BlobStore):
     def describe(self) -> str:
         return f"{self.name} (local folder {self.root})"
 
+    def _path(self, locator: str, *, whole: bool = False) -> Path:
+        """The file of ``locator``, which must stay inside the store's folder: a locator
+        from a record is never joined as it is (``../../victim.jpg``, ``/etc/hostname``),
+        and a folder that resolves outside it (a symbolic link) is refused.  Resolving
+        costs ~100 us a path here, so folders are resolved once a run (a few hundred
+        YYYY/MM folders); ``whole`` resolves the file too (before bytes are read)."""
+        problem = path_problem(locator, backslash=True)
+        if problem is None:
+            path = self.root / locator
+            folder = locator.rpartition("/")[0]
+            inside = self._inside.get(folder)
+            if inside is None:
+                inside = self._inside[folder] = self._resolves_inside(path.parent)
+            if inside and (not whole or self._resolves_inside(path)):
+                return path
+            problem = "it resolves outside the store's folder (a symbolic link?)"
+        raise UnsafeLocator(f"store {self.name}: locator {locator!r} is not a path inside {self.root} "
+                            f"({problem}); refused")
+
+    def _resolves_inside(self, path: Path) -> bool:
+        root = os.path.realpath(self.root)
+        return os.path.commonpath([root, os.path.realpath(path)]) == root
+
     def has(self, key: BlobKey) -> StoredBlob | None:
         try:
-            st = os.stat(self.root / key.name)
+            st = os.stat(self._path(key.name))
         except FileNotFoundError:
             return None
         return StoredBlob(key.name, st.st_size, key.content_hash)
 
     def put(self, key: BlobKey, stream: BinaryIO, size: int | None = None) -> StoredBlob:
         self._ensure_root()
-        dest = self.root / key.name
+        dest = self._path(key.name)
         if dest.exists():
             digest, n = _hash_file(dest)
             if digest == key.digest:
@@ -149,16 +175,17 @@ class LocalStore(BlobStore):
                 os.close(fd)
 
     def open(self, locator: str) -> BinaryIO:
+        path = self._path(locator, whole=True)
         try:
-            return open(self.root / locator, "rb")
+            return open(path, "rb")
         except FileNotFoundError:
-            raise StoreError(f"{self.root / locator} is missing") from None
+            raise StoreError(f"{path} is missing") from None
         except OSError as e:
-            raise StoreError(f"cannot read {self.root / locator}: {e.strerror}") from None
+            raise StoreError(f"cannot read {path}: {e.strerror}") from None
 
     def stat(self, locator: str) -> int | None:
         try:
-            return os.stat(self.root / locator).st_size
+            return os.stat(self._path(locator)).st_size
         except FileNotFoundError:
             return None
 

@@ -36,7 +36,8 @@ import io
 from typing import BinaryIO, Iterator
 
 from .. import credentials
-from ..errors import ConfigError, SourceError, StoreError, VerificationError
+from ..errors import ConfigError, SourceError, StoreError, UnsafeLocator, VerificationError
+from ..library.layout import path_problem
 from .base import BlobKey, BlobStore, Check, StoreCapabilities, StoredBlob
 
 MiB = 1024 * 1024
@@ -117,10 +118,17 @@ class S3Store(BlobStore):
         )
 
     def _key(self, locator: str) -> str:
+        """The object key of ``locator``: refused when it has a '..' or '.' segment, is absolute or
+        has a backslash (S3 keeps such names as they are, but a sync of the bucket to a folder, or
+        another S3-compatible server, may read them as a way out of the prefix)."""
+        problem = path_problem(locator, backslash=True)
+        if problem is not None:
+            raise UnsafeLocator(f"store {self.name}: locator {locator!r} is not a key inside "
+                                f"{self.uri(locator)} ({problem}); refused")
         return f"{self.prefix}/{locator}" if self.prefix else locator
 
     def uri(self, locator: str) -> str:
-        return f"s3://{self.bucket}/{self._key(locator)}"
+        return f"s3://{self.bucket}/{self.prefix}/{locator}" if self.prefix else f"s3://{self.bucket}/{locator}"
 
     def describe(self) -> str:
         where = self.config.get("endpoint_url") or "AWS"
@@ -248,7 +256,10 @@ class S3Store(BlobStore):
         raise AssertionError("unreachable")
 
     def verify(self, locator: str, content_hash: str) -> Check:
-        head = self._head(locator)
+        try:
+            head = self._head(locator)
+        except UnsafeLocator as e:
+            return Check(False, f"not checked: {e}")
         if head is None:
             return Check(False, "missing")
         if head.get("Metadata", {}).get(SHA_KEY) not in (None, content_hash.split(":", 1)[1]):

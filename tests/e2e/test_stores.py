@@ -53,7 +53,7 @@ def test_a_replica_store_gets_every_copy_and_can_rebuild_the_primary(tmp_path, c
     assert r.code == 1 and "missing" in r.out
     assert cli("-L", str(lib), "status", "--json", check=0).json["below_min_copies"] == 1
     r = cli("-L", str(lib), "audit", "--copies", "2")
-    assert r.code == 1 and "1 photos with fewer than 2" in r.out
+    assert r.code == 1 and "1 photo with fewer than 2" in r.out
     r = cli("-L", str(lib), "replicate", "--execute", check=0)
     assert "copied 1 originals" in r.out
     assert lost.exists()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from helpers import commit_count, git, git_status, open_lib
 
-from photosync.errors import ConfigError, LibraryLocked, LibraryNotFound
+from photosync.errors import ConfigError, InvalidRecord, LibraryLocked, LibraryNotFound
 from photosync.library.find import find_library
 from photosync.library.layout import utc_now
 from photosync.library.library import Library
@@ -296,4 +296,21 @@ def test_large_commits_write_packs_and_compaction_keeps_every_object(library):
     fsck = subprocess.run(["git", "-C", str(library), "fsck", "--strict", "--full"], capture_output=True, text=True)
     assert fsck.returncode == 0, fsck.stderr
     assert len(git(library, "ls-tree", "-r", "--name-only", "HEAD", "photos").split()) == 4 * gitstore.PACK_THRESHOLD + 1  # and photos/.gitkeep
+    assert git_status(library) == ""
+
+
+def test_photosync_itself_never_stages_a_secret_looking_key(library):
+    lib, _ = open_lib(library)
+    try:
+        services = lib.raw_services()
+        services["fl"] = {"type": "flickr", "enabled": True, "flickr_api_secret": "x"}
+        with pytest.raises(InvalidRecord, match="fl.flickr_api_secret"):
+            lib.stage_config("config/services.json", services)
+        prefs = lib.raw_preferences()
+        prefs["blob_storage"]["stores"]["local"]["Secret_Access_Key"] = "x"
+        with pytest.raises(InvalidRecord, match="blob_storage.stores.local.Secret_Access_Key"):
+            lib.stage_config("config/user-preferences.json", prefs)
+        assert lib.commit("nothing") is None
+    finally:
+        lib.close()
     assert git_status(library) == ""

@@ -111,3 +111,73 @@ def test_fast_validator_agrees_with_jsonschema(mutations, drop):
     except InvalidRecord:
         ours_ok = False
     assert ours_ok == reference_ok
+
+
+# -- secret-looking keys in config files --------------------------------------------------------------
+
+def _keys_photosync_writes() -> dict[str, dict]:
+    """Config files with every key photosync writes today (and the README's examples)."""
+    from photosync.connectors.flickr import DEFAULT_ENDPOINTS
+    from photosync.library.config import DEFAULT_PREFERENCES, DEFAULT_SYNC_STATE
+
+    services = {
+        "pictures": {"type": "local", "enabled": True, "path": "/home/me/Pictures", "follow_symlinks": True},
+        "flickr-out": {
+            "type": "flickr", "enabled": True, "account": "12345678@N00", "upload_from": ["pictures"],
+            "upload_location_public": False, "rate_limit": {"requests_per_hour": 3500, "requests_per_minute": 60},
+            "retry": {"attempts": 6, "base_seconds": 1}, "timeout_seconds": 60, "full_listing_days": 30,
+            "endpoints": {name: "https://example.org/" + name for name in DEFAULT_ENDPOINTS},
+        },
+        # names are a person's choice, not keys
+        "session-photos": {"type": "local", "enabled": False, "path": "/mnt/nas/token"},
+    }
+    prefs = json.loads(json.dumps(DEFAULT_PREFERENCES))
+    prefs["blob_storage"]["stores"].update({
+        "nas": {"type": "local", "path": "/mnt/nas/photosync-blobs", "verify": "stream"},
+        "offsite": {"type": "s3", "bucket": "my-photos", "prefix": "library", "region": "eu-west-1",
+                    "endpoint_url": "https://minio.example:9000", "storage_class": "STANDARD_IA",
+                    "profile": "backup", "multipart_threshold": 67108864, "part_size": 67108864,
+                    "max_attempts": 8},
+        "backblaze": {"type": "b2", "bucket": "my-photos", "region": "us-west-004"},
+        "secret-stash": {"type": "local", "path": "/srv/x"},
+    })
+    prefs["blob_storage"].update({"replicas": ["nas"], "min_copies": 2, "local_path": None,
+                                  "s3_bucket": None, "b2_bucket": None})
+    state = json.loads(json.dumps(DEFAULT_SYNC_STATE))
+    state["services"]["pictures"] = {"cursor": None, "last_change": "2024-01-15T10:30:00Z", "items": 3}
+    state["services"]["token-box"] = {"cursor": "x"}
+    return {"services": services, "preferences": prefs, "sync_state": state}
+
+
+def test_no_key_photosync_writes_looks_like_a_secret():
+    for kind, data in _keys_photosync_writes().items():
+        assert records.secret_keys(kind, data) == [], kind
+        records.validate(kind, data, kind)
+
+
+@pytest.mark.parametrize("key", [
+    "api_secret", "Api_Secret", "flickr_api_secret", "API-SECRET", "token", "oauth_token_secret", "refreshToken",
+    "password", "passwd", "db_passphrase", "Cookie", "cookies", "credentials", "private_key", "privateKey",
+    "api_key", "apiKey", "aws_access_key_id", "AccessKey", "application_key", "key_id", "session",
+    "SessionId", "Authorization",
+])
+def test_secret_looking_keys_are_found_at_any_depth(key):
+    services = _keys_photosync_writes()["services"]
+    services["pictures"][key] = "x"
+    services["flickr-out"]["retry"] = {"attempts": 2, "nested": [{key: "x"}]}
+    found = records.secret_keys("services", services)
+    assert found == [f"pictures.{key}", f"flickr-out.retry.nested[0].{key}"]
+    with pytest.raises(InvalidRecord, match="secrets do not belong") as e:
+        records.validate("services", services, "config/services.json")
+    assert e.value.field == f"pictures.{key}"
+    prefs = _keys_photosync_writes()["preferences"]
+    prefs["blob_storage"]["stores"]["offsite"][key] = "x"
+    assert records.secret_keys("preferences", prefs) == [f"blob_storage.stores.offsite.{key}"]
+    assert records.secret_keys("sync_state", {"schema_version": 1, "services": {"x": {key: 1}}}) == [
+        f"services.x.{key}"]
+
+
+def test_endpoint_names_are_not_secrets_elsewhere():
+    """Flickr's OAuth endpoint names are allowed under a service's endpoints only."""
+    services = {"f": {"type": "flickr", "enabled": True, "access_token": "abc"}}
+    assert records.secret_keys("services", services) == ["f.access_token"]
