@@ -1013,8 +1013,17 @@ class FlickrConnector(Connector):
             steps.append(("date taken", lambda: self.call(
                 "flickr.photos.setDates", photo_id=item_id, date_taken=md.taken_date[:19].replace("T", " "),
                 date_taken_granularity=str(GRANULARITY_CODE.get(md.taken_date_granularity, 0)))))
+        located = []
         if self._sends_location(photo, audience):
-            steps.append(("location", lambda: self._set_location(item_id, md.location, audience)))
+            steps.append(("location", lambda: located.append(self.call(
+                "flickr.photos.geo.setLocation", photo_id=item_id, lat=str(md.location.lat),
+                lon=str(md.location.lng)))))
+            # a location set through the API (or imported from the file's EXIF) takes the account's
+            # default geo permissions (flickr.photos.geo.setLocation: "Before users may assign location
+            # data to a photo they must define who, by default, may view that information"), public on
+            # many accounts: the photo's own audience is set instead
+            steps.append(("location's permissions", lambda: located and self.call(
+                "flickr.photos.geo.setPerms", photo_id=item_id, **geo_flags_for(audience))))
         for album in md.albums:
             steps.append((f"album {album!r}", lambda album=album: self._add_to_album(album, item_id)))
         for what, step in steps:
@@ -1023,15 +1032,6 @@ class FlickrConnector(Connector):
             except PhotosyncError as e:
                 warnings.append(f"uploaded as {item_id}, but its {what} was not set: {e}")
         return warnings
-
-    def _set_location(self, item_id: str, location: Location, audience: str) -> None:
-        """setLocation, then geo.setPerms: a location set through the API (or imported
-        from the file's EXIF) takes the account's default geo permissions
-        (flickr.photos.geo.setLocation: "Before users may assign location data to a photo
-        they must define who, by default, may view that information"), public on many
-        accounts; the photo's own audience is set instead."""
-        self.call("flickr.photos.geo.setLocation", photo_id=item_id, lat=str(location.lat), lon=str(location.lng))
-        self.call("flickr.photos.geo.setPerms", photo_id=item_id, **geo_flags_for(audience))
 
     def uploaded_metadata(self, photo: Photo, visibility: str) -> Metadata:
         """What Flickr will say of the photo once upload() has sent it: its
