@@ -39,6 +39,29 @@ def narrowest(levels) -> str:
     return VISIBILITY_LEVELS[min(ranks)] if ranks else "private"
 
 
+#: Audiences: who sees a photo, finer than the canonical levels where a service has finer
+#: states (Flickr's is_friend and is_family are independent flags).  Each audience is the set of
+#: groups that see it besides its owner, and one audience is within another when its set is a
+#: subset: a partial order ("family" and "friends" are not comparable), so a change or a
+#: discrepancy is judged on sets, never on the coarse rank alone.  The canonical levels stay
+#: private/friends/public; "friends" here, as an audience, means friends only.
+AUDIENCE_GROUPS: Mapping[str, frozenset] = {
+    "private": frozenset(),
+    "family": frozenset({"family"}),
+    "friends": frozenset({"friends"}),
+    "friends+family": frozenset({"friends", "family"}),
+    "public": frozenset({"friends", "family", "everyone"}),
+}
+AUDIENCES: tuple[str, ...] = tuple(AUDIENCE_GROUPS)
+#: the finer audiences inside the canonical level "friends"
+FRIENDS_AUDIENCES: tuple[str, ...] = ("family", "friends", "friends+family")
+
+
+def within(audience: str, other: str) -> bool:
+    """True when everyone who sees ``audience`` also sees ``other``."""
+    return AUDIENCE_GROUPS[audience] <= AUDIENCE_GROUPS[other]
+
+
 @dataclass(frozen=True)
 class Location:
     lat: float
@@ -101,6 +124,9 @@ class Instance:
     raw_name_b64: str | None = None
     #: visual signature (media/visual.py): finds resized, re-encoded, cropped and rotated copies
     look: str | None = None
+    #: the service's own, finer state inside the level "friends" (Flickr: family, friends,
+    #: friends+family); None when the service has no finer states or did not say
+    audience: str | None = None
 
     @property
     def key(self) -> str:
@@ -140,10 +166,17 @@ class Discrepancy:
     service: str
     current: str
     canonical: str
+    #: set when the levels alone do not say it: the audience the service shows and the
+    #: audience it may show (AUDIENCES)
+    audience: str | None = None
+    allowed: str | None = None
 
     @property
     def wider(self) -> bool:
-        """True when the service shows the photo more widely than it should."""
+        """True when the service shows the photo to anyone it should not (decided on
+        audiences when they are known: family-only shown to friends and family is wider)."""
+        if self.audience and self.allowed:
+            return not within(self.audience, self.allowed)
         return visibility_rank(self.current) > visibility_rank(self.canonical)
 
 
@@ -152,6 +185,10 @@ class Visibility:
     canonical: str = "private"
     per_service: Mapping[str, str] = field(default_factory=dict)
     discrepancies: tuple[Discrepancy, ...] = ()
+    #: who "friends" means for this photo when a person said so (FRIENDS_AUDIENCES; set by
+    #: ``visibility adopt`` from a service's finer state); None: each service's
+    #: ``friends_audience`` setting (default: friends only).  Only meaningful when canonical is friends.
+    friends_audience: str | None = None
 
 
 @dataclass(frozen=True)

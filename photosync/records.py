@@ -332,6 +332,8 @@ def _instance_to(inst: Instance) -> dict:
         out["raw_name_b64"] = inst.raw_name_b64
     if inst.look is not None:
         out["look"] = inst.look
+    if inst.audience is not None:
+        out["audience"] = inst.audience
     return out
 
 
@@ -349,6 +351,7 @@ def _instance_from(service: str, d: dict) -> Instance:
         missing_since=d.get("missing_since"),
         raw_name_b64=d.get("raw_name_b64"),
         look=d.get("look"),
+        audience=d.get("audience"),
     )
 
 
@@ -421,9 +424,11 @@ def photo_to_dict(p: Photo) -> dict:
             "canonical": p.visibility.canonical,
             "per_service": dict(sorted(p.visibility.per_service.items())),
             "discrepancies": [
-                {"service": d.service, "current": d.current, "canonical": d.canonical}
+                {"service": d.service, "current": d.current, "canonical": d.canonical,
+                 **({"audience": d.audience, "allowed": d.allowed} if d.audience and d.allowed else {})}
                 for d in p.visibility.discrepancies
             ],
+            **({"friends_audience": p.visibility.friends_audience} if p.visibility.friends_audience else {}),
         },
         "blobs": {
             name: {
@@ -474,6 +479,7 @@ def photo_from_dict(d: dict) -> Photo:
             canonical=vis["canonical"],
             per_service=dict(vis["per_service"]),
             discrepancies=tuple(Discrepancy(**x) for x in vis["discrepancies"]),
+            friends_audience=vis.get("friends_audience"),
         ),
         blobs={
             name: BlobCopy(store=name, locator=c["locator"], size=c["size"],

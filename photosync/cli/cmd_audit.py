@@ -24,6 +24,10 @@ def audit(
         False, "--fix", help="With --visibility-check: narrow services that show photos more widely than canonical "
         "(never widens)."
     ),
+    yes: bool = typer.Option(
+        False, "--yes", "-y", help="With --fix: narrow without asking, however many photos (more than a handful "
+        "are otherwise asked about, and not narrowed without a terminal)."
+    ),
     copies: Optional[int] = typer.Option(
         None, "--copies", min=1, help="List photos with fewer than N verified copies."
     ),
@@ -65,14 +69,19 @@ def audit(
                          f"({wider} where a service shows more than it should)")
             for r in rows:
                 tag = "[red]wider[/]" if r.wider else "narrower"
-                ui.out.print(f"  {tag}: {ui.printable(r.label)} ({r.photo_id[:8]}) on {r.service}: {r.current}, canonical {r.canonical}")
+                may = f" ({r.allowed} there)" if r.allowed else ""
+                ui.out.print(f"  {tag}: {ui.printable(r.label)} ({r.photo_id[:8]}) on {r.service}: {r.shown}, "
+                             f"canonical {r.canonical}{may}")
             if fix and wider:
-                fixed = a.fix_visibility(lib, rows)
-                reporter.stop()
-                ui.out.print(f"  fixed: {fixed.narrowed} narrowed to canonical"
-                             + (f", [red]{fixed.failed} failed[/]" if fixed.failed else "")
-                             + (f", {fixed.unsupported} must be changed by hand" if fixed.unsupported else ""))
-                wider -= fixed.narrowed
+                plan, unsupported = a.plan_fix(lib, rows)
+                go = _confirmed(plan, yes)
+                if go:
+                    fixed = a.fix_visibility(lib, rows, plan)
+                    reporter.stop()
+                    ui.out.print(f"  fixed: {fixed.narrowed} narrowed to canonical"
+                                 + (f", [red]{fixed.failed} failed[/]" if fixed.failed else "")
+                                 + (f", {unsupported} must be changed by hand" if unsupported else ""))
+                    wider -= fixed.narrowed
             failed = failed or wider > 0
             # widenings committed with plain git (found when photosync's index caught up with them)
             if lib.widened:
@@ -96,3 +105,33 @@ def audit(
         return failed
 
     with_library(body, quiet=quiet, library=library)
+
+
+def _confirmed(plan, yes: bool) -> bool:
+    """List what --fix would narrow; above a handful, narrow only with --yes or a yes
+    typed at a terminal (an imported photostream is not made private by one command)."""
+    import sys
+
+    from ..phases.audit import HANDFUL
+    from . import ui
+
+    services = sorted({n.service for n in plan})
+    ui.out.print(f"  would narrow {len(plan)} cop{'y' if len(plan) == 1 else 'ies'} on {', '.join(services) or '-'}:")
+    for n in plan:
+        ui.out.print(f"    {ui.printable(n.label)} ({n.photo_id[:8]}) on {n.service}: {n.shown} -> {n.expected}")
+    if len(plan) <= HANDFUL or yes:
+        return bool(plan)
+    adopt = " ".join(f"photosync visibility adopt {s} --reason \"...\"" for s in services)
+    if sys.stdin.isatty():
+        ui.err.print(f"Narrow these {len(plan)} on the service (it cannot be undone by photosync)? [y/N]", end=" ",
+                     markup=False)
+        answer = sys.stdin.readline().strip().lower()
+        if answer in ("y", "yes"):
+            return True
+        ui.out.print("  nothing narrowed")
+    else:
+        ui.out.print(f"  nothing narrowed: more than {HANDFUL} photos, and no terminal to ask; run again with --yes "
+                     f"to narrow them, or keep what the service shows as their canonical visibility: {adopt}")
+        return False
+    ui.out.print(f"  to keep what the service shows as their canonical visibility instead: {adopt}")
+    return False

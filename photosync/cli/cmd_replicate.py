@@ -59,6 +59,7 @@ def replicate(
         if uploads.actions or uploads.refused:
             ui.out.print(
                 f"uploaded {sent.uploaded} photos to services, {sent.found} found there already (recorded)"
+                + (f", {sent.refused} refused (a service policy conflict)" if sent.refused else "")
                 + (f", [red]{sent.failed} failed[/]" if sent.failed else "")
             )
         if plan.waiting:

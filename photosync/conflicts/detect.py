@@ -129,11 +129,13 @@ def visibility_discrepancies(photo: Photo) -> list[Conflict]:
     --visibility-check --fix``; a narrower one is safe (widening is ``visibility set``)."""
     out = []
     for d in photo.visibility.discrepancies:
+        shown = d.audience or d.current
+        may = f" ({d.allowed} there)" if d.allowed else ""
         if d.wider:
-            desc = (f"{d.service} shows it to {d.current}, wider than its canonical {d.canonical}: "
+            desc = (f"{d.service} shows it to {shown}, wider than its canonical {d.canonical}{may}: "
                     "narrow it with photosync audit --visibility-check --fix")
         else:
-            desc = f"{d.service} shows it to {d.current}, narrower than its canonical {d.canonical} (safe)"
+            desc = f"{d.service} shows it to {shown}, narrower than its canonical {d.canonical}{may} (safe)"
         out.append(Conflict(id=f"visibility_discrepancy:{d.service}", type="visibility_discrepancy",
                             description=desc, services=(d.service,), resolution_required=False))
     return out

@@ -39,7 +39,6 @@ from ..model import (
     Resolution,
     SupersededBlob,
     Visibility,
-    narrowest,
     with_instance,
 )
 from ..media.visual import Look, best_rotation, gradient_distance, quarters, tone_distance
@@ -390,14 +389,14 @@ def merge(a: Photo, b: Photo, *, now: str, how: str, policy: str | None,
         choice="merge",
         value={"merged": gone.photo_id, "content_hash": gone.content_hash, "canonical": keep.canonical_source},
     )
-    level = narrowest([keep.visibility.canonical, gone.visibility.canonical])
+    level, friends_audience = vis.merged(keep.visibility, gone.visibility)
     photo = photo.replace(
         conflicts=tuple(dict((c.id, c) for c in conflicts).values()),
         resolutions=(*keep.resolutions, *gone.resolutions, res),
         superseded_blobs=tuple(superseded),
         created_at=min(keep.created_at, gone.created_at),
         processing_state="discovered",
-        visibility=Visibility(level, photo.visibility.per_service, ()),
+        visibility=Visibility(level, photo.visibility.per_service, (), friends_audience),
     )
     return vis.refresh(photo), gone.photo_id
 

@@ -26,6 +26,9 @@ class Capabilities:
     set_visibility: bool = False
     #: canonical levels this service can express (empty: it has no notion of audience)
     visibility_levels: tuple[str, ...] = ()
+    #: the finer audiences it can express (model.AUDIENCES; empty: only the levels): such a
+    #: service is given an audience where others are given a level (upload, set_visibility)
+    audiences: tuple[str, ...] = ()
     set_metadata: bool = False
     albums: bool = False
     delete: bool = False
@@ -80,6 +83,8 @@ class ServiceItem:
     warnings: tuple[str, ...] = ()
     #: visual signature of a still image (media/visual.py), for variant detection
     look: str | None = None
+    #: the service's finer state when visibility is friends (model.FRIENDS_AUDIENCES)
+    audience: str | None = None
 
 
 @dataclass
@@ -147,12 +152,25 @@ class Connector(ABC):
     # -- optional (see capabilities) --------------------------------------------------------
     def upload(self, photo: Photo, stream: BinaryIO, size: int | None, visibility: str) -> ServiceItem:
         """Put the photo's original on the service with ``visibility`` (a level
-        the service has) and its canonical metadata; the new item, described."""
+        the service has; an audience for a service with ``capabilities.audiences``)
+        and its canonical metadata; the new item, described.  When the service is
+        sent other bytes than the original's (its location removed), the item's
+        content_hash and size are those of the bytes sent."""
         raise Unsupported(f"service {self.name} ({self.type_name}) cannot upload")
 
     def uploaded_metadata(self, photo: Photo, visibility: str) -> Metadata:
         """The metadata the service will report for ``photo`` once uploaded (what it keeps of it)."""
         return photo.metadata
+
+    def alters_upload(self, photo: Photo, visibility: str) -> bool:
+        """Whether an upload at ``visibility`` may send other bytes than the original's
+        (a copy without its location): prepare_upload then says which."""
+        return False
+
+    def prepare_upload(self, photo: Photo, stream: BinaryIO, size: int | None, visibility: str):
+        """(stream, content hash, size, temporary) of the bytes an upload at ``visibility``
+        sends: the original as it is, or a temporary copy (closed by the caller)."""
+        return stream, photo.content_hash, size, False
 
     def find_uploaded(self, content_hashes: set[str]) -> dict[str, tuple[str, str | None]]:
         """content hash -> (item id, level the service shows it at) of photos this
@@ -173,7 +191,8 @@ class Connector(ABC):
     def set_visibility(self, item_id: str, level: str) -> str:
         """Narrow the item to ``level`` if the service shows it more widely now (asked
         of the service, not taken from the record); never widens.  Returns the level
-        the service shows afterwards."""
+        the service shows afterwards.  A service with ``capabilities.audiences`` takes
+        and returns audiences, and sets the meet of what it shows and ``level``."""
         raise Unsupported(f"service {self.name} ({self.type_name}) has no visibility settings")
 
     def set_metadata(self, item_id: str, metadata: Metadata) -> None:

@@ -22,11 +22,19 @@ Facts this relies on (flickr.com/services/api, ../shared/SERVICES.md):
   (videos).  Since 2025-05-15 free accounts get no originals and nothing above
   1024 px: the largest size is taken and recorded with its real quality.
 * An upload that omits is_public/is_friend/is_family takes the account default,
-  so they are always sent (and ``hidden=2`` for anything not public).
+  so they are always sent (and ``hidden=2`` for anything not public).  is_friend
+  and is_family are independent (flickr.photos.setPerms): the connector speaks
+  audiences (conflicts/visibility.py), so family-only is never sent as friends
+  and family.
   flickrapi's upload names the file part "dummy name", which breaks videos
   (flickrapi#104), and answers XML only (#93): uploads are posted here with the
   real file name, signed with flickrapi's own OAuth object, and the XML answer
   parsed here.
+* A location set through the API, or imported from the file's EXIF by the
+  account setting "Import EXIF location data", takes the account's default geo
+  permissions (flickr.photos.geo.setLocation; flickr.prefs.getGeoPerms): a public
+  upload is sent without its location unless asked, and a location photosync
+  sets gets the photo's own audience (flickr.photos.geo.setPerms).
 * About 3,600 calls an hour per key: a token bucket keeps under the configured
   budget; 429, 5xx, connection errors and Flickr's transient codes are retried
   with backoff and jitter.
@@ -48,7 +56,8 @@ from urllib.parse import urlsplit, urlunsplit
 from .. import credentials
 from ..errors import AuthError, ConfigError, MediaError, PhotosyncError, SourceError
 from ..media.formats import FORMATS
-from ..model import VISIBILITY_LEVELS, CameraInfo, Location, Metadata, Photo
+from ..conflicts import visibility as vis
+from ..model import AUDIENCE_GROUPS, AUDIENCES, VISIBILITY_LEVELS, CameraInfo, Location, Metadata, Photo
 from ..net import TokenBucket, retrying
 from .base import Capabilities, Connector, ItemRef, Listing, ServiceItem
 
@@ -124,24 +133,60 @@ def _is_machine_tag(tag: str) -> bool:
 
 
 def level_of(entry: dict) -> str:
-    """Flickr's permission flags on the canonical scale (family counts as friends)."""
+    """Flickr's permission flags on the canonical scale (family-only and friends-only are
+    both "friends"; audience_of says which)."""
+    return vis.level_of(audience_of(entry))
+
+
+def audience_of(entry: dict) -> str:
+    """Flickr's permission flags as an audience.  ``is_friend`` and ``is_family`` are
+    independent (flickr.photos.setPerms: "1 to make the photo visible to friends when
+    private", "... to family when private"), and ``is_public`` shows it to everyone
+    whatever they say."""
     if _int(entry.get("ispublic")):
         return "public"
-    if _int(entry.get("isfriend")) or _int(entry.get("isfamily")):
-        return "friends"
-    return "private"
+    return {(0, 0): "private", (1, 0): "friends", (0, 1): "family", (1, 1): "friends+family"}[
+        (1 if _int(entry.get("isfriend")) else 0, 1 if _int(entry.get("isfamily")) else 0)]
 
 
-def flags_for(level: str) -> dict[str, str]:
-    """is_public / is_friend / is_family / hidden for a canonical level (always all of them)."""
-    public = level == "public"
-    friends = level == "friends"
+#: (is_public, is_friend, is_family) of each audience; "friends" is friends only
+FLAGS = {"private": (0, 0, 0), "family": (0, 0, 1), "friends": (0, 1, 0), "friends+family": (0, 1, 1),
+         "public": (1, 0, 0)}
+
+
+def flags_for(audience: str) -> dict[str, str]:
+    """is_public / is_friend / is_family / hidden for an audience (always all of them: an
+    upload that omits them takes the account default).  A canonical level is an audience
+    too: "friends" means friends only, the narrowest Flickr state that fits."""
+    pub, friend, family = FLAGS[audience]
     return {
-        "is_public": "1" if public else "0",
-        "is_friend": "1" if friends else "0",
-        "is_family": "1" if friends else "0",
-        "hidden": "1" if public else "2",  # 2: kept out of public search
+        "is_public": str(pub),
+        "is_friend": str(friend),
+        "is_family": str(family),
+        "hidden": "1" if pub else "2",  # 2: kept out of public search
     }
+
+
+def geo_flags_for(audience: str) -> dict[str, str]:
+    """flickr.photos.geo.setPerms's four flags (all required: is_public, is_contact,
+    is_friend, is_family) so that a location is seen by the photo's audience and nobody
+    else; contacts who are neither friends nor family never see it."""
+    pub, friend, family = FLAGS[audience]
+    return {"is_public": str(pub), "is_contact": "0", "is_friend": str(friend), "is_family": str(family)}
+
+
+def _geo_groups(perms: dict) -> frozenset:
+    """Who sees a location under flickr.photos.geo.getPerms / getInfo ``geoperms`` flags."""
+    groups = set()
+    if _int(perms.get("ispublic")):
+        groups |= {"everyone", "contacts", "friends", "family"}
+    if _int(perms.get("iscontact")):
+        groups |= {"contacts", "friends", "family"}  # friends and family are contacts
+    if _int(perms.get("isfriend")):
+        groups.add("friends")
+    if _int(perms.get("isfamily")):
+        groups.add("family")
+    return frozenset(groups)
 
 
 def split_caption(caption: str | None) -> tuple[str, str]:
@@ -203,7 +248,7 @@ class _Cursor:
 class FlickrConnector(Connector):
     type_name = "flickr"
     capabilities = Capabilities(
-        upload=True, set_visibility=True, visibility_levels=VISIBILITY_LEVELS, albums=True,
+        upload=True, set_visibility=True, visibility_levels=VISIBILITY_LEVELS, audiences=AUDIENCES, albums=True,
         originals=True, incremental=True,
         # Flickr's upload limits (help centre: 200 MB a photo, 1 GB a video; these formats)
         max_photo_bytes=200 * 1024 * 1024, max_video_bytes=1024 * 1024 * 1024,
@@ -758,6 +803,7 @@ class FlickrConnector(Connector):
             metadata=self._metadata(entry, info),
             quality=quality or "original",
             visibility=level_of(entry),
+            audience=audience_of(entry) if level_of(entry) == "friends" else None,
             url=self._page_url(str(entry["id"])),
             look=info.look if info is not None else None,
             warnings=(info.problem,) if info is not None and info.problem else (),
@@ -823,21 +869,88 @@ class FlickrConnector(Connector):
     # -- writing ----------------------------------------------------------------------------------
     def shown_level(self, item_id: str) -> str:
         """The level Flickr shows the photo at now (asked, not taken from the record)."""
+        return vis.level_of(self.shown_audience(item_id))
+
+    def shown_audience(self, item_id: str) -> str:
+        """The audience Flickr shows the photo to now (asked, not taken from the record)."""
         info = self.call("flickr.photos.getInfo", photo_id=item_id)["photo"]
-        return level_of(info.get("visibility") or {})
+        return audience_of(info.get("visibility") or {})
 
     def set_visibility(self, item_id: str, level: str) -> str:
-        """Narrow the photo to ``level`` if Flickr shows it more widely now; never
-        widens.  Returns the level Flickr shows afterwards."""
-        from ..model import visibility_rank
-
-        now = self.shown_level(item_id)
-        if visibility_rank(now) <= visibility_rank(level):
+        """Narrow the photo so that nobody outside ``level`` (an audience; a level name is
+        the audience of that name, "friends" being friends only) sees it, asking Flickr
+        first how it shows it now.  What is set is the meet of the two, never wider than
+        either: family-only with friends allowed becomes private, never friends and
+        family.  A located photo's geo permissions are narrowed the same way.  Returns the
+        audience Flickr shows afterwards."""
+        info = self.call("flickr.photos.getInfo", photo_id=item_id)["photo"]
+        now = audience_of(info.get("visibility") or {})
+        new = vis.fix_audience(now, level)
+        if new == now:
             return now
-        flags = flags_for(level)
+        flags = flags_for(new)
         self.call("flickr.photos.setPerms", photo_id=item_id, is_public=flags["is_public"],
                   is_friend=flags["is_friend"], is_family=flags["is_family"])
-        return level
+        if info.get("location"):
+            try:
+                self._narrow_geo(item_id, info.get("geoperms"), new)
+            except PhotosyncError as e:
+                self.env.report.warning(self.where(item_id), f"narrowed to {new}, but its location's permissions "
+                                        f"were not: {e}")
+        return new
+
+    def _narrow_geo(self, item_id: str, geoperms: dict | None, audience: str) -> None:
+        """Who may see the photo's location: no one outside ``audience`` (never widened)."""
+        if not geoperms:
+            geoperms = self.call("flickr.photos.geo.getPerms", photo_id=item_id)["perms"]
+        now = _geo_groups(geoperms)
+        keep = now & AUDIENCE_GROUPS[audience]
+        if keep == now:
+            return
+        self.call("flickr.photos.geo.setPerms", photo_id=item_id, is_public="1" if "everyone" in keep else "0",
+                  is_contact="0", is_friend="1" if "friends" in keep else "0",
+                  is_family="1" if "family" in keep else "0")
+
+    def _sends_location(self, photo: Photo, audience: str) -> bool:
+        """Whether an upload at ``audience`` carries the photo's location: not for a public
+        one unless ``upload_location_public`` says so (and the photo has a location)."""
+        if audience != "public":
+            return photo.metadata.location is not None
+        return bool(self.config.get("upload_location_public")) and photo.metadata.location is not None
+
+    def alters_upload(self, photo: Photo, visibility: str) -> bool:
+        return visibility == "public" and not self._sends_location(photo, visibility)
+
+    def prepare_upload(self, photo: Photo, stream: BinaryIO, size: int | None, audience: str):
+        """The bytes to send for ``photo`` at ``audience``: (stream, content hash, size,
+        temporary).  For an upload whose location must not be public, a temporary copy
+        without any location (media/geostrip.py; the image data untouched), else the
+        original as it is.  Raises CannotStrip when the location cannot be removed."""
+        from ..media.geostrip import scan_location, strip_location
+        from ..media.probe import hash_stream
+
+        keep_location = not self.alters_upload(photo, audience)
+        start = stream.tell() if stream.seekable() else 0
+        fmt = _format_of(photo)
+        if keep_location or not scan_location(stream, fmt):
+            stream.seek(start)
+            return stream, photo.content_hash, size, False
+        tmp = tempfile.TemporaryFile()
+        try:
+            stream.seek(start)
+            while True:
+                chunk = stream.read(1 << 20)
+                if not chunk:
+                    break
+                tmp.write(chunk)
+            strip_location(tmp, fmt)
+            tmp.seek(0)
+            digest, sent = hash_stream(tmp)
+            tmp.seek(0)
+            return tmp, digest, sent, True
+        except BaseException:
+            tmp.close()
+            raise
 
     def find_uploaded(self, content_hashes: set[str]) -> dict[str, tuple[str, str | None]]:
         if not content_hashes:
@@ -852,9 +965,13 @@ class FlickrConnector(Connector):
         return found
 
     def upload(self, photo: Photo, stream: BinaryIO, size: int | None, visibility: str) -> ServiceItem:
+        """Upload at ``visibility`` (an audience: flags_for).  A public photo whose location
+        must not be public goes up as a copy without its location; the item then has the
+        copy's hash and size (the machine tag keeps the original's hash)."""
         md = photo.metadata
         from ..phases.common import blob_ext
 
+        audience = visibility if visibility in FLAGS else "private"  # unknown: fail closed
         ext = blob_ext(photo)
         name = md.filename or f"{photo.photo_id}.{ext}"
         if "." not in name.rsplit("/", 1)[-1]:
@@ -863,35 +980,50 @@ class FlickrConnector(Connector):
         tags = [_quote_tag(t) for t in md.tags]
         tags.append(f"{MACHINE_TAG}={photo.content_hash.split(':', 1)[1]}")
         fields = {"title": title or name.rsplit(".", 1)[0], "description": desc, "tags": " ".join(tags),
-                  "safety_level": "1", **flags_for(visibility)}
-        new_id = self._post_upload(fields, name, stream, photo.content_hash)
+                  "safety_level": "1", **flags_for(audience)}
+        sent, sent_hash, sent_size, temporary = self.prepare_upload(photo, stream, size, audience)
+        try:
+            new_id = self._post_upload(fields, name, sent, photo.content_hash)
+        finally:
+            if temporary:
+                sent.close()
         # the photo is on Flickr now: whatever fails below is reported, and the upload still recorded
-        warnings = self.complete_upload(photo, new_id, visibility)
+        warnings = self.complete_upload(photo, new_id, audience)
         return ServiceItem(
             ref=ItemRef(new_id, ""),
-            content_hash=photo.content_hash,
-            size=size,  # type: ignore[arg-type]
-            metadata=self.uploaded_metadata(photo, visibility),
-            quality="original",
-            visibility=visibility,
+            content_hash=sent_hash,
+            size=sent_size,  # type: ignore[arg-type]
+            metadata=self.uploaded_metadata(photo, audience),
+            # a copy without its location is not the original file (its pixels are)
+            quality="original" if sent_hash == photo.content_hash else "high",
+            visibility=vis.level_of(audience),
+            audience=audience if vis.level_of(audience) == "friends" else None,
             url=self._page_url(new_id),
             warnings=tuple(warnings),
         )
 
     def complete_upload(self, photo: Photo, item_id: str, visibility: str) -> list[str]:
-        """The calls that follow an upload (date taken, location, albums); each may
-        be made again.  Returns what failed, as warnings."""
+        """The calls that follow an upload (date taken, location and who may see it,
+        albums); each may be made again.  Returns what failed, as warnings."""
         md = photo.metadata
+        audience = visibility if visibility in FLAGS else "private"
         warnings = []
         steps = []
         if md.taken_date:
             steps.append(("date taken", lambda: self.call(
                 "flickr.photos.setDates", photo_id=item_id, date_taken=md.taken_date[:19].replace("T", " "),
                 date_taken_granularity=str(GRANULARITY_CODE.get(md.taken_date_granularity, 0)))))
-        if md.location and (visibility != "public" or self.config.get("upload_location_public")):
-            steps.append(("location", lambda: self.call(
+        located = []
+        if self._sends_location(photo, audience):
+            steps.append(("location", lambda: located.append(self.call(
                 "flickr.photos.geo.setLocation", photo_id=item_id, lat=str(md.location.lat),
-                lon=str(md.location.lng))))
+                lon=str(md.location.lng)))))
+            # a location set through the API (or imported from the file's EXIF) takes the account's
+            # default geo permissions (flickr.photos.geo.setLocation: "Before users may assign location
+            # data to a photo they must define who, by default, may view that information"), public on
+            # many accounts: the photo's own audience is set instead
+            steps.append(("location's permissions", lambda: located and self.call(
+                "flickr.photos.geo.setPerms", photo_id=item_id, **geo_flags_for(audience))))
         for album in md.albums:
             steps.append((f"album {album!r}", lambda album=album: self._add_to_album(album, item_id)))
         for what, step in steps:
@@ -911,7 +1043,7 @@ class FlickrConnector(Connector):
         title, desc = split_caption(md.caption)
         title = title or (md.filename or photo.photo_id).rsplit(".", 1)[0]
         clean = tuple(dict.fromkeys(t.lower().replace(" ", "").replace('"', "") for t in md.tags))
-        sent_location = md.location is not None and (visibility != "public" or self.config.get("upload_location_public"))
+        sent_location = self._sends_location(photo, visibility if visibility in FLAGS else "private")
         return dataclasses.replace(
             md, filename=None, caption=title + ("\n\n" + desc if desc else ""), tags=clean,
             location=md.location if sent_location else None,
@@ -1019,6 +1151,14 @@ class FlickrConnector(Connector):
         except SourceError as e:
             if "error 3:" not in str(e):  # 3: already in the album
                 raise
+
+
+def _format_of(photo: Photo) -> str:
+    """The original's format name (the canonical copy's, else the photo's)."""
+    for inst in photo.all_instances():
+        if inst.content_hash == photo.content_hash and inst.metadata.format:
+            return inst.metadata.format
+    return photo.metadata.format or ""
 
 
 def _entry_quality(entry: dict) -> str:

@@ -69,7 +69,9 @@ class _History:
     file.  Read only when a widening is found (most catch-ups find none)."""
 
     #: a line of a `visibility set` commit body: "<label> (<photo id>): <old> -> <new>"
-    _LINE = re.compile(r"\(([0-9a-f-]{36})\): (?:private|friends|public) -> (private|friends|public)\s*$")
+    #: ("friends (family)" when `visibility adopt` took a finer audience)
+    _LINE = re.compile(r"\(([0-9a-f-]{36})\): (?:private|friends|public)(?: \([a-z+]+\))? -> "
+                       r"(private|friends|public)(?: \([a-z+]+\))?\s*$")
 
     def __init__(self, git, since: str, head: str):
         self.git = git

@@ -52,6 +52,21 @@ class VisibilityRow:
     current: str
     canonical: str
     wider: bool
+    #: the audiences, where the levels do not say it all (family-only shown, friends only allowed)
+    audience: str | None = None
+    allowed: str | None = None
+
+    @property
+    def shown(self) -> str:
+        return self.audience or self.current
+
+    @property
+    def may_show(self) -> str:
+        return self.allowed or self.canonical
+
+
+#: audit --fix narrows this many photos without asking; more need a yes (a prompt, or --yes)
+HANDFUL = 5
 
 
 def parse_sample(sample: str | None, population: int) -> int:
@@ -212,11 +227,18 @@ def audit_visibility(lib: Library) -> list[VisibilityRow]:
     assert lib.index is not None
     rows = []
     labels: dict[str, str] = {}
+    fine: dict[tuple[str, str], tuple[str | None, str | None]] = {}
     for pid, service, current, canonical, wider in lib.index.discrepancy_rows():
         if pid not in labels:
             row = lib.index.db.execute("SELECT filename FROM photos WHERE photo_id=?", (pid,)).fetchone()
             labels[pid] = (row[0] if row else None) or pid
-        rows.append(VisibilityRow(pid, labels[pid], service, current, canonical, bool(wider)))
+            try:
+                for d in lib.get_photo(pid).visibility.discrepancies:
+                    fine[(pid, d.service)] = (d.audience, d.allowed)
+            except (InvalidRecord, KeyError):
+                pass
+        audience, allowed = fine.get((pid, service), (None, None))
+        rows.append(VisibilityRow(pid, labels[pid], service, current, canonical, bool(wider), audience, allowed))
     return rows
 
 
@@ -238,20 +260,41 @@ class FixResult:
     commits: list[str] = field(default_factory=list)
 
 
-def fix_visibility(lib: Library, rows: list[VisibilityRow]) -> FixResult:
-    """Narrow each service that shows a photo more widely than its canonical level
-    (never the other way: a service showing less is left as it is).  Each change is
-    made on the service first, then recorded, then committed."""
-    import dataclasses
+@dataclass
+class Narrowing:
+    """One copy on one service that ``audit --fix`` would narrow."""
 
+    photo_id: str
+    label: str
+    service: str
+    item_id: str
+    #: what the record says the service shows (an audience where the service has finer states)
+    shown: str
+    #: the most it may show (set_visibility sets the meet of this and what it shows then)
+    target: str
+
+    @property
+    def expected(self) -> str:
+        """What the service will show afterwards, if the record is up to date."""
+        from ..conflicts import visibility as vis
+        from ..model import AUDIENCE_GROUPS
+
+        if self.shown in AUDIENCE_GROUPS and self.target in AUDIENCE_GROUPS:
+            return vis.fix_audience(self.shown, self.target)
+        return self.target
+
+
+def plan_fix(lib: Library, rows: list[VisibilityRow]) -> tuple[list[Narrowing], int]:
+    """What ``--fix`` would narrow (each copy a service shows to anyone outside what it
+    may show), and how many photos' services cannot be narrowed by photosync (reported)."""
     from ..conflicts import visibility as vis
-    from ..model import visibility_rank, with_instance
+    from ..model import visibility_rank, within
     from .common import Connectors
-    from ..conflicts.visibility import upload_level
 
-    result = FixResult()
     connectors = Connectors(lib)
-    counts: dict[str, int] = {}
+    settings = vis.audience_settings(lib.services)
+    plan: list[Narrowing] = []
+    unsupported = 0
     for row in rows:
         if not row.wider:
             continue
@@ -259,37 +302,92 @@ def fix_visibility(lib: Library, rows: list[VisibilityRow]) -> FixResult:
             conn = connectors.get(row.service)
         except PhotosyncError as e:
             lib.report.error(f"service {row.service}", str(e))
-            result.failed += 1
             continue
-        level = upload_level(row.canonical, conn.capabilities.visibility_levels)
-        if not conn.capabilities.set_visibility or level is None:
+        caps = conn.capabilities
+        level = vis.upload_level(row.canonical, caps.visibility_levels)
+        if not caps.set_visibility or level is None:
             lib.report.warning(f"{row.label} ({row.photo_id[:8]})",
                                f"{row.service} cannot be narrowed by photosync; change it there by hand")
-            result.unsupported += 1
+            unsupported += 1
             continue
-        photo = lib.get_photo(row.photo_id)
+        try:
+            photo = lib.get_photo(row.photo_id)
+        except (InvalidRecord, KeyError) as e:
+            lib.report.error(f"{row.label} ({row.photo_id[:8]})", f"not narrowed: {e}")
+            continue
+        allowed = None
+        if caps.audiences:
+            allowed = vis.allowed_audience(photo.visibility.canonical, photo.visibility.friends_audience,
+                                           settings.get(row.service))
         for inst in photo.instances.get(row.service, ()):
             if inst.missing_since is not None or not inst.visibility:
                 continue
-            if visibility_rank(inst.visibility) <= visibility_rank(row.canonical):
+            audience = vis.instance_audience(inst)
+            if allowed is not None and audience is not None:
+                if not within(audience, allowed):
+                    plan.append(Narrowing(row.photo_id, row.label, row.service, inst.id, audience, allowed))
+            elif visibility_rank(inst.visibility) > visibility_rank(row.canonical):
+                # "friends" without the finer state, or a service with levels only
+                plan.append(Narrowing(row.photo_id, row.label, row.service, inst.id, inst.visibility,
+                                      allowed or level))
+    return plan, unsupported
+
+
+def fix_visibility(lib: Library, rows: list[VisibilityRow], plan: list[Narrowing] | None = None) -> FixResult:
+    """Narrow each copy a service shows to anyone outside what it may show (never the
+    other way: a service showing less is left as it is).  ``plan``: what plan_fix
+    found (and a person confirmed); by default all of it.  Each change is made on the
+    service first (which is asked how it shows the photo now, and set to the meet of
+    that and what it may show), then recorded, then committed."""
+    import dataclasses
+
+    from ..conflicts import visibility as vis
+    from ..conflicts.detect import visibility_discrepancies
+    from ..conflicts.variants import ordered
+    from ..model import AUDIENCE_GROUPS, FRIENDS_AUDIENCES, with_instance
+    from .common import Connectors
+
+    result = FixResult()
+    if plan is None:
+        plan, result.unsupported = plan_fix(lib, rows)
+    connectors = Connectors(lib)
+    settings = vis.audience_settings(lib.services)
+    counts: dict[str, int] = {}
+    by_photo: dict[str, list[Narrowing]] = {}
+    for n in plan:
+        by_photo.setdefault(n.photo_id, []).append(n)
+    for pid, todo in by_photo.items():
+        photo = lib.get_photo(pid)
+        for n in todo:
+            inst = photo.find_instance(n.service, n.item_id)
+            if inst is None:
                 continue
             try:
+                conn = connectors.get(n.service)
                 # the service is asked how it shows the photo now: the record may be out of date, and
                 # a photo already narrower there is left as it is (never widened to "fix" it)
-                shown = conn.set_visibility(inst.id, level)
+                shown = conn.set_visibility(n.item_id, n.target)
             except PhotosyncError as e:
-                lib.report.error(f"{row.label} ({row.photo_id[:8]})", f"not narrowed on {row.service}: {e}")
+                lib.report.error(f"{n.label} ({pid[:8]})", f"not narrowed on {n.service}: {e}")
                 result.failed += 1
                 continue
-            photo = with_instance(photo, dataclasses.replace(inst, visibility=shown))
-            if shown == level and visibility_rank(inst.visibility) > visibility_rank(level):
-                result.narrowed += 1
-                counts[row.service] = counts.get(row.service, 0) + 1
-        photo = vis.refresh(photo)
-        # the record's visibility conflicts follow what the services show now
-        from ..conflicts.detect import visibility_discrepancies
-        from ..conflicts.variants import ordered
+            if conn.capabilities.audiences:
+                level, audience = vis.level_of(shown), (shown if shown in FRIENDS_AUDIENCES else None)
+            else:
+                level, audience = shown, None
+            photo = with_instance(photo, dataclasses.replace(inst, visibility=level, audience=audience))
+            before = vis.instance_audience(inst)
+            if before is not None and shown in AUDIENCE_GROUPS:
+                narrower = AUDIENCE_GROUPS[shown] < AUDIENCE_GROUPS[before]
+            else:
+                from ..model import visibility_rank
 
+                narrower = visibility_rank(level) < visibility_rank(inst.visibility)
+            if narrower:
+                result.narrowed += 1
+                counts[n.service] = counts.get(n.service, 0) + 1
+        photo = vis.refresh(photo, settings)
+        # the record's visibility conflicts follow what the services show now
         others = [c for c in photo.conflicts if c.type != "visibility_discrepancy"]
         lib.stage(photo.replace(conflicts=ordered(others + visibility_discrepancies(photo))))
     if counts:

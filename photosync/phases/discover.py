@@ -115,6 +115,7 @@ class _ServiceRun:
         self.workers = workers or min(4, (os.cpu_count() or 2) + 1)
         self.now = utc_now()
         self.default_visibility = lib.preferences.get("default_visibility", "private")
+        self.audiences = vis.audience_settings(lib.services)
         self.batch_size = int(lib.preferences["sync_preferences"].get("commit_batch_size", 500))
         self.cache_rows: list[tuple[str, str, str | None, str | None, str | None]] = []
         self.dropped: list[str] = []
@@ -282,6 +283,7 @@ class _ServiceRun:
             visibility=item.visibility,
             raw_name_b64=base64.b64encode(raw).decode("ascii") if raw is not None else None,
             look=item.look,
+            audience=item.audience,
         )
 
     def _apply(self, item: ServiceItem) -> str:
@@ -301,7 +303,8 @@ class _ServiceRun:
                 old_photo = lib.get_photo(pid)
                 old_inst = old_photo.find_instance(self.name, item.ref.id)
                 if old_inst is not None and old_inst.missing_since is None:
-                    lib.stage(vis.refresh(with_instance(old_photo, dataclasses.replace(old_inst, missing_since=self.now))))
+                    lib.stage(vis.refresh(with_instance(old_photo, dataclasses.replace(old_inst, missing_since=self.now)),
+                                          self.audiences))
         pid = lib.find_by_hash(item.content_hash)
         if pid is not None:
             photo = lib.get_photo(pid)
@@ -310,7 +313,7 @@ class _ServiceRun:
                 inst = dataclasses.replace(inst, quality=rated[0])  # another copy of a merged variant
             photo = _reopen(with_instance(photo, inst))
             photo = _note_duplicates(photo)
-            lib.stage(vis.refresh(photo))
+            lib.stage(vis.refresh(photo, self.audiences))
             return "duplicate"
         lib.stage(self._new_photo(item, inst))
         return "new"
@@ -351,7 +354,7 @@ class _ServiceRun:
                     changes[f] = getattr(md, f)
             if changes:
                 photo2 = photo2.replace(metadata=dataclasses.replace(photo2.metadata, **changes))
-        self.lib.stage(vis.refresh(_note_duplicates(photo2)))
+        self.lib.stage(vis.refresh(_note_duplicates(photo2), self.audiences))
         return "updated"
 
     def _new_photo(self, item: ServiceItem, inst: Instance) -> Photo:
@@ -360,7 +363,7 @@ class _ServiceRun:
         if os.path.exists(f"{self.lib.root}/{path}"):
             # the index did not know these bytes, yet their record is there: it must be unreadable
             raise InvalidRecord(path, "a record for these bytes exists but could not be read; fix it first")
-        canonical = vis.initial_level(self.default_visibility, item.visibility)
+        canonical, friends_audience = vis.initial(self.default_visibility, item.visibility, item.audience)
         photo = Photo(
             photo_id=pid,
             content_hash=item.content_hash,
@@ -369,9 +372,9 @@ class _ServiceRun:
             created_at=self.now,
             updated_at=self.now,
             instances={self.name: (inst,)},
-            visibility=Visibility(canonical=canonical),
+            visibility=Visibility(canonical=canonical, friends_audience=friends_audience),
         )
-        return vis.refresh(photo)
+        return vis.refresh(photo, self.audiences)
 
     def _mark_missing(self, gone: list[tuple[str, str]], total: int) -> None:
         if not gone:
@@ -386,7 +389,7 @@ class _ServiceRun:
             if inst is None or inst.missing_since is not None:
                 continue
             photo = with_instance(photo, dataclasses.replace(inst, missing_since=self.now))
-            self.lib.stage(vis.refresh(photo))
+            self.lib.stage(vis.refresh(photo, self.audiences))
             self.summary.missing += 1
             if self.lib.staged_count >= self.batch_size:
                 self._commit(batch=True)

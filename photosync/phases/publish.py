@@ -22,7 +22,8 @@ from ..conflicts.visibility import upload_level  # noqa: F401  (re-exported for 
 from ..errors import InvalidRecord, PhotosyncError, SourceError, StoreError, Unsupported, VerificationError
 from ..library.layout import utc_now
 from ..library.library import Library
-from ..model import VISIBILITY_LEVELS, Instance, Photo, visibility_rank, with_instance
+from ..media.geostrip import CannotStrip
+from ..model import AUDIENCES, FRIENDS_AUDIENCES, VISIBILITY_LEVELS, Instance, Photo, visibility_rank, with_instance
 from .common import Connectors
 
 COMMIT_EVERY_SECONDS = 30
@@ -55,6 +56,8 @@ class UploadResult:
     uploaded: int = 0
     found: int = 0
     failed: int = 0
+    #: refused at upload time as a service policy problem (a location that cannot be removed)
+    refused: int = 0
     commits: list[str] = field(default_factory=list)
 
 
@@ -71,6 +74,7 @@ def make_plan(lib: Library) -> UploadPlan:
     plan = UploadPlan()
     assert lib.index is not None
     connectors = Connectors(lib)
+    settings = vis.audience_settings(lib.services)
     for target, sources in targets(lib).items():
         try:
             caps = connectors.get(target).capabilities
@@ -89,6 +93,11 @@ def make_plan(lib: Library) -> UploadPlan:
                 plan.refused.append((photo.label, target, "; ".join(problems)))
                 continue
             level = upload_level(photo.visibility.canonical, levels)
+            if caps.audiences:
+                # who may see it there, on the audiences' order: family-only goes up family-only,
+                # canonical friends as the service's friends_audience (default friends only)
+                level = vis.target_audience(vis.allowed_audience(
+                    photo.visibility.canonical, photo.visibility.friends_audience, settings.get(target)), caps.audiences)
             size = next((i.size for i in photo.all_instances()
                          if i.content_hash == photo.content_hash and i.size is not None), None)
             plan.actions.append(UploadAction(pid, photo.label, target, level, size))
@@ -118,20 +127,26 @@ def execute(lib: Library, plan: UploadPlan, workers: int | None = None) -> Uploa
     pending: dict[str, int] = {}
     last_commit = time.monotonic()
 
+    settings = vis.audience_settings(lib.services)
+
     def record(action: UploadAction, item_id: str, url: str | None, metadata, size, shown: str | None = None,
-               content_hash: str | None = None) -> None:
+               content_hash: str | None = None, quality: str | None = None) -> None:
         photo = lib.get_photo(action.photo_id)
-        quality = "original"
-        if content_hash and content_hash != photo.content_hash:
-            # an earlier upload of another copy of this photo (a variant merged in since): it stays
-            # the photo's copy there, rated as that copy is
-            same = [i for i in photo.all_instances() if i.content_hash == content_hash]
-            quality = same[0].quality if same else "high"
-            size = same[0].size if same else size
+        if quality is None:
+            quality = "original"
+            if content_hash and content_hash != photo.content_hash:
+                # an earlier upload of another copy of this photo (a variant merged in since): it stays
+                # the photo's copy there, rated as that copy is
+                same = [i for i in photo.all_instances() if i.content_hash == content_hash]
+                quality = same[0].quality if same else "high"
+                size = same[0].size if same else size
+        # ``shown`` is an audience for services that have finer states (the level for the others)
+        shown = shown or action.visibility
+        level = vis.level_of(shown) if shown in AUDIENCES else shown
         inst = Instance(service=action.service, id=item_id, content_hash=content_hash or photo.content_hash,
                         quality=quality, last_sync=now, url=url, size=size, metadata=metadata,
-                        visibility=shown or action.visibility)
-        lib.stage(vis.refresh(with_instance(photo, inst)))
+                        visibility=level, audience=shown if shown in FRIENDS_AUDIENCES else None)
+        lib.stage(vis.refresh(with_instance(photo, inst), settings))
         pending[action.service] = pending.get(action.service, 0) + 1
 
     def commit(final: bool = False) -> None:
@@ -171,12 +186,17 @@ def execute(lib: Library, plan: UploadPlan, workers: int | None = None) -> Uploa
                 task.advance(1, a.size or 0)
                 try:
                     shown = _adopt(conn, photos[a.photo_id], hit, a.visibility, report)
-                except PhotosyncError as e:
+                    sent_hash, sent_size, quality = hit_hash, a.size, None
+                    if hit_hash == photos[a.photo_id].content_hash and conn.alters_upload(photos[a.photo_id], a.visibility):
+                        # uploaded as a copy without its location: the bytes there are that copy's
+                        sent_hash, sent_size = _sent_copy(copier, conn, photos[a.photo_id], a)
+                        quality = "original" if sent_hash == hit_hash else "high"
+                except (PhotosyncError, OSError) as e:
                     report.error(f"{a.label} ({a.photo_id})", f"found on {service} as {hit[0]}, not recorded: {e}")
                     result.failed += 1
                     continue
-                record(a, hit[0], None, conn.uploaded_metadata(photos[a.photo_id], a.visibility), a.size, shown,
-                       content_hash=hit_hash)
+                record(a, hit[0], None, conn.uploaded_metadata(photos[a.photo_id], a.visibility), sent_size, shown,
+                       content_hash=sent_hash, quality=quality)
                 result.found += 1
             photos.clear()
 
@@ -211,6 +231,13 @@ def execute(lib: Library, plan: UploadPlan, workers: int | None = None) -> Uploa
                         task.advance(1, a.size or 0)
                         try:
                             item = fut.result()
+                        except CannotStrip as e:
+                            # a service policy problem, like a format it does not take: never sent with its location
+                            report.warning(f"{a.label} ({a.photo_id})", f"not uploaded to {service} as {a.visibility}: "
+                                           f"{e}; a public photo's location is never published unless "
+                                           "upload_location_public is set (a service policy conflict)")
+                            result.refused += 1
+                            continue
                         except (SourceError, StoreError, VerificationError, Unsupported, OSError, ValueError) as e:
                             report.error(f"{a.label} ({a.photo_id})", f"not uploaded to {service}: {e}")
                             result.failed += 1
@@ -224,7 +251,9 @@ def execute(lib: Library, plan: UploadPlan, workers: int | None = None) -> Uploa
                         failures = 0
                         for w in item.warnings:
                             report.warning(f"{a.label} ({a.photo_id})", w)
-                        record(a, item.ref.id, item.url, item.metadata, item.size, item.visibility)
+                        shown = item.audience or item.visibility
+                        record(a, item.ref.id, item.url, item.metadata, item.size, shown,
+                               content_hash=item.content_hash, quality=item.quality)
                         result.uploaded += 1
                     if lib.staged_count >= batch or (pending and time.monotonic() - last_commit > COMMIT_EVERY_SECONDS):
                         commit()
@@ -248,14 +277,38 @@ def _adopt(conn, photo: Photo, hit: tuple[str, str | None], level: str, report) 
     """An earlier upload found on the service (a run stopped before recording it):
     narrow it if it shows the photo more widely than ``level`` now (the canonical
     level may have narrowed since), redo the calls that follow an upload, and
-    return the level it is shown at."""
+    return the level it is shown at (the audience, for a service with finer states:
+    asked of the service, which narrows it to the meet if it shows more)."""
     item_id, shown = hit
     shown = shown or level
-    if visibility_rank(shown) > visibility_rank(level):
+    if conn.capabilities.audiences:
+        shown = conn.set_visibility(item_id, level)
+    elif visibility_rank(shown) > visibility_rank(level):
         shown = conn.set_visibility(item_id, level)
     for w in conn.complete_upload(photo, item_id, level):
         report.warning(f"{photo.label} ({photo.photo_id})", w)
     return shown
+
+
+def _sent_copy(copier, conn, photo: Photo, action: UploadAction) -> tuple[str, int | None]:
+    """(hash, size) of the bytes an upload of ``photo`` sent (the connector's copy of the
+    original, made again: the same original gives the same copy)."""
+    tried = []
+    for desc, opener in copier.sources(photo):
+        if desc.startswith(f"{action.service}:"):
+            continue
+        try:
+            spool = _verified_copy(opener, photo.content_hash)
+        except (PhotosyncError, OSError) as e:
+            tried.append(f"{desc}: {e}")
+            continue
+        with spool:
+            sent, digest, size, temporary = conn.prepare_upload(photo, spool, action.size, action.visibility)
+            if temporary:
+                sent.close()
+            return digest, size
+    raise SourceError("no readable copy of the original to tell which bytes were sent ("
+                      + ("; ".join(tried) or "none known") + ")")
 
 
 def _verified_copy(opener, content_hash: str):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..conflicts import variants
+from ..conflicts import visibility as vis
 from ..conflicts.detect import detect
 from ..conflicts.policies import POLICIES
 from ..conflicts.resolver import Resolver, StopResolving, apply_decision, decision_text, options_for
@@ -164,6 +165,7 @@ class _Run:
         self.result = result
         self.batch = int(lib.preferences["sync_preferences"].get("commit_batch_size", 500))
         self.targets = upload_targets(lib)
+        self.audiences = vis.audience_settings(lib.services)
         self.pending_resolved = 0
         #: records merged into another in this run (the index still lists them until the commit)
         self.gone: set[str] = set()
@@ -227,6 +229,7 @@ class _Run:
         for name in self.policies:
             if name in POLICIES:
                 photo = POLICIES[name](photo)
+        photo = vis.refresh(photo, self.audiences)  # with each service's friends_audience setting
         kept = [c for c in photo.conflicts if c.type not in DETECTED_TYPES]
         found = detect(photo, self.targets) + found_variants
         found = [c for c in found if c.type != "exact_duplicate"]

@@ -244,10 +244,12 @@ def set_canonical(cli, lib: Path, levels: dict[str, str]) -> None:
 
 
 def test_replicate_uploads_with_the_canonical_visibility(tmp_path, cli, fake):
+    fake.import_exif_location = True  # the account geotags uploads from their EXIF GPS, publicly by default
     lib, _ = folder_library(tmp_path, cli, fake, 9)
     recs = records(lib)
     levels = {r["photo_id"]: ("private", "friends", "public")[i % 3] for i, r in enumerate(recs)}
     with_location = [r["photo_id"] for r in recs if r["metadata"]["location"]]
+    assert {levels[pid] for pid in with_location} == {"private", "friends", "public"}, "a case is missing"
     set_canonical(cli, lib, levels)
     plan = cli("-L", str(lib), "replicate", check=0)
     assert "9 photos" in plan.out and "to flickr as public" in plan.out
@@ -262,8 +264,9 @@ def test_replicate_uploads_with_the_canonical_visibility(tmp_path, cli, fake):
     for rec in records(lib):
         up = by_hash[rec["content_hash"]]
         level = levels[rec["photo_id"]]
+        # canonical friends is friends only on Flickr (the narrowest state that fits), never friends and family
         assert (up["is_public"], up["is_friend"], up["is_family"]) == {
-            "private": ("0", "0", "0"), "friends": ("0", "1", "1"), "public": ("1", "0", "0")}[level]
+            "private": ("0", "0", "0"), "friends": ("0", "1", "0"), "public": ("1", "0", "0")}[level]
         assert up["hidden"] == ("1" if level == "public" else "2")
         assert "." in up["filename"] and not up["filename"].startswith("dummy")
         inst = rec["instances"]["flickr"][0]
@@ -271,12 +274,18 @@ def test_replicate_uploads_with_the_canonical_visibility(tmp_path, cli, fake):
         photo = fake.photos[up["photo_id"]]
         if rec["photo_id"] in with_location and level != "public":
             assert photo.lat, "the location goes with photos that are not public"
-        if level == "public":
-            assert not photo.lat, "a public photo's location is not published unless asked"
-        # the original's bytes arrive unchanged
+            # seen by the photo's own audience, not by the account's default (public) geo permissions
+            assert photo.geo_perms == {"private": (0, 0, 0, 0), "friends": (0, 0, 1, 0)}[level]
         import hashlib
 
-        assert "sha256:" + hashlib.sha256(fake.file_bytes(up["photo_id"])).hexdigest() == rec["content_hash"]
+        sent = "sha256:" + hashlib.sha256(fake.file_bytes(up["photo_id"])).hexdigest()
+        assert inst["content_hash"] == sent  # the record names the bytes Flickr has
+        if level == "public":
+            assert not photo.lat, "a public photo's location is not published unless asked"
+        if level == "public" and rec["photo_id"] in with_location:
+            assert sent != rec["content_hash"] and inst["quality"] == "high"  # a copy without its GPS
+        else:
+            assert sent == rec["content_hash"]  # the original's bytes arrive unchanged
     fake.reset_counters()
     again = cli("-q", "-L", str(lib), "replicate", "--execute", check=0)
     assert fake.uploads == [] and again.code == 0

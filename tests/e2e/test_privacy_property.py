@@ -25,17 +25,27 @@ from helpers import open_lib
 from photosync import credentials
 from photosync.library.layout import SERVICES_FILE
 from photosync.library.library import Library
-from photosync.model import VISIBILITY_LEVELS, visibility_rank
+from photosync.model import VISIBILITY_LEVELS, within
 from photosync.sample import make_photo
 
 KEY = "0123456789abcdef0123456789abcdef"
 SECRET = "fedcba9876543210"
 LEVELS = st.sampled_from(VISIBILITY_LEVELS)
-PERMS = st.sampled_from([(0, 0, 0), (0, 1, 0), (0, 0, 1), (0, 1, 1), (1, 0, 0), (1, 1, 1)])
+PERMS = st.sampled_from([(p, fr, fa) for p in (0, 1) for fr in (0, 1) for fa in (0, 1)])  # Flickr's whole flag space
 
 
-def level_of(p) -> str:
-    return "public" if p.ispublic else ("friends" if p.isfriend or p.isfamily else "private")
+def audience_of(p) -> str:
+    """Who sees a photo on Flickr: friends and family are independent flags."""
+    if p.ispublic:
+        return "public"
+    return {(0, 0): "private", (1, 0): "friends", (0, 1): "family", (1, 1): "friends+family"}[(p.isfriend, p.isfamily)]
+
+
+def allowed(rec: dict) -> str:
+    """The most a service may show of a record (no friends_audience settings in this test)."""
+    from photosync.conflicts.visibility import allowed_audience
+
+    return allowed_audience(rec["visibility"]["canonical"], rec["visibility"].get("friends_audience"))
 
 
 def photo_bytes(seed: int, where: Path) -> bytes:
@@ -160,9 +170,26 @@ class Privacy(RuleBasedStateMachine):
         try:
             lib.stage(vis.set_canonical(lib.get_photo(pid), level))
             lib.commit(f"visibility: {pid} -> {level}\n\nreason: the test says so")
+            self.allowed[pid] = allowed(self._records()[pid])
         finally:
             lib.close()
-        self.allowed[pid] = level
+
+    @rule()
+    def visibility_adopt(self):
+        """The other explicit command: Flickr's levels (friends and family apart) become canonical."""
+        from photosync.conflicts import visibility as vis
+
+        lib, _ = open_lib(self.root)
+        try:
+            for pid in list(self.allowed):
+                photo = lib.get_photo(pid)
+                taken = vis.adopted(photo, "flickr")
+                if taken:
+                    lib.stage(vis.set_canonical(photo, *taken))
+            lib.commit("visibility: adopted flickr's levels\n\nreason: the test says so")
+        finally:
+            lib.close()
+        self.allowed = {pid: allowed(rec) for pid, rec in self._records().items() if pid in self.allowed}
 
     # -- the property ------------------------------------------------------------------------------
     def _records(self) -> dict[str, dict]:
@@ -170,30 +197,31 @@ class Privacy(RuleBasedStateMachine):
                 for p in (self.root / "photos").rglob("*.json")}
 
     def _flickr_levels(self) -> dict[str, str]:
-        return {pid: level_of(p) for pid, p in self.fake.photos.items()}
+        return {pid: audience_of(p) for pid, p in self.fake.photos.items()}
 
     def _check(self, flickr_before: dict[str, str]) -> None:
+        """Decided on audiences (sets of people), never on the coarse rank alone: family-only
+        becoming friends-and-family, or friends-only becoming family-only, is a widening."""
         records = self._records()
         for pid, rec in records.items():
-            level = rec["visibility"]["canonical"]
+            now = allowed(rec)
             if pid not in self.allowed:
                 # new photos are private (default_visibility), however widely a service shows them
-                assert level == "private", f"new photo {pid} recorded as {level}"
+                assert now == "private", f"new photo {pid} recorded as {now}"
             else:
-                assert visibility_rank(level) <= visibility_rank(self.allowed[pid]), \
-                    f"{pid} widened from {self.allowed[pid]} to {level} without 'visibility set'"
-            self.allowed[pid] = level
+                assert within(now, self.allowed[pid]), \
+                    f"{pid} widened from {self.allowed[pid]} to {now} without 'visibility set' or 'adopt'"
+            self.allowed[pid] = now
         # what photosync did on Flickr: never wider than before, never wider than canonical
         flickr_to_record = {i["id"]: rec for rec in records.values() for i in rec["instances"].get("flickr", [])}
         for fid, now in self._flickr_levels().items():
             before = flickr_before.get(fid)
             if before is not None:
-                assert visibility_rank(now) <= visibility_rank(before), f"flickr {fid} widened {before} -> {now}"
+                assert within(now, before), f"flickr {fid} widened {before} -> {now}"
             elif fid not in self.external:  # photosync uploaded it in this step
                 rec = flickr_to_record.get(fid)
                 assert rec is not None, f"flickr {fid} uploaded but not recorded"
-                assert visibility_rank(now) <= visibility_rank(rec["visibility"]["canonical"]), \
-                    f"uploaded {fid} as {now}, canonical {rec['visibility']['canonical']}"
+                assert within(now, allowed(rec)), f"uploaded {fid} as {now}, allowed {allowed(rec)}"
 
 
 Privacy.TestCase.settings = settings(max_examples=12, stateful_step_count=10, deadline=None,

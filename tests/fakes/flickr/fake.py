@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 
 from ..http import read_body
 from . import rest
+from .geo import file_location
 from .media import CONTENT_TYPES, VIDEO_EXTS, generated_video, original_bytes, sniff, still_frame
 from .photo import (
     SIZE_BY_SUFFIX, VIDEO_RENDITIONS, FakePhoto, hexdigest, rendition_dims, size_allowed, size_dims, split_tags,
@@ -74,9 +75,16 @@ class FakeFlickr:
         #: (upload.api.html: "If omitted permissions will be set to user's default"; SERVICES.md);
         #: Flickr's own default for a new account is public
         self.default_perms = (1, 0, 0)
-        #: the account setting "Import EXIF location data" (flickr.com/account/geo/exif); off here, so
-        #: an upload's GPS does not become its Flickr location unless the client sets it
+        #: the account setting "Import EXIF location data" (flickr.com/account/geo/exif; reported by
+        #: flickr.prefs.getGeoPerms as importgeoexif); off here, so an upload's GPS does not become
+        #: its Flickr location unless the client sets it.  On, an upload whose file carries EXIF GPS
+        #: is geotagged from it, with default_geo_perms
         self.import_exif_location = False
+        #: who may see a location once one is set, by setLocation or by the EXIF import:
+        #: (is_public, is_contact, is_friend, is_family).  flickr.photos.geo.setLocation: "Before
+        #: users may assign location data to a photo they must define who, by default, may view that
+        #: information" (flickr.com/account/geo/privacy); public here, as on many accounts
+        self.default_geo_perms = (1, 0, 0, 0)
         self._lock = threading.RLock()
         self._next_id = FIRST_PHOTO_ID
         self._next_set = FIRST_SET_ID
@@ -259,7 +267,8 @@ class FakeFlickr:
                   machine_tags=(), date_taken: str = "2019-07-04 10:00:00", granularity: int = 0,
                   date_upload: int | None = None, is_public: int = 0, is_friend: int = 0, is_family: int = 0,
                   lat: float | None = None, lon: float | None = None, media: str = "photo",
-                  original_format: str = "jpg", width: int = 4000, height: int = 3000, albums=()) -> str:
+                  original_format: str = "jpg", width: int = 4000, height: int = 3000, albums=(),
+                  geo_perms: tuple | None = None) -> str:
         """A photo (or video) in the account; its id. With data, the format, media and pixel size
         come from the bytes. albums: photoset ids, or titles (a new set is made for an unknown title)."""
         info = sniff(data) if data else None
@@ -276,7 +285,8 @@ class FakeFlickr:
                 datetaken=date_taken, granularity=int(granularity), lastupdate=self._tick(),
                 ispublic=int(bool(is_public)), isfriend=int(bool(is_friend)), isfamily=int(bool(is_family)),
                 lat=lat, lon=lon, accuracy=16 if lat is not None else 0, media=media,
-                originalformat=original_format.lower(), o_width=int(width), o_height=int(height), data=data)
+                originalformat=original_format.lower(), o_width=int(width), o_height=int(height), data=data,
+                geo_perms=(geo_perms or self.default_geo_perms) if lat is not None else None)
             self.photos[pid] = p
             for a in albums:
                 a = str(a)
@@ -349,6 +359,7 @@ class FakeFlickr:
                     ispublic=vis[0], isfriend=vis[1], isfamily=vis[2],
                     hidden=2 if vis[0] and rnd.random() < 0.1 else 1, lat=lat, lon=lon,
                     accuracy=rnd.choice((16, 16, 16, 11, 6)) if lat is not None else 0,
+                    geo_perms=self.default_geo_perms if lat is not None else None,
                     media="video" if is_video else "photo", originalformat=fmt, o_width=w, o_height=h,
                     views=rnd.randint(0, 500))
                 self.photos[pid] = p
@@ -460,7 +471,17 @@ class FakeFlickr:
     def _set_location(self, p: FakePhoto, lat, lon, accuracy) -> None:
         p.lat, p.lon = lat, lon
         p.accuracy = int(accuracy) if lat is not None else 0
+        # a new location takes the account's default geo permissions; a moved one keeps its own
+        p.geo_perms = None if lat is None else (p.geo_perms or self.default_geo_perms)
         p.lastupdate = self._tick()
+
+    def _set_geo_perms(self, p: FakePhoto, perms: tuple) -> None:
+        p.geo_perms = tuple(int(bool(x)) for x in perms)
+        p.lastupdate = self._tick()
+
+    def set_geo_perms(self, pid: str, is_public: int, is_contact: int, is_friend: int, is_family: int) -> None:
+        with self._lock:
+            self._set_geo_perms(self.photos[pid], (is_public, is_contact, is_friend, is_family))
 
     def _delete(self, pid: str) -> None:
         p = self.photos.pop(pid)
@@ -699,8 +720,9 @@ class FakeFlickr:
         hidden = rest._int(fields.get("hidden"), 1)
         taken = info.get("taken")
         lat = lon = None
-        if self.import_exif_location and info.get("gps"):
-            lat, lon = info["gps"]
+        located = file_location(data) if self.import_exif_location else None
+        if located:  # "Import EXIF location data": geotagged from the file, with the default geo perms
+            lat, lon = located
         with self._lock:
             pid = self._new_id()
             p = self._make_photo(
@@ -711,6 +733,7 @@ class FakeFlickr:
                 datetaken=taken or _utc(now), datetakenunknown=0 if taken else 1, granularity=0,
                 lastupdate=self._tick(), ispublic=pub, isfriend=fr, isfamily=fa,
                 hidden=hidden if hidden in (1, 2) else 1, lat=lat, lon=lon, accuracy=16 if lat is not None else 0,
+                geo_perms=self.default_geo_perms if lat is not None else None,
                 media=info["media"], originalformat=info["format"], o_width=info["width"] or 1,
                 o_height=info["height"] or 1, data=data, uploaded_filename=filename,
                 safety_level=rest._int(fields.get("safety_level"), 1) or 1,

@@ -38,6 +38,9 @@ class FakePhoto:
     lat: float | None = None
     lon: float | None = None
     accuracy: int = 0
+    #: who may see the location: (is_public, is_contact, is_friend, is_family), None without one
+    #: (flickr.photos.geo.getPerms); a location set or imported takes the account default
+    geo_perms: tuple | None = None
     media: str = "photo"
     originalformat: str = "jpg"
     o_width: int = 4000

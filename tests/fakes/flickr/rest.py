@@ -141,7 +141,12 @@ def _paginate(items: list, page: int, per_page: int, cap: int | None):
 
 # -- photo entries (the "extras") --------------------------------------------------------------------
 
-def entry(fake, p: FakePhoto, extras: set, *, owner=True, set_primary: str | None = None) -> dict:
+def _geo_public(p: FakePhoto) -> bool:
+    return bool(p.geo_perms and p.geo_perms[0])
+
+
+def entry(fake, p: FakePhoto, extras: set, *, owner=True, set_primary: str | None = None,
+          viewer_authed: bool = True) -> dict:
     """One photo as photos.search / people.getPhotos / recentlyUpdated / photosets.getPhotos list it.
 
     Types copied from Flickr's JSON (SERVICES.md: "numbers sometimes strings and sometimes ints"):
@@ -178,12 +183,14 @@ def entry(fake, p: FakePhoto, extras: set, *, owner=True, set_primary: str | Non
     if "icon_server" in extras:
         e["iconserver"], e["iconfarm"] = "0", 0
     if "geo" in extras:
-        if p.has_geo:
+        if p.has_geo and (viewer_authed or _geo_public(p)):
             e["latitude"] = f"{p.lat:.6f}".rstrip("0").rstrip(".")
             e["longitude"] = f"{p.lon:.6f}".rstrip("0").rstrip(".")
             e["accuracy"] = str(p.accuracy or 16)
             e["context"] = 0
-            e["geo_is_public"], e["geo_is_contact"], e["geo_is_friend"], e["geo_is_family"] = 1, 0, 0, 0
+            # the location's own permissions (flickr.photos.geo.getPerms), as the "geo" extra gives them
+            pub, contact, friend, family = p.geo_perms or (0, 0, 0, 0)
+            e["geo_is_public"], e["geo_is_contact"], e["geo_is_friend"], e["geo_is_family"] = pub, contact, friend, family
         else:
             e["latitude"], e["longitude"], e["accuracy"], e["context"] = 0, 0, 0, 0
     if "tags" in extras:
@@ -311,7 +318,7 @@ def _listing(fake, ctx, params, items, *, cap, total_as_str, key="photos", defau
     return {key: {"page": page, "pages": pages, "perpage": per_page,
                   # search's total comes as a string ("total":"121528", SERVICES.md "JSON")
                   "total": str(total) if total_as_str else total,
-                  "photo": [entry(fake, p, extras) for p in chunk]}}
+                  "photo": [entry(fake, p, extras, viewer_authed=ctx.authed) for p in chunk]}}
 
 
 def photos_search(fake, ctx, params):
@@ -402,11 +409,15 @@ def photos_getInfo(fake, ctx, params):
                           "machine_tag": 1 if t in p.machine_tags else 0}
                          for t in p.all_tags()]},
     })
-    if p.has_geo:
+    if p.has_geo and (ctx.authed or _geo_public(p)):
+        # a location is shown to whom its geo permissions allow (flickr.photos.geo.setPerms); the owner
+        # also gets those permissions (flickr.photos.getInfo's <geoperms>)
         info["location"] = {"latitude": f"{p.lat:.6f}".rstrip("0").rstrip("."),
                             "longitude": f"{p.lon:.6f}".rstrip("0").rstrip("."),
                             "accuracy": str(p.accuracy or 16), "context": "0"}
-        info["geoperms"] = {"ispublic": 1, "iscontact": 0, "isfriend": 0, "isfamily": 0}
+        if ctx.authed:
+            pub, contact, friend, family = p.geo_perms or (0, 0, 0, 0)
+            info["geoperms"] = {"ispublic": pub, "iscontact": contact, "isfriend": friend, "isfamily": family}
     info["urls"] = {"url": [{"type": "photopage", "_content": page_url(nsid, p.id)}]}
     info["media"] = p.media
     if p.media == "video":
@@ -495,6 +506,40 @@ def photos_geo_setLocation(fake, ctx, params):
     # "Anything more than 6 decimal places will be truncated" (flickr.photos.geo.setLocation.html)
     fake._set_location(p, math.trunc(lat * 1e6) / 1e6, math.trunc(lon * 1e6) / 1e6, acc)
     return {}
+
+
+def photos_geo_setPerms(fake, ctx, params):
+    # flickr.photos.geo.setPerms.html: photo_id, is_public, is_contact, is_friend, is_family, all
+    # required (code 3); code 1 photo not found; code 2 "Photo has no location information"
+    p = _own_photo(fake, ctx, params)
+    flags = ("is_public", "is_contact", "is_friend", "is_family")
+    if any(str(params.get(k, "")).strip() == "" for k in flags):
+        raise ApiError(3, "Required arguments missing.")
+    if not p.has_geo:
+        raise ApiError(2, "Photo has no location information")
+    fake._set_geo_perms(p, tuple(_flag(params[k]) for k in flags))
+    return {}
+
+
+def photos_geo_getPerms(fake, ctx, params):
+    # flickr.photos.geo.getPerms.html: <perms id="10592" ispublic="0" iscontact="0" isfriend="0" isfamily="1" />
+    p = _own_photo(fake, ctx, params)
+    if not p.has_geo:
+        raise ApiError(2, "Photo has no location information")
+    pub, contact, friend, family = p.geo_perms or (0, 0, 0, 0)
+    return {"perms": {"id": p.id, "ispublic": pub, "iscontact": contact, "isfriend": friend, "isfamily": family}}
+
+
+#: flickr.prefs.getGeoPerms.html: the default geo privacy, 0 no default set, 1 public, 2 contacts only,
+#: 3 friends and family only, 4 friends only, 5 family only, 6 private
+GEO_PRIVACY = {(1, 0, 0, 0): 1, (0, 1, 0, 0): 2, (0, 0, 1, 1): 3, (0, 0, 1, 0): 4, (0, 0, 0, 1): 5, (0, 0, 0, 0): 6}
+
+
+def prefs_getGeoPerms(fake, ctx, params):
+    # "... and whether or not the user has chosen to use geo-related EXIF information to automatically
+    # geotag their photos" (flickr.prefs.getGeoPerms.html): importgeoexif 0 or 1
+    code = GEO_PRIVACY.get(tuple(fake.default_geo_perms or ()), 0)
+    return {"person": {"nsid": fake.user_nsid, "geoperms": code, "importgeoexif": 1 if fake.import_exif_location else 0}}
 
 
 def photos_delete(fake, ctx, params):
@@ -643,6 +688,9 @@ METHODS = {
     "flickr.photos.setTags": (photos_setTags, WRITE),
     "flickr.photos.addTags": (photos_addTags, WRITE),
     "flickr.photos.geo.setLocation": (photos_geo_setLocation, WRITE),
+    "flickr.photos.geo.setPerms": (photos_geo_setPerms, WRITE),
+    "flickr.photos.geo.getPerms": (photos_geo_getPerms, READ),
+    "flickr.prefs.getGeoPerms": (prefs_getGeoPerms, READ),
     "flickr.photos.delete": (photos_delete, DELETE),
     "flickr.photosets.getList": (photosets_getList, 0),
     "flickr.photosets.getPhotos": (photosets_getPhotos, 0),
