@@ -49,7 +49,7 @@ from .. import credentials
 from ..errors import AuthError, ConfigError, MediaError, PhotosyncError, SourceError
 from ..media.formats import FORMATS
 from ..model import VISIBILITY_LEVELS, CameraInfo, Location, Metadata, Photo
-from ..net import TokenBucket, retrying
+from ..net import TokenBucket, retry_after_seconds, retrying
 from .base import Capabilities, Connector, ItemRef, Listing, ServiceItem
 
 DEFAULT_ENDPOINTS = {
@@ -68,8 +68,15 @@ PER_PAGE = 500
 SEARCH_CAP = 4000
 #: photosync's machine tag on everything it uploads: photosync:sha256=<hex>
 MACHINE_TAG = "photosync:sha256"
-#: Flickr's own error codes that mean "try again later" (flickr.com/services/api, "Error codes")
-TRANSIENT_CODES = {10, 105, 106}
+#: Flickr's own error codes that mean "try again later": 105 "Service currently unavailable" and 106
+#: "Write operation failed" (every method's "Error codes" on flickr.com/services/api), 10 "Sorry, the
+#: Flickr search API is not currently available" (flickr.photos.search.html), and 0 and 201 "Sorry, the
+#: Flickr API service is not currently available.", which Flickr answers under load and the Flickr
+#: Foundation's own client retries (flickr-photos-api, is_retryable(): "We've seen similar with code 0")
+TRANSIENT_CODES = {0, 10, 105, 106, 201}
+#: upload.api.html error 3 "General upload failure": tried again, after looking for the photo (it may
+#: have been stored before the failure)
+UPLOAD_RETRY_CODES = TRANSIENT_CODES | {3}
 #: sizes below the original, largest first: (extra suffix, label)
 SIZES = (("k", "Large 2048"), ("h", "Large 1600"), ("l", "Large"), ("c", "Medium 800"), ("z", "Medium 640"))
 GRANULARITY = {0: None, 4: "month", 6: "year", 8: "circa"}
@@ -160,6 +167,15 @@ def _quote_tag(tag: str) -> str:
 class _Transient(Exception):
     """A download that may work when tried again (429, 5xx, cut short)."""
 
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        #: seconds the server asked to wait (its Retry-After), if it said
+        self.retry_after = retry_after
+
+
+def _retry_after(e: BaseException) -> float | None:
+    return getattr(e, "retry_after", None)
+
 
 def _transient(e: BaseException) -> bool:
     import requests
@@ -220,13 +236,17 @@ class FlickrConnector(Connector):
         self.per_hour = float(per_hour)
         self._bucket: TokenBucket | None = None
         retry = config.get("retry") or {}
-        self.attempts = int(retry.get("attempts", 6))
+        # 8 attempts: under a 20 % fault mix a call fails for good once in 390,000 (0.2 ** 8), so a
+        # 6,500-photo account is read whole in about 98 runs of 100 (with 6: about 65)
+        self.attempts = int(retry.get("attempts", 8))
         self.backoff = float(retry.get("base_seconds", 1.0))
         self.timeout = float(config.get("timeout_seconds", 60))
         self.calls = 0
         self._lock = threading.Lock()
         self._client_obj = None
         self._http = None
+        #: per thread: the Retry-After of the last REST answer flickrapi saw (it keeps no headers)
+        self._last_answer = threading.local()
         self._warned: set[str] = set()
         self._sets_by_title: dict[str, str] | None = None
         self._album_lock = threading.Lock()
@@ -295,6 +315,21 @@ class FlickrConnector(Connector):
         oauth.AUTHORIZE_URL = self.endpoints["authorize"]
         oauth.ACCESS_TOKEN_URL = self.endpoints["access_token"]
         oauth.session = requests.Session()  # flickrapi's is one per process, shared by every instance
+        local = self._last_answer
+
+        def keep_retry_after(r, *args, **kwargs):
+            # a 429 or 503 may say how long to wait (RFC 9110 Retry-After); flickrapi raises without headers
+            local.retry_after = r.headers.get("Retry-After") if r.status_code in (429, 503) else None
+            # Flickr answers HTTP 400 with "Sorry, the Flickr API service is not currently available" when
+            # it is down (snarfed/webutil util.py, interpret_http_exception): the same as its code 0
+            local.unavailable = r.status_code == 400 and b"not currently available" in r.content[:4096]
+            # and without the body, where the OAuth endpoints say what was wrong (oauth_problem=...)
+            local.oauth_problem = None
+            if r.status_code == 401 and len(r.content) < 4096:
+                m = re.search(r"oauth_problem=([A-Za-z_]+)", r.text)
+                local.oauth_problem = m.group(1) if m else ""
+
+        oauth.session.hooks["response"].append(keep_retry_after)
         if signed_in:
             expected = self.config.get("account")
             if expected and data.get("user_nsid") and data["user_nsid"] != expected:
@@ -314,14 +349,26 @@ class FlickrConnector(Connector):
         perms = perms or ("write" if self.config.get("upload_from") else "read")
         if perms not in ("read", "write", "delete"):
             raise ConfigError(f"--perms {perms}: use read, write or delete")
+        import requests
+
         api = self._client(signed_in=False)
         oauth = api.flickr_oauth
+        self._last_answer.oauth_problem = None
         try:
             oauth.get_request_token(oauth_callback="oob")
             url = oauth.auth_url(perms=perms)
-        except (FlickrError, OSError) as e:
-            raise AuthError(f"Flickr did not start the sign-in ({e}); "
-                            "check the API key and secret") from None
+        except requests.RequestException as e:
+            # offline, a DNS failure, a proxy: nothing says the key is wrong
+            raise SourceError(f"cannot reach Flickr at {urlsplit(self.endpoints['request_token']).netloc} "
+                              f"({type(e).__name__}); check the network connection and try again. "
+                              "Nothing was saved") from None
+        except FlickrError as e:
+            problem = getattr(self._last_answer, "oauth_problem", None)
+            if problem is not None:
+                # 401: Flickr's OAuth endpoint refused the consumer key or the signature made with the secret
+                raise AuthError(f"Flickr refused the API key or secret ({problem or 'HTTP 401'}); check them "
+                                f"(photosync auth {self.name} --api-key KEY --api-secret SECRET)") from None
+            raise SourceError(f"Flickr did not start the sign-in ({e}); try again later") from None
         verifier = ask(
             f"Open this address in a browser, sign in to Flickr and allow photosync ({perms} access):\n\n  {url}\n\n"
             "Then paste the code Flickr shows"
@@ -331,6 +378,10 @@ class FlickrConnector(Connector):
         oauth.verifier = verifier
         try:
             token = oauth.get_access_token()
+        except requests.RequestException as e:
+            raise SourceError(f"cannot reach Flickr at {urlsplit(self.endpoints['access_token']).netloc} "
+                              f"({type(e).__name__}); check the network connection and run photosync auth "
+                              f"{self.name} again") from None
         except (FlickrError, OSError, KeyError) as e:
             raise AuthError(f"Flickr did not accept the code ({e}); run photosync auth {self.name} again") from None
         data = self._secrets()
@@ -367,11 +418,19 @@ class FlickrConnector(Connector):
             self.bucket.take()
             with self._lock:
                 self.calls += 1
-            return api.do_flickr_call(method, timeout=self.timeout, **params)
+            self._last_answer.retry_after = None
+            self._last_answer.unavailable = False
+            try:
+                return api.do_flickr_call(method, timeout=self.timeout, **params)
+            except FlickrError as e:
+                e.retry_after = retry_after_seconds(getattr(self._last_answer, "retry_after", None))
+                if e.code is None and getattr(self._last_answer, "unavailable", False):
+                    e.code = 0
+                raise
 
         try:
             return retrying(once, transient=_transient, attempts=_attempts or self.attempts, base=self.backoff,
-                            on_retry=self._retry_note(method))
+                            on_retry=self._retry_note(method), retry_after=_retry_after)
         except FlickrError as e:
             raise self._explain(e, method) from None
         except requests.RequestException as e:
@@ -407,6 +466,9 @@ class FlickrConnector(Connector):
             m = RETRY_HTTP.search(str(e))
             what = f"HTTP {m.group(1)}" if m else str(e)
             return SourceError(f"Flickr answered {what} to {method} ({self.attempts} attempts); try again later")
+        if code in TRANSIENT_CODES:
+            return SourceError(f"Flickr {method}: the Flickr API is not available now (error {code}, "
+                               f"{self.attempts} attempts); try again later")
         return SourceError(f"Flickr {method}: error {code}: {str(e).split(': ', 2)[-1]}")
 
     # -- listing ------------------------------------------------------------------------------
@@ -697,7 +759,8 @@ class FlickrConnector(Connector):
             try:
                 with self._session().get(url, stream=True, timeout=self.timeout) as r:
                     if r.status_code == 429 or r.status_code >= 500:
-                        raise _Transient(f"HTTP {r.status_code} from {urlsplit(url).netloc}")
+                        raise _Transient(f"HTTP {r.status_code} from {urlsplit(url).netloc}",
+                                         retry_after_seconds(r.headers.get("Retry-After")))
                     if r.status_code != 200:
                         raise SourceError(f"the file could not be downloaded (HTTP {r.status_code})")
                     expected = r.headers.get("Content-Length")
@@ -715,9 +778,12 @@ class FlickrConnector(Connector):
 
         try:
             return retrying(once, transient=_transient, attempts=self.attempts, base=self.backoff,
-                            on_retry=self._retry_note("download"))
-        except (_Transient, requests.RequestException) as e:
+                            on_retry=self._retry_note("download"), retry_after=_retry_after)
+        except _Transient as e:
             raise SourceError(f"the file could not be downloaded after {self.attempts} attempts: {e}") from None
+        except requests.RequestException as e:
+            raise SourceError(f"the file could not be downloaded: cannot reach {urlsplit(url).netloc} after "
+                              f"{self.attempts} attempts ({type(e).__name__})") from None
 
     def describe(self, ref: ItemRef) -> ServiceItem:
         try:
@@ -958,11 +1024,12 @@ class FlickrConnector(Connector):
                 if start is None:
                     raise SourceError("upload interrupted and the source cannot be read again") from None
                 raise
+            wait = retry_after_seconds(r.headers.get("Retry-After"))
             if r.status_code == 429:
-                raise _Transient("HTTP 429 (too many requests)")
+                raise _Transient("HTTP 429 (too many requests)", wait)
             if r.status_code >= 500:
                 maybe_stored = True
-                raise _Transient(f"HTTP {r.status_code}")
+                raise _Transient(f"HTTP {r.status_code}", wait)
             if r.status_code != 200:
                 raise SourceError(f"upload refused (HTTP {r.status_code})")
             try:
@@ -977,6 +1044,9 @@ class FlickrConnector(Connector):
                     from flickrapi.exceptions import FlickrError
 
                     raise self._explain(FlickrError(msg, code=code), "upload")
+                if code in UPLOAD_RETRY_CODES:
+                    maybe_stored = maybe_stored or code == 3  # a general failure may come after the photo was kept
+                    raise _Transient(f"Flickr error {code}: {msg}")
                 raise SourceError(f"Flickr refused the upload: error {code}: {msg}")
             pid = rsp.findtext("photoid")
             if not pid:
@@ -985,7 +1055,7 @@ class FlickrConnector(Connector):
 
         try:
             return retrying(once, transient=_transient, attempts=self.attempts, base=self.backoff,
-                            on_retry=self._retry_note("upload"))
+                            on_retry=self._retry_note("upload"), retry_after=_retry_after)
         except (_Transient, requests.RequestException) as e:
             raise SourceError(f"upload failed after {self.attempts} attempts: {e}") from None
 

@@ -1,0 +1,148 @@
+"""Flickr as the real Flickr behaves (issue 11): transient errors and Retry-After, every
+video format, uploads that are never doubled when search lags, the dimensions of the bytes
+kept, raw tags and machine tags, where a location came from, an offline sign-in.  The real
+photosync command or connector and the real flickrapi client against tests/fakes/flickr."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+from fakes.flickr import FakeFlickr
+from test_flickr import KEY, SECRET, add_flickr, fast_retries, flickr_instances, folder_library, records, sign_in
+
+
+@pytest.fixture
+def fake():
+    f = FakeFlickr(api_key=KEY, api_secret=SECRET, user_nsid="12345678@N00", username="tester",
+                   fullname="Test Person", pro=True)
+    f.start()
+    yield f
+    f.stop()
+    assert f.errors == [], "the fake failed internally"
+
+
+@pytest.fixture
+def flickr_lib(tmp_path, cli, fake):
+    lib = tmp_path / "lib"
+    cli("init", str(lib), check=0)
+    add_flickr(cli, lib, fake)
+    sign_in(lib, fake)
+    return lib
+
+
+def connector(tmp_path: Path, fake, perms: str = "write", **config):
+    """A FlickrConnector on the fake, signed in, with a Collector for what it reports."""
+    from photosync import credentials
+    from photosync.connectors.base import ConnectorContext
+    from photosync.connectors.flickr import FlickrConnector
+    from photosync.context import Context
+    from photosync.events import Collector, Tally
+
+    ctx = Context(tmp_path / "cfg")
+    token, secret = fake.issue_token(perms=perms)
+    credentials.save(ctx, "services", "f", {"api_key": KEY, "api_secret": SECRET, "oauth_token": token,
+                                            "oauth_token_secret": secret, "perms": perms,
+                                            "user_nsid": fake.user_nsid})
+    collector = Collector()
+    conf = {"type": "flickr", "enabled": True, "endpoints": fake.endpoints,
+            "rate_limit": {"requests_per_hour": 1e7}, "retry": {"attempts": 5, "base_seconds": 0.01}, **config}
+    conn = FlickrConnector("f", conf, ConnectorContext(tmp_path, ctx, Tally(collector)))
+    return conn, collector
+
+
+# -- 1. transient errors -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("code", [0, 201])
+def test_flickr_unavailable_codes_are_tried_again(tmp_path, fake, code):
+    """Error 0 and 201, "Sorry, the Flickr API service is not currently available.", come
+    under load and go away: the call is made again instead of failing the run."""
+    fake.populate(5, seed=1)
+    conn, _ = connector(tmp_path, fake)
+    fake.fail_method("flickr.photos.search", times=2, code=code,
+                     message="Sorry, the Flickr API service is not currently available.")
+    refs = list(conn.list(cursor=None, since=None, full_scan=True).refs)
+    assert len(refs) == 5
+    assert fake.calls["flickr.photos.search"] == 3
+
+
+def test_http_400_saying_unavailable_is_tried_again_and_retry_after_is_honoured(tmp_path, fake):
+    fake.populate(3, seed=1)
+    conn, said = connector(tmp_path, fake)
+    # Flickr's "down" answer can be HTTP 400 with "Sorry, the Flickr API service is not currently available"
+    fake.fail_next(2, status=400, path_prefix="/services/rest")
+    # and a 429 with Retry-After: 1 makes the next attempt wait 1 s, not the 0.01 s backoff
+    fake.fail_next(1, status=429, path_prefix="/services/rest")
+    assert len(list(conn.list(cursor=None, since=None, full_scan=True).refs)) == 3
+    waits = [m for m in said.messages if "trying again in" in m]
+    assert waits and "trying again in 1.0 s" in waits[0], said.messages
+
+
+def test_flickr_down_for_good_says_so(tmp_path, fake):
+    from photosync.errors import SourceError
+
+    conn, _ = connector(tmp_path, fake)
+    fake.fail_method("flickr.photosets.getList", times=100, code=0,
+                     message="Sorry, the Flickr API service is not currently available.")
+    with pytest.raises(SourceError) as e:
+        list(conn.list(cursor=None, since=None, full_scan=True).refs)
+    assert "not available" in str(e.value) and "try again later" in str(e.value)
+    assert fake.calls["flickr.photosets.getList"] == 5  # every attempt was made
+
+
+def test_upload_general_failure_is_tried_again(tmp_path, cli, fake):
+    """Upload error 3 "General upload failure" (upload.api.html) is tried again: the photos
+    are uploaded, each once."""
+    lib, _ = folder_library(tmp_path, cli, fake, 3)
+    fake.fail_uploads(2)
+    cli("-q", "-L", str(lib), "replicate", "--execute", check=0)
+    assert len(fake.uploads) == 3 and len(fake.photos) == 3
+
+
+def test_discover_finishes_under_a_twenty_percent_fault_mix(flickr_lib, cli, fake):
+    """A fifth of all requests fail the ways Flickr fails under load (codes 0, 201, 105,
+    HTTP 400/500/502/503, 429 with Retry-After): discover still reads every photo."""
+    ids = fake.populate(240, seed=11)
+    fast_retries(flickr_lib, retry={"attempts": 8, "base_seconds": 0.01})
+    fake.fault_mix(0.2, seed=7, retry_after=1)
+    run = cli("-q", "-L", str(flickr_lib), "discover")
+    fake.fault_mix(0)
+    assert run.code == 0, run.err
+    assert set(flickr_instances(flickr_lib)) == set(ids)
+    assert fake.faults_injected > 40  # the mix really happened
+
+
+# -- 7. offline -----------------------------------------------------------------------------------
+
+def dead_address() -> str:
+    with socket.socket() as s:  # a port nobody listens on: what "offline" looks like to a client
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+def test_offline_sign_in_says_flickr_cannot_be_reached_not_the_key(tmp_path, cli, fake):
+    lib = tmp_path / "lib"
+    cli("init", str(lib), check=0)
+    dead = dead_address()
+    args = ["-L", str(lib), "service", "add", "flickr", "--type", "flickr", "--api-key", KEY, "--api-secret", SECRET]
+    for k in fake.endpoints:
+        args += ["--endpoint", f"{k}={dead}/x"]
+    cli(*args, check=0)
+    fast_retries(lib)
+    run = cli("-L", str(lib), "auth", "flickr")
+    assert run.code != 0
+    assert "cannot reach Flickr at 127.0.0.1" in run.err and "API key" not in run.err, run.err
+
+
+def test_offline_discover_says_flickr_cannot_be_reached(flickr_lib, cli, fake):
+    fake.populate(2, seed=1)
+    dead = dead_address()
+    path = flickr_lib / "config/services.json"
+    services = json.loads(path.read_text())
+    services["flickr"]["endpoints"] = {k: f"{dead}/x" for k in fake.endpoints}
+    path.write_text(json.dumps(services, indent=2))
+    run = cli("-L", str(flickr_lib), "discover")
+    assert run.code != 0 and f"cannot reach {dead[7:]}" in run.err and "API key" not in run.err, run.err
