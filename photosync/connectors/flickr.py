@@ -82,7 +82,8 @@ SIZES = (("k", "Large 2048"), ("h", "Large 1600"), ("l", "Large"), ("c", "Medium
 GRANULARITY = {0: None, 4: "month", 6: "year", 8: "circa"}
 GRANULARITY_CODE = {None: 0, "second": 0, "month": 4, "year": 6, "circa": 8}
 FLICKR_FORMAT = {"jpg": "jpeg", "jpeg": "jpeg", "png": "png", "gif": "gif", "tif": "tiff", "tiff": "tiff",
-                 "mp4": "mp4", "mov": "mov"}
+                 "mp4": "mp4", "mov": "mov", "avi": "avi", "wmv": "wmv", "asf": "wmv", "mpg": "mpeg",
+                 "mpeg": "mpeg", "mts": "m2ts", "m2ts": "m2ts", "3gp": "3gp", "3g2": "3g2"}
 DEFAULT_REQUESTS_PER_HOUR = 3500
 RETRY_HTTP = re.compile(r"Status code (\d{3})")
 #: seconds before a run's start that its cursor stops at (late search-index entries are listed again)
@@ -221,9 +222,10 @@ class FlickrConnector(Connector):
     capabilities = Capabilities(
         upload=True, set_visibility=True, visibility_levels=VISIBILITY_LEVELS, albums=True,
         originals=True, incremental=True,
-        # Flickr's upload limits (help centre: 200 MB a photo, 1 GB a video; these formats)
+        # Flickr's upload limits (help centre: 200 MB a photo, 1 GB a video; these formats: AVI, WMV,
+        # MOV, MPEG 1/2/4 and 3GP since its video launch in 2008, AVCHD M2TS/MTS in its help centre)
         max_photo_bytes=200 * 1024 * 1024, max_video_bytes=1024 * 1024 * 1024,
-        upload_formats=("jpeg", "png", "gif", "tiff", "mp4", "mov", "3gp", "avi"),
+        upload_formats=("jpeg", "png", "gif", "tiff", "mp4", "mov", "3gp", "avi", "wmv", "mpeg", "m2ts"),
     )
     secret_options = ("api_key", "api_secret")
 

@@ -115,6 +115,50 @@ def test_discover_finishes_under_a_twenty_percent_fault_mix(flickr_lib, cli, fak
     assert fake.faults_injected > 40  # the mix really happened
 
 
+# -- 5. every video format ------------------------------------------------------------------------
+
+def test_avi_mts_and_wmv_originals_are_downloaded_hashed_and_recorded(flickr_lib, cli, fake):
+    import hashlib
+
+    vids = {fmt: fake.add_photo(media="video", original_format=fmt, width=720, height=480, title=f"old {fmt}")
+            for fmt in ("avi", "mts", "wmv")}
+    run = cli("-q", "-L", str(flickr_lib), "discover")
+    assert run.code == 0, run.err
+    got = flickr_instances(flickr_lib)
+    for fmt, pid in vids.items():
+        inst = got[pid]
+        assert inst["content_hash"] == "sha256:" + hashlib.sha256(fake.file_bytes(pid)).hexdigest()
+        assert inst["quality"] == "original" and inst["size"] == len(fake.file_bytes(pid))
+        assert inst["metadata"]["media_type"] == "video"
+        assert inst["metadata"]["format"] == {"avi": "avi", "mts": "m2ts", "wmv": "wmv"}[fmt]
+    assert got[vids["avi"]]["metadata"]["width"] == 720  # from the AVI's own header
+    # nothing was cached as unreadable: a full scan reads them again without an error
+    assert cli("-q", "-L", str(flickr_lib), "discover", "--full-scan").code == 0
+
+
+def test_old_camera_videos_in_a_folder_are_kept_and_uploaded(tmp_path, cli, fake):
+    from videobuild import make_asf, make_avi, make_ts
+
+    pics = tmp_path / "cam"
+    pics.mkdir()
+    (pics / "MVI_0001.AVI").write_bytes(make_avi((640, 480), b"\x01" * 300))
+    (pics / "00001.MTS").write_bytes(make_ts(packets=10, payload=b"\x02" * 900, timecode=True))
+    (pics / "party.wmv").write_bytes(make_asf(True, b"\x03" * 300))
+    (pics / "song.wma").write_bytes(make_asf(False, b"\x04" * 300))  # audio: not a photo, not an error
+    lib = tmp_path / "lib"
+    cli("init", str(lib), check=0)
+    cli("-L", str(lib), "service", "add", "cam", "--type", "local", "--path", str(pics), check=0)
+    add_flickr(cli, lib, fake, "flickr", "--upload-from", "cam")
+    sign_in(lib, fake)
+    cli("-q", "-L", str(lib), "discover", "--service", "cam", check=0)
+    recs = records(lib)
+    assert sorted(r["metadata"]["filename"] for r in recs) == ["00001.MTS", "MVI_0001.AVI", "party.wmv"]
+    cli("-q", "-L", str(lib), "resolve", "--auto-resolve", "simple", check=0)
+    cli("-q", "-L", str(lib), "replicate", "--execute", check=0)
+    assert sorted(u["filename"] for u in fake.uploads) == ["00001.MTS", "MVI_0001.AVI", "party.wmv"]
+    assert all(fake.photos[u["photo_id"]].media == "video" for u in fake.uploads)
+
+
 # -- 7. offline -----------------------------------------------------------------------------------
 
 def dead_address() -> str:
