@@ -697,14 +697,15 @@ class FlickrConnector(Connector):
             self._warned.add(key)
         self.env.report.info(f"note: service {self.name}: {message}")
 
-    def _file(self, entry: dict) -> tuple[str, str, str]:
-        """(url, quality, file extension) of the best file Flickr gives for an item."""
+    def _file(self, entry: dict) -> tuple[str, str, str, tuple]:
+        """(url, quality, file extension, (width, height) Flickr states) of the best file Flickr gives
+        for an item."""
         if entry.get("media") == "video":
             sizes = self.call("flickr.photos.getSizes", photo_id=str(entry["id"]))["sizes"]["size"]
             by_label = {s.get("label"): s for s in sizes}
             if "Video Original" in by_label:
-                return self._host(by_label["Video Original"]["source"]), "original", \
-                    entry.get("originalformat") or "mp4"
+                orig = by_label["Video Original"]
+                return self._host(orig["source"]), "original", entry.get("originalformat") or "mp4", _wh(orig)
             # files only: "Video Player" is the web player's address, not a file (getSizes docs)
             videos = [s for s in sizes if s.get("media") == "video" and s.get("source")
                       and "MP4" in str(s.get("label", ""))]
@@ -712,9 +713,11 @@ class FlickrConnector(Connector):
                 raise SourceError("Flickr gives no downloadable file for this video")
             best = max(videos, key=lambda s: _int(s.get("width")) * _int(s.get("height")))
             self._no_originals()
-            return self._host(best["source"]), _quality(best), "mp4"
+            return self._host(best["source"]), _quality(best), "mp4", _wh(best)
         if entry.get("url_o"):
-            return self._host(entry["url_o"]), "original", entry.get("originalformat") or "jpg"
+            return self._host(entry["url_o"]), "original", entry.get("originalformat") or "jpg", \
+                (_int(entry.get("width_o")) or _int(entry.get("o_width")) or None,
+                 _int(entry.get("height_o")) or _int(entry.get("o_height")) or None)
         if entry.get("from_info"):  # no size URLs in getInfo: ask for them
             sizes = self.call("flickr.photos.getSizes", photo_id=str(entry["id"]))["sizes"]["size"]
             files = [s for s in sizes if s.get("media", "photo") == "photo" and s.get("source")]
@@ -722,15 +725,16 @@ class FlickrConnector(Connector):
                 raise SourceError("Flickr gives no downloadable size of this photo")
             original = next((s for s in files if s.get("label") == "Original"), None)
             if original is not None:
-                return self._host(original["source"]), "original", entry.get("originalformat") or "jpg"
+                return self._host(original["source"]), "original", entry.get("originalformat") or "jpg", \
+                    _wh(original)
             best = max(files, key=lambda s: _int(s.get("width")) * _int(s.get("height")))
             self._no_originals()
-            return self._host(best["source"]), _quality(best), "jpg"
+            return self._host(best["source"]), _quality(best), "jpg", _wh(best)
         for suffix, _label in SIZES:
             if entry.get(f"url_{suffix}"):
                 self._no_originals()
                 size = {"width": entry.get(f"width_{suffix}"), "height": entry.get(f"height_{suffix}")}
-                return self._host(entry[f"url_{suffix}"]), _quality(size), "jpg"
+                return self._host(entry[f"url_{suffix}"]), _quality(size), "jpg", _wh(size)
         raise SourceError("Flickr gives no downloadable size of this photo")
 
     def _no_originals(self) -> None:
@@ -803,11 +807,12 @@ class FlickrConnector(Connector):
             raise SourceError("no listing data for this item (list it again)")
         info = None
         size = None
+        file_dims = None
         if ref.known_hash:  # only metadata changed: the bytes were hashed before
             content_hash = ref.known_hash
             quality = _entry_quality(entry)
         else:
-            url, quality, ext = self._file(entry)
+            url, quality, ext, file_dims = self._file(entry)
             with self._download(url) as f:
                 content_hash, size = hash_stream(f)
                 f.seek(0)
@@ -823,7 +828,7 @@ class FlickrConnector(Connector):
             ref=ref,
             content_hash=content_hash,
             size=size,  # type: ignore[arg-type]  (None: unchanged, kept from the record)
-            metadata=self._metadata(entry, info),
+            metadata=self._metadata(entry, info, file_dims),
             quality=quality or "original",
             visibility=level_of(entry),
             url=self._page_url(str(entry["id"])),
@@ -834,7 +839,7 @@ class FlickrConnector(Connector):
     def _page_url(self, pid: str) -> str:
         return f"https://www.flickr.com/photos/{getattr(self, 'user_nsid', 'me')}/{pid}/"
 
-    def _metadata(self, entry: dict, info) -> Metadata:
+    def _metadata(self, entry: dict, info, downloaded: tuple | None = None) -> Metadata:
         title = (entry.get("title") or "").strip()
         desc = _text(entry.get("description")).strip()
         caption = title + ("\n\n" + desc if desc else "") if (title or desc) else None
@@ -861,8 +866,12 @@ class FlickrConnector(Connector):
         if info is not None:
             fmt = info.format.name
         media = "video" if entry.get("media") == "video" else "photo"
-        width = _int(entry.get("o_width")) or (info.width if info else None) or None
-        height = _int(entry.get("o_height")) or (info.height if info else None) or None
+        # the size of the bytes kept, not of the original (a free account's 1024-px file must not claim
+        # the original's pixels and win a merge by them): probed; else what Flickr states for the file
+        # that was downloaded; None when nothing was (discover keeps the record's, from the bytes)
+        width, height = (info.width, info.height) if info is not None else (None, None)
+        if downloaded and not (width and height):
+            width, height = downloaded
         camera = CameraInfo(info.make, info.model) if info is not None and (info.make or info.model) else None
         return Metadata(
             taken_date=taken,
@@ -1102,6 +1111,10 @@ def _entry_quality(entry: dict) -> str:
         if entry.get(f"url_{suffix}"):
             return _quality({"width": entry.get(f"width_{suffix}"), "height": entry.get(f"height_{suffix}")})
     return "medium"
+
+
+def _wh(size: dict) -> tuple[int | None, int | None]:
+    return _int(size.get("width")) or None, _int(size.get("height")) or None
 
 
 def _quality(size: dict) -> str:

@@ -159,6 +159,40 @@ def test_old_camera_videos_in_a_folder_are_kept_and_uploaded(tmp_path, cli, fake
     assert all(fake.photos[u["photo_id"]].media == "video" for u in fake.uploads)
 
 
+# -- 4. the dimensions of the bytes kept ----------------------------------------------------------------
+
+def test_a_free_accounts_record_states_the_size_of_the_file_it_got(tmp_path, cli):
+    """A free account gives a 1024-px copy while Flickr still says the original is 4000 x 3000:
+    the record states the copy's pixels, so it cannot win a merge by the original's."""
+    import io
+
+    import requests
+    from PIL import Image
+
+    free = FakeFlickr(api_key=KEY, api_secret=SECRET, user_nsid="12345678@N00", pro=False)
+    free.start()
+    try:
+        lib = tmp_path / "lib"
+        cli("init", str(lib), check=0)
+        add_flickr(cli, lib, free)
+        sign_in(lib, free, perms="read")
+        pid = free.add_photo(title="big", width=4000, height=3000)
+        cli("-q", "-L", str(lib), "discover", check=0)
+        inst = flickr_instances(lib)[pid]
+        url = f"{free.url}/{free.photos[pid].server}/{pid}_{free.photos[pid].secret}_b.jpg"  # Large 1024
+        got = Image.open(io.BytesIO(requests.get(url, timeout=10).content)).size
+        assert (inst["metadata"]["width"], inst["metadata"]["height"]) == got
+        assert inst["quality"] != "original" and max(got) < 4000
+        # a later change of the caption downloads nothing and keeps those dimensions
+        free.set_meta(pid, title="bigger")
+        cli("-q", "-L", str(lib), "discover", check=0)
+        again = flickr_instances(lib)[pid]
+        assert again["metadata"]["caption"] == "bigger"
+        assert (again["metadata"]["width"], again["metadata"]["height"]) == got
+    finally:
+        free.stop()
+
+
 # -- 7. offline -----------------------------------------------------------------------------------
 
 def dead_address() -> str:
