@@ -107,8 +107,9 @@ def entry_from_info(info: dict) -> dict:
         "datetakengranularity": str(dates.get("takengranularity", 0)),
         "datetakenunknown": str(dates.get("takenunknown", 0)),
         "originalsecret": info.get("originalsecret"), "originalformat": info.get("originalformat"),
-        "tags": " ".join(_text(t) for t in tags if not _int(t.get("machine_tag"))),
+        "tags": " ".join(_text(t) for t in tags),
         "machine_tags": " ".join(_text(t) for t in tags if _int(t.get("machine_tag"))),
+        "raw_tags": [str(t.get("raw") or _text(t)) for t in tags],
         "latitude": loc.get("latitude", 0), "longitude": loc.get("longitude", 0),
         "media": info.get("media", "photo"), "from_info": True,
     }
@@ -127,8 +128,24 @@ def _text(v) -> str:
     return v or ""
 
 
-def _is_machine_tag(tag: str) -> bool:
-    return ":" in tag and "=" in tag
+def clean_tag(tag: str) -> str:
+    """Flickr's clean form of a tag: lower case, without spaces and punctuation (misc.tags.html: the
+    form used in URLs; "St. Louis" is "stlouis", "Black & White" "blackwhite"; letters of any script
+    stay, as in "muséo": WordPress/openverse#4906)."""
+    return "".join(ch for ch in tag.lower() if ch.isalnum())
+
+
+def _own_tag(tag: str) -> bool:
+    return tag.lower().startswith(MACHINE_TAG + "=")
+
+
+def _sent_tags(tags) -> tuple[str, ...]:
+    """Tags as upload() sends them (no double quotes: they delimit tags), one per clean form."""
+    out: dict[str, str] = {}
+    for t in tags:
+        t = t.replace('"', "").strip()
+        out.setdefault(clean_tag(t) or t, t)
+    return tuple(t for t in out.values() if t)
 
 
 def level_of(entry: dict) -> str:
@@ -254,6 +271,8 @@ class FlickrConnector(Connector):
         self._album_lock = threading.Lock()
         self._failed: set[str] = set()
         self._album_changes: list[dict] = []
+        self._tags_lock = threading.Lock()
+        self._raw_forms: dict[str, list[str]] | None = None
 
     # -- config and credentials -------------------------------------------------------------
     @classmethod
@@ -839,11 +858,53 @@ class FlickrConnector(Connector):
     def _page_url(self, pid: str) -> str:
         return f"https://www.flickr.com/photos/{getattr(self, 'user_nsid', 'me')}/{pid}/"
 
+    def _raw_tags(self, entry: dict) -> tuple[str, ...]:
+        """The photo's tags as they were typed ("St. Louis", machine tags too), but photosync's own
+        machine tag.  The listing gives only clean forms ("stlouis"); the raw forms come from one
+        flickr.tags.getListUserRaw a run (every raw form of each of the account's tags), and from a
+        flickr.tags.getListPhoto for a photo with a tag that has several raw forms or none there."""
+        if "raw_tags" in entry:  # from photos.getInfo, which has them
+            return tuple(t for t in entry["raw_tags"] if not _own_tag(t))
+        clean = [t for t in (entry.get("tags") or "").split() if not _own_tag(t)]
+        if not clean:
+            return ()
+        forms = self._user_raw_tags()
+        raw = []
+        for c in clean:
+            known = forms.get(c) or []
+            if len(known) != 1:
+                return self._photo_raw_tags(str(entry["id"]), clean)
+            raw.append(known[0])
+        return tuple(raw)
+
+    def _user_raw_tags(self) -> dict[str, list[str]]:
+        """clean form -> the account's raw forms of it; asked once per connector (a run)."""
+        with self._tags_lock:
+            if self._raw_forms is None:
+                try:
+                    who = self.call("flickr.tags.getListUserRaw")["who"]
+                except SourceError as e:
+                    self._note_once("rawtags", f"Flickr did not list the account's tags ({e}); each photo's "
+                                    "tags are asked for on their own")
+                    who = {}
+                forms: dict[str, list[str]] = {}
+                for t in (who.get("tags") or {}).get("tag") or []:
+                    raws = [_text(r) for r in (t.get("raw") or [])] if isinstance(t.get("raw"), list) \
+                        else [_text(t.get("raw"))]
+                    forms[str(t.get("clean", ""))] = [r for r in raws if r]
+                self._raw_forms = forms
+            return self._raw_forms
+
+    def _photo_raw_tags(self, pid: str, clean: list[str]) -> tuple[str, ...]:
+        tags = self.call("flickr.tags.getListPhoto", photo_id=pid)["photo"].get("tags") or {}
+        raw = [str(t.get("raw") or _text(t)) for t in tags.get("tag") or []]
+        return tuple(t for t in raw if not _own_tag(t)) or tuple(clean)
+
     def _metadata(self, entry: dict, info, downloaded: tuple | None = None) -> Metadata:
         title = (entry.get("title") or "").strip()
         desc = _text(entry.get("description")).strip()
         caption = title + ("\n\n" + desc if desc else "") if (title or desc) else None
-        tags = tuple(t for t in (entry.get("tags") or "").split() if not _is_machine_tag(t))
+        tags = self._raw_tags(entry)
         taken = granularity = None
         if entry.get("datetaken") and str(entry.get("datetakenunknown", "0")) != "1":
             taken = str(entry["datetaken"]).replace(" ", "T")[:19]
@@ -980,14 +1041,14 @@ class FlickrConnector(Connector):
 
     def uploaded_metadata(self, photo: Photo, visibility: str) -> Metadata:
         """What Flickr will say of the photo once upload() has sent it: its
-        caption and clean tags (lower case, no spaces), no file name, the
-        location only when it was sent."""
+        caption and tags as sent (one per clean form: Flickr merges the others), no
+        file name, the location only when it was sent."""
         import dataclasses
 
         md = photo.metadata
         title, desc = split_caption(md.caption)
         title = title or (md.filename or photo.photo_id).rsplit(".", 1)[0]
-        clean = tuple(dict.fromkeys(t.lower().replace(" ", "").replace('"', "") for t in md.tags))
+        clean = _sent_tags(md.tags)  # raw, as describe() reads them back
         sent_location = md.location is not None and (visibility != "public" or self.config.get("upload_location_public"))
         return dataclasses.replace(
             md, filename=None, caption=title + ("\n\n" + desc if desc else ""), tags=clean,

@@ -193,6 +193,59 @@ def test_a_free_accounts_record_states_the_size_of_the_file_it_got(tmp_path, cli
         free.stop()
 
 
+# -- 8. tags keep their information -----------------------------------------------------------------
+
+def test_tags_are_recorded_as_typed_with_machine_tags(flickr_lib, cli, fake):
+    own = "photosync:sha256=" + "ab" * 32
+    a = fake.add_photo(title="a", tags=("St. Louis", "Black & White", "cat"),
+                       machine_tags=("camera:make=FakeCam", own))
+    # one clean form, two raw forms in the account: each photo keeps its own
+    b = fake.add_photo(title="b", tags=("New York",))
+    c = fake.add_photo(title="c", tags=("new york", "cat"))
+    fake.reset_counters()
+    cli("-q", "-L", str(flickr_lib), "discover", check=0)
+    got = flickr_instances(flickr_lib)
+    assert got[a]["metadata"]["tags"] == ["St. Louis", "Black & White", "cat", "camera:make=FakeCam"]
+    assert got[b]["metadata"]["tags"] == ["New York"]
+    assert got[c]["metadata"]["tags"] == ["new york", "cat"]
+    # one account-wide list of raw forms; only the two ambiguous photos are asked about alone
+    assert fake.calls["flickr.tags.getListUserRaw"] == 1 and fake.calls["flickr.tags.getListPhoto"] == 2
+
+
+def jpeg_with_keywords(path: Path, keywords: list[str], colour=(90, 120, 150)) -> None:
+    from PIL import Image
+
+    im = Image.new("RGB", (64, 48), colour)
+    for x in range(0, 64, 4):
+        im.putpixel((x, (x * 7) % 48), (255 - colour[0], x * 4 % 256, 30))
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x9003] = "2021:05:06 07:08:09"
+    exif[0x9C9E] = ";".join(keywords).encode("utf-16-le") + b"\x00\x00"  # XPKeywords
+    im.save(path, "JPEG", exif=exif, quality=90)
+
+
+def test_rediscovering_an_upload_raises_no_tag_conflict(tmp_path, cli, fake):
+    pics = tmp_path / "pics"
+    pics.mkdir()
+    jpeg_with_keywords(pics / "one.jpg", ["Black & White", "St. Louis", "Dad's 60th"])
+    lib = tmp_path / "lib"
+    cli("init", str(lib), check=0)
+    cli("-L", str(lib), "service", "add", "pics", "--type", "local", "--path", str(pics), check=0)
+    add_flickr(cli, lib, fake, "flickr", "--upload-from", "pics")
+    sign_in(lib, fake)
+    cli("-q", "-L", str(lib), "discover", "--service", "pics", check=0)
+    cli("-q", "-L", str(lib), "resolve", "--auto-resolve", "simple", check=0)
+    cli("-q", "-L", str(lib), "replicate", "--execute", check=0)
+    cli("-q", "-L", str(lib), "discover", "--service", "flickr", check=0)
+    run = cli("-L", str(lib), "resolve")
+    assert "tag" not in run.out.lower(), run.out
+    (rec,) = records(lib)
+    assert rec["processing_state"] != "discovered"
+    assert not [c for c in rec["conflicts"] if c["type"] == "metadata_mismatch"], rec["conflicts"]
+    (inst,) = rec["instances"]["flickr"]
+    assert inst["metadata"]["tags"] == ["Black & White", "St. Louis", "Dad's 60th"]
+
+
 # -- 7. offline -----------------------------------------------------------------------------------
 
 def dead_address() -> str:
