@@ -921,8 +921,8 @@ class FlickrConnector(Connector):
                 location = Location(float(lat), float(lng))
         except (TypeError, ValueError):
             location = None
-        if location is None and info is not None and info.lat is not None:
-            location = Location(info.lat, info.lng, info.alt)
+        # no fall-back to the file's GPS: what Flickr states wins for its instance (a location the person
+        # removed on Flickr stays removed), and the record says so (location_source)
         fmt = FLICKR_FORMAT.get(str(entry.get("originalformat") or "").lower())
         if info is not None:
             fmt = info.format.name
@@ -948,6 +948,7 @@ class FlickrConnector(Connector):
             width=width,
             height=height,
             albums=tuple(entry.get("albums") or ()),
+            location_source="service" if location is not None else None,
         )
 
     def open(self, item_id: str, raw_name: bytes | None = None) -> BinaryIO:
@@ -1054,6 +1055,7 @@ class FlickrConnector(Connector):
             md, filename=None, caption=title + ("\n\n" + desc if desc else ""), tags=clean,
             location=md.location if sent_location else None,
             taken_date_source="service" if md.taken_date else None,
+            location_source="service" if sent_location else None,
         )
 
     def _post_upload(self, fields: dict, filename: str, stream: BinaryIO, content_hash: str) -> str:

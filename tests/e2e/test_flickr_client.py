@@ -246,6 +246,54 @@ def test_rediscovering_an_upload_raises_no_tag_conflict(tmp_path, cli, fake):
     assert inst["metadata"]["tags"] == ["Black & White", "St. Louis", "Dad's 60th"]
 
 
+# -- 9. location ---------------------------------------------------------------------------------------
+
+def jpeg_with_gps(lat: float, lng: float, colour=(40, 160, 90)) -> bytes:
+    import io
+
+    from PIL import Image
+    from PIL.TiffImagePlugin import IFDRational
+
+    def dms(v):
+        v = abs(v)
+        d, m = int(v), int((v - int(v)) * 60)
+        return (IFDRational(d, 1), IFDRational(m, 1), IFDRational(round(((v - d) * 60 - m) * 60 * 100), 100))
+
+    im = Image.new("RGB", (48, 32), colour)
+    for x in range(0, 48, 3):
+        im.putpixel((x, (x * 5) % 32), (200, x * 5 % 256, 10))
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x9003] = "2020:01:02 03:04:05"
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2], gps[3], gps[4] = ("N" if lat >= 0 else "S"), dms(lat), ("E" if lng >= 0 else "W"), dms(lng)
+    out = io.BytesIO()
+    im.save(out, "JPEG", exif=exif, quality=90)
+    return out.getvalue()
+
+
+def test_flickrs_location_wins_for_its_copy_and_the_record_says_where_it_came_from(tmp_path, cli, fake):
+    removed = fake.add_photo(data=jpeg_with_gps(48.8584, 2.2945), title="GPS in the file, none on Flickr")
+    placed = fake.add_photo(data=jpeg_with_gps(10.0, 20.0, (10, 20, 200)), title="placed on Flickr")
+    fake.set_location(placed, 51.5, -0.12)
+    pics = tmp_path / "pics"
+    pics.mkdir()
+    (pics / "eiffel.jpg").write_bytes(fake.file_bytes(removed))  # the same file, kept at home
+    lib = tmp_path / "lib"
+    cli("init", str(lib), check=0)
+    cli("-L", str(lib), "service", "add", "pics", "--type", "local", "--path", str(pics), check=0)
+    add_flickr(cli, lib, fake)
+    sign_in(lib, fake)
+    cli("-q", "-L", str(lib), "discover", check=0)
+    got = flickr_instances(lib)
+    assert got[removed]["metadata"].get("location") is None, "the location removed on Flickr came back"
+    assert "location_source" not in got[removed]["metadata"]
+    assert got[placed]["metadata"]["location"]["lat"] == pytest.approx(51.5)
+    assert got[placed]["metadata"]["location_source"] == "service"
+    (home,) = [r["instances"]["pics"][0] for r in records(lib) if "pics" in r["instances"]]
+    assert home["metadata"]["location"]["lat"] == pytest.approx(48.8584, abs=1e-4)
+    assert home["metadata"]["location_source"] == "exif"
+
+
 # -- 7. offline -----------------------------------------------------------------------------------
 
 def dead_address() -> str:
