@@ -35,6 +35,7 @@ Facts this relies on (flickr.com/services/api, ../shared/SERVICES.md):
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 import tempfile
@@ -88,6 +89,8 @@ DEFAULT_REQUESTS_PER_HOUR = 3500
 RETRY_HTTP = re.compile(r"Status code (\d{3})")
 #: seconds before a run's start that its cursor stops at (late search-index entries are listed again)
 CURSOR_MARGIN = 300
+#: how long before an upload intent the photos uploaded are looked through (Flickr's clock and ours differ)
+INTENT_MARGIN = 3600
 
 
 def entry_from_info(info: dict) -> dict:
@@ -137,6 +140,11 @@ def clean_tag(tag: str) -> str:
 
 def _own_tag(tag: str) -> bool:
     return tag.lower().startswith(MACHINE_TAG + "=")
+
+
+def _own_hashes(tags: str | None) -> list[str]:
+    """The content hashes in photosync's machine tags among ``tags`` (a space-separated string)."""
+    return ["sha256:" + t.split("=", 1)[1].lower() for t in (tags or "").split() if _own_tag(t)]
 
 
 def _sent_tags(tags) -> tuple[str, ...]:
@@ -978,16 +986,58 @@ class FlickrConnector(Connector):
                   is_friend=flags["is_friend"], is_family=flags["is_family"])
         return level
 
-    def find_uploaded(self, content_hashes: set[str]) -> dict[str, tuple[str, str | None]]:
+    def find_uploaded(self, content_hashes: set[str],
+                      attempted: dict[str, float] | None = None) -> dict[str, tuple[str, str | None]]:
+        """photosync's machine tags on the account (a search), and for uploads that were
+        started and not recorded (``attempted``), the photos uploaded around then, which
+        Flickr's search may not show yet (see _uploaded_since)."""
         if not content_hashes:
             return {}
         found: dict[str, tuple[str, str | None]] = {}
-        for entry in self._walk_uploads(0, machine_tags=f"{MACHINE_TAG}="):
-            for tag in (entry.get("machine_tags") or "").split():
-                if tag.startswith(MACHINE_TAG + "="):
-                    h = "sha256:" + tag.split("=", 1)[1].lower()
+        if len(content_hashes) <= 10:  # a few: one exact machine-tag search each, not a walk of them all
+            searches = [f"{MACHINE_TAG}={h.split(':', 1)[1]}" for h in sorted(content_hashes)]
+        else:
+            searches = [f"{MACHINE_TAG}="]
+        for query in searches:
+            for entry in self._walk_uploads(0, machine_tags=query):
+                for h in _own_hashes(entry.get("machine_tags")):
                     if h in content_hashes:
                         found.setdefault(h, (str(entry["id"]), level_of(entry)))
+        late = {h: t for h, t in (attempted or {}).items() if h in content_hashes and h not in found}
+        if late:
+            found.update(self._uploaded_since(late))
+        return found
+
+    def _uploaded_since(self, attempted: dict[str, float]) -> dict[str, tuple[str, str | None]]:
+        """The photos among ``attempted`` that Flickr holds, found without its search index,
+        which can lag behind an upload (samjudson/flickr-net#38: a new photo missing from
+        photos.search; Flickr's own blog, 2005-01-02, on uploads not showing for up to half an hour
+        and people uploading again): every photo uploaded from an hour before the earliest
+        attempt (clocks differ), by flickr.people.getPhotos with min_upload_date and
+        flickr.photos.recentlyUpdated (an upload moves lastupdate), matched by photosync's machine
+        tag; a photo listed without any machine tag has its tags asked for (flickr.tags.getListPhoto)."""
+        since = int(min(attempted.values())) - INTENT_MARGIN
+        found: dict[str, tuple[str, str | None]] = {}
+        seen: set[str] = set()
+        pages = itertools.chain(
+            self._pages("flickr.people.getPhotos", "photos", user_id="me", min_upload_date=since,
+                        sort="date-posted-asc", extras=EXTRAS),
+            self._pages("flickr.photos.recentlyUpdated", "photos", min_date=since, extras=EXTRAS))
+        for _answer, entries in pages:
+            for entry in entries:
+                pid = str(entry["id"])
+                if pid in seen or _int(entry.get("dateupload"), since) < since:
+                    continue
+                seen.add(pid)
+                hashes = _own_hashes(entry.get("machine_tags"))
+                if not hashes and not (entry.get("machine_tags") or "").strip():
+                    tags = self.call("flickr.tags.getListPhoto", photo_id=pid)["photo"].get("tags") or {}
+                    hashes = _own_hashes(" ".join(str(t.get("raw") or _text(t)) for t in tags.get("tag") or []))
+                for h in hashes:
+                    if h in attempted:
+                        found.setdefault(h, (pid, level_of(entry)))
+            if len(found) == len(attempted):
+                break
         return found
 
     def upload(self, photo: Photo, stream: BinaryIO, size: int | None, visibility: str) -> ServiceItem:
@@ -1060,8 +1110,10 @@ class FlickrConnector(Connector):
 
     def _post_upload(self, fields: dict, filename: str, stream: BinaryIO, content_hash: str) -> str:
         """POST the file to the upload endpoint; the new photo's id.  After a
-        failure that may have stored the photo (5xx, a lost connection) the
-        machine tag is looked up before trying again, so nothing is uploaded twice."""
+        failure that may have stored the photo (5xx, error 3, a lost connection) the
+        photo is looked for before trying again, by its machine tag and, since the
+        search may not show it yet, among the photos uploaded since the first try
+        (find_uploaded with ``attempted``), so nothing is uploaded twice."""
         import mimetypes
         import xml.etree.ElementTree as ET
 
@@ -1073,11 +1125,12 @@ class FlickrConnector(Connector):
         start = stream.tell() if stream.seekable() else None
         mime = mimetypes.guess_type(filename)[0] or "application/octet-stream"
         maybe_stored = False
+        first_try = time.time()
 
         def once():
             nonlocal maybe_stored
             if maybe_stored:
-                found = self.find_uploaded({content_hash})
+                found = self.find_uploaded({content_hash}, attempted={content_hash: first_try})
                 if content_hash in found:
                     return found[content_hash][0]
             if start is not None:

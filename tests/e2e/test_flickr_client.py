@@ -159,6 +159,49 @@ def test_old_camera_videos_in_a_folder_are_kept_and_uploaded(tmp_path, cli, fake
     assert all(fake.photos[u["photo_id"]].media == "video" for u in fake.uploads)
 
 
+# -- 6. no duplicate uploads when search lags -------------------------------------------------------------
+
+def uploaded_hashes(fake) -> list[str]:
+    return [t for up in fake.uploads for t in up["tags"].split() if t.startswith("photosync:sha256=")]
+
+
+def test_lost_upload_answers_with_a_lagging_search_store_each_photo_once(tmp_path, cli, fake):
+    """Every upload is stored and its answer lost, and the search shows new photos only an hour
+    later: the retry finds each photo among the recent uploads instead of sending it again."""
+    lib, _ = folder_library(tmp_path, cli, fake, 6)
+    fake.lag_search(seconds=3600)
+    fake.drop_upload_responses(6)
+    run = cli("-q", "-L", str(lib), "replicate", "--execute")
+    assert run.code == 0, run.err
+    hashes = uploaded_hashes(fake)
+    assert len(hashes) == len(set(hashes)) == 6 and len(fake.photos) == 6, "a photo was stored twice"
+    insts = flickr_instances(lib)
+    assert sorted(insts) == sorted(fake.photos)
+    assert not list((lib / ".git/photosync/upload-intents/flickr").glob("*.json")), "intents left behind"
+
+
+def test_kill_during_uploads_with_a_lagging_search_never_uploads_twice(tmp_path, cli, fake):
+    from helpers import git_status, kill_repeatedly
+
+    lib, _ = folder_library(tmp_path, cli, fake, 24)
+    fake.lag_search(seconds=3600)  # nothing uploaded in this test ever shows in the search
+    fake.delay = 0.05
+    stored_at_kill = []
+    kills = kill_repeatedly(["-L", str(lib), "replicate", "--execute"], times=6, pause=(1.5, 3.0), seed=11,
+                            after_kill=lambda: stored_at_kill.append(len(fake.photos)))
+    assert kills >= 2, "replicate finished before it could be killed: the test proves nothing"
+    assert max(stored_at_kill) > 0, f"no kill came after an upload: {stored_at_kill}"
+    fake.delay = 0
+    cli("-q", "-L", str(lib), "replicate", "--execute", check=0)
+    hashes = uploaded_hashes(fake)
+    assert len(hashes) == len(set(hashes)) == 24, "a photo was uploaded twice"
+    assert len(fake.photos) == 24
+    insts = flickr_instances(lib)
+    assert len(insts) == 24 and set(insts) == set(fake.photos)
+    assert git_status(lib) == ""
+    assert not list((lib / ".git/photosync/upload-intents/flickr").glob("*.json")), "intents left behind"
+
+
 # -- 4. the dimensions of the bytes kept ----------------------------------------------------------------
 
 def test_a_free_accounts_record_states_the_size_of_the_file_it_got(tmp_path, cli):

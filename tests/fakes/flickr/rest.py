@@ -315,7 +315,10 @@ def _listing(fake, ctx, params, items, *, cap, total_as_str, key="photos", defau
 
 
 def photos_search(fake, ctx, params):
-    items = _sorted(_select(fake, ctx, params, search=True), str(params.get("sort", "")))
+    fake.search_calls += 1
+    # a new upload is not in the search index yet (FakeFlickr.lag_search)
+    items = _sorted([p for p in _select(fake, ctx, params, search=True) if fake._indexed(p)],
+                    str(params.get("sort", "")))
     return _listing(fake, ctx, params, items, cap=SEARCH_CAP, total_as_str=True)
 
 
