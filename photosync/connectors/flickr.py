@@ -461,13 +461,13 @@ class FlickrConnector(Connector):
             return retrying(once, transient=_transient, attempts=_attempts or self.attempts, base=self.backoff,
                             on_retry=self._retry_note(method), retry_after=_retry_after)
         except FlickrError as e:
-            raise self._explain(e, method) from None
+            raise self._explain(e, method, _attempts) from None
         except requests.RequestException as e:
             raise SourceError(f"Flickr {method}: cannot reach {urlsplit(self.endpoints['rest']).netloc} "
-                              f"after {self.attempts} attempts ({type(e).__name__})") from None
+                              f"after {_attempts or self.attempts} attempts ({type(e).__name__})") from None
         except ValueError:
             raise SourceError(f"Flickr {method}: the answer is not Flickr's JSON (an outage page or a proxy?) "
-                              f"after {self.attempts} attempts; try again later") from None
+                              f"after {_attempts or self.attempts} attempts; try again later") from None
 
     def _retry_note(self, what: str):
         def note(e: BaseException, delay: float) -> None:
@@ -477,8 +477,9 @@ class FlickrConnector(Connector):
                 self.env.report.info(f"service {self.name}: {what}: {e}; trying again in {delay:.1f} s")
         return note
 
-    def _explain(self, e, method: str) -> PhotosyncError:
+    def _explain(self, e, method: str, attempts: int | None = None) -> PhotosyncError:
         code = e.code
+        attempts = attempts or self.attempts
         if code == 98:
             return AuthError("Flickr says the sign-in is no longer valid (expired or revoked); "
                              f"run: photosync auth {self.name}")
@@ -494,10 +495,10 @@ class FlickrConnector(Connector):
         if code is None:
             m = RETRY_HTTP.search(str(e))
             what = f"HTTP {m.group(1)}" if m else str(e)
-            return SourceError(f"Flickr answered {what} to {method} ({self.attempts} attempts); try again later")
+            return SourceError(f"Flickr answered {what} to {method} ({attempts} attempts); try again later")
         if code in TRANSIENT_CODES:
             return SourceError(f"Flickr {method}: the Flickr API is not available now (error {code}, "
-                               f"{self.attempts} attempts); try again later")
+                               f"{attempts} attempt{'s' if attempts != 1 else ''}); try again later")
         return SourceError(f"Flickr {method}: error {code}: {str(e).split(': ', 2)[-1]}")
 
     # -- listing ------------------------------------------------------------------------------
@@ -1196,12 +1197,15 @@ class FlickrConnector(Connector):
     def _add_to_album(self, title: str, photo_id: str) -> None:
         """Add to the album of that title, made when there is none.  One thread at
         a time (two uploads must not both create it), and a create that failed is
-        checked by listing again, never simply sent twice."""
+        checked by listing again, never simply sent twice (and sent again only when
+        the listing shows no such album: under load a create fails now and then)."""
         with self._album_lock:
             if self._sets_by_title is None:
                 self._sets_by_title = self._album_titles()
             sid = self._sets_by_title.get(title)
-            if sid is None:
+            tries = 0
+            while sid is None:
+                tries += 1
                 try:
                     made = self.call("flickr.photosets.create", _attempts=1, title=title, primary_photo_id=photo_id)
                     self._sets_by_title[title] = str(made["photoset"]["id"])
@@ -1209,8 +1213,10 @@ class FlickrConnector(Connector):
                 except SourceError:
                     self._sets_by_title = self._album_titles()
                     sid = self._sets_by_title.get(title)
-                    if sid is None:
+                    if sid is None and tries >= 3:
                         raise
+                    if sid is None:
+                        time.sleep(self.backoff * tries)
         try:
             self.call("flickr.photosets.addPhoto", photoset_id=sid, photo_id=photo_id)
         except SourceError as e:

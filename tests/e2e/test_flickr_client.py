@@ -102,6 +102,27 @@ def test_upload_general_failure_is_tried_again(tmp_path, cli, fake):
     assert len(fake.uploads) == 3 and len(fake.photos) == 3
 
 
+def test_an_album_whose_creation_failed_under_load_is_made_once(tmp_path, fake):
+    import hashlib
+    import io
+
+    from photosync.model import Metadata, Photo, Visibility
+
+    data = jpeg_with_gps(1.0, 2.0)
+    photo = Photo(photo_id="0f0e0d0c-0b0a-4909-8807-060504030201",
+                  content_hash="sha256:" + hashlib.sha256(data).hexdigest(), canonical_source="x:y",
+                  metadata=Metadata(taken_date="2020-01-02T03:04:05", filename="trip.jpg", albums=("Trip",),
+                                    media_type="photo", format="jpeg"),
+                  created_at="2020-01-01T00:00:00Z", updated_at="2020-01-01T00:00:00Z", visibility=Visibility("private"))
+    conn, _ = connector(tmp_path, fake)
+    fake.fail_method("flickr.photosets.create", times=2, code=201,
+                     message="Sorry, the Flickr API service is not currently available.")
+    item = conn.upload(photo, io.BytesIO(data), len(data), "private")
+    assert item.warnings == ()
+    [(sid, album)] = fake.photosets.items()
+    assert album["title"] == "Trip" and album["photos"] == [item.ref.id]
+
+
 def test_discover_finishes_under_a_twenty_percent_fault_mix(flickr_lib, cli, fake):
     """A fifth of all requests fail the ways Flickr fails under load (codes 0, 201, 105,
     HTTP 400/500/502/503, 429 with Retry-After): discover still reads every photo."""
@@ -335,6 +356,20 @@ def test_flickrs_location_wins_for_its_copy_and_the_record_says_where_it_came_fr
     (home,) = [r["instances"]["pics"][0] for r in records(lib) if "pics" in r["instances"]]
     assert home["metadata"]["location"]["lat"] == pytest.approx(48.8584, abs=1e-4)
     assert home["metadata"]["location_source"] == "exif"
+
+
+def test_uploads_under_a_twenty_percent_fault_mix_store_each_photo_once(tmp_path, cli, fake):
+    lib, _ = folder_library(tmp_path, cli, fake, 12)
+    fast_retries(lib, retry={"attempts": 8, "base_seconds": 0.01})
+    fake.lag_search(seconds=3600)
+    fake.fault_mix(0.2, seed=5, retry_after=0)
+    fake.drop_upload_responses(3)
+    run = cli("-q", "-L", str(lib), "replicate", "--execute")
+    fake.fault_mix(0)
+    assert run.code == 0, run.err
+    hashes = uploaded_hashes(fake)
+    assert len(hashes) == len(set(hashes)) == 12 and len(fake.photos) == 12
+    assert fake.faults_injected > 5
 
 
 # -- 7. offline -----------------------------------------------------------------------------------
