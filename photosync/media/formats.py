@@ -80,6 +80,10 @@ FORMATS = {
 for _raw in _TIFF_RAW.values():
     FORMATS.setdefault(_raw, Format(_raw, "photo", _raw, f"image/x-{_raw}"))
 
+#: what photosync can read; raised when a format is added, so files an older version found unreadable
+#: or ignored are read again (the index forgets those scan-cache verdicts, not the good ones)
+READER_VERSION = "2"  # 2: AVI, MPEG-PS, MPEG-TS, M2TS, WMV, 3G2, MKV/WebM
+
 RAW_FORMATS = frozenset(set(_TIFF_RAW.values()) | {"cr3", "raf", "orf", "rw2", "crw", "x3f", "mrw"})
 
 

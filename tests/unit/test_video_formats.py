@@ -65,3 +65,29 @@ def test_a_cut_short_avi_is_kept_with_a_warning(tmp_path):
     path.write_bytes(data[:2000])
     media = read_media(str(path), "cut.avi")
     assert media.info.format.name == "avi" and "cut short" in (media.info.problem or "")
+
+
+def test_files_an_older_photosync_ignored_are_read_again(tmp_path, cli):
+    """An older photosync took an AVCHD .MTS clip for something that is not a photo and cached
+    that verdict; this one reads such files again once, and records the clip."""
+    from helpers import open_lib
+
+    cam = tmp_path / "cam"
+    cam.mkdir()
+    clip = cam / "00001.MTS"
+    clip.write_bytes(make_ts(packets=10, payload=b"\x05" * 900, timecode=True))
+    lib = tmp_path / "lib"
+    cli("init", str(lib), check=0)
+    cli("-L", str(lib), "service", "add", "cam", "--type", "local", "--path", str(cam), check=0)
+    library, _ = open_lib(lib)
+    st = clip.stat()
+    library.index.db.execute("INSERT OR REPLACE INTO scan_cache VALUES(?,?,?,?,?,?)",
+                             ("cam", "00001.MTS", f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}", None, None, None))
+    library.index.db.execute("INSERT OR REPLACE INTO meta VALUES('reader_version', '1')")
+    library.close()
+    cli("-q", "-L", str(lib), "discover", check=0)
+    import json
+
+    recs = [json.loads(p.read_text()) for p in (lib / "photos").rglob("*.json")]
+    assert [r["metadata"]["filename"] for r in recs] == ["00001.MTS"]
+    assert recs[0]["instances"]["cam"][0]["metadata"]["format"] == "m2ts"
