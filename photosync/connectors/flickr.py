@@ -75,8 +75,8 @@ MACHINE_TAG = "photosync:sha256"
 #: Flickr API service is not currently available.", which Flickr answers under load and the Flickr
 #: Foundation's own client retries (flickr-photos-api, is_retryable(): "We've seen similar with code 0")
 TRANSIENT_CODES = {0, 10, 105, 106, 201}
-#: upload.api.html error 3 "General upload failure": tried again, after looking for the photo (it may
-#: have been stored before the failure)
+#: upload.api.html error 3 "General upload failure" (and the outage codes): tried again, after looking
+#: for the photo (it may have been stored before the failure)
 UPLOAD_RETRY_CODES = TRANSIENT_CODES | {3}
 #: sizes below the original, largest first: (extra suffix, label)
 SIZES = (("k", "Large 2048"), ("h", "Large 1600"), ("l", "Large"), ("c", "Medium 800"), ("z", "Medium 640"))
@@ -89,8 +89,11 @@ DEFAULT_REQUESTS_PER_HOUR = 3500
 RETRY_HTTP = re.compile(r"Status code (\d{3})")
 #: seconds before a run's start that its cursor stops at (late search-index entries are listed again)
 CURSOR_MARGIN = 300
-#: how long before an upload intent the photos uploaded are looked through (Flickr's clock and ours differ)
-INTENT_MARGIN = 3600
+#: how long before an upload intent the photos uploaded are looked through: Flickr's clock and ours
+#: differ; by this much at most once the offset is known from the Date of Flickr's answers (whole
+#: seconds, plus the time an answer takes), by an hour when it is not
+INTENT_MARGIN = 300
+INTENT_MARGIN_UNKNOWN_CLOCK = 3600
 
 
 def entry_from_info(info: dict) -> dict:
@@ -280,6 +283,8 @@ class FlickrConnector(Connector):
         self._failed: set[str] = set()
         self._album_changes: list[dict] = []
         self._tags_lock = threading.Lock()
+        #: Flickr's clock minus ours (seconds), once an answer's Date header told it
+        self._clock_offset: float | None = None
         self._raw_forms: dict[str, list[str]] | None = None
 
     # -- config and credentials -------------------------------------------------------------
@@ -345,8 +350,10 @@ class FlickrConnector(Connector):
         oauth.ACCESS_TOKEN_URL = self.endpoints["access_token"]
         oauth.session = requests.Session()  # flickrapi's is one per process, shared by every instance
         local = self._last_answer
+        connector = self
 
         def keep_retry_after(r, *args, **kwargs):
+            connector._note_clock(r.headers.get("Date"))
             # a 429 or 503 may say how long to wait (RFC 9110 Retry-After); flickrapi raises without headers
             local.retry_after = r.headers.get("Retry-After") if r.status_code in (429, 503) else None
             # Flickr answers HTTP 400 with "Sorry, the Flickr API service is not currently available" when
@@ -1009,15 +1016,28 @@ class FlickrConnector(Connector):
             found.update(self._uploaded_since(late))
         return found
 
+    def _note_clock(self, date: str | None) -> None:
+        """Flickr's clock minus ours, from an answer's Date header (for upload intents' times)."""
+        if date and self._clock_offset is None:
+            from email.utils import parsedate_to_datetime
+
+            try:
+                self._clock_offset = parsedate_to_datetime(date).timestamp() - time.time()
+            except (TypeError, ValueError, IndexError):
+                pass
+
     def _uploaded_since(self, attempted: dict[str, float]) -> dict[str, tuple[str, str | None]]:
         """The photos among ``attempted`` that Flickr holds, found without its search index,
         which can lag behind an upload (samjudson/flickr-net#38: a new photo missing from
         photos.search; Flickr's own blog, 2005-01-02, on uploads not showing for up to half an hour
-        and people uploading again): every photo uploaded from an hour before the earliest
-        attempt (clocks differ), by flickr.people.getPhotos with min_upload_date and
+        and people uploading again): every photo uploaded from shortly before the earliest
+        attempt (in Flickr's time: see INTENT_MARGIN), by flickr.people.getPhotos with min_upload_date and
         flickr.photos.recentlyUpdated (an upload moves lastupdate), matched by photosync's machine
         tag; a photo listed without any machine tag has its tags asked for (flickr.tags.getListPhoto)."""
-        since = int(min(attempted.values())) - INTENT_MARGIN
+        if self._clock_offset is None:
+            since = int(min(attempted.values())) - INTENT_MARGIN_UNKNOWN_CLOCK
+        else:
+            since = int(min(attempted.values()) + self._clock_offset) - INTENT_MARGIN
         found: dict[str, tuple[str, str | None]] = {}
         seen: set[str] = set()
         pages = itertools.chain(
@@ -1173,7 +1193,8 @@ class FlickrConnector(Connector):
 
                     raise self._explain(FlickrError(msg, code=code), "upload")
                 if code in UPLOAD_RETRY_CODES:
-                    maybe_stored = maybe_stored or code == 3  # a general failure may come after the photo was kept
+                    # a general failure or an outage answer may come after the photo was kept: look first
+                    maybe_stored = True
                     raise _Transient(f"Flickr error {code}: {msg}")
                 raise SourceError(f"Flickr refused the upload: error {code}: {msg}")
             pid = rsp.findtext("photoid")

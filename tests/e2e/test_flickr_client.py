@@ -201,6 +201,19 @@ def test_lost_upload_answers_with_a_lagging_search_store_each_photo_once(tmp_pat
     assert not list((lib / ".git/photosync/upload-intents/flickr").glob("*.json")), "intents left behind"
 
 
+def test_lost_answers_are_found_when_our_clock_is_hours_ahead_of_flickrs(tmp_path, cli, fake):
+    """The intent's time is this machine's; Flickr's upload dates are Flickr's: the lookup goes by
+    Flickr's clock (the Date of its answers), not ours."""
+    lib, _ = folder_library(tmp_path, cli, fake, 3)
+    fake.clock_skew = -3 * 3600  # Flickr is three hours behind this machine
+    fake.lag_search(seconds=3600)
+    fake.drop_upload_responses(3)
+    run = cli("-q", "-L", str(lib), "replicate", "--execute")
+    assert run.code == 0, run.err
+    hashes = uploaded_hashes(fake)
+    assert len(hashes) == len(set(hashes)) == 3 and len(fake.photos) == 3, "a photo was stored twice"
+
+
 def test_kill_during_uploads_with_a_lagging_search_never_uploads_twice(tmp_path, cli, fake):
     from helpers import git_status, kill_repeatedly
 

@@ -95,6 +95,9 @@ class FakeFlickr:
         self._search_lag = (0.0, 0)              # lag_search(): (seconds, photos.search calls)
         self.search_calls = 0                    # every photos.search answered (reset_counters keeps it)
         self._drop_uploads = 0                   # drop_upload_responses()
+        #: seconds Flickr's clock is ahead of this machine's (negative: behind): upload and update
+        #: times and the Date header of every answer follow it
+        self.clock_skew = 0.0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -312,7 +315,7 @@ class FakeFlickr:
         """A new lastupdate: now, and strictly after every earlier one. Every change to a photo's
         metadata or permissions moves it, which is what flickr.photos.recentlyUpdated finds
         (flickr.photos.recentlyUpdated.html; SERVICES.md "Listing")."""
-        self._clock = max(self._clock + 1, int(time.time()))
+        self._clock = max(self._clock + 1, int(time.time() + self.clock_skew))
         return self._clock
 
     def _new_id(self) -> str:
@@ -343,7 +346,7 @@ class FakeFlickr:
         with self._lock:
             pid = self._new_id()
             p = self._make_photo(
-                pid, int(date_upload if date_upload is not None else time.time()),
+                pid, int(date_upload if date_upload is not None else time.time() + self.clock_skew),
                 title=title, description=description, tags=plain + plain2, machine_tags=machine + machine2,
                 datetaken=date_taken, granularity=int(granularity), lastupdate=self._tick(),
                 ispublic=int(bool(is_public)), isfriend=int(bool(is_friend)), isfamily=int(bool(is_family)),
@@ -760,7 +763,7 @@ class FakeFlickr:
             return 200, upload_fail(5, "Filetype was not recognised"), "text/xml; charset=utf-8"
         if replace:
             return self._replace(fields, filename, data, info)
-        now = int(time.time())
+        now = int(time.time() + self.clock_skew)
         plain, machine = split_tags(fields.get("tags", ""))
 
         def flag(name: str, default: int) -> int:
@@ -909,6 +912,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *args) -> None:  # quiet
         pass
+
+    def date_time_string(self, timestamp=None) -> str:  # the Date header, in the fake's time
+        skew = self.server.fake.clock_skew  # type: ignore[attr-defined]
+        return super().date_time_string(time.time() + skew if timestamp is None else timestamp)
 
     def _read_body(self) -> bytes:
         return read_body(self)
