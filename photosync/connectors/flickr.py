@@ -28,8 +28,14 @@ Facts this relies on (flickr.com/services/api, ../shared/SERVICES.md):
   real file name, signed with flickrapi's own OAuth object, and the XML answer
   parsed here.
 * About 3,600 calls an hour per key: a token bucket keeps under the configured
-  budget; 429, 5xx, connection errors and Flickr's transient codes are retried
-  with backoff and jitter.
+  budget; 429, 5xx, connection errors and Flickr's transient codes (0 and 201
+  "not currently available" under load, 105, 106, 10; upload error 3) are retried
+  with backoff and jitter, and at least as long as a Retry-After asks.
+* Listings give tags in their clean form only ("stlouis"); the raw forms come
+  from tags.getListUserRaw (the account's) and tags.getListPhoto (one photo's).
+* The search index can lag behind an upload: an upload that may have happened
+  unrecorded is looked for among the photos uploaded since (people.getPhotos,
+  recentlyUpdated) as well as by its machine tag.
 """
 
 from __future__ import annotations
