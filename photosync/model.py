@@ -101,6 +101,9 @@ class Metadata:
     width: int | None = None
     height: int | None = None
     albums: tuple[str, ...] = ()
+    #: where an instance's location came from: "exif" (or "quicktime") in its bytes, or "service" when the
+    #: service states it; a service's statement wins for its instance (a location removed there is none)
+    location_source: str | None = None
 
     def is_missing(self, name: str) -> bool:
         value = getattr(self, name)

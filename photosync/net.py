@@ -108,6 +108,30 @@ class TokenBucket:
         return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
 
 
+#: the longest a server's Retry-After is waited for before one attempt (a longer ask is cut to this:
+#: the next attempt then either works or asks again, and the attempts stay bounded)
+RETRY_AFTER_CAP = 300.0
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """Seconds a ``Retry-After`` header asks for (RFC 9110 section 10.2.3: delay-seconds or an
+    HTTP-date), or None when there is none or it cannot be read."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
 def retrying(
     fn: Callable[[], T],
     *,
@@ -116,11 +140,26 @@ def retrying(
     base: float = 1.0,
     cap: float = 60.0,
     on_retry: Callable[[BaseException, float], None] | None = None,
+    retry_after: Callable[[BaseException], float | None] | None = None,
+    sleep: Callable[[float], None] | None = None,
 ) -> T:
     """``fn()``, called again after a transient error with exponential backoff
     and jitter (base, 2·base, 4·base … up to ``cap``, each plus up to ``base``
-    at random), at most ``attempts`` times; then the last error is raised."""
+    at random), at most ``attempts`` times; then the last error is raised.
+    ``retry_after(error)`` gives the wait a server asked for (a 429's or 503's
+    Retry-After): the next attempt waits at least that long (at most
+    RETRY_AFTER_CAP)."""
     import tenacity
+
+    backoff = tenacity.wait_exponential_jitter(multiplier=base, max=cap, jitter=base)
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        delay = backoff(state)
+        if retry_after is not None and state.outcome is not None and state.outcome.failed:
+            asked = retry_after(state.outcome.exception())
+            if asked:
+                delay = max(delay, min(float(asked), RETRY_AFTER_CAP))
+        return delay
 
     def before_sleep(state: tenacity.RetryCallState) -> None:
         if on_retry is not None and state.outcome is not None and state.next_action is not None:
@@ -128,9 +167,10 @@ def retrying(
 
     retry = tenacity.Retrying(
         stop=tenacity.stop_after_attempt(max(1, attempts)),
-        wait=tenacity.wait_exponential_jitter(multiplier=base, max=cap, jitter=base),
+        wait=wait,
         retry=tenacity.retry_if_exception(transient),
         before_sleep=before_sleep,
         reraise=True,
+        **({"sleep": sleep} if sleep is not None else {}),
     )
     return retry(fn)

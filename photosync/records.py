@@ -282,6 +282,8 @@ def metadata_to_dict(md: Metadata, canonical: bool) -> dict:
         "width": md.width,
         "height": md.height,
         "albums": list(md.albums),
+        # instances only: the canonical location's origin is its instance or a resolution
+        "location_source": None if canonical else md.location_source,
     }
     core = ("taken_date", "filename", "location", "tags", "caption", "camera_info")
     out = {}
@@ -308,6 +310,7 @@ def metadata_from_dict(d: dict) -> Metadata:
         width=d.get("width"),
         height=d.get("height"),
         albums=tuple(d.get("albums") or ()),
+        location_source=d.get("location_source"),
     )
 
 

@@ -25,6 +25,8 @@ DATE_SOURCE_RANK = {
 }
 #: metadata fields whose disagreement between copies needs a decision
 COMPARED_FIELDS = ("caption", "tags", "taken_date", "location")
+#: how a conflict's description names each field
+_PLURAL = {"caption": "captions", "tags": "tags", "taken_date": "taken dates", "location": "locations"}
 #: two locations closer than this (degrees, about 50 m) agree
 LOCATION_TOLERANCE = 0.0005
 
@@ -40,7 +42,8 @@ def _same(field: str, a: Any, b: Any) -> bool:
     if field == "location":
         return abs(a.lat - b.lat) <= LOCATION_TOLERANCE and abs(a.lng - b.lng) <= LOCATION_TOLERANCE
     if field == "tags":
-        # services keep tags in other forms (Flickr: lower case, no spaces): those agree
+        # services keep tags in other forms (Flickr's clean form: lower case, no spaces, no
+        # punctuation, so "Black & White" is "blackwhite"): those agree
         return sorted({_clean_tag(t) for t in a}) == sorted({_clean_tag(t) for t in b})
     if field == "caption":
         return a.strip() == b.strip()
@@ -48,7 +51,8 @@ def _same(field: str, a: Any, b: Any) -> bool:
 
 
 def _clean_tag(tag: str) -> str:
-    return "".join(tag.lower().split())
+    # Flickr's cleaning rule (flickr.com/services/api/misc.tags.html; letters of any script stay)
+    return "".join(ch for ch in tag.lower() if ch.isalnum())
 
 
 def jsonable(field: str, value: Any) -> Any:
@@ -113,7 +117,7 @@ def metadata_mismatches(photo: Photo) -> list[Conflict]:
             Conflict(
                 id=cid,
                 type="metadata_mismatch",
-                description=f"different {field.replace('_', ' ')}s across copies",
+                description=f"different {_PLURAL.get(field, field)} across copies",
                 services=tuple(sorted({i.service for i, _ in cands})),
                 resolution_required=True,
                 field=field,

@@ -172,10 +172,13 @@ class Connector(ABC):
         sends: the original as it is, or a temporary copy (closed by the caller)."""
         return stream, photo.content_hash, size, False
 
-    def find_uploaded(self, content_hashes: set[str]) -> dict[str, tuple[str, str | None]]:
+    def find_uploaded(self, content_hashes: set[str],
+                      attempted: dict[str, float] | None = None) -> dict[str, tuple[str, str | None]]:
         """content hash -> (item id, level the service shows it at) of photos this
         program uploaded before, found on the service itself (so a lost record or
-        index never causes a second upload)."""
+        index never causes a second upload).  ``attempted``: content hash -> unix
+        time an upload of it was started and not recorded (an upload intent); such
+        a photo may be on the service although its search does not show it yet."""
         return {}
 
     def complete_upload(self, photo: Photo, item_id: str, visibility: str) -> list[str]:

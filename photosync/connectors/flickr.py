@@ -36,13 +36,20 @@ Facts this relies on (flickr.com/services/api, ../shared/SERVICES.md):
   upload is sent without its location unless asked, and a location photosync
   sets gets the photo's own audience (flickr.photos.geo.setPerms).
 * About 3,600 calls an hour per key: a token bucket keeps under the configured
-  budget; 429, 5xx, connection errors and Flickr's transient codes are retried
-  with backoff and jitter.
+  budget; 429, 5xx, connection errors and Flickr's transient codes (0 and 201
+  "not currently available" under load, 105, 106, 10; upload error 3) are retried
+  with backoff and jitter, and at least as long as a Retry-After asks.
+* Listings give tags in their clean form only ("stlouis"); the raw forms come
+  from tags.getListUserRaw (the account's) and tags.getListPhoto (one photo's).
+* The search index can lag behind an upload: an upload that may have happened
+  unrecorded is looked for among the photos uploaded since (people.getPhotos,
+  recentlyUpdated) as well as by its machine tag.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 import tempfile
@@ -58,7 +65,7 @@ from ..errors import AuthError, ConfigError, MediaError, PhotosyncError, SourceE
 from ..media.formats import FORMATS
 from ..conflicts import visibility as vis
 from ..model import AUDIENCE_GROUPS, AUDIENCES, VISIBILITY_LEVELS, CameraInfo, Location, Metadata, Photo
-from ..net import TokenBucket, retrying
+from ..net import TokenBucket, retry_after_seconds, retrying
 from .base import Capabilities, Connector, ItemRef, Listing, ServiceItem
 
 DEFAULT_ENDPOINTS = {
@@ -77,18 +84,31 @@ PER_PAGE = 500
 SEARCH_CAP = 4000
 #: photosync's machine tag on everything it uploads: photosync:sha256=<hex>
 MACHINE_TAG = "photosync:sha256"
-#: Flickr's own error codes that mean "try again later" (flickr.com/services/api, "Error codes")
-TRANSIENT_CODES = {10, 105, 106}
+#: Flickr's own error codes that mean "try again later": 105 "Service currently unavailable" and 106
+#: "Write operation failed" (every method's "Error codes" on flickr.com/services/api), 10 "Sorry, the
+#: Flickr search API is not currently available" (flickr.photos.search.html), and 0 and 201 "Sorry, the
+#: Flickr API service is not currently available.", which Flickr answers under load and the Flickr
+#: Foundation's own client retries (flickr-photos-api, is_retryable(): "We've seen similar with code 0")
+TRANSIENT_CODES = {0, 10, 105, 106, 201}
+#: upload.api.html error 3 "General upload failure" (and the outage codes): tried again, after looking
+#: for the photo (it may have been stored before the failure)
+UPLOAD_RETRY_CODES = TRANSIENT_CODES | {3}
 #: sizes below the original, largest first: (extra suffix, label)
 SIZES = (("k", "Large 2048"), ("h", "Large 1600"), ("l", "Large"), ("c", "Medium 800"), ("z", "Medium 640"))
 GRANULARITY = {0: None, 4: "month", 6: "year", 8: "circa"}
 GRANULARITY_CODE = {None: 0, "second": 0, "month": 4, "year": 6, "circa": 8}
 FLICKR_FORMAT = {"jpg": "jpeg", "jpeg": "jpeg", "png": "png", "gif": "gif", "tif": "tiff", "tiff": "tiff",
-                 "mp4": "mp4", "mov": "mov"}
+                 "mp4": "mp4", "mov": "mov", "avi": "avi", "wmv": "wmv", "asf": "wmv", "mpg": "mpeg",
+                 "mpeg": "mpeg", "mts": "m2ts", "m2ts": "m2ts", "3gp": "3gp", "3g2": "3g2"}
 DEFAULT_REQUESTS_PER_HOUR = 3500
 RETRY_HTTP = re.compile(r"Status code (\d{3})")
 #: seconds before a run's start that its cursor stops at (late search-index entries are listed again)
 CURSOR_MARGIN = 300
+#: how long before an upload intent the photos uploaded are looked through: Flickr's clock and ours
+#: differ; by this much at most once the offset is known from the Date of Flickr's answers (whole
+#: seconds, plus the time an answer takes), by an hour when it is not
+INTENT_MARGIN = 300
+INTENT_MARGIN_UNKNOWN_CLOCK = 3600
 
 
 def entry_from_info(info: dict) -> dict:
@@ -108,8 +128,9 @@ def entry_from_info(info: dict) -> dict:
         "datetakengranularity": str(dates.get("takengranularity", 0)),
         "datetakenunknown": str(dates.get("takenunknown", 0)),
         "originalsecret": info.get("originalsecret"), "originalformat": info.get("originalformat"),
-        "tags": " ".join(_text(t) for t in tags if not _int(t.get("machine_tag"))),
+        "tags": " ".join(_text(t) for t in tags),
         "machine_tags": " ".join(_text(t) for t in tags if _int(t.get("machine_tag"))),
+        "raw_tags": [str(t.get("raw") or _text(t)) for t in tags],
         "latitude": loc.get("latitude", 0), "longitude": loc.get("longitude", 0),
         "media": info.get("media", "photo"), "from_info": True,
     }
@@ -128,8 +149,29 @@ def _text(v) -> str:
     return v or ""
 
 
-def _is_machine_tag(tag: str) -> bool:
-    return ":" in tag and "=" in tag
+def clean_tag(tag: str) -> str:
+    """Flickr's clean form of a tag: lower case, without spaces and punctuation (misc.tags.html: the
+    form used in URLs; "St. Louis" is "stlouis", "Black & White" "blackwhite"; letters of any script
+    stay, as in "muséo": WordPress/openverse#4906)."""
+    return "".join(ch for ch in tag.lower() if ch.isalnum())
+
+
+def _own_tag(tag: str) -> bool:
+    return tag.lower().startswith(MACHINE_TAG + "=")
+
+
+def _own_hashes(tags: str | None) -> list[str]:
+    """The content hashes in photosync's machine tags among ``tags`` (a space-separated string)."""
+    return ["sha256:" + t.split("=", 1)[1].lower() for t in (tags or "").split() if _own_tag(t)]
+
+
+def _sent_tags(tags) -> tuple[str, ...]:
+    """Tags as upload() sends them (no double quotes: they delimit tags), one per clean form."""
+    out: dict[str, str] = {}
+    for t in tags:
+        t = t.replace('"', "").strip()
+        out.setdefault(clean_tag(t) or t, t)
+    return tuple(t for t in out.values() if t)
 
 
 def level_of(entry: dict) -> str:
@@ -205,6 +247,15 @@ def _quote_tag(tag: str) -> str:
 class _Transient(Exception):
     """A download that may work when tried again (429, 5xx, cut short)."""
 
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        #: seconds the server asked to wait (its Retry-After), if it said
+        self.retry_after = retry_after
+
+
+def _retry_after(e: BaseException) -> float | None:
+    return getattr(e, "retry_after", None)
+
 
 def _transient(e: BaseException) -> bool:
     import requests
@@ -250,9 +301,10 @@ class FlickrConnector(Connector):
     capabilities = Capabilities(
         upload=True, set_visibility=True, visibility_levels=VISIBILITY_LEVELS, audiences=AUDIENCES, albums=True,
         originals=True, incremental=True,
-        # Flickr's upload limits (help centre: 200 MB a photo, 1 GB a video; these formats)
+        # Flickr's upload limits (help centre: 200 MB a photo, 1 GB a video; these formats: AVI, WMV,
+        # MOV, MPEG 1/2/4 and 3GP since its video launch in 2008, AVCHD M2TS/MTS in its help centre)
         max_photo_bytes=200 * 1024 * 1024, max_video_bytes=1024 * 1024 * 1024,
-        upload_formats=("jpeg", "png", "gif", "tiff", "mp4", "mov", "3gp", "avi"),
+        upload_formats=("jpeg", "png", "gif", "tiff", "mp4", "mov", "3gp", "avi", "wmv", "mpeg", "m2ts"),
     )
     secret_options = ("api_key", "api_secret")
 
@@ -265,18 +317,26 @@ class FlickrConnector(Connector):
         self.per_hour = float(per_hour)
         self._bucket: TokenBucket | None = None
         retry = config.get("retry") or {}
-        self.attempts = int(retry.get("attempts", 6))
+        # 8 attempts: under a 20 % fault mix a call fails for good once in 390,000 (0.2 ** 8), so a
+        # 6,500-photo account is read whole in about 98 runs of 100 (with 6: about 65)
+        self.attempts = int(retry.get("attempts", 8))
         self.backoff = float(retry.get("base_seconds", 1.0))
         self.timeout = float(config.get("timeout_seconds", 60))
         self.calls = 0
         self._lock = threading.Lock()
         self._client_obj = None
         self._http = None
+        #: per thread: the Retry-After of the last REST answer flickrapi saw (it keeps no headers)
+        self._last_answer = threading.local()
         self._warned: set[str] = set()
         self._sets_by_title: dict[str, str] | None = None
         self._album_lock = threading.Lock()
         self._failed: set[str] = set()
         self._album_changes: list[dict] = []
+        self._tags_lock = threading.Lock()
+        #: Flickr's clock minus ours (seconds), once an answer's Date header told it
+        self._clock_offset: float | None = None
+        self._raw_forms: dict[str, list[str]] | None = None
 
     # -- config and credentials -------------------------------------------------------------
     @classmethod
@@ -340,6 +400,23 @@ class FlickrConnector(Connector):
         oauth.AUTHORIZE_URL = self.endpoints["authorize"]
         oauth.ACCESS_TOKEN_URL = self.endpoints["access_token"]
         oauth.session = requests.Session()  # flickrapi's is one per process, shared by every instance
+        local = self._last_answer
+        connector = self
+
+        def keep_retry_after(r, *args, **kwargs):
+            connector._note_clock(r.headers.get("Date"))
+            # a 429 or 503 may say how long to wait (RFC 9110 Retry-After); flickrapi raises without headers
+            local.retry_after = r.headers.get("Retry-After") if r.status_code in (429, 503) else None
+            # Flickr answers HTTP 400 with "Sorry, the Flickr API service is not currently available" when
+            # it is down (snarfed/webutil util.py, interpret_http_exception): the same as its code 0
+            local.unavailable = r.status_code == 400 and b"not currently available" in r.content[:4096]
+            # and without the body, where the OAuth endpoints say what was wrong (oauth_problem=...)
+            local.oauth_problem = None
+            if r.status_code == 401 and len(r.content) < 4096:
+                m = re.search(r"oauth_problem=([A-Za-z_]+)", r.text)
+                local.oauth_problem = m.group(1) if m else ""
+
+        oauth.session.hooks["response"].append(keep_retry_after)
         if signed_in:
             expected = self.config.get("account")
             if expected and data.get("user_nsid") and data["user_nsid"] != expected:
@@ -359,14 +436,26 @@ class FlickrConnector(Connector):
         perms = perms or ("write" if self.config.get("upload_from") else "read")
         if perms not in ("read", "write", "delete"):
             raise ConfigError(f"--perms {perms}: use read, write or delete")
+        import requests
+
         api = self._client(signed_in=False)
         oauth = api.flickr_oauth
+        self._last_answer.oauth_problem = None
         try:
             oauth.get_request_token(oauth_callback="oob")
             url = oauth.auth_url(perms=perms)
-        except (FlickrError, OSError) as e:
-            raise AuthError(f"Flickr did not start the sign-in ({e}); "
-                            "check the API key and secret") from None
+        except requests.RequestException as e:
+            # offline, a DNS failure, a proxy: nothing says the key is wrong
+            raise SourceError(f"cannot reach Flickr at {urlsplit(self.endpoints['request_token']).netloc} "
+                              f"({type(e).__name__}); check the network connection and try again. "
+                              "Nothing was saved") from None
+        except FlickrError as e:
+            problem = getattr(self._last_answer, "oauth_problem", None)
+            if problem is not None:
+                # 401: Flickr's OAuth endpoint refused the consumer key or the signature made with the secret
+                raise AuthError(f"Flickr refused the API key or secret ({problem or 'HTTP 401'}); check them "
+                                f"(photosync auth {self.name} --api-key KEY --api-secret SECRET)") from None
+            raise SourceError(f"Flickr did not start the sign-in ({e}); try again later") from None
         verifier = ask(
             f"Open this address in a browser, sign in to Flickr and allow photosync ({perms} access):\n\n  {url}\n\n"
             "Then paste the code Flickr shows"
@@ -376,6 +465,10 @@ class FlickrConnector(Connector):
         oauth.verifier = verifier
         try:
             token = oauth.get_access_token()
+        except requests.RequestException as e:
+            raise SourceError(f"cannot reach Flickr at {urlsplit(self.endpoints['access_token']).netloc} "
+                              f"({type(e).__name__}); check the network connection and run photosync auth "
+                              f"{self.name} again") from None
         except (FlickrError, OSError, KeyError) as e:
             raise AuthError(f"Flickr did not accept the code ({e}); run photosync auth {self.name} again") from None
         data = self._secrets()
@@ -412,19 +505,27 @@ class FlickrConnector(Connector):
             self.bucket.take()
             with self._lock:
                 self.calls += 1
-            return api.do_flickr_call(method, timeout=self.timeout, **params)
+            self._last_answer.retry_after = None
+            self._last_answer.unavailable = False
+            try:
+                return api.do_flickr_call(method, timeout=self.timeout, **params)
+            except FlickrError as e:
+                e.retry_after = retry_after_seconds(getattr(self._last_answer, "retry_after", None))
+                if e.code is None and getattr(self._last_answer, "unavailable", False):
+                    e.code = 0
+                raise
 
         try:
             return retrying(once, transient=_transient, attempts=_attempts or self.attempts, base=self.backoff,
-                            on_retry=self._retry_note(method))
+                            on_retry=self._retry_note(method), retry_after=_retry_after)
         except FlickrError as e:
-            raise self._explain(e, method) from None
+            raise self._explain(e, method, _attempts) from None
         except requests.RequestException as e:
             raise SourceError(f"Flickr {method}: cannot reach {urlsplit(self.endpoints['rest']).netloc} "
-                              f"after {self.attempts} attempts ({type(e).__name__})") from None
+                              f"after {_attempts or self.attempts} attempts ({type(e).__name__})") from None
         except ValueError:
             raise SourceError(f"Flickr {method}: the answer is not Flickr's JSON (an outage page or a proxy?) "
-                              f"after {self.attempts} attempts; try again later") from None
+                              f"after {_attempts or self.attempts} attempts; try again later") from None
 
     def _retry_note(self, what: str):
         def note(e: BaseException, delay: float) -> None:
@@ -434,8 +535,9 @@ class FlickrConnector(Connector):
                 self.env.report.info(f"service {self.name}: {what}: {e}; trying again in {delay:.1f} s")
         return note
 
-    def _explain(self, e, method: str) -> PhotosyncError:
+    def _explain(self, e, method: str, attempts: int | None = None) -> PhotosyncError:
         code = e.code
+        attempts = attempts or self.attempts
         if code == 98:
             return AuthError("Flickr says the sign-in is no longer valid (expired or revoked); "
                              f"run: photosync auth {self.name}")
@@ -451,7 +553,10 @@ class FlickrConnector(Connector):
         if code is None:
             m = RETRY_HTTP.search(str(e))
             what = f"HTTP {m.group(1)}" if m else str(e)
-            return SourceError(f"Flickr answered {what} to {method} ({self.attempts} attempts); try again later")
+            return SourceError(f"Flickr answered {what} to {method} ({attempts} attempts); try again later")
+        if code in TRANSIENT_CODES:
+            return SourceError(f"Flickr {method}: the Flickr API is not available now (error {code}, "
+                               f"{attempts} attempt{'s' if attempts != 1 else ''}); try again later")
         return SourceError(f"Flickr {method}: error {code}: {str(e).split(': ', 2)[-1]}")
 
     # -- listing ------------------------------------------------------------------------------
@@ -678,14 +783,15 @@ class FlickrConnector(Connector):
             self._warned.add(key)
         self.env.report.info(f"note: service {self.name}: {message}")
 
-    def _file(self, entry: dict) -> tuple[str, str, str]:
-        """(url, quality, file extension) of the best file Flickr gives for an item."""
+    def _file(self, entry: dict) -> tuple[str, str, str, tuple]:
+        """(url, quality, file extension, (width, height) Flickr states) of the best file Flickr gives
+        for an item."""
         if entry.get("media") == "video":
             sizes = self.call("flickr.photos.getSizes", photo_id=str(entry["id"]))["sizes"]["size"]
             by_label = {s.get("label"): s for s in sizes}
             if "Video Original" in by_label:
-                return self._host(by_label["Video Original"]["source"]), "original", \
-                    entry.get("originalformat") or "mp4"
+                orig = by_label["Video Original"]
+                return self._host(orig["source"]), "original", entry.get("originalformat") or "mp4", _wh(orig)
             # files only: "Video Player" is the web player's address, not a file (getSizes docs)
             videos = [s for s in sizes if s.get("media") == "video" and s.get("source")
                       and "MP4" in str(s.get("label", ""))]
@@ -693,9 +799,11 @@ class FlickrConnector(Connector):
                 raise SourceError("Flickr gives no downloadable file for this video")
             best = max(videos, key=lambda s: _int(s.get("width")) * _int(s.get("height")))
             self._no_originals()
-            return self._host(best["source"]), _quality(best), "mp4"
+            return self._host(best["source"]), _quality(best), "mp4", _wh(best)
         if entry.get("url_o"):
-            return self._host(entry["url_o"]), "original", entry.get("originalformat") or "jpg"
+            return self._host(entry["url_o"]), "original", entry.get("originalformat") or "jpg", \
+                (_int(entry.get("width_o")) or _int(entry.get("o_width")) or None,
+                 _int(entry.get("height_o")) or _int(entry.get("o_height")) or None)
         if entry.get("from_info"):  # no size URLs in getInfo: ask for them
             sizes = self.call("flickr.photos.getSizes", photo_id=str(entry["id"]))["sizes"]["size"]
             files = [s for s in sizes if s.get("media", "photo") == "photo" and s.get("source")]
@@ -703,15 +811,16 @@ class FlickrConnector(Connector):
                 raise SourceError("Flickr gives no downloadable size of this photo")
             original = next((s for s in files if s.get("label") == "Original"), None)
             if original is not None:
-                return self._host(original["source"]), "original", entry.get("originalformat") or "jpg"
+                return self._host(original["source"]), "original", entry.get("originalformat") or "jpg", \
+                    _wh(original)
             best = max(files, key=lambda s: _int(s.get("width")) * _int(s.get("height")))
             self._no_originals()
-            return self._host(best["source"]), _quality(best), "jpg"
+            return self._host(best["source"]), _quality(best), "jpg", _wh(best)
         for suffix, _label in SIZES:
             if entry.get(f"url_{suffix}"):
                 self._no_originals()
                 size = {"width": entry.get(f"width_{suffix}"), "height": entry.get(f"height_{suffix}")}
-                return self._host(entry[f"url_{suffix}"]), _quality(size), "jpg"
+                return self._host(entry[f"url_{suffix}"]), _quality(size), "jpg", _wh(size)
         raise SourceError("Flickr gives no downloadable size of this photo")
 
     def _no_originals(self) -> None:
@@ -742,7 +851,8 @@ class FlickrConnector(Connector):
             try:
                 with self._session().get(url, stream=True, timeout=self.timeout) as r:
                     if r.status_code == 429 or r.status_code >= 500:
-                        raise _Transient(f"HTTP {r.status_code} from {urlsplit(url).netloc}")
+                        raise _Transient(f"HTTP {r.status_code} from {urlsplit(url).netloc}",
+                                         retry_after_seconds(r.headers.get("Retry-After")))
                     if r.status_code != 200:
                         raise SourceError(f"the file could not be downloaded (HTTP {r.status_code})")
                     expected = r.headers.get("Content-Length")
@@ -760,9 +870,12 @@ class FlickrConnector(Connector):
 
         try:
             return retrying(once, transient=_transient, attempts=self.attempts, base=self.backoff,
-                            on_retry=self._retry_note("download"))
-        except (_Transient, requests.RequestException) as e:
+                            on_retry=self._retry_note("download"), retry_after=_retry_after)
+        except _Transient as e:
             raise SourceError(f"the file could not be downloaded after {self.attempts} attempts: {e}") from None
+        except requests.RequestException as e:
+            raise SourceError(f"the file could not be downloaded: cannot reach {urlsplit(url).netloc} after "
+                              f"{self.attempts} attempts ({type(e).__name__})") from None
 
     def describe(self, ref: ItemRef) -> ServiceItem:
         try:
@@ -780,11 +893,12 @@ class FlickrConnector(Connector):
             raise SourceError("no listing data for this item (list it again)")
         info = None
         size = None
+        file_dims = None
         if ref.known_hash:  # only metadata changed: the bytes were hashed before
             content_hash = ref.known_hash
             quality = _entry_quality(entry)
         else:
-            url, quality, ext = self._file(entry)
+            url, quality, ext, file_dims = self._file(entry)
             with self._download(url) as f:
                 content_hash, size = hash_stream(f)
                 f.seek(0)
@@ -800,7 +914,7 @@ class FlickrConnector(Connector):
             ref=ref,
             content_hash=content_hash,
             size=size,  # type: ignore[arg-type]  (None: unchanged, kept from the record)
-            metadata=self._metadata(entry, info),
+            metadata=self._metadata(entry, info, file_dims),
             quality=quality or "original",
             visibility=level_of(entry),
             audience=audience_of(entry) if level_of(entry) == "friends" else None,
@@ -812,11 +926,53 @@ class FlickrConnector(Connector):
     def _page_url(self, pid: str) -> str:
         return f"https://www.flickr.com/photos/{getattr(self, 'user_nsid', 'me')}/{pid}/"
 
-    def _metadata(self, entry: dict, info) -> Metadata:
+    def _raw_tags(self, entry: dict) -> tuple[str, ...]:
+        """The photo's tags as they were typed ("St. Louis", machine tags too), but photosync's own
+        machine tag.  The listing gives only clean forms ("stlouis"); the raw forms come from one
+        flickr.tags.getListUserRaw a run (every raw form of each of the account's tags), and from a
+        flickr.tags.getListPhoto for a photo with a tag that has several raw forms or none there."""
+        if "raw_tags" in entry:  # from photos.getInfo, which has them
+            return tuple(t for t in entry["raw_tags"] if not _own_tag(t))
+        clean = [t for t in (entry.get("tags") or "").split() if not _own_tag(t)]
+        if not clean:
+            return ()
+        forms = self._user_raw_tags()
+        raw = []
+        for c in clean:
+            known = forms.get(c) or []
+            if len(known) != 1:
+                return self._photo_raw_tags(str(entry["id"]), clean)
+            raw.append(known[0])
+        return tuple(raw)
+
+    def _user_raw_tags(self) -> dict[str, list[str]]:
+        """clean form -> the account's raw forms of it; asked once per connector (a run)."""
+        with self._tags_lock:
+            if self._raw_forms is None:
+                try:
+                    who = self.call("flickr.tags.getListUserRaw")["who"]
+                except SourceError as e:
+                    self._note_once("rawtags", f"Flickr did not list the account's tags ({e}); each photo's "
+                                    "tags are asked for on their own")
+                    who = {}
+                forms: dict[str, list[str]] = {}
+                for t in (who.get("tags") or {}).get("tag") or []:
+                    raws = [_text(r) for r in (t.get("raw") or [])] if isinstance(t.get("raw"), list) \
+                        else [_text(t.get("raw"))]
+                    forms[str(t.get("clean", ""))] = [r for r in raws if r]
+                self._raw_forms = forms
+            return self._raw_forms
+
+    def _photo_raw_tags(self, pid: str, clean: list[str]) -> tuple[str, ...]:
+        tags = self.call("flickr.tags.getListPhoto", photo_id=pid)["photo"].get("tags") or {}
+        raw = [str(t.get("raw") or _text(t)) for t in tags.get("tag") or []]
+        return tuple(t for t in raw if not _own_tag(t)) or tuple(clean)
+
+    def _metadata(self, entry: dict, info, downloaded: tuple | None = None) -> Metadata:
         title = (entry.get("title") or "").strip()
         desc = _text(entry.get("description")).strip()
         caption = title + ("\n\n" + desc if desc else "") if (title or desc) else None
-        tags = tuple(t for t in (entry.get("tags") or "").split() if not _is_machine_tag(t))
+        tags = self._raw_tags(entry)
         taken = granularity = None
         if entry.get("datetaken") and str(entry.get("datetakenunknown", "0")) != "1":
             taken = str(entry["datetaken"]).replace(" ", "T")[:19]
@@ -833,14 +989,18 @@ class FlickrConnector(Connector):
                 location = Location(float(lat), float(lng))
         except (TypeError, ValueError):
             location = None
-        if location is None and info is not None and info.lat is not None:
-            location = Location(info.lat, info.lng, info.alt)
+        # no fall-back to the file's GPS: what Flickr states wins for its instance (a location the person
+        # removed on Flickr stays removed), and the record says so (location_source)
         fmt = FLICKR_FORMAT.get(str(entry.get("originalformat") or "").lower())
         if info is not None:
             fmt = info.format.name
         media = "video" if entry.get("media") == "video" else "photo"
-        width = _int(entry.get("o_width")) or (info.width if info else None) or None
-        height = _int(entry.get("o_height")) or (info.height if info else None) or None
+        # the size of the bytes kept, not of the original (a free account's 1024-px file must not claim
+        # the original's pixels and win a merge by them): probed; else what Flickr states for the file
+        # that was downloaded; None when nothing was (discover keeps the record's, from the bytes)
+        width, height = (info.width, info.height) if info is not None else (None, None)
+        if downloaded and not (width and height):
+            width, height = downloaded
         camera = CameraInfo(info.make, info.model) if info is not None and (info.make or info.model) else None
         return Metadata(
             taken_date=taken,
@@ -856,6 +1016,7 @@ class FlickrConnector(Connector):
             width=width,
             height=height,
             albums=tuple(entry.get("albums") or ()),
+            location_source="service" if location is not None else None,
         )
 
     def open(self, item_id: str, raw_name: bytes | None = None) -> BinaryIO:
@@ -952,16 +1113,71 @@ class FlickrConnector(Connector):
             tmp.close()
             raise
 
-    def find_uploaded(self, content_hashes: set[str]) -> dict[str, tuple[str, str | None]]:
+    def find_uploaded(self, content_hashes: set[str],
+                      attempted: dict[str, float] | None = None) -> dict[str, tuple[str, str | None]]:
+        """photosync's machine tags on the account (a search), and for uploads that were
+        started and not recorded (``attempted``), the photos uploaded around then, which
+        Flickr's search may not show yet (see _uploaded_since)."""
         if not content_hashes:
             return {}
         found: dict[str, tuple[str, str | None]] = {}
-        for entry in self._walk_uploads(0, machine_tags=f"{MACHINE_TAG}="):
-            for tag in (entry.get("machine_tags") or "").split():
-                if tag.startswith(MACHINE_TAG + "="):
-                    h = "sha256:" + tag.split("=", 1)[1].lower()
+        if len(content_hashes) <= 10:  # a few: one exact machine-tag search each, not a walk of them all
+            searches = [f"{MACHINE_TAG}={h.split(':', 1)[1]}" for h in sorted(content_hashes)]
+        else:
+            searches = [f"{MACHINE_TAG}="]
+        for query in searches:
+            for entry in self._walk_uploads(0, machine_tags=query):
+                for h in _own_hashes(entry.get("machine_tags")):
                     if h in content_hashes:
                         found.setdefault(h, (str(entry["id"]), level_of(entry)))
+        late = {h: t for h, t in (attempted or {}).items() if h in content_hashes and h not in found}
+        if late:
+            found.update(self._uploaded_since(late))
+        return found
+
+    def _note_clock(self, date: str | None) -> None:
+        """Flickr's clock minus ours, from an answer's Date header (for upload intents' times)."""
+        if date and self._clock_offset is None:
+            from email.utils import parsedate_to_datetime
+
+            try:
+                self._clock_offset = parsedate_to_datetime(date).timestamp() - time.time()
+            except (TypeError, ValueError, IndexError):
+                pass
+
+    def _uploaded_since(self, attempted: dict[str, float]) -> dict[str, tuple[str, str | None]]:
+        """The photos among ``attempted`` that Flickr holds, found without its search index,
+        which can lag behind an upload (samjudson/flickr-net#38: a new photo missing from
+        photos.search; Flickr's own blog, 2005-01-02, on uploads not showing for up to half an hour
+        and people uploading again): every photo uploaded from shortly before the earliest
+        attempt (in Flickr's time: see INTENT_MARGIN), by flickr.people.getPhotos with min_upload_date and
+        flickr.photos.recentlyUpdated (an upload moves lastupdate), matched by photosync's machine
+        tag; a photo listed without any machine tag has its tags asked for (flickr.tags.getListPhoto)."""
+        if self._clock_offset is None:
+            since = int(min(attempted.values())) - INTENT_MARGIN_UNKNOWN_CLOCK
+        else:
+            since = int(min(attempted.values()) + self._clock_offset) - INTENT_MARGIN
+        found: dict[str, tuple[str, str | None]] = {}
+        seen: set[str] = set()
+        pages = itertools.chain(
+            self._pages("flickr.people.getPhotos", "photos", user_id="me", min_upload_date=since,
+                        sort="date-posted-asc", extras=EXTRAS),
+            self._pages("flickr.photos.recentlyUpdated", "photos", min_date=since, extras=EXTRAS))
+        for _answer, entries in pages:
+            for entry in entries:
+                pid = str(entry["id"])
+                if pid in seen or _int(entry.get("dateupload"), since) < since:
+                    continue
+                seen.add(pid)
+                hashes = _own_hashes(entry.get("machine_tags"))
+                if not hashes and not (entry.get("machine_tags") or "").strip():
+                    tags = self.call("flickr.tags.getListPhoto", photo_id=pid)["photo"].get("tags") or {}
+                    hashes = _own_hashes(" ".join(str(t.get("raw") or _text(t)) for t in tags.get("tag") or []))
+                for h in hashes:
+                    if h in attempted:
+                        found.setdefault(h, (pid, level_of(entry)))
+            if len(found) == len(attempted):
+                break
         return found
 
     def upload(self, photo: Photo, stream: BinaryIO, size: int | None, visibility: str) -> ServiceItem:
@@ -1035,25 +1251,28 @@ class FlickrConnector(Connector):
 
     def uploaded_metadata(self, photo: Photo, visibility: str) -> Metadata:
         """What Flickr will say of the photo once upload() has sent it: its
-        caption and clean tags (lower case, no spaces), no file name, the
-        location only when it was sent."""
+        caption and tags as sent (one per clean form: Flickr merges the others), no
+        file name, the location only when it was sent."""
         import dataclasses
 
         md = photo.metadata
         title, desc = split_caption(md.caption)
         title = title or (md.filename or photo.photo_id).rsplit(".", 1)[0]
-        clean = tuple(dict.fromkeys(t.lower().replace(" ", "").replace('"', "") for t in md.tags))
+        clean = _sent_tags(md.tags)  # raw, as describe() reads them back
         sent_location = self._sends_location(photo, visibility if visibility in FLAGS else "private")
         return dataclasses.replace(
             md, filename=None, caption=title + ("\n\n" + desc if desc else ""), tags=clean,
             location=md.location if sent_location else None,
             taken_date_source="service" if md.taken_date else None,
+            location_source="service" if sent_location else None,
         )
 
     def _post_upload(self, fields: dict, filename: str, stream: BinaryIO, content_hash: str) -> str:
         """POST the file to the upload endpoint; the new photo's id.  After a
-        failure that may have stored the photo (5xx, a lost connection) the
-        machine tag is looked up before trying again, so nothing is uploaded twice."""
+        failure that may have stored the photo (5xx, error 3, a lost connection) the
+        photo is looked for before trying again, by its machine tag and, since the
+        search may not show it yet, among the photos uploaded since the first try
+        (find_uploaded with ``attempted``), so nothing is uploaded twice."""
         import mimetypes
         import xml.etree.ElementTree as ET
 
@@ -1065,11 +1284,12 @@ class FlickrConnector(Connector):
         start = stream.tell() if stream.seekable() else None
         mime = mimetypes.guess_type(filename)[0] or "application/octet-stream"
         maybe_stored = False
+        first_try = time.time()
 
         def once():
             nonlocal maybe_stored
             if maybe_stored:
-                found = self.find_uploaded({content_hash})
+                found = self.find_uploaded({content_hash}, attempted={content_hash: first_try})
                 if content_hash in found:
                     return found[content_hash][0]
             if start is not None:
@@ -1090,11 +1310,12 @@ class FlickrConnector(Connector):
                 if start is None:
                     raise SourceError("upload interrupted and the source cannot be read again") from None
                 raise
+            wait = retry_after_seconds(r.headers.get("Retry-After"))
             if r.status_code == 429:
-                raise _Transient("HTTP 429 (too many requests)")
+                raise _Transient("HTTP 429 (too many requests)", wait)
             if r.status_code >= 500:
                 maybe_stored = True
-                raise _Transient(f"HTTP {r.status_code}")
+                raise _Transient(f"HTTP {r.status_code}", wait)
             if r.status_code != 200:
                 raise SourceError(f"upload refused (HTTP {r.status_code})")
             try:
@@ -1109,6 +1330,10 @@ class FlickrConnector(Connector):
                     from flickrapi.exceptions import FlickrError
 
                     raise self._explain(FlickrError(msg, code=code), "upload")
+                if code in UPLOAD_RETRY_CODES:
+                    # a general failure or an outage answer may come after the photo was kept: look first
+                    maybe_stored = True
+                    raise _Transient(f"Flickr error {code}: {msg}")
                 raise SourceError(f"Flickr refused the upload: error {code}: {msg}")
             pid = rsp.findtext("photoid")
             if not pid:
@@ -1117,7 +1342,7 @@ class FlickrConnector(Connector):
 
         try:
             return retrying(once, transient=_transient, attempts=self.attempts, base=self.backoff,
-                            on_retry=self._retry_note("upload"))
+                            on_retry=self._retry_note("upload"), retry_after=_retry_after)
         except (_Transient, requests.RequestException) as e:
             raise SourceError(f"upload failed after {self.attempts} attempts: {e}") from None
 
@@ -1131,12 +1356,15 @@ class FlickrConnector(Connector):
     def _add_to_album(self, title: str, photo_id: str) -> None:
         """Add to the album of that title, made when there is none.  One thread at
         a time (two uploads must not both create it), and a create that failed is
-        checked by listing again, never simply sent twice."""
+        checked by listing again, never simply sent twice (and sent again only when
+        the listing shows no such album: under load a create fails now and then)."""
         with self._album_lock:
             if self._sets_by_title is None:
                 self._sets_by_title = self._album_titles()
             sid = self._sets_by_title.get(title)
-            if sid is None:
+            tries = 0
+            while sid is None:
+                tries += 1
                 try:
                     made = self.call("flickr.photosets.create", _attempts=1, title=title, primary_photo_id=photo_id)
                     self._sets_by_title[title] = str(made["photoset"]["id"])
@@ -1144,8 +1372,10 @@ class FlickrConnector(Connector):
                 except SourceError:
                     self._sets_by_title = self._album_titles()
                     sid = self._sets_by_title.get(title)
-                    if sid is None:
+                    if sid is None and tries >= 3:
                         raise
+                    if sid is None:
+                        time.sleep(self.backoff * tries)
         try:
             self.call("flickr.photosets.addPhoto", photoset_id=sid, photo_id=photo_id)
         except SourceError as e:
@@ -1170,6 +1400,10 @@ def _entry_quality(entry: dict) -> str:
         if entry.get(f"url_{suffix}"):
             return _quality({"width": entry.get(f"width_{suffix}"), "height": entry.get(f"height_{suffix}")})
     return "medium"
+
+
+def _wh(size: dict) -> tuple[int | None, int | None]:
+    return _int(size.get("width")) or None, _int(size.get("height")) or None
 
 
 def _quality(size: dict) -> str:

@@ -238,6 +238,7 @@ def describe_file(root: bytes, ref: ItemRef) -> ServiceItem:
         format=info.format.name,
         width=info.width,
         height=info.height,
+        location_source=("quicktime" if info.format.kind == "video" else "exif") if info.lat is not None else None,
     )
     return ServiceItem(
         ref=ref,

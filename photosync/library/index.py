@@ -102,6 +102,17 @@ class Index:
             columns = {r[1] for r in self.db.execute("PRAGMA table_info(scan_cache)")}
             if "content_key" not in columns:  # added for network services; keeps the cache
                 self.db.execute("ALTER TABLE scan_cache ADD COLUMN content_key TEXT")
+        self._forget_old_verdicts()
+
+    def _forget_old_verdicts(self) -> None:
+        """Items an older photosync could not read, or took for something that is not a photo,
+        are read again once it can read more formats (media.formats.READER_VERSION)."""
+        from ..media.formats import READER_VERSION
+
+        row = self.db.execute("SELECT value FROM meta WHERE key='reader_version'").fetchone()
+        if row is None or row[0] != READER_VERSION:
+            self.db.execute("DELETE FROM scan_cache WHERE content_hash IS NULL")
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES('reader_version', ?)", (READER_VERSION,))
 
     def _reset(self, keep_caches: bool) -> None:
         """A new layout of the derived tables is rebuilt from git; the caches

@@ -17,7 +17,8 @@ PHOTO_EXTENSIONS = frozenset(
     "jpg jpeg jpe jfif png gif webp heic heif hif avif tif tiff dng cr2 cr3 crw nef nrw arw srf sr2 "
     "orf rw2 raf pef srw x3f 3fr erf kdc mos mrw iiq".split()
 )
-VIDEO_EXTENSIONS = frozenset("mp4 m4v mov qt 3gp 3g2".split())
+# not "ts": TypeScript sources share it (an MPEG-TS file named .ts is still recognised by its content)
+VIDEO_EXTENSIONS = frozenset("mp4 m4v mov qt 3gp 3g2 avi mpg mpeg mpe m1v m2v vob mts m2ts m2t wmv asf mkv webm".split())
 MEDIA_EXTENSIONS = PHOTO_EXTENSIONS | VIDEO_EXTENSIONS
 
 _TIFF_RAW = {
@@ -29,6 +30,15 @@ _BMFF_PHOTO_BRANDS = {
     b"mif1": "heic", b"msf1": "heic", b"avif": "avif", b"avis": "avif", b"crx ": "cr3",
 }
 _BMFF_VIDEO_BRANDS = {b"qt  ": "mov"}
+# 3GPP major brands: 3gp4..3gp9, 3gr*, 3gs*, 3ge*, 3gg* (3GPP TS 26.244 releases); 3GPP2: 3g2a, 3g2b, 3g2c
+# (3GPP2 C.S0050): "3g2" first, then any other "3g"
+_ASF_HEADER = bytes.fromhex("3026b2758e66cf11a6d900aa0062ce6c")  # ASF Header Object GUID (ASF spec 3.1)
+_ASF_VIDEO_MEDIA = bytes.fromhex("c0ef19bc4d5bcf11a8fd00805f5c442b")  # ASF_Video_Media stream type (ASF spec 10.4)
+_EBML = b"\x1a\x45\xdf\xa3"  # Matroska and WebM: an EBML header (RFC 8794)
+#: audio-only relatives of the video containers: recognised, then left alone (not photos or videos)
+_AUDIO_EXTENSIONS = frozenset("wma mka weba".split())
+#: ISO-BMFF videos: the box tree (media/video.py) gives date, size and place; the others are format only
+BMFF_VIDEOS = frozenset({"mp4", "mov", "3gp", "3g2"})
 _QT_TOP_BOXES = {b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"}
 
 
@@ -58,9 +68,21 @@ FORMATS = {
     "mp4": Format("mp4", "video", "mp4", "video/mp4"),
     "mov": Format("mov", "video", "mov", "video/quicktime"),
     "3gp": Format("3gp", "video", "3gp", "video/3gpp"),
+    "3g2": Format("3g2", "video", "3g2", "video/3gpp2"),
+    "avi": Format("avi", "video", "avi", "video/x-msvideo"),
+    "mpeg": Format("mpeg", "video", "mpg", "video/mpeg"),
+    "mpeg-ts": Format("mpeg-ts", "video", "ts", "video/mp2t"),
+    "m2ts": Format("m2ts", "video", "mts", "video/mp2t"),
+    "wmv": Format("wmv", "video", "wmv", "video/x-ms-wmv"),
+    "mkv": Format("mkv", "video", "mkv", "video/x-matroska"),
+    "webm": Format("webm", "video", "webm", "video/webm"),
 }
 for _raw in _TIFF_RAW.values():
     FORMATS.setdefault(_raw, Format(_raw, "photo", _raw, f"image/x-{_raw}"))
+
+#: what photosync can read; raised when a format is added, so files an older version found unreadable
+#: or ignored are read again (the index forgets those scan-cache verdicts, not the good ones)
+READER_VERSION = "2"  # 2: AVI, MPEG-PS, MPEG-TS, M2TS, WMV, 3G2, MKV/WebM
 
 RAW_FORMATS = frozenset(set(_TIFF_RAW.values()) | {"cr3", "raf", "orf", "rw2", "crw", "x3f", "mrw"})
 
@@ -107,6 +129,8 @@ def sniff(head: bytes, name: str) -> Format | None:
             return FORMATS[_BMFF_PHOTO_BRANDS[major]]
         if major in _BMFF_VIDEO_BRANDS:
             return FORMATS["mov"]
+        if major.startswith(b"3g2"):
+            return FORMATS["3g2"]
         if major.startswith(b"3g"):
             return FORMATS["3gp"]
         # compatible brands: some HEIF files use a generic major brand
@@ -123,7 +147,49 @@ def sniff(head: bytes, name: str) -> Format | None:
         return FORMATS["mp4"]
     if head[4:8] in _QT_TOP_BOXES and ext in ("mov", "qt", "mp4", "m4v"):
         return FORMATS["mov"]
+    return _sniff_video(head, ext)
+
+
+def _sniff_video(head: bytes, ext: str) -> Format | None:
+    """Video containers other than ISO-BMFF, by their signatures."""
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":  # RIFF form type "AVI " (Microsoft AVI RIFF reference)
+        return FORMATS["avi"]
+    if head[:4] in (b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3"):
+        # an MPEG program stream's pack header (ISO/IEC 13818-1 2.5.3), or an MPEG-1/2 video sequence header
+        return FORMATS["mpeg"]
+    if _packets(head, 188, 0):  # MPEG transport stream: a 0x47 sync byte every 188 bytes (ISO/IEC 13818-1 2.4.3)
+        return FORMATS["mpeg-ts"]
+    if _packets(head, 192, 4):  # BDAV / AVCHD (.m2ts, .mts): a 4-byte time code before each 188-byte packet
+        return FORMATS["m2ts"]
+    if head[:16] == _ASF_HEADER:  # ASF (WMV, WMA)
+        if ext in _AUDIO_EXTENSIONS:
+            return None
+        if _ASF_VIDEO_MEDIA in head or ext in ("wmv", "asf"):
+            return FORMATS["wmv"]
+        return None  # audio only, as far as the header shows
+    if head[:4] == _EBML:
+        if ext in _AUDIO_EXTENSIONS:
+            return None
+        # the DocType element (0x4282) says which: "webm" or "matroska"
+        return FORMATS["webm"] if b"\x42\x82\x84webm" in head[:64] else FORMATS["mkv"]
     return None
+
+
+def _packets(head: bytes, size: int, offset: int) -> bool:
+    """A sync byte 0x47 at ``offset`` of every ``size``-byte packet in ``head`` (at least two packets;
+    up to five are checked, so a text file that starts with a "G" is not taken for one)."""
+    count = min(5, (len(head) - offset - 1) // size + 1) if len(head) > offset else 0
+    return count >= 2 and all(head[offset + i * size] == 0x47 for i in range(count))
+
+
+def avi_size(head: bytes) -> tuple[int | None, int | None]:
+    """Width and height from an AVI's main header (the "avih" chunk in "LIST hdrl": dwWidth and
+    dwHeight at bytes 32 and 36 of its data), or (None, None)."""
+    at = head.find(b"avih", 12, 256)
+    if at < 0 or at + 8 + 40 > len(head):
+        return None, None
+    width, height = struct.unpack("<II", head[at + 8 + 32 : at + 8 + 40])
+    return (width or None, height or None) if width < 65536 and height < 65536 else (None, None)
 
 
 # -- structural checks (truncation and corruption) ---------------------------------------

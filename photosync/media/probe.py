@@ -18,6 +18,7 @@ from typing import BinaryIO
 from ..errors import MediaError, NotMedia  # noqa: F401  (NotMedia re-exported)
 from .dates import parse_exif_date
 from .formats import (
+    BMFF_VIDEOS,
     RAW_FORMATS,
     Format,
     check_bmff_sizes,
@@ -127,7 +128,10 @@ def read_media(path: str | bytes | os.PathLike, name: str) -> MediaFile:
 
 
 def probe_large(f: BinaryIO, size: int, fmt: Format) -> MediaInfo:
-    if fmt.kind == "video" or fmt.name in ("mp4", "mov", "3gp"):
+    if fmt.kind == "video" and fmt.name not in BMFF_VIDEOS:
+        f.seek(0)
+        return _other_video(f.read(4096), size, fmt)
+    if fmt.kind == "video":
         from .video import read_video_info
 
         v = read_video_info(f, size)
@@ -144,8 +148,10 @@ def probe_bytes(data: bytes, fmt: Format) -> MediaInfo:
         check_png(data)
     elif name in ("tiff", "cr2", "dng", "nef", "nrw", "arw", "srf", "sr2", "pef", "srw", "3fr", "erf", "kdc", "mos", "iiq"):
         check_tiff(data, fmt.name.upper())
-    elif name in ("heic", "avif", "cr3", "mp4", "mov", "3gp"):
+    elif name in ("heic", "avif", "cr3") or name in BMFF_VIDEOS:
         check_bmff_sizes(list(iter_boxes(data, 0, len(data))), len(data), fmt.name.upper())
+    if fmt.kind == "video" and name not in BMFF_VIDEOS:
+        return _other_video(data[:4096], len(data), fmt)
     if fmt.kind == "video":
         from .video import read_video_info
 
@@ -154,6 +160,23 @@ def probe_bytes(data: bytes, fmt: Format) -> MediaInfo:
     if name in RAW_FORMATS:
         return _probe_raw(data, fmt)
     return _probe_pillow(data, fmt)
+
+
+def _other_video(head: bytes, size: int, fmt: Format) -> MediaInfo:
+    """AVI, MPEG, MPEG-TS/M2TS, WMV, Matroska/WebM: recognised and kept, read no further (no
+    parser for their metadata; an AVI's frame size comes from its main header)."""
+    from .formats import avi_size
+
+    width = height = None
+    problem = None
+    if fmt.name == "avi":
+        width, height = avi_size(head)
+        declared = int.from_bytes(head[4:8], "little") + 8
+        if declared > size:
+            # the first RIFF chunk runs past the end (OpenDML files over 1 GB add RIFF "AVIX" chunks
+            # after it, so only a first chunk longer than the file says it was cut short)
+            problem = f"the AVI looks cut short: its header says {declared} bytes, the file has {size}"
+    return MediaInfo(fmt, width, height, problem=problem)
 
 
 def probe_image(data: bytes, fmt: Format) -> MediaInfo:

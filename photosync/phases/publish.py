@@ -7,7 +7,11 @@ wider).  Order, as for blobs: the service stores the bytes first, then the
 photo's JSON records the new instance, then the commit.  A run killed between
 the upload and the commit is safe because the connector tags what it uploads
 and ``find_uploaded`` asks the service for those tags before uploading: the
-rerun records the earlier upload instead of sending it again.
+rerun records the earlier upload instead of sending it again.  Because a service's
+search can lag behind an upload, each upload is preceded by a durable upload intent
+(library/intents.py), cleared once the upload is committed; a later run (or a retry
+after a lost answer) hands the intents to ``find_uploaded``, which then also looks
+among the photos uploaded since, not only in the search.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from ..conflicts import visibility as vis
 from ..conflicts.detect import cannot_take
 from ..conflicts.visibility import upload_level  # noqa: F401  (re-exported for audit)
 from ..errors import InvalidRecord, PhotosyncError, SourceError, StoreError, Unsupported, VerificationError
+from ..library.intents import UploadIntents
 from ..library.layout import utc_now
 from ..library.library import Library
 from ..media.geostrip import CannotStrip
@@ -27,6 +32,9 @@ from ..model import AUDIENCES, FRIENDS_AUDIENCES, VISIBILITY_LEVELS, Instance, P
 from .common import Connectors
 
 COMMIT_EVERY_SECONDS = 30
+#: an upload intent older than this is dropped: by then the service's search shows the upload, if
+#: there was one, and find_uploaded's ordinary search finds it (the lag seen is minutes, not days)
+INTENT_DAYS = 7
 #: a service that fails this many uploads in a row is skipped for the rest of the run
 FAILURE_LIMIT = 5
 
@@ -124,6 +132,9 @@ def execute(lib: Library, plan: UploadPlan, workers: int | None = None) -> Uploa
     workers = workers or int(lib.preferences["sync_preferences"].get("max_parallel_uploads", 4))
     batch = int(lib.preferences["sync_preferences"].get("commit_batch_size", 500))
     now = utc_now()
+    intents = UploadIntents(lib.private_dir)
+    #: service -> content hashes whose upload the next commit records (their intents go after it)
+    settled: dict[str, set[str]] = {}
     pending: dict[str, int] = {}
     last_commit = time.monotonic()
 
@@ -148,6 +159,7 @@ def execute(lib: Library, plan: UploadPlan, workers: int | None = None) -> Uploa
                         visibility=level, audience=shown if shown in FRIENDS_AUDIENCES else None)
         lib.stage(vis.refresh(with_instance(photo, inst), settings))
         pending[action.service] = pending.get(action.service, 0) + 1
+        settled.setdefault(action.service, set()).update({inst.content_hash, photo.content_hash})
 
     def commit(final: bool = False) -> None:
         nonlocal last_commit
@@ -157,6 +169,9 @@ def execute(lib: Library, plan: UploadPlan, workers: int | None = None) -> Uploa
             if oid:
                 result.commits.append(oid)
             pending.clear()
+            for service, hashes in settled.items():
+                intents.clear(service, hashes)  # recorded: their intents have done their work
+            settled.clear()
         last_commit = time.monotonic()
 
     by_service: dict[str, list[UploadAction]] = {}
@@ -169,8 +184,10 @@ def execute(lib: Library, plan: UploadPlan, workers: int | None = None) -> Uploa
                 conn = connectors.get(service)
                 photos = {a.photo_id: lib.get_photo(a.photo_id) for a in actions}
                 # uploaded before but never recorded (a run killed after the upload), also as a copy
-                # that has since been merged into the photo as a variant: the photo is there already
-                found = conn.find_uploaded({h for p in photos.values() for h in _contents(p)})
+                # that has since been merged into the photo as a variant: the photo is there already.
+                # Uploads started and not recorded (intents) may not show in the service's search yet.
+                attempted = _open_intents(lib, intents, service)
+                found = conn.find_uploaded({h for p in photos.values() for h in _contents(p)}, attempted=attempted)
             except PhotosyncError as e:
                 report.error(f"service {service}", f"nothing uploaded: {e}")
                 result.failed += len(actions)
@@ -212,6 +229,9 @@ def execute(lib: Library, plan: UploadPlan, workers: int | None = None) -> Uploa
                         tried.append(f"{desc}: {e}")
                         continue
                     with spool:
+                        # durable before the first byte goes: a kill or a lost answer from here on is
+                        # looked up (around this time) before the photo is ever sent again
+                        intents.begin(service, photo.photo_id, photo.content_hash, photo.metadata.filename)
                         return conn.upload(photo, spool, action.size, action.visibility)
                 raise SourceError("no readable copy of the original (" + ("; ".join(tried) or "none known") + ")")
 
@@ -265,6 +285,30 @@ def execute(lib: Library, plan: UploadPlan, workers: int | None = None) -> Uploa
         task.close()
         commit(final=True)
     return result
+
+
+def _open_intents(lib: Library, intents: UploadIntents, service: str) -> dict[str, float]:
+    """content hash -> time of the upload intents of ``service`` whose upload is not recorded; the
+    intents of recorded uploads (a run killed between its commit and their removal) are removed."""
+    open_: dict[str, float] = {}
+    done = []
+    for intent in intents.pending(service):
+        if time.time() - intent.at > INTENT_DAYS * 86400:
+            done.append(intent.content_hash)
+            continue
+        try:
+            pid = lib.find_by_hash(intent.content_hash)
+            photo = lib.get_photo(pid) if pid else None
+        except PhotosyncError:
+            photo = None
+        # recorded there (as these bytes, or as a copy the connector made of them: a public photo's
+        # upload without its location has another hash)
+        if photo is not None and any(i.service == service for i in photo.all_instances()):
+            done.append(intent.content_hash)
+        else:
+            open_[intent.content_hash] = intent.at
+    intents.clear(service, done)
+    return open_
 
 
 def _contents(photo: Photo) -> list[str]:

@@ -86,3 +86,30 @@ def test_retrying_backs_off_then_gives_the_last_error():
     with pytest.raises(ValueError):
         retrying(permanent, transient=lambda e: isinstance(e, ConnectionError), attempts=5, base=0.001)
     assert len(calls) == 1
+
+
+def test_retrying_waits_at_least_what_the_server_asked_for():
+    from email.utils import formatdate
+
+    from photosync.net import RETRY_AFTER_CAP, retry_after_seconds
+
+    assert retry_after_seconds("7") == 7.0
+    assert retry_after_seconds(formatdate(1000.0 + 30, usegmt=True), now=1000.0) == pytest.approx(30, abs=1)
+    assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
+
+    class Busy(Exception):
+        def __init__(self, wait):
+            super().__init__("429")
+            self.wait = wait
+
+    asks = [3.0, 10_000.0]
+    delays = []
+
+    def busy():
+        if asks:
+            raise Busy(asks.pop(0))
+        return "ok"
+
+    assert retrying(busy, transient=lambda e: True, attempts=5, base=0.001, retry_after=lambda e: e.wait,
+                    on_retry=lambda e, d: delays.append(d), sleep=lambda s: None) == "ok"
+    assert delays[0] >= 3.0 and delays[1] == RETRY_AFTER_CAP  # an absurd ask is cut to the cap

@@ -96,6 +96,16 @@ class FakeFlickr:
         self._http_faults: list[list] = []     # [remaining, status, path_prefix]
         self._method_faults: dict[str, list] = {}
         self._truncate = 0
+        #: fault_mix(): (rate, Random, Retry-After seconds or None); faults_injected counts its faults
+        self._mix: tuple | None = None
+        self.faults_injected = 0
+        self._upload_faults: list = []          # [remaining, code, message]
+        self._search_lag = (0.0, 0)              # lag_search(): (seconds, photos.search calls)
+        self.search_calls = 0                    # every photos.search answered (reset_counters keeps it)
+        self._drop_uploads = 0                   # drop_upload_responses()
+        #: seconds Flickr's clock is ahead of this machine's (negative: behind): upload and update
+        #: times and the Date header of every answer follow it
+        self.clock_skew = 0.0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -218,6 +228,71 @@ class FakeFlickr:
                 return
             self._method_faults.setdefault(method, []).append([times, code, message])
 
+    def lag_search(self, seconds: float = 0, calls: int = 0) -> None:
+        """Photos uploaded from now on show in photos.search (and so in machine-tag searches) only
+        ``seconds`` after their upload and after ``calls`` more photos.search calls. people.getPhotos,
+        recentlyUpdated, getInfo and the tag methods show them at once. Flickr's search index lags
+        behind uploads: samjudson/flickr-net#38 (a photo uploaded the day before missing from
+        photos.search); blog.flickr.net 2005-01-02 "Uploading Mayhem" (photos not appearing for up to
+        half an hour, and people uploading them again); issue 11 of this project (a lagging search
+        made kill -9 and a rerun upload 4 of 4 photos again). The fake's choice: the photo database
+        behind the other methods does not lag."""
+        with self._lock:
+            self._search_lag = (float(seconds), int(calls))
+
+    def drop_upload_responses(self, n: int) -> None:
+        """The next n uploads are stored, and then the connection is closed without an answer: the
+        client cannot know whether the photo arrived (a lost response)."""
+        with self._lock:
+            self._drop_uploads = max(0, n)
+
+    def _indexed(self, p: FakePhoto) -> bool:
+        return time.time() >= p.indexed_at and self.search_calls >= p.indexed_after_calls
+
+    def fail_uploads(self, n: int, code: int = 3, message: str = "General upload failure") -> None:
+        """The next n uploads answer Flickr error ``code`` (HTTP 200, XML) and store nothing
+        (upload.api.html: 3 "General upload failure"). fail_uploads(0) clears it."""
+        with self._lock:
+            self._upload_faults = [[n, code, message]] if n > 0 else []
+
+    def fault_mix(self, rate: float, seed: int = 0, retry_after: int | None = 1) -> None:
+        """From now on a share ``rate`` of all requests (REST, upload, photo hosts; not OAuth)
+        fails the ways Flickr fails under load, drawn from a Random(seed):
+
+        * REST: code 0 or 201 "Sorry, the Flickr API service is not currently available." with
+          HTTP 200 (seen by the Flickr Foundation's flickr-photos-api, is_retryable(): "We've seen
+          similar with code 0"), code 105 "Service currently unavailable" (every method's error
+          list), HTTP 400 with that sentence as its body ("flickr returns 400s when they're down",
+          snarfed/webutil util.py interpret_http_exception);
+        * upload: error 3 "General upload failure" (upload.api.html), before anything is stored;
+        * all of them: HTTP 500, 502, 503 (with Retry-After) and 429 (with Retry-After:
+          ``retry_after`` seconds; SERVICES.md "image hosts also answer 429").
+
+        fault_mix(0) switches it off."""
+        import random as _random
+
+        with self._lock:
+            self._mix = (float(rate), _random.Random(seed), retry_after) if rate > 0 else None
+
+    def _draw_fault(self, path: str):
+        """The fault mix's fault for one request, or None: an HTTP status, or ("code", n, message)."""
+        with self._lock:
+            if self._mix is None or path.startswith("/services/oauth"):
+                return None
+            rate, rnd, _ = self._mix
+            if rnd.random() >= rate:
+                return None
+            unavailable = "Sorry, the Flickr API service is not currently available."
+            if path.startswith("/services/rest"):
+                kinds = [("code", 0, unavailable), ("code", 201, unavailable),
+                         ("code", 105, "Service currently unavailable"), 400, 500, 502, 503, 429]
+            elif path.startswith("/services/upload") or path.startswith("/services/replace"):
+                kinds = [("code", 3, "General upload failure"), 500, 502, 503, 429]
+            else:
+                kinds = [500, 502, 503, 429]
+            self.faults_injected += 1
+            return rnd.choice(kinds)
+
     def truncate_downloads(self, n: int) -> None:
         with self._lock:
             self._truncate = max(0, n)
@@ -248,7 +323,7 @@ class FakeFlickr:
         """A new lastupdate: now, and strictly after every earlier one. Every change to a photo's
         metadata or permissions moves it, which is what flickr.photos.recentlyUpdated finds
         (flickr.photos.recentlyUpdated.html; SERVICES.md "Listing")."""
-        self._clock = max(self._clock + 1, int(time.time()))
+        self._clock = max(self._clock + 1, int(time.time() + self.clock_skew))
         return self._clock
 
     def _new_id(self) -> str:
@@ -280,7 +355,7 @@ class FakeFlickr:
         with self._lock:
             pid = self._new_id()
             p = self._make_photo(
-                pid, int(date_upload if date_upload is not None else time.time()),
+                pid, int(date_upload if date_upload is not None else time.time() + self.clock_skew),
                 title=title, description=description, tags=plain + plain2, machine_tags=machine + machine2,
                 datetaken=date_taken, granularity=int(granularity), lastupdate=self._tick(),
                 ispublic=int(bool(is_public)), isfriend=int(bool(is_friend)), isfamily=int(bool(is_family)),
@@ -565,7 +640,7 @@ class FakeFlickr:
             raise ApiError(96, "Invalid signature")
         return ctx
 
-    def _rest(self, inc: Incoming) -> tuple[int, bytes, str]:
+    def _rest(self, inc: Incoming, fault=None) -> tuple[int, bytes, str]:
         params = inc.params
         fmt = str(params.get("format", "rest") or "rest")
         method = str(params.get("method", ""))
@@ -589,6 +664,8 @@ class FakeFlickr:
         with self._lock:
             if method:
                 self.calls[method] += 1
+        if fault:
+            return fail(fault[1], fault[2])
         try:
             ctx = self._authenticate(inc)
             with self._lock:
@@ -707,7 +784,7 @@ class FakeFlickr:
             return 200, upload_fail(5, "Filetype was not recognised"), "text/xml; charset=utf-8"
         if replace:
             return self._replace(fields, filename, data, info)
-        now = int(time.time())
+        now = int(time.time() + self.clock_skew)
         plain, machine = split_tags(fields.get("tags", ""))
 
         def flag(name: str, default: int) -> int:
@@ -738,6 +815,9 @@ class FakeFlickr:
                 o_height=info["height"] or 1, data=data, uploaded_filename=filename,
                 safety_level=rest._int(fields.get("safety_level"), 1) or 1,
                 content_type=rest._int(fields.get("content_type"), 1) or 1)
+            lag_seconds, lag_calls = self._search_lag
+            # hidden from the next lag_calls searches (each search counts itself before it looks)
+            p.indexed_at, p.indexed_after_calls = time.time() + lag_seconds, self.search_calls + lag_calls + 1
             self.photos[pid] = p
             self.uploads.append({**{k: str(v) for k, v in fields.items()}, "filename": filename, "photo_id": pid})
         return 200, upload_ok(pid), "text/xml; charset=utf-8"
@@ -816,13 +896,22 @@ class FakeFlickr:
         return None
 
     # -- dispatch ------------------------------------------------------------------------------------------
-    def _dispatch(self, inc: Incoming):
+    def _dispatch(self, inc: Incoming, fault=None):
         path = inc.path.rstrip("/") or "/"
         if path == "/services/rest":
-            return self._rest(inc)
+            return self._rest(inc, fault)
         if path in ("/services/upload", "/services/replace"):
             if inc.method != "POST":
                 return 405, b"Method Not Allowed", "text/plain"
+            with self._lock:
+                if not fault and self._upload_faults:
+                    left = self._upload_faults[0]
+                    left[0] -= 1
+                    fault = ("code", left[1], left[2])
+                    if left[0] <= 0:
+                        self._upload_faults.clear()
+            if fault:
+                return 200, upload_fail(fault[1], fault[2]), "text/xml; charset=utf-8"
             return self._upload(inc, replace=path.endswith("replace"))
         if path == "/services/oauth/request_token":
             return self._request_token(inc)
@@ -846,6 +935,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *args) -> None:  # quiet
         pass
+
+    def date_time_string(self, timestamp=None) -> str:  # the Date header, in the fake's time
+        skew = self.server.fake.clock_skew  # type: ignore[attr-defined]
+        return super().date_time_string(time.time() + skew if timestamp is None else timestamp)
 
     def _read_body(self) -> bytes:
         return read_body(self)
@@ -875,18 +968,26 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(fake.delay)
         path_only = self.path.split("?", 1)[0]
         status = fake._take_http_fault(path_only)
+        fault = fake._draw_fault(path_only) if status is None else None
+        if isinstance(fault, int):
+            status = fault
         if status is not None:
+            mix = fake._mix
+            wait = {"Retry-After": str(mix[2])} if fault is not None and mix and mix[2] is not None else {}
             if status == 429:
                 # image hosts and the API answer 429 when over the rate (SERVICES.md "Rate limit")
-                self._send(429, b"Too Many Requests", "text/plain", {"Retry-After": "1"})
+                self._send(429, b"Too Many Requests", "text/plain", {"Retry-After": "1"} if fault is None else wait)
+            elif status == 400:
+                # Flickr answers 400 with this sentence when it is down (snarfed/webutil, see fault_mix)
+                self._send(400, b"Sorry, the Flickr API service is not currently available.", "text/plain")
             else:
                 self._send(status, f"<html><body>{status} Service Unavailable</body></html>".encode(),
-                           "text/html")
+                           "text/html", wait if status == 503 else None)
             return
         try:
             headers = {k.lower(): v for k, v in self.headers.items()}
             inc = parse_request(self.command, self.path, headers, body, "%s:%d" % self.server.server_address[:2])
-            result = fake._dispatch(inc)
+            result = fake._dispatch(inc, fault)
         except Exception:  # the fake's own bug: say so loudly, answer 500
             tb = traceback.format_exc()
             fake.errors.append(tb)
@@ -895,6 +996,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         status, payload, ctype = result[:3]
         extra = result[3] if len(result) > 3 else None
+        if path_only.rstrip("/") == "/services/upload" and b"<photoid>" in payload:
+            with fake._lock:
+                drop = fake._drop_uploads > 0
+                fake._drop_uploads -= 1 if drop else 0
+            if drop:  # stored, and the answer never arrives
+                self.close_connection = True
+                return
         truncate = False
         if status == 200 and not path_only.startswith("/services/"):
             with fake._lock:

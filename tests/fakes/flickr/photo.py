@@ -54,6 +54,10 @@ class FakePhoto:
     content_type: int = 1
     views: int = 0
     license: int = 0
+    # search-index lag (FakeFlickr.lag_search): photos.search shows the photo only from this time
+    # and after this many photos.search calls in all
+    indexed_at: float = 0.0
+    indexed_after_calls: int = 0
 
     @property
     def has_geo(self) -> bool:

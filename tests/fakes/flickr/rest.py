@@ -322,7 +322,10 @@ def _listing(fake, ctx, params, items, *, cap, total_as_str, key="photos", defau
 
 
 def photos_search(fake, ctx, params):
-    items = _sorted(_select(fake, ctx, params, search=True), str(params.get("sort", "")))
+    fake.search_calls += 1
+    # a new upload is not in the search index yet (FakeFlickr.lag_search)
+    items = _sorted([p for p in _select(fake, ctx, params, search=True) if fake._indexed(p)],
+                    str(params.get("sort", "")))
     return _listing(fake, ctx, params, items, cap=SEARCH_CAP, total_as_str=True)
 
 
@@ -380,7 +383,6 @@ def photos_getSizes(fake, ctx, params):
 def photos_getInfo(fake, ctx, params):
     p = _photo(fake, ctx, params)
     nsid = fake.user_nsid
-    owner_num = "".join(ch for ch in nsid if ch.isdigit())[:8] or "0"
     info = {"id": p.id, "secret": p.secret, "server": p.server, "farm": p.farm,
             "dateuploaded": str(p.dateupload), "isfavorite": 0, "license": str(p.license),
             # uploads say safety_level 1 safe .. 3 restricted (upload.api.html) while getInfo says 0 .. 2
@@ -404,10 +406,7 @@ def photos_getInfo(fake, ctx, params):
         "comments": {"_content": "0"},
         "notes": {"note": []},
         "people": {"haspeople": 0},
-        "tags": {"tag": [{"id": f"{owner_num}-{p.id}-{int(hexdigest('tag', clean_tag(t), n=7), 16)}", "author": nsid,
-                          "authorname": fake.username, "raw": t, "_content": clean_tag(t),
-                          "machine_tag": 1 if t in p.machine_tags else 0}
-                         for t in p.all_tags()]},
+        "tags": {"tag": _tag_objects(fake, p)},
     })
     if p.has_geo and (ctx.authed or _geo_public(p)):
         # a location is shown to whom its geo permissions allow (flickr.photos.geo.setPerms); the owner
@@ -641,6 +640,42 @@ def photosets_addPhoto(fake, ctx, params):
     return {}
 
 
+# -- tags ---------------------------------------------------------------------------------------------
+
+def _tag_objects(fake, p: FakePhoto) -> list:
+    """A photo's tags as photos.getInfo and tags.getListPhoto give them: the raw form as typed in
+    ``raw``, the clean form as the text (flickr.tags.getListPhoto.html; WordPress/openverse#4906)."""
+    nsid = fake.user_nsid
+    owner_num = "".join(ch for ch in nsid if ch.isdigit())[:8] or "0"
+    return [{"id": f"{owner_num}-{p.id}-{int(hexdigest('tag', clean_tag(t), n=7), 16)}", "author": nsid,
+             "authorname": fake.username, "raw": t, "_content": clean_tag(t),
+             "machine_tag": 1 if t in p.machine_tags else 0}
+            for t in p.all_tags()]
+
+
+def tags_getListPhoto(fake, ctx, params):
+    p = _photo(fake, ctx, params)
+    return {"photo": {"id": p.id, "tags": {"tag": _tag_objects(fake, p)}}}
+
+
+def tags_getListUserRaw(fake, ctx, params):
+    """Every raw form of each of the calling user's tags, by clean form (flickr.tags.getListUserRaw.html:
+    "Get the raw versions of a given tag (or all tags) for the currently logged-in user"; the answer
+    is <who><tags><tag clean="..."><raw>...</raw>...</tag></tags></who>)."""
+    only = clean_tag(str(params.get("tag", ""))) if str(params.get("tag", "")).strip() else None
+    forms: dict = {}
+    for p in sorted(fake.photos.values(), key=lambda p: p.dateupload):
+        for t in p.all_tags():
+            c = clean_tag(t)
+            if only is None or c == only:
+                forms.setdefault(c, [])
+                if t not in forms[c]:
+                    forms[c].append(t)
+    return {"who": {"id": fake.user_nsid,
+                    "tags": {"tag": [{"clean": c, "raw": [{"_content": r} for r in raws]}
+                                     for c, raws in sorted(forms.items())]}}}
+
+
 # -- account and test methods -------------------------------------------------------------------------
 
 def test_login(fake, ctx, params):
@@ -696,4 +731,6 @@ METHODS = {
     "flickr.photosets.getPhotos": (photosets_getPhotos, 0),
     "flickr.photosets.create": (photosets_create, WRITE),
     "flickr.photosets.addPhoto": (photosets_addPhoto, WRITE),
+    "flickr.tags.getListPhoto": (tags_getListPhoto, 0),
+    "flickr.tags.getListUserRaw": (tags_getListUserRaw, READ),
 }
