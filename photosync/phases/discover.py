@@ -462,15 +462,47 @@ def _safe(describe, ref: ItemRef):
         return MediaError(f"could not read it ({type(e).__name__}: {e})")
 
 
-def _die_with_parent() -> None:
-    """Worker processes end when discover's process ends, however it ends (Linux)."""
+def _die_with_parent(parent: int) -> None:
+    """Run first in each worker process: it ends when discover's process ends,
+    however that ends (Linux), and holds none of the library's files.
+
+    ``PR_SET_PDEATHSIG`` asks the kernel for SIGKILL when the parent dies, but a
+    parent killed between the fork and this call sends nothing: the worker then
+    already has a new parent (issue 10: 4 of 55 kill -9s left a worker behind,
+    blocked for good on its task queue), so it checks and ends itself.  A forked
+    worker also inherits every file the parent had open (the index database, the
+    lock file, git's packs); it needs none of them, so it closes them: a worker
+    never keeps ``index.sqlite`` open, whatever happens to its parent."""
+    import signal
+
     try:
         import ctypes
-        import signal
 
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+    if os.getppid() != parent:
+        os._exit(1)  # the parent died before the request: no signal will come
+    _close_inherited_files()
+
+
+def _close_inherited_files() -> None:
+    """Close the regular files a forked worker inherited (its pipes to the pool,
+    and standard input, output and error, are not regular files)."""
+    import stat
+
+    try:
+        fds = [int(n) for n in os.listdir("/proc/self/fd")]
+    except OSError:  # no /proc: nothing to go by
+        return
+    for fd in fds:
+        if fd <= 2:
+            continue
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+        except OSError:
+            pass
 
 
 def _describe_in_processes(describer, chunks: list[list[ItemRef]], procs: int):
@@ -490,7 +522,7 @@ def _describe_in_processes(describer, chunks: list[list[ItemRef]], procs: int):
         alone = bool(suspects)  # suspects are read one chunk at a time
         queue = suspects if alone else todo
         with ProcessPoolExecutor(1 if alone else procs, mp_context=context,
-                                 initializer=_die_with_parent) as pool:
+                                 initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
             window: list = []
             while queue or window:
                 while queue and len(window) < (1 if alone else procs * 4):
