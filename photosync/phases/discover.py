@@ -20,10 +20,11 @@ from typing import Iterator
 from ..conflicts import visibility as vis
 from ..conflicts.detect import exact_duplicates
 from ..connectors.base import Connector, ItemRef, ServiceItem
-from ..errors import InvalidRecord, MediaError, NotMedia, PhotosyncError, SourceError
+from ..errors import InvalidRecord, ItemChanging, MediaError, NotMedia, PhotosyncError, SourceError
 from ..library import config as cfg
 from ..library.layout import SYNC_STATE_FILE, photo_path, utc_now
 from ..library.library import Library
+from ..media.probe import READER_VERSION
 from ..model import Instance, Photo, Visibility, with_instance
 from .common import Connectors
 
@@ -45,6 +46,7 @@ class ServiceSummary:
     unchanged: int = 0
     ignored: int = 0
     errors: int = 0
+    changing: int = 0
     failed: str | None = None
 
     def message(self, batch: int | None = None) -> str:
@@ -149,11 +151,12 @@ class _ServiceRun:
                     if cached[2]:
                         unchanged += 1
                         continue
-                    if cached[3]:
+                    # a verdict without a hash stands until the file changes, or photosync's reader does
+                    if cached[3] and cached[7] == READER_VERSION:
                         report.error(self.conn.where(ref.id), cached[3])
                         self.summary.errors += 1
                         continue
-                    if cached[4]:
+                    if cached[4] and not cached[3] and cached[7] == READER_VERSION:
                         ignored += 1
                         continue
                 elif (cached is not None and cached[2] and ref.content_key is not None
@@ -236,13 +239,17 @@ class _ServiceRun:
         report = self.lib.report
         where = self.conn.where(ref.id)
         if isinstance(outcome, NotMedia):
-            self.cache_rows.append((ref.id, ref.fingerprint, None, None, None))
+            self.cache_rows.append((ref.id, ref.fingerprint, None, None, None, READER_VERSION))
             self.summary.ignored += 1
             return
         if isinstance(outcome, MediaError):
             report.error(where, str(outcome))
             self.summary.errors += 1
-            self.cache_rows.append((ref.id, ref.fingerprint, None, str(outcome), None))
+            self.cache_rows.append((ref.id, ref.fingerprint, None, str(outcome), None, READER_VERSION))
+            return
+        if isinstance(outcome, ItemChanging):  # being written: its next run reads it
+            report.warning(where, str(outcome))
+            self.summary.changing += 1
             return
         if isinstance(outcome, PhotosyncError):  # could not read now: try again next run
             report.error(where, str(outcome))
