@@ -12,6 +12,7 @@ and inode: discover does not read a file whose fingerprint is unchanged.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import functools
 import os
@@ -227,6 +228,16 @@ class LocalConnector(Connector):
         rel = raw_name if raw_name is not None else item_id.encode("utf-8")
         return os.fsencode(str(self.root)) + b"/" + rel
 
+    def renamed(self, ref: ItemRef, metadata: Metadata) -> Metadata | None:
+        """Same size, mtime and inode under another name: the same file, moved.
+        Only the name and what was taken from it change."""
+        name = ref.id.rsplit("/", 1)[-1]
+        if metadata.taken_date_source not in ("filename", "file_mtime"):
+            return dataclasses.replace(metadata, filename=name)
+        mtime_ns = int(ref.fingerprint.split(":")[1])
+        taken, source = _taken(None, None, name, mtime_ns / 1e9)
+        return dataclasses.replace(metadata, filename=name, taken_date=taken, taken_date_source=source)
+
     def describer(self):
         return functools.partial(describe_file, os.fsencode(str(self.root)))
 
@@ -272,14 +283,7 @@ def describe_file(root: bytes, ref: ItemRef) -> ServiceItem:
         warnings.append(info.problem)
     if "\n" in ref.id or "\r" in ref.id:
         warnings.append("file name contains a line break; recorded as it is, but other tools may choke on it")
-    if info.taken is not None:
-        taken, source = iso(info.taken), info.taken_source
-    else:
-        from_name = date_from_filename(name)
-        if from_name is not None:
-            taken, source = iso(from_name), "filename"
-        else:
-            taken, source = iso(from_timestamp_local(st.st_mtime).replace(microsecond=0)), "file_mtime"
+    taken, source = _taken(info.taken, info.taken_source, name, st.st_mtime)
     metadata = Metadata(
         taken_date=taken,
         taken_date_source=source,
@@ -304,3 +308,13 @@ def describe_file(root: bytes, ref: ItemRef) -> ServiceItem:
         warnings=tuple(warnings),
         look=info.look,
     )
+
+
+def _taken(taken, source, name: str, mtime: float) -> tuple[str, str]:
+    """The date taken and where it came from: the file's own, else its name's, else its mtime."""
+    if taken is not None:
+        return iso(taken), source
+    from_name = date_from_filename(name)
+    if from_name is not None:
+        return iso(from_name), "filename"
+    return iso(from_timestamp_local(mtime).replace(microsecond=0)), "file_mtime"

@@ -244,10 +244,10 @@ class Index:
             "SELECT count(*) FROM items WHERE service=? AND missing=0", (service,)
         ).fetchone()[0]
 
-    def present_items(self, service: str) -> list[tuple[str, str]]:
-        """(item_id, photo_id) of every item of a service that is not marked missing."""
+    def present_items(self, service: str) -> list[tuple[str, str, str]]:
+        """(item_id, photo_id, content_hash) of every item of a service that is not marked missing."""
         return self.db.execute(
-            "SELECT item_id, photo_id FROM items WHERE service=? AND missing=0", (service,)
+            "SELECT item_id, photo_id, content_hash FROM items WHERE service=? AND missing=0", (service,)
         ).fetchall()
 
     def scan_state(self, service: str) -> dict[str, tuple]:
