@@ -267,12 +267,8 @@ class _ServiceRun:
         raw = ref.raw_name
         inst = dataclasses.replace(old, id=ref.id, metadata=metadata, last_sync=self.now, missing_since=None,
                                    raw_name_b64=base64.b64encode(raw).decode("ascii") if raw is not None else None)
-        try:
-            self._move(old_id, inst)
-        except InvalidRecord as e:
-            self.lib.report.error(self.conn.where(ref.id), f"not recorded: {e}")
-            self.summary.errors += 1
-            return True
+        if not self._move(old_id, inst):
+            return False
         self.cache_rows.append((ref.id, ref.fingerprint, content_hash, None, ref.content_key))
         if self.lib.staged_count >= self.batch_size:
             self._commit(batch=True)
@@ -403,9 +399,8 @@ class _ServiceRun:
             old_photo, old = replaced
             lib.stage(vis.refresh(with_instance(old_photo, dataclasses.replace(old, missing_since=self.now))))
         moved_from = self._gone_with(item.content_hash, item.ref.id)
-        if moved_from is not None:
-            self._move(moved_from, inst)  # bytes that left another place of this service: a move
-            return "moved"
+        if moved_from is not None and self._move(moved_from, inst):
+            return "moved"  # bytes that left another place of this service
         pid = lib.find_by_hash(item.content_hash)
         if pid is not None:
             photo = lib.get_photo(pid)
@@ -430,27 +425,31 @@ class _ServiceRun:
         name = item_id.rsplit("/", 1)[-1]
         return next((i for i in ids if i.rsplit("/", 1)[-1] == name), ids[0])
 
-    def _move(self, old_id: str, inst: Instance) -> None:
+    def _move(self, old_id: str, inst: Instance) -> bool:
         """The item ``old_id``, gone from the listing, is now ``inst`` (another id):
         the photo's instance takes the new id, and what it said keeps its meaning
         (the canonical source, decisions taken about its values).  The photo is
-        sent back to resolve only when what it says changed."""
+        sent back to resolve only when what it says changed.  False when the
+        record cannot be read (the item is then recorded as any other)."""
         lib = self.lib
-        pid, content_hash = self.gone.pop(old_id)
-        self.gone_by_hash[content_hash].remove(old_id)
-        photo = lib.get_photo(pid)
+        pid, content_hash = self.gone[old_id]
+        try:
+            photo = lib.get_photo(pid)
+            displaced = lib.index.item(self.name, inst.id)  # type: ignore[union-attr]
+            other = lib.get_photo(displaced[0]) if displaced and displaced[0] != pid and not displaced[2] else None
+        except (InvalidRecord, KeyError):
+            return False
         old = photo.find_instance(self.name, old_id)
-        if old is None:  # the record no longer holds it: a plain new place of these bytes
-            old = inst
+        if old is None:
+            return False
+        del self.gone[old_id]
+        self.gone_by_hash[content_hash].remove(old_id)
         md = _earliest_file_time(old.metadata, inst.metadata)
         inst = dataclasses.replace(inst, metadata=md, quality=old.quality, visibility=inst.visibility or old.visibility)
-        displaced = lib.index.item(self.name, inst.id)  # type: ignore[union-attr]
-        if displaced is not None and displaced[0] != pid and not displaced[2]:
+        there = other.find_instance(self.name, inst.id) if other is not None else None
+        if there is not None and there.missing_since is None:
             # moved over another file: that file's bytes are no longer there
-            other = lib.get_photo(displaced[0])
-            there = other.find_instance(self.name, inst.id)
-            if there is not None and there.missing_since is None:
-                lib.stage(vis.refresh(with_instance(other, dataclasses.replace(there, missing_since=self.now))))
+            lib.stage(vis.refresh(with_instance(other, dataclasses.replace(there, missing_since=self.now))))
         kept = tuple(i for i in photo.instances.get(self.name, ()) if i.id not in (old_id, inst.id))
         moved = photo.replace(instances={**photo.instances, self.name: tuple(sorted((*kept, inst), key=lambda i: i.id))})
         moved = _rekey(moved, old.key, inst.key)
@@ -460,6 +459,7 @@ class _ServiceRun:
         lib.stage(vis.refresh(_note_duplicates(moved)))
         self.summary.moved += 1
         self.summary.notes.append(f"moved: {old_id} -> {inst.id}")
+        return True
 
     def _saved_over(self, photo: Photo, old_photo: Photo, old: Instance) -> Photo:
         """New bytes saved over ``old`` (same place): the same item with new content.
