@@ -37,6 +37,20 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def running_with(text: str) -> set[int]:
+    """Processes whose command line holds ``text`` (forked workers keep their parent's)."""
+    out = set()
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                cmdline = Path(f"/proc/{name}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if text in cmdline and alive(int(name)):
+                out.add(int(name))
+    return out
+
+
 def open_files_under(folder: Path, pids=None) -> list[tuple[int, str]]:
     """(pid, path) of every open file below ``folder``, in ``pids`` or in any process."""
     found = []
@@ -89,9 +103,9 @@ def test_workers_die_with_a_killed_discover_and_hold_nothing_of_the_library(tmp_
         proc.wait()
         kills += 1
         deadline = time.monotonic() + 10
-        while any(alive(w) for w in workers) and time.monotonic() < deadline:
+        while running_with(f"{lib} discover") and time.monotonic() < deadline:
             time.sleep(0.05)
-        survivors = [w for w in workers if alive(w)]
+        survivors = sorted(running_with(f"{lib} discover"))  # the workers seen, and any forked after the look
         for w in survivors:  # do not leave them behind for the next test
             os.kill(w, signal.SIGKILL)
         assert not survivors, f"worker processes outlived their killed parent: {survivors}"
