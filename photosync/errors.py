@@ -44,8 +44,17 @@ class MediaError(PhotosyncError):
     """A file that is not a readable photo or video (corrupt, truncated, empty...)."""
 
 
+class UnreadableMetadata(MediaError):
+    """A file recognised by its content whose metadata photosync's readers cannot
+    parse (its structure is intact): recorded as it is, with a warning."""
+
+
 class SourceError(PhotosyncError):
     """A service item or file that cannot be read right now."""
+
+
+class ItemChanging(SourceError):
+    """An item that kept changing while it was read: read again next run."""
 
 
 class StoreError(PhotosyncError):

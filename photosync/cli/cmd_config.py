@@ -41,6 +41,9 @@ def service_add(
         None, "--endpoint", help="NAME=URL: override one of the service's URLs (proxies, tests); repeatable."
     ),
     requests_per_hour: Optional[float] = typer.Option(None, "--requests-per-hour", help="API call budget."),
+    follow_links: bool = typer.Option(
+        False, "--follow-links", help="local: also follow symbolic links that lead outside the folder."
+    ),
     library: Optional[str] = LibraryOption,
     disabled: bool = typer.Option(False, "--disabled", help="Add it switched off."),
 ) -> None:
@@ -67,7 +70,7 @@ def service_add(
                 raise ConfigError(f"--endpoint {e}: use NAME=URL")
             endpoints[key] = url
         options = {"path": path, "upload_from": upload_from, "endpoints": endpoints,
-                   "requests_per_hour": requests_per_hour}
+                   "requests_per_hour": requests_per_hour, "follow_links": follow_links}
         entry = {"type": type_, "enabled": not disabled}
         entry.update(cls.config_from_options({k: v for k, v in options.items() if v}, lib.root))
         try:  # the whole file is checked (schema, secret-looking keys) before anything is saved

@@ -23,6 +23,7 @@ def discover(
     from ..errors import UsageError
     from ..media.dates import parse_since
     from ..phases.discover import discover as run_discover
+    from ..phases.discover import plural
     from . import ui
 
     try:
@@ -42,16 +43,13 @@ def discover(
                 ui.out.print(f"{s.name}: [red]not scanned[/] ({ui.printable(s.failed)})")
                 failed = True
                 continue
-            line = (
-                f"{s.name}: {s.seen} items, {s.read} read ({ui.human_bytes(s.read_bytes)}): "
-                f"{s.new} new photos, {s.duplicates} duplicates merged, {s.updated} updated"
-            )
-            if s.missing:
-                line += f", {s.missing} gone (kept, marked missing)"
-            if s.errors:
-                line += f", [red]{s.errors} unreadable[/]"
+            # the same words as the run's commit message (ServiceSummary.phrases)
+            phrases = [ui.escape(p) for p in s.phrases()]
+            phrases = [f"[red]{p}[/]" if p.endswith("unreadable") else p for p in phrases]
+            line = f"{s.name}: {plural(s.seen, 'item')}, {s.read:,} read ({ui.human_bytes(s.read_bytes)}): "
+            line += ", ".join(phrases)
             if s.ignored:
-                line += f", {s.ignored} other files ignored"
+                line += f", {plural(s.ignored, 'other file')} ignored"
             ui.out.print(line)
         ui.out.print(
             f"{len(result.commits)} commit{'s' if len(result.commits) != 1 else ''}"

@@ -76,3 +76,11 @@ def _render(data: dict, ui) -> None:
     )
     for bad in data["invalid_files"]:
         ui.out.print(f"[red]invalid[/]: {bad['path']}: {bad['reason']}")
+    unreadable = data["unreadable_files"]
+    if unreadable:
+        ui.out.print(f"[yellow]{len(unreadable)} source file{'s' if len(unreadable) != 1 else ''} could not be "
+                     "read[/] by the last discover (not recorded; fixed files are read again):")
+        for u in unreadable[:10]:
+            ui.out.print(f"  {u['service']}: {ui.printable(u['item'])}: {ui.printable(u['reason'])}")
+        if len(unreadable) > 10:
+            ui.out.print(f"  ... and {len(unreadable) - 10} more (photosync status --json lists them all)")

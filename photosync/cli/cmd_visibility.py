@@ -91,7 +91,7 @@ def visibility_adopt(
         if photos:
             ids = list(dict.fromkeys(lib.find_photo(name) for name in photos))
         else:
-            ids = sorted({pid for _item, pid in lib.index.present_items(service)})
+            ids = sorted({row[1] for row in lib.index.present_items(service)})
         settings = vis.audience_settings(lib.services)
         now = utc_now()
         changes = []

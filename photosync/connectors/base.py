@@ -149,6 +149,14 @@ class Connector(ABC):
         """A human description of an item's location, for messages."""
         return f"{self.name}:{item_id}"
 
+    def renamed(self, ref: ItemRef, metadata: Metadata) -> Metadata | None:
+        """``ref`` has the fingerprint of an item gone from the listing (a file
+        moved or renamed): the metadata recorded for that item, with what depends
+        on the item's id (its file name, a date read from the name) made right for
+        ``ref``, so discover records the move without reading the bytes; or None:
+        discover reads the item (and finds the move by its content hash)."""
+        return None
+
     # -- optional (see capabilities) --------------------------------------------------------
     def upload(self, photo: Photo, stream: BinaryIO, size: int | None, visibility: str) -> ServiceItem:
         """Put the photo's original on the service with ``visibility`` (a level

@@ -3,13 +3,16 @@ export).  Items are files, their ids their paths below the folder.
 
 Listing walks the tree with ``os.scandir`` on *bytes* paths, so names that are
 not valid UTF-8 are kept exactly (and recorded with their raw bytes); it
-follows symlinks but never around a loop; it skips hidden files and NAS
-housekeeping folders.  A file's fingerprint is its size, mtime and inode:
-discover does not read a file whose fingerprint is unchanged.
+follows symbolic links whose target lies inside the folder (all of them with
+``follow_links``, none with ``follow_symlinks: false``) but never around a
+loop; it skips hidden files and NAS housekeeping folders, and says how many
+links and hidden files it left out.  A file's fingerprint is its size, mtime
+and inode: discover does not read a file whose fingerprint is unchanged.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import functools
 import os
@@ -35,6 +38,23 @@ SKIP_DIRS = frozenset(
 _MEDIA_EXT_BYTES = frozenset(e.encode() for e in MEDIA_EXTENSIONS)
 
 
+class _Count:
+    """How many of something, and the first one (an example for the message)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.example: tuple = ()
+
+    def add(self, *example) -> None:
+        if not self.n:
+            self.example = example
+        self.n += 1
+
+
+def _things(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
 def _display(rel: bytes) -> str:
     return rel.decode("utf-8", "backslashreplace") if rel else "."
 
@@ -49,7 +69,10 @@ class LocalConnector(Connector):
         if not path:
             raise ConfigError(f"service {name}: a local service needs a 'path' (the folder to scan)")
         self.root = user_path(path, env.library_root)
+        #: False: no link is followed; True: links inside the folder are
         self.follow_symlinks = bool(config.get("follow_symlinks", True))
+        #: links that lead outside the folder are followed too
+        self.follow_links = bool(config.get("follow_links", False))
         self.ignored = 0
 
     @classmethod
@@ -64,6 +87,8 @@ class LocalConnector(Connector):
         out = {"path": str(resolved.resolve())}
         if "follow_symlinks" in options:
             out["follow_symlinks"] = bool(options["follow_symlinks"])
+        if options.get("follow_links"):
+            out["follow_links"] = True
         return out
 
     def where(self, item_id: str) -> str:
@@ -99,7 +124,11 @@ class LocalConnector(Connector):
         stack: list[tuple[bytes, bytes, frozenset]] = [(root_b, b"", frozenset({key}))]
         since_ts = since.timestamp() if since else None
         follow = self.follow_symlinks
+        anywhere = self.follow_links
+        inside = os.path.realpath(root_b).rstrip(b"/") + b"/"
         media = _MEDIA_EXT_BYTES
+        left_out = _Count()  # links not followed
+        hidden_files, hidden_dirs = _Count(), _Count()
         while stack:
             dir_path, rel, ancestors = stack.pop()
             try:
@@ -113,11 +142,19 @@ class LocalConnector(Connector):
             subdirs = []
             for entry in entries:
                 name = entry.name
-                if name[:1] == b".":
-                    continue
                 try:
-                    if not follow and entry.is_symlink():
+                    if name[:1] == b".":
+                        dot = name.rfind(b".")
+                        if entry.is_dir():
+                            hidden_dirs.add(prefix + name)
+                        elif dot > 0 and name[dot + 1 :].lower() in media:
+                            hidden_files.add(prefix + name)  # .DS_Store and the like are not counted
                         continue
+                    if entry.is_symlink() and not anywhere:
+                        target = os.path.realpath(entry.path)
+                        if not follow or not (target + b"/").startswith(inside):
+                            left_out.add(prefix + name, target)
+                            continue
                     if entry.is_dir():
                         if name in SKIP_DIRS:
                             continue
@@ -161,6 +198,31 @@ class LocalConnector(Connector):
                     raw = rel_e
                 yield ItemRef(item_id, f"{fst.st_size}:{fst.st_mtime_ns}:{fst.st_ino}", None, fst.st_size, None, raw)
             stack.extend(reversed(subdirs))
+        self._say_left_out(left_out, hidden_files, hidden_dirs)
+
+    def _say_left_out(self, links: "_Count", hidden_files: "_Count", hidden_dirs: "_Count") -> None:
+        """One line each, once a run: what the listing did not follow or skipped."""
+        report = self.env.report
+        where = f"service {self.name}"
+        if links.n:
+            rel, target = links.example
+            example = f"{_display(rel)} -> {_display(target)}"
+            if self.follow_symlinks:
+                report.warning(where, f"{_things(links.n, 'symbolic link')} lead{'s' if links.n == 1 else ''} outside "
+                               f"{self.root} and {'was' if links.n == 1 else 'were'} not followed (e.g. {example}); "
+                               "to follow such links: \"follow_links\": true in the service's config")
+            else:
+                report.info(f"{where}: {_things(links.n, 'symbolic link')} not followed (follow_symlinks is false; "
+                            f"e.g. {example})")
+        if hidden_files.n or hidden_dirs.n:
+            parts = []
+            if hidden_files.n:
+                parts.append(f"{_things(hidden_files.n, 'hidden photo or video file')} (e.g. "
+                             f"{_display(hidden_files.example[0])})")
+            if hidden_dirs.n:
+                parts.append(f"{_things(hidden_dirs.n, 'hidden folder')} (e.g. {_display(hidden_dirs.example[0])})")
+            report.info(f"{where}: skipped {' and '.join(parts)}: names starting with '.' are not scanned")
+
 
     # -- items ------------------------------------------------------------------------------
     def _path(self, item_id: str, raw_name: bytes | None) -> bytes:
@@ -172,6 +234,16 @@ class LocalConnector(Connector):
             raise SourceError(f"item id {item_id!r} (instances.{self.name}[].id in the record) is not a path "
                               f"inside the folder {self.root} ({problem}); refused, not read")
         return os.fsencode(str(self.root)) + b"/" + rel
+
+    def renamed(self, ref: ItemRef, metadata: Metadata) -> Metadata | None:
+        """Same size, mtime and inode under another name: the same file, moved.
+        Only the name and what was taken from it change."""
+        name = ref.id.rsplit("/", 1)[-1]
+        if metadata.taken_date_source not in ("filename", "file_mtime"):
+            return dataclasses.replace(metadata, filename=name)
+        mtime_ns = int(ref.fingerprint.split(":")[1])
+        taken, source = _taken(None, None, name, mtime_ns / 1e9)
+        return dataclasses.replace(metadata, filename=name, taken_date=taken, taken_date_source=source)
 
     def describer(self):
         return functools.partial(describe_file, os.fsencode(str(self.root)))
@@ -218,14 +290,7 @@ def describe_file(root: bytes, ref: ItemRef) -> ServiceItem:
         warnings.append(info.problem)
     if "\n" in ref.id or "\r" in ref.id:
         warnings.append("file name contains a line break; recorded as it is, but other tools may choke on it")
-    if info.taken is not None:
-        taken, source = iso(info.taken), info.taken_source
-    else:
-        from_name = date_from_filename(name)
-        if from_name is not None:
-            taken, source = iso(from_name), "filename"
-        else:
-            taken, source = iso(from_timestamp_local(st.st_mtime).replace(microsecond=0)), "file_mtime"
+    taken, source = _taken(info.taken, info.taken_source, name, st.st_mtime)
     metadata = Metadata(
         taken_date=taken,
         taken_date_source=source,
@@ -251,3 +316,13 @@ def describe_file(root: bytes, ref: ItemRef) -> ServiceItem:
         warnings=tuple(warnings),
         look=info.look,
     )
+
+
+def _taken(taken, source, name: str, mtime: float) -> tuple[str, str]:
+    """The date taken and where it came from: the file's own, else its name's, else its mtime."""
+    if taken is not None:
+        return iso(taken), source
+    from_name = date_from_filename(name)
+    if from_name is not None:
+        return iso(from_name), "filename"
+    return iso(from_timestamp_local(mtime).replace(microsecond=0)), "file_mtime"

@@ -68,8 +68,9 @@ CREATE INDEX IF NOT EXISTS looks_q3 ON looks(q3);
 CREATE INDEX IF NOT EXISTS looks_taken ON looks(taken);
 CREATE TABLE IF NOT EXISTS invalid(path TEXT PRIMARY KEY, reason TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS scan_cache(service TEXT NOT NULL, item_id TEXT NOT NULL,
-    fingerprint TEXT NOT NULL, content_hash TEXT, error TEXT, content_key TEXT,
+    fingerprint TEXT NOT NULL, content_hash TEXT, error TEXT, content_key TEXT, reader TEXT,
     PRIMARY KEY(service, item_id));
+CREATE INDEX IF NOT EXISTS scan_cache_errors ON scan_cache(service) WHERE error IS NOT NULL;
 CREATE TABLE IF NOT EXISTS service_runs(service TEXT PRIMARY KEY, last_run TEXT, summary TEXT);
 CREATE TABLE IF NOT EXISTS validated(path TEXT PRIMARY KEY, stamp TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit_progress(store TEXT NOT NULL, photo_id TEXT NOT NULL,
@@ -99,20 +100,12 @@ class Index:
             self._reset(keep_caches=versions.get("cache_version") == CACHE_VERSION)
         else:  # cache tables added since the caches' layout version was set
             self.db.executescript(_SCHEMA)
-            columns = {r[1] for r in self.db.execute("PRAGMA table_info(scan_cache)")}
-            if "content_key" not in columns:  # added for network services; keeps the cache
-                self.db.execute("ALTER TABLE scan_cache ADD COLUMN content_key TEXT")
-        self._forget_old_verdicts()
-
-    def _forget_old_verdicts(self) -> None:
-        """Items an older photosync could not read, or took for something that is not a photo,
-        are read again once it can read more formats (media.formats.READER_VERSION)."""
-        from ..media.formats import READER_VERSION
-
-        row = self.db.execute("SELECT value FROM meta WHERE key='reader_version'").fetchone()
-        if row is None or row[0] != READER_VERSION:
-            self.db.execute("DELETE FROM scan_cache WHERE content_hash IS NULL")
-            self.db.execute("INSERT OR REPLACE INTO meta VALUES('reader_version', ?)", (READER_VERSION,))
+        # columns added to a kept cache since its layout version was set (whichever branch kept it)
+        columns = {r[1] for r in self.db.execute("PRAGMA table_info(scan_cache)")}
+        if "content_key" not in columns:  # added for network services; keeps the cache
+            self.db.execute("ALTER TABLE scan_cache ADD COLUMN content_key TEXT")
+        if "reader" not in columns:  # added so verdicts of an older reader are looked at again
+            self.db.execute("ALTER TABLE scan_cache ADD COLUMN reader TEXT")
 
     def _reset(self, keep_caches: bool) -> None:
         """A new layout of the derived tables is rebuilt from git; the caches
@@ -269,22 +262,22 @@ class Index:
             "SELECT count(*) FROM items WHERE service=? AND missing=0", (service,)
         ).fetchone()[0]
 
-    def present_items(self, service: str) -> list[tuple[str, str]]:
-        """(item_id, photo_id) of every item of a service that is not marked missing."""
+    def present_items(self, service: str) -> list[tuple[str, str, str]]:
+        """(item_id, photo_id, content_hash) of every item of a service that is not marked missing."""
         return self.db.execute(
-            "SELECT item_id, photo_id FROM items WHERE service=? AND missing=0", (service,)
+            "SELECT item_id, photo_id, content_hash FROM items WHERE service=? AND missing=0", (service,)
         ).fetchall()
 
     def scan_state(self, service: str) -> dict[str, tuple]:
         """item_id -> (item_id, fingerprint, 1 when a present record has the same
         content hash as the cache, error or None, 1 when the cache knows no hash
-        (not a photo), content key, content hash): one lookup per listed item,
-        and small (100,000 of them)."""
+        (not a photo), content key, content hash, reader version of a verdict
+        without a hash): one lookup per listed item, and small (100,000 of them)."""
         return {
             r[0]: r
             for r in self.db.execute(
                 "SELECT s.item_id, s.fingerprint, s.content_hash = i.content_hash, s.error, s.content_hash IS NULL, "
-                "s.content_key, s.content_hash "
+                "s.content_key, s.content_hash, s.reader "
                 "FROM scan_cache s "
                 "LEFT JOIN items i ON i.service=s.service AND i.item_id=s.item_id AND i.missing=0 "
                 "WHERE s.service=?",
@@ -398,12 +391,20 @@ class Index:
         return [r[0] for r in self.db.execute(q, args)]
 
     # -- caches --------------------------------------------------------------------------
-    def put_scan(self, service: str, rows: Iterable[tuple[str, str, str | None, str | None, str | None]]) -> None:
-        """Rows of (item id, fingerprint, content hash, error, content key)."""
+    def put_scan(self, service: str, rows: Iterable[tuple]) -> None:
+        """Rows of (item id, fingerprint, content hash, error, content key[, reader
+        version: which reader gave a verdict without a hash])."""
         self.db.executemany(
-            "INSERT OR REPLACE INTO scan_cache VALUES(?,?,?,?,?,?)",
-            [(service, item_id, fp, h, err, key) for item_id, fp, h, err, key in rows],
+            "INSERT OR REPLACE INTO scan_cache(service, item_id, fingerprint, content_hash, error, content_key, "
+            "reader) VALUES(?,?,?,?,?,?,?)",
+            [(service, *row[:5], row[5] if len(row) > 5 else None) for row in rows],
         )
+
+    def scan_errors(self) -> list[tuple[str, str, str]]:
+        """(service, item id, error) of every item the last reading could not read."""
+        return self.db.execute(
+            "SELECT service, item_id, error FROM scan_cache WHERE error IS NOT NULL ORDER BY service, item_id"
+        ).fetchall()
 
     def drop_scan(self, service: str, item_ids: Iterable[str]) -> None:
         self.db.executemany(

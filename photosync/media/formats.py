@@ -243,7 +243,7 @@ def check_jpeg(data: bytes) -> JpegParts:
         elif marker in _SOF and length >= 7 and parts.width is None:
             parts.height, parts.width = struct.unpack(">HH", data[pos + 5 : pos + 9])
         elif marker == 0xDA:  # start of scan: entropy-coded data follows
-            if data.find(b"\xff\xd9", end) < 0:
+            if data.rfind(b"\xff\xd9", end) < 0:  # from the end: where the marker is (a FileView reads little)
                 raise MediaError("truncated JPEG: no end-of-image marker (the file was cut short)")
             return parts
         pos = end

@@ -10,13 +10,16 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO
 
-from ..errors import MediaError, NotMedia  # noqa: F401  (NotMedia re-exported)
+from .. import __version__
+from ..errors import ItemChanging, MediaError, NotMedia, UnreadableMetadata  # noqa: F401  (NotMedia re-exported)
 from .dates import parse_exif_date
+from .formats import READER_VERSION as FORMATS_READER
 from .formats import (
     BMFF_VIDEOS,
     RAW_FORMATS,
@@ -31,9 +34,30 @@ from .formats import (
     sniff,
 )
 
-#: files up to this size are read into memory once (hash, check and metadata from the same bytes)
-IN_MEMORY_LIMIT = 256 * 1024 * 1024
+#: which reader gave a verdict: "not a photo" and "unreadable" are cached with
+#: it, and looked at again by a photosync whose reader differs (it moves with
+#: photosync's version and with formats.READER_VERSION, bumped when formats are learnt)
+READER_VERSION = f"{__version__}+reader.3.{FORMATS_READER}"
+
+#: a file up to this size is kept in memory while it is hashed and probed from
+#: there (one read); a larger one is hashed in chunks and probed from the file
+#: (seeking), so memory does not grow with the file (issue 10: a 2 GB file read
+#: whole took 2.1 GB).  16 MiB holds any phone photo; bench/bigfiles.py measures it.
+IN_MEMORY_LIMIT = 16 * 1024 * 1024
 CHUNK = 1024 * 1024
+#: of a larger file, this much of its start is kept (the headers the checks walk)
+HEAD_KEPT = 1024 * 1024
+#: the most memory a still image may take decoded (at 4 bytes a pixel, after a
+#: JPEG's 1/8 draft scale) for its visual signature; a larger one has none
+DECODE_LIMIT = 96 * 1024 * 1024
+#: the most a reader that needs the whole file in memory (pillow-heif) is given
+WHOLE_FILE_LIMIT = 64 * 1024 * 1024
+#: a file that changes while it is read is read again after these pauses (seconds)
+REREAD_PAUSES = (0.2, 1.0)
+#: a file modified this shortly before it was read may have changed during the
+#: read without its timestamps showing it (they tick coarsely: 2 s on FAT, a
+#: clock tick on ext4 before Linux 6.13): it counts only when a second read agrees
+RACY_NS = 3_000_000_000
 
 _JUNK_CAPTIONS = {
     "", "olympus digital camera", "sony dsc", "digital camera", "default", "image", "picture",
@@ -69,6 +93,20 @@ class MediaFile:
 
 
 _heif_registered = False
+_pillow_quiet = False
+
+
+def _quiet_pillow() -> None:
+    """Pillow warns (on standard error) about pictures over 89 MP; photosync
+    decides by its own DECODE_LIMIT what it decodes, so the warning only confuses."""
+    global _pillow_quiet
+    if not _pillow_quiet:
+        import warnings
+
+        from PIL import Image
+
+        warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+        _pillow_quiet = True
 
 
 def _register_heif() -> None:
@@ -94,40 +132,212 @@ def hash_stream(f: BinaryIO) -> tuple[str, int]:
 
 def read_media(path: str | bytes | os.PathLike, name: str) -> MediaFile:
     """Hash and probe the file at ``path``.  ``name`` is its file name (for the
-    extension).  Raises NotMedia for files that are not photos or videos, and
-    MediaError for photos and videos that are broken."""
-    with open(path, "rb") as f:
-        st = os.fstat(f.fileno())
-        size = st.st_size
-        if size == 0:
-            if is_media_name(name):
-                raise MediaError("empty file (0 bytes)")
-            raise NotMedia(name)
-        head = f.read(4096)
-        fmt = sniff(head, name)
-        if fmt is None:
-            if is_media_name(name):
-                raise MediaError(
-                    f"not a readable {extension(name).upper()} file: its content is not any photo or video format "
-                    "photosync knows (corrupt, or misnamed)"
-                )
-            raise NotMedia(name)
-        if size <= IN_MEMORY_LIMIT:
-            data = head + f.read()
-            if len(data) != size:
-                raise MediaError("the file changed size while it was being read")
-            digest = "sha256:" + hashlib.sha256(data).hexdigest()
-            info = probe_image(data, fmt)
+    extension).  Raises NotMedia for files that are not photos or videos,
+    MediaError for photos and videos that are broken, and ItemChanging for a
+    file that kept changing while it was read (a torn read is never returned).
+
+    A read counts when the file's size, mtime and ctime (of the open file and of
+    the path, so a file replaced by a rename counts too) are the same before and
+    after it.  A file modified just before it was read (RACY_NS) may have changed
+    without its timestamps showing it, so its bytes are hashed once more and the
+    read counts when both agree.  A file that changed is read again after a
+    pause, a few times."""
+    candidate: MediaFile | Exception | None = None
+    pauses = iter(REREAD_PAUSES)
+    for _read in range(2 * (len(REREAD_PAUSES) + 2)):
+        confirming = isinstance(candidate, MediaFile)
+        started = time.time_ns()
+        with open(path, "rb") as f:
+            before = os.fstat(f.fileno())
+            outcome: MediaFile | Exception | str
+            try:
+                outcome = _hash_open(f, before.st_size) if confirming else _read_open(f, before.st_size, name)
+            except (MediaError, NotMedia, _Changed) as e:  # broken, or caught mid-write: see below
+                outcome = e
+            after = os.fstat(f.fileno())
+        now = os.stat(path)
+        if isinstance(outcome, _Changed) or not _stamp(before) == _stamp(after) == _stamp(now):
+            candidate = None  # it changed while it was read: wait a little, read it again
+        elif confirming:
+            if outcome == candidate.content_hash:  # type: ignore[union-attr]
+                return candidate  # type: ignore[return-value]
+            candidate = None
+        elif isinstance(outcome, Exception) and _same_error(outcome, candidate):
+            raise outcome
+        elif max(after.st_mtime_ns, after.st_ctime_ns) < started - RACY_NS:
+            if isinstance(outcome, Exception):
+                raise outcome
+            return outcome  # type: ignore[return-value]
         else:
-            f.seek(0)
-            digest, read = hash_stream(f)
-            if read != size:
-                raise MediaError("the file changed size while it was being read")
-            info = probe_large(f, size, fmt)
-    return MediaFile(digest, size, info)
+            candidate = outcome  # modified just before: counts when the next read agrees
+            continue
+        pause = next(pauses, None)
+        if pause is None:
+            break
+        time.sleep(pause)
+    raise ItemChanging("changed while it was being read; it will be read next run")
 
 
-def probe_large(f: BinaryIO, size: int, fmt: Format) -> MediaInfo:
+class _Changed(Exception):
+    """The file gave other bytes than its size said (it changed while read)."""
+
+
+def _stamp(st: os.stat_result) -> tuple:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _same_error(e: Exception, other) -> bool:
+    return isinstance(other, Exception) and type(e) is type(other) and str(e) == str(other)
+
+
+def _hash_open(f: BinaryIO, size: int) -> str:
+    h = hashlib.sha256()
+    read = 0
+    while chunk := f.read(CHUNK):
+        h.update(chunk)
+        read += len(chunk)
+    if read != size:
+        raise _Changed()
+    return "sha256:" + h.hexdigest()
+
+
+def _read_open(f: BinaryIO, size: int, name: str) -> MediaFile:
+    """One pass over an open file: every byte is read once, in chunks, and
+    hashed as it comes; a small file is kept whole and probed from memory, a
+    large one keeps only its start and is probed from the file."""
+    if size == 0:
+        if is_media_name(name):
+            raise MediaError("empty file (0 bytes)")
+        raise NotMedia(name)
+    head = f.read(4096)
+    fmt = sniff(head, name)
+    if fmt is None:
+        if is_media_name(name):
+            raise MediaError(
+                f"not a readable {extension(name).upper()} file: its content is not any photo or video format "
+                "photosync knows (corrupt, or misnamed)"
+            )
+        raise NotMedia(name)
+    whole = size <= IN_MEMORY_LIMIT
+    keep = size if whole else HEAD_KEPT
+    h = hashlib.sha256(head)
+    kept = bytearray(head)
+    read = len(head)
+    while True:
+        chunk = f.read(CHUNK)
+        if not chunk:
+            break
+        h.update(chunk)
+        read += len(chunk)
+        if len(kept) < keep:
+            kept += chunk[: keep - len(kept)]
+        if read > size:
+            raise _Changed()
+    if read != size:
+        raise _Changed()
+    data: bytes | FileView = bytes(kept) if whole else FileView(f, size, bytes(kept))
+    return MediaFile("sha256:" + h.hexdigest(), size, probe(data, fmt))
+
+
+def probe(data: "bytes | FileView", fmt: Format) -> MediaInfo:
+    """The metadata of a file recognised as ``fmt`` by its content: from its
+    bytes, or from a :class:`FileView` of a file too large to hold.  Structural
+    damage (truncation, corruption) raises MediaError; metadata that cannot be
+    parsed (a variant of the format photosync's readers do not know) gives only
+    the format, and a problem that says so: the file's bytes are still kept."""
+    try:
+        if isinstance(data, FileView):
+            return probe_large(data.file, len(data), fmt, data.head)
+        return probe_image(data, fmt)
+    except UnreadableMetadata as e:
+        return MediaInfo(fmt, problem=f"recorded as it is, but its metadata could not be read ({e})")
+    except (MediaError, MemoryError):
+        raise
+    except Exception as e:  # noqa: BLE001 - a parser's bug must not cost the file its backup
+        return MediaInfo(fmt, problem=f"recorded as it is, but its metadata could not be read "
+                                      f"({type(e).__name__}: {e})")
+
+
+class FileView:
+    """A read-only, bytes-like view of an open file, for the structural checks
+    of :mod:`.formats` on a file that is not held in memory: indexing and
+    slicing read from the file (its first bytes are kept), and ``find`` and
+    ``rfind`` search it in chunks.  Memory stays bounded by the chunk size."""
+
+    def __init__(self, f: BinaryIO, size: int, head: bytes = b""):
+        self.file = f
+        self.size = size
+        self.head = head
+
+    def __len__(self) -> int:
+        return self.size
+
+    def _read(self, pos: int, n: int) -> bytes:
+        n = max(0, min(n, self.size - pos))
+        if pos + n <= len(self.head):
+            return self.head[pos : pos + n]
+        self.file.seek(pos)
+        return self.file.read(n)
+
+    def __getitem__(self, key):
+        if isinstance(key, slice):
+            start, stop, step = key.indices(self.size)
+            if step != 1:
+                raise ValueError("FileView slices have no step")
+            return self._read(start, stop - start)
+        if key < 0:
+            key += self.size
+        if not 0 <= key < self.size:
+            raise IndexError(key)
+        return self._read(key, 1)[0]
+
+    def find(self, sub: bytes, start: int = 0, end: int | None = None) -> int:
+        end = self.size if end is None else min(end, self.size)
+        pos = max(start, 0)
+        while pos < end:
+            block = self._read(pos, min(CHUNK, end - pos) + len(sub) - 1)
+            i = block.find(sub)
+            if i >= 0 and pos + i + len(sub) <= end:
+                return pos + i
+            pos += CHUNK
+        return -1
+
+    def rfind(self, sub: bytes, start: int = 0, end: int | None = None) -> int:
+        """From the end back: an end marker is found where it usually is, last."""
+        end = self.size if end is None else min(end, self.size)
+        start = max(start, 0)
+        stop = end
+        while stop - start >= len(sub):
+            lo = max(start, stop - CHUNK)
+            i = _rfind(self._read(lo, stop - lo), sub)
+            if i >= 0:
+                return lo + i
+            stop = lo + len(sub) - 1
+        return -1
+
+
+def _rfind(block: bytes, sub: bytes) -> int:
+    """block.rfind(sub), found by its last byte: a one-byte search is memrchr,
+    about ten times faster than bytes.rfind over data with no match (measured:
+    2 GB of a motion photo's trailer, 5.5 s with bytes.rfind)."""
+    last, n = sub[-1:], len(sub)
+    i = len(block)
+    while True:
+        i = block.rfind(last, n - 1, i)
+        if i < 0:
+            return -1
+        if block[i - n + 1 : i + 1] == sub:
+            return i - n + 1
+
+
+def _as_file(data: "bytes | FileView") -> BinaryIO:
+    if isinstance(data, FileView):
+        data.file.seek(0)
+        return data.file
+    return io.BytesIO(data)
+
+
+def probe_large(f: BinaryIO, size: int, fmt: Format, head: bytes = b"") -> MediaInfo:
     if fmt.kind == "video" and fmt.name not in BMFF_VIDEOS:
         f.seek(0)
         return _other_video(f.read(4096), size, fmt)
@@ -136,8 +346,7 @@ def probe_large(f: BinaryIO, size: int, fmt: Format) -> MediaInfo:
 
         v = read_video_info(f, size)
         return MediaInfo(fmt, v.width, v.height, v.created, v.created_source, v.lat, v.lng, v.alt, v.make, v.model)
-    f.seek(0)
-    return probe_bytes(f.read(), fmt)
+    return probe_image(FileView(f, size, head), fmt)  # read where needed, never whole
 
 
 def probe_bytes(data: bytes, fmt: Format) -> MediaInfo:
@@ -179,19 +388,41 @@ def _other_video(head: bytes, size: int, fmt: Format) -> MediaInfo:
     return MediaInfo(fmt, width, height, problem=problem)
 
 
-def probe_image(data: bytes, fmt: Format) -> MediaInfo:
-    """probe_bytes plus, for still images, the visual signature."""
+def probe_image(data: "bytes | FileView", fmt: Format) -> MediaInfo:
+    """probe_bytes plus, for still images, the visual signature (when decoding
+    the picture fits in DECODE_LIMIT: a larger one is said to have none)."""
     import dataclasses
 
     from .visual import read_signature
 
     info = probe_bytes(data, fmt)
-    if fmt.kind != "photo" or fmt.name in RAW_FORMATS:
+    if fmt.kind != "photo" or fmt.name in RAW_FORMATS or info.problem:
         return info
+    too_big = _too_big_to_decode(info, fmt, len(data), isinstance(data, FileView))
+    if too_big:
+        return dataclasses.replace(info, problem=f"{too_big}: it has no visual signature, so its resized or "
+                                                 "edited copies are not looked for")
     if fmt.name in ("heic", "avif"):
         _register_heif()
-    look, problem = read_signature(data)
+    _quiet_pillow()
+    look, problem = read_signature(_as_file(data) if isinstance(data, FileView) else data)
     return dataclasses.replace(info, look=look, problem=problem)
+
+
+def _too_big_to_decode(info: MediaInfo, fmt: Format, size: int, from_file: bool) -> str | None:
+    """Why decoding this picture would take too much memory, or None."""
+    from PIL import Image
+
+    if fmt.name in ("heic", "avif") and from_file and size > WHOLE_FILE_LIMIT:
+        return f"too large to decode ({size // (1 << 20)} MB of HEIF is read whole to be decoded)"
+    if not info.width or not info.height:
+        return "too large to decode (its size in pixels is not known)" if from_file else None
+    pixels = info.width * info.height
+    decoded = pixels // 64 if fmt.name == "jpeg" else pixels  # a JPEG is decoded at 1/8 scale (draft)
+    limit = Image.MAX_IMAGE_PIXELS
+    if decoded * 4 > DECODE_LIMIT or (limit and pixels > 2 * limit):
+        return f"too large to decode in bounded memory ({info.width}x{info.height} pixels)"
+    return None
 
 
 # -- Pillow (JPEG, PNG, GIF, WebP, TIFF, HEIC, AVIF) ------------------------------------
@@ -355,21 +586,40 @@ def _info(fmt, width, height, taken, source, loc, make, model, caption, tags) ->
     )
 
 
-def _probe_pillow(data: bytes, fmt: Format) -> MediaInfo:
+def _probe_pillow(data: "bytes | FileView", fmt: Format) -> MediaInfo:
     from PIL import Image, UnidentifiedImageError
 
+    _quiet_pillow()
     if fmt.name in ("heic", "avif"):
+        if isinstance(data, FileView) and len(data) > WHOLE_FILE_LIMIT:
+            return _probe_raw(data, fmt)  # pillow-heif reads the whole file: exifread seeks to the EXIF
         _register_heif()
+    # Pillow is the only check GIF and WebP get: failing to open one is damage.  The
+    # others passed a structural check: a failure is a kind of file Pillow cannot
+    # decode (a JPEG 2000 TIFF, a HEIF codec libheif lacks), whose bytes are kept
+    damage = fmt.name in ("gif", "webp")
     try:
-        im = Image.open(io.BytesIO(data))
+        im = Image.open(_as_file(data))
+    except Image.DecompressionBombError:
+        return _undecodable(data, fmt, "too many pixels to decode in bounded memory")
     except UnidentifiedImageError:
-        raise MediaError(f"corrupt {fmt.name.upper()}: the image cannot be read") from None
+        if damage:
+            raise MediaError(f"corrupt {fmt.name.upper()}: the image cannot be read") from None
+        return _undecodable(data, fmt, f"a kind of {fmt.name.upper()} Pillow cannot read")
     except (OSError, SyntaxError, ValueError, RuntimeError) as e:
-        raise MediaError(f"corrupt {fmt.name.upper()}: {e}") from None
+        if damage:
+            raise MediaError(f"corrupt {fmt.name.upper()}: {e}") from None
+        return _undecodable(data, fmt, str(e))
     with im:
         width, height = im.size
         try:
-            exif = im.getexif()
+            if fmt.name == "png" and width * height * 4 > DECODE_LIMIT:
+                # a PNG's getexif() decodes the whole image when no eXIf chunk came before its pixels
+                exif = Image.Exif()
+                if im.info.get("exif"):
+                    exif.load(im.info["exif"])
+            else:
+                exif = im.getexif()
             ifd0 = dict(exif)
             sub = dict(exif.get_ifd(0x8769))
             gps = dict(exif.get_ifd(0x8825))
@@ -379,18 +629,28 @@ def _probe_pillow(data: bytes, fmt: Format) -> MediaInfo:
     return _from_tags(fmt, width, height, ifd0, sub, gps, xmp)
 
 
+def _undecodable(data: "bytes | FileView", fmt: Format, why: str) -> MediaInfo:
+    """A file with an intact structure whose picture Pillow cannot open: the
+    metadata exifread finds in it, and a problem that says what is missing."""
+    import dataclasses
+
+    info = _probe_raw(data, fmt)  # UnreadableMetadata when exifread cannot read it either
+    return dataclasses.replace(info, problem=f"its picture cannot be decoded ({why}): recorded as it is, "
+                                             "with the metadata exifread reads and no visual signature")
+
+
 # -- camera RAW (exifread) -----------------------------------------------------------
 
-def _probe_raw(data: bytes, fmt: Format) -> MediaInfo:
+def _probe_raw(data: "bytes | FileView", fmt: Format) -> MediaInfo:
     import logging
 
     import exifread
 
     logging.getLogger("exifread").setLevel(logging.ERROR)
     try:
-        tags = exifread.process_file(io.BytesIO(data), details=False)
-    except Exception as e:  # exifread raises many kinds on odd files
-        raise MediaError(f"corrupt {fmt.name.upper()}: cannot read its metadata ({e})") from None
+        tags = exifread.process_file(_as_file(data), details=False, extract_thumbnail=False)
+    except Exception as e:  # exifread raises many kinds on odd files; the bytes may well be fine
+        raise UnreadableMetadata(f"{fmt.name.upper()}: exifread: {e}") from None
 
     def get(*names):
         for n in names:

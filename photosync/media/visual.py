@@ -51,13 +51,14 @@ def signature_of(data: bytes, orientation: int | None = None) -> str | None:
     return read_signature(data, orientation)[0]
 
 
-def read_signature(data: bytes, orientation: int | None = None) -> tuple[str | None, str | None]:
-    """(signature, problem): the problem says why pixels that Pillow knows how to
-    read could not be decoded (damaged image data behind an intact structure)."""
+def read_signature(data, orientation: int | None = None) -> tuple[str | None, str | None]:
+    """(signature, problem) of an image's bytes or open file: the problem says why
+    pixels that Pillow knows how to read could not be decoded (damaged image data
+    behind an intact structure)."""
     from PIL import Image
 
     try:
-        im = Image.open(io.BytesIO(data))
+        im = Image.open(data if hasattr(data, "read") else io.BytesIO(data))
     except Exception:  # noqa: BLE001 - a format Pillow does not read: no signature, no verdict
         return None, None
     try:

@@ -18,13 +18,14 @@ from datetime import datetime
 from typing import Iterator
 
 from ..conflicts import visibility as vis
-from ..conflicts.detect import exact_duplicates
+from ..conflicts.detect import COMPARED_FIELDS, exact_duplicates
 from ..connectors.base import Connector, ItemRef, ServiceItem
-from ..errors import InvalidRecord, MediaError, NotMedia, PhotosyncError, SourceError
+from ..errors import InvalidRecord, ItemChanging, MediaError, NotMedia, PhotosyncError, SourceError
 from ..library import config as cfg
 from ..library.layout import SYNC_STATE_FILE, photo_path, utc_now
 from ..library.library import Library
-from ..model import Instance, Photo, Visibility, with_instance
+from ..media.probe import READER_VERSION
+from ..model import Instance, Metadata, Photo, Visibility, with_instance
 from .common import Connectors
 
 #: photo ids are UUIDs derived from the first content seen, so two clones that
@@ -34,6 +35,9 @@ PHOTO_NAMESPACE = uuid.UUID("6f1c1c6e-4a8e-5b1e-9d0b-70686f746f73")
 
 @dataclass
 class ServiceSummary:
+    """What one discover run did with one service: the printed summary and the
+    commit messages are both made from it (:meth:`phrases`), so they agree."""
+
     name: str
     seen: int = 0
     read: int = 0
@@ -41,35 +45,69 @@ class ServiceSummary:
     new: int = 0
     duplicates: int = 0
     updated: int = 0
+    moved: int = 0
+    saved_over: int = 0
     missing: int = 0
     unchanged: int = 0
     ignored: int = 0
     errors: int = 0
+    changing: int = 0
     failed: str | None = None
+    #: one line per move and per file saved over, for the commit body
+    notes: list[str] = field(default_factory=list)
 
-    def message(self, batch: int | None = None) -> str:
-        parts = [f"{self.new} new", f"{self.updated + self.duplicates} updated"]
-        head = f"discover: {', '.join(parts)} from {self.name}"
+    #: the counts a commit reports (the rest describe the run, not the library's change)
+    COUNTED = ("new", "duplicates", "updated", "moved", "saved_over", "missing", "errors", "changing")
+
+    def phrases(self) -> list[str]:
+        """What happened, in words: the same in the printed summary and the commit."""
+        out = [plural(self.new, "new photo")]
+        if self.duplicates:
+            out.append(plural(self.duplicates, "copy", "copies") + " of "
+                       + ("a photo" if self.duplicates == 1 else "photos") + " already known")
+        if self.updated:
+            out.append(f"{self.updated} updated")
+        if self.moved:
+            out.append(f"{self.moved} moved or renamed")
+        if self.saved_over:
+            out.append(plural(self.saved_over, "file") + " saved over (the new version recorded, the old one kept)")
+        if self.missing:
+            out.append(f"{self.missing} gone (kept, marked missing)")
+        if self.errors:
+            out.append(f"{self.errors} unreadable")
+        if self.changing:
+            out.append(f"{plural(self.changing, 'file')} changing while read (read next run)")
+        return out
+
+    def message(self, batch: int | None = None, of: int | None = None) -> str:
+        head = f"discover: {', '.join(self.phrases())} from {self.name}"
         if batch:
             head += f" (batch {batch})"
-        body = []
-        if self.duplicates:
-            body.append(f"{self.duplicates} copies of photos already known (exact duplicates, merged)")
-        if self.missing:
-            body.append(f"{self.missing} items gone from the service (kept, marked missing)")
-        if self.errors:
-            body.append(f"{self.errors} items could not be read (see the run's report)")
+        if of:
+            head += f" (total; the last of {of} commits)"
+        body = list(self.notes[:NOTES_IN_A_COMMIT])
+        if len(self.notes) > NOTES_IN_A_COMMIT:
+            body.append(f"... and {len(self.notes) - NOTES_IN_A_COMMIT} more")
+        if self.errors or self.changing:
+            body.append("Files not recorded are named in the run's report.")
         return head + ("\n\n" + "\n".join(body) if body else "")
+
+    def counts(self) -> tuple[int, ...]:
+        return tuple(getattr(self, k) for k in self.COUNTED)
+
+
+#: commit bodies name at most this many moves and saved-over files
+NOTES_IN_A_COMMIT = 50
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    return f"{n:,} {word if n == 1 else (words or word + 's')}"
 
 
 @dataclass
 class DiscoverResult:
     services: list[ServiceSummary] = field(default_factory=list)
     commits: list[str] = field(default_factory=list)
-
-
-def _counts(s: ServiceSummary) -> tuple[int, int, int, int, int]:
-    return (s.new, s.updated, s.duplicates, s.missing, s.errors)
 
 
 def discover(
@@ -117,11 +155,15 @@ class _ServiceRun:
         self.default_visibility = lib.preferences.get("default_visibility", "private")
         self.audiences = vis.audience_settings(lib.services)
         self.batch_size = int(lib.preferences["sync_preferences"].get("commit_batch_size", 500))
-        self.cache_rows: list[tuple[str, str, str | None, str | None, str | None]] = []
+        self.cache_rows: list[tuple] = []
         self.dropped: list[str] = []
         self.batches = 0
-        self.committed_counts = (0, 0, 0, 0, 0)
+        self.committed = ServiceSummary(self.name)
         self.changed_anything = False
+        #: recorded items the listing no longer has: item id -> (photo id, content hash);
+        #: one that turns up under another id is a move, the rest are marked missing
+        self.gone: dict[str, tuple[str, str]] = {}
+        self.gone_by_hash: dict[str, list[str]] = {}
 
     # -- the run ---------------------------------------------------------------------------
     def run(self) -> None:
@@ -135,8 +177,10 @@ class _ServiceRun:
             report.error(f"service {self.name}", str(e))
             return
         assert lib.index is not None
-        # item id -> (id, fingerprint, record has the cached hash, error or None, not a photo)
-        cache = {} if self.full_scan else lib.index.scan_state(self.name)
+        # item id -> (id, fingerprint, record has the cached hash, error or None, not a photo,
+        # content key, content hash, reader version)
+        known = lib.index.scan_state(self.name)
+        cache = {} if self.full_scan else known
         seen: set[str] = set()
         to_read: list[ItemRef] = []
         scan = report.task(f"Scanning {self.name}")
@@ -150,11 +194,12 @@ class _ServiceRun:
                     if cached[2]:
                         unchanged += 1
                         continue
-                    if cached[3]:
+                    # a verdict without a hash stands until the file changes, or photosync's reader does
+                    if cached[3] and cached[7] == READER_VERSION:
                         report.error(self.conn.where(ref.id), cached[3])
                         self.summary.errors += 1
                         continue
-                    if cached[4]:
+                    if cached[4] and not cached[3] and cached[7] == READER_VERSION:
                         ignored += 1
                         continue
                 elif (cached is not None and cached[2] and ref.content_key is not None
@@ -172,8 +217,16 @@ class _ServiceRun:
             self.summary.ignored += ignored
         self.summary.seen = len(seen)
         self.summary.ignored += getattr(self.conn, "ignored", 0)
-        self._read_all(to_read)
         total = lib.index.count_present_items(self.name)
+        # only a complete, whole listing can say an item is gone (and so, moved)
+        whole = listing.complete and not self.conn.partial and bool(seen)
+        if whole and unchanged < total:  # else every present item was seen unchanged: none is gone
+            for item_id, pid, content_hash in lib.index.present_items(self.name):
+                if item_id not in seen:
+                    self.gone[item_id] = (pid, content_hash)
+                    self.gone_by_hash.setdefault(content_hash, []).append(item_id)
+        to_read = self._renames(to_read, known)
+        self._read_all(to_read)
         if listing.complete and self.conn.partial:
             report.warning(f"service {self.name}", "part of it could not be listed; no item was marked missing")
         elif listing.complete and not seen and total:
@@ -181,11 +234,46 @@ class _ServiceRun:
                          "mounted? Nothing was marked missing")
             self.summary.failed = "empty listing"
         elif listing.complete:
-            if unchanged < total:  # else every present item was seen unchanged: none is gone
-                gone = [(i, pid) for i, pid in lib.index.present_items(self.name) if i not in seen]
-                self._mark_missing(gone, total)
-            self.dropped.extend(i for i in cache if i not in seen)
+            self._mark_missing(sorted((i, pid) for i, (pid, _h) in self.gone.items()), total)
+            self.dropped.extend(i for i in known if i not in seen)
         self._finish(listing.final_cursor(), state)
+
+    def _renames(self, refs: list[ItemRef], known: dict) -> list[ItemRef]:
+        """Items whose fingerprint (for a file: size, mtime, inode) is that of an
+        item gone from the listing were moved or renamed: recorded as moves
+        without reading them (when the connector can say what the new name
+        changes).  Returns the items still to read."""
+        if not self.gone:
+            return refs
+        by_fingerprint = {known[i][1]: i for i, (_pid, h) in self.gone.items() if i in known and known[i][6] == h}
+        if not by_fingerprint:
+            return refs
+        rest = []
+        for ref in refs:
+            old_id = by_fingerprint.get(ref.fingerprint)
+            if old_id is None or old_id not in self.gone or not self._rename(old_id, ref):
+                rest.append(ref)
+        return rest
+
+    def _rename(self, old_id: str, ref: ItemRef) -> bool:
+        pid, content_hash = self.gone[old_id]
+        try:
+            photo = self.lib.get_photo(pid)
+        except (InvalidRecord, KeyError):
+            return False
+        old = photo.find_instance(self.name, old_id)
+        metadata = self.conn.renamed(ref, old.metadata) if old is not None else None
+        if metadata is None:
+            return False  # read it: a move is then found by its content
+        raw = ref.raw_name
+        inst = dataclasses.replace(old, id=ref.id, metadata=metadata, last_sync=self.now, missing_since=None,
+                                   raw_name_b64=base64.b64encode(raw).decode("ascii") if raw is not None else None)
+        if not self._move(old_id, inst):
+            return False
+        self.cache_rows.append((ref.id, ref.fingerprint, content_hash, None, ref.content_key))
+        if self.lib.staged_count >= self.batch_size:
+            self._commit(batch=True)
+        return True
 
     def _read_all(self, refs: list[ItemRef]) -> None:
         if not refs:
@@ -237,17 +325,23 @@ class _ServiceRun:
         report = self.lib.report
         where = self.conn.where(ref.id)
         if isinstance(outcome, NotMedia):
-            self.cache_rows.append((ref.id, ref.fingerprint, None, None, None))
+            self.cache_rows.append((ref.id, ref.fingerprint, None, None, None, READER_VERSION))
             self.summary.ignored += 1
             return
         if isinstance(outcome, MediaError):
             report.error(where, str(outcome))
             self.summary.errors += 1
-            self.cache_rows.append((ref.id, ref.fingerprint, None, str(outcome), None))
+            self.cache_rows.append((ref.id, ref.fingerprint, None, str(outcome), None, READER_VERSION))
             return
-        if isinstance(outcome, PhotosyncError):  # could not read now: try again next run
-            report.error(where, str(outcome))
-            self.summary.errors += 1
+        if isinstance(outcome, PhotosyncError):  # could not read it now: read again next run
+            if isinstance(outcome, ItemChanging):  # being written
+                report.warning(where, str(outcome))
+                self.summary.changing += 1
+            else:
+                report.error(where, str(outcome))
+                self.summary.errors += 1
+            # kept for status to show, with no reader version: the next run reads it again
+            self.cache_rows.append((ref.id, ref.fingerprint, None, str(outcome), None, None))
             return
         item: ServiceItem = outcome  # type: ignore[assignment]
         for w in item.warnings:
@@ -264,7 +358,7 @@ class _ServiceRun:
             self.summary.duplicates += 1
         elif kind == "updated":
             self.summary.updated += 1
-        else:
+        elif kind == "unchanged":
             self.summary.unchanged += 1
         self.cache_rows.append((ref.id, ref.fingerprint, item.content_hash, None, ref.content_key))
 
@@ -287,36 +381,121 @@ class _ServiceRun:
         )
 
     def _apply(self, item: ServiceItem) -> str:
+        """Record one item that was read: new, duplicate, updated, unchanged or moved."""
         lib = self.lib
         inst = self._instance(item)
+        replaced = None  # (record, instance) whose bytes these new bytes replaced at the same place
         k = lib.index.item(self.name, item.ref.id)  # type: ignore[union-attr]
         if k is not None:
             pid, old_hash, _missing = k
-            if old_hash == item.content_hash:
-                photo = lib.get_photo(pid)
-                old = photo.find_instance(self.name, item.ref.id)
-                if old is not None:
-                    return self._update(photo, old, inst)
-            else:
-                # new bytes under an old name: the old photo keeps its record, its
-                # instance marked gone; the new bytes are recorded below
-                old_photo = lib.get_photo(pid)
-                old_inst = old_photo.find_instance(self.name, item.ref.id)
-                if old_inst is not None and old_inst.missing_since is None:
-                    lib.stage(vis.refresh(with_instance(old_photo, dataclasses.replace(old_inst, missing_since=self.now)),
-                                          self.audiences))
+            old_photo = lib.get_photo(pid)
+            old = old_photo.find_instance(self.name, item.ref.id)
+            if old_hash == item.content_hash and old is not None:
+                return self._update(old_photo, old, inst)
+            if old is not None and old.missing_since is None and old.content_hash != item.content_hash:
+                replaced = (old_photo, old)
+        if replaced is not None:
+            # new bytes at an old place: the old record keeps its instance, marked gone from
+            # here (those bytes are no longer there; its blob copies stay), and the new bytes
+            # are recorded below
+            old_photo, old = replaced
+            lib.stage(vis.refresh(with_instance(old_photo, dataclasses.replace(old, missing_since=self.now)),
+                                  self.audiences))
+        moved_from = self._gone_with(item.content_hash, item.ref.id)
+        if moved_from is not None and self._move(moved_from, inst):
+            return "moved"  # bytes that left another place of this service
         pid = lib.find_by_hash(item.content_hash)
         if pid is not None:
             photo = lib.get_photo(pid)
             rated = [i.quality for i in photo.all_instances() if i.content_hash == inst.content_hash]
             if rated and inst.content_hash != photo.content_hash:
                 inst = dataclasses.replace(inst, quality=rated[0])  # another copy of a merged variant
-            photo = _reopen(with_instance(photo, inst))
-            photo = _note_duplicates(photo)
-            lib.stage(vis.refresh(photo, self.audiences))
-            return "duplicate"
-        lib.stage(self._new_photo(item, inst))
-        return "new"
+            photo = _note_duplicates(_reopen(with_instance(photo, inst)))
+            kind = "duplicate"
+        else:
+            photo = self._new_photo(item, inst)
+            kind = "new"
+        if replaced is not None:
+            photo = self._saved_over(photo, *replaced)
+        lib.stage(vis.refresh(photo, self.audiences))
+        return kind
+
+    def _gone_with(self, content_hash: str, item_id: str) -> str | None:
+        """A gone item of this service with these bytes (the same file name first)."""
+        ids = self.gone_by_hash.get(content_hash)
+        if not ids:
+            return None
+        name = item_id.rsplit("/", 1)[-1]
+        return next((i for i in ids if i.rsplit("/", 1)[-1] == name), ids[0])
+
+    def _move(self, old_id: str, inst: Instance) -> bool:
+        """The item ``old_id``, gone from the listing, is now ``inst`` (another id):
+        the photo's instance takes the new id, and what it said keeps its meaning
+        (the canonical source, decisions taken about its values).  The photo is
+        sent back to resolve only when what it says changed.  False when the
+        record cannot be read (the item is then recorded as any other)."""
+        lib = self.lib
+        pid, content_hash = self.gone[old_id]
+        try:
+            photo = lib.get_photo(pid)
+            displaced = lib.index.item(self.name, inst.id)  # type: ignore[union-attr]
+            other = lib.get_photo(displaced[0]) if displaced and displaced[0] != pid and not displaced[2] else None
+        except (InvalidRecord, KeyError):
+            return False
+        old = photo.find_instance(self.name, old_id)
+        if old is None:
+            return False
+        del self.gone[old_id]
+        self.gone_by_hash[content_hash].remove(old_id)
+        md = _earliest_file_time(old.metadata, inst.metadata)
+        inst = dataclasses.replace(inst, metadata=md, quality=old.quality, visibility=inst.visibility or old.visibility)
+        there = other.find_instance(self.name, inst.id) if other is not None else None
+        if there is not None and there.missing_since is None:
+            # moved over another file: that file's bytes are no longer there
+            lib.stage(vis.refresh(with_instance(other, dataclasses.replace(there, missing_since=self.now)),
+                                  self.audiences))
+        kept = tuple(i for i in photo.instances.get(self.name, ()) if i.id not in (old_id, inst.id))
+        moved = photo.replace(instances={**photo.instances, self.name: tuple(sorted((*kept, inst), key=lambda i: i.id))})
+        moved = _rekey(moved, old.key, inst.key)
+        moved = _follow(moved, old, inst.metadata, inst.key)
+        if any(getattr(old.metadata, f) != getattr(md, f) for f in COMPARED_FIELDS):
+            moved = _reopen(moved)  # what it says changed: resolve looks at it again
+        lib.stage(vis.refresh(_note_duplicates(moved), self.audiences))
+        self.summary.moved += 1
+        self.summary.notes.append(f"moved: {old_id} -> {inst.id}")
+        return True
+
+    def _saved_over(self, photo: Photo, old_photo: Photo, old: Instance) -> Photo:
+        """New bytes saved over ``old`` (same place): the same item with new content.
+        Both records are kept; when the pictures could be one photo edited (or
+        cannot be compared), each gets a decided link to the other, as a person's
+        "linked" answer, so resolve does not ask."""
+        from ..conflicts import variants
+        from ..model import Resolution
+
+        self.summary.saved_over += 1
+        where = self.conn.where(old.id)
+        label = f"{old_photo.metadata.filename or old.id} ({old_photo.photo_id[:8]})"
+        if photo.photo_id == old_photo.photo_id:
+            return photo
+        if variants.decision(photo, old_photo) is not None:
+            self.summary.notes.append(f"saved over: {old.id}, already linked to {label}")
+            return photo
+        comparable = bool(variants.faces(photo)) and bool(variants.faces(old_photo))
+        if comparable and variants.judge(photo, old_photo) is None:
+            note = f"saved over by a different picture: {old.id} recorded as a new photo, not linked to {label}"
+            self.summary.notes.append(note)
+            self.lib.report.info(f"{where}: {note.split(': ', 1)[0]}; not linked to {label}")
+            return photo
+        staged = self.lib.get_photo(old_photo.photo_id)  # with its instance marked gone from here
+        self.lib.stage(vis.refresh(staged.replace(resolutions=(
+            *staged.resolutions, Resolution(f"edit_variant:{photo.photo_id}", "auto", self.now,
+                                            policy="edited_in_place", choice="linked", value=photo.photo_id))), self.audiences))
+        self.summary.notes.append(f"saved over: {old.id} linked as an edit of {label}")
+        self.lib.report.info(f"{where}: saved over: linked as an edit of {label}")
+        return photo.replace(resolutions=(
+            *photo.resolutions, Resolution(f"edit_variant:{old_photo.photo_id}", "auto", self.now,
+                                           policy="edited_in_place", choice="linked", value=old_photo.photo_id)))
 
     def _update(self, photo: Photo, old: Instance, inst: Instance) -> str:
         md = inst.metadata
@@ -328,32 +507,15 @@ class _ServiceRun:
                 if getattr(md, f) is None
             })
             inst = dataclasses.replace(inst, size=old.size, quality=old.quality, metadata=md, look=old.look)
-        if (
-            old.metadata.taken_date_source == "file_mtime"
-            and md.taken_date_source == "file_mtime"
-            and old.metadata.taken_date
-            and md.taken_date
-            and md.taken_date > old.metadata.taken_date
-        ):
-            # a file time only moves later when the file is touched or copied: keep the earliest
-            md = dataclasses.replace(md, taken_date=old.metadata.taken_date)
-            inst = dataclasses.replace(inst, metadata=md)
+        md = _earliest_file_time(old.metadata, md)
+        inst = dataclasses.replace(inst, metadata=md)
         if old.content_hash != photo.content_hash:
             # a variant merged in by resolve: its quality was rated against the canonical copy
             inst = dataclasses.replace(inst, quality=old.quality)
         candidate = dataclasses.replace(inst, last_sync=old.last_sync)
         if candidate == old:
             return "unchanged"
-        photo2 = _reopen(with_instance(photo, inst))
-        if photo.canonical_source == inst.key:
-            # canonical fields that came from this copy follow its changes
-            changes = {}
-            for f in ("taken_date", "taken_date_source", "filename", "location", "tags", "caption", "camera_info",
-                      "width", "height", "format", "media_type"):
-                if getattr(photo.metadata, f) == getattr(old.metadata, f) and getattr(md, f) != getattr(old.metadata, f):
-                    changes[f] = getattr(md, f)
-            if changes:
-                photo2 = photo2.replace(metadata=dataclasses.replace(photo2.metadata, **changes))
+        photo2 = _follow(_reopen(with_instance(photo, inst)), old, md, inst.key)
         self.lib.stage(vis.refresh(_note_duplicates(photo2), self.audiences))
         return "updated"
 
@@ -410,15 +572,14 @@ class _ServiceRun:
             index.drop_scan(self.name, dropped)
 
     def _commit(self, batch: bool) -> None:
-        counts = _counts(self.summary)
-        delta = ServiceSummary(self.name, **{
-            k: counts[i] - self.committed_counts[i]
-            for i, k in enumerate(("new", "updated", "duplicates", "missing", "errors"))
-        })
+        """A batch's commit: its message counts what this batch did."""
+        s, c = self.summary, self.committed
+        delta = ServiceSummary(self.name, **{k: getattr(s, k) - getattr(c, k) for k in ServiceSummary.COUNTED},
+                               notes=s.notes[len(c.notes):])
         if batch:
             self.batches += 1
         oid = self.lib.commit(delta.message(self.batches if (batch or self.batches) else None), self._index_updates)
-        self.committed_counts = counts
+        self.committed = dataclasses.replace(s, notes=list(s.notes))
         if oid:
             self.result.commits.append(oid)
             self.changed_anything = True
@@ -433,22 +594,56 @@ class _ServiceRun:
             sync["services"] = services
             lib.stage_config(SYNC_STATE_FILE, sync)
         s = self.summary
-        summary_text = f"{s.seen} items, {s.new} new, {s.updated + s.duplicates} updated, {s.errors} errors"
+        summary_text = f"{plural(s.seen, 'item')}: {', '.join(s.phrases())}"
 
         def updates(index) -> None:
             self._index_updates(index)
             index.set_service_run(self.name, self.now, summary_text)
 
-        if self.batches:
-            # the last of several commits: its message sums up the whole run
-            message = s.message().replace("\n\n", f" (total; the last of {self.batches + 1} commits)\n\n", 1)
-            if "\n\n" not in message:
-                message += f" (total; the last of {self.batches + 1} commits)"
-        else:
-            message = s.message()
+        # the last of several commits: its message sums up the whole run
+        message = s.message(of=self.batches + 1 if self.batches else None)
         oid = lib.commit(message, updates)
         if oid:
             self.result.commits.append(oid)
+
+
+def _earliest_file_time(old: Metadata, md: Metadata) -> Metadata:
+    """A file time only moves later when the file is touched or copied: keep the earliest."""
+    if (old.taken_date_source == "file_mtime" and md.taken_date_source == "file_mtime"
+            and old.taken_date and md.taken_date and md.taken_date > old.taken_date):
+        return dataclasses.replace(md, taken_date=old.taken_date)
+    return md
+
+
+#: canonical fields that follow the copy they came from when it changes
+_FOLLOWED = ("taken_date", "taken_date_source", "filename", "location", "tags", "caption", "camera_info",
+             "width", "height", "format", "media_type")
+
+
+def _follow(photo: Photo, old: Instance, md: Metadata, key: str) -> Photo:
+    """Canonical fields that came from this copy (its canonical source) follow its changes."""
+    if photo.canonical_source != key:
+        return photo
+    changes = {f: getattr(md, f) for f in _FOLLOWED
+               if getattr(photo.metadata, f) == getattr(old.metadata, f) and getattr(md, f) != getattr(old.metadata, f)}
+    return photo.replace(metadata=dataclasses.replace(photo.metadata, **changes)) if changes else photo
+
+
+def _rekey(photo: Photo, old_key: str, new_key: str) -> Photo:
+    """An instance's key changed (a move): everything that named it names the new one."""
+    if old_key == new_key:
+        return photo
+
+    def keys(values):
+        return {(new_key if k == old_key else k): v for k, v in values.items()} if values else values
+
+    conflicts = tuple(dataclasses.replace(c, values=keys(c.values)) for c in photo.conflicts)
+    resolutions = tuple(
+        dataclasses.replace(r, values_seen=keys(r.values_seen),
+                            choice=f"use:{new_key}" if r.choice == f"use:{old_key}" else r.choice)
+        for r in photo.resolutions)
+    canonical = new_key if photo.canonical_source == old_key else photo.canonical_source
+    return photo.replace(conflicts=conflicts, resolutions=resolutions, canonical_source=canonical)
 
 
 #: at least this many items to read before worker processes are worth starting
@@ -465,15 +660,47 @@ def _safe(describe, ref: ItemRef):
         return MediaError(f"could not read it ({type(e).__name__}: {e})")
 
 
-def _die_with_parent() -> None:
-    """Worker processes end when discover's process ends, however it ends (Linux)."""
+def _die_with_parent(parent: int) -> None:
+    """Run first in each worker process: it ends when discover's process ends,
+    however that ends (Linux), and holds none of the library's files.
+
+    ``PR_SET_PDEATHSIG`` asks the kernel for SIGKILL when the parent dies, but a
+    parent killed between the fork and this call sends nothing: the worker then
+    already has a new parent (issue 10: 4 of 55 kill -9s left a worker behind,
+    blocked for good on its task queue), so it checks and ends itself.  A forked
+    worker also inherits every file the parent had open (the index database, the
+    lock file, git's packs); it needs none of them, so it closes them: a worker
+    never keeps ``index.sqlite`` open, whatever happens to its parent."""
+    import signal
+
     try:
         import ctypes
-        import signal
 
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+    if os.getppid() != parent:
+        os._exit(1)  # the parent died before the request: no signal will come
+    _close_inherited_files()
+
+
+def _close_inherited_files() -> None:
+    """Close the regular files a forked worker inherited (its pipes to the pool,
+    and standard input, output and error, are not regular files)."""
+    import stat
+
+    try:
+        fds = [int(n) for n in os.listdir("/proc/self/fd")]
+    except OSError:  # no /proc: nothing to go by
+        return
+    for fd in fds:
+        if fd <= 2:
+            continue
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+        except OSError:
+            pass
 
 
 def _describe_in_processes(describer, chunks: list[list[ItemRef]], procs: int):
@@ -493,7 +720,7 @@ def _describe_in_processes(describer, chunks: list[list[ItemRef]], procs: int):
         alone = bool(suspects)  # suspects are read one chunk at a time
         queue = suspects if alone else todo
         with ProcessPoolExecutor(1 if alone else procs, mp_context=context,
-                                 initializer=_die_with_parent) as pool:
+                                 initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
             window: list = []
             while queue or window:
                 while queue and len(window) < (1 if alone else procs * 4):

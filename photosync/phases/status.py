@@ -45,6 +45,8 @@ def gather(lib: Library) -> dict:
     runs = index.service_runs()
     open_conflicts, all_conflicts = counts["conflicts"]
     sync = lib.sync_state.get("services", {})
+    # source files the last discover could not read (its scan cache keeps them with the reason)
+    unreadable = [{"service": svc, "item": item, "reason": reason} for svc, item, reason in index.scan_errors()]
     out_services = {}
     for name in sorted(set(lib.services) | set(services)):
         photos, items, missing = services.get(name, (0, 0, 0))
@@ -56,6 +58,7 @@ def gather(lib: Library) -> dict:
             "photos": photos,
             "items": items,
             "missing_items": missing,
+            "unreadable_files": sum(1 for u in unreadable if u["service"] == name),
             "last_discover": last_run[0],
             "last_discover_summary": last_run[1],
             "last_change": sync.get(name, {}).get("last_change"),
@@ -83,4 +86,5 @@ def gather(lib: Library) -> dict:
         "conflicts": {"open": open_conflicts, "recorded": all_conflicts},
         "visibility_discrepancies": counts["discrepancies"],
         "invalid_files": [{"path": p, "reason": r} for p, r in index.invalid_files()],
+        "unreadable_files": unreadable,
     }

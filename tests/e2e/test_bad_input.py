@@ -78,6 +78,15 @@ def test_bad_files_are_reported_and_the_rest_recorded(tmp_path, cli):
     assert len(recs) == 6
     assert git_status(lib) == ""
 
+    # status shows what discover could not read, with the reason
+    status = cli("--library", str(lib), "status", "--json", check=0).json
+    unreadable = {u["item"]: u["reason"] for u in status["unreadable_files"] if u["service"] == "messy"}
+    assert set(unreadable) == {bad["garbage"], bad["truncated"], bad["empty"]}
+    assert unreadable[bad["truncated"]].startswith("truncated JPEG")
+    assert status["services"]["messy"]["unreadable_files"] == 3
+    text = cli("--library", str(lib), "status", check=0).out
+    assert "3 source files could not be read" in text and "messy: bad/truncated.jpg: truncated JPEG" in text
+
     # the rerun reads nothing again but still reports what it could not keep
     r = cli("--library", str(lib), "discover")
     assert r.code == 1
@@ -92,7 +101,9 @@ def test_bad_files_are_reported_and_the_rest_recorded(tmp_path, cli):
     # fixing a file clears its error
     make_photo(folder / bad["truncated"], seed=50, taken=datetime(2018, 1, 1))
     r = cli("--library", str(lib), "discover")
-    assert "truncated" not in r.err and "1 new photos" in r.out
+    assert "truncated" not in r.err and "1 new photo" in r.out
+    status = cli("--library", str(lib), "status", "--json", check=0).json
+    assert bad["truncated"] not in {u["item"] for u in status["unreadable_files"]}
 
 
 def test_missing_source_when_replicating(tmp_path, cli):
@@ -138,7 +149,9 @@ def test_unreadable_file(tmp_path, cli):
     p = run("--library", str(lib), "discover")
     assert p.returncode == 1, p.stderr
     assert "secret.jpg" in p.stderr and "permission denied" in p.stderr
-    assert "1 new photos" in p.stdout
+    assert "1 new photo" in p.stdout
+    status = json.loads(run("--library", str(lib), "status", "--json").stdout)
+    assert [(u["item"], "permission denied" in u["reason"]) for u in status["unreadable_files"]] == [("secret.jpg", True)]
     os.chmod(secret, 0o644)
     p = run("--library", str(lib), "discover")
-    assert p.returncode == 0 and "1 new photos" in p.stdout, "an unreadable file is tried again next time"
+    assert p.returncode == 0 and "1 new photo" in p.stdout, "an unreadable file is tried again next time"

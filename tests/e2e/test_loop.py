@@ -55,8 +55,10 @@ def test_the_loop(setup, cli):
     # discover, run from inside the library (found by walking up like git)
     r = cli("discover", cwd=lib / "photos", check=0)
     assert f"{n_files} items, {n_files} read" in r.out
-    assert "26 new photos, 1 duplicates merged" in r.out
-    assert git(lib, "log", "-1", "--format=%s").strip() == "discover: 26 new, 1 updated from pictures"
+    assert "26 new photos, 1 copy of a photo already known" in r.out
+    # the commit counts what the summary counts, in the same words
+    assert git(lib, "log", "-1", "--format=%s").strip() == \
+        "discover: 26 new photos, 1 copy of a photo already known from pictures"
     assert git_status(lib) == ""
     recs = records(lib)
     assert len(recs) == 26
@@ -170,15 +172,17 @@ def test_incremental_discover_touch_move_and_full_scan(setup, cli):
     r = cli("--library", str(lib), "discover", check=0)
     assert ", 1 read" in r.out
     assert commit_count(lib) == before
-    # moved: same photo, a new instance, the old one kept and marked missing
+    # moved: the same photo, its instance at its new place (found by size, mtime and inode: not read)
     moved = pictures / "moved" / target.name
     moved.parent.mkdir()
     target.rename(moved)
     r = cli("--library", str(lib), "discover", check=0)
-    assert "1 duplicates merged" in r.out and "1 gone" in r.out
+    assert ", 0 read" in r.out and "1 moved or renamed" in r.out
+    assert "gone" not in r.out and "already known" not in r.out
     rec = next(r for r in records(lib) if any(i["id"] == f"moved/{target.name}" for i in r["instances"]["pictures"]))
-    old = [i for i in rec["instances"]["pictures"] if i["id"] != f"moved/{target.name}"]
-    assert old and old[0]["missing_since"]
+    assert [i["id"] for i in rec["instances"]["pictures"]] == [f"moved/{target.name}"]
+    assert not rec["instances"]["pictures"][0].get("missing_since")
+    assert f"moved: {target.relative_to(pictures)} -> moved/{target.name}" in git(lib, "log", "-1", "--format=%b")
     # --full-scan reads everything again, and finds nothing new
     n_files = sum(1 for p in pictures.rglob("*") if p.is_file())
     r = cli("--library", str(lib), "discover", "--full-scan", check=0)
@@ -193,7 +197,7 @@ def test_since_only_looks_at_recent_files(setup, cli):
             os.utime(p, (old, old))
     fresh = make_photo(pictures / "new/IMG_20240601_120000.jpg", seed=555, taken=datetime(2024, 6, 1, 12))
     r = cli("--library", str(lib), "discover", "--since", "last-week", check=0)
-    assert "1 items, 1 read" in r.out and "1 new photos" in r.out
+    assert "1 item, 1 read" in r.out and "1 new photo\n" in r.out
     r = cli("--library", str(lib), "discover", "--since", "2014-12-31", check=0)
     assert "26 new photos" in r.out
     r = cli("--library", str(lib), "discover", "--since", "whenever")

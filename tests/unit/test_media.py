@@ -204,3 +204,75 @@ def test_struct_check_rejects_impossible_jpeg_segment(tmp_path):
     p.write_bytes(b"\xff\xd8\xff\xe0" + struct.pack(">H", 1) + b"\x00" * 100)
     with pytest.raises(MediaError, match="corrupt JPEG"):
         read_media(p, p.name)
+
+
+def _peak_python_memory(fn):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        result = fn()
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_large_files_are_hashed_in_chunks_and_probed_from_the_file(tmp_path):
+    """Memory does not grow with the file: a 40 MB JPEG (a motion photo's
+    trailer) and a 25 MB TIFF are never held whole."""
+    import os
+
+    from PIL import Image
+
+    jpeg = make_photo(tmp_path / "motion.jpg", seed=12, taken=datetime(2021, 1, 2, 3, 4, 5), make="Google")
+    jpeg.write_bytes(jpeg.read_bytes() + os.urandom(40 << 20))
+    tiff = tmp_path / "scan.tif"
+    Image.effect_noise((2900, 2900), 60).convert("RGB").save(tiff)
+    for p in (jpeg, tiff):
+        mf, peak = _peak_python_memory(lambda: read_media(p, p.name))
+        assert peak < 8 << 20, f"{p.name}: {peak >> 20} MB held while reading a {p.stat().st_size >> 20} MB file"
+        assert mf.content_hash == "sha256:" + hashlib.sha256(p.read_bytes()).hexdigest()
+        assert mf.info.look is not None and mf.info.problem is None
+    assert read_media(jpeg, jpeg.name).info.taken == datetime(2021, 1, 2, 3, 4, 5)
+    assert read_media(tiff, tiff.name).info.width == 2900
+
+
+def test_a_large_jpeg_without_its_end_is_still_found_truncated(tmp_path):
+    p = make_photo(tmp_path / "cut.jpg", seed=13)
+    data = p.read_bytes()
+    assert data.endswith(b"\xff\xd9")
+    p.write_bytes(data[:-2] + b"\x00" * (20 << 20))  # scan data that never ends
+    with pytest.raises(MediaError, match="truncated JPEG"):
+        read_media(p, p.name)
+
+
+def test_a_picture_too_large_to_decode_has_no_signature_and_says_so(tmp_path):
+    from PIL import Image
+
+    p = tmp_path / "panorama.png"
+    Image.new("L", (6000, 6000), 128).save(p)  # 36 MP: a small file, a large picture
+    mf = read_media(p, p.name)
+    assert (mf.info.width, mf.info.height) == (6000, 6000)
+    assert mf.info.look is None
+    assert "too large to decode" in mf.info.problem and "6000x6000" in mf.info.problem
+
+
+def test_a_file_view_reads_like_the_bytes_it_views():
+    """The structural checks run on a FileView of a large file as on bytes."""
+    import io
+    import os
+
+    from photosync.media.probe import CHUNK, FileView
+
+    data = bytearray(os.urandom(3 * CHUNK + 17))
+    for at in (0, CHUNK - 1, 2 * CHUNK - 2, len(data) - 2):  # markers across chunk boundaries
+        data[at : at + 2] = b"\xff\xd9"
+    data = bytes(data)
+    view = FileView(io.BytesIO(data), len(data), data[:1000])
+    assert len(view) == len(data)
+    for start in (0, 5, CHUNK, 2 * CHUNK - 1, len(data) - 1):
+        assert view.find(b"\xff\xd9", start) == data.find(b"\xff\xd9", start)
+        assert view.rfind(b"\xff\xd9", start) == data.rfind(b"\xff\xd9", start)
+        assert view[start : start + 9] == data[start : start + 9] and view[start] == data[start]
+    assert view.rfind(b"\xff\xd9", 0, len(data) - 1) == data.rfind(b"\xff\xd9", 0, len(data) - 1)
+    assert view[-3:] == data[-3:] and view[len(data) + 5 :] == b""

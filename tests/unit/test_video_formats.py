@@ -81,9 +81,11 @@ def test_files_an_older_photosync_ignored_are_read_again(tmp_path, cli):
     cli("-L", str(lib), "service", "add", "cam", "--type", "local", "--path", str(cam), check=0)
     library, _ = open_lib(lib)
     st = clip.stat()
-    library.index.db.execute("INSERT OR REPLACE INTO scan_cache VALUES(?,?,?,?,?,?)",
-                             ("cam", "00001.MTS", f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}", None, None, None))
-    library.index.db.execute("INSERT OR REPLACE INTO meta VALUES('reader_version', '1')")
+    # what an older photosync that knew no MPEG-TS cached: "not a photo", from its reader
+    library.index.db.execute(
+        "INSERT OR REPLACE INTO scan_cache(service, item_id, fingerprint, content_hash, error, content_key, reader) "
+        "VALUES(?,?,?,?,?,?,?)",
+        ("cam", "00001.MTS", f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}", None, None, None, "0.1.0+reader.1"))
     library.close()
     cli("-q", "-L", str(lib), "discover", check=0)
     import json
