@@ -32,6 +32,7 @@ def audit(
 ) -> None:
     """Check the library against reality: blobs, visibility, number of copies (default: all three)."""
     from ..phases import audit as a
+    from ..phases.common import counted
     from . import ui
 
     everything = not (blobs or visibility_check or copies is not None)
@@ -46,20 +47,29 @@ def audit(
             r = a.audit_blobs(lib, sample=sample, store=store, incremental=incremental)
             reporter.stop()  # the bars end before the summary is printed
             ui.out.print(
-                f"blobs: {r.checked} copies of {r.photos} photos checked ({ui.human_bytes(r.checked_bytes)}): "
+                f"blobs: {counted(r.checked, 'copy', 'copies')} of {counted(r.photos, 'photo')} checked "
+                f"({ui.human_bytes(r.checked_bytes)}): "
                 f"{r.ok} good, " + (f"[red]{len(r.problems)} bad[/]" if r.problems else "0 bad")
             )
             for p in r.problems:
                 ui.out.print(f"  {ui.printable(p.label)} ({p.photo_id[:8]}) in {p.store}: {p.reason}: {ui.printable(p.locator)}")
             if r.problems:
                 ui.out.print("  run 'photosync replicate --execute' to copy them again from a good source")
+            if r.leftovers_removed or r.leftovers_kept:
+                ui.out.print(
+                    f"  leftovers of interrupted copies: {r.leftovers_removed} removed "
+                    f"({ui.human_bytes(r.leftovers_bytes)})"
+                    + (f", {r.leftovers_kept} left (a writer may still be at work)" if r.leftovers_kept else "")
+                )
             if incremental:
                 left = a.left_in_pass(lib, store)
-                ui.out.print(f"  this pass: {left} copies still to check" if left else "  this pass is complete")
+                ui.out.print(f"  this pass: {counted(left, 'copy', 'copies')} still to check" if left
+                             else "  this pass is complete")
         if visibility_check or everything:
             rows = a.audit_visibility(lib)
             wider = sum(1 for r in rows if r.wider)
-            ui.out.print(f"visibility: {len(rows)} discrepancies ({wider} where a service shows more than it should)")
+            ui.out.print(f"visibility: {counted(len(rows), 'discrepancy', 'discrepancies')} "
+                         f"({wider} where a service shows more than it should)")
             for r in rows:
                 tag = "[red]wider[/]" if r.wider else "narrower"
                 ui.out.print(f"  {tag}: {ui.printable(r.label)} ({r.photo_id[:8]}) on {r.service}: {r.current}, canonical {r.canonical}")
@@ -74,7 +84,8 @@ def audit(
         if copies is not None or everything:
             n = copies if copies is not None else int(lib.preferences["blob_storage"].get("min_copies", 1))
             rows = a.audit_copies(lib, n)
-            ui.out.print(f"copies: {len(rows)} photos with fewer than {n} verified cop{'y' if n == 1 else 'ies'}")
+            ui.out.print(f"copies: {counted(len(rows), 'photo')} with fewer than "
+                         f"{counted(n, 'verified copy', 'verified copies')}")
             for pid, label, count in rows[:200]:
                 ui.out.print(f"  {ui.printable(label)} ({pid[:8]}): {count}")
             if len(rows) > 200:

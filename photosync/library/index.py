@@ -20,7 +20,7 @@ from typing import Iterable, Iterator
 
 from ..model import Photo
 
-INDEX_VERSION = "9"
+INDEX_VERSION = "10"
 CACHE_VERSION = "1"
 
 _SCHEMA = """
@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS items(
 CREATE INDEX IF NOT EXISTS items_photo ON items(photo_id);
 CREATE INDEX IF NOT EXISTS items_service ON items(service, photo_id, missing);
 CREATE TABLE IF NOT EXISTS copies(photo_id TEXT NOT NULL, store TEXT NOT NULL, good INTEGER NOT NULL,
-    size INTEGER NOT NULL, locator TEXT NOT NULL, PRIMARY KEY(photo_id, store));
+    size INTEGER NOT NULL, locator TEXT NOT NULL, whole INTEGER NOT NULL, PRIMARY KEY(photo_id, store));
 CREATE TABLE IF NOT EXISTS discrepancies(photo_id TEXT NOT NULL, service TEXT NOT NULL,
     current TEXT NOT NULL, canonical TEXT NOT NULL, wider INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS copies_photo ON copies(photo_id);
@@ -161,7 +161,7 @@ class Index:
             [
                 (
                     p.photo_id, path, p.content_hash, p.processing_state, p.metadata.taken_date,
-                    p.metadata.filename, len(p.open_conflicts), len(p.conflicts), len(p.good_copies()), blob,
+                    p.metadata.filename, len(p.open_conflicts), len(p.conflicts), p.verified_copies(), blob,
                 )
                 for p, path, blob in entries
             ],
@@ -178,13 +178,14 @@ class Index:
                 hashes.append((h, pid))
             for i in p.all_instances():
                 items.append((i.service, i.id, pid, i.content_hash, int(i.missing_since is not None)))
+            whole = p.whole_in()  # the store holds every content of the photo, not only the original
             for c in p.blobs.values():
-                copies.append((pid, c.store, int(c.good), c.size, c.locator))
+                copies.append((pid, c.store, int(c.good), c.size, c.locator, int(c.store in whole)))
             for d in p.visibility.discrepancies:
                 disc.append((pid, d.service, d.current, d.canonical, int(d.wider)))
         self.db.executemany("INSERT OR IGNORE INTO hashes VALUES(?,?)", hashes)
         self.db.executemany("INSERT OR REPLACE INTO items VALUES(?,?,?,?,?)", items)
-        self.db.executemany("INSERT INTO copies VALUES(?,?,?,?,?)", copies)
+        self.db.executemany("INSERT INTO copies VALUES(?,?,?,?,?,?)", copies)
         self.db.executemany("INSERT INTO discrepancies VALUES(?,?,?,?,?)", disc)
         self.db.executemany("INSERT INTO looks VALUES(?,?,?,?,?,?)", looks)
         self.db.executemany("INSERT INTO old_copies VALUES(?,?,?,?,?,?)", old)
@@ -289,9 +290,11 @@ class Index:
         return {r[0]: (r[1], r[2], r[3] or 0) for r in rows}
 
     def store_counts(self) -> dict[str, tuple[int, int, int]]:
-        """store -> (good copies, bad copies, bytes in good copies)."""
+        """store -> (good copies, bad copies, bytes in good copies), counting the
+        copies of photos' other contents (superseded_blobs) too."""
         rows = self.db.execute(
-            "SELECT store, sum(good), sum(1-good), sum(CASE WHEN good THEN size ELSE 0 END) FROM copies GROUP BY store"
+            "SELECT store, sum(good), sum(1-good), sum(CASE WHEN good THEN size ELSE 0 END) FROM "
+            "(SELECT store, good, size FROM copies UNION ALL SELECT store, good, size FROM old_copies) GROUP BY store"
         ).fetchall()
         return {r[0]: (r[1] or 0, r[2] or 0, r[3] or 0) for r in rows}
 
@@ -317,14 +320,23 @@ class Index:
         ).fetchall()
 
     def photos_needing_copies(self, stores: list[str]) -> list[str]:
-        """Resolved photos, and replicated ones that lack a good copy in one of ``stores``."""
+        """Photos in any state that lack a good copy of one of their contents in
+        one of ``stores``, and resolved ones (which may only need their state
+        moved on): what replicate reads."""
         marks = ",".join("?" * len(stores))
         q = (
-            "SELECT photo_id FROM photos p WHERE state='resolved' OR (state='replicated' AND "
-            f"(SELECT count(*) FROM copies c WHERE c.photo_id=p.photo_id AND c.good=1 AND c.store IN ({marks})) < ?) "
+            "SELECT photo_id FROM photos p WHERE state='resolved' OR "
+            f"(SELECT count(*) FROM copies c WHERE c.photo_id=p.photo_id AND c.whole=1 AND c.store IN ({marks})) < ? "
             "ORDER BY taken_date, photo_id"
         )
         return [r[0] for r in self.db.execute(q, (*stores, len(stores)))]
+
+    def count_lacking(self, stores: list[str]) -> int:
+        """Photos that lack a good copy of one of their contents in one of ``stores``."""
+        marks = ",".join("?" * len(stores))
+        q = ("SELECT count(*) FROM photos p WHERE "
+             f"(SELECT count(*) FROM copies c WHERE c.photo_id=p.photo_id AND c.whole=1 AND c.store IN ({marks})) < ?")
+        return self.db.execute(q, (*stores, len(stores))).fetchone()[0]
 
     def photos_to_upload(self, target: str, sources: list[str]) -> list[str]:
         """Resolved or replicated photos with a present copy on one of ``sources``

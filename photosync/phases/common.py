@@ -13,6 +13,11 @@ from ..media.formats import FORMATS, extension
 from ..model import Photo
 
 
+def counted(n: int, word: str, plural: str | None = None) -> str:
+    """'1 photo', '2 photos', '1 copy' / '3 copies' (with ``plural``)."""
+    return f"{n} {word if n == 1 else (plural or word + 's')}"
+
+
 def store_env(lib: Library) -> StoreContext:
     return StoreContext(library_root=lib.root, ctx=lib.ctx)
 
@@ -58,12 +63,37 @@ class Connectors:
 
 
 def blob_ext(photo: Photo) -> str:
-    fmt = photo.metadata.format
+    return format_ext(photo.metadata.format, photo.metadata.filename)
+
+
+def format_ext(fmt: str | None, filename: str | None) -> str:
+    """A blob's extension: its format's, else its file name's, else "bin"."""
     if fmt and fmt in FORMATS:
         return FORMATS[fmt].ext
-    ext = extension(photo.metadata.filename or "")
+    ext = extension(filename or "")
     return ext or "bin"
 
 
-def blob_key(photo: Photo) -> BlobKey:
-    return BlobKey(photo.photo_id, photo.content_hash, photo.metadata.taken_date, blob_ext(photo))
+def blob_key(photo: Photo, content_hash: str | None = None) -> BlobKey:
+    """Where a content of ``photo`` is stored: the photo's id and date, the
+    content's hash, and the extension of its own format (a merged PNG copy of a
+    JPEG original stays .png)."""
+    if content_hash is None or content_hash == photo.content_hash:
+        return BlobKey(photo.photo_id, photo.content_hash, photo.metadata.taken_date, blob_ext(photo))
+    inst = content_instance(photo, content_hash)
+    ext = format_ext(inst.metadata.format, inst.metadata.filename or inst.id.rsplit("/", 1)[-1]) if inst else "bin"
+    return BlobKey(photo.photo_id, content_hash, photo.metadata.taken_date, ext)
+
+
+def content_instance(photo: Photo, content_hash: str):
+    """The instance that best describes one content: a present one first."""
+    insts = [i for i in photo.all_instances() if i.content_hash == content_hash]
+    insts.sort(key=lambda i: (i.missing_since is not None, i.service, i.id))
+    return insts[0] if insts else None
+
+
+def content_size(photo: Photo, content_hash: str) -> int | None:
+    for inst in photo.all_instances():
+        if inst.content_hash == content_hash and inst.size is not None:
+            return inst.size
+    return None

@@ -36,7 +36,7 @@ def test_a_replica_store_gets_every_copy_and_can_rebuild_the_primary(tmp_path, c
     r = cli("-L", str(lib), "replicate", check=0)
     assert "10 copies in all" in r.out
     r = cli("-L", str(lib), "replicate", "--execute", check=0)
-    assert "copied 10 originals" in r.out and "5 photos now replicated" in r.out
+    assert "copied 10 files" in r.out and "5 photos now replicated" in r.out
     status = cli("-L", str(lib), "status", "--json", check=0).json
     assert status["stores"]["local"]["copies"] == 5 and status["stores"]["nas"]["copies"] == 5
     assert status["stores"]["nas"]["role"] == "replica"
@@ -53,9 +53,9 @@ def test_a_replica_store_gets_every_copy_and_can_rebuild_the_primary(tmp_path, c
     assert r.code == 1 and "missing" in r.out
     assert cli("-L", str(lib), "status", "--json", check=0).json["below_min_copies"] == 1
     r = cli("-L", str(lib), "audit", "--copies", "2")
-    assert r.code == 1 and "1 photos with fewer than 2" in r.out
+    assert r.code == 1 and "1 photo with fewer than 2 verified copies" in r.out
     r = cli("-L", str(lib), "replicate", "--execute", check=0)
-    assert "copied 1 originals" in r.out
+    assert "copied 1 file " in r.out
     assert lost.exists()
     cli("-L", str(lib), "audit", "--blobs", check=0)
     assert git_status(lib) == ""
@@ -76,6 +76,6 @@ def test_store_folder_that_is_not_mounted_is_reported(tmp_path, cli):
     r = cli("-L", str(lib), "replicate", "--execute")
     assert r.code == 1
     assert "store nas" in r.err and "not mounted" in r.err
-    assert "copied 1 originals" in r.out  # the primary still got its copy
+    assert "copied 1 file " in r.out  # the primary still got its copy
     status = cli("-L", str(lib), "status", "--json", check=0).json
     assert status["states"]["resolved"] == 1 and status["stores"]["local"]["copies"] == 1
