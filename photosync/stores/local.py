@@ -66,6 +66,11 @@ def _machine() -> str:
 _MACHINE = _machine()
 
 
+def temp_prefix(pid: int | None = None) -> str:
+    """How a temp file written by process ``pid`` (this one by default) of this machine starts."""
+    return f".tmp-{os.getpid() if pid is None else pid}@{_MACHINE}-"
+
+
 def _read_source(stream: BinaryIO) -> bytes:
     try:
         return stream.read(CHUNK)
@@ -152,7 +157,7 @@ class LocalStore(BlobStore):
         tmp_dir = self.root / TMP_DIR
         tmp_dir.mkdir(exist_ok=True)
         with _writing_lock:
-            fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix=f".tmp-{os.getpid()}@{_MACHINE}-", suffix=".part")
+            fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix=temp_prefix(), suffix=".part")
             _writing.add(os.path.basename(tmp_name))
         tmp = Path(tmp_name)
         try:

@@ -48,10 +48,10 @@ MIN_PART_SIZE = 5 * MiB
 SHA_KEY = "sha256"
 #: from this many puts on, replicate's preload lists the bucket instead of a HEAD per object
 PRELOAD_AT = 100
-#: an unfinished multipart upload of photosync's is aborted once it is this old (store config
-#: ``stale_upload_hours``): an upload only ever runs for the length of one put (a 4 GB video
-#: at 1 MB/s: about 70 minutes), so a day old means its client was killed; aborting a live
-#: one only fails that put (the next run sends it again)
+#: an unfinished multipart upload of photosync's is aborted once it is this old: an upload
+#: only ever runs for the length of one put (a 4 GB video at 1 MB/s: about 70 minutes), so a
+#: day old means its client was killed; aborting a live one only fails that put (the next
+#: run sends it again).  S3's own lifecycle rule for this counts in days too.
 STALE_UPLOAD_HOURS = 24
 #: the names photosync gives objects (layout.blob_name): other tools' uploads are left alone
 _BLOB_NAME = re.compile(r"^(?:[0-9]{4}/[0-9]{2}|undated)/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -231,10 +231,9 @@ class S3Store(BlobStore):
     def clean_temp(self, thorough: bool = False) -> TempCleanup:
         """Abort photosync's own multipart uploads that a killed client left
         unfinished (their parts are stored, and billed, until then), once they
-        are older than ``stale_upload_hours``; uploads of other tools, and of
-        other prefixes, are left alone.  One listing request per 1,000 uploads."""
-        hours = float(self.config.get("stale_upload_hours", STALE_UPLOAD_HOURS))
-        cutoff = datetime.now(timezone.utc) - timedelta(hours=hours)
+        are ``STALE_UPLOAD_HOURS`` old; uploads of other tools, and of other
+        prefixes, are left alone.  One listing request per 1,000 uploads."""
+        cutoff = datetime.now(timezone.utc) - timedelta(hours=STALE_UPLOAD_HOURS)
         start = f"{self.prefix}/" if self.prefix else ""
         removed = removed_bytes = kept = 0
         from botocore.exceptions import BotoCoreError, ClientError
