@@ -271,8 +271,9 @@ def execute(lib: Library, plan: Plan, workers: int | None = None) -> ReplicateRe
         pending[name] = []
         result.failed += len(lost)
         result.skipped_stores[name] = reason
+        it = "it" if len(lost) == 1 else "them"
         note = (f"; {counted(len(lost), 'verified copy', 'verified copies')} of this batch not recorded "
-                "(the next run checks them and records them)" if lost else "")
+                f"(the next run checks {it} and records {it})" if lost else "")
         report.error(f"store {name}", f"{reason}; skipped for the rest of this run{note}")
 
     def record(photo: Photo, action: CopyAction, blob: StoredBlob) -> Photo:
