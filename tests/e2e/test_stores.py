@@ -166,3 +166,39 @@ def test_a_store_folder_that_disappears_mid_run_is_skipped_and_the_others_copies
     assert f"copied {n - in_nas} files" in r.out and "recorded: nas" in r.out
     assert _copies_claimed(lib, "local") == n and _copies_claimed(lib, "nas") == n
     cli("-L", str(lib), "audit", "--blobs", check=0)
+
+
+def test_audit_removes_and_counts_what_killed_writers_left(tmp_path, cli):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from photosync.stores.local import STALE_AFTER, temp_prefix
+
+    pics = tmp_path / "pics"
+    make_photo(pics / "a.jpg", seed=1, taken=datetime(2020, 1, 1))
+    lib = tmp_path / "lib"
+    cli("init", str(lib), check=0)
+    cli("-L", str(lib), "service", "add", "pics", "--type", "local", "--path", str(pics), check=0)
+    cli("-L", str(lib), "discover", check=0)
+    cli("-L", str(lib), "replicate", "--execute", check=0)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    left = {
+        "killed": lib / "blobs/.tmp" / f"{temp_prefix(dead.pid)}abcd1234.part",  # its writer is gone
+        "old": lib / "blobs/2020/01/.tmp-k2j3h4g5.part",  # an older photosync's, hours old
+        "elsewhere": lib / "blobs/.tmp/.tmp-77@other-host.12345678-zxcv0987.part",  # maybe at work
+    }
+    for name, path in left.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(path.parent, 0o755)
+        path.write_bytes(b"\0" * 1_500_000)
+    t = time.time() - STALE_AFTER - 60
+    os.utime(left["old"], (t, t))
+    cli("-L", str(lib), "replicate", check=0)  # a dry run changes nothing
+    assert all(p.exists() for p in left.values())
+    r = cli("-L", str(lib), "audit", "--blobs", check=0)
+    assert "leftovers of interrupted copies: 2 removed (3.0 MB), 1 left (a writer may still be at work)" in r.out
+    assert not left["killed"].exists() and not left["old"].exists() and left["elsewhere"].exists()
+    assert "blobs: 1 copy of 1 photo checked" in r.out
