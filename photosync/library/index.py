@@ -53,6 +53,7 @@ CREATE TABLE IF NOT EXISTS discrepancies(photo_id TEXT NOT NULL, service TEXT NO
     current TEXT NOT NULL, canonical TEXT NOT NULL, wider INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS copies_photo ON copies(photo_id);
 CREATE INDEX IF NOT EXISTS copies_store ON copies(store, good, size);
+CREATE INDEX IF NOT EXISTS copies_whole ON copies(store, whole);
 CREATE INDEX IF NOT EXISTS photos_copies ON photos(good_copies);
 CREATE INDEX IF NOT EXISTS discrepancies_photo ON discrepancies(photo_id);
 CREATE TABLE IF NOT EXISTS old_copies(photo_id TEXT NOT NULL, store TEXT NOT NULL, locator TEXT NOT NULL,
@@ -79,6 +80,14 @@ CREATE TABLE IF NOT EXISTS audit_progress(store TEXT NOT NULL, photo_id TEXT NOT
 _DERIVED = ("photos", "hashes", "items", "copies", "discrepancies", "looks", "old_copies", "invalid")
 _PER_PHOTO = ("photos", "hashes", "items", "copies", "discrepancies", "looks", "old_copies")
 _CACHES = ("scan_cache", "service_runs", "validated", "audit_progress")
+
+
+def _kept(p: Photo) -> tuple[int, set[str]]:
+    """(Photo.verified_copies(), Photo.whole_in()) in one pass."""
+    contents = p.contents()
+    stored = p.stored_contents()
+    verified = min(sum(1 for have in stored.values() if h in have) for h in contents)
+    return verified, {name for name, have in stored.items() if have.issuperset(contents)}
 
 
 class Index:
@@ -156,12 +165,13 @@ class Index:
         ids = [(p.photo_id,) for p, _, _ in entries]
         for table in _PER_PHOTO:
             self.db.executemany(f"DELETE FROM {table} WHERE photo_id=?", ids)
+        kept = {p.photo_id: _kept(p) for p, _, _ in entries}
         self.db.executemany(
             "INSERT INTO photos VALUES(?,?,?,?,?,?,?,?,?,?)",
             [
                 (
                     p.photo_id, path, p.content_hash, p.processing_state, p.metadata.taken_date,
-                    p.metadata.filename, len(p.open_conflicts), len(p.conflicts), p.verified_copies(), blob,
+                    p.metadata.filename, len(p.open_conflicts), len(p.conflicts), kept[p.photo_id][0], blob,
                 )
                 for p, path, blob in entries
             ],
@@ -178,7 +188,7 @@ class Index:
                 hashes.append((h, pid))
             for i in p.all_instances():
                 items.append((i.service, i.id, pid, i.content_hash, int(i.missing_since is not None)))
-            whole = p.whole_in()  # the store holds every content of the photo, not only the original
+            whole = kept[pid][1]  # the store holds every content of the photo, not only the original
             for c in p.blobs.values():
                 copies.append((pid, c.store, int(c.good), c.size, c.locator, int(c.store in whole)))
             for d in p.visibility.discrepancies:
@@ -292,11 +302,13 @@ class Index:
     def store_counts(self) -> dict[str, tuple[int, int, int]]:
         """store -> (good copies, bad copies, bytes in good copies), counting the
         copies of photos' other contents (superseded_blobs) too."""
-        rows = self.db.execute(
-            "SELECT store, sum(good), sum(1-good), sum(CASE WHEN good THEN size ELSE 0 END) FROM "
-            "(SELECT store, good, size FROM copies UNION ALL SELECT store, good, size FROM old_copies) GROUP BY store"
-        ).fetchall()
-        return {r[0]: (r[1] or 0, r[2] or 0, r[3] or 0) for r in rows}
+        out: dict[str, tuple[int, int, int]] = {}
+        for table in ("copies", "old_copies"):  # two GROUP BYs: a UNION of the tables costs 3x at 100,000
+            for r in self.db.execute(f"SELECT store, sum(good), sum(1-good), sum(CASE WHEN good THEN size ELSE 0 END) "
+                                     f"FROM {table} GROUP BY store"):
+                have = out.get(r[0], (0, 0, 0))
+                out[r[0]] = (have[0] + (r[1] or 0), have[1] + (r[2] or 0), have[2] + (r[3] or 0))
+        return out
 
     def photos_below(self, n: int) -> list[tuple[str, int]]:
         return self.db.execute(
@@ -319,20 +331,34 @@ class Index:
             "ORDER BY wider DESC, photo_id, service"
         ).fetchall()
 
+    def _all_whole(self, stores: list[str]) -> bool:
+        """Every photo has every content in each of ``stores`` (one row per photo
+        and store, so counting the index's whole rows says it): the no-change
+        answer without a look at each photo (5 ms at 100,000 instead of 500)."""
+        total = self.count_photos()
+        return all(self.db.execute("SELECT count(*) FROM copies WHERE store=? AND whole=1", (s,)).fetchone()[0] >= total
+                   for s in stores)
+
     def photos_needing_copies(self, stores: list[str]) -> list[str]:
         """Photos in any state that lack a good copy of one of their contents in
         one of ``stores``, and resolved ones (which may only need their state
         moved on): what replicate reads."""
-        marks = ",".join("?" * len(stores))
-        q = (
-            "SELECT photo_id FROM photos p WHERE state='resolved' OR "
-            f"(SELECT count(*) FROM copies c WHERE c.photo_id=p.photo_id AND c.whole=1 AND c.store IN ({marks})) < ? "
-            "ORDER BY taken_date, photo_id"
-        )
-        return [r[0] for r in self.db.execute(q, (*stores, len(stores)))]
+        if self._all_whole(stores):
+            q, args = "SELECT photo_id FROM photos WHERE state='resolved' ORDER BY taken_date, photo_id", ()
+        else:
+            marks = ",".join("?" * len(stores))
+            q = (
+                "SELECT photo_id FROM photos p WHERE state='resolved' OR "
+                f"(SELECT count(*) FROM copies c WHERE c.photo_id=p.photo_id AND c.whole=1 AND c.store IN ({marks})) < ? "
+                "ORDER BY taken_date, photo_id"
+            )
+            args = (*stores, len(stores))
+        return [r[0] for r in self.db.execute(q, args)]
 
     def count_lacking(self, stores: list[str]) -> int:
         """Photos that lack a good copy of one of their contents in one of ``stores``."""
+        if self._all_whole(stores):
+            return 0
         marks = ",".join("?" * len(stores))
         q = ("SELECT count(*) FROM photos p WHERE "
              f"(SELECT count(*) FROM copies c WHERE c.photo_id=p.photo_id AND c.whole=1 AND c.store IN ({marks})) < ?")
