@@ -153,8 +153,9 @@ class BlobCopy:
 
 @dataclass(frozen=True)
 class SupersededBlob:
-    """A verified copy of bytes that were this photo's original before a better
-    variant became canonical: kept on record (and in the store), never deleted."""
+    """A verified copy of one of this photo's other contents (bytes that are not
+    its canonical content): a merged variant, or a former original.  Kept on
+    record (and in the store), never deleted."""
 
     store: str
     locator: str
@@ -249,6 +250,35 @@ class Photo:
 
     def good_copies(self) -> dict[str, BlobCopy]:
         return {name: c for name, c in self.blobs.items() if c.good}
+
+    def contents(self) -> list[str]:
+        """Every distinct content (bytes) this photo holds: the canonical content
+        first, then the other bytes its instances have (merged variants, former
+        originals), each of which is kept in every blob store."""
+        return [self.content_hash, *sorted({i.content_hash for i in self.all_instances()} - {self.content_hash})]
+
+    def stored_contents(self) -> dict[str, set[str]]:
+        """store -> the contents with a good copy there: ``blobs`` holds the
+        canonical content's copies, ``superseded_blobs`` the others'."""
+        out: dict[str, set[str]] = {}
+        for name, c in self.blobs.items():
+            if c.good:
+                out.setdefault(name, set()).add(self.content_hash)
+        for b in self.superseded_blobs:
+            if b.problem is None and b.content_hash != self.content_hash:
+                out.setdefault(b.store, set()).add(b.content_hash)
+        return out
+
+    def verified_copies(self) -> int:
+        """How many stores hold a good copy of its least-kept content: a photo
+        with a merged variant stored nowhere has 0, whatever its original has."""
+        stored = self.stored_contents()
+        return min(sum(1 for have in stored.values() if h in have) for h in self.contents())
+
+    def whole_in(self) -> set[str]:
+        """The stores that hold a good copy of every content of this photo."""
+        need = set(self.contents())
+        return {name for name, have in self.stored_contents().items() if need <= have}
 
     @property
     def open_conflicts(self) -> tuple[Conflict, ...]:

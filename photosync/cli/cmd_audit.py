@@ -36,6 +36,7 @@ def audit(
 ) -> None:
     """Check the library against reality: blobs, visibility, number of copies (default: all three)."""
     from ..phases import audit as a
+    from ..phases.common import counted
     from . import ui
 
     everything = not (blobs or visibility_check or copies is not None)
@@ -58,6 +59,12 @@ def audit(
                 ui.out.print(f"  {ui.printable(p.label)} ({p.photo_id[:8]}) in {p.store}: {p.reason}: {ui.printable(p.locator)}")
             if r.problems:
                 ui.out.print("  run 'photosync replicate --execute' to copy them again from a good source")
+            if r.leftovers_removed or r.leftovers_kept:
+                ui.out.print(
+                    f"  leftovers of interrupted copies: {r.leftovers_removed} removed "
+                    f"({ui.human_bytes(r.leftovers_bytes)})"
+                    + (f", {r.leftovers_kept} left (a writer may still be at work)" if r.leftovers_kept else "")
+                )
             if incremental:
                 left = a.left_in_pass(lib, store)
                 ui.out.print(f"  this pass: {ui.count(left, 'copy', 'copies')} still to check" if left

@@ -17,12 +17,13 @@ def replicate(
     library: Optional[str] = LibraryOption,
     quiet: bool = QuietOption,
 ) -> None:
-    """Copy resolved photos' originals into every blob store, verified, and upload them to the services that
-    take uploads (upload_from); print the plan unless --execute."""
+    """Copy every photo's originals (and the other copies merged into it) into every blob store, verified, and
+    upload resolved photos to the services that take uploads (upload_from); print the plan unless --execute."""
     from ..errors import UsageError
     from ..phases import publish
     from ..phases.replicate import execute as run_execute
     from ..phases.replicate import make_plan
+    from ..phases.common import counted
     from . import ui
 
     def body(lib, reporter):
@@ -32,41 +33,79 @@ def replicate(
         uploads = publish.make_plan(lib)
         reporter.stop()  # the bars end before the summary is printed
         if not execute:
-            ui.out.print(
-                f"[bold]plan[/] (dry run): copy {plan.photos} photos ({ui.human_bytes(plan.total_bytes)}) "
-                f"into {', '.join(plan.stores)}; {len(plan.actions)} copies in all"
-            )
+            if plan.actions:
+                ui.out.print(
+                    f"[bold]plan[/] (dry run): copy {counted(plan.photos, 'photo')} "
+                    f"({ui.human_bytes(plan.total_bytes)}) into {', '.join(plan.stores)}; "
+                    f"{counted(len(plan.actions), 'copy', 'copies')} in all"
+                )
+            else:
+                ui.out.print("[bold]plan[/] (dry run): nothing to copy")
             for a in plan.actions[:100]:
                 tag = " (repair)" if a.repair else ""
-                ui.out.print(f"  {ui.printable(a.label)} ({a.photo_id[:8]}) -> {a.store}{tag}  {ui.human_bytes(a.size)}")
+                what = f" (other content {a.content_hash[7:19]})" if a.content_hash else ""
+                ui.out.print(f"  {ui.printable(a.label)} ({a.photo_id[:8]}){what} -> {a.store}{tag}  "
+                             f"{ui.human_bytes(a.size)}")
             if len(plan.actions) > 100:
                 ui.out.print(f"  ... and {len(plan.actions) - 100} more")
+            ui.out.print(_in_place(plan.total - plan.photos, plan.total, plan.stores))
             if plan.complete:
-                ui.out.print(f"{len(plan.complete)} photos already have every copy and will be marked replicated")
+                ui.out.print(f"{counted(len(plan.complete), 'resolved photo')} with every copy in place "
+                             "will be marked replicated")
             _print_uploads(uploads)
-            if plan.waiting:
-                ui.out.print(f"{plan.waiting} photos wait for resolve first (photosync resolve --auto-resolve simple)")
+            _print_waiting(plan.waiting, bool(publish.targets(lib)))
             ui.out.print("Run with --execute to do it.")
             return False
         result = run_execute(lib, plan, workers=workers)
         sent = publish.execute(lib, uploads, workers=workers)
         reporter.stop()  # the bars end before the summary is printed
-        ui.out.print(
-            f"copied {result.copied} originals ({ui.human_bytes(result.copied_bytes)}), "
-            f"{result.already_there} already in place and verified, {result.photos_replicated} photos now replicated"
-            + (f", [red]{result.failed} failed[/]" if result.failed else "")
-        )
+        if plan.actions or result.photos_replicated:
+            per_store = ", ".join(f"{name} {n}" for name, n in result.stored.items() if n)
+            ui.out.print(
+                f"copied {counted(result.copied, 'file')} ({ui.human_bytes(result.copied_bytes)}), "
+                f"{result.already_there} found in place and verified"
+                + (f" (recorded: {per_store})" if len(plan.stores) > 1 and per_store else "")
+                + f"; {counted(result.photos_replicated, 'photo')} now replicated"
+                + (f", [red]{result.failed} failed[/]" if result.failed else "")
+            )
+        else:
+            ui.out.print("nothing to copy")
+        for name, why in result.skipped_stores.items():
+            ui.out.print(f"[red]store {name} skipped[/]: {why}")
+        ui.out.print(_in_place(plan.total - result.lacking, plan.total, plan.stores))
         if uploads.actions or uploads.refused:
             ui.out.print(
-                f"uploaded {sent.uploaded} photos to services, {sent.found} found there already (recorded)"
+                f"uploaded {counted(sent.uploaded, 'photo')} to services, {sent.found} found there already (recorded)"
                 + (f", {sent.refused} refused (a service policy conflict)" if sent.refused else "")
                 + (f", [red]{sent.failed} failed[/]" if sent.failed else "")
             )
-        if plan.waiting:
-            ui.out.print(f"{plan.waiting} photos wait for resolve first")
+        _print_waiting(plan.waiting, bool(publish.targets(lib)))
         return result.failed > 0 or sent.failed > 0
 
     with_library(body, quiet=quiet, library=library)
+
+
+def _in_place(n: int, total: int, stores: list[str]) -> str:
+    """How many photos have a verified copy of every content in every store: from
+    the plan (dry run) or the index after the run, the one source of the figure."""
+    from ..phases.common import counted
+
+    where = ", ".join(stores)
+    if total and n == total:
+        return f"every photo has a verified copy of everything it holds in {where} ({counted(total, 'photo')})"
+    return f"photos with a verified copy of everything they hold in {where}: {n} of {total}"
+
+
+def _print_waiting(waiting: int, uploads: bool) -> None:
+    from ..phases.common import counted
+    from . import ui
+
+    if waiting:
+        ui.out.print(
+            f"{counted(waiting, 'photo')} not resolved yet (photosync resolve): their bytes are copied all the same; "
+            + ("they are marked replicated, and uploaded to services, once resolved" if uploads
+               else "they are marked replicated once resolved")
+        )
 
 
 def _print_uploads(uploads) -> None:
@@ -77,7 +116,7 @@ def _print_uploads(uploads) -> None:
     counts: dict[tuple[str, str], int] = {}
     for a in uploads.actions:
         counts[(a.service, a.visibility)] = counts.get((a.service, a.visibility), 0) + 1
-    ui.out.print(f"[bold]uploads[/] (dry run): {len(uploads.actions)} photos "
+    ui.out.print(f"[bold]uploads[/] (dry run): {len(uploads.actions)} photo{'' if len(uploads.actions) == 1 else 's'} "
                  f"({ui.human_bytes(uploads.total_bytes)})")
     for (service, level), n in sorted(counts.items()):
         ui.out.print(f"  {n} to {service} as {level}")

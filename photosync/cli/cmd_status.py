@@ -38,9 +38,11 @@ def _when(ts):
 def _render(data: dict, ui) -> None:
     from rich.table import Table
 
+    from ..phases.common import counted
+
     states = data["states"]
     ui.out.print(
-        f"[bold]{ui.count(data['photos'], 'photo')}[/] in {data['library']}: "
+        f"[bold]{counted(data['photos'], 'photo')}[/] in {data['library']}: "
         + ", ".join(f"{n} {s}" for s, n in states.items())
     )
     t = Table(title="Services", title_justify="left")
@@ -63,10 +65,14 @@ def _render(data: dict, ui) -> None:
     for name, s in data["stores"].items():
         t.add_row(name, s["type"] or "?", s["role"], str(s["copies"]), str(s["bad_copies"]), ui.human_bytes(s["bytes"]))
     ui.out.print(t)
-    below = data["below_min_copies"]
+    below, n = data["below_min_copies"], data["min_copies"]
+    without = data.get("without_copy", 0)
     ui.out.print(
-        f"min_copies {data['min_copies']}: "
-        + (f"[yellow]{ui.count(below, 'photo')} below[/] (photosync audit --copies {data['min_copies']})" if below else "every photo has enough copies")
+        f"min_copies {n}: "
+        + (f"[yellow]{counted(below, 'photo')} below[/] (photosync audit --copies {n})" if below
+           else f"every photo has a copy of everything it holds in at least {counted(n, 'store')}")
+        + (f"; [red]{counted(without, 'photo')} without any copy of some of its bytes[/] "
+           "(photosync replicate --execute)" if without else "")
     )
     c = data["conflicts"]
     ui.out.print(

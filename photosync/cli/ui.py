@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..events import Problem
+from ..words import counted as count  # noqa: F401  (ui.count: one place for counted nouns)
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -21,11 +22,6 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 def printable(text: str) -> str:
     """A name safe to print: control characters (a newline in a file name) shown escaped."""
     return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text)
-
-
-def count(n: int, singular: str, plural: str | None = None) -> str:
-    """'1 photo', '2 photos', '1 copy', '3 copies' (numbers with thousands separators)."""
-    return f"{n:,} {singular if n == 1 else (plural or singular + 's')}"
 
 
 def human_bytes(n: int | float | None) -> str:

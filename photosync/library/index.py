@@ -20,7 +20,7 @@ from typing import Iterable, Iterator
 
 from ..model import Photo
 
-INDEX_VERSION = "9"
+INDEX_VERSION = "10"
 CACHE_VERSION = "1"
 
 _SCHEMA = """
@@ -48,11 +48,12 @@ CREATE TABLE IF NOT EXISTS items(
 CREATE INDEX IF NOT EXISTS items_photo ON items(photo_id);
 CREATE INDEX IF NOT EXISTS items_service ON items(service, photo_id, missing);
 CREATE TABLE IF NOT EXISTS copies(photo_id TEXT NOT NULL, store TEXT NOT NULL, good INTEGER NOT NULL,
-    size INTEGER NOT NULL, locator TEXT NOT NULL, PRIMARY KEY(photo_id, store));
+    size INTEGER NOT NULL, locator TEXT NOT NULL, whole INTEGER NOT NULL, PRIMARY KEY(photo_id, store));
 CREATE TABLE IF NOT EXISTS discrepancies(photo_id TEXT NOT NULL, service TEXT NOT NULL,
     current TEXT NOT NULL, canonical TEXT NOT NULL, wider INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS copies_photo ON copies(photo_id);
 CREATE INDEX IF NOT EXISTS copies_store ON copies(store, good, size);
+CREATE INDEX IF NOT EXISTS copies_whole ON copies(store, whole);
 CREATE INDEX IF NOT EXISTS photos_copies ON photos(good_copies);
 CREATE INDEX IF NOT EXISTS discrepancies_photo ON discrepancies(photo_id);
 CREATE TABLE IF NOT EXISTS old_copies(photo_id TEXT NOT NULL, store TEXT NOT NULL, locator TEXT NOT NULL,
@@ -82,6 +83,14 @@ CREATE TABLE IF NOT EXISTS widenings(photo_id TEXT PRIMARY KEY, path TEXT NOT NU
 _DERIVED = ("photos", "hashes", "items", "copies", "discrepancies", "looks", "old_copies", "invalid")
 _PER_PHOTO = ("photos", "hashes", "items", "copies", "discrepancies", "looks", "old_copies")
 _CACHES = ("scan_cache", "service_runs", "validated", "audit_progress")
+
+
+def _kept(p: Photo) -> tuple[int, set[str]]:
+    """(Photo.verified_copies(), Photo.whole_in()) in one pass."""
+    contents = p.contents()
+    stored = p.stored_contents()
+    verified = min(sum(1 for have in stored.values() if h in have) for h in contents)
+    return verified, {name for name, have in stored.items() if have.issuperset(contents)}
 
 
 class Index:
@@ -178,12 +187,13 @@ class Index:
         ids = [(p.photo_id,) for p, _, _ in entries]
         for table in _PER_PHOTO:
             self.db.executemany(f"DELETE FROM {table} WHERE photo_id=?", ids)
+        kept = {p.photo_id: _kept(p) for p, _, _ in entries}
         self.db.executemany(
             "INSERT INTO photos VALUES(?,?,?,?,?,?,?,?,?,?)",
             [
                 (
                     p.photo_id, path, p.content_hash, p.processing_state, p.metadata.taken_date,
-                    p.metadata.filename, len(p.open_conflicts), len(p.conflicts), len(p.good_copies()), blob,
+                    p.metadata.filename, len(p.open_conflicts), len(p.conflicts), kept[p.photo_id][0], blob,
                 )
                 for p, path, blob in entries
             ],
@@ -200,13 +210,14 @@ class Index:
                 hashes.append((h, pid))
             for i in p.all_instances():
                 items.append((i.service, i.id, pid, i.content_hash, int(i.missing_since is not None)))
+            whole = kept[pid][1]  # the store holds every content of the photo, not only the original
             for c in p.blobs.values():
-                copies.append((pid, c.store, int(c.good), c.size, c.locator))
+                copies.append((pid, c.store, int(c.good), c.size, c.locator, int(c.store in whole)))
             for d in p.visibility.discrepancies:
                 disc.append((pid, d.service, d.current, d.canonical, int(d.wider)))
         self.db.executemany("INSERT OR IGNORE INTO hashes VALUES(?,?)", hashes)
         self.db.executemany("INSERT OR REPLACE INTO items VALUES(?,?,?,?,?)", items)
-        self.db.executemany("INSERT INTO copies VALUES(?,?,?,?,?)", copies)
+        self.db.executemany("INSERT INTO copies VALUES(?,?,?,?,?,?)", copies)
         self.db.executemany("INSERT INTO discrepancies VALUES(?,?,?,?,?)", disc)
         self.db.executemany("INSERT INTO looks VALUES(?,?,?,?,?,?)", looks)
         self.db.executemany("INSERT INTO old_copies VALUES(?,?,?,?,?,?)", old)
@@ -311,11 +322,15 @@ class Index:
         return {r[0]: (r[1], r[2], r[3] or 0) for r in rows}
 
     def store_counts(self) -> dict[str, tuple[int, int, int]]:
-        """store -> (good copies, bad copies, bytes in good copies)."""
-        rows = self.db.execute(
-            "SELECT store, sum(good), sum(1-good), sum(CASE WHEN good THEN size ELSE 0 END) FROM copies GROUP BY store"
-        ).fetchall()
-        return {r[0]: (r[1] or 0, r[2] or 0, r[3] or 0) for r in rows}
+        """store -> (good copies, bad copies, bytes in good copies), counting the
+        copies of photos' other contents (superseded_blobs) too."""
+        out: dict[str, tuple[int, int, int]] = {}
+        for table in ("copies", "old_copies"):  # two GROUP BYs: a UNION of the tables costs 3x at 100,000
+            for r in self.db.execute(f"SELECT store, sum(good), sum(1-good), sum(CASE WHEN good THEN size ELSE 0 END) "
+                                     f"FROM {table} GROUP BY store"):
+                have = out.get(r[0], (0, 0, 0))
+                out[r[0]] = (have[0] + (r[1] or 0), have[1] + (r[2] or 0), have[2] + (r[3] or 0))
+        return out
 
     def photos_below(self, n: int) -> list[tuple[str, int]]:
         return self.db.execute(
@@ -338,15 +353,38 @@ class Index:
             "ORDER BY wider DESC, photo_id, service"
         ).fetchall()
 
+    def _all_whole(self, stores: list[str]) -> bool:
+        """Every photo has every content in each of ``stores`` (one row per photo
+        and store, so counting the index's whole rows says it): the no-change
+        answer without a look at each photo (5 ms at 100,000 instead of 500)."""
+        total = self.count_photos()
+        return all(self.db.execute("SELECT count(*) FROM copies WHERE store=? AND whole=1", (s,)).fetchone()[0] >= total
+                   for s in stores)
+
     def photos_needing_copies(self, stores: list[str]) -> list[str]:
-        """Resolved photos, and replicated ones that lack a good copy in one of ``stores``."""
+        """Photos in any state that lack a good copy of one of their contents in
+        one of ``stores``, and resolved ones (which may only need their state
+        moved on): what replicate reads."""
+        if self._all_whole(stores):
+            q, args = "SELECT photo_id FROM photos WHERE state='resolved' ORDER BY taken_date, photo_id", ()
+        else:
+            marks = ",".join("?" * len(stores))
+            q = (
+                "SELECT photo_id FROM photos p WHERE state='resolved' OR "
+                f"(SELECT count(*) FROM copies c WHERE c.photo_id=p.photo_id AND c.whole=1 AND c.store IN ({marks})) < ? "
+                "ORDER BY taken_date, photo_id"
+            )
+            args = (*stores, len(stores))
+        return [r[0] for r in self.db.execute(q, args)]
+
+    def count_lacking(self, stores: list[str]) -> int:
+        """Photos that lack a good copy of one of their contents in one of ``stores``."""
+        if self._all_whole(stores):
+            return 0
         marks = ",".join("?" * len(stores))
-        q = (
-            "SELECT photo_id FROM photos p WHERE state='resolved' OR (state='replicated' AND "
-            f"(SELECT count(*) FROM copies c WHERE c.photo_id=p.photo_id AND c.good=1 AND c.store IN ({marks})) < ?) "
-            "ORDER BY taken_date, photo_id"
-        )
-        return [r[0] for r in self.db.execute(q, (*stores, len(stores)))]
+        q = ("SELECT count(*) FROM photos p WHERE "
+             f"(SELECT count(*) FROM copies c WHERE c.photo_id=p.photo_id AND c.whole=1 AND c.store IN ({marks})) < ?")
+        return self.db.execute(q, (*stores, len(stores))).fetchone()[0]
 
     def photos_to_upload(self, target: str, sources: list[str]) -> list[str]:
         """Resolved or replicated photos with a present copy on one of ``sources``

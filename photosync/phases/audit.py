@@ -40,6 +40,10 @@ class BlobAudit:
     ok: int = 0
     repaired_records: int = 0
     pass_finished: bool = False
+    #: temp files / unfinished uploads of writers that died, removed; and those kept (a writer may be at work)
+    leftovers_removed: int = 0
+    leftovers_bytes: int = 0
+    leftovers_kept: int = 0
     problems: list[BlobProblem] = field(default_factory=list)
     commits: list[str] = field(default_factory=list)
 
@@ -109,6 +113,15 @@ def audit_blobs(lib: Library, *, sample: str | None = None, store: str | None = 
             lib.report.error(f"store {name}", f"{reason}; its copies were not checked (and not marked bad)")
         else:
             up.append(name)
+    for name in up:
+        try:  # a killed writer's leftovers: walking the store costs little next to reading its blobs
+            cleaned = stores[name].clean_temp(thorough=True)
+        except (PhotosyncError, OSError) as e:
+            lib.report.warning(f"store {name}", f"could not look for leftovers of interrupted copies: {e}")
+            continue
+        result.leftovers_removed += cleaned.removed
+        result.leftovers_bytes += cleaned.removed_bytes
+        result.leftovers_kept += cleaned.kept
     assert lib.index is not None
     index = lib.index
     rows = index.copy_rows(up, superseded=True) if up else []

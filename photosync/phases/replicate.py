@@ -1,11 +1,21 @@
-"""Phase 3, replicate: copy each resolved photo's original into every active
-blob store, verified, then record it.
+"""Phase 3, replicate: copy every content of every photo (its original, and the
+other bytes it holds: merged variants, former originals) into every active blob
+store, verified, then record it.
+
+Every photo's bytes are stored whatever its conflicts: originals are
+content-addressed, so a question a person has not answered yet changes nothing
+about which bytes to keep.  Only the state waits for resolve (``replicated`` =
+resolved and every content in every active store), and so do uploads to
+services (phases/publish.py).
 
 Write order (restic's): the store writes and verifies the bytes, ``flush``
 makes them durable, and only then does the photo's JSON record the copy, in a
 commit per batch.  A run killed at any moment leaves blobs that no JSON points
 at (harmless: the rerun finds them, checks their hash and records them without
-copying again), never a JSON that points at an unverified blob.
+copying again), never a JSON that points at an unverified blob.  A store that
+fails (a put, or its flush) is reported once and skipped for the rest of the
+run: the copies it had not made durable are not recorded, the other stores'
+are.
 """
 
 from __future__ import annotations
@@ -18,13 +28,11 @@ from ..errors import InvalidRecord, PhotosyncError, SourceError, StoreError, Ver
 from ..library import config as cfg
 from ..library.layout import utc_now
 from ..library.library import Library
-from ..model import BlobCopy, Photo
+from ..model import BlobCopy, Photo, SupersededBlob
 from ..stores.base import BlobStore, StoredBlob
-from .common import Connectors, blob_key, make_stores
+from .common import Connectors, blob_key, content_size, counted, make_stores
 
 COMMIT_EVERY_SECONDS = 30
-#: a store that fails this many times in a row is skipped for the rest of the run
-STORE_FAILURE_LIMIT = 5
 
 
 @dataclass
@@ -35,16 +43,20 @@ class CopyAction:
     size: int | None
     repair: bool = False
     locator: str = ""
+    #: the content to copy ("" for the photo's canonical content)
+    content_hash: str = ""
 
 
 @dataclass
 class Plan:
     stores: list[str]
     actions: list[CopyAction] = field(default_factory=list)
-    #: photos whose copies are all in place but whose state still says resolved
+    #: resolved photos whose copies are all in place: only their state moves on to replicated
     complete: list[str] = field(default_factory=list)
-    #: photos still waiting for resolve
+    #: photos not resolved yet (their bytes are copied all the same)
     waiting: int = 0
+    #: photos in the library
+    total: int = 0
 
     @property
     def total_bytes(self) -> int:
@@ -52,27 +64,44 @@ class Plan:
 
     @property
     def photos(self) -> int:
+        """Photos that lack a copy of some content in some store."""
         return len({a.photo_id for a in self.actions})
 
 
 @dataclass
 class ReplicateResult:
+    #: copies written (and recorded), and their bytes
     copied: int = 0
     copied_bytes: int = 0
+    #: copies found in a store already, verified against the source, and recorded
     already_there: int = 0
     photos_replicated: int = 0
+    #: copies not made or not recorded
     failed: int = 0
+    #: store -> copies recorded in it (written or found in place)
+    stored: dict[str, int] = field(default_factory=dict)
+    #: store -> why it was skipped for the rest of the run
+    skipped_stores: dict[str, str] = field(default_factory=dict)
+    #: photos that still lack a copy of some content in some active store, after the run
+    lacking: int = 0
     commits: list[str] = field(default_factory=list)
 
 
-def _missing_stores(photo: Photo, stores: list[str]) -> list[tuple[str, bool]]:
+def missing_copies(photo: Photo, stores: list[str]) -> list[tuple[str, str, bool]]:
+    """(content hash, store, repair) for every content of ``photo`` that has no
+    good copy in one of ``stores``; repair when a copy of it there is recorded
+    but was found missing or corrupt."""
+    stored = photo.stored_contents()
     out = []
-    for name in stores:
-        copy = photo.blobs.get(name)
-        if copy is None:
-            out.append((name, False))
-        elif not copy.good:
-            out.append((name, True))
+    for h in photo.contents():
+        for name in stores:
+            if h in stored.get(name, ()):
+                continue
+            if h == photo.content_hash:
+                repair = name in photo.blobs
+            else:
+                repair = any(b.store == name and b.content_hash == h for b in photo.superseded_blobs)
+            out.append((h, name, repair))
     return out
 
 
@@ -80,44 +109,69 @@ def make_plan(lib: Library) -> Plan:
     stores = cfg.active_stores(lib.preferences)
     plan = Plan(stores=stores)
     assert lib.index is not None
-    plan.waiting = len(lib.index.photo_ids(["discovered"]))
+    plan.waiting = lib.index.state_counts().get("discovered", 0)
+    plan.total = lib.index.count_photos()
     for pid in lib.index.photos_needing_copies(stores):
         try:
             photo = lib.get_photo(pid)
         except InvalidRecord as e:
             lib.report.error(e.path, f"{e.reason}; not replicated")
             continue
-        missing = _missing_stores(photo, stores)
+        missing = missing_copies(photo, stores)
         if not missing:
-            plan.complete.append(pid)
+            if photo.processing_state == "resolved":
+                plan.complete.append(pid)
             continue
-        size = _photo_size(photo)
-        locator = blob_key(photo).name
-        for store, repair in missing:
-            plan.actions.append(CopyAction(pid, photo.label, store, size, repair, locator))
+        for h, store, repair in missing:
+            canonical = h == photo.content_hash
+            plan.actions.append(CopyAction(pid, photo.label, store, content_size(photo, h), repair,
+                                           blob_key(photo, h).name, "" if canonical else h))
     return plan
 
 
-def _photo_size(photo: Photo) -> int | None:
-    for inst in photo.all_instances():
-        if inst.content_hash == photo.content_hash and inst.size is not None:
-            return inst.size
-    return None
+class _Source:
+    """A source's stream: a failure to read it is the source's (replicate tries
+    the next source), never the destination store's."""
+
+    def __init__(self, f, desc: str):
+        self._f = f
+        self._desc = desc
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            return self._f.read(n)
+        except (OSError, StoreError) as e:
+            raise SourceError(f"reading {self._desc} failed: {e}") from None
+
+    def __getattr__(self, name):  # seek, seekable, fileno, tell: the file's own
+        return getattr(self._f, name)
+
+    def close(self) -> None:
+        self._f.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._f.close()
 
 
 class _Copier:
-    """Finds a readable source for a photo and puts it into a store."""
+    """Finds a readable source for a content of a photo and puts it into a store."""
 
     def __init__(self, lib: Library, stores: dict[str, BlobStore]):
         self.lib = lib
         self.stores = stores
         self.connectors = Connectors(lib)
+        #: stores skipped for the rest of the run (not used as sources either)
+        self.disabled: set[str] = set()
 
-    def sources(self, photo: Photo):
-        """(description, opener) for each place the original might be read from:
-        the canonical source first, then the other copies with the same bytes,
-        then verified copies in blob stores."""
-        insts = [i for i in photo.all_instances() if i.content_hash == photo.content_hash and i.missing_since is None]
+    def sources(self, photo: Photo, content_hash: str | None = None):
+        """(description, opener) for each place a content (the original by
+        default) might be read from: the canonical source first, then the other
+        present copies with the same bytes, then verified copies in blob stores."""
+        h = content_hash or photo.content_hash
+        insts = [i for i in photo.all_instances() if i.content_hash == h and i.missing_since is None]
         insts.sort(key=lambda i: (i.key != photo.canonical_source, i.service, i.id))
         for inst in insts:
             def opener(inst=inst):
@@ -130,31 +184,63 @@ class _Copier:
                 return conn.open(inst.id, raw)
 
             yield inst.key, opener
-        for name, copy in photo.good_copies().items():
-            if name in self.stores:
-                yield f"store {name}", (lambda s=self.stores[name], c=copy: s.open(c.locator))
+        if h == photo.content_hash:
+            copies = [(name, c.locator) for name, c in photo.good_copies().items()]
+        else:
+            copies = [(b.store, b.locator) for b in photo.superseded_blobs if b.content_hash == h and b.problem is None]
+        for name, locator in copies:
+            if name in self.stores and name not in self.disabled:
+                yield f"store {name}", (lambda s=self.stores[name], loc=locator: s.open(loc))
 
-    def copy(self, photo: Photo, store_name: str) -> StoredBlob:
+    def copy(self, photo: Photo, store_name: str, content_hash: str | None = None) -> StoredBlob:
+        h = content_hash or photo.content_hash
         store = self.stores[store_name]
-        key = blob_key(photo)
-        size = _photo_size(photo)
+        key = blob_key(photo, h)
+        size = content_size(photo, h)
         tried = []
-        for desc, opener in self.sources(photo):
+        for desc, opener in self.sources(photo, h):
             if desc == f"store {store_name}":
                 continue
             try:
                 stream = opener()
-            except (SourceError, StoreError, PhotosyncError) as e:
+            except (PhotosyncError, OSError) as e:
                 tried.append(f"{desc}: {e}")
                 continue
             try:
-                with stream:
-                    return store.put(key, stream, size)
+                with _Source(stream, desc) as source:
+                    return store.put(key, source, size)
             except (VerificationError, SourceError) as e:
                 tried.append(f"{desc}: {e}")
                 continue
         detail = "; ".join(tried) if tried else "no copy of it is known"
-        raise SourceError(f"no readable source for the original ({detail})")
+        what = "the original" if h == photo.content_hash else f"its other content {h[7:19]}"
+        raise SourceError(f"no readable source for {what} ({detail})")
+
+
+def _why(name: str, e: Exception) -> str:
+    """A store failure as a sentence (without a repeated 'store NAME: ')."""
+    if isinstance(e, OSError) and e.strerror:
+        text = f"{e.strerror}: {e.filename}" if e.filename else e.strerror
+    else:
+        text = str(e)
+    prefix = f"store {name}: "
+    return text[len(prefix):] if text.startswith(prefix) else text
+
+
+def commit_message(stored: dict[str, int], replicated: int) -> str | None:
+    """'replicate: 308 photo copies stored in local, 12 in nas; 5 photos now
+    replicated': each store with its own count, only stores that got copies."""
+    parts = [(name, n) for name, n in stored.items() if n]
+    text = ""
+    if parts:
+        (first, n), rest = parts[0], parts[1:]
+        text = f"{counted(n, 'photo copy', 'photo copies')} stored in {first}"
+        text += "".join(f", {m} in {name}" for name, m in rest)
+    if replicated:
+        text += ("; " if text else "") + f"{counted(replicated, 'photo')} now replicated"
+        if not parts:
+            text += " (every copy was in place)"
+    return f"replicate: {text}" if text else None
 
 
 def execute(lib: Library, plan: Plan, workers: int | None = None) -> ReplicateResult:
@@ -170,36 +256,96 @@ def execute(lib: Library, plan: Plan, workers: int | None = None) -> ReplicateRe
     workers = workers or int(lib.preferences["sync_preferences"].get("max_parallel_uploads", 4))
     batch = int(lib.preferences["sync_preferences"].get("commit_batch_size", 500))
     copier = _Copier(lib, stores)
-    failures = {name: 0 for name in stores}
-    disabled: set[str] = set()
+    disabled = copier.disabled
     now = utc_now()
-    pending_done = 0
+    #: verified copies not yet made durable, per store: recorded only after that store's flush
+    pending: dict[str, list[tuple[CopyAction, StoredBlob]]] = {name: [] for name in stores}
+    replicated_in_batch = 0
     last_commit = time.monotonic()
 
-    def record(photo: Photo, store_name: str, blob: StoredBlob) -> Photo:
-        copies = dict(photo.blobs)
-        copies[store_name] = BlobCopy(store_name, blob.locator, blob.size, now)
-        changes: dict = {"blobs": copies}
-        if store_name == primary:
-            changes["source_of_truth_path"] = stores[store_name].uri(blob.locator)
-        photo = photo.replace(**changes)
-        if photo.processing_state == "resolved" and all(s in photo.good_copies() for s in plan.stores):
-            photo = photo.replace(processing_state="replicated")
+    def disable(name: str, reason: str) -> None:
+        if name in disabled:
+            return
+        disabled.add(name)
+        lost = pending[name]
+        pending[name] = []
+        result.failed += len(lost)
+        result.skipped_stores[name] = reason
+        it = "it" if len(lost) == 1 else "them"
+        note = (f"; {counted(len(lost), 'verified copy', 'verified copies')} of this batch not recorded "
+                f"(the next run checks {it} and records {it})" if lost else "")
+        report.error(f"store {name}", f"{reason}; skipped for the rest of this run{note}")
+
+    def record(photo: Photo, action: CopyAction, blob: StoredBlob) -> Photo:
+        name = action.store
+        if not action.content_hash:
+            copies = dict(photo.blobs)
+            copies[name] = BlobCopy(name, blob.locator, blob.size, now)
+            changes: dict = {"blobs": copies}
+            if name == primary:
+                changes["source_of_truth_path"] = stores[name].uri(blob.locator)
+            return photo.replace(**changes)
+        h = action.content_hash
+        # the new copy replaces a record of the same file, and records of copies of these
+        # bytes in this store that were found missing or corrupt (the bad bytes stay where
+        # they are; git history keeps the record)
+        kept = [b for b in photo.superseded_blobs
+                if (b.store, b.locator) != (name, blob.locator)
+                and not (b.store == name and b.content_hash == h and b.problem is not None)]
+        kept.append(SupersededBlob(name, blob.locator, blob.size, now, h))
+        return photo.replace(superseded_blobs=tuple(kept))
+
+    def promote(photo: Photo) -> Photo:
+        nonlocal replicated_in_batch
+        if photo.processing_state == "resolved" and set(plan.stores) <= photo.whole_in():
             result.photos_replicated += 1
+            replicated_in_batch += 1
+            return photo.replace(processing_state="replicated")
         return photo
 
     def commit(final: bool = False) -> None:
-        nonlocal pending_done, last_commit
-        for store in stores.values():
-            store.flush()  # bytes durable before any JSON records them
-        names = ", ".join(stores)
-        msg = f"replicate: {pending_done} photo copies stored in {names}"
-        if not final:
-            msg += " (batch)"
-        oid = lib.commit(msg)
-        if oid:
-            result.commits.append(oid)
-        pending_done = 0
+        nonlocal replicated_in_batch, last_commit
+        durable: list[tuple[CopyAction, StoredBlob]] = []
+        for name in list(pending):
+            items = pending[name]
+            if not items:
+                continue
+            try:
+                stores[name].flush()  # bytes durable before any JSON records them
+            except (StoreError, OSError) as e:
+                disable(name, _why(name, e))
+                continue
+            durable.extend(items)
+            pending[name] = []
+        stored: dict[str, int] = {}
+        touched: dict[str, None] = {}
+        for action, blob in durable:
+            try:
+                photo = lib.get_photo(action.photo_id)
+            except InvalidRecord as e:
+                report.error(e.path, f"{e.reason}; its copy in {action.store} is not recorded")
+                result.failed += 1
+                continue
+            lib.stage(record(photo, action, blob))
+            touched[action.photo_id] = None
+            stored[action.store] = stored.get(action.store, 0) + 1
+            result.stored[action.store] = result.stored.get(action.store, 0) + 1
+            if blob.reused:
+                result.already_there += 1
+            else:
+                result.copied += 1
+                result.copied_bytes += blob.size
+        for pid in touched:
+            photo = lib.get_photo(pid)
+            promoted = promote(photo)
+            if promoted is not photo:
+                lib.stage(promoted)
+        msg = commit_message({name: stored.get(name, 0) for name in stores}, replicated_in_batch)
+        if msg is not None:
+            oid = lib.commit(msg if final else msg + " (batch)")
+            if oid:
+                result.commits.append(oid)
+        replicated_in_batch = 0
         last_commit = time.monotonic()
 
     # photos whose copies were all there already only change state
@@ -209,17 +355,28 @@ def execute(lib: Library, plan: Plan, workers: int | None = None) -> ReplicateRe
         except InvalidRecord as e:
             report.error(e.path, e.reason)
             continue
-        if photo.processing_state == "resolved":
-            lib.stage(photo.replace(processing_state="replicated"))
-            result.photos_replicated += 1
+        promoted = promote(photo)
+        if promoted is not photo:
+            lib.stage(promoted)
+        if lib.staged_count >= batch:
+            commit()
 
     for name, store in stores.items():
         mine = [a.locator for a in plan.actions if a.store == name]
-        if mine:
-            try:
-                store.preload(mine)
-            except PhotosyncError:
-                pass  # just a hint: each put will ask
+        if not mine:
+            continue
+        try:  # leftovers of a writer killed mid-put (a temp file, an unfinished upload)
+            cleaned = store.clean_temp()
+        except (PhotosyncError, OSError) as e:
+            report.warning(f"store {name}", f"could not look for leftovers of interrupted copies: {_why(name, e)}")
+        else:
+            if cleaned.removed:
+                report.info(f"store {name}: removed {counted(cleaned.removed, 'leftover')} of interrupted copies "
+                            f"({cleaned.removed_bytes / 1e6:.1f} MB)")
+        try:
+            store.preload(mine)
+        except PhotosyncError:
+            pass  # just a hint: each put will ask
     task = report.task("Copying originals", total=len(plan.actions), total_bytes=plan.total_bytes or None)
     try:
         with ThreadPoolExecutor(max(1, workers), thread_name_prefix="copy") as pool:
@@ -240,7 +397,7 @@ def execute(lib: Library, plan: Plan, workers: int | None = None) -> ReplicateRe
                         report.error(e.path, f"{e.reason}; not replicated")
                         result.failed += 1
                         continue
-                    running[pool.submit(copier.copy, photo, action.store)] = action
+                    running[pool.submit(copier.copy, photo, action.store, action.content_hash or None)] = action
 
             submit_more()
             while running:
@@ -256,27 +413,21 @@ def execute(lib: Library, plan: Plan, workers: int | None = None) -> ReplicateRe
                         continue
                     except (StoreError, OSError) as e:
                         result.failed += 1
-                        failures[action.store] += 1
-                        report.error(f"store {action.store}", f"{action.label}: {e}")
-                        if failures[action.store] >= STORE_FAILURE_LIMIT and action.store not in disabled:
-                            disabled.add(action.store)
-                            report.error(f"store {action.store}", "keeps failing; skipped for the rest of this run")
+                        disable(action.store, _why(action.store, e))
                         continue
-                    failures[action.store] = 0
-                    photo = lib.get_photo(action.photo_id)
-                    lib.stage(record(photo, action.store, blob))
-                    if blob.reused:
-                        result.already_there += 1
-                    else:
-                        result.copied += 1
-                        result.copied_bytes += blob.size
-                    pending_done += 1
-                if lib.staged_count >= batch or (
-                    pending_done and time.monotonic() - last_commit > COMMIT_EVERY_SECONDS
+                    if action.store in disabled:  # put before the store failed: not flushed, not recorded
+                        result.failed += 1
+                        continue
+                    pending[action.store].append((action, blob))
+                waiting_copies = sum(len(v) for v in pending.values())
+                if waiting_copies >= batch or (
+                    waiting_copies and time.monotonic() - last_commit > COMMIT_EVERY_SECONDS
                 ):
                     commit()
                 submit_more()
     finally:
         task.close()
         commit(final=True)
+        assert lib.index is not None
+        result.lacking = lib.index.count_lacking(plan.stores)
     return result

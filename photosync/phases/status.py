@@ -26,6 +26,7 @@ def _counts(lib: Library, min_copies: int) -> dict:
         "services": index.service_counts(),
         "stores": index.store_counts(),
         "below": index.count_below(min_copies),
+        "without": index.count_below(1),
         "conflicts": index.conflict_counts(),
         "discrepancies": index.count_discrepancies(),
     }
@@ -82,7 +83,9 @@ def gather(lib: Library) -> dict:
         "services": out_services,
         "stores": out_stores,
         "min_copies": min_copies,
+        # a photo counts its contents: one whose merged variant is stored nowhere is short of a copy
         "below_min_copies": counts["below"],
+        "without_copy": counts["without"],
         "conflicts": {"open": open_conflicts, "recorded": all_conflicts},
         "visibility_discrepancies": counts["discrepancies"],
         "invalid_files": [{"path": p, "reason": r} for p, r in index.invalid_files()],

@@ -61,6 +61,16 @@ class Check:
     size: int | None = None
 
 
+@dataclass(frozen=True)
+class TempCleanup:
+    """What :meth:`BlobStore.clean_temp` found: leftovers of writers that died
+    (removed), and those it left because their writer may still be at work."""
+
+    removed: int = 0
+    removed_bytes: int = 0
+    kept: int = 0
+
+
 @dataclass
 class StoreContext:
     library_root: Path
@@ -114,6 +124,13 @@ class BlobStore(ABC):
 
     def flush(self) -> None:
         """Make every blob put so far durable before anything records it."""
+
+    def clean_temp(self, thorough: bool = False) -> TempCleanup:
+        """Remove what writers that died left behind (a local store's temp files,
+        an S3 bucket's unfinished multipart uploads), never the work of a writer
+        that may still be running; ``thorough`` also looks where older versions
+        of photosync left them (a longer search: audit --blobs)."""
+        return TempCleanup()
 
     def preload(self, locators: list[str]) -> None:
         """A hint before many puts: a store may learn in a few requests which of

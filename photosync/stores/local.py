@@ -7,22 +7,68 @@ place read-only.  The folders' new entries are made durable by :meth:`flush`,
 which replicate calls before any photo record names a blob: one fsync per
 folder per batch instead of one per file (replicate runs puts in parallel, so
 the file fsyncs share the filesystem's journal commits).
+
+Temp files live in ``<root>/.tmp/`` and are named ``.tmp-<pid>@<machine>-<random>.part``,
+so the leftovers of a writer killed mid-put can be found without walking the
+store and told from the work of a live writer (one store folder may be shared
+by several libraries or machines): see :meth:`LocalStore.clean_temp`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
+import socket
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from ..errors import ConfigError, SourceError, StoreError, UnsafeLocator, VerificationError
 from ..library.layout import path_problem, user_path
-from .base import BlobKey, BlobStore, StoreCapabilities, StoredBlob
+from .base import BlobKey, BlobStore, StoreCapabilities, StoredBlob, TempCleanup
 
 CHUNK = 1024 * 1024
+TMP_DIR = ".tmp"
+#: a temp file whose writer cannot be asked (another machine, boot or container; the
+#: unnamed files of photosync before 0.x) is a leftover once nothing has written to it
+#: for this long.  A live writer changes the file's mtime with every chunk; only its
+#: read-back (a 50 GB video at 100 MB/s: 8 minutes) and clock skew between a NAS and
+#: this machine pass without a write.  Removing a live writer's file only fails that
+#: put (nothing records it; the next run copies again), so the margin is generous but
+#: not days: a leftover video is gigabytes.
+STALE_AFTER = 2 * 3600
+#: a file whose writer's pid is alive on this machine is kept this long (the pid may
+#: have been reused by another process since)
+ALIVE_STALE_AFTER = 7 * 24 * 3600
+_TMP_NAME = re.compile(r"^\.tmp-(?P<pid>[0-9]+)@(?P<machine>[A-Za-z0-9._-]+)-[a-z0-9_]+\.part$")
+#: names of the temp files this process is writing now (any store object, any thread)
+_writing: set[str] = set()
+_writing_lock = threading.Lock()
+
+
+def _machine() -> str:
+    """This machine, boot and pid namespace: where a pid means the same process.
+    A container shares the host's kernel but not its pids, and a reboot reuses
+    pids; either makes another machine as far as a temp file's pid goes."""
+    host = re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname())[:64] or "host"
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot = f.read().strip()
+        ns = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:  # not Linux: the host name alone
+        return host
+    return f"{host}.{hashlib.sha256(f'{boot}:{ns}'.encode()).hexdigest()[:8]}"
+
+
+_MACHINE = _machine()
+
+
+def temp_prefix(pid: int | None = None) -> str:
+    """How a temp file written by process ``pid`` (this one by default) of this machine starts."""
+    return f".tmp-{os.getpid() if pid is None else pid}@{_MACHINE}-"
 
 
 def _read_source(stream: BinaryIO) -> bytes:
@@ -130,8 +176,15 @@ class LocalStore(BlobStore):
                 return StoredBlob(key.name, n, key.content_hash, reused=True)
             aside = dest.with_name(f"{dest.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
             os.replace(dest, aside)  # never delete: keep the bad bytes next to the good
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-", suffix=".part")
+        folder = self.root
+        for part in dest.parent.relative_to(self.root).parts:  # never re-creates a root that vanished
+            folder = folder / part
+            folder.mkdir(exist_ok=True)
+        tmp_dir = self.root / TMP_DIR
+        tmp_dir.mkdir(exist_ok=True)
+        with _writing_lock:
+            fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix=temp_prefix(), suffix=".part")
+            _writing.add(os.path.basename(tmp_name))
         tmp = Path(tmp_name)
         try:
             h = hashlib.sha256()
@@ -163,16 +216,65 @@ class LocalStore(BlobStore):
             except FileNotFoundError:
                 pass
             raise
+        finally:
+            with _writing_lock:
+                _writing.discard(os.path.basename(tmp_name))
         return StoredBlob(key.name, n, key.content_hash)
 
     def flush(self) -> None:
         dirs, self._unsynced_dirs = self._unsynced_dirs, set()
         for folder in sorted(dirs):
-            fd = os.open(folder, os.O_RDONLY)
             try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+                fd = os.open(folder, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            except OSError as e:
+                raise StoreError(f"store {self.name}: the new copies in {folder} could not be made durable "
+                                 f"({e.strerror or e}): was the folder removed or its drive unmounted?") from None
+
+    def clean_temp(self, thorough: bool = False) -> TempCleanup:
+        """Remove temp files of writers that died mid-put.  A file named by a
+        process of this machine (same boot, same pid namespace) goes when that
+        process is gone (``kill(pid, 0)``; this process's own when it is not
+        writing it); one named by another machine, or by an older photosync that
+        did not name its writer, goes when nothing has written to it for
+        ``STALE_AFTER``.  ``thorough`` also walks every folder of the store (older
+        versions wrote temp files next to the blob); otherwise only ``.tmp/``."""
+        if not self.root.is_dir():
+            return TempCleanup()
+        if thorough:
+            found = []
+            for dirpath, _dirnames, filenames in os.walk(self.root):
+                found.extend(os.path.join(dirpath, fn) for fn in filenames
+                             if fn.startswith(".tmp-") and fn.endswith(".part"))
+        else:
+            try:
+                with os.scandir(self.root / TMP_DIR) as it:
+                    found = [e.path for e in it if e.name.startswith(".tmp-") and e.name.endswith(".part")]
+            except (FileNotFoundError, NotADirectoryError):
+                return TempCleanup()
+        removed = removed_bytes = kept = 0
+        now = time.time()
+        for path in sorted(found):
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                continue
+            if not _stale(path, now - st.st_mtime):
+                kept += 1
+                continue
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                continue
+            except OSError:  # a read-only folder: left, and counted
+                kept += 1
+                continue
+            removed += 1
+            removed_bytes += st.st_size
+        return TempCleanup(removed, removed_bytes, kept)
 
     def open(self, locator: str) -> BinaryIO:
         path = self._path(locator, whole=True)
@@ -193,9 +295,27 @@ class LocalStore(BlobStore):
         if not self.root.is_dir():
             return
         for dirpath, dirnames, filenames in os.walk(self.root):
-            dirnames.sort()
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))  # .tmp/: writes under way
             for fn in sorted(filenames):
                 if fn.startswith(".") or ".corrupt-" in fn:
                     continue
                 full = Path(dirpath) / fn
                 yield str(full.relative_to(self.root)), full.stat().st_size
+
+
+def _stale(path: str, age: float) -> bool:
+    """Whether a temp file is a dead writer's leftover (see LocalStore.clean_temp)."""
+    m = _TMP_NAME.match(os.path.basename(path))
+    if m is None or m["machine"] != _MACHINE:
+        return age > STALE_AFTER
+    pid = int(m["pid"])
+    if pid == os.getpid():
+        with _writing_lock:
+            return os.path.basename(path) not in _writing
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        pass
+    return age > ALIVE_STALE_AFTER

@@ -33,12 +33,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import re
+from datetime import datetime, timedelta, timezone
 from typing import BinaryIO, Iterator
 
 from .. import credentials
 from ..errors import ConfigError, SourceError, StoreError, UnsafeLocator, VerificationError
 from ..library.layout import path_problem
-from .base import BlobKey, BlobStore, Check, StoreCapabilities, StoredBlob
+from .base import BlobKey, BlobStore, Check, StoreCapabilities, StoredBlob, TempCleanup
 
 MiB = 1024 * 1024
 DEFAULT_MULTIPART_THRESHOLD = 64 * MiB
@@ -47,6 +49,14 @@ MIN_PART_SIZE = 5 * MiB
 SHA_KEY = "sha256"
 #: from this many puts on, replicate's preload lists the bucket instead of a HEAD per object
 PRELOAD_AT = 100
+#: an unfinished multipart upload of photosync's is aborted once it is this old: an upload
+#: only ever runs for the length of one put (a 4 GB video at 1 MB/s: about 70 minutes), so a
+#: day old means its client was killed; aborting a live one only fails that put (the next
+#: run sends it again).  S3's own lifecycle rule for this counts in days too.
+STALE_UPLOAD_HOURS = 24
+#: the names photosync gives objects (layout.blob_name): other tools' uploads are left alone
+_BLOB_NAME = re.compile(r"^(?:[0-9]{4}/[0-9]{2}|undated)/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+                        r"-[0-9a-f]{64}\.[a-z0-9]+$")
 
 _CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken",
                      "ExpiredToken", "InvalidSecurity", "Unauthorized", "Forbidden", "403"}
@@ -225,6 +235,35 @@ class S3Store(BlobStore):
                     yield obj["Key"][len(start):], int(obj["Size"])
         except Exception as e:  # botocore errors, explained
             raise self._explain(e) from None
+
+    def clean_temp(self, thorough: bool = False) -> TempCleanup:
+        """Abort photosync's own multipart uploads that a killed client left
+        unfinished (their parts are stored, and billed, until then), once they
+        are ``STALE_UPLOAD_HOURS`` old; uploads of other tools, and of other
+        prefixes, are left alone.  One listing request per 1,000 uploads."""
+        cutoff = datetime.now(timezone.utc) - timedelta(hours=STALE_UPLOAD_HOURS)
+        start = f"{self.prefix}/" if self.prefix else ""
+        removed = removed_bytes = kept = 0
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            for page in self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix=start):
+                for up in page.get("Uploads", []):
+                    if not _BLOB_NAME.match(up["Key"][len(start):]):
+                        continue
+                    if up["Initiated"] > cutoff:
+                        kept += 1
+                        continue
+                    size = 0
+                    for parts in self.client.get_paginator("list_parts").paginate(
+                            Bucket=self.bucket, Key=up["Key"], UploadId=up["UploadId"]):
+                        size += sum(int(p.get("Size", 0)) for p in parts.get("Parts", []))
+                    self.client.abort_multipart_upload(Bucket=self.bucket, Key=up["Key"], UploadId=up["UploadId"])
+                    removed += 1
+                    removed_bytes += size
+        except (BotoCoreError, ClientError) as e:
+            raise self._explain(e) from None
+        return TempCleanup(removed, removed_bytes, kept)
 
     def preload(self, locators: list[str]) -> None:
         """Before many uploads, one listing (1,000 names a request) replaces a

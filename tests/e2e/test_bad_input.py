@@ -96,7 +96,7 @@ def test_bad_files_are_reported_and_the_rest_recorded(tmp_path, cli):
     # the odd names replicate too (their exact bytes are used to open them)
     cli("--library", str(lib), "resolve", "--auto-resolve", "simple", check=0)
     r = cli("--library", str(lib), "replicate", "--execute", check=0)
-    assert "copied 6 originals" in r.out
+    assert "copied 6 files" in r.out
 
     # fixing a file clears its error
     make_photo(folder / bad["truncated"], seed=50, taken=datetime(2018, 1, 1))
@@ -119,7 +119,7 @@ def test_missing_source_when_replicating(tmp_path, cli):
     r = cli("--library", str(lib), "replicate", "--execute")
     assert r.code == 1
     assert "a.jpg" in r.err and "no readable source" in r.err and "is gone" in r.err
-    assert "copied 1 originals" in r.out and "1 failed" in r.out
+    assert "copied 1 file " in r.out and "1 failed" in r.out
     # a source changed since discover is refused, not stored under the old hash
     make_photo(folder / "a.jpg", seed=3, taken=datetime(2019, 1, 1))
     r = cli("--library", str(lib), "replicate", "--execute")

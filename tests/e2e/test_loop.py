@@ -98,7 +98,7 @@ def test_the_loop(setup, cli):
     assert not list((lib / "blobs").rglob("*.jpg"))
 
     r = cli("--library", str(lib), "replicate", "--execute", check=0)
-    assert "copied 26 originals" in r.out
+    assert "copied 26 files" in r.out
     assert git_status(lib) == ""
     for rec in records(lib):
         assert rec["processing_state"] == "replicated"
@@ -156,7 +156,7 @@ def test_corrupt_blob_is_found_recorded_and_repaired(setup, cli):
     assert r.code == 1 and "2 photos with fewer than 1" in r.out
 
     r = cli("--library", str(lib), "replicate", "--execute", check=0)
-    assert "copied 2 originals" in r.out
+    assert "copied 2 files" in r.out
     assert list(victim.parent.glob(victim.name + ".corrupt-*")), "the bad bytes are set aside, never deleted"
     cli("--library", str(lib), "audit", "--blobs", check=0)
     assert cli("--library", str(lib), "status", "--json", check=0).json["below_min_copies"] == 0

@@ -121,7 +121,7 @@ def test_replicate_to_s3_with_keys_from_login_and_audit_downloads(tmp_path, cli,
     assert "corrupt" in first.stdout + second.stdout
     p = subprocess.run([sys.executable, "-m", "photosync", "-L", str(lib), "replicate", "--execute"],
                        capture_output=True, text=True, env=env)
-    assert "copied 1 originals" in p.stdout
+    assert "copied 1 file " in p.stdout
     assert objects(moto_endpoint, bucket, "family")[sorted(stored)[0]]["sha256"] == stored[sorted(stored)[0]]["sha256"]
     assert git_status(lib) == ""
 
@@ -139,7 +139,7 @@ def test_b2_store_add_needs_a_region_and_works_through_the_s3_api(tmp_path, cli,
     cli("-L", str(lib), "discover", check=0)
     cli("-L", str(lib), "resolve", "--auto-resolve", "simple", check=0)
     r = cli("-L", str(lib), "replicate", "--execute", check=0)
-    assert "1 photos now replicated" in r.out
+    assert "1 photo now replicated" in r.out
 
 
 def test_kill_replicate_to_s3_at_random_moments(tmp_path, cli, bucket, fault_proxy, moto_endpoint):

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import http.client
 import logging
+import re
 import threading
+import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -42,7 +44,11 @@ class FaultProxy:
     * ``fail_next``: answer the next N requests with 503 SlowDown (S3's
       throttling answer, which clients must retry with backoff);
     * counters: ``requests`` (method -> count), ``stored`` (key path -> PUTs
-      that moto accepted), ``headers`` (every request's header names).
+      that moto accepted), ``headers`` (every request's header names);
+    * ``Initiated`` of multipart uploads as S3 gives it (ListMultipartUploads:
+      when the upload was started; moto answers a fixed 2010-11-10 for every
+      upload), and ``age_uploads(seconds)`` to make the uploads started so far
+      look that much older.
     """
 
     def __init__(self, upstream: str):
@@ -55,6 +61,8 @@ class FaultProxy:
         self.requests: Counter = Counter()
         self.stored: Counter = Counter()
         self.headers: list[set[str]] = []
+        #: upload id -> when it was started (time.time())
+        self.initiated: dict[str, float] = {}
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -120,6 +128,14 @@ class FaultProxy:
                 if self.command == "PUT" and resp.status == 200 and "uploadId" not in self.path:
                     with proxy.lock:
                         proxy.stored[self.path.split("?")[0]] += 1
+                query = self.path.partition("?")[2].split("&")
+                if self.command == "POST" and "uploads" in query and resp.status == 200:
+                    m = re.search(rb"<UploadId>([^<]+)</UploadId>", data)
+                    if m:
+                        with proxy.lock:
+                            proxy.initiated[m.group(1).decode()] = time.time()
+                elif self.command == "GET" and any(q.split("=")[0] == "uploads" for q in query):
+                    data = re.sub(rb"<Upload>.*?</Upload>", proxy._initiated, data, flags=re.S)
                 self.send_response(resp.status)
                 for k, v in resp.getheaders():
                     if k.lower() not in HOP_BY_HOP and (k.lower() != "content-length" or self.command == "HEAD"):
@@ -137,6 +153,21 @@ class FaultProxy:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def _initiated(self, m: re.Match) -> bytes:
+        block = m.group(0)
+        upload = re.search(rb"<UploadId>([^<]+)</UploadId>", block)
+        with self.lock:
+            when = self.initiated.get(upload.group(1).decode()) if upload else None
+        if when is None:
+            return block
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(when)).encode()
+        return re.sub(rb"<Initiated>[^<]*</Initiated>", b"<Initiated>" + stamp + b"</Initiated>", block)
+
+    def age_uploads(self, seconds: float) -> None:
+        with self.lock:
+            for upload_id in self.initiated:
+                self.initiated[upload_id] -= seconds
 
     def reset_counts(self) -> None:
         with self.lock:
