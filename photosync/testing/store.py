@@ -285,6 +285,10 @@ class StoreContract:
         store.flush()
         assert not repaired.reused, "a damaged blob is never reused"
         assert store.verify(repaired.locator, key.content_hash).ok
+        case.corrupt(blob.locator)  # again, and repaired from a source that cannot seek (another store's copy)
+        repaired = case.store().put(key, _Pipe(data))
+        store.flush()
+        assert not repaired.reused and store.verify(repaired.locator, key.content_hash).ok
         assert [name for name, _ in store.list()] == [key.name], "a damaged copy set aside is not a blob"
         case.remove(blob.locator)
         assert store.verify(blob.locator, key.content_hash).reason == "missing"
