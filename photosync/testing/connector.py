@@ -45,7 +45,7 @@ import pytest
 from ..connectors import registry
 from ..connectors.base import Connector, ConnectorContext, ItemRef, Listing
 from ..context import Context
-from ..errors import PhotosyncError, SourceError, Unsupported
+from ..errors import MediaError, PhotosyncError, SourceError, Unsupported
 from ..events import Collector, Tally
 from ..model import Metadata, Photo, Visibility
 from .helpers import photo_bytes, secrets_in_library, without_read_override
@@ -145,6 +145,14 @@ class ConnectorCase:
 
     def unhide(self, item_id: str) -> None:
         """Undo :meth:`hide`."""
+
+    def fail_reads(self, item_id: str) -> None:
+        """Make reading the item's bytes fail (a file that cannot be read, downloads that keep
+        breaking off), until :meth:`mend_reads`."""
+        raise NotImplementedError("make reading an item fail")
+
+    def mend_reads(self, item_id: str) -> None:
+        """Undo :meth:`fail_reads`."""
 
     def fetches(self) -> int:
         """How many times the bytes of an item were fetched from the service so far."""
@@ -351,6 +359,48 @@ class ConnectorContract:
         assert old not in refs, "what did not change since the cursor is not listed again"
         if set(refs) != {old, changing, new}:
             assert not since_cursor.complete, "a listing that left out unchanged items cannot say others are gone"
+
+    def test_an_item_that_could_not_be_read_is_listed_again(self, case):
+        conn = case.connector()
+        old = case.add("old.jpg", photo_bytes(1))
+        if not conn.capabilities.incremental:
+            ref = listed(conn)[0][old]
+            _need(case, "fail_reads", old)
+            try:
+                with pytest.raises((SourceError, MediaError)):
+                    conn.describe(ref)
+            finally:
+                case.mend_reads(old)
+            assert conn.describe(ref).content_hash == sha256_of(photo_bytes(1)), "and is read once it can be"
+            return
+        _need(case, "age", old, 60)
+        _, listing = listed(conn)
+        cursor = listing.final_cursor()
+        failing = case.add("failing.jpg", photo_bytes(2))
+        later = case.add("later.jpg", photo_bytes(3))
+        case.age(failing, 10)
+        case.age(later, 5)  # read after the failing one, and newer: a cursor past it would skip the failure
+        refs, listing = listed(conn, cursor=cursor)
+        assert {failing, later} <= set(refs)
+        conn.describe(refs[later])
+        _need(case, "fail_reads", failing)
+        try:
+            with pytest.raises((SourceError, MediaError)):
+                conn.describe(refs[failing])
+        finally:
+            case.mend_reads(failing)
+        refs, _ = listed(case.connector(), cursor=listing.final_cursor())
+        assert failing in refs, "the cursor moved past an item that could not be read: it would never be read"
+
+    def test_an_item_gone_since_the_listing_fails_alone(self, case):
+        conn = case.connector()
+        stays = case.add("stays.jpg", photo_bytes(1))
+        goes = case.add("goes.jpg", photo_bytes(2))
+        refs, _ = listed(conn)
+        case.remove(goes)
+        with pytest.raises((SourceError, MediaError)):
+            conn.describe(refs[goes])
+        assert conn.describe(refs[stays]).content_hash == sha256_of(photo_bytes(1))
 
     @pytest.mark.parametrize("cursor", ["", "not a cursor", "{}", '{"upload": "x"}', "\x00\xff", "[1, 2, 3]",
                                         json.dumps({"version": 999, "next": "ZZZZ"})])
@@ -568,7 +618,7 @@ class FolderCase(ConnectorCase):
         super().__init__(tmp)
         self.folder = self.tmp / "folder"
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._hidden: dict[str, tuple[Path, int, object]] = {}
+        self._unreadables: dict[Path, tuple[int, object]] = {}
 
     def config(self) -> dict:
         return {"type": "local", "path": str(self.folder)}
@@ -592,25 +642,41 @@ class FolderCase(ConnectorCase):
         t = time.time() - days * 86400
         os.utime(self.folder / item_id, (t, t))
 
+    def _unreadable(self, path: Path) -> None:
+        """chmod 0 (and, as root, this thread's read-anything capabilities dropped) until _readable."""
+        mode = stat.S_IMODE(path.stat().st_mode)
+        restore = without_read_override()
+        os.chmod(path, 0)
+        self._unreadables[path] = (mode, restore)
+        try:
+            if path.is_dir():
+                os.listdir(path)
+            else:
+                open(path, "rb").close()
+        except PermissionError:
+            return
+        self._readable(path)
+        raise NotImplementedError(f"make a {'folder' if path.is_dir() else 'file'} unreadable here")
+
+    def _readable(self, path: Path) -> None:
+        mode, restore = self._unreadables.pop(path)
+        restore()
+        os.chmod(path, mode)
+
     def hide(self, item_id: str) -> None:
         folder = (self.folder / item_id).parent
         if folder == self.folder:
             raise NotImplementedError("hide an item at the top of the folder (only its subfolders)")
-        mode = stat.S_IMODE(folder.stat().st_mode)
-        restore = without_read_override()
-        os.chmod(folder, 0)
-        self._hidden[item_id] = (folder, mode, restore)
-        try:
-            os.listdir(folder)
-        except PermissionError:
-            return
-        self.unhide(item_id)
-        raise NotImplementedError("make a folder unreadable here")
+        self._unreadable(folder)
 
     def unhide(self, item_id: str) -> None:
-        folder, mode, restore = self._hidden.pop(item_id)
-        restore()
-        os.chmod(folder, mode)
+        self._readable((self.folder / item_id).parent)
+
+    def fail_reads(self, item_id: str) -> None:
+        self._unreadable(self.folder / item_id)
+
+    def mend_reads(self, item_id: str) -> None:
+        self._readable(self.folder / item_id)
 
     def fetches(self) -> int:
         raise NotImplementedError("count reads of a local file")

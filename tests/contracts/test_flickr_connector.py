@@ -73,6 +73,12 @@ class FlickrCase(ConnectorCase):
     def unhide(self, item_id: str) -> None:
         self.fake.fail_method("flickr.photos.search", times=0)
 
+    def fail_reads(self, item_id: str) -> None:
+        self.fake.truncate_downloads(10**6)  # every download breaks off (the connector retries, then gives up)
+
+    def mend_reads(self, item_id: str) -> None:
+        self.fake.truncate_downloads(0)
+
     def fetches(self) -> int:
         return self.fake.downloads
 
