@@ -91,6 +91,11 @@ class StoreCase:
         gone (or that is old enough); else one a live writer may still be working on."""
         raise NotImplementedError("leave what a killed writer leaves")
 
+    def unreachable(self) -> dict:
+        """Config overrides that point the store somewhere it cannot be reached (a folder
+        not mounted, a bucket that does not exist)."""
+        raise NotImplementedError("point the store somewhere unreachable")
+
     def requests(self) -> int | None:
         """Requests the store has made to its service so far (None: it has no service to ask)."""
         return None
@@ -208,6 +213,20 @@ class StoreContract:
         assert store.verify(key.name, key.content_hash).reason == "missing"
         with pytest.raises(StoreError):
             store.open(key.name).close()
+
+    def test_a_store_that_cannot_be_reached_says_so_and_is_not_made(self, case):
+        try:
+            elsewhere = case.unreachable()
+        except NotImplementedError as e:
+            pytest.skip(f"{type(case).__name__} cannot {e}")
+        store = case.store(**elsewhere)
+        why = store.unavailable()
+        assert isinstance(why, str) and why
+        data = b"a photo" * 100
+        with pytest.raises(StoreError):
+            store.put(key_for(data), io.BytesIO(data))
+        assert case.store(**elsewhere).unavailable(), "a put must not create what was not there (an unmounted drive)"
+        assert case.store().unavailable() is None
 
     # -- refusals ---------------------------------------------------------------------------------
     def test_wrong_bytes_are_refused_and_nothing_is_stored(self, case):
@@ -346,6 +365,9 @@ class FolderStoreCase(StoreCase):
 
     def leftovers(self) -> list[str]:
         return sorted(str(p.relative_to(self.root)) for p in self.root.rglob(".tmp-*") if p.is_file())
+
+    def unreachable(self) -> dict:
+        return {"path": str(self.tmp / "not-mounted")}
 
     def leave_leftover(self, stale: bool) -> None:
         from ..stores.local import TMP_DIR, temp_prefix

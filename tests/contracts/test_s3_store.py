@@ -72,6 +72,9 @@ class S3StoreCase(StoreCase):
         if stale:  # a client killed mid-upload more than a day ago
             self.proxy.age_uploads(STALE_UPLOAD_HOURS * 3600 + 60, upload_id)
 
+    def unreachable(self) -> dict:
+        return {"bucket": f"{self.bucket}-does-not-exist"}
+
     def requests(self) -> int:
         return sum(self.proxy.requests.values())
 
