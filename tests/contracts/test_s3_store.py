@@ -1,6 +1,7 @@
-"""The s3 and b2 stores beyond the shared contract: verification against
-damage on the way, retries, multipart in constant memory, B2's headers,
-credentials."""
+"""The s3 and b2 stores run the store contract suite against moto (through a
+fault-injecting proxy); beyond it: verification against damage on the way,
+retries, multipart in constant memory, B2's headers, credentials, unfinished
+uploads."""
 
 from __future__ import annotations
 
@@ -8,14 +9,93 @@ import hashlib
 import io
 import os
 import stat
+from pathlib import Path
 
 import pytest
-from conftest import B2StoreCase, S3StoreCase
 
 from photosync import credentials
-from photosync.context import Context
 from photosync.errors import ConfigError, StoreError, VerificationError
 from photosync.stores.base import BlobKey
+from photosync.stores.s3 import STALE_UPLOAD_HOURS
+from photosync.testing.store import StoreCase, StoreContract
+
+MiB = 1024 * 1024
+
+
+class S3StoreCase(StoreCase):
+    """An s3 store on moto, through the fault proxy (so damage can be injected and requests counted)."""
+
+    type_name = "s3"
+
+    def __init__(self, tmp: Path, bucket: str, proxy, endpoint: str, prefix: str = "library-a"):
+        import boto3
+
+        super().__init__(tmp)
+        self.bucket = bucket
+        self.proxy = proxy
+        self.prefix = prefix
+        self.direct = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                                   aws_access_key_id="testing", aws_secret_access_key="testing")
+        # through the proxy, which keeps when each multipart upload was started (moto does not)
+        self.client = boto3.client("s3", endpoint_url=proxy.url, region_name="us-east-1",
+                                   aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    def config(self, **extra) -> dict:
+        # parts of 5 MiB (S3's smallest): the suite's 11 MiB blobs go multipart
+        return {"type": self.type_name, "bucket": self.bucket, "prefix": self.prefix, "endpoint_url": self.proxy.url,
+                "region": "us-east-1", "multipart_threshold": 5 * MiB, "part_size": 5 * MiB, **extra}
+
+    def _key(self, locator: str) -> str:
+        return f"{self.prefix}/{locator}"
+
+    def corrupt(self, locator: str) -> None:
+        """Bit rot inside the store: same key, same metadata, one byte changed."""
+        obj = self.direct.get_object(Bucket=self.bucket, Key=self._key(locator))
+        data = bytearray(obj["Body"].read())
+        data[len(data) // 2] ^= 0xFF
+        self.direct.put_object(Bucket=self.bucket, Key=self._key(locator), Body=bytes(data),
+                               Metadata=obj["Metadata"])
+
+    def remove(self, locator: str) -> None:
+        self.direct.delete_object(Bucket=self.bucket, Key=self._key(locator))
+
+    def leftovers(self) -> list[str]:
+        """Multipart uploads left open (an unfinished upload must be aborted)."""
+        uploads = self.direct.list_multipart_uploads(Bucket=self.bucket).get("Uploads", [])
+        return [u["Key"] for u in uploads]
+
+    def leave_leftover(self, stale: bool) -> None:
+        digest = ("cd" if stale else "ef") * 32
+        key = self._key(f"2020/02/{PID}-{digest}.jpg")
+        upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"]
+        self.client.upload_part(Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=1, Body=b"p" * 5000)
+        if stale:  # a client killed mid-upload more than a day ago
+            self.proxy.age_uploads(STALE_UPLOAD_HOURS * 3600 + 60, upload_id)
+
+    def unreachable(self) -> dict:
+        return {"bucket": f"{self.bucket}-does-not-exist"}
+
+    def requests(self) -> int:
+        return sum(self.proxy.requests.values())
+
+
+class B2StoreCase(S3StoreCase):
+    """A b2 store: the same S3 protocol with B2's settings, on moto."""
+
+    type_name = "b2"
+
+
+class TestS3Store(StoreContract):
+    @pytest.fixture
+    def case(self, tmp_path, bucket, fault_proxy, moto_endpoint):
+        return S3StoreCase(tmp_path, bucket, fault_proxy, moto_endpoint)
+
+
+class TestB2Store(StoreContract):
+    @pytest.fixture
+    def case(self, tmp_path, bucket, fault_proxy, moto_endpoint):
+        return B2StoreCase(tmp_path, bucket, fault_proxy, moto_endpoint)
+
 
 PID = "3f1c0a4e-8d1b-5c2e-9f00-000000000002"
 
@@ -143,6 +223,7 @@ def test_b2_sends_only_headers_b2_accepts(b2, s3):
 
 
 def test_b2_refuses_storage_classes_and_needs_an_endpoint(tmp_path):
+    from photosync.context import Context
     from photosync.stores import registry
     from photosync.stores.base import StoreContext
 
@@ -172,8 +253,7 @@ def test_missing_and_refused_credentials_say_what_to_set(s3, monkeypatch):
 def test_keys_from_the_credentials_file_which_must_be_private(s3, monkeypatch):
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-    ctx = Context(s3.tmp / "c")
-    path = credentials.save(ctx, "stores", "case", {"access_key_id": "testing", "secret_access_key": "testing"})
+    path = credentials.save(s3.ctx, "stores", "case", {"access_key_id": "testing", "secret_access_key": "testing"})
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     data = b"y" * 1000
@@ -181,3 +261,25 @@ def test_keys_from_the_credentials_file_which_must_be_private(s3, monkeypatch):
     os.chmod(path, 0o644)
     with pytest.raises(ConfigError, match="chmod 600"):
         s3.store().put(key_for(b"z" * 10), io.BytesIO(b"z" * 10))
+
+
+BLOB = f"2020/02/{PID}-{'ab' * 32}.jpg"
+
+
+def test_s3_unfinished_uploads_of_photosync_are_aborted_once_a_day_old(s3):
+    def start(key: str) -> str:
+        return s3.client.create_multipart_upload(Bucket=s3.bucket, Key=key)["UploadId"]
+
+    upload_id = start(f"{s3.prefix}/{BLOB}")  # what a client killed mid-upload leaves
+    s3.client.upload_part(Bucket=s3.bucket, Key=f"{s3.prefix}/{BLOB}", UploadId=upload_id, PartNumber=1,
+                          Body=b"p" * 5000)
+    start(f"{s3.prefix}/notes/draft.txt")  # another tool's upload under the prefix
+    start(f"other-library/{BLOB}")  # another prefix
+    store = s3.store()
+    fresh = store.clean_temp()  # it may be a live upload: left alone
+    assert (fresh.removed, fresh.kept) == (0, 1)
+    assert len(s3.leftovers()) == 3
+    s3.proxy.age_uploads(STALE_UPLOAD_HOURS * 3600 + 60)
+    old = store.clean_temp()
+    assert (old.removed, old.removed_bytes, old.kept) == (1, 5000, 0)
+    assert sorted(s3.leftovers()) == sorted([f"{s3.prefix}/notes/draft.txt", f"other-library/{BLOB}"])

@@ -47,8 +47,8 @@ class FaultProxy:
       that moto accepted), ``headers`` (every request's header names);
     * ``Initiated`` of multipart uploads as S3 gives it (ListMultipartUploads:
       when the upload was started; moto answers a fixed 2010-11-10 for every
-      upload), and ``age_uploads(seconds)`` to make the uploads started so far
-      look that much older.
+      upload), and ``age_uploads(seconds, upload_id=None)`` to make the uploads
+      started so far (or one of them) look that much older.
     """
 
     def __init__(self, upstream: str):
@@ -164,10 +164,12 @@ class FaultProxy:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(when)).encode()
         return re.sub(rb"<Initiated>[^<]*</Initiated>", b"<Initiated>" + stamp + b"</Initiated>", block)
 
-    def age_uploads(self, seconds: float) -> None:
+    def age_uploads(self, seconds: float, upload_id: str | None = None) -> None:
+        """Make the multipart uploads started so far (or only ``upload_id``) look that much older."""
         with self.lock:
-            for upload_id in self.initiated:
-                self.initiated[upload_id] -= seconds
+            for uid in self.initiated:
+                if upload_id is None or uid == upload_id:
+                    self.initiated[uid] -= seconds
 
     def reset_counts(self) -> None:
         with self.lock:

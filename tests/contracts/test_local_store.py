@@ -1,0 +1,87 @@
+"""The local store (the reference) runs the store contract suite; beyond it, how
+it tells a dead writer's temp file from a live one's, and symbolic links."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from photosync.errors import UnsafeLocator
+from photosync.stores.base import BlobKey
+from photosync.stores.local import STALE_AFTER, temp_prefix
+from photosync.testing.store import FolderStoreCase, StoreContract, dead_pid
+
+PID = "3f1c0a4e-8d1b-5c2e-9f00-000000000002"
+BLOB = f"2020/02/{PID}-{'ab' * 32}.jpg"
+
+
+def _touch(path, data: bytes = b"x" * 1000, age: float = 0) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    if age:
+        t = time.time() - age
+        os.utime(path, (t, t))
+
+
+class TestLocalStore(StoreContract):
+    @pytest.fixture
+    def case(self, tmp_path):
+        return FolderStoreCase(tmp_path)
+
+    def test_leftovers_by_writer_machine_and_age(self, case):
+        store = case.store()
+        tmp = case.root / ".tmp"
+        live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        try:
+            dead = tmp / f"{temp_prefix(dead_pid())}k1l2m3n4.part"
+            mine = tmp / f"{temp_prefix()}a1b2c3d4.part"  # this process, not writing it: a killed run's, pid reused
+            alive = tmp / f"{temp_prefix(live.pid)}e5f6g7h8.part"
+            elsewhere_new = tmp / ".tmp-4242@nas-box.0badcafe-q1w2e3r4.part"
+            elsewhere_old = tmp / ".tmp-4243@nas-box.0badcafe-t5y6u7i8.part"
+            old_style_new = case.root / "2020/02/.tmp-x9y8z7w6.part"  # named by photosync before it named writers
+            old_style_old = case.root / "2020/03/.tmp-v5u4t3s2.part"
+            for p in (dead, mine, alive, elsewhere_new, old_style_new):
+                _touch(p)
+            for p in (elsewhere_old, old_style_old):
+                _touch(p, age=STALE_AFTER + 60)
+            blob = case.root / BLOB
+            _touch(blob, age=10 * STALE_AFTER)  # a blob, however old, is never a leftover
+
+            quick = store.clean_temp()  # replicate: only .tmp/
+            assert (quick.removed, quick.kept) == (3, 2)
+            assert quick.removed_bytes == 3000
+            assert not dead.exists() and not mine.exists() and not elsewhere_old.exists()
+            assert alive.exists() and elsewhere_new.exists()
+            assert old_style_new.exists() and old_style_old.exists()
+
+            full = store.clean_temp(thorough=True)  # audit --blobs: every folder
+            assert (full.removed, full.kept) == (1, 3)
+            assert not old_style_old.exists() and old_style_new.exists() and alive.exists()
+            assert blob.exists()
+        finally:
+            live.kill()
+            live.wait()
+        assert store.clean_temp().removed == 1  # its writer is gone now
+        assert not alive.exists()
+        assert [name for name, _ in store.list()] == [BLOB]
+
+    def test_a_link_inside_the_store_that_leads_out_of_it_is_refused(self, case):
+        (case.root / "2020").mkdir(parents=True)
+        outside = case.tmp / "elsewhere"
+        outside.mkdir()
+        (outside / "x.jpg").write_bytes(b"secret")
+        os.symlink(outside, case.root / "2020" / "01")
+        store = case.store()
+        with pytest.raises(UnsafeLocator, match="outside"):
+            store.open("2020/01/x.jpg")
+        data = b"photo bytes"
+        key = BlobKey(PID, "sha256:" + hashlib.sha256(data).hexdigest(), "2020-01-05T10:00:00", "jpg")
+        with pytest.raises(UnsafeLocator):
+            store.put(key, io.BytesIO(data))
+        assert sorted(p.name for p in outside.iterdir()) == ["x.jpg"], "nothing written outside the store"
