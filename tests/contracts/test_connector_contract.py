@@ -75,17 +75,15 @@ def test_since_limits_the_listing(connector_case, jpeg_bytes):
 def test_unsupported_operations_raise(connector_case):
     conn = connector_case.connector()
     caps = conn.capabilities
-    from photosync.model import Metadata
+    import io
 
     if not caps.set_visibility:
         with pytest.raises(Unsupported):
             conn.set_visibility("x", "private")
-    if not caps.delete:
+    if not caps.upload:
+        data = b"\xff\xd8 not uploaded"
         with pytest.raises(Unsupported):
-            conn.delete("x")
-    if not caps.set_metadata:
-        with pytest.raises(Unsupported):
-            conn.set_metadata("x", Metadata())
+            conn.upload(_photo_for(data), io.BytesIO(data), len(data), "private")
 
 
 def _photo_for(data: bytes, caption: str = "A caption\n\nand a description"):
