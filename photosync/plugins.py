@@ -15,17 +15,29 @@ class Registry:
         self.group = group
         self._builtin = dict(builtins)
         self._extra: dict[str, type] = {}
+        self._eps: list | None = None
 
     def register(self, type_name: str, cls: type) -> None:
+        """Make ``cls`` the type ``type_name`` in this process (a plug-in loaded by hand, a test);
+        an installed package registers through the entry-point group instead."""
+        if getattr(cls, "type_name", type_name) != type_name:
+            raise ValueError(f"{cls.__name__}.type_name is {cls.type_name!r}, not {type_name!r}")
         self._extra[type_name] = cls
 
-    def _entry_points(self):
-        try:
-            from importlib.metadata import entry_points  # slow to import: only when asked
+    def unregister(self, type_name: str) -> None:
+        self._extra.pop(type_name, None)
 
-            return list(entry_points(group=self.group))
-        except Exception:  # broken third-party metadata must not break photosync
-            return []
+    def _entry_points(self):
+        # installed packages do not change while photosync runs: looked up once (7 ms a look-up here,
+        # and a config check asks once per entry)
+        if self._eps is None:
+            try:
+                from importlib.metadata import entry_points  # slow to import: only when asked
+
+                self._eps = list(entry_points(group=self.group))
+            except Exception:  # broken third-party metadata must not break photosync
+                self._eps = []
+        return self._eps
 
     def known_types(self) -> list[str]:
         return sorted(set(self._builtin) | set(self._extra) | {ep.name for ep in self._entry_points()})
@@ -38,5 +50,9 @@ class Registry:
             return getattr(importlib.import_module(module), attr)
         for ep in self._entry_points():
             if ep.name == type_name:
-                return ep.load()
+                try:
+                    return ep.load()
+                except Exception as e:  # a broken plug-in names itself, and the rest goes on
+                    raise ConfigError(f"{self.kind} type '{type_name}' ({ep.value}) cannot be loaded: "
+                                      f"{type(e).__name__}: {e}") from None
         raise ConfigError(f"unknown {self.kind} type '{type_name}' (known: {', '.join(self.known_types())})")

@@ -1,8 +1,18 @@
-"""photosync service add|list|remove, photosync store add|list: edit config/ with a commit."""
+"""photosync service add|list|remove, photosync auth, photosync store add|login|list.
+
+The flags of ``service add``, ``store add`` and ``auth`` are not written here:
+each type declares its options (photosync.options), so the words after the
+command are handed to ``options.parse_args`` with the options of the type named
+by ``--type`` (or, for ``auth``, of the service's type), and ``--help`` lists
+those.  typer cannot give one command a signature per type, so these commands
+take their extra words raw (click's ``allow_extra_args`` + ``ignore_unknown_options``)
+and handle ``--help`` themselves; the rules live in library/settings.py.
+"""
 
 from __future__ import annotations
 
-from typing import Optional
+import textwrap
+from typing import Callable, Optional
 
 import typer
 
@@ -13,83 +23,132 @@ store_app = typer.Typer(help="Configure blob stores for originals (config/user-p
 app.add_typer(service_app, name="service")
 app.add_typer(store_app, name="store")
 
-_NAME_HELP = "A short name: lower-case letters, digits, '.', '_' or '-'."
+#: the words after the command reach the function as ctx.args; --help is ours
+_RAW = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+_LIBRARY_HELP = "The library to use (default: $PHOTOSYNC_LIBRARY, else the library containing the current folder)."
 
 
-def _check_name(name: str) -> None:
-    import re
+def _guard(fn: Callable[[], None]) -> None:
+    """Errors raised before the library is opened (a bad flag, an unknown type) exit like the rest."""
+    from ..errors import PhotosyncError
+    from . import ui
 
+    try:
+        fn()
+    except PhotosyncError as e:
+        ui.fail(str(e), e.exit_code)
+
+
+def _help(usage: str, intro: str, sections: list[tuple[str, list[tuple[str, str]]]]) -> None:
+    """Print a command's help in click's layout (plain text: flags and help side by side)."""
+    lines = [f"Usage: photosync {usage}", ""]
+    lines += ["  " + line for line in textwrap.wrap(intro, 96)] + [""]
+    width = min(32, max((len(f) for _, rows in sections for f, _ in rows), default=10) + 2)
+    for title, rows in sections:
+        if not rows:
+            continue
+        lines.append(f"{title}:")
+        for flags, text in rows:
+            wrapped = textwrap.wrap(text, max(40, 96 - width)) or [""]
+            if len(flags) + 2 > width:
+                lines.append(f"  {flags}")
+                lines += [" " * (width + 2) + w for w in wrapped]
+            else:
+                lines.append(f"  {flags.ljust(width)}{wrapped[0]}")
+                lines += [" " * (width + 2) + w for w in wrapped[1:]]
+        lines.append("")
+    typer.echo("\n".join(lines).rstrip() + "\n")
+
+
+def _option_sections(options, where_secrets: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    from ..options import help_entries
+
+    entries = help_entries(options)
+    titles = (("options", "Options"), ("secrets", f"Secrets ({where_secrets})"), ("advanced", "Advanced options"),
+              ("config", "Set in the config file only"))
+    return [(title, [(e.flags, e.help) for e in entries if e.section == key]) for key, title in titles]
+
+
+_COMMON = [("-L, --library PATH", _LIBRARY_HELP), ("-h, --help", "Show this message and exit.")]
+
+
+def _types_section(names: list[str], get) -> list[tuple[str, str]]:
+    from ..errors import PhotosyncError
+
+    rows = []
+    for name in names:
+        try:
+            rows.append((name, get(name).summary()))
+        except PhotosyncError as e:
+            rows.append((name, f"(cannot load: {e})"))
+    return rows
+
+
+def _about(cls) -> str:
+    summary = cls.summary()
+    return f" ({summary})" if summary else ""
+
+
+def _one_name(positional: list[str], what: str) -> str:
     from ..errors import UsageError
 
-    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,63}", name):
-        raise UsageError(f"name {name!r}: {_NAME_HELP}")
+    if len(positional) != 1:
+        extra = f" (got: {' '.join(positional)})" if positional else ""
+        raise UsageError(f"give one NAME for the new {what}{extra}; --help says more")
+    return positional[0]
 
 
-@service_app.command("add")
+# -- services ----------------------------------------------------------------------------------------
+
+@service_app.command("add", context_settings=_RAW, add_help_option=False)
 def service_add(
-    name: str = typer.Argument(..., help=_NAME_HELP),
-    type_: str = typer.Option(..., "--type", "-t", help="Service type, e.g. local."),
-    path: Optional[str] = typer.Option(None, "--path", help="local: the folder to scan."),
-    api_key: Optional[str] = typer.Option(None, "--api-key", help="flickr: the app's API key (saved outside the library)."),
-    api_secret: Optional[str] = typer.Option(
-        None, "--api-secret", help="flickr: the app's API secret (saved outside the library, mode 0600)."
-    ),
-    upload_from: Optional[list[str]] = typer.Option(
-        None, "--upload-from", help="Upload photos found on this service (repeatable) to the new one on replicate."
-    ),
-    endpoint: Optional[list[str]] = typer.Option(
-        None, "--endpoint", help="NAME=URL: override one of the service's URLs (proxies, tests); repeatable."
-    ),
-    requests_per_hour: Optional[float] = typer.Option(None, "--requests-per-hour", help="API call budget."),
-    follow_links: bool = typer.Option(
-        False, "--follow-links", help="local: also follow symbolic links that lead outside the folder."
-    ),
+    ctx: typer.Context,
+    type_: Optional[str] = typer.Option(None, "--type", "-t", help="The service type (--type T --help: its options)."),
     library: Optional[str] = LibraryOption,
-    disabled: bool = typer.Option(False, "--disabled", help="Add it switched off."),
 ) -> None:
-    """Add a service to config/services.json (no secrets are stored there)."""
-    from .. import credentials, records
-    from ..connectors import registry
-    from ..errors import ConfigError, InvalidRecord
-    from ..library.layout import SERVICES_FILE
+    """Add a service: NAME --type TYPE and the type's options (--type TYPE --help lists them).  Secrets go
+    to your user config folder (mode 0600), never to the library."""
+    _guard(lambda: _service_add(type_, list(ctx.args), library))
+
+
+def _service_add(type_: str | None, args: list[str], library: str | None) -> None:
+    from ..errors import UsageError
+    from ..library import settings
+    from ..options import parse_args
+
+    if type_ is None:
+        if not args or "--help" in args or "-h" in args:
+            _help("service add NAME --type TYPE [OPTIONS]",
+                  "Add a service (a place photos are found, or sent to) to config/services.json. Each type takes "
+                  "its own options: photosync service add --type TYPE --help lists them.",
+                  [("Types", _types_section(settings.service_types(), settings.service_type)),
+                   ("Options", [("-t, --type TYPE", "The service type."), ("NAME", settings.NAME_HELP)] + _COMMON)])
+            return
+        raise UsageError(f"--type is needed (one of {', '.join(settings.service_types())})")
+    cls = settings.service_type(type_)
+    parsed = parse_args(cls.declared_options(), args, what=cls.what())
+    if parsed.help:
+        _help(f"service add NAME --type {type_} [OPTIONS]",
+              f"Add {cls.what()}{_about(cls)} to config/services.json. NAME: {settings.NAME_HELP}",
+              _option_sections(cls.declared_options(), "saved in your user config folder, mode 0600; never in "
+                                                         "the library") + [("Every command", _COMMON)])
+        return
+    name = _one_name(parsed.positional, "service")
+    add_service(name, type_, parsed.values, library)
+
+
+def add_service(name: str, type_: str, values: dict, library: str | None) -> None:
+    """Add a service and say what was done (also used by ``photosync demo``)."""
+    from ..library import settings
     from . import ui
 
     def body(lib, reporter):
-        _check_name(name)
-        cls = registry.connector_class(type_)
-        services = lib.raw_services()
-        if name in services:
-            raise ConfigError(f"a service named '{name}' already exists ({services[name].get('type')})")
-        for source in upload_from or ():
-            if source not in services:
-                raise ConfigError(f"--upload-from {source}: no service of that name (have: {', '.join(services)})")
-        endpoints = {}
-        for e in endpoint or ():
-            key, sep, url = e.partition("=")
-            if not sep or not url:
-                raise ConfigError(f"--endpoint {e}: use NAME=URL")
-            endpoints[key] = url
-        options = {"path": path, "upload_from": upload_from, "endpoints": endpoints,
-                   "requests_per_hour": requests_per_hour, "follow_links": follow_links}
-        entry = {"type": type_, "enabled": not disabled}
-        entry.update(cls.config_from_options({k: v for k, v in options.items() if v}, lib.root))
-        try:  # the whole file is checked (schema, secret-looking keys) before anything is saved
-            records.validate("services", {**services, name: entry}, SERVICES_FILE)
-        except InvalidRecord as e:
-            raise ConfigError(f"{e}; nothing was added") from None
-        secrets = {"api_key": api_key, "api_secret": api_secret}
-        given = {k: v for k, v in secrets.items() if v}
-        if given and not cls.secret_options:
-            raise ConfigError(f"a {type_} service takes no {', '.join('--' + k.replace('_', '-') for k in given)}")
-        if cls.secret_options:
-            saved = cls.check_secrets(given, credentials.load(lib.ctx, "services", name))
-            where = credentials.save(lib.ctx, "services", name, saved)
-            ui.out.print(f"Saved the {type_} keys in {where} (mode 0600; not in the library)")
-        services[name] = entry
-        lib.stage_config(SERVICES_FILE, services)
-        lib.commit(f"service: add {name} ({type_})")
-        ui.out.print(f"Added service {name} ({type_}" + (f", {entry['path']}" if "path" in entry else "") + ")")
-        if cls.secret_options:
+        added = settings.add_service(lib, name, type_, values)
+        if added.credentials is not None:
+            ui.out.print(f"Saved the {type_} keys in {added.credentials} (mode 0600; not in the library)")
+        path = added.entry.get("path")
+        ui.out.print(f"Added service {name} ({type_}" + (f", {path}" if path else "") + ")")
+        if added.signs_in:
             ui.out.print(f"Next: photosync auth {name}   (then photosync discover --service {name})")
         else:
             ui.out.print(f"Next: photosync discover --service {name}")
@@ -97,38 +156,52 @@ def service_add(
     with_library(body, library=library)
 
 
-@app.command()
-def auth(
-    name: str = typer.Argument(..., help="The service to sign in to."),
-    perms: Optional[str] = typer.Option(
-        None, "--perms", help="read, write or delete (default: write when the service takes uploads, else read)."
-    ),
-    api_key: Optional[str] = typer.Option(None, "--api-key", help="Replace the saved API key."),
-    api_secret: Optional[str] = typer.Option(None, "--api-secret", help="Replace the saved API secret."),
-    library: Optional[str] = LibraryOption,
-) -> None:
-    """Sign in to a service (Flickr: OAuth with a code you paste, so it works over SSH).  The token is saved
-    in your user config folder, mode 0600 — never in the library.  The code is read from standard input
-    when it is not a terminal."""
+@app.command(context_settings=_RAW, add_help_option=False)
+def auth(ctx: typer.Context, library: Optional[str] = LibraryOption) -> None:
+    """Sign in to a service: NAME and its type's sign-in options (NAME --help lists them).  The token is saved
+    in your user config folder, mode 0600 — never in the library.  What the sign-in asks (a code to paste) is
+    read from standard input when it is not a terminal."""
+    _guard(lambda: _auth(list(ctx.args), library))
+
+
+def _auth(args: list[str], library: str | None) -> None:
     import sys
 
-    from .. import credentials
-    from ..connectors import registry
-    from ..errors import ConfigError
-    from ..library import config as cfg
-    from ..phases.common import Connectors
+    from ..errors import ConfigError, PhotosyncError
+    from ..library import settings
+    from ..library.library import Library
+    from ..options import parse_args
     from . import ui
+    from .app import settings as global_settings
+
+    words = [a for a in args if not a.startswith("-")]
+
+    def service_name(lib) -> str:
+        # the first word that names a service (an option's value may come before it)
+        return next((w for w in words if w in lib.services), words[0] if words else "")
+
+    if "--help" in args or "-h" in args:
+        options, what = (), "a service"
+        if words:
+            try:
+                with Library.open(library or global_settings.library, write=False) as lib:
+                    name = service_name(lib)
+                    cls, options = settings.sign_in_options(lib, name)
+                what = f"service {name} ({cls.type_name})"
+            except PhotosyncError as e:
+                what = f"a service ({e})"
+        _help("auth NAME [OPTIONS]",
+              f"Sign in to {what}; the token is saved in your user config folder (mode 0600), never in the "
+              "library. The options depend on the service's type: photosync auth NAME --help lists them.",
+              _option_sections(options, "replace the saved ones") + [("Every command", _COMMON)])
+        return
 
     def body(lib, reporter):
-        conf = cfg.require_service(lib.services, name)
-        cls = registry.connector_class(conf.get("type", ""))
-        if api_key or api_secret:
-            if not cls.secret_options:
-                raise ConfigError(f"service {name} takes no API key")
-            given = {k: v for k, v in {"api_key": api_key, "api_secret": api_secret}.items() if v}
-            credentials.save(lib.ctx, "services", name,
-                             cls.check_secrets(given, credentials.load(lib.ctx, "services", name)))
-        conn = Connectors(lib).get(name)
+        if not words:
+            raise ConfigError("give the NAME of the service to sign in to")
+        cls, options = settings.sign_in_options(lib, service_name(lib))
+        parsed = parse_args(options, args, what=f"service {service_name(lib)} ({cls.type_name})")
+        name = _one_name(parsed.positional, "sign-in")
 
         def ask(prompt: str) -> str:
             ui.err.print(prompt + ":", end=" " if sys.stdin.isatty() else "\n")
@@ -137,17 +210,8 @@ def auth(
                 raise ConfigError("no code on standard input; nothing was saved")
             return line.strip()
 
-        who = conn.login(ask, perms)
-        account = getattr(conn, "account", None)
-        if account and lib.raw_services()[name].get("account") != account:
-            # the account this library's service is: a token for another account is refused later
-            from ..library.layout import SERVICES_FILE
-
-            services = lib.raw_services()
-            services[name]["account"] = account
-            lib.stage_config(SERVICES_FILE, services)
-            lib.commit(f"service: {name} is account {account}")
-        ui.out.print(f"Signed in to {name} as {who}; the token is saved outside the library (mode 0600)")
+        done = settings.sign_in(lib, name, parsed.values, ask)
+        ui.out.print(f"Signed in to {name} as {done.who}; the token is saved outside the library (mode 0600)")
 
     with_library(body, library=library)
 
@@ -157,14 +221,19 @@ def service_list(library: Optional[str] = LibraryOption) -> None:
     """List configured services."""
     from rich.table import Table
 
+    from ..library import settings
     from . import ui
 
     def body(lib, reporter):
-        table = Table("name", "type", "enabled", "settings")
-        for name, conf in sorted(lib.services.items()):
-            extra = ", ".join(f"{k}={v}" for k, v in conf.items() if k not in ("type", "enabled"))
-            table.add_row(name, conf.get("type", "?"), "yes" if conf.get("enabled", True) else "no", extra)
-        ui.out.print(table if lib.services else "No services yet: photosync service add NAME --type local --path DIR")
+        rows = settings.service_rows(lib)
+        if not rows:
+            ui.out.print("No services yet: photosync service add NAME --type local --path DIR")
+            return
+        table = Table("name", "type", "enabled", "settings", "keys")
+        for row in rows:
+            table.add_row(row.name, row.type_name, row.state, ", ".join(f"{k}={v}" for k, v in row.settings),
+                          row.keys or "")
+        ui.out.print(table)
 
     with_library(body, write=False, library=library)
 
@@ -181,84 +250,74 @@ def service_remove(
 ) -> None:
     """Remove a service from the config.  Photo records and their instances are kept.  Its saved keys and
     token (user config folder) are kept unless --delete-credentials: other libraries may use them."""
-    from .. import credentials
-    from ..errors import ConfigError
-    from ..library.layout import SERVICES_FILE
+    from ..library import settings
     from . import ui
 
     def body(lib, reporter):
-        services = lib.raw_services()
-        if name not in services:
-            raise ConfigError(f"no service named '{name}'")
-        del services[name]
-        lib.stage_config(SERVICES_FILE, services)
-        lib.commit(f"service: remove {name} (its photo records are kept)")
+        done = settings.remove_service(lib, name, delete_credentials)
         ui.out.print(f"Removed service {name}; photos found there keep their records")
-        # the file is named after the service, not the library: another library on this machine with a
-        # service of the same name signs in with it, so it is removed only when asked
-        where = credentials.location(lib.ctx, "services", name)
-        if where.exists():
-            if delete_credentials:
-                credentials.forget(lib.ctx, "services", name)
-                ui.out.print(f"Deleted its saved keys and token ({where})")
-            else:
-                ui.out.print(f"Its saved keys and token are still in {where} (mode 0600), for any other library "
-                             f"with a service named {name}; delete them with: rm {where}  "
-                             f"(or: photosync service remove {name} --delete-credentials)")
+        if done.credentials is None:
+            return
+        where = done.credentials
+        if done.deleted:
+            ui.out.print(f"Deleted its saved keys and token ({where})")
+        else:
+            ui.out.print(f"Its saved keys and token are still in {where} (mode 0600), for any other library "
+                         f"with a service named {name}; delete them with: rm {where}  "
+                         f"(or: photosync service remove {name} --delete-credentials)")
 
     with_library(body, library=library)
 
 
-@store_app.command("add")
+# -- stores ------------------------------------------------------------------------------------------
+
+@store_app.command("add", context_settings=_RAW, add_help_option=False)
 def store_add(
-    name: str = typer.Argument(..., help=_NAME_HELP),
-    type_: str = typer.Option(..., "--type", "-t", help="Store type: local, s3 or b2."),
-    path: Optional[str] = typer.Option(None, "--path", help="local: the folder (e.g. a NAS mount)."),
-    bucket: Optional[str] = typer.Option(None, "--bucket", help="s3, b2: the bucket."),
-    prefix: Optional[str] = typer.Option(None, "--prefix", help="s3, b2: a folder inside the bucket."),
-    endpoint_url: Optional[str] = typer.Option(
-        None, "--endpoint-url", help="s3, b2: an S3-compatible endpoint (MinIO, Wasabi, R2, B2, ...)."
-    ),
-    region: Optional[str] = typer.Option(None, "--region", help="s3, b2: the region (b2: e.g. us-west-004)."),
-    storage_class: Optional[str] = typer.Option(None, "--storage-class", help="s3: e.g. STANDARD_IA."),
-    profile: Optional[str] = typer.Option(None, "--profile", help="s3, b2: an AWS credentials profile to use."),
+    ctx: typer.Context,
+    type_: Optional[str] = typer.Option(None, "--type", "-t", help="The store type (--type T --help: its options)."),
     primary: bool = typer.Option(False, "--primary", help="Make it the primary store (default: a replica)."),
     library: Optional[str] = LibraryOption,
 ) -> None:
-    """Add a blob store; it becomes a replica (or the primary with --primary).  Keys go in with 'store login'."""
-    from ..errors import ConfigError, InvalidRecord
-    from ..library.layout import PREFERENCES_FILE
-    from ..stores import registry
+    """Add a blob store: NAME --type TYPE and the type's options (--type TYPE --help lists them); it becomes a
+    replica (or the primary with --primary).  Keys go in with 'store login'."""
+    _guard(lambda: _store_add(type_, primary, list(ctx.args), library))
+
+
+def _store_add(type_: str | None, primary: bool, args: list[str], library: str | None) -> None:
+    from ..errors import UsageError
+    from ..library import settings
+    from ..options import parse_args
     from . import ui
 
+    common = [("--primary", "Make it the primary store (default: a replica).")] + _COMMON
+    if type_ is None:
+        if not args or "--help" in args or "-h" in args:
+            _help("store add NAME --type TYPE [OPTIONS]",
+                  "Add a blob store for originals to config/user-preferences.json. Each type takes its own "
+                  "options: photosync store add --type TYPE --help lists them.",
+                  [("Types", _types_section(settings.store_types(), settings.store_type)),
+                   ("Options", [("-t, --type TYPE", "The store type."), ("NAME", settings.NAME_HELP)] + common)])
+            return
+        raise UsageError(f"--type is needed (one of {', '.join(settings.store_types())})")
+    cls = settings.store_type(type_)
+    parsed = parse_args(cls.declared_options(), args, what=cls.what())
+    if parsed.help:
+        _help(f"store add NAME --type {type_} [OPTIONS]",
+              f"Add {cls.what()}{_about(cls)}: a replica, or the primary with --primary. NAME: "
+              f"{settings.NAME_HELP}",
+              _option_sections(cls.declared_options(), "saved in your user config folder, mode 0600; or later "
+                                                         "with photosync store login NAME")
+              + [("Other options", common)])
+        return
+    name = _one_name(parsed.positional, "store")
+
     def body(lib, reporter):
-        _check_name(name)
-        cls = registry.store_class(type_)
-        prefs = lib.raw_preferences()
-        blob = prefs["blob_storage"]
-        stores = blob.setdefault("stores", {})
-        if name in stores:
-            raise ConfigError(f"a store named '{name}' already exists")
-        options = {"path": path, "bucket": bucket, "prefix": prefix, "endpoint_url": endpoint_url,
-                   "region": region, "storage_class": storage_class, "profile": profile}
-        entry: dict = {"type": type_, **cls.config_from_options(options, lib.root)}
-        stores[name] = entry
-        if primary:
-            old = blob["primary"]
-            blob["primary"] = name
-            blob["replicas"] = [old] + [r for r in blob.get("replicas", []) if r not in (old, name)]
-        else:
-            blob["replicas"] = [*blob.get("replicas", []), name]
-        active = 1 + len(blob["replicas"])
-        blob["min_copies"] = max(int(blob.get("min_copies", 1)), min(2, active))
-        try:  # schema and secret-looking keys, as for a hand edit
-            lib.stage_config(PREFERENCES_FILE, prefs)
-        except InvalidRecord as e:
-            raise ConfigError(f"{e}; nothing was added") from None
-        lib.commit(f"store: add {name} ({type_}{', primary' if primary else ', replica'})")
-        ui.out.print(f"Added store {name}; min_copies is {blob['min_copies']}.")
-        if type_ in ("s3", "b2") and not profile:
-            ui.out.print(f"Keys: photosync store login {name} (or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)")
+        added = settings.add_store(lib, name, type_, parsed.values, primary)
+        ui.out.print(f"Added store {name}; min_copies is {added.min_copies}.")
+        if added.credentials is not None:
+            ui.out.print(f"Saved the keys of store {name} in {added.credentials} (mode 0600)")
+        if added.keys_hint:
+            ui.out.print(added.keys_hint)
         ui.out.print("Next: photosync replicate --execute")
 
     with_library(body, library=library)
@@ -269,30 +328,27 @@ def store_login(
     name: str = typer.Argument(..., help="The store."),
     library: Optional[str] = LibraryOption,
 ) -> None:
-    """Save a store's access key id and secret (asked for; read from stdin when it is not a terminal)
-    in your user config folder, mode 0600 — never in the library."""
+    """Save a store's keys (asked for, one a line; read from stdin when it is not a terminal) in your user
+    config folder, mode 0600 — never in the library."""
     import getpass
     import sys
 
-    from .. import credentials
     from ..errors import ConfigError
+    from ..library import settings
     from . import ui
 
     def body(lib, reporter):
-        stores = lib.preferences["blob_storage"]["stores"]
-        if name not in stores:
-            raise ConfigError(f"no store named '{name}' (have: {', '.join(sorted(stores))})")
+        _, keys = settings.store_keys(lib, name)
         if sys.stdin.isatty():
-            key_id = input("Access key id (B2: application key id): ").strip()
-            secret = getpass.getpass("Secret access key (B2: application key): ").strip()
+            # every key is asked without echo: a key id is half of a credential too
+            values = {k.name: getpass.getpass(f"{k.prompt or k.help}: ") for k in keys}
         else:
             lines = sys.stdin.read().splitlines()
-            if len(lines) < 2:
-                raise ConfigError("give the access key id and the secret on two lines of standard input")
-            key_id, secret = lines[0].strip(), lines[1].strip()
-        if not key_id or not secret:
-            raise ConfigError("both the access key id and the secret are needed")
-        path = credentials.save(lib.ctx, "stores", name, {"access_key_id": key_id, "secret_access_key": secret})
+            if len(lines) < len(keys):
+                raise ConfigError(f"give {', '.join(k.prompt or k.help for k in keys)} on {len(keys)} lines of "
+                                  "standard input")
+            values = {k.name: line for k, line in zip(keys, lines)}
+        path = settings.save_store_keys(lib, name, values)
         ui.out.print(f"Saved the keys of store {name} in {path} (mode 0600)")
 
     with_library(body, write=False, library=library)
@@ -303,19 +359,16 @@ def store_list(library: Optional[str] = LibraryOption) -> None:
     """List blob stores."""
     from rich.table import Table
 
-    from ..library import config as cfg
+    from ..library import settings
     from . import ui
 
     def body(lib, reporter):
-        blob = lib.preferences["blob_storage"]
-        active = cfg.active_stores(lib.preferences)
-        table = Table("name", "type", "role", "settings")
-        for name, conf in sorted(blob["stores"].items()):
-            role = "primary" if name == active[0] else ("replica" if name in active else "inactive")
-            extra = ", ".join(f"{k}={v}" for k, v in conf.items() if k != "type")
-            table.add_row(name, conf.get("type", "?"), role, extra)
+        rows, min_copies = settings.store_rows(lib)
+        table = Table("name", "type", "role", "settings", "keys")
+        for row in rows:
+            table.add_row(row.name, row.type_name, row.state, ", ".join(f"{k}={v}" for k, v in row.settings),
+                          row.keys or "")
         ui.out.print(table)
-        ui.out.print(f"min_copies: {blob.get('min_copies')}")
+        ui.out.print(f"min_copies: {min_copies}")
 
     with_library(body, write=False, library=library)
-

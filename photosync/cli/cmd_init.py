@@ -60,9 +60,7 @@ def demo(
             if "sample" in lib.services:
                 ui.out.print("service sample is already configured")
                 return
-        cmd_config.service_add(name="sample", type_="local", path=str(photos), api_key=None, api_secret=None,
-                               upload_from=None, endpoint=None, requests_per_hour=None, library=None,
-                               disabled=False)
+        cmd_config.add_service("sample", "local", {"path": str(photos)}, library=None)
 
     steps = [
         ("3. photosync service add sample --type local --path " + str(photos), add_service),

@@ -27,6 +27,7 @@ from ..media.dates import date_from_filename, from_timestamp_local, iso
 from ..media.formats import MEDIA_EXTENSIONS
 from ..media.probe import read_media
 from ..model import CameraInfo, Location, Metadata
+from ..options import Option
 from .base import Capabilities, Connector, ItemRef, Listing, ServiceItem
 
 #: folders that hold no photos of the person's own (NAS and OS housekeeping)
@@ -60,8 +61,18 @@ def _display(rel: bytes) -> str:
 
 
 class LocalConnector(Connector):
+    """A folder tree: a ~/Pictures, a phone dump, an unpacked export, a NAS mount."""
+
     type_name = "local"
-    capabilities = Capabilities(originals=True)
+    capabilities = Capabilities()
+    options = (
+        Option("path", "The folder to scan (it must exist: mount the drive or NAS share first).", "path",
+               required=True),
+        Option("follow_links", "Also follow symbolic links that lead outside the folder.", "bool", default=False),
+        Option("follow_symlinks", "Follow symbolic links whose target is inside the folder "
+                                  "(--no-follow-symlinks: follow no link at all).", "bool", default=True,
+               advanced=True),
+    )
 
     def __init__(self, name, config, env):
         super().__init__(name, config, env)
@@ -76,20 +87,13 @@ class LocalConnector(Connector):
         self.ignored = 0
 
     @classmethod
-    def config_from_options(cls, options: dict, library_root: Path) -> dict:
-        path = options.get("path")
-        if not path:
-            raise ConfigError("a local service needs --path DIR (the folder to scan)")
+    def check_config(cls, config: dict, library_root: Path) -> dict:
+        path = config["path"]
         resolved = user_path(path, Path.cwd())
         if not resolved.is_dir():
             raise ConfigError(f"--path {path}: no such folder ({resolved}); create it, or mount the drive or "
                               "NAS share first (photosync scans a folder that exists)")
-        out = {"path": str(resolved.resolve())}
-        if "follow_symlinks" in options:
-            out["follow_symlinks"] = bool(options["follow_symlinks"])
-        if options.get("follow_links"):
-            out["follow_links"] = True
-        return out
+        return {**config, "path": str(resolved.resolve())}
 
     def where(self, item_id: str) -> str:
         return str(self.root / item_id)

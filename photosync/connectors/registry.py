@@ -11,6 +11,7 @@ REGISTRY = Registry("service", "photosync.connectors", {
 })
 
 register = REGISTRY.register
+unregister = REGISTRY.unregister
 known_types = REGISTRY.known_types
 connector_class = REGISTRY.get
 

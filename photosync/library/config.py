@@ -49,17 +49,10 @@ def parse_services(text: bytes, where: str) -> tuple[dict[str, dict], list[Inval
         raise InvalidRecord(where, "must be a JSON object with one entry per service name")
     good: dict[str, dict] = {}
     bad: list[InvalidRecord] = []
-    known: list[str] | None = None
     for name, entry in data.items():
         try:
             records.validate("services", {name: entry}, where)
-            if known is None:
-                from ..connectors.registry import known_types
-
-                known = known_types()
-            if entry["type"] not in known:
-                raise InvalidRecord(where, f"unknown service type '{entry['type']}' (known: {', '.join(known)})",
-                                    f"{name}.type")
+            check_service_entry(name, entry, where)
         except InvalidRecord as e:
             bad.append(e)
             continue
@@ -67,18 +60,71 @@ def parse_services(text: bytes, where: str) -> tuple[dict[str, dict], list[Inval
     return good, bad
 
 
+def _type_class(kind: str, type_name: str, where: str, field: str):
+    from ..errors import ConfigError
+
+    if kind == "service":
+        from ..connectors.registry import REGISTRY
+    else:
+        from ..stores.registry import REGISTRY
+    if type_name not in REGISTRY.known_types():
+        known = ", ".join(REGISTRY.known_types())
+        raise InvalidRecord(where, f"unknown {kind} type '{type_name}' (known: {known})", field)
+    try:
+        return REGISTRY.get(type_name)
+    except ConfigError as e:  # a plug-in that does not load
+        raise InvalidRecord(where, str(e), field) from None
+
+
+def _check_entry(cls, entry: dict, where: str, field: str, base: dict) -> None:
+    """An entry against its type's options: a key the type does not declare is named
+    with the type's own (a clearer message than the schema's), then the composed schema."""
+    if cls.options is not None:
+        from ..options import config_keys
+
+        allowed = ["type", *config_keys(cls.declared_options())]
+        for key in entry:
+            if key not in allowed:
+                why = ("; it cannot take uploads" if key == "upload_from" and cls.kind == "service" else "")
+                raise InvalidRecord(where, f"{cls.what()} has no option '{key}'{why} (its options: "
+                                           f"{', '.join(allowed[1:]) or 'none'})", f"{field}.{key}")
+    records.validate_entry(cls.config_schema(base), entry, where, field)
+
+
+def check_service_entry(name: str, entry: dict, where: str = SERVICES_FILE) -> None:
+    """One service's entry checked by its type (the shared part was checked with the file)."""
+    cls = _type_class("service", entry["type"], where, f"{name}.type")
+    _check_entry(cls, entry, where, name, records.schema_def("services", "service"))
+
+
+def check_store_entry(name: str, entry: dict, where: str = PREFERENCES_FILE) -> None:
+    field = f"blob_storage.stores.{name}"
+    cls = _type_class("store", entry["type"], where, f"{field}.type")
+    _check_entry(cls, entry, where, field, records.schema_def("preferences", "store"))
+
+
+def check_services(data: dict, where: str = SERVICES_FILE) -> None:
+    """A whole services file about to be saved: the shared schema, then each entry
+    whose type is installed (an entry of a type no installed package provides is
+    left as it is: it is reported, and skipped, when the file is loaded)."""
+    records.validate("services", data, where)
+    from ..connectors.registry import known_types
+
+    known = known_types()
+    for name, entry in data.items():
+        if entry["type"] in known:
+            check_service_entry(name, entry, where)
+
+
 def parse_preferences(text: bytes, where: str) -> dict:
     data = records.load_json("preferences", text, where)
-    stores = (data.get("blob_storage") or {}).get("stores") or {}
-    if stores:
-        from ..stores.registry import known_types
-
-        known = known_types()
-        for name, entry in stores.items():
-            if entry["type"] not in known:
-                raise InvalidRecord(where, f"unknown store type '{entry['type']}' (known: {', '.join(known)})",
-                                    f"blob_storage.stores.{name}.type")
+    check_store_entries(data, where)
     return normalise_preferences(data, where)
+
+
+def check_store_entries(data: dict, where: str = PREFERENCES_FILE) -> None:
+    for name, entry in ((data.get("blob_storage") or {}).get("stores") or {}).items():
+        check_store_entry(name, entry, where)
 
 
 def normalise_preferences(data: dict, where: str = PREFERENCES_FILE) -> dict:

@@ -45,8 +45,8 @@ from .layout import (
 RECENT_READS = 1024
 
 #: bumped when config files are checked for more than before: a file validated by an older
-#: photosync (whose stamp is cached in the index) is checked again
-CONFIG_CHECKS = "2"
+#: photosync (whose stamp is cached in the index) is checked again (3: entries by their type's options)
+CONFIG_CHECKS = "3"
 
 #: the field a hand edit may not widen
 CANONICAL_FIELD = "visibility.canonical"
@@ -276,8 +276,15 @@ class Library:
             raise ConfigError(f"invalid config file {e}") from None
 
     def stage_config(self, rel: str, data: dict) -> None:
+        """Stage a config file photosync changes, after the checks a hand edit gets
+        (its schema, no secret-looking key, each entry by its type)."""
         kind = CONFIG_FILES[rel]
-        records.validate(kind, data, rel)
+        if kind == "services":
+            cfg.check_services(data, rel)
+        else:
+            records.validate(kind, data, rel)
+            if kind == "preferences":
+                cfg.check_store_entries(data, rel)
         self._staged_config[rel] = records.dump_json(data)
         if kind == "services":
             self.services = data

@@ -69,8 +69,7 @@ class UploadResult:
     commits: list[str] = field(default_factory=list)
 
 
-def targets(lib: Library) -> dict[str, list[str]]:
-    """service -> the services whose photos it receives."""
+def _configured(lib: Library) -> dict[str, list[str]]:
     return {
         name: list(conf["upload_from"])
         for name, conf in sorted(lib.services.items())
@@ -78,17 +77,37 @@ def targets(lib: Library) -> dict[str, list[str]]:
     }
 
 
+def _can_upload(lib: Library, name: str) -> bool:
+    from ..connectors.registry import connector_class
+
+    try:
+        return connector_class(lib.services[name].get("type", "")).capabilities.upload
+    except PhotosyncError:
+        return True  # make_plan reports the service's own error
+
+
+def targets(lib: Library) -> dict[str, list[str]]:
+    """service -> the services whose photos it receives (services whose type can upload:
+    ``Capabilities.upload``; a type's schema gives ``upload_from`` only to those, and a type
+    that declares it anyway is not sent anything)."""
+    return {name: sources for name, sources in _configured(lib).items() if _can_upload(lib, name)}
+
+
 def make_plan(lib: Library) -> UploadPlan:
     plan = UploadPlan()
     assert lib.index is not None
     connectors = Connectors(lib)
     settings = vis.audience_settings(lib.services)
-    for target, sources in targets(lib).items():
+    for target, sources in _configured(lib).items():
         try:
             caps = connectors.get(target).capabilities
             levels = caps.visibility_levels or VISIBILITY_LEVELS
         except PhotosyncError as e:
             lib.report.error(f"service {target}", str(e))
+            continue
+        if not caps.upload:
+            lib.report.warning(f"service {target}", f"a {lib.services[target].get('type')} service cannot take "
+                                                    "uploads: nothing is sent to it (its upload_from is ignored)")
             continue
         for pid in lib.index.photos_to_upload(target, sources):
             try:

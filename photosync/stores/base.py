@@ -15,14 +15,7 @@ from typing import BinaryIO, ClassVar, Iterator
 
 from ..context import Context
 from ..library.layout import blob_name
-
-
-@dataclass(frozen=True)
-class StoreCapabilities:
-    #: hashes the store can check without a download ("size" always)
-    server_side: tuple[str, ...] = ("size",)
-    #: whether the store ever deletes (no built-in store does)
-    deletes: bool = False
+from ..options import Declares, secret_options
 
 
 @dataclass(frozen=True)
@@ -77,9 +70,15 @@ class StoreContext:
     ctx: Context
 
 
-class BlobStore(ABC):
+class BlobStore(Declares, ABC):
+    """Content-addressed, verified storage of originals; it has no delete at all.
+
+    (``StoreCapabilities`` are gone, issue 12: no phase read ``server_side`` — audit
+    downloads and re-hashes every copy, and a store's own ``has``/``put`` make the checks
+    it can — nor ``deletes``: a store has no delete operation.)"""
+
+    kind = "store"
     type_name: ClassVar[str]
-    capabilities: ClassVar[StoreCapabilities] = StoreCapabilities()
 
     def __init__(self, name: str, config: dict, env: StoreContext):
         self.name = name
@@ -110,9 +109,9 @@ class BlobStore(ABC):
         """(locator, size) of every blob in the store."""
 
     @classmethod
-    def config_from_options(cls, options: dict, library_root: Path) -> dict:
-        """Turn ``store add`` options into the config entry to store (no secrets)."""
-        return {}
+    def keys_hint(cls, name: str, config: dict) -> str | None:
+        """What to tell a person who added a store of this type without its keys."""
+        return f"Keys: photosync store login {name}" if secret_options(cls.declared_options()) else None
 
     def unavailable(self) -> str | None:
         """Why the store cannot be reached right now (None when it can)."""

@@ -28,7 +28,8 @@ from typing import BinaryIO, Iterator
 
 from ..errors import ConfigError, SourceError, StoreError, UnsafeLocator, VerificationError
 from ..library.layout import path_problem, user_path
-from .base import BlobKey, BlobStore, StoreCapabilities, StoredBlob, TempCleanup
+from ..options import Option
+from .base import BlobKey, BlobStore, StoredBlob, TempCleanup
 
 CHUNK = 1024 * 1024
 TMP_DIR = ".tmp"
@@ -89,8 +90,16 @@ def _hash_file(path: Path) -> tuple[str, int]:
 
 
 class LocalStore(BlobStore):
+    """A folder: the library's blobs/, a NAS mount, an external disk."""
+
     type_name = "local"
-    capabilities = StoreCapabilities(server_side=("size",), deletes=False)
+    options = (
+        Option("path", "The folder (it must exist: create it, or mount the drive or NAS share first).", "path",
+               required=True),
+        Option("verify", "readback: read each blob back from the disk after writing it; stream: trust the "
+                         "hash taken while writing.", "choice", choices=("readback", "stream"), default="readback",
+               advanced=True),
+    )
 
     def __init__(self, name, config, env):
         super().__init__(name, config, env)
@@ -111,15 +120,13 @@ class LocalStore(BlobStore):
                 raise StoreError(f"store {self.name}: folder {self.root} does not exist or is not mounted")
 
     @classmethod
-    def config_from_options(cls, options: dict, library_root: Path) -> dict:
-        path = options.get("path")
-        if not path:
-            raise ConfigError("a local store needs --path DIR")
+    def check_config(cls, config: dict, library_root: Path) -> dict:
+        path = config["path"]
         p = user_path(path, Path.cwd())
         if not p.is_dir():
             raise ConfigError(f"--path {path}: no such folder ({p}); create it (mkdir -p), or mount the drive or "
                               "NAS share first")
-        return {"path": str(p.resolve())}
+        return {**config, "path": str(p.resolve())}
 
     def unavailable(self) -> str | None:
         if not self.root.is_dir():

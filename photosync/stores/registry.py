@@ -12,6 +12,7 @@ REGISTRY = Registry("store", "photosync.stores", {
 })
 
 register = REGISTRY.register
+unregister = REGISTRY.unregister
 known_types = REGISTRY.known_types
 store_class = REGISTRY.get
 

@@ -40,7 +40,8 @@ from typing import BinaryIO, Iterator
 from .. import credentials
 from ..errors import ConfigError, SourceError, StoreError, UnsafeLocator, VerificationError
 from ..library.layout import path_problem
-from .base import BlobKey, BlobStore, Check, StoreCapabilities, StoredBlob, TempCleanup
+from ..options import Option
+from .base import BlobKey, BlobStore, Check, StoredBlob, TempCleanup
 
 MiB = 1024 * 1024
 DEFAULT_MULTIPART_THRESHOLD = 64 * MiB
@@ -62,9 +63,40 @@ _CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenie
                      "ExpiredToken", "InvalidSecurity", "Unauthorized", "Forbidden", "403"}
 
 
+def _options(b2: bool) -> tuple[Option, ...]:
+    region = ("The bucket's region, e.g. us-west-004 (its endpoint is s3.REGION.backblazeb2.com)." if b2 else
+              "The bucket's region, e.g. eu-west-1.")
+    out = [
+        Option("bucket", "The bucket.", required=True, schema={"minLength": 3}),
+        Option("prefix", "A folder inside the bucket."),
+        Option("region", region),
+        Option("endpoint_url", "An S3-compatible endpoint (MinIO, Wasabi, Cloudflare R2, B2...)" +
+               ("; instead of --region." if b2 else "."), metavar="URL",
+               schema={"pattern": "^https?://", "description": "an http:// or https:// URL"}),
+    ]
+    if not b2:  # B2 has no storage classes (Backblaze's S3-compatible API docs)
+        out.append(Option("storage_class", "The objects' storage class, e.g. STANDARD_IA, GLACIER_IR."))
+    out += [
+        Option("profile", "An AWS shared-credentials profile to use (a name, not a secret)."),
+        Option("access_key_id", "Application key id." if b2 else "Access key id.", secret=True,
+               prompt="Application key id" if b2 else "Access key id"),
+        Option("secret_access_key", "Application key." if b2 else "Secret access key.", secret=True,
+               prompt="Application key" if b2 else "Secret access key"),
+        Option("multipart_threshold", "Files from this size (bytes) on go as multipart uploads.", "int",
+               default=DEFAULT_MULTIPART_THRESHOLD, schema={"minimum": MIN_PART_SIZE}, advanced=True),
+        Option("part_size", "Size of a multipart upload's parts (bytes).", "int", default=DEFAULT_PART_SIZE,
+               schema={"minimum": MIN_PART_SIZE}, advanced=True),
+        Option("max_attempts", "Tries of a request that fails transiently (botocore's standard retries).", "int",
+               default=8, schema={"minimum": 1, "maximum": 30}, advanced=True),
+    ]
+    return tuple(out)
+
+
 class S3Store(BlobStore):
+    """S3, or anything that speaks it (MinIO, Wasabi, Cloudflare R2...)."""
+
     type_name = "s3"
-    capabilities = StoreCapabilities(server_side=("size", "sha256-metadata", "etag"), deletes=False)
+    options = _options(b2=False)
     #: extra botocore client settings (B2 narrows the checksums sent)
     client_options: dict = {}
 
@@ -82,14 +114,10 @@ class S3Store(BlobStore):
         self._listed: set[str] | None = None
 
     @classmethod
-    def config_from_options(cls, options: dict, library_root) -> dict:
-        if not options.get("bucket"):
-            raise ConfigError(f"an {cls.type_name} store needs --bucket NAME")
-        out = {"bucket": options["bucket"]}
-        for key in ("prefix", "region", "endpoint_url", "storage_class", "profile"):
-            if options.get(key):
-                out[key] = options[key]
-        return out
+    def keys_hint(cls, name: str, config: dict) -> str | None:
+        if config.get("profile"):
+            return None
+        return f"Keys: photosync store login {name} (or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)"
 
     # -- the client ------------------------------------------------------------------------
     @property
@@ -454,18 +482,17 @@ class B2Store(S3Store):
     """Backblaze B2 through its S3-compatible endpoint (s3.<region>.backblazeb2.com)."""
 
     type_name = "b2"
+    options = _options(b2=True)
     client_options = {
         "request_checksum_calculation": "when_required",
         "response_checksum_validation": "when_required",
     }
 
     @classmethod
-    def config_from_options(cls, options: dict, library_root) -> dict:
-        if not options.get("region") and not options.get("endpoint_url"):
+    def check_config(cls, config: dict, library_root) -> dict:
+        if not config.get("region") and not config.get("endpoint_url"):
             raise ConfigError("a b2 store needs --region (e.g. us-west-004: the bucket's endpoint) or --endpoint-url")
-        if options.get("storage_class"):
-            raise ConfigError("B2 has no storage classes")
-        return super().config_from_options(options, library_root)
+        return config
 
     def __init__(self, name, config, env):
         if not config.get("endpoint_url") and config.get("region"):

@@ -316,7 +316,6 @@ class StoreContract:
 
     def test_stores_do_not_delete(self, case):
         store = case.store()
-        assert store.capabilities.deletes is False
         assert not hasattr(store, "delete"), "a store that never deletes has no delete operation"
 
     # -- leftovers --------------------------------------------------------------------------------
