@@ -8,6 +8,9 @@ follows symbolic links whose target lies inside the folder (all of them with
 loop; it skips hidden files and NAS housekeeping folders, and says how many
 links and hidden files it left out.  A file's fingerprint is its size, mtime
 and inode: discover does not read a file whose fingerprint is unchanged.
+
+A folder of photos with sidecar files (an export) is this connector given a
+``sidecar_reader`` (connectors/sidecars.py): none by default.
 """
 
 from __future__ import annotations
@@ -15,19 +18,21 @@ from __future__ import annotations
 import dataclasses
 import errno
 import functools
+import hashlib
 import os
 import stat
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, ClassVar, Iterator
 
 from ..errors import ConfigError, SourceError
 from ..library.layout import path_problem, user_path
 from ..media.dates import date_from_filename, from_timestamp_local, iso
 from ..media.formats import MEDIA_EXTENSIONS
-from ..media.probe import read_media
-from ..model import CameraInfo, Location, Metadata
+from ..media.ingest import ingest, metadata_from_probe
+from ..model import Metadata
 from .base import Capabilities, Connector, ItemRef, Listing, ServiceItem
+from .sidecars import SidecarReader, apply_sidecars
 
 #: folders that hold no photos of the person's own (NAS and OS housekeeping)
 SKIP_DIRS = frozenset(
@@ -62,6 +67,9 @@ def _display(rel: bytes) -> str:
 class LocalConnector(Connector):
     type_name = "local"
     capabilities = Capabilities(originals=True)
+    #: reads the sidecar files next to each photo (an export's JSON, XMP): None, or a
+    #: picklable SidecarReader (connectors/sidecars.py) set by a subclass or on an instance
+    sidecar_reader: ClassVar[SidecarReader | None] = None
 
     def __init__(self, name, config, env):
         super().__init__(name, config, env)
@@ -140,6 +148,7 @@ class LocalConnector(Connector):
                 continue
             prefix = rel + b"/" if rel else b""
             subdirs = []
+            claims = self._claims(entries) if self.sidecar_reader is not None else None
             for entry in entries:
                 name = entry.name
                 try:
@@ -172,7 +181,8 @@ class LocalConnector(Connector):
                         continue
                     dot = name.rfind(b".")
                     if dot > 0 and name[dot + 1 :].lower() not in media:
-                        self.ignored += 1
+                        if claims is None or name not in claims[1]:  # a sidecar is not ignored: it is read
+                            self.ignored += 1
                         continue
                     fst = entry.stat()
                 except OSError as e:
@@ -187,7 +197,13 @@ class LocalConnector(Connector):
                     continue
                 if not stat.S_ISREG(fst.st_mode):
                     continue
-                if since_ts is not None and fst.st_mtime < since_ts:
+                fingerprint = f"{fst.st_size}:{fst.st_mtime_ns}:{fst.st_ino}"
+                mtime = fst.st_mtime
+                sidecars = claims[0].get(name) if claims is not None else None
+                if sidecars:
+                    stamp, mtime = _sidecar_stamp(dir_path, sidecars, mtime)
+                    fingerprint += f":{stamp}"
+                if since_ts is not None and mtime < since_ts:
                     continue
                 rel_e = prefix + name
                 try:
@@ -196,9 +212,29 @@ class LocalConnector(Connector):
                 except UnicodeDecodeError:
                     item_id = rel_e.decode("utf-8", "backslashreplace")
                     raw = rel_e
-                yield ItemRef(item_id, f"{fst.st_size}:{fst.st_mtime_ns}:{fst.st_ino}", None, fst.st_size, None, raw)
+                yield ItemRef(item_id, fingerprint, None, fst.st_size, None, raw,
+                              b"\x00".join(sidecars) if sidecars else None)
             stack.extend(reversed(subdirs))
         self._say_left_out(left_out, hidden_files, hidden_dirs)
+
+    def _claims(self, entries) -> tuple[dict[bytes, tuple[bytes, ...]], set[bytes]]:
+        """(photo name -> its sidecars' names, every name claimed) in one folder's entries, as
+        the sidecar reader says; a name that is itself a photo or video stays an item."""
+        reader = self.sidecar_reader
+        assert reader is not None
+        names = {os.fsdecode(e.name): e.name for e in entries if e.name[:1] != b"."}
+        shown = frozenset(names)
+        by_photo: dict[bytes, tuple[bytes, ...]] = {}
+        claimed: set[bytes] = set()
+        for text, raw in names.items():
+            dot = raw.rfind(b".")
+            if not (dot > 0 and raw[dot + 1 :].lower() in _MEDIA_EXT_BYTES):
+                continue
+            picked = tuple(names[n] for n in reader.sidecars(text, shown - {text}) if n in names and n != text)
+            if picked:
+                by_photo[raw] = picked
+                claimed.update(picked)
+        return by_photo, claimed
 
     def _say_left_out(self, links: "_Count", hidden_files: "_Count", hidden_dirs: "_Count") -> None:
         """One line each, once a run: what the listing did not follow or skipped."""
@@ -246,10 +282,10 @@ class LocalConnector(Connector):
         return dataclasses.replace(metadata, filename=name, taken_date=taken, taken_date_source=source)
 
     def describer(self):
-        return functools.partial(describe_file, os.fsencode(str(self.root)))
+        return functools.partial(describe_file, os.fsencode(str(self.root)), sidecar_reader=self.sidecar_reader)
 
     def describe(self, ref: ItemRef) -> ServiceItem:
-        return describe_file(os.fsencode(str(self.root)), ref)
+        return describe_file(os.fsencode(str(self.root)), ref, sidecar_reader=self.sidecar_reader)
 
     def open(self, item_id: str, raw_name: bytes | None = None) -> BinaryIO:
         path = self._path(item_id, raw_name)
@@ -261,13 +297,14 @@ class LocalConnector(Connector):
             raise SourceError(f"cannot read {self.where(item_id)}: {e.strerror}") from None
 
 
-def describe_file(root: bytes, ref: ItemRef) -> ServiceItem:
-    """Hash and probe one file below ``root`` (a module function: it runs in worker processes)."""
+def describe_file(root: bytes, ref: ItemRef, sidecar_reader: SidecarReader | None = None) -> ServiceItem:
+    """Hash and probe one file below ``root`` (a module function: it runs in worker processes),
+    and apply its sidecars (named in ``ref.extra`` by the listing) with ``sidecar_reader``."""
     rel = ref.raw_name if ref.raw_name is not None else ref.id.encode("utf-8")
     path = root + b"/" + rel
     name = ref.id.rsplit("/", 1)[-1]
     try:
-        mf = read_media(path, name)
+        mf = ingest(path, name)
         st = os.stat(path)
     except FileNotFoundError:
         raise SourceError("the file disappeared while it was being read") from None
@@ -290,21 +327,14 @@ def describe_file(root: bytes, ref: ItemRef) -> ServiceItem:
         warnings.append(info.problem)
     if "\n" in ref.id or "\r" in ref.id:
         warnings.append("file name contains a line break; recorded as it is, but other tools may choke on it")
-    taken, source = _taken(info.taken, info.taken_source, name, st.st_mtime)
-    metadata = Metadata(
-        taken_date=taken,
-        taken_date_source=source,
-        filename=name,
-        location=Location(info.lat, info.lng, info.alt) if info.lat is not None else None,
-        tags=info.tags,
-        caption=info.caption,
-        camera_info=CameraInfo(info.make, info.model) if (info.make or info.model) else None,
-        media_type=info.format.kind,
-        format=info.format.name,
-        width=info.width,
-        height=info.height,
-        location_source=("quicktime" if info.format.kind == "video" else "exif") if info.lat is not None else None,
-    )
+    metadata = metadata_from_probe(info, filename=name)
+    if metadata.taken_date is None:  # the folder's fall-backs: a date in the file name, else its mtime
+        taken, source = _taken(None, None, name, st.st_mtime)
+        metadata = dataclasses.replace(metadata, taken_date=taken, taken_date_source=source)
+    if sidecar_reader is not None and ref.extra:
+        metadata, problems = apply_sidecars(sidecar_reader, metadata, path.rsplit(b"/", 1)[0],
+                                            tuple(ref.extra.split(b"\x00")))
+        warnings.extend(problems)
     return ServiceItem(
         ref=ref,
         content_hash=mf.content_hash,
@@ -316,6 +346,22 @@ def describe_file(root: bytes, ref: ItemRef) -> ServiceItem:
         warnings=tuple(warnings),
         look=info.look,
     )
+
+
+def _sidecar_stamp(folder: bytes, names: tuple[bytes, ...], mtime: float) -> tuple[str, float]:
+    """The part of a photo's fingerprint its sidecars make (their sizes, mtimes and inodes: an
+    edited, added or removed sidecar changes it; one moved with its photo does not), and the
+    latest mtime of the photo and its sidecars (``--since`` lists a photo whose sidecar changed)."""
+    h = hashlib.sha1()
+    for raw in names:
+        try:
+            st = os.stat(folder + b"/" + raw)
+        except OSError:
+            h.update(b"?\x00")
+            continue
+        h.update(f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}\x00".encode())
+        mtime = max(mtime, st.st_mtime)
+    return "s" + h.hexdigest()[:12], mtime
 
 
 def _taken(taken, source, name: str, mtime: float) -> tuple[str, str]:
