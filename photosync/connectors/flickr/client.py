@@ -16,7 +16,6 @@ Facts this relies on (flickr.com/services/api, ../shared/SERVICES.md):
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 import threading
 import time
@@ -102,6 +101,8 @@ class FlickrClient:
         """flickrapi's client, with photosync's token and this service's URLs."""
         if signed_in and self._api is not None:
             return self._api
+        import logging
+
         import flickrapi
         import requests
         from flickrapi.auth import FlickrAccessToken

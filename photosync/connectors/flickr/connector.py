@@ -14,7 +14,6 @@ from typing import BinaryIO
 
 from ...conflicts import visibility as vis
 from ...errors import MediaError, NotMedia, SourceError
-from ...media.ingest import ingest
 from ...model import AUDIENCES, VISIBILITY_LEVELS, Metadata, Photo
 from ..base import Capabilities, Connector, ItemRef, Listing, ServiceItem
 from . import permissions
@@ -89,6 +88,8 @@ class FlickrConnector(FlickrConfig, Connector):
             content_hash = ref.known_hash
             quality = entry_quality(entry)
         else:
+            from ...media.ingest import ingest
+
             url, quality, ext, file_dims = best_file(self.client, entry)
             with self.client.download(url) as f:
                 try:

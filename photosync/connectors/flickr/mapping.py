@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from typing import TYPE_CHECKING
 
 from ...conflicts import visibility as vis
 from ...errors import SourceError
 from ...media.formats import FORMATS
-from ...media.ingest import metadata_from_probe
-from ...media.probe import MediaInfo
 from ...model import Location, Metadata
 from .client import FlickrClient, _int, _text
+
+if TYPE_CHECKING:
+    from ...media.probe import MediaInfo
 
 #: photosync's machine tag on everything it uploads: photosync:sha256=<hex>
 MACHINE_TAG = "photosync:sha256"
@@ -272,6 +274,8 @@ def metadata_of(entry: dict, info: MediaInfo | None, tags: tuple[str, ...],
     """The metadata of a Flickr instance: what the bytes say (``info``: media.ingest's probe of the
     file downloaded; None when nothing was), with what Flickr states in its place -- caption,
     tags (as typed), date taken (unless Flickr does not know it), location, albums."""
+    from ...media.ingest import metadata_from_probe
+
     md = metadata_from_probe(info) if info is not None else Metadata()
     taken = granularity = None
     if entry.get("datetaken") and str(entry.get("datetakenunknown", "0")) != "1":

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import mimetypes
-import tempfile
 import threading
 import time
 from typing import BinaryIO
@@ -34,7 +32,6 @@ from ...conflicts import visibility as vis
 from ...errors import PhotosyncError, SourceError
 from ...model import Metadata, Photo
 from ...net import Transient, retry_after_of, retry_after_seconds, retrying
-from ...stores.naming import blob_ext
 from ..base import ItemRef, ServiceItem
 from .client import TRANSIENT_CODES, FlickrClient, _int, _text, transient
 from .listing import EXTRAS, PER_PAGE, walk_uploads
@@ -84,6 +81,8 @@ class Uploader:
         temporary).  For an upload whose location must not be public, a temporary copy
         without any location (media/geostrip.py; the image data untouched), else the
         original as it is.  Raises CannotStrip when the location cannot be removed."""
+        import tempfile
+
         from ...media.geostrip import scan_location, strip_location
         from ...media.probe import hash_stream
 
@@ -131,6 +130,8 @@ class Uploader:
         """Upload at ``visibility`` (an audience: flags_for).  A public photo whose location
         must not be public goes up as a copy without its location; the item then has the
         copy's hash and size (the machine tag keeps the original's hash)."""
+        from ...stores.naming import blob_ext
+
         md = photo.metadata
         audience = visibility if visibility in FLAGS else "private"  # unknown: fail closed
         ext = blob_ext(photo)
@@ -169,6 +170,7 @@ class Uploader:
         photo is looked for before trying again, by its machine tag and, since the
         search may not show it yet, among the photos uploaded since the first try
         (find_uploaded with ``attempted``), so nothing is uploaded twice."""
+        import mimetypes
         import xml.etree.ElementTree as ET
 
         import requests
