@@ -60,6 +60,18 @@ def _things(n: int, word: str) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
+def _media_named(name: bytes) -> bool:
+    dot = name.rfind(b".")
+    return dot > 0 and name[dot + 1 :].lower() in _MEDIA_EXT_BYTES
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
 def _display(rel: bytes) -> str:
     return rel.decode("utf-8", "backslashreplace") if rel else "."
 
@@ -148,7 +160,7 @@ class LocalConnector(Connector):
                 continue
             prefix = rel + b"/" if rel else b""
             subdirs = []
-            claims = self._claims(entries) if self.sidecar_reader is not None else None
+            claims = self._claims(entries, inside) if self.sidecar_reader is not None else None
             for entry in entries:
                 name = entry.name
                 try:
@@ -180,9 +192,10 @@ class LocalConnector(Connector):
                             subdirs.append((entry.path, prefix + name, ancestors | {dkey}))
                         continue
                     dot = name.rfind(b".")
+                    if claims is not None and name in claims[1]:
+                        continue  # a sidecar (never named like a photo: _claims) is read with its photo
                     if dot > 0 and name[dot + 1 :].lower() not in media:
-                        if claims is None or name not in claims[1]:  # a sidecar is not ignored: it is read
-                            self.ignored += 1
+                        self.ignored += 1
                         continue
                     fst = entry.stat()
                 except OSError as e:
@@ -217,24 +230,32 @@ class LocalConnector(Connector):
             stack.extend(reversed(subdirs))
         self._say_left_out(left_out, hidden_files, hidden_dirs)
 
-    def _claims(self, entries) -> tuple[dict[bytes, tuple[bytes, ...]], set[bytes]]:
+    def _claims(self, entries, inside: bytes) -> tuple[dict[bytes, tuple[bytes, ...]], set[bytes]]:
         """(photo name -> its sidecars' names, every name claimed) in one folder's entries, as
-        the sidecar reader says; a name that is itself a photo or video stays an item."""
+        the sidecar reader says; a name that is itself a photo or video stays an item.  A link is a
+        sidecar only where the walk would follow it to a photo (``inside``: the folder's real path)."""
         reader = self.sidecar_reader
         assert reader is not None
-        names = {os.fsdecode(e.name): e.name for e in entries if e.name[:1] != b"."}
+        names = {os.fsdecode(e.name): e.name for e in entries
+                 if e.name[:1] != b"." and not _is_dir(e) and self._followed(e, inside)}
         shown = frozenset(names)
         by_photo: dict[bytes, tuple[bytes, ...]] = {}
         claimed: set[bytes] = set()
         for text, raw in names.items():
-            dot = raw.rfind(b".")
-            if not (dot > 0 and raw[dot + 1 :].lower() in _MEDIA_EXT_BYTES):
+            if not _media_named(raw):
                 continue
-            picked = tuple(names[n] for n in reader.sidecars(text, shown - {text}) if n in names and n != text)
+            picked = tuple(names[n] for n in reader.sidecars(text, shown - {text})
+                           if n in names and not _media_named(names[n]))
             if picked:
                 by_photo[raw] = picked
                 claimed.update(picked)
         return by_photo, claimed
+
+    def _followed(self, entry: os.DirEntry, inside: bytes) -> bool:
+        """Whether the walk reads through ``entry`` (the rule _walk applies to photos' links)."""
+        if not entry.is_symlink() or self.follow_links:
+            return True
+        return self.follow_symlinks and (os.path.realpath(entry.path) + b"/").startswith(inside)
 
     def _say_left_out(self, links: "_Count", hidden_files: "_Count", hidden_dirs: "_Count") -> None:
         """One line each, once a run: what the listing did not follow or skipped."""

@@ -133,3 +133,18 @@ def test_sidecars_are_read_in_worker_processes(tmp_path, folder):
     describer = pickle.loads(pickle.dumps(conn.describer()))
     assert describer(ref).metadata == conn.describe(ref).metadata
     assert describer(ref).metadata.caption == "Dinner"
+
+
+def test_a_sidecar_that_links_outside_the_folder_is_not_read(tmp_path, folder):
+    """Sidecars follow the folder's rule for links: one leading outside is not followed (a link
+    to any file on the machine must not become a photo's caption)."""
+    outside = tmp_path / "elsewhere.json"
+    outside.write_text(json.dumps({"caption": "not from this folder"}))
+    (folder / "trip" / "IMG_3.jpg.json").symlink_to(outside)
+    (folder / "trip" / "inner.json").write_text(json.dumps({"caption": "From inside"}))
+    (folder / "trip" / "IMG_1.jpg.json").unlink()
+    (folder / "trip" / "IMG_1.jpg.json").symlink_to(folder / "trip" / "inner.json")
+    conn = connector(tmp_path, folder)
+    listed = refs(conn)
+    assert conn.describe(listed["trip/IMG_3.jpg"]).metadata.caption is None
+    assert conn.describe(listed["trip/IMG_1.jpg"]).metadata.caption == "From inside"  # a link inside is read
