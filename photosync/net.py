@@ -1,16 +1,20 @@
-"""What every network connector needs: a request budget and retries.
+"""What every network connector needs: a request budget, retries, and a
+checked download.
 
 Retries use tenacity (exponential backoff with random jitter, a bounded number
 of attempts, then the last error).  The budget is a token bucket: a service
 that allows N calls an hour gets at most N, with a small burst, however the
-calls are spread over threads.
+calls are spread over threads.  ``download`` streams a file into a temporary
+file, checks its length and retries what a network does to a download (429,
+5xx, dropped connections, a body cut short), so each connector does not write
+its own.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import Callable, TypeVar
+from typing import IO, Any, Callable, TypeVar
 
 T = TypeVar("T")
 
@@ -174,3 +178,94 @@ def retrying(
         **({"sleep": sleep} if sleep is not None else {}),
     )
     return retry(fn)
+
+
+class Transient(Exception):
+    """A failure that may go away when tried again: an HTTP 429 or 5xx, a body cut short."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        #: seconds the server asked to wait (its Retry-After), if it said
+        self.retry_after = retry_after
+
+
+def retry_after_of(e: BaseException) -> float | None:
+    """The wait a failure carries (a Transient's, or any error given a ``retry_after``)."""
+    return getattr(e, "retry_after", None)
+
+
+def transient_network_error(e: BaseException) -> bool:
+    """Whether ``e`` is worth another attempt: a Transient, or what requests raises when a
+    connection cannot be made, times out, or ends inside a body."""
+    import requests
+
+    return isinstance(e, (Transient, requests.ConnectionError, requests.Timeout,
+                          requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError))
+
+
+#: a download is written in pieces of this size (and never held whole in memory)
+DOWNLOAD_CHUNK = 1 << 20
+
+
+def download(
+    session: Any,
+    url: str,
+    *,
+    attempts: int = 8,
+    base: float = 1.0,
+    timeout: float = 60.0,
+    headers: dict | None = None,
+    on_retry: Callable[[BaseException, float], None] | None = None,
+    dir: str | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> IO[bytes]:
+    """The body at ``url``, fetched with ``session`` (a ``requests.Session``: the caller's
+    connection pool, its auth and hooks), in a temporary file rewound to its start (closing
+    it removes it).  Streamed in DOWNLOAD_CHUNK pieces, so memory does not grow with the file.
+
+    The body's length is checked against the Content-Length (the bytes on the wire when the
+    body is content-encoded: requests gives it decoded); a body cut short, a dropped
+    connection, a timeout, HTTP 429 and 5xx are tried again with exponential backoff and
+    jitter (``retrying``), waiting at least what a Retry-After asks.  After the last attempt,
+    or at once for another HTTP status, a SourceError says what went wrong and where."""
+    import tempfile
+    from urllib.parse import urlsplit
+
+    import requests
+
+    from .errors import SourceError
+
+    host = urlsplit(url).netloc
+
+    def once() -> IO[bytes]:
+        tmp = tempfile.TemporaryFile(dir=dir)
+        try:
+            with session.get(url, stream=True, timeout=timeout, headers=headers) as r:
+                if r.status_code == 429 or r.status_code >= 500:
+                    raise Transient(f"HTTP {r.status_code} from {host}", retry_after_seconds(r.headers.get("Retry-After")))
+                if r.status_code != 200:
+                    raise SourceError(f"the file could not be downloaded (HTTP {r.status_code})")
+                expected = r.headers.get("Content-Length")
+                encoded = r.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
+                got = 0
+                for chunk in r.iter_content(DOWNLOAD_CHUNK):
+                    tmp.write(chunk)
+                    got += len(chunk)
+                if encoded:
+                    got = r.raw.tell()  # urllib3: bytes read from the wire, before decoding
+            if expected is not None and expected.strip().isdigit() and got != int(expected):
+                raise Transient(f"download cut short ({got} of {expected} bytes)")
+            tmp.seek(0)
+            return tmp
+        except BaseException:
+            tmp.close()
+            raise
+
+    try:
+        return retrying(once, transient=transient_network_error, attempts=attempts, base=base,
+                        on_retry=on_retry, retry_after=retry_after_of, sleep=sleep)
+    except Transient as e:
+        raise SourceError(f"the file could not be downloaded after {attempts} attempts: {e}") from None
+    except requests.RequestException as e:
+        raise SourceError(f"the file could not be downloaded: cannot reach {host} after {attempts} attempts "
+                          f"({type(e).__name__})") from None

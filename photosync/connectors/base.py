@@ -8,9 +8,8 @@ it never silently does nothing.
 
 from __future__ import annotations
 
-import copy
 from abc import ABC, abstractmethod
-from dataclasses import InitVar, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Callable, ClassVar, Iterable, NamedTuple
@@ -48,19 +47,8 @@ class Capabilities:
     # changes or deletes anything on a service), albums (albums travel in Metadata), originals
     # (each item says its own quality), hashes (a service-side hash is the item's content_key:
     # discover then reads the item only when it changes), incremental (a Listing says whether it
-    # is complete and returns its cursor).  Accepted and ignored until the Flickr connector's
-    # declaration drops them (it is being split on another branch): remove then.
-    albums: InitVar[bool] = False
-    originals: InitVar[bool] = True
-    incremental: InitVar[bool] = False
-    hashes: InitVar[tuple] = ()
+    # is complete and returns its cursor).
 
-    def __post_init__(self, albums, originals, incremental, hashes) -> None:
-        pass
-
-
-for _gone in ("albums", "originals", "incremental", "hashes"):
-    delattr(Capabilities, _gone)  # the class defaults InitVar leaves behind: nothing may read them
 
 class ItemRef(NamedTuple):
     """A cheap handle on one item, from a listing (a named tuple: a listing of
@@ -136,12 +124,10 @@ class Connector(Declares, ABC):
     type_name: ClassVar[str]
     capabilities: ClassVar[Capabilities] = Capabilities()
     #: the type's own options (photosync.options.Option), besides the ones every service has
-    #: (service_options); None: not declared yet (compatibility, see _legacy_options)
-    options: ClassVar[tuple[Option, ...] | None] = None
+    #: (service_options)
+    options: ClassVar[tuple[Option, ...] | None] = ()
     #: options of ``auth`` handed to :meth:`login` (None: ``--perms`` for a type that signs in)
     login_options: ClassVar[tuple[Option, ...] | None] = None
-    #: secret options of a type that declares none (compatibility: their names)
-    secret_options: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, name: str, config: dict, env: ConnectorContext):
         self.name = name
@@ -246,16 +232,7 @@ class Connector(Declares, ABC):
 
     @classmethod
     def declared_options(cls) -> tuple[Option, ...]:
-        own = cls.options if cls.options is not None else _legacy_options(cls)
-        return (*service_options(cls), *own)
-
-    @classmethod
-    def config_schema(cls, base):
-        if cls.options is None:  # compatibility: a type that declares no options (see _legacy_options)
-            schema = copy.deepcopy(dict(base))
-            schema.setdefault("properties", {}).update(copy.deepcopy(LEGACY_PROPERTIES))
-            return schema
-        return super().config_schema(base)
+        return (*service_options(cls), *(cls.options or ()))
 
     @classmethod
     def declared_login_options(cls) -> tuple[Option, ...]:
@@ -311,38 +288,3 @@ def retry_options(attempts: int = 8, base_seconds: float = 1.0) -> tuple[Option,
 def timeout_option(seconds: float = 60) -> Option:
     return Option("timeout_seconds", "Seconds to wait for an answer.", "float", default=seconds,
                   schema={"exclusiveMinimum": 0}, advanced=True)
-
-
-# -- compatibility: types that declare no options yet --------------------------------------------------
-# The Flickr connector keeps its own config_from_options/check_secrets until its declaration lands
-# (it is being split into a package on another branch; the declaration is a small follow-up).  Such a
-# type (``options = None``) gets the flags the command line always offered it, and its entries are
-# checked against the service schema photosync had before types declared options (unknown keys
-# allowed).  Remove this, and make ``options = ()`` the default, once every built-in declares.
-
-def _legacy_options(cls: type[Connector]) -> tuple[Option, ...]:
-    secrets = tuple(
-        Option(name, f"The app's {name.replace('_', ' ').replace('api', 'API')}.", secret=True, required=True)
-        for name in cls.secret_options)
-    return (*secrets,
-            Option("endpoints", "Override one of the service's URLs (proxies, tests).", "map", flag="--endpoint",
-                   metavar="NAME=URL", advanced=True),
-            Option("requests_per_hour", "API call budget, calls an hour.", "float"))
-
-
-LEGACY_PROPERTIES: dict = {
-    "rate_limit": {"type": "object", "additionalProperties": False, "properties": {
-        "requests_per_minute": {"type": "number", "exclusiveMinimum": 0},
-        "requests_per_hour": {"type": "number", "exclusiveMinimum": 0}}},
-    "friends_audience": {"enum": ["friends", "family", "friends+family"]},
-    "upload_location_public": {"type": "boolean"},
-    "retry": {"type": "object", "additionalProperties": False, "properties": {
-        "attempts": {"type": "integer", "minimum": 1, "maximum": 20},
-        "base_seconds": {"type": "number", "minimum": 0}}},
-    "timeout_seconds": {"type": "number", "exclusiveMinimum": 0},
-    "full_listing_days": {"type": "number", "minimum": 0},
-    "endpoints": {"type": "object", "additionalProperties": {"type": "string"}},
-    "path": {"type": "string", "minLength": 1},
-    "follow_symlinks": {"type": "boolean"},
-    "follow_links": {"type": "boolean"},
-}

@@ -8,6 +8,9 @@ follows symbolic links whose target lies inside the folder (all of them with
 loop; it skips hidden files and NAS housekeeping folders, and says how many
 links and hidden files it left out.  A file's fingerprint is its size, mtime
 and inode: discover does not read a file whose fingerprint is unchanged.
+
+A folder of photos with sidecar files (an export) is this connector given a
+``sidecar_reader`` (connectors/sidecars.py): none by default.
 """
 
 from __future__ import annotations
@@ -15,20 +18,22 @@ from __future__ import annotations
 import dataclasses
 import errno
 import functools
+import hashlib
 import os
 import stat
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, ClassVar, Iterator
 
 from ..errors import ConfigError, SourceError
 from ..library.layout import path_problem, user_path
 from ..media.dates import date_from_filename, from_timestamp_local, iso
 from ..media.formats import MEDIA_EXTENSIONS
-from ..media.probe import read_media
-from ..model import CameraInfo, Location, Metadata
+from ..media.ingest import ingest, metadata_from_probe
+from ..model import Metadata
 from ..options import Option
 from .base import Capabilities, Connector, ItemRef, Listing, ServiceItem
+from .sidecars import SidecarReader, apply_sidecars
 
 #: folders that hold no photos of the person's own (NAS and OS housekeeping)
 SKIP_DIRS = frozenset(
@@ -56,6 +61,18 @@ def _things(n: int, word: str) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
+def _media_named(name: bytes) -> bool:
+    dot = name.rfind(b".")
+    return dot > 0 and name[dot + 1 :].lower() in _MEDIA_EXT_BYTES
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
 def _display(rel: bytes) -> str:
     return rel.decode("utf-8", "backslashreplace") if rel else "."
 
@@ -73,6 +90,9 @@ class LocalConnector(Connector):
                                   "(--no-follow-symlinks: follow no link at all).", "bool", default=True,
                advanced=True),
     )
+    #: reads the sidecar files next to each photo (an export's JSON, XMP): None, or a
+    #: picklable SidecarReader (connectors/sidecars.py) set by a subclass or on an instance
+    sidecar_reader: ClassVar[SidecarReader | None] = None
 
     def __init__(self, name, config, env):
         super().__init__(name, config, env)
@@ -144,6 +164,7 @@ class LocalConnector(Connector):
                 continue
             prefix = rel + b"/" if rel else b""
             subdirs = []
+            claims = self._claims(entries, inside) if self.sidecar_reader is not None else None
             for entry in entries:
                 name = entry.name
                 try:
@@ -175,6 +196,8 @@ class LocalConnector(Connector):
                             subdirs.append((entry.path, prefix + name, ancestors | {dkey}))
                         continue
                     dot = name.rfind(b".")
+                    if claims is not None and name in claims[1]:
+                        continue  # a sidecar (never named like a photo: _claims) is read with its photo
                     if dot > 0 and name[dot + 1 :].lower() not in media:
                         self.ignored += 1
                         continue
@@ -191,7 +214,13 @@ class LocalConnector(Connector):
                     continue
                 if not stat.S_ISREG(fst.st_mode):
                     continue
-                if since_ts is not None and fst.st_mtime < since_ts:
+                fingerprint = f"{fst.st_size}:{fst.st_mtime_ns}:{fst.st_ino}"
+                mtime = fst.st_mtime
+                sidecars = claims[0].get(name) if claims is not None else None
+                if sidecars:
+                    stamp, mtime = _sidecar_stamp(dir_path, sidecars, mtime)
+                    fingerprint += f":{stamp}"
+                if since_ts is not None and mtime < since_ts:
                     continue
                 rel_e = prefix + name
                 try:
@@ -200,9 +229,37 @@ class LocalConnector(Connector):
                 except UnicodeDecodeError:
                     item_id = rel_e.decode("utf-8", "backslashreplace")
                     raw = rel_e
-                yield ItemRef(item_id, f"{fst.st_size}:{fst.st_mtime_ns}:{fst.st_ino}", None, fst.st_size, None, raw)
+                yield ItemRef(item_id, fingerprint, None, fst.st_size, None, raw,
+                              b"\x00".join(sidecars) if sidecars else None)
             stack.extend(reversed(subdirs))
         self._say_left_out(left_out, hidden_files, hidden_dirs)
+
+    def _claims(self, entries, inside: bytes) -> tuple[dict[bytes, tuple[bytes, ...]], set[bytes]]:
+        """(photo name -> its sidecars' names, every name claimed) in one folder's entries, as
+        the sidecar reader says; a name that is itself a photo or video stays an item.  A link is a
+        sidecar only where the walk would follow it to a photo (``inside``: the folder's real path)."""
+        reader = self.sidecar_reader
+        assert reader is not None
+        names = {os.fsdecode(e.name): e.name for e in entries
+                 if e.name[:1] != b"." and not _is_dir(e) and self._followed(e, inside)}
+        shown = frozenset(names)
+        by_photo: dict[bytes, tuple[bytes, ...]] = {}
+        claimed: set[bytes] = set()
+        for text, raw in names.items():
+            if not _media_named(raw):
+                continue
+            picked = tuple(names[n] for n in reader.sidecars(text, shown - {text})
+                           if n in names and not _media_named(names[n]))
+            if picked:
+                by_photo[raw] = picked
+                claimed.update(picked)
+        return by_photo, claimed
+
+    def _followed(self, entry: os.DirEntry, inside: bytes) -> bool:
+        """Whether the walk reads through ``entry`` (the rule _walk applies to photos' links)."""
+        if not entry.is_symlink() or self.follow_links:
+            return True
+        return self.follow_symlinks and (os.path.realpath(entry.path) + b"/").startswith(inside)
 
     def _say_left_out(self, links: "_Count", hidden_files: "_Count", hidden_dirs: "_Count") -> None:
         """One line each, once a run: what the listing did not follow or skipped."""
@@ -250,10 +307,10 @@ class LocalConnector(Connector):
         return dataclasses.replace(metadata, filename=name, taken_date=taken, taken_date_source=source)
 
     def describer(self):
-        return functools.partial(describe_file, os.fsencode(str(self.root)))
+        return functools.partial(describe_file, os.fsencode(str(self.root)), sidecar_reader=self.sidecar_reader)
 
     def describe(self, ref: ItemRef) -> ServiceItem:
-        return describe_file(os.fsencode(str(self.root)), ref)
+        return describe_file(os.fsencode(str(self.root)), ref, sidecar_reader=self.sidecar_reader)
 
     def open(self, item_id: str, raw_name: bytes | None = None) -> BinaryIO:
         path = self._path(item_id, raw_name)
@@ -265,13 +322,14 @@ class LocalConnector(Connector):
             raise SourceError(f"cannot read {self.where(item_id)}: {e.strerror}") from None
 
 
-def describe_file(root: bytes, ref: ItemRef) -> ServiceItem:
-    """Hash and probe one file below ``root`` (a module function: it runs in worker processes)."""
+def describe_file(root: bytes, ref: ItemRef, sidecar_reader: SidecarReader | None = None) -> ServiceItem:
+    """Hash and probe one file below ``root`` (a module function: it runs in worker processes),
+    and apply its sidecars (named in ``ref.extra`` by the listing) with ``sidecar_reader``."""
     rel = ref.raw_name if ref.raw_name is not None else ref.id.encode("utf-8")
     path = root + b"/" + rel
     name = ref.id.rsplit("/", 1)[-1]
     try:
-        mf = read_media(path, name)
+        mf = ingest(path, name)
         st = os.stat(path)
     except FileNotFoundError:
         raise SourceError("the file disappeared while it was being read") from None
@@ -294,21 +352,14 @@ def describe_file(root: bytes, ref: ItemRef) -> ServiceItem:
         warnings.append(info.problem)
     if "\n" in ref.id or "\r" in ref.id:
         warnings.append("file name contains a line break; recorded as it is, but other tools may choke on it")
-    taken, source = _taken(info.taken, info.taken_source, name, st.st_mtime)
-    metadata = Metadata(
-        taken_date=taken,
-        taken_date_source=source,
-        filename=name,
-        location=Location(info.lat, info.lng, info.alt) if info.lat is not None else None,
-        tags=info.tags,
-        caption=info.caption,
-        camera_info=CameraInfo(info.make, info.model) if (info.make or info.model) else None,
-        media_type=info.format.kind,
-        format=info.format.name,
-        width=info.width,
-        height=info.height,
-        location_source=("quicktime" if info.format.kind == "video" else "exif") if info.lat is not None else None,
-    )
+    metadata = metadata_from_probe(info, filename=name)
+    if metadata.taken_date is None:  # the folder's fall-backs: a date in the file name, else its mtime
+        taken, source = _taken(None, None, name, st.st_mtime)
+        metadata = dataclasses.replace(metadata, taken_date=taken, taken_date_source=source)
+    if sidecar_reader is not None and ref.extra:
+        metadata, problems = apply_sidecars(sidecar_reader, metadata, path.rsplit(b"/", 1)[0],
+                                            tuple(ref.extra.split(b"\x00")))
+        warnings.extend(problems)
     return ServiceItem(
         ref=ref,
         content_hash=mf.content_hash,
@@ -320,6 +371,22 @@ def describe_file(root: bytes, ref: ItemRef) -> ServiceItem:
         warnings=tuple(warnings),
         look=info.look,
     )
+
+
+def _sidecar_stamp(folder: bytes, names: tuple[bytes, ...], mtime: float) -> tuple[str, float]:
+    """The part of a photo's fingerprint its sidecars make (their sizes, mtimes and inodes: an
+    edited, added or removed sidecar changes it; one moved with its photo does not), and the
+    latest mtime of the photo and its sidecars (``--since`` lists a photo whose sidecar changed)."""
+    h = hashlib.sha1()
+    for raw in names:
+        try:
+            st = os.stat(folder + b"/" + raw)
+        except OSError:
+            h.update(b"?\x00")
+            continue
+        h.update(f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}\x00".encode())
+        mtime = max(mtime, st.st_mtime)
+    return "s" + h.hexdigest()[:12], mtime
 
 
 def _taken(taken, source, name: str, mtime: float) -> tuple[str, str]:

@@ -7,7 +7,7 @@ from .base import Connector, ConnectorContext
 
 REGISTRY = Registry("service", "photosync.connectors", {
     "local": "photosync.connectors.local:LocalConnector",
-    "flickr": "photosync.connectors.flickr:FlickrConnector",
+    "flickr": "photosync.connectors.flickr.connector:FlickrConnector",
 })
 
 register = REGISTRY.register

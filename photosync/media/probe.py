@@ -1,8 +1,10 @@
-"""Read one file: its SHA-256, its format (by content), a structural check that
-catches truncation and corruption, and its metadata.
+"""Probe one file's bytes: its format (by content), a structural check that
+catches truncation and corruption, and its metadata and visual signature.
 
 EXIF, XMP and pixel dimensions come from Pillow (pillow-heif for HEIC/HEIF,
-exifread for camera RAW files); MP4/MOV from :mod:`.video`.
+exifread for camera RAW files); MP4/MOV from :mod:`.video`.  Reading a file or
+a stream (hashing it as it comes, keeping what the probe needs) is
+:mod:`.ingest`; ``read_media`` here is its name for a path.
 """
 
 from __future__ import annotations
@@ -10,14 +12,13 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO
 
 from .. import __version__
-from ..errors import ItemChanging, MediaError, NotMedia, UnreadableMetadata  # noqa: F401  (NotMedia re-exported)
+from ..errors import MediaError, NotMedia, UnreadableMetadata  # noqa: F401  (NotMedia re-exported)
 from .dates import parse_exif_date
 from .formats import READER_VERSION as FORMATS_READER
 from .formats import (
@@ -28,10 +29,7 @@ from .formats import (
     check_jpeg,
     check_png,
     check_tiff,
-    extension,
-    is_media_name,
     iter_boxes,
-    sniff,
 )
 
 #: which reader gave a verdict: "not a photo" and "unreadable" are cached with
@@ -52,12 +50,6 @@ HEAD_KEPT = 1024 * 1024
 DECODE_LIMIT = 96 * 1024 * 1024
 #: the most a reader that needs the whole file in memory (pillow-heif) is given
 WHOLE_FILE_LIMIT = 64 * 1024 * 1024
-#: a file that changes while it is read is read again after these pauses (seconds)
-REREAD_PAUSES = (0.2, 1.0)
-#: a file modified this shortly before it was read may have changed during the
-#: read without its timestamps showing it (they tick coarsely: 2 s on FAT, a
-#: clock tick on ext4 before Linux 6.13): it counts only when a second read agrees
-RACY_NS = 3_000_000_000
 
 _JUNK_CAPTIONS = {
     "", "olympus digital camera", "sony dsc", "digital camera", "default", "image", "picture",
@@ -131,112 +123,11 @@ def hash_stream(f: BinaryIO) -> tuple[str, int]:
 
 
 def read_media(path: str | bytes | os.PathLike, name: str) -> MediaFile:
-    """Hash and probe the file at ``path``.  ``name`` is its file name (for the
-    extension).  Raises NotMedia for files that are not photos or videos,
-    MediaError for photos and videos that are broken, and ItemChanging for a
-    file that kept changing while it was read (a torn read is never returned).
+    """Hash and probe the file at ``path`` (``name``: its file name, for the extension);
+    a torn read is never returned.  The same as ``media.ingest.ingest(path, name)``."""
+    from .ingest import ingest
 
-    A read counts when the file's size, mtime and ctime (of the open file and of
-    the path, so a file replaced by a rename counts too) are the same before and
-    after it.  A file modified just before it was read (RACY_NS) may have changed
-    without its timestamps showing it, so its bytes are hashed once more and the
-    read counts when both agree.  A file that changed is read again after a
-    pause, a few times."""
-    candidate: MediaFile | Exception | None = None
-    pauses = iter(REREAD_PAUSES)
-    for _read in range(2 * (len(REREAD_PAUSES) + 2)):
-        confirming = isinstance(candidate, MediaFile)
-        started = time.time_ns()
-        with open(path, "rb") as f:
-            before = os.fstat(f.fileno())
-            outcome: MediaFile | Exception | str
-            try:
-                outcome = _hash_open(f, before.st_size) if confirming else _read_open(f, before.st_size, name)
-            except (MediaError, NotMedia, _Changed) as e:  # broken, or caught mid-write: see below
-                outcome = e
-            after = os.fstat(f.fileno())
-        now = os.stat(path)
-        if isinstance(outcome, _Changed) or not _stamp(before) == _stamp(after) == _stamp(now):
-            candidate = None  # it changed while it was read: wait a little, read it again
-        elif confirming:
-            if outcome == candidate.content_hash:  # type: ignore[union-attr]
-                return candidate  # type: ignore[return-value]
-            candidate = None
-        elif isinstance(outcome, Exception) and _same_error(outcome, candidate):
-            raise outcome
-        elif max(after.st_mtime_ns, after.st_ctime_ns) < started - RACY_NS:
-            if isinstance(outcome, Exception):
-                raise outcome
-            return outcome  # type: ignore[return-value]
-        else:
-            candidate = outcome  # modified just before: counts when the next read agrees
-            continue
-        pause = next(pauses, None)
-        if pause is None:
-            break
-        time.sleep(pause)
-    raise ItemChanging("changed while it was being read; it will be read next run")
-
-
-class _Changed(Exception):
-    """The file gave other bytes than its size said (it changed while read)."""
-
-
-def _stamp(st: os.stat_result) -> tuple:
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-
-def _same_error(e: Exception, other) -> bool:
-    return isinstance(other, Exception) and type(e) is type(other) and str(e) == str(other)
-
-
-def _hash_open(f: BinaryIO, size: int) -> str:
-    h = hashlib.sha256()
-    read = 0
-    while chunk := f.read(CHUNK):
-        h.update(chunk)
-        read += len(chunk)
-    if read != size:
-        raise _Changed()
-    return "sha256:" + h.hexdigest()
-
-
-def _read_open(f: BinaryIO, size: int, name: str) -> MediaFile:
-    """One pass over an open file: every byte is read once, in chunks, and
-    hashed as it comes; a small file is kept whole and probed from memory, a
-    large one keeps only its start and is probed from the file."""
-    if size == 0:
-        if is_media_name(name):
-            raise MediaError("empty file (0 bytes)")
-        raise NotMedia(name)
-    head = f.read(4096)
-    fmt = sniff(head, name)
-    if fmt is None:
-        if is_media_name(name):
-            raise MediaError(
-                f"not a readable {extension(name).upper()} file: its content is not any photo or video format "
-                "photosync knows (corrupt, or misnamed)"
-            )
-        raise NotMedia(name)
-    whole = size <= IN_MEMORY_LIMIT
-    keep = size if whole else HEAD_KEPT
-    h = hashlib.sha256(head)
-    kept = bytearray(head)
-    read = len(head)
-    while True:
-        chunk = f.read(CHUNK)
-        if not chunk:
-            break
-        h.update(chunk)
-        read += len(chunk)
-        if len(kept) < keep:
-            kept += chunk[: keep - len(kept)]
-        if read > size:
-            raise _Changed()
-    if read != size:
-        raise _Changed()
-    data: bytes | FileView = bytes(kept) if whole else FileView(f, size, bytes(kept))
-    return MediaFile("sha256:" + h.hexdigest(), size, probe(data, fmt))
+    return ingest(path, name)
 
 
 def probe(data: "bytes | FileView", fmt: Format) -> MediaInfo:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from ..connectors import registry as connectors
 from ..connectors.base import Connector, ConnectorContext
 from ..library import config as cfg
-from ..library.layout import SAFE_EXT, user_path
+from ..library.layout import user_path
 from ..library.library import Library
 from ..stores import registry as stores
-from ..stores.base import BlobKey, BlobStore, StoreContext
-from ..media.formats import FORMATS, extension
-from ..model import Photo
+from ..stores.base import BlobStore, StoreContext
+# blob naming lives next to the stores; re-exported for the phases
+from ..stores.naming import blob_ext, blob_key, content_instance, content_size, format_ext  # noqa: F401
 from ..words import counted  # noqa: F401  (re-exported for the phases)
 
 
@@ -56,42 +56,3 @@ class Connectors:
         if isinstance(made, Exception):
             raise made
         return made
-
-
-def blob_ext(photo: Photo) -> str:
-    return format_ext(photo.metadata.format, photo.metadata.filename)
-
-
-def format_ext(fmt: str | None, filename: str | None) -> str:
-    """A blob's extension: its format's, else its file name's when it is 1-10 letters
-    and digits, else "bin"."""
-    if fmt and fmt in FORMATS:
-        return FORMATS[fmt].ext
-    ext = extension(filename or "")
-    # a name like ``x.jpg/../..`` must not shape the key: 1-10 letters and digits, else bin
-    return ext if SAFE_EXT.fullmatch(ext) else "bin"
-
-
-def blob_key(photo: Photo, content_hash: str | None = None) -> BlobKey:
-    """Where a content of ``photo`` is stored: the photo's id and date, the
-    content's hash, and the extension of its own format (a merged PNG copy of a
-    JPEG original stays .png)."""
-    if content_hash is None or content_hash == photo.content_hash:
-        return BlobKey(photo.photo_id, photo.content_hash, photo.metadata.taken_date, blob_ext(photo))
-    inst = content_instance(photo, content_hash)
-    ext = format_ext(inst.metadata.format, inst.metadata.filename or inst.id.rsplit("/", 1)[-1]) if inst else "bin"
-    return BlobKey(photo.photo_id, content_hash, photo.metadata.taken_date, ext)
-
-
-def content_instance(photo: Photo, content_hash: str):
-    """The instance that best describes one content: a present one first."""
-    insts = [i for i in photo.all_instances() if i.content_hash == content_hash]
-    insts.sort(key=lambda i: (i.missing_since is not None, i.service, i.id))
-    return insts[0] if insts else None
-
-
-def content_size(photo: Photo, content_hash: str) -> int | None:
-    for inst in photo.all_instances():
-        if inst.content_hash == content_hash and inst.size is not None:
-            return inst.size
-    return None

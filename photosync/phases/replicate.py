@@ -30,7 +30,8 @@ from ..library.layout import utc_now
 from ..library.library import Library
 from ..model import BlobCopy, Photo, SupersededBlob
 from ..stores.base import BlobStore, StoredBlob
-from .common import Connectors, blob_key, content_size, counted, make_stores
+from ..stores.naming import blob_key, content_size
+from .common import Connectors, counted, make_stores
 
 COMMIT_EVERY_SECONDS = 30
 

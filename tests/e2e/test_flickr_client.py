@@ -157,6 +157,27 @@ def test_avi_mts_and_wmv_originals_are_downloaded_hashed_and_recorded(flickr_lib
     assert cli("-q", "-L", str(flickr_lib), "discover", "--full-scan").code == 0
 
 
+def test_a_flickr_video_whose_metadata_cannot_be_parsed_is_recorded_with_a_warning(flickr_lib, cli, fake):
+    """A video whose boxes are intact but whose movie header photosync cannot parse is kept, as a
+    local file would be (the same reading for every connector: media.ingest): recorded, backed up,
+    one warning; not an error that leaves it out of every run."""
+    import hashlib
+    import struct
+
+    from mp4build import box, full_box
+
+    ftyp = box(b"ftyp", b"isom" + struct.pack(">I", 0) + b"isom" + b"mp41")
+    odd = ftyp + box(b"moov", full_box(b"mvhd", 0, b"\x00\x00")) + box(b"mdat", b"\x00" * 5000)
+    pid = fake.add_photo(data=odd, media="video", original_format="mp4", title="odd header")
+    run = cli("-L", str(flickr_lib), "discover")
+    assert run.code == 1, "a warning was given"
+    assert "its metadata could not be read" in run.err and f"flickr:{pid}" in run.err
+    inst = flickr_instances(flickr_lib)[pid]
+    assert inst["content_hash"] == "sha256:" + hashlib.sha256(odd).hexdigest()
+    assert inst["metadata"]["media_type"] == "video" and inst["metadata"]["format"] == "mp4"
+    assert inst["metadata"]["caption"] == "odd header"
+
+
 def test_old_camera_videos_in_a_folder_are_kept_and_uploaded(tmp_path, cli, fake):
     from videobuild import make_asf, make_avi, make_ts
 

@@ -113,3 +113,79 @@ def test_retrying_waits_at_least_what_the_server_asked_for():
     assert retrying(busy, transient=lambda e: True, attempts=5, base=0.001, retry_after=lambda e: e.wait,
                     on_retry=lambda e, d: delays.append(d), sleep=lambda s: None) == "ok"
     assert delays[0] >= 3.0 and delays[1] == RETRY_AFTER_CAP  # an absurd ask is cut to the cap
+
+
+# -- the checked download (net.download) against a file host on loopback ----------------------------
+
+@pytest.fixture
+def host():
+    from fakes.files import FileHost
+
+    with FileHost() as h:
+        yield h
+
+
+def _download(url, **kw):
+    import requests
+
+    from photosync.net import download
+
+    kw.setdefault("attempts", 4)
+    kw.setdefault("base", 0.001)
+    with requests.Session() as s:
+        f = download(s, url, **kw)
+        with f:
+            return f.read()
+
+
+def test_download_retries_a_body_cut_short_and_checks_its_length(host):
+    import os
+
+    data = os.urandom(300_000)
+    url = host.put("/a.jpg", data)
+    host.cut_next(2)
+    retried = []
+    assert _download(url, on_retry=lambda e, d: retried.append(str(e))) == data
+    assert host.requests_to("/a.jpg") == 3 and len(retried) == 2
+
+
+def test_download_waits_what_retry_after_asks_and_says_it_failed_after_the_last_attempt(host):
+    from photosync.errors import SourceError
+
+    url = host.put("/b.jpg", b"\xff\xd8\xff" + b"x" * 1000)
+    slept = []
+    host.fail_next_with(1, 503, retry_after="2")
+    assert _download(url, sleep=slept.append).startswith(b"\xff\xd8\xff")
+    assert slept and slept[0] >= 2.0, slept  # not the 0.001 s backoff
+    host.fail_next_with(10, 429)
+    with pytest.raises(SourceError) as e:
+        _download(url, attempts=3, sleep=slept.append)
+    assert "after 3 attempts" in str(e.value) and "HTTP 429" in str(e.value) and host.address in str(e.value)
+
+
+def test_download_does_not_retry_a_missing_file(host):
+    from photosync.errors import SourceError
+
+    with pytest.raises(SourceError, match="HTTP 404"):
+        _download(host.url + "/nothing-here.jpg")
+    assert host.requests_to("/nothing-here.jpg") == 1
+
+
+def test_a_content_encoded_body_is_not_taken_for_one_cut_short(host):
+    """A CDN may send a body gzip-encoded, its Content-Length then counts the bytes on the
+    wire; requests hands back the decoded body, which is longer: not a truncation."""
+    data = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200_000  # compresses well
+    url = host.put("/c.png", data, encoding="gzip")
+    assert _download(url) == data
+    assert host.requests_to("/c.png") == 1
+
+
+def test_a_host_that_cannot_be_reached_is_named(host):
+    from photosync.errors import SourceError
+
+    url = host.put("/d.jpg", b"x")
+    address = host.address
+    host.stop()
+    with pytest.raises(SourceError) as e:
+        _download(url, attempts=2)
+    assert f"cannot reach {address} after 2 attempts" in str(e.value)
