@@ -33,7 +33,7 @@ from __future__ import annotations
 import base64
 import io
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 SIDE = 16
 #: a thumbnail whose pixels vary less than this (standard deviation, 0-255) says
@@ -114,28 +114,29 @@ class Look:
 
     @staticmethod
     def parse(sig: str | None) -> "Look | None":
-        if not sig:
-            return None
-        try:
-            raw = base64.b64decode(sig, validate=True)
-        except (ValueError, TypeError):
-            return None
-        n = SIDE * SIDE
-        return Look(raw[:n], raw[n:]) if len(raw) == n + 4 else None
+        """The decoded signature (None when there is none or it is damaged).
+        Parsed once per signature while it is in use: resolve compares one
+        picture with many, and each Look keeps what it computed (mean,
+        contrast, gradients, dHash) so a pair costs only the comparison."""
+        return _parse(sig) if sig else None
 
-    @property
+    @cached_property
     def mean(self) -> float:
         return sum(self.pixels) / len(self.pixels)
 
-    @property
+    @cached_property
     def contrast(self) -> float:
         n = len(self.pixels)
         mean = sum(self.pixels) / n
         return (sum((p - mean) ** 2 for p in self.pixels) / n) ** 0.5
 
-    @property
+    @cached_property
     def informative(self) -> bool:
         return self.contrast >= MIN_CONTRAST
+
+    @cached_property
+    def blocks(self) -> tuple[float, ...]:
+        return _blocks(self.pixels)
 
     def rotated(self, degrees: int) -> "Look":
         """The thumbnail turned clockwise by 90, 180 or 270 degrees."""
@@ -145,6 +146,10 @@ class Look:
         """(direction bits, strength bits) over every horizontal and vertical
         neighbour pair: is the left (upper) pixel brighter, and do they differ by
         at least FLAT levels (a flat stretch's direction is noise)."""
+        return self._gradients
+
+    @cached_property
+    def _gradients(self) -> tuple[int, int]:
         return _gradients(self.pixels)
 
     def dhash64(self) -> int:
@@ -152,6 +157,10 @@ class Look:
         FLAT levels counts as not brighter (so flat areas give stable zeros
         instead of noise: on the corpus, every resized or re-encoded copy then
         shares a 16-bit quarter with its original)."""
+        return self._dhash
+
+    @cached_property
+    def _dhash(self) -> int:
         from PIL import Image
 
         im = Image.frombytes("L", (SIDE, SIDE), self.pixels).resize((9, 8), Image.Resampling.BOX)
@@ -161,6 +170,21 @@ class Look:
             for x in range(8):
                 bits = (bits << 1) | (px[y * 9 + x] > px[y * 9 + x + 1] + FLAT - 1)
         return bits
+
+
+#: signatures parsed and kept (about 2 kB each with what they computed): enough for the
+#: pictures one resolve batch compares, bounded whatever the library's size
+PARSED_CACHE = 16384
+
+
+@lru_cache(maxsize=PARSED_CACHE)
+def _parse(sig: str) -> "Look | None":
+    try:
+        raw = base64.b64decode(sig, validate=True)
+    except (ValueError, TypeError):
+        return None
+    n = SIDE * SIDE
+    return Look(raw[:n], raw[n:]) if len(raw) == n + 4 else None
 
 
 @lru_cache(maxsize=8192)
@@ -195,6 +219,24 @@ def tone_distance(a: Look, b: Look) -> int:
     move them by a few levels; an edit (exposure, filter, black and white) more."""
     return round(max(abs(a.mean - b.mean), abs(a.contrast - b.contrast),
                      *(abs(x - y) for x, y in zip(a.colour, b.colour))))
+
+
+def _blocks(px: bytes) -> tuple[float, ...]:
+    """Mean of each 4x4 block of the thumbnail (16 blocks, row by row)."""
+    out = []
+    for by in range(0, SIDE, 4):
+        for bx in range(0, SIDE, 4):
+            out.append(sum(px[(by + y) * SIDE + bx + x] for y in range(4) for x in range(4)) / 16)
+    return tuple(out)
+
+
+def local_tone_distance(a: Look, b: Look) -> float:
+    """How much one part of the picture (a 4x4 block of the thumbnail, a
+    sixteenth) is lighter or darker than in the other, beyond the overall
+    shift (0-255).  Resizing and re-encoding move a block by a few levels; a
+    different photo of the same composition, whose gradients agree, often more."""
+    shift = a.mean - b.mean
+    return max(abs(x - y - shift) for x, y in zip(a.blocks, b.blocks))
 
 
 def gradient_distance(a: Look, b: Look) -> float:

@@ -499,3 +499,73 @@ def test_dry_run_counts_what_the_real_run_then_does(corpus_library, cli):
     would, merging = _re.search(r"(\d+) of \d+ photos would change, (\d+) would merge", dry).groups()
     changed, merged = _re.search(r"(\d+) changed, (\d+) merged into another record", real).groups()
     assert (would, merging) == (changed, merged)
+
+
+def test_lookalikes_with_guessed_dates_are_asked_never_merged(tmp_path, library, cli):
+    # different photos of one composition that look alike at 16x16, dated by file names and file
+    # times years apart (scans, chat copies), beside true copies whose guessed dates agree
+    from variant_corpus import generate_lookalikes
+
+    root = tmp_path / "lookalikes"
+    generate_lookalikes(root, photos=40, seed=3)
+    for f in FOLDERS:
+        add_local_service(library, f, root / f)
+    _discover_and_resolve(cli, library)
+    found = evaluate(root, library)
+    assert found["unrecorded"] == 0
+    assert found["wrong_merges"] == 0, found["wrong_merge_pairs"]
+    assert found["merge_correct"] > 0  # copies whose guessed date is the capture day still merge
+    assert found["false_links"] > 0  # the look-alikes are asked about instead
+
+
+def _set_time(path: Path, when: datetime) -> None:
+    import os
+
+    os.utime(path, (when.timestamp(), when.timestamp()))
+
+
+def test_a_guessed_date_years_from_the_photos_date_is_a_question(tmp_path, library, cli, photos):
+    from PIL import Image
+
+    camera, scans, chats = photos("camera"), photos("scans"), photos("chats")
+    im, _ = _photo(51)
+    (camera / "IMG_0280.JPG").write_bytes(jpeg(im, 92, exif_bytes(datetime(2023, 5, 6, 10, 0, 0, 120000),
+                                                                 ("Canon", "EOS 80D"), None)))
+    (scans / "scan 2.jpg").write_bytes(jpeg(im.resize((400, 300), Image.Resampling.LANCZOS), 85, None))
+    _set_time(scans / "scan 2.jpg", datetime(2005, 3, 1, 12, 0))  # file time 18 years before
+    other, _ = _photo(52)
+    (camera / "IMG_0100.JPG").write_bytes(jpeg(other, 92, exif_bytes(datetime(2015, 8, 1, 9, 0, 0, 300000),
+                                                                    ("Canon", "EOS 80D"), None)))
+    small = other.resize((400, 300), Image.Resampling.LANCZOS)
+    (chats / "IMG-20190705-WA0001.jpg").write_bytes(jpeg(small, 70, None))  # a name 4 years later
+    (chats / "IMG-20150801-WA0002.jpg").write_bytes(jpeg(small, 72, None))  # sent the day it was taken
+    for name, folder in (("camera", camera), ("scans", scans), ("chats", chats)):
+        add_local_service(library, name, folder)
+    cli("discover", "--library", str(library), check=0)
+    r = cli("resolve", "--auto-resolve", "all", "--library", str(library), check=0)
+    groups = [_names(rec) for rec in _records(library)]
+    assert {"IMG_0100.JPG", "IMG-20150801-WA0002.jpg"} in groups  # the same day: merged
+    assert not any("scan 2.jpg" in g and len(g) > 1 for g in groups), groups
+    assert not any("IMG-20190705-WA0001.jpg" in g and len(g) > 1 for g in groups), groups
+    asked = {c["description"] for rec in _records(library) for c in rec["conflicts"] if c["type"] == "quality_variant"}
+    assert any("file time (2005-03-01) is 18 years from" in d for d in asked), asked
+    assert any("file name (2019-07-05) is 4 years from" in d for d in asked), asked
+    assert "file time (2005-03-01)" in r.out
+
+
+def test_pictures_in_other_tones_are_asked_not_merged(tmp_path, library, cli, photos):
+    # a print faded a few levels lighter, its file time the day the photo was taken: the same
+    # gradients, the date agrees, but the tone says it may be another picture
+    camera, scans = photos("camera"), photos("scans")
+    when = datetime(2012, 9, 9, 15, 0, 0, 500000)
+    im, exif = _photo(53, when=when)
+    (camera / "IMG_5.JPG").write_bytes(jpeg(im, 92, exif))
+    (scans / "print.jpg").write_bytes(jpeg(im.point(lambda v: min(255, v + 5)), 88, None))
+    _set_time(scans / "print.jpg", when.replace(hour=18))
+    for name, folder in (("camera", camera), ("scans", scans)):
+        add_local_service(library, name, folder)
+    _discover_and_resolve(cli, library)
+    recs = _records(library)
+    assert len(recs) == 2
+    asked = [c for rec in recs for c in rec["conflicts"] if c["type"] == "quality_variant"]
+    assert asked and all("tones differ" in c["description"] for c in asked)
