@@ -3,7 +3,7 @@ checkouts of photosync on the same photos, one after the other in one run
 (issue 10: resolve did not scale).
 
     python bench/resolve_scale.py generate DIR N --kind distinct|small|mixed|lookalike [--seed S]
-    python bench/resolve_scale.py ab OLD NEW DIR WORK [--limit SECONDS]
+    python bench/resolve_scale.py ab OLD NEW DIR WORK [--limit SECONDS] [--base LIBRARY]
 
 Kinds of photos:
 
@@ -123,24 +123,26 @@ def resolved_by_commits(lib: Path) -> int:
     return sum(int(m) for m in re.findall(r"^(?:resolve: )?(\d+) photos? resolved", log, re.M))
 
 
-def ab(old: Path, new: Path, data: Path, work: Path, limit: float | None) -> dict:
-    base = work / "base"
+def ab(old: Path, new: Path, data: Path, work: Path, limit: float | None, base: Path | None = None) -> dict:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    subprocess.run(ps(new, "init", str(base)), check=True, stdout=subprocess.DEVNULL)
-    folders = [f for f in FOLDERS if (data / f).is_dir()] if (data / "labels.json").is_file() else []
-    for f in folders or ["."]:
-        name = f if f != "." else "photos"
-        subprocess.run(ps(new, "service", "add", name, "--type", "local", "--path", str((data / f).resolve()),
-                          "--library", str(base)), check=True, stdout=subprocess.DEVNULL)
-    t = time.perf_counter()
-    subprocess.run(ps(new, "discover", "--quiet", "--library", str(base)), stdout=subprocess.DEVNULL)
-    out: dict = {"data": str(data), "discover_seconds": round(time.perf_counter() - t, 1)}
+    out: dict = {"data": str(data)}
+    if base is None:  # a library discovered by NEW; with --base, one discovered before (and left as it is)
+        base = work / "base"
+        subprocess.run(ps(new, "init", str(base)), check=True, stdout=subprocess.DEVNULL)
+        folders = [f for f in FOLDERS if (data / f).is_dir()] if (data / "labels.json").is_file() else []
+        for f in folders or ["."]:
+            name = f if f != "." else "photos"
+            subprocess.run(ps(new, "service", "add", name, "--type", "local", "--path", str((data / f).resolve()),
+                              "--library", str(base)), check=True, stdout=subprocess.DEVNULL)
+        t = time.perf_counter()
+        subprocess.run(ps(new, "discover", "--quiet", "--library", str(base)), stdout=subprocess.DEVNULL)
+        out["discover_seconds"] = round(time.perf_counter() - t, 1)
     photos = len(list((base / "photos").rglob("*.json")))
     out["photos"] = photos
     for name, src in (("old", old), ("new", new)):
         lib = work / name
-        shutil.copytree(base, lib, symlinks=True)
+        shutil.copytree(base, lib, symlinks=True, ignore=shutil.ignore_patterns("index.sqlite*"))
         subprocess.run(ps(src, "status", "--library", str(lib)), stdout=subprocess.DEVNULL, check=True)
         row = timed(ps(src, "resolve", "--auto-resolve", "all", "--quiet", "--library", str(lib)), limit)
         out_text = row.pop("out")
@@ -177,11 +179,13 @@ def main() -> None:
     a.add_argument("dir", type=Path)
     a.add_argument("work", type=Path)
     a.add_argument("--limit", type=float, help="stop a resolve after this many seconds")
+    a.add_argument("--base", type=Path, help="a library already discovered from DIR (copied, not changed)")
     args = ap.parse_args()
     if args.cmd == "generate":
         generate(args.dir, args.n, args.kind, args.seed)
     else:
-        print(json.dumps(ab(args.old.resolve(), args.new.resolve(), args.dir, args.work, args.limit), indent=1))
+        print(json.dumps(ab(args.old.resolve(), args.new.resolve(), args.dir, args.work, args.limit, args.base),
+                         indent=1))
 
 
 if __name__ == "__main__":

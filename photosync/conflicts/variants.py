@@ -138,7 +138,7 @@ def _copied_in(file_time: str, read_at: str) -> bool:
 #: faces of the photo records judged lately, by identity (records are immutable): resolve
 #: judges one record against many, and each of those against its own candidates
 _FACES: "OrderedDict[int, tuple[Photo, list[Face]]]" = OrderedDict()
-_FACES_KEPT = 4096
+_FACES_KEPT = 256
 
 
 def faces(photo: Photo) -> list[Face]:
@@ -175,8 +175,9 @@ def canonical_face(photo: Photo) -> Face | None:
 #: a picture whose 64-bit dHash differs from another's in more bits than this is not a variant
 #: candidate of it (unless both were taken in the same second: a crop moves every edge).  Pairs
 #: within QUALITY_DISTANCE measure at most 5 bits on the corpora (resized, thumbnail, re-encoded,
-#: colour-edited copies, look-alikes); of the pairs of 10,000 distinct pictures that share a
-#: 16-bit quarter, 0.7 % are within 8 bits (5.6 % within 12, the rest 13-40).
+#: colour-edited copies, look-alikes); of the 296,791 pairs of 10,000 distinct pictures
+#: (bench/resolve_scale.py --kind distinct) that share a 16-bit quarter, 1.5 % are within 8 bits
+#: (11 % within 12; median 18).
 MAX_HAMMING = 8
 
 
@@ -203,7 +204,7 @@ class LookKey:
 #: (dHash, informative) per content hash, as the index has them: a picture's signature is a
 #: function of its bytes, so what was computed when it was indexed need not be computed again
 _KNOWN: "OrderedDict[str, tuple[int, bool]]" = OrderedDict()
-_KNOWN_KEPT = 65536
+_KNOWN_KEPT = 16384
 
 
 def remember(content_hash: str, dhash: int, informative: bool) -> None:

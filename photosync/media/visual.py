@@ -218,9 +218,9 @@ def _compact(lanes: int, n: int) -> int:
     return int(lanes.to_bytes(2 * n, "little")[1::2].translate(_TOP), 2)
 
 
-#: signatures parsed and kept (about 2 kB each with what they computed): enough for the
-#: pictures one resolve batch compares, bounded whatever the library's size
-PARSED_CACHE = 16384
+#: signatures parsed and kept (up to ~3 kB each with what they computed, turns included):
+#: enough for the pictures resolve compares around one photo, bounded whatever the library's size
+PARSED_CACHE = 2048
 
 
 @lru_cache(maxsize=PARSED_CACHE)
