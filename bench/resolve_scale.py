@@ -156,7 +156,7 @@ def ab(old: Path, new: Path, data: Path, work: Path, limit: float | None, base: 
             done = resolved_by_commits(lib)
             row["resolved_when_stopped"] = done
             row["ms_per_photo"] = round(1000 * seconds / done, 1) if done else None
-        if finished and (data / "labels.json").is_file():
+        if row["finished"] and (data / "labels.json").is_file():
             found = evaluate(data, lib)
             row["quality"] = {k: found[k] for k in ("files", "records", "merge_recall", "merge_precision",
                                                      "wrong_merges", "link_recall", "false_links", "auto_share")}

@@ -330,7 +330,8 @@ def _guess_disagrees(a: Face, b: Face) -> str | None:
         if tx is None or ty is None or abs(tx - ty) <= GUESS_TOLERANCE:
             continue
         days = abs(tx - ty) / 86400
-        apart = f"{days / 365.25:.0f} years" if days >= 730 else f"{days:.0f} days"
+        n, unit = (round(days / 365.25), "year") if days >= 730 else (round(days), "day")
+        apart = f"{n} {unit}" + ("" if n == 1 else "s")
         return (f"but the date from {_GUESS_NAMES.get(x.guess_source or '', 'a guess')} ({x.guess[:10]}) "
                 f"is {apart} from the other's ({other[:10]})")
     return None
