@@ -13,10 +13,12 @@ How a pair is judged (:func:`classify`), from each record's canonical copy:
   ``MIN_CONTRAST``: a black frame matches every black frame);
 * two cameras that are both known and differ are never variants;
 * quality: upright, same aspect ratio (2 %), gradient distance at most
-  ``QUALITY_DISTANCE``, and capture times that do not disagree (a missing time
-  or a file-time guess does not count against; sub-second EXIF times tell burst
-  frames apart).  A pixel-identical copy (distance 0, same size) merges even
-  when its date differs: the date then becomes a metadata question;
+  ``QUALITY_DISTANCE``, and trusted capture times that do not disagree
+  (sub-second EXIF times tell burst frames apart).  A policy merges only a
+  *sure* pair (``Verdict.certain``): at least one trusted capture time, no date
+  guessed from a file name or a file time more than a day from the other's
+  date, and the same tone overall (``SURE_TONE``) and in every part of the
+  picture (``LOCAL_TONE``); otherwise the pair is asked about;
 * edit: a rotation of a near-identical picture; a picture as near with other
   tones or colours (an exposure or colour edit); the same trusted capture time
   with a distance up to ``EDIT_DISTANCE``; or the same camera at the same
@@ -29,6 +31,7 @@ precision and recall are reported in bench/README.md.
 from __future__ import annotations
 
 import dataclasses
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from ..model import (
@@ -41,7 +44,7 @@ from ..model import (
     Visibility,
     with_instance,
 )
-from ..media.visual import Look, best_rotation, gradient_distance, quarters, tone_distance
+from ..media.visual import Look, best_rotation, gradient_distance, local_tone_distance, quarters, tone_distance
 from . import visibility as vis
 
 #: at most this fraction of gradient bits may differ between quality variants
@@ -55,6 +58,18 @@ QUALITY_TONE = 6
 ASPECT_TOLERANCE = 0.02
 #: capture-time sources that are evidence (a file time or a name is a guess)
 TRUSTED_TIME = {"exif", "exif_digitized", "quicktime", "service", "manual"}
+#: date sources that are guesses: a date in a file name, a file's modification time
+GUESSED_TIME = {"filename", "file_mtime"}
+#: a guessed date further than this from the other copy's date (seconds, wall clock) disagrees
+#: with it: a day covers time zones and a name that holds only the day (IMG-20190705-WA0001.jpg).
+#: On the look-alike corpus every wrong merge joined dates 4 to 18 years apart.
+GUESS_TOLERANCE = 86400
+#: a policy merges only pictures whose overall tone differs by at most this many levels: resized,
+#: thumbnail and re-encoded copies measure 0-2 on the corpora, a print faded by 4-6 levels is asked
+SURE_TONE = 3
+#: ... and no part of the picture (a 4x4 block of the thumbnail) lighter or darker than the rest by
+#: more than this: copies measure at most 4.8 (a 320-pixel thumbnail), look-alikes up to 60
+LOCAL_TONE = 6.0
 
 
 @dataclass(frozen=True)
@@ -71,6 +86,9 @@ class Face:
     taken: str | None  # trusted capture time, as recorded
     camera: tuple[str, str] | None
     quality: str
+    #: a date guessed from the file name or the file time (when there is no trusted one)
+    guess: str | None = None
+    guess_source: str | None = None
 
     @property
     def pixels(self) -> int:
@@ -87,13 +105,55 @@ def _face(inst: Instance) -> Face | None:
         return None
     md = inst.metadata
     taken = md.taken_date if md.taken_date and md.taken_date_source in TRUSTED_TIME else None
+    guessed = md.taken_date if md.taken_date and md.taken_date_source in GUESSED_TIME else None
+    if guessed and md.taken_date_source == "file_mtime" and _copied_in(guessed, inst.last_sync):
+        guessed = None
     cam = md.camera_info
     camera = (cam.make or "", cam.model or "") if cam is not None and (cam.make or cam.model) else None
-    return Face(inst.key, inst.content_hash, look, md.width, md.height, inst.size, taken, camera, inst.quality)
+    return Face(inst.key, inst.content_hash, look, md.width, md.height, inst.size, taken, camera, inst.quality,
+                guessed, md.taken_date_source if guessed else None)
+
+
+#: a file time less than this before photosync first read the file is when the file was copied
+#: or downloaded there, not a guess at when the picture was taken: it counts as no date
+COPIED_IN = 2 * 86400
+
+
+def _copied_in(file_time: str, read_at: str) -> bool:
+    """The file time is the moment the file was put where photosync found it
+    (a download, a copy that did not keep its time): written shortly before
+    photosync first read it."""
+    from datetime import datetime
+
+    try:
+        written, read = datetime.fromisoformat(file_time), datetime.fromisoformat(read_at)
+        if written.tzinfo is None or read.tzinfo is None:
+            return False
+        return -3600 <= (read - written).total_seconds() <= COPIED_IN
+    except ValueError:
+        return False
+
+
+#: faces of the photo records judged lately, by identity (records are immutable): resolve
+#: judges one record against many, and each of those against its own candidates
+_FACES: "OrderedDict[int, tuple[Photo, list[Face]]]" = OrderedDict()
+_FACES_KEPT = 256
 
 
 def faces(photo: Photo) -> list[Face]:
     """Distinct pictures of a photo (one per content hash), the canonical first."""
+    hit = _FACES.get(id(photo))
+    if hit is not None and hit[0] is photo:
+        _FACES.move_to_end(id(photo))
+        return list(hit[1])
+    found = _faces(photo)
+    _FACES[id(photo)] = (photo, found)  # the photo is held, so its id is not reused meanwhile
+    if len(_FACES) > _FACES_KEPT:
+        _FACES.popitem(last=False)
+    return list(found)
+
+
+def _faces(photo: Photo) -> list[Face]:
     out: dict[str, Face] = {}
     insts = sorted((i for i in photo.all_instances() if i.missing_since is None),
                    key=lambda i: (i.content_hash != photo.content_hash, i.key != photo.canonical_source))
@@ -111,16 +171,83 @@ def canonical_face(photo: Photo) -> Face | None:
     return fs[0] if fs and fs[0].content_hash == photo.content_hash else None
 
 
-def lookup_keys(photo: Photo) -> list[tuple[tuple[int | None, ...], str | None]]:
-    """What the index keeps to find this photo's variants: the dHash quarters and
-    the trusted capture time (to the second) of each informative picture."""
+#: a picture whose 64-bit dHash differs from another's in more bits than this is not a variant
+#: candidate of it (unless both were taken in the same second: a crop moves every edge).  Pairs
+#: within QUALITY_DISTANCE measure at most 5 bits on the corpora (resized, thumbnail, re-encoded,
+#: colour-edited copies, look-alikes); of the 296,791 pairs of 10,000 distinct pictures
+#: (bench/resolve_scale.py --kind distinct) that share a 16-bit quarter, 1.5 % are within 8 bits
+#: (11 % within 12; median 18).
+MAX_HAMMING = 8
+
+
+@dataclass(frozen=True)
+class LookKey:
+    """What the index keeps of one picture of a record to find its variants:
+    the four 16-bit quarters of its dHash (None for a quarter that is all zeros
+    or all ones, which flat areas share, and for every quarter of a picture too
+    flat to match), its trusted capture time to the second, the whole dHash
+    (to drop candidates by Hamming distance before any record is read),
+    whether it says enough to be matched at all, its camera, and its content
+    hash."""
+
+    quarters: tuple[int | None, ...]
+    taken: str | None
+    dhash: int
+    informative: bool = True
+    camera: str | None = None
+    content_hash: str = ""
+    #: the decoded signature (thumbnail and colours), to judge a candidate before reading its record
+    look: bytes = b""
+
+
+#: (dHash, informative) per content hash, as the index has them: a picture's signature is a
+#: function of its bytes, so what was computed when it was indexed need not be computed again
+_KNOWN: "OrderedDict[str, tuple[int, bool]]" = OrderedDict()
+_KNOWN_KEPT = 16384
+
+
+def remember(content_hash: str, dhash: int, informative: bool) -> None:
+    _KNOWN[content_hash] = (dhash, informative)
+    if len(_KNOWN) > _KNOWN_KEPT:
+        _KNOWN.popitem(last=False)
+
+
+def camera_key(face: Face) -> str | None:
+    return "\x1f".join(face.camera) if face.camera else None
+
+
+def lookup_keys(photo: Photo, every_picture: bool = False) -> list[LookKey]:
+    """The lookup keys of this photo's pictures: the informative ones (those
+    that can be matched), or with ``every_picture`` all of them (the index
+    keeps a row for each)."""
     out = []
     for f in faces(photo):
-        if not f.look.informative:
+        known = _KNOWN.get(f.content_hash)
+        h, informative = known if known is not None else (f.look.dhash64(), f.look.informative)
+        if not informative and not every_picture:
             continue
-        qs = tuple(None if q in (0, 0xFFFF) else q for q in quarters(f.look.dhash64()))
-        out.append((qs, f.taken[:19] if f.taken else None))
+        qs = tuple(None if not informative or q in (0, 0xFFFF) else q for q in quarters(h))
+        out.append(LookKey(qs, f.taken[:19] if f.taken and informative else None, h, informative,
+                           camera_key(f), f.content_hash, f.look.pixels + f.look.colour if every_picture else b""))
     return out
+
+
+def could_match(face: Face, look: Look, taken: str | None) -> bool:
+    """Could a picture that looks like ``look``, taken at ``taken`` (trusted, to
+    the second, or None), be a variant of ``face`` or look the same to
+    :func:`looks_same`?  False only when :func:`classify` and :func:`_alike`
+    are sure to say no: not taken in the same second, and neither the picture
+    nor a turn of it (when the times do not disagree) is within
+    QUALITY_DISTANCE.  Asked of candidates before their records are read."""
+    if face.taken and taken and face.taken[:19] == taken:
+        return True  # the same second: a crop or an edit may be far in looks
+    if gradient_distance(face.look, look) <= QUALITY_DISTANCE:
+        return True
+    if face.taken and taken:
+        return False  # times that disagree rule out a turned copy
+    # turning both pictures alike keeps every neighbour pair's order: turn this face the other way
+    # (its turns are kept with it) rather than each candidate
+    return any(gradient_distance(face.look.rotated(360 - deg), look) <= QUALITY_DISTANCE for deg in (90, 180, 270))
 
 
 # -- judging a pair --------------------------------------------------------------------
@@ -174,6 +301,53 @@ def _gap(a: Face, b: Face) -> float | None:
     return abs(ta - tb)
 
 
+def _wall(t: str) -> float | None:
+    """An ISO time's wall clock as seconds (its zone ignored: services drop zones)."""
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(t[:19]).timestamp()
+    except ValueError:
+        return None
+
+
+_GUESS_NAMES = {"filename": "its file name", "file_mtime": "its file time"}
+
+
+def _guess_disagrees(a: Face, b: Face) -> str | None:
+    """Why a date guessed from a file name or a file time disagrees with the
+    other picture's date (trusted or guessed), or None.  Two different photos
+    that look alike at 16x16 (a scan, a chat copy) are told apart by nothing
+    else: a guess years from the other date is a question, not a merge."""
+    for x, y in ((a, b), (b, a)):
+        if x.taken or not x.guess:
+            continue
+        other = y.taken or y.guess
+        if not other:
+            continue
+        tx, ty = _wall(x.guess), _wall(other)
+        if tx is None or ty is None or abs(tx - ty) <= GUESS_TOLERANCE:
+            continue
+        days = abs(tx - ty) / 86400
+        n, unit = (round(days / 365.25), "year") if days >= 730 else (round(days), "day")
+        apart = f"{n} {unit}" + ("" if n == 1 else "s")
+        return (f"but the date from {_GUESS_NAMES.get(x.guess_source or '', 'a guess')} ({x.guess[:10]}) "
+                f"is {apart} from the other's ({other[:10]})")
+    return None
+
+
+def _doubt(a: Face, b: Face) -> str | None:
+    """Why a policy must not merge two pictures that look alike (the pair is
+    asked about instead), or None: a guessed date that disagrees, or tones that
+    differ overall or in a part of the picture (a faded print of another shot)."""
+    why = _guess_disagrees(a, b)
+    if why:
+        return why
+    if tone_distance(a.look, b.look) > SURE_TONE or local_tone_distance(a.look, b.look) > LOCAL_TONE:
+        return "but their tones differ"
+    return None
+
+
 def _burst_apart(a: Face, b: Face) -> bool:
     """Taken moments apart: two frames, not two copies of one."""
     gap = _gap(a, b)
@@ -197,7 +371,9 @@ def classify(a: Face, b: Face) -> Verdict | None:
     same_tone = tone_distance(a.look, b.look) <= QUALITY_TONE
     if _same_aspect(a, b) and d0 <= QUALITY_DISTANCE and same_tone:
         if times != "differ" and (a.taken or b.taken):
-            return Verdict("quality", d0, 0, "the same picture at another size or compression")
+            doubt = _doubt(a, b)
+            return Verdict("quality", d0, 0, "the same picture at another size or compression"
+                           + (f", {doubt}" if doubt else ""), certain=doubt is None)
         if times != "differ":
             # neither copy knows when it was taken: two scans or exports of one scene look the same
             return Verdict("quality", d0, 0, "the same picture at another size or compression, "
@@ -206,6 +382,8 @@ def classify(a: Face, b: Face) -> Verdict | None:
             # identical signatures, dates far apart: a copy whose date was rewritten, or two
             # shots of a still scene from a tripod: a person tells
             return Verdict("quality", d0, 0, "the same picture with another capture date", certain=False)
+    if times == "differ":
+        return None  # every verdict below needs capture times that do not disagree (spares the rotations)
     deg, d = best_rotation(a.look, b.look)
     if deg and d <= QUALITY_DISTANCE and _same_aspect(a, b, turned=deg in (90, 270)) and times != "differ":
         return Verdict("edit", d, deg, f"the same picture turned {deg} degrees")
@@ -267,6 +445,11 @@ def _alike(fa: Face, fb: Face) -> bool:
             and not _burst_apart(fa, fb))
 
 
+def _sure(fa: Face, fb: Face) -> bool:
+    """Could be merged by a policy: alike, and nothing that says otherwise."""
+    return _alike(fa, fb) and _doubt(fa, fb) is None
+
+
 def looks_same(photo: Photo, other: Photo) -> bool:
     """Some picture of one could be a copy of some picture of the other."""
     return any(_alike(fa, fb) for fa in faces(photo) for fb in faces(other))
@@ -285,7 +468,7 @@ def judge(photo: Photo, other: Photo) -> Verdict | None:
     every_pair_alike = True
     for fa in faces(photo):
         for fb in faces(other):
-            every_pair_alike = every_pair_alike and _alike(fa, fb)
+            every_pair_alike = every_pair_alike and _sure(fa, fb)
             v = classify(fa, fb)
             if v is not None and (found is None or _strength(v) > _strength(found)):
                 found = v
