@@ -58,10 +58,17 @@ class SidecarFolderConnector(Connector):
     def list(self, *, cursor=None, since: datetime | None = None, full_scan: bool = False) -> Listing:
         if not self.root.is_dir():
             raise SourceError(f"folder {self.root} does not exist or is not mounted")
+        self.partial = False
         return Listing(refs=self._walk(since), complete=since is None)
 
+    def _unlistable(self, error: OSError) -> None:
+        # a folder that cannot be read: its photos are not gone, so the listing is partial and
+        # discover marks nothing missing (the contract suite's test found os.walk's silence)
+        self.env.report.error(str(error.filename), f"cannot read this folder: {error.strerror}; skipped")
+        self.partial = True
+
     def _walk(self, since) -> Iterator[ItemRef]:
-        for folder, dirs, files in os.walk(self.root):
+        for folder, dirs, files in os.walk(self.root, onerror=self._unlistable):
             dirs.sort()
             for name in sorted(files):
                 if name.endswith(".json") or name.startswith("."):
@@ -74,16 +81,17 @@ class SidecarFolderConnector(Connector):
                 if since is not None and st.st_mtime < since.timestamp():
                     continue
                 side_mtime = side.stat().st_mtime_ns if side.is_file() else 0
-                # a change of the file or of its sidecar changes the fingerprint; only the file's bytes the content key
-                yield ItemRef(rel, f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}:{side_mtime}",
-                              content_key=f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}", size=st.st_size)
+                # a change of the file or of its sidecar changes the fingerprint; no content key, since
+                # describe reads the file's bytes whatever it is told (a local read is cheap)
+                yield ItemRef(rel, f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}:{side_mtime}", size=st.st_size)
 
     def describe(self, ref: ItemRef) -> ServiceItem:
         self._check(ref.id)
         item = describe_file(os.fsencode(str(self.root)), ref)
         side = self.root / self._sidecar(ref.id)
         if not side.is_file():
-            return item
+            # the sidecar states who may see a photo; without one, nobody but its owner (fails closed)
+            return dataclasses.replace(item, visibility="private")
         try:
             data = json.loads(side.read_text(encoding="utf-8"))
             if not isinstance(data, dict):
@@ -101,8 +109,8 @@ class SidecarFolderConnector(Connector):
             location_source="service" if "location" in data else md.location_source,
             taken_date=data.get("taken") or md.taken_date,
             taken_date_source="service" if data.get("taken") else md.taken_date_source)
-        visibility = data.get("visibility")
-        if visibility is not None and visibility not in VISIBILITY_LEVELS:
+        visibility = data.get("visibility", "private")
+        if visibility not in VISIBILITY_LEVELS:
             raise MediaError(f"sidecar {side.name}: visibility {visibility!r} is not one of "
                              f"{', '.join(VISIBILITY_LEVELS)}")
         return dataclasses.replace(item, metadata=md, visibility=visibility)
