@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from ..conflicts import variants
 from ..conflicts import visibility as vis
 from ..conflicts.detect import detect
+from ..conflicts.family import CROWDED, Family, narrowings
 from ..conflicts.policies import POLICIES
 from ..conflicts.questions import question_key
 from ..conflicts.resolver import Resolver, StopResolving, apply_decision, decision_text, options_for
@@ -33,14 +34,6 @@ DETECTED_TYPES = {"metadata_mismatch", "visibility_discrepancy", "service_policy
 ACROSS_RECORDS = ("quality_variants",)
 #: at most this many records merged into one in one look (a guard, not a limit seen in practice)
 MAX_MERGES = 50
-#: a lookup key (a dHash quarter at its position, or a capture second) shared by more pictures
-#: than this is not used to find candidates: near-flat or generated pictures can share one by
-#: the thousand, and comparing each with all the others made resolve quadratic (1.44 s a photo
-#: at 100,000 photos of bench/generate.py --small).  Such a photo is still compared with the
-#: pictures its other keys find, but a policy never merges it (what it was not compared with
-#: could be a third photo that makes the merge doubtful): at worst it is asked about or left
-#: apart, and resolve says how many there were.
-CROWDED = 400
 
 
 @dataclass
@@ -166,7 +159,7 @@ def resolve(
         _commit(lib, result, run.pending_resolved, run)
     # each record's open conflicts as last examined; those of records merged away later in the
     # run, or naming them, are not open any more
-    result.crowded = len(run.limited)
+    result.crowded = len(run.family.limited)
     result.open = _questions(run)
     result.narrowed = run.narrowed_reported + run.narrowed
     result.changed = len(run.changed_ids - run.gone)  # records merged away are counted as merged
@@ -211,14 +204,9 @@ class _Run:
         self.asked: set[tuple] = set()
         #: dry run: each record as it was before its first examination
         self.dry_before: dict[str, Photo] = {}
-        #: record merged away in this run -> the record it went into
-        self.survivor: dict[str, str] = {}
-        #: lookup keys too many pictures share to be expanded (see CROWDED)
-        self.crowded_quarters, self.crowded_times = lib.index.crowded_looks(crowded)  # type: ignore[union-attr]
-        #: photos with a crowded key (never merged by a policy)
-        self.limited: set[str] = set()
-        #: candidates per (photo, keys), as the index gave them (the index changes only at a commit)
-        self.candidates: dict[tuple, list[str]] = {}
+        #: the look-alikes of each record and the family rules (conflicts/family.py)
+        self.family = Family(self._get, lib.index.look_alikes,  # type: ignore[union-attr]
+                             lib.index.crowded_looks(crowded))  # type: ignore[union-attr]
         #: merges by a policy since the last commit: (merged away, its id, merged into, its id)
         self.merges: list[tuple[str, str, str, str]] = []
 
@@ -303,7 +291,7 @@ class _Run:
             if not keys:
                 return photo, []
             edits, merged = [], False
-            for oid in self._look_alikes(photo):
+            for oid in self.family.look_alikes(photo):
                 other = self._get(oid)
                 if other is None or oid == photo.photo_id:
                     continue
@@ -312,8 +300,7 @@ class _Run:
                     continue
                 if variants.decided(photo, other):
                     continue  # a person decided about this pair already
-                if (verdict.kind == "quality" and verdict.certain and "quality_variants" in self.policies
-                        and not self._ambiguous(photo, other)):
+                if "quality_variants" in self.policies and self.family.mergeable(photo, other, verdict):
                     if self.dry_run:
                         self.result.changes.append(
                             f"{_label(photo)} ({photo.photo_id[:8]}): would merge with {_label(other)} "
@@ -327,7 +314,7 @@ class _Run:
             if not merged:
                 break
         conflicts = []
-        for other, verdict in self._star(photo, edits):
+        for other, verdict in self.family.star(photo, edits):
             conflicts.append(variants.variant_conflict(photo, other, verdict))
             # the other record holds the question too (in memory for a dry run)
             back = variants.conflict_id(verdict.kind, photo.photo_id)
@@ -338,121 +325,12 @@ class _Run:
                 self.touched.add(other.photo_id)
         return photo, conflicts
 
-    def _star(self, photo: Photo, found: list) -> list:
-        """Edits of one photo are linked to the family's best picture, not to
-        each other: a crop and a rotation of one original make two questions
-        (each against the original), not three."""
-        return [(o, v) for o, v in found if v.kind != "edit" or not self._covered(photo, o)]
-
-    def _covered(self, p: Photo, a: Photo) -> bool:
-        """The pair is linked through a third record that is a variant of each
-        (and that a person has not set apart from either) and either outranks
-        both, or is a better copy of one of them (so an edit is linked to the
-        best of several unmerged copies of its original, not to each).
-        Symmetric in ``p`` and ``a``, so both records agree."""
-        pool: dict[str, None] = {}
-        for x in (p, a):
-            for rid in self._look_alikes(x):
-                if rid not in (p.photo_id, a.photo_id):
-                    pool[rid] = None
-        for rid in pool:
-            r = self._get(rid)
-            if r is None:
-                continue
-            over_p, over_a = variants.outranks(r, p), variants.outranks(r, a)
-            if not (over_p or over_a):
-                continue
-            if variants.decision(r, p) not in (None, "linked") or variants.decision(r, a) not in (None, "linked"):
-                continue
-            vp, va = variants.judge(r, p), variants.judge(r, a)
-            if vp is None or va is None:
-                continue
-            if (over_p and over_a) or (over_p and vp.kind == "quality") or (over_a and va.kind == "quality"):
-                return True
-        return False
-
-    def _ambiguous(self, a: Photo, b: Photo) -> bool:
-        """A third record looks like one of the two but not the other (a copy
-        without a capture time that looks like two burst frames): a merge could
-        join different photos, so a person is asked instead."""
-        if self._is_limited(a) or self._is_limited(b):
-            return True  # not every picture that looks like them was compared
-        seen = {a.photo_id, b.photo_id}
-        for p in (a, b):
-            for qid in self._look_alikes(p):
-                if qid in seen:
-                    continue
-                seen.add(qid)
-                q = self._get(qid)
-                if q is not None and variants.looks_same(a, q) != variants.looks_same(b, q):
-                    return True
-        return False
-
-    def _look_alikes(self, photo: Photo) -> list[str]:
-        """Variant candidates of a record's pictures from the index: pictures
-        that share a quarter of a dHash or a capture second, are within
-        MAX_HAMMING bits (or the same second), and could match one of the
-        record's pictures (variants.could_match, on the index's copy of the
-        signature), found without reading any record; a record merged away in
-        this run (the index learns of it at the commit) stands for the record it
-        went into."""
-        pid = photo.photo_id
-        keys = variants.lookup_keys(photo)
-        ck = (pid, tuple(keys))
-        found = self.candidates.get(ck)
-        if found is None:
-            found = self._search(pid, keys, {f.content_hash: f for f in variants.faces(photo)})
-            if len(self.candidates) > 20_000:  # bounded: a long run's batches
-                self.candidates.clear()
-            self.candidates[ck] = found
-        out: dict[str, None] = {}
-        for oid in found:
-            while oid in self.survivor:
-                oid = self.survivor[oid]
-            if oid != pid:
-                out[oid] = None
-        return list(out)
-
-    def _search(self, pid: str, keys, faces: dict) -> list[str]:
-        from ..media.visual import Look
-
-        out: dict[str, None] = {}
-        for key in keys:
-            qs = tuple(None if q is None or (i, q) in self.crowded_quarters else q for i, q in enumerate(key.quarters))
-            taken = None if key.taken in self.crowded_times else key.taken
-            if qs != key.quarters or taken != key.taken:
-                self.limited.add(pid)
-            face = faces.get(key.content_hash)
-            for oid, content_hash, dhash, when, look in self.lib.index.look_alikes(  # type: ignore[union-attr]
-                    pid, key, qs, taken, variants.MAX_HAMMING):
-                if oid in out:
-                    continue
-                # judged on the index's copy of the signature: most candidates end here, unread
-                if face is not None and not variants.could_match(face, Look(look[:-4], look[-4:]), when):
-                    continue
-                variants.remember(content_hash, dhash, True)
-                out[oid] = None
-        return list(out)
-
-    def _is_limited(self, photo: Photo) -> bool:
-        """Some picture of the photo has a key too many share: its candidates were not all seen."""
-        if photo.photo_id in self.limited:
-            return True
-        for key in variants.lookup_keys(photo):
-            if key.taken in self.crowded_times or any((i, q) in self.crowded_quarters
-                                                      for i, q in enumerate(key.quarters) if q is not None):
-                self.limited.add(photo.photo_id)
-                return True
-        return False
-
     def _merge(self, a: Photo, b: Photo, *, how: str, policy: str | None, keep: str | None = None) -> Photo:
         merged, gone = variants.merge(a, b, now=utc_now(), how=how, policy=policy, keep=keep)
         removed = b if gone == b.photo_id else a
-        for x in (a, b):  # either photo may now be shown more narrowly than it was
-            if merged.visibility.canonical != x.visibility.canonical:
-                into = "" if x is not removed else f", now part of {merged.photo_id[:8]}"
-                self.narrowed.append((f"{_label(x)} ({x.photo_id[:8]}{into})", x.visibility.canonical,
-                                      merged.visibility.canonical))
+        for x, into in narrowings(a, b, merged, gone):  # either may now be shown more narrowly than it was
+            self.narrowed.append((f"{_label(x)} ({x.photo_id[:8]}{into})", x.visibility.canonical,
+                                  merged.visibility.canonical))
         self.gone.add(gone)
         self.result.merged += 1
         if how == "auto":
@@ -461,10 +339,10 @@ class _Run:
             self.lib.remove(gone)
         self._put(merged)
         # records linked to the one merged away forget it; the survivor is judged afresh
-        self.survivor[gone] = merged.photo_id
+        self.family.merged(gone, merged.photo_id)
         # records near either one are looked at again (what they are linked to may change);
         # those that named the record merged away forget it
-        near = {*self._look_alikes(removed), *self._look_alikes(merged)}
+        near = {*self.family.look_alikes(removed), *self.family.look_alikes(merged)}
         for qid in near:
             q = self._get(qid)
             if q is None or q.photo_id == merged.photo_id:
@@ -527,7 +405,7 @@ class _Run:
                 self.narrowed_reported.extend(self.narrowed)
                 self.narrowed = []
             oid = lib.commit(message)
-            self.candidates.clear()  # the index changed
+            self.family.forget_candidates()  # the index changed
             result.merged_committed = result.merged  # a person's merge is told by its own commit
             if oid:
                 result.commits.append(oid)
@@ -630,4 +508,4 @@ def _commit(lib: Library, result: ResolveResult, resolved: int, run: "_Run | Non
     if oid:
         result.commits.append(oid)
     if run is not None:
-        run.candidates.clear()  # the index changed
+        run.family.forget_candidates()  # the index changed

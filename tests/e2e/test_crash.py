@@ -111,7 +111,9 @@ def test_kill_during_replicate_leaves_no_temp_file_after_the_next_run(tmp_path, 
     cli("--library", str(lib), "resolve", "--auto-resolve", "simple", check=0)
 
     seen: list[int] = []
-    kills = kill_repeatedly(["--library", str(lib), "replicate", "--execute"], times=8, pause=(0.5, 1.5), seed=11,
+    # each run is killed once a put is under way (a temp file exists), however loaded the machine is
+    kills = kill_repeatedly(["--library", str(lib), "replicate", "--execute"], times=8, pause=(0.0, 0.05), seed=11,
+                            kill_when=lambda: bool(_leftovers(lib / "blobs") or _leftovers(nas)),
                             after_kill=lambda: seen.append(len(_leftovers(lib / "blobs")) + len(_leftovers(nas))))
     assert any(seen), f"no kill landed during a put ({kills} kills): the test proves nothing"
     r = cli("--library", str(lib), "replicate", "--execute", check=0)
