@@ -1,12 +1,15 @@
 """The reference blob store: a folder (the library's ``blobs/`` or a NAS mount).
 
 Blobs live at ``<root>/YYYY/MM/<photo_id>-<sha256>.<ext>``.  A put writes a temp
-file in the destination folder while hashing the bytes, fsyncs it, checks that
-hash, reads the written file back and checks it again, then renames it into
-place read-only.  The folders' new entries are made durable by :meth:`flush`,
-which replicate calls before any photo record names a blob: one fsync per
-folder per batch instead of one per file (replicate runs puts in parallel, so
-the file fsyncs share the filesystem's journal commits).
+file while hashing the bytes, checks that hash (the check of the copy: the bytes
+written are the bytes hashed) and renames the file into place read-only, without
+waiting for the disk.  :meth:`flush`, which replicate calls before any photo
+record names a blob, makes every blob put since the last flush durable together:
+one ``syncfs`` of the store's filesystem where that call is known to flush it
+(Linux ≥ 5.8 on ext4, xfs, btrfs, f2fs), else an fsync of each new file and then
+one per folder (restic's and git's order).  With ``verify: readback`` flush then
+reads each new blob back from the disk (its cached pages dropped first) and
+compares its hash; a blob that reads back wrong is moved aside and the flush fails.
 
 Temp files live in ``<root>/.tmp/`` and are named ``.tmp-<pid>@<machine>-<random>.part``,
 so the leftovers of a writer killed mid-put can be found without walking the
@@ -16,6 +19,7 @@ by several libraries or machines): see :meth:`LocalStore.clean_temp`.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 import re
@@ -23,6 +27,7 @@ import socket
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -66,6 +71,42 @@ def _machine() -> str:
 
 _MACHINE = _machine()
 
+#: filesystems whose syncfs writes back every dirty file and commits the journal (their own sync_fs);
+#: a FUSE or network mount may answer syncfs without reaching the server, so those get an fsync each
+_SYNCFS_FILESYSTEMS = {"ext2", "ext3", "ext4", "xfs", "btrfs", "f2fs"}
+
+
+def _libc_syncfs(fd: int) -> int:
+    return ctypes.CDLL(None, use_errno=True).syncfs(fd)
+
+
+def _syncfs_flushes(root: Path) -> bool:
+    """Whether one syncfs(2) on ``root`` makes what was written under it durable, and says so when
+    it could not: Linux ≥ 5.8 (before, syncfs did not report write-back errors: man 2 syncfs) and a
+    local filesystem listed in _SYNCFS_FILESYSTEMS (from /proc/self/mountinfo, by device number)."""
+    try:
+        release = tuple(int(x) for x in re.findall(r"[0-9]+", os.uname().release)[:2])
+        if os.uname().sysname != "Linux" or release < (5, 8):
+            return False
+        ctypes.CDLL(None, use_errno=True).syncfs  # noqa: B018  (missing on other libcs: AttributeError)
+        dev = os.stat(root).st_dev
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                fields = line.split()
+                if fields[2] == f"{os.major(dev)}:{os.minor(dev)}":
+                    return fields[fields.index("-") + 1] in _SYNCFS_FILESYSTEMS
+    except (OSError, AttributeError, ValueError, IndexError):
+        pass
+    return False
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
 
 def temp_prefix(pid: int | None = None) -> str:
     """How a temp file written by process ``pid`` (this one by default) of this machine starts."""
@@ -79,10 +120,12 @@ def _read_source(stream: BinaryIO) -> bytes:
         raise SourceError(f"reading the source failed: {e.strerror or e}") from None
 
 
-def _hash_file(path: Path) -> tuple[str, int]:
+def _hash_file(path: Path, uncached: bool = False) -> tuple[str, int]:
     h = hashlib.sha256()
     n = 0
     with open(path, "rb") as f:
+        if uncached and hasattr(os, "posix_fadvise"):  # read from the disk: drop the (clean) cached pages
+            os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
         while chunk := f.read(CHUNK):
             h.update(chunk)
             n += len(chunk)
@@ -96,9 +139,9 @@ class LocalStore(BlobStore):
     options = (
         Option("path", "The folder (it must exist: create it, or mount the drive or NAS share first).", "path",
                required=True),
-        Option("verify", "readback: read each blob back from the disk after writing it; stream: trust the "
-                         "hash taken while writing.", "choice", choices=("readback", "stream"), default="readback",
-               advanced=True),
+        Option("verify", "stream: trust the hash taken while writing (the bytes written are the bytes hashed); "
+                         "readback: also read each blob back from the disk once it is durable (slower).", "choice",
+               choices=("readback", "stream"), default="stream", advanced=True),
     )
 
     def __init__(self, name, config, env):
@@ -107,8 +150,15 @@ class LocalStore(BlobStore):
         if not path:
             raise ConfigError(f"store {name}: a local store needs a 'path'")
         self.root = user_path(path, env.library_root)
-        self.readback = config.get("verify", "readback") == "readback"
+        self.readback = config.get("verify", "stream") == "readback"
+        #: blobs put (or found in place) since the last flush: path -> sha256 hex, and their folders
+        self._unsynced_files: dict[Path, str] = {}
         self._unsynced_dirs: set[Path] = set()
+        self._unsynced_lock = threading.Lock()  # puts run in threads while flush runs in the main one
+        #: whether one syncfs makes this store durable (None: not asked yet), and the folder's fd it is
+        #: called on (opened before the first write: syncfs reports write-back errors since the open)
+        self._syncfs: bool | None = None
+        self._root_fd: int | None = None
         #: folder of a locator -> whether it resolves inside the store (see _path)
         self._inside: dict[str, bool] = {}
 
@@ -175,11 +225,12 @@ class LocalStore(BlobStore):
 
     def put(self, key: BlobKey, stream: BinaryIO, size: int | None = None) -> StoredBlob:
         self._ensure_root()
+        self._open_root()
         dest = self._path(key.name)
         if dest.exists():
             digest, n = _hash_file(dest)
             if digest == key.digest:
-                self._unsynced_dirs.add(dest.parent)  # its folder entry may predate a crash
+                self._unsynced(dest, key.digest)  # written by a run killed before its flush: maybe not durable
                 return StoredBlob(key.name, n, key.content_hash, reused=True)
             aside = dest.with_name(f"{dest.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
             os.replace(dest, aside)  # never delete: keep the bad bytes next to the good
@@ -201,8 +252,7 @@ class LocalStore(BlobStore):
                     h.update(chunk)
                     out.write(chunk)
                     n += len(chunk)
-                out.flush()
-                os.fsync(out.fileno())
+            # no fsync here: flush makes the batch durable together, before anything records it
             if h.hexdigest() != key.digest:
                 raise VerificationError(
                     f"the bytes read from the source hash to sha256:{h.hexdigest()}, not {key.content_hash}; "
@@ -210,13 +260,9 @@ class LocalStore(BlobStore):
                 )
             if size is not None and n != size:
                 raise VerificationError(f"read {n} bytes from the source, expected {size}")
-            if self.readback:
-                digest, n2 = _hash_file(tmp)
-                if digest != key.digest or n2 != n:
-                    raise VerificationError(f"{dest}: the written file reads back wrong (disk or filesystem fault)")
             os.chmod(tmp, 0o444)
             os.replace(tmp, dest)
-            self._unsynced_dirs.add(dest.parent)
+            self._unsynced(dest, key.digest)
         except BaseException:
             try:
                 tmp.unlink()
@@ -228,18 +274,76 @@ class LocalStore(BlobStore):
                 _writing.discard(os.path.basename(tmp_name))
         return StoredBlob(key.name, n, key.content_hash)
 
+    def _unsynced(self, path: Path, digest: str) -> None:
+        with self._unsynced_lock:
+            self._unsynced_files[path] = digest
+            self._unsynced_dirs.add(path.parent)
+
+    def _open_root(self) -> None:
+        if self._root_fd is None:
+            with self._unsynced_lock:
+                if self._root_fd is None:
+                    self._root_fd = os.open(self.root, os.O_RDONLY)
+
+    def __del__(self):
+        if getattr(self, "_root_fd", None) is not None:
+            os.close(self._root_fd)
+
     def flush(self) -> None:
-        dirs, self._unsynced_dirs = self._unsynced_dirs, set()
-        for folder in sorted(dirs):
+        """Make every blob put since the last flush durable (its bytes and its folder entry),
+        then, with ``verify: readback``, read each back from the disk."""
+        with self._unsynced_lock:
+            files, self._unsynced_files = self._unsynced_files, {}
+            dirs, self._unsynced_dirs = self._unsynced_dirs, set()
+        if not files and not dirs:
+            return
+        try:
+            if not self._sync_filesystem(dirs):
+                # an fsync of each file, then of each folder; in threads, as on a NAS each is a round trip
+                with ThreadPoolExecutor(min(8, len(files) or 1)) as pool:
+                    list(pool.map(_fsync_path, files))
+                for folder in sorted(dirs):
+                    _fsync_path(folder)
+        except OSError as e:
+            where = e.filename or self.root
+            raise StoreError(f"store {self.name}: the new copies in {where} could not be made durable "
+                             f"({e.strerror or e}): was the folder removed or its drive unmounted?") from None
+        if self.readback:
+            self._read_back(files)
+
+    def _sync_filesystem(self, dirs: set[Path]) -> bool:
+        """One syncfs of the store's filesystem, where it makes every new file and folder entry durable."""
+        if self._syncfs is None:
+            self._syncfs = _syncfs_flushes(self.root)
+        if not self._syncfs:
+            return False
+        self._open_root()
+        dev = os.fstat(self._root_fd).st_dev
+        if any(os.stat(folder).st_dev != dev for folder in dirs):  # a folder mounted inside the store
+            return False
+        if _libc_syncfs(self._root_fd) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err), str(self.root))
+        return True
+
+    def _read_back(self, files: dict[Path, str]) -> None:
+        """Read each new blob back from the disk, not from the page cache (its pages are clean
+        after the sync and dropped first), and set aside any that reads back wrong."""
+        bad = []
+        for path, digest in sorted(files.items()):
             try:
-                fd = os.open(folder, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
+                got, _n = _hash_file(path, uncached=True)
             except OSError as e:
-                raise StoreError(f"store {self.name}: the new copies in {folder} could not be made durable "
-                                 f"({e.strerror or e}): was the folder removed or its drive unmounted?") from None
+                bad.append(f"{path} ({e.strerror or e})")
+                continue
+            if got != digest:
+                aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+                os.replace(path, aside)  # never delete: the next run writes it again
+                bad.append(str(path))
+        if bad:
+            raise StoreError(f"store {self.name}: {len(bad)} new cop{'y' if len(bad) == 1 else 'ies'} read back "
+                             f"wrong from the disk after writing ({bad[0]}{', ...' if len(bad) > 1 else ''}): "
+                             "a disk or filesystem fault; set aside as .corrupt-*, not recorded")
 
     def clean_temp(self, thorough: bool = False) -> TempCleanup:
         """Remove temp files of writers that died mid-put.  A file named by a

@@ -1,5 +1,7 @@
-"""The local store (the reference) runs the store contract suite; beyond it, how
-it tells a dead writer's temp file from a live one's, and symbolic links."""
+"""The local store (the reference) runs the store contract suite, on a disk (one
+syncfs per flush) and on a tmpfs (an fsync per file and folder); beyond it, how
+it tells a dead writer's temp file from a live one's, symbolic links, and
+``verify: readback``."""
 
 from __future__ import annotations
 
@@ -12,10 +14,10 @@ import time
 
 import pytest
 
-from photosync.errors import UnsafeLocator
+from photosync.errors import StoreError, UnsafeLocator
 from photosync.stores.base import BlobKey
 from photosync.stores.local import STALE_AFTER, temp_prefix
-from photosync.testing.store import FolderStoreCase, StoreContract, dead_pid
+from photosync.testing.store import FolderStoreCase, StoreContract, dead_pid, key_for
 
 PID = "3f1c0a4e-8d1b-5c2e-9f00-000000000002"
 BLOB = f"2020/02/{PID}-{'ab' * 32}.jpg"
@@ -27,6 +29,21 @@ def _touch(path, data: bytes = b"x" * 1000, age: float = 0) -> None:
     if age:
         t = time.time() - age
         os.utime(path, (t, t))
+
+
+def _on_tmpfs(tmp_path):
+    """A store folder on a tmpfs (/dev/shm), where flush fsyncs each file and folder instead of one
+    syncfs (the path a NAS or FUSE mount takes); the test's own folder where there is none."""
+    import shutil
+    import tempfile
+
+    if not os.path.isdir("/dev/shm") or not os.access("/dev/shm", os.W_OK):
+        yield FolderStoreCase(tmp_path)
+        return
+    case = FolderStoreCase(tmp_path)
+    case.root = __import__("pathlib").Path(tempfile.mkdtemp(dir="/dev/shm", prefix="photosync-store-"))
+    yield case
+    shutil.rmtree(case.root, ignore_errors=True)
 
 
 class TestLocalStore(StoreContract):
@@ -85,3 +102,38 @@ class TestLocalStore(StoreContract):
         with pytest.raises(UnsafeLocator):
             store.put(key, io.BytesIO(data))
         assert sorted(p.name for p in outside.iterdir()) == ["x.jpg"], "nothing written outside the store"
+
+
+class TestLocalStoreOnTmpfs(StoreContract):
+    @pytest.fixture
+    def case(self, tmp_path):
+        yield from _on_tmpfs(tmp_path)
+
+
+@pytest.fixture(params=["disk", "tmpfs"])
+def any_case(request, tmp_path):
+    if request.param == "disk":
+        yield FolderStoreCase(tmp_path)
+    else:
+        yield from _on_tmpfs(tmp_path)
+
+
+def test_with_readback_a_copy_the_disk_gives_back_wrong_is_set_aside_and_the_flush_fails(any_case):
+    """verify: readback reads each new blob back from the disk once it is durable: bytes that
+    changed between the write and the flush (a disk or filesystem fault) fail the flush, so
+    replicate records none of the batch, and the bad file is set aside, not deleted."""
+    case = any_case
+    store = case.store(verify="readback")
+    good, bad = b"good photo" * 3000, b"damaged photo" * 3000
+    store.put(key_for(good), io.BytesIO(good))
+    blob = store.put(key_for(bad), io.BytesIO(bad))
+    case.corrupt(blob.locator)  # what the disk holds is not what was written
+    with pytest.raises(StoreError, match="1 new copy read back wrong from the disk"):
+        store.flush()
+    assert [name for name, _ in store.list()] == [key_for(good).name]
+    assert len(list((case.root / blob.locator).parent.glob("*.corrupt-*"))) == 1
+    again = case.store(verify="readback").put(key_for(bad), io.BytesIO(bad))
+    assert not again.reused
+    store.flush()
+    assert store.verify(again.locator, key_for(bad).content_hash).ok
+

@@ -128,6 +128,34 @@ def test_damage_on_the_way_is_caught_and_sent_again(s3):
     assert store.verify(blob.locator, key_for(other).content_hash).ok
 
 
+def test_an_upload_is_verified_by_the_answer_to_its_put_with_no_request_more(s3, b2):
+    """A single PUT answered with the MD5 of the bytes sent needs no HEAD: after the one listing
+    that tells the store nothing is there, N photos cost N requests; damage on the way still
+    costs a HEAD and a second PUT, and a multipart upload is still checked with a HEAD."""
+    from photosync.stores.s3 import PRELOAD_AT
+
+    for case in (s3, b2):
+        store = case.store()
+        photos = [os.urandom(20_000) for _ in range(PRELOAD_AT)]
+        store.preload([key_for(p).name for p in photos])
+        case.proxy.reset_counts()
+        for p in photos:
+            assert store.put(key_for(p), io.BytesIO(p)).size == len(p)
+        assert dict(case.proxy.requests) == {"PUT": PRELOAD_AT}
+        damaged = os.urandom(20_000)
+        store.preload([key_for(damaged).name] * PRELOAD_AT)
+        case.proxy.reset_counts()
+        case.proxy.corrupt_puts = 1
+        blob = store.put(key_for(damaged), io.BytesIO(damaged))
+        assert dict(case.proxy.requests) == {"PUT": 2, "HEAD": 1}
+        assert store.verify(blob.locator, key_for(damaged).content_hash).ok
+    big = os.urandom(6 * MiB)
+    store = s3.store()
+    s3.proxy.reset_counts()
+    store.put(key_for(big), io.BytesIO(big))
+    assert s3.proxy.requests["HEAD"] == 2, "asked whether it is there, then checked after the upload"
+
+
 def test_damage_every_time_is_an_error_and_never_counts(s3):
     store = s3.store()
     data = os.urandom(100_000)

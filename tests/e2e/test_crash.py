@@ -120,3 +120,58 @@ def test_kill_during_replicate_leaves_no_temp_file_after_the_next_run(tmp_path, 
     assert _leftovers(lib / "blobs") == [] and _leftovers(nas) == []
     assert "every photo has a verified copy of everything it holds in local, nas (40 photos)" in r.out
     assert git_status(lib) == ""
+
+
+def _blob_inodes(store: Path) -> dict[str, int]:
+    return {str(p.relative_to(store)): p.stat().st_ino for p in store.rglob("*")
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(store).parts)}
+
+
+def test_kill_after_the_copies_are_written_and_before_their_flush_records_none_of_them(tmp_path, cli):
+    """Copies are written without waiting for the disk and made durable together at the store's
+    flush, before any record names them.  kill -9 once every copy but one is written and before
+    that flush (replicate waits on one source that never answers: a FIFO with no writer): no
+    record names a blob, and the next run checks the blobs written, records them without
+    copying them again and leaves no temp file."""
+    n = 12
+    pictures = tmp_path / "pics"
+    generate_corpus(pictures, n, seed=8, size=(160, 120), noise=8)
+    lib = tmp_path / "lib"
+    cli("init", str(lib), check=0)
+    cli("--library", str(lib), "service", "add", "pics", "--type", "local", "--path", str(pictures), check=0)
+    cli("--library", str(lib), "discover", check=0)
+    cli("--library", str(lib), "resolve", "--auto-resolve", "simple", check=0)
+    stuck = sorted(pictures.rglob("*.jpg"))[n // 2]
+    kept = tmp_path / "kept.jpg"
+    os.replace(stuck, kept)
+    os.mkfifo(stuck)
+
+    proc = subprocess.Popen([sys.executable, "-m", "photosync", "--library", str(lib), "replicate", "--execute"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120  # by progress, not by time: until the other copies are written
+        while len(_blob_inodes(lib / "blobs")) < n - 1:
+            assert proc.poll() is None, f"replicate ended before the kill: {proc.stderr.read().decode()}"
+            assert time.monotonic() < deadline, "the copies were not written"
+            time.sleep(0.02)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        proc.stderr.close()
+    written = _blob_inodes(lib / "blobs")
+    assert len(written) == n - 1
+    assert recorded_copies(lib) == {}, "a copy was recorded before its store's flush"
+    assert "replicate" not in git(lib, "log", "--format=%s")
+
+    os.unlink(stuck)
+    os.replace(kept, stuck)  # the source answers again
+    r = cli("--library", str(lib), "replicate", "--execute", check=0)
+    assert "copied 1 file" in r.out
+    recorded = recorded_copies(lib)
+    assert len(recorded) == n
+    for locator, digest in recorded.items():
+        assert hashlib.sha256((lib / "blobs" / locator).read_bytes()).hexdigest() == digest
+    after = _blob_inodes(lib / "blobs")
+    assert {k: after[k] for k in written} == written, "a blob written before the kill was copied again"
+    assert _leftovers(lib / "blobs") == []
+    assert git_status(lib) == ""
