@@ -22,7 +22,7 @@ import dataclasses
 import threading
 from typing import TYPE_CHECKING
 
-from ...conflicts import visibility as vis
+from ... import privacy as vis
 from ...errors import SourceError
 from ...media.formats import FORMATS
 from ...model import Location, Metadata
