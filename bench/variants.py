@@ -3,8 +3,10 @@
 
     python bench/variants.py generate DIR [--photos N] [--seed S]
     python bench/variants.py evaluate DIR LIBRARY      # after discover + resolve in LIBRARY
-    python bench/variants.py run DIR WORK [--photos N] [--seed S] [--service-copies]
-        # generate, init, discover, resolve, evaluate
+    python bench/variants.py run DIR WORK [--photos N] [--seed S] [--service-copies] [--src TREE]
+                                 [--corpus mixed|lookalike]
+        # generate (unless DIR holds a corpus already), init, discover, resolve, evaluate;
+        # --src runs photosync from another checkout (corpus and evaluation are this one's)
 """
 
 from __future__ import annotations
@@ -18,15 +20,39 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from variant_corpus import FOLDERS, SERVICE_COPIES, evaluate, generate  # noqa: E402
+from variant_corpus import FOLDERS, SERVICE_COPIES, evaluate, generate, generate_lookalikes  # noqa: E402
 
 
-def run(root: Path, work: Path, photos: int, seed: int, kinds=None) -> dict:
+# runs photosync from a given source tree, whatever photosync is installed (editable or not)
+RUNNER = """
+import sys
+src = sys.argv.pop(1)
+sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
+sys.path.insert(0, src)
+import photosync
+assert photosync.__file__.startswith(src), photosync.__file__
+from photosync.cli.app import main
+sys.argv[0] = "photosync"
+main()
+"""
+
+
+def command(src: Path | None) -> list[str]:
+    """How to run photosync: the installed one, or the one in a source tree."""
+    return [sys.executable, "-m", "photosync"] if src is None else [sys.executable, "-c", RUNNER, str(src.resolve())]
+
+
+def run(root: Path, work: Path, photos: int, seed: int, kinds=None, src: Path | None = None,
+        corpus: str = "mixed") -> dict:
     gen_start = time.perf_counter()
-    generate(root, photos, seed, kinds)
+    if not (root / "labels.json").is_file():  # the same corpus can be sorted by two checkouts
+        if corpus == "lookalike":
+            generate_lookalikes(root, photos, seed)
+        else:
+            generate(root, photos, seed, kinds)
     gen = time.perf_counter() - gen_start
     lib = work / "library"
-    ps = [sys.executable, "-m", "photosync"]
+    ps = command(src)
 
     def call(*args: str) -> float:
         t = time.perf_counter()
@@ -60,6 +86,10 @@ def main() -> None:
     r.add_argument("--seed", type=int, default=1)
     r.add_argument("--service-copies", action="store_true",
                    help="only the copies services make (duplicates, resized, thumbnails, re-encodes)")
+    r.add_argument("--src", type=Path, help="run photosync from this source tree (another checkout)")
+    r.add_argument("--corpus", choices=("mixed", "lookalike"), default="mixed",
+                   help="mixed: copies, edits, bursts (the default); lookalike: different photos that look "
+                        "alike, with dates from file names and file times")
     args = ap.parse_args()
     if args.cmd == "generate":
         labels = generate(args.dir, args.photos, args.seed)
@@ -68,7 +98,7 @@ def main() -> None:
         print(json.dumps(evaluate(args.dir, args.library), indent=1))
     else:
         kinds = SERVICE_COPIES if args.service_copies else None
-        print(json.dumps(run(args.dir, args.work, args.photos, args.seed, kinds), indent=1))
+        print(json.dumps(run(args.dir, args.work, args.photos, args.seed, kinds, args.src, args.corpus), indent=1))
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ class Problem:
 class Task(Protocol):
     def advance(self, n: int = 1, nbytes: int = 0) -> None: ...
 
+    def add_total(self, n: int = 0, nbytes: int = 0) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -45,6 +47,9 @@ class Reporter(Protocol):
 
 class NullTask:
     def advance(self, n: int = 1, nbytes: int = 0) -> None:
+        pass
+
+    def add_total(self, n: int = 0, nbytes: int = 0) -> None:
         pass
 
     def close(self) -> None:

@@ -40,10 +40,12 @@ def add_local_service(root: Path, name: str, folder: Path) -> None:
 
 
 def kill_repeatedly(args: list[str], *, times: int, pause: tuple[float, float], seed: int,
-                    after_kill=None) -> int:
+                    after_kill=None, kill_when=None) -> int:
     """Start ``photosync ARGS`` and kill -9 it after a random pause, up to ``times``
     times (stopping early when a run finishes by itself); ``after_kill()`` checks
-    the state each kill leaves.  Returns how many kills there were."""
+    the state each kill leaves.  With ``kill_when`` (a predicate), the pause starts
+    only once it holds, so a kill lands in the middle of the work on a fast machine
+    as on a slow one.  Returns how many kills there were."""
     import os
     import random
     import signal
@@ -55,6 +57,10 @@ def kill_repeatedly(args: list[str], *, times: int, pause: tuple[float, float], 
     for _ in range(times):
         proc = subprocess.Popen([sys.executable, "-m", "photosync", *args],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if kill_when is not None:
+            deadline = time.monotonic() + 60
+            while not kill_when() and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.01)
         time.sleep(rnd.uniform(*pause))
         if proc.poll() is not None:
             break

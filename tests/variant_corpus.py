@@ -22,6 +22,28 @@ burst           another frame: same second, other sub-second,        separate
 lookalike       another photo of the same scene, another day         separate
 ==============  ===================================================  ==========
 
+``generate_lookalikes`` draws a harder corpus (issue 10): different photos of
+one composition that look alike at 16x16 (the same sky and shapes, moved a
+hair, a few small details changed), whose dates are guesses from a file name or
+a file time, as scans and messaging copies have them:
+
+==============  ===================================================  ==========
+kind            what                                                 expected
+==============  ===================================================  ==========
+original        the camera file, IMG_0280.JPG, EXIF date             -
+whatsapp        the same photo, half size, no EXIF, the date in the  merged
+                name is the capture day (IMG-20190705-WA0001.jpg)
+download        the same photo, 320 pixels, no EXIF, file time the   merged
+                capture day (a copy that kept its file time)
+scan            another photo that looks alike, softened, no EXIF,   separate
+                file time 4-18 years before or after (scans/scan 2.jpg)
+whatsapp_other  another photo that looks alike, the date in its      separate
+                name 4-18 years apart
+camera_other    another photo that looks alike, EXIF years apart     separate
+toned           another photo that looks alike, 4-6 levels lighter   separate
+                (a faded print), file time the capture day
+==============  ===================================================  ==========
+
 ``labels.json`` records, for each file, the photo it shows and its kind.
 ``evaluate`` reads the library's records and counts, over every pair of files,
 what photosync did (one record = merged; records joined by edit_variant or
@@ -35,6 +57,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import os
 import random
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -46,7 +69,7 @@ MIX = {
     "duplicate": 0.5, "resized": 0.4, "thumbnail": 0.3, "reencoded": 0.3, "recaptioned": 0.1,
     "cropped": 0.08, "rotated": 0.05, "edited": 0.08, "burst": 0.1, "lookalike": 0.05,
 }
-MERGED = {"original", "duplicate", "resized", "thumbnail", "reencoded", "recaptioned"}
+MERGED = {"original", "duplicate", "resized", "thumbnail", "reencoded", "recaptioned", "whatsapp", "download"}
 LINKED = {"cropped", "rotated", "edited"}
 CAMERAS = [("Canon", "EOS 80D"), ("NIKON CORPORATION", "NIKON D750"), ("Apple", "iPhone 13"), ("SONY", "ILCE-7M3")]
 
@@ -172,6 +195,105 @@ def generate(root: Path, photos: int, seed: int, kinds=None) -> dict:
                 put("camera", f"IMG_{next(serial)}.JPG",
                     jpeg(frame, 92, exif_bytes(taken + timedelta(days=rng.randint(1, 30)), camera, None)),
                     photo + "-lookalike", "lookalike", base=photo)
+    (root / "labels.json").write_text(json.dumps(labels, indent=1, sort_keys=True))
+    return labels
+
+
+#: the look-alike corpus's mix (per photo)
+LOOKALIKE_MIX = {"whatsapp": 0.3, "download": 0.2, "scan": 0.35, "whatsapp_other": 0.3, "camera_other": 0.15,
+                 "toned": 0.2}
+
+
+def lookalike(rng: random.Random, size, shapes, sky):
+    """Another photo of the same composition: every shape moved a hair, two small
+    things added, other grain.  At 16x16 most of them cannot be told from the
+    first (measured: three in four pass the gradient and tone tests of a copy)."""
+    move = 0.005
+    new = [(k, x0 + rng.uniform(-move, move), y0 + rng.uniform(-move, move), x1 + rng.uniform(-move, move),
+            y1 + rng.uniform(-move, move), c) for k, x0, y0, x1, y1, c in shapes]
+    for _ in range(2):
+        x0, y0 = rng.uniform(0, 0.9), rng.uniform(0, 0.9)
+        side = rng.uniform(0.02, 0.05)
+        new.append((rng.choice("erp"), x0, y0, x0 + side, y0 + side, tuple(rng.randrange(256) for _ in range(3))))
+    im, _, _ = scene(random.Random(rng.random()), size, new, sky)
+    return im
+
+
+def _years_apart(rng: random.Random, when: datetime) -> datetime:
+    """A date 4 to 18 years before or after ``when``, between 1995 and last year."""
+    for _ in range(20):
+        years = rng.randint(4, 18) * rng.choice((-1, 1))
+        other = when + timedelta(days=365.25 * years + rng.uniform(-100, 100))
+        if datetime(1995, 1, 1) <= other <= datetime.now() - timedelta(days=365):
+            return other.replace(microsecond=0)
+    return datetime(1996, 6, 1, 12, 0, 0)
+
+
+def _set_mtime(path: Path, when: datetime) -> None:
+    ts = when.timestamp()
+    os.utime(path, (ts, ts))
+
+
+def generate_lookalikes(root: Path, photos: int, seed: int) -> dict:
+    """Write the look-alike corpus under ``root`` (see the module's second table)."""
+    from PIL import Image, ImageEnhance, ImageFilter
+
+    rng = random.Random(seed)
+    for f in FOLDERS:
+        (root / f).mkdir(parents=True, exist_ok=True)
+    (root / "downloads" / "scans").mkdir(exist_ok=True)
+    labels: dict[str, dict] = {}
+    serial = itertools.count(1)
+    scans = itertools.count(1)
+    chats = itertools.count(1)
+
+    def put(rel: str, data: bytes, photo: str, kind: str, base: str | None = None,
+            mtime: datetime | None = None) -> None:
+        (root / rel).write_bytes(data)
+        if mtime is not None:
+            _set_mtime(root / rel, mtime)
+        labels[rel] = {"photo": photo, "kind": kind, **({"base": base} if base else {})}
+
+    for p in range(photos):
+        photo = f"p{p:05d}"
+        size = rng.choice([(800, 600), (600, 800), (900, 600), (640, 640)])
+        taken = datetime(2005, 1, 1) + timedelta(seconds=rng.randrange(560_000_000),
+                                                 microseconds=rng.randrange(1000) * 1000)
+        camera = rng.choice(CAMERAS)
+        im, shapes, sky = scene(rng, size)
+        n = next(serial)
+        put(f"camera/IMG_{n:04d}.JPG", jpeg(im, 92, exif_bytes(taken, camera, None)), photo, "original")
+        for kind, chance in LOOKALIKE_MIX.items():
+            if rng.random() >= chance:
+                continue
+            if kind == "whatsapp":
+                half = im.resize((size[0] // 2, size[1] // 2), Image.Resampling.LANCZOS)
+                put(f"phone-backup/IMG-{taken:%Y%m%d}-WA{next(chats):04d}.jpg", jpeg(half, 70, None), photo, kind)
+            elif kind == "download":
+                scale = 320 / max(size)
+                small = im.resize((round(size[0] * scale), round(size[1] * scale)), Image.Resampling.LANCZOS)
+                put(f"downloads/{n:04d}_download.jpg", jpeg(small, 75, None), photo, kind,
+                    mtime=taken + timedelta(hours=rng.uniform(0, 6)))
+            elif kind == "scan":
+                other = lookalike(rng, size, shapes, sky).filter(ImageFilter.GaussianBlur(0.8))
+                other = ImageEnhance.Brightness(other).enhance(rng.uniform(0.98, 1.02))
+                scanned = other.resize((size[0] * 7 // 8, size[1] * 7 // 8), Image.Resampling.LANCZOS)
+                put(f"downloads/scans/scan {next(scans)}.jpg", jpeg(scanned, 85, None), f"{photo}-scan", kind,
+                    base=photo, mtime=_years_apart(rng, taken))
+            elif kind == "whatsapp_other":
+                other = lookalike(rng, size, shapes, sky).resize((size[0] // 2, size[1] // 2), Image.Resampling.LANCZOS)
+                when = _years_apart(rng, taken)
+                put(f"phone-backup/IMG-{when:%Y%m%d}-WA{next(chats):04d}.jpg", jpeg(other, 70, None),
+                    f"{photo}-chat", kind, base=photo)
+            elif kind == "camera_other":
+                other = lookalike(rng, size, shapes, sky)
+                put(f"camera/IMG_{next(serial):04d}.JPG", jpeg(other, 92, exif_bytes(_years_apart(rng, taken), camera, None)),
+                    f"{photo}-again", kind, base=photo)
+            elif kind == "toned":
+                lift = rng.randint(4, 6)
+                other = lookalike(rng, size, shapes, sky).point(lambda v, lift=lift: min(255, v + lift))
+                put(f"downloads/scans/scan {next(scans)}.jpg", jpeg(other, 88, None), f"{photo}-toned", kind,
+                    base=photo, mtime=taken + timedelta(hours=rng.uniform(0, 12)))
     (root / "labels.json").write_text(json.dumps(labels, indent=1, sort_keys=True))
     return labels
 

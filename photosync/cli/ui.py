@@ -58,6 +58,13 @@ class _RichTask:
                 fields["bytes"] = f"{human_bytes(self.nbytes)}/{human_bytes(self.total_bytes)} {human_bytes(rate)}/s"
             self.progress.update(self.id, advance=n, **fields)
 
+    def add_total(self, n: int = 0, nbytes: int = 0) -> None:
+        with self.r.lock:
+            t = next((t for t in self.progress.tasks if t.id == self.id), None)
+            total = (t.total or 0) + n if t is not None else None
+            self.total_bytes += nbytes
+            self.progress.update(self.id, total=total)
+
     def close(self) -> None:
         with self.r.lock:
             task = next((t for t in self.progress.tasks if t.id == self.id), None)
@@ -107,6 +114,11 @@ class _PlainTask:
                 self.last = now
                 self.r.plain_line(self._line())
 
+    def add_total(self, n: int = 0, nbytes: int = 0) -> None:
+        with self.r.lock:
+            self.total = (self.total or 0) + n
+            self.total_bytes += nbytes
+
     def close(self) -> None:
         with self.r.lock:
             if self.closed:
@@ -119,6 +131,9 @@ class _PlainTask:
 
 class _NoTask:
     def advance(self, n=1, nbytes=0):
+        pass
+
+    def add_total(self, n=0, nbytes=0):
         pass
 
     def close(self):

@@ -13,10 +13,12 @@ How a pair is judged (:func:`classify`), from each record's canonical copy:
   ``MIN_CONTRAST``: a black frame matches every black frame);
 * two cameras that are both known and differ are never variants;
 * quality: upright, same aspect ratio (2 %), gradient distance at most
-  ``QUALITY_DISTANCE``, and capture times that do not disagree (a missing time
-  or a file-time guess does not count against; sub-second EXIF times tell burst
-  frames apart).  A pixel-identical copy (distance 0, same size) merges even
-  when its date differs: the date then becomes a metadata question;
+  ``QUALITY_DISTANCE``, and trusted capture times that do not disagree
+  (sub-second EXIF times tell burst frames apart).  A policy merges only a
+  *sure* pair (``Verdict.certain``): at least one trusted capture time, no date
+  guessed from a file name or a file time more than a day from the other's
+  date, and the same tone overall (``SURE_TONE``) and in every part of the
+  picture (``LOCAL_TONE``); otherwise the pair is asked about;
 * edit: a rotation of a near-identical picture; a picture as near with other
   tones or colours (an exposure or colour edit); the same trusted capture time
   with a distance up to ``EDIT_DISTANCE``; or the same camera at the same
@@ -34,15 +36,27 @@ from dataclasses import dataclass
 from ..model import (
     QUALITIES,
     Conflict,
-    Instance,
     Photo,
     Resolution,
     SupersededBlob,
     Visibility,
     with_instance,
 )
-from ..media.visual import Look, best_rotation, gradient_distance, quarters, tone_distance
-from . import visibility as vis
+from .. import privacy as vis
+# the pictures of a record and their lookup keys sit below the library and conflicts/ alike (the
+# index fills its looks table with the same lookup_keys resolve searches with)
+from ..media.lookup import (  # noqa: F401  (faces, lookup_keys, remember: variants' names for them)
+    GUESSED_TIME,
+    TRUSTED_TIME,
+    Face,
+    LookKey,
+    _face,
+    canonical_face,
+    faces,
+    lookup_keys,
+    remember,
+)
+from ..media.visual import Look, best_rotation, gradient_distance, local_tone_distance, tone_distance
 
 #: at most this fraction of gradient bits may differ between quality variants
 QUALITY_DISTANCE = 0.04
@@ -53,74 +67,41 @@ EDIT_DISTANCE = 0.35
 QUALITY_TONE = 6
 #: aspect ratios within this fraction count as the same
 ASPECT_TOLERANCE = 0.02
-#: capture-time sources that are evidence (a file time or a name is a guess)
-TRUSTED_TIME = {"exif", "exif_digitized", "quicktime", "service", "manual"}
+#: a guessed date further than this from the other copy's date (seconds, wall clock) disagrees
+#: with it: a day covers time zones and a name that holds only the day (IMG-20190705-WA0001.jpg).
+#: On the look-alike corpus every wrong merge joined dates 4 to 18 years apart.
+GUESS_TOLERANCE = 86400
+#: a policy merges only pictures whose overall tone differs by at most this many levels: resized,
+#: thumbnail and re-encoded copies measure 0-2 on the corpora, a print faded by 4-6 levels is asked
+SURE_TONE = 3
+#: ... and no part of the picture (a 4x4 block of the thumbnail) lighter or darker than the rest by
+#: more than this: copies measure at most 4.8 (a 320-pixel thumbnail), look-alikes up to 60
+LOCAL_TONE = 6.0
+#: a picture whose 64-bit dHash differs from another's in more bits than this is not a variant
+#: candidate of it (unless both were taken in the same second: a crop moves every edge).  Pairs
+#: within QUALITY_DISTANCE measure at most 5 bits on the corpora (resized, thumbnail, re-encoded,
+#: colour-edited copies, look-alikes); of the 296,791 pairs of 10,000 distinct pictures
+#: (bench/resolve_scale.py --kind distinct) that share a 16-bit quarter, 1.5 % are within 8 bits
+#: (11 % within 12; median 18).
+MAX_HAMMING = 8
 
 
-@dataclass(frozen=True)
-class Face:
-    """One distinct picture a photo record holds (its canonical copy, or a
-    merged variant), with what the judgement needs."""
-
-    key: str
-    content_hash: str
-    look: Look
-    width: int | None
-    height: int | None
-    size: int | None
-    taken: str | None  # trusted capture time, as recorded
-    camera: tuple[str, str] | None
-    quality: str
-
-    @property
-    def pixels(self) -> int:
-        return (self.width or 0) * (self.height or 0)
-
-    @property
-    def aspect(self) -> float | None:
-        return self.width / self.height if self.width and self.height else None
-
-
-def _face(inst: Instance) -> Face | None:
-    look = Look.parse(inst.look)
-    if look is None:
-        return None
-    md = inst.metadata
-    taken = md.taken_date if md.taken_date and md.taken_date_source in TRUSTED_TIME else None
-    cam = md.camera_info
-    camera = (cam.make or "", cam.model or "") if cam is not None and (cam.make or cam.model) else None
-    return Face(inst.key, inst.content_hash, look, md.width, md.height, inst.size, taken, camera, inst.quality)
-
-
-def faces(photo: Photo) -> list[Face]:
-    """Distinct pictures of a photo (one per content hash), the canonical first."""
-    out: dict[str, Face] = {}
-    insts = sorted((i for i in photo.all_instances() if i.missing_since is None),
-                   key=lambda i: (i.content_hash != photo.content_hash, i.key != photo.canonical_source))
-    for inst in insts:
-        if inst.content_hash in out:
-            continue
-        f = _face(inst)
-        if f is not None:
-            out[inst.content_hash] = f
-    return list(out.values())
-
-
-def canonical_face(photo: Photo) -> Face | None:
-    fs = faces(photo)
-    return fs[0] if fs and fs[0].content_hash == photo.content_hash else None
-
-
-def lookup_keys(photo: Photo) -> list[tuple[tuple[int | None, ...], str | None]]:
-    """What the index keeps to find this photo's variants: the dHash quarters and
-    the trusted capture time (to the second) of each informative picture."""
-    out = []
-    for f in faces(photo):
-        if not f.look.informative:
-            continue
-        qs = tuple(None if q in (0, 0xFFFF) else q for q in quarters(f.look.dhash64()))
-        out.append((qs, f.taken[:19] if f.taken else None))
-    return out
+def could_match(face: Face, look: Look, taken: str | None) -> bool:
+    """Could a picture that looks like ``look``, taken at ``taken`` (trusted, to
+    the second, or None), be a variant of ``face`` or look the same to
+    :func:`looks_same`?  False only when :func:`classify` and :func:`_alike`
+    are sure to say no: not taken in the same second, and neither the picture
+    nor a turn of it (when the times do not disagree) is within
+    QUALITY_DISTANCE.  Asked of candidates before their records are read."""
+    if face.taken and taken and face.taken[:19] == taken:
+        return True  # the same second: a crop or an edit may be far in looks
+    if gradient_distance(face.look, look) <= QUALITY_DISTANCE:
+        return True
+    if face.taken and taken:
+        return False  # times that disagree rule out a turned copy
+    # turning both pictures alike keeps every neighbour pair's order: turn this face the other way
+    # (its turns are kept with it) rather than each candidate
+    return any(gradient_distance(face.look.rotated(360 - deg), look) <= QUALITY_DISTANCE for deg in (90, 180, 270))
 
 
 # -- judging a pair --------------------------------------------------------------------
@@ -174,6 +155,53 @@ def _gap(a: Face, b: Face) -> float | None:
     return abs(ta - tb)
 
 
+def _wall(t: str) -> float | None:
+    """An ISO time's wall clock as seconds (its zone ignored: services drop zones)."""
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(t[:19]).timestamp()
+    except ValueError:
+        return None
+
+
+_GUESS_NAMES = {"filename": "its file name", "file_mtime": "its file time"}
+
+
+def _guess_disagrees(a: Face, b: Face) -> str | None:
+    """Why a date guessed from a file name or a file time disagrees with the
+    other picture's date (trusted or guessed), or None.  Two different photos
+    that look alike at 16x16 (a scan, a chat copy) are told apart by nothing
+    else: a guess years from the other date is a question, not a merge."""
+    for x, y in ((a, b), (b, a)):
+        if x.taken or not x.guess:
+            continue
+        other = y.taken or y.guess
+        if not other:
+            continue
+        tx, ty = _wall(x.guess), _wall(other)
+        if tx is None or ty is None or abs(tx - ty) <= GUESS_TOLERANCE:
+            continue
+        days = abs(tx - ty) / 86400
+        n, unit = (round(days / 365.25), "year") if days >= 730 else (round(days), "day")
+        apart = f"{n} {unit}" + ("" if n == 1 else "s")
+        return (f"but the date from {_GUESS_NAMES.get(x.guess_source or '', 'a guess')} ({x.guess[:10]}) "
+                f"is {apart} from the other's ({other[:10]})")
+    return None
+
+
+def _doubt(a: Face, b: Face) -> str | None:
+    """Why a policy must not merge two pictures that look alike (the pair is
+    asked about instead), or None: a guessed date that disagrees, or tones that
+    differ overall or in a part of the picture (a faded print of another shot)."""
+    why = _guess_disagrees(a, b)
+    if why:
+        return why
+    if tone_distance(a.look, b.look) > SURE_TONE or local_tone_distance(a.look, b.look) > LOCAL_TONE:
+        return "but their tones differ"
+    return None
+
+
 def _burst_apart(a: Face, b: Face) -> bool:
     """Taken moments apart: two frames, not two copies of one."""
     gap = _gap(a, b)
@@ -197,7 +225,9 @@ def classify(a: Face, b: Face) -> Verdict | None:
     same_tone = tone_distance(a.look, b.look) <= QUALITY_TONE
     if _same_aspect(a, b) and d0 <= QUALITY_DISTANCE and same_tone:
         if times != "differ" and (a.taken or b.taken):
-            return Verdict("quality", d0, 0, "the same picture at another size or compression")
+            doubt = _doubt(a, b)
+            return Verdict("quality", d0, 0, "the same picture at another size or compression"
+                           + (f", {doubt}" if doubt else ""), certain=doubt is None)
         if times != "differ":
             # neither copy knows when it was taken: two scans or exports of one scene look the same
             return Verdict("quality", d0, 0, "the same picture at another size or compression, "
@@ -206,6 +236,8 @@ def classify(a: Face, b: Face) -> Verdict | None:
             # identical signatures, dates far apart: a copy whose date was rewritten, or two
             # shots of a still scene from a tripod: a person tells
             return Verdict("quality", d0, 0, "the same picture with another capture date", certain=False)
+    if times == "differ":
+        return None  # every verdict below needs capture times that do not disagree (spares the rotations)
     deg, d = best_rotation(a.look, b.look)
     if deg and d <= QUALITY_DISTANCE and _same_aspect(a, b, turned=deg in (90, 270)) and times != "differ":
         return Verdict("edit", d, deg, f"the same picture turned {deg} degrees")
@@ -267,6 +299,11 @@ def _alike(fa: Face, fb: Face) -> bool:
             and not _burst_apart(fa, fb))
 
 
+def _sure(fa: Face, fb: Face) -> bool:
+    """Could be merged by a policy: alike, and nothing that says otherwise."""
+    return _alike(fa, fb) and _doubt(fa, fb) is None
+
+
 def looks_same(photo: Photo, other: Photo) -> bool:
     """Some picture of one could be a copy of some picture of the other."""
     return any(_alike(fa, fb) for fa in faces(photo) for fb in faces(other))
@@ -285,7 +322,7 @@ def judge(photo: Photo, other: Photo) -> Verdict | None:
     every_pair_alike = True
     for fa in faces(photo):
         for fb in faces(other):
-            every_pair_alike = every_pair_alike and _alike(fa, fb)
+            every_pair_alike = every_pair_alike and _sure(fa, fb)
             v = classify(fa, fb)
             if v is not None and (found is None or _strength(v) > _strength(found)):
                 found = v

@@ -33,7 +33,8 @@ from __future__ import annotations
 import base64
 import io
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from operator import mul
 
 SIDE = 16
 #: a thumbnail whose pixels vary less than this (standard deviation, 0-255) says
@@ -115,37 +116,56 @@ class Look:
 
     @staticmethod
     def parse(sig: str | None) -> "Look | None":
-        if not sig:
-            return None
-        try:
-            raw = base64.b64decode(sig, validate=True)
-        except (ValueError, TypeError):
-            return None
-        n = SIDE * SIDE
-        return Look(raw[:n], raw[n:]) if len(raw) == n + 4 else None
+        """The decoded signature (None when there is none or it is damaged).
+        Parsed once per signature while it is in use: resolve compares one
+        picture with many, and each Look keeps what it computed (mean,
+        contrast, gradients, dHash) so a pair costs only the comparison."""
+        return _parse(sig) if sig else None
 
-    @property
+    @cached_property
     def mean(self) -> float:
         return sum(self.pixels) / len(self.pixels)
 
-    @property
+    @cached_property
     def contrast(self) -> float:
-        n = len(self.pixels)
-        mean = sum(self.pixels) / n
-        return (sum((p - mean) ** 2 for p in self.pixels) / n) ** 0.5
+        """Standard deviation of the thumbnail's pixels, from exact integer sums
+        (n*sum(p^2) - sum(p)^2): a tenth of the time of a loop over the pixels."""
+        px = self.pixels
+        n = len(px)
+        total = sum(px)
+        return ((n * sum(map(mul, px, px)) - total * total) ** 0.5) / n
 
-    @property
+    @cached_property
     def informative(self) -> bool:
         return self.contrast >= MIN_CONTRAST
 
+    @cached_property
+    def blocks(self) -> tuple[float, ...]:
+        return _blocks(self.pixels)
+
     def rotated(self, degrees: int) -> "Look":
-        """The thumbnail turned clockwise by 90, 180 or 270 degrees."""
-        return Look(_rotated(self.pixels, (degrees // 90) % 4), self.colour)
+        """The thumbnail turned clockwise by 90, 180 or 270 degrees (kept: a
+        picture is compared turned with each of its candidates)."""
+        turns = (degrees // 90) % 4
+        if not turns:
+            return self
+        found = self._turned.get(turns)
+        if found is None:
+            found = self._turned[turns] = Look(_rotated(self.pixels, turns), self.colour)
+        return found
+
+    @cached_property
+    def _turned(self) -> dict:
+        return {}
 
     def gradients(self) -> tuple[int, int]:
         """(direction bits, strength bits) over every horizontal and vertical
         neighbour pair: is the left (upper) pixel brighter, and do they differ by
         at least FLAT levels (a flat stretch's direction is noise)."""
+        return self._gradients
+
+    @cached_property
+    def _gradients(self) -> tuple[int, int]:
         return _gradients(self.pixels)
 
     def dhash64(self) -> int:
@@ -153,15 +173,65 @@ class Look:
         FLAT levels counts as not brighter (so flat areas give stable zeros
         instead of noise: on the corpus, every resized or re-encoded copy then
         shares a 16-bit quarter with its original)."""
+        return self._dhash
+
+    @cached_property
+    def _dhash(self) -> int:
         from PIL import Image
 
-        im = Image.frombytes("L", (SIDE, SIDE), self.pixels).resize((9, 8), Image.Resampling.BOX)
-        px = im.tobytes()
-        bits = 0
-        for y in range(8):
-            for x in range(8):
-                bits = (bits << 1) | (px[y * 9 + x] > px[y * 9 + x + 1] + FLAT - 1)
-        return bits
+        px = Image.frombytes("L", (SIDE, SIDE), self.pixels).resize((9, 8), Image.Resampling.BOX).tobytes()
+        # bit (y, x), row by row, the first the highest: px[y][x] > px[y][x+1] + FLAT - 1
+        left = b"".join(px[r:r + 8] for r in range(0, 72, 9))
+        right = b"".join(px[r + 1:r + 9] for r in range(0, 72, 9))
+        return _compact(_at_least(_lanes(left), _lanes(right), FLAT, 64), 64)
+
+
+# Comparisons of many pixels at once, in Python integers (no loop over the pixels): each
+# pixel is put in its own 16-bit lane of a big integer, and ((a | guard) - b - level) keeps a
+# lane's top bit exactly when a - b >= level (a lane never borrows from the next: pixels are
+# at most 255).  Five times faster than a loop over 480 pairs, and the same bits.
+
+def _lanes(values: bytes) -> int:
+    """Each byte in its own 16-bit lane, the first byte in the lowest lane."""
+    buf = bytearray(2 * len(values))
+    buf[0::2] = values
+    return int.from_bytes(buf, "little")
+
+
+@lru_cache(maxsize=None)
+def _lane_constants(n: int) -> tuple[int, int]:
+    """(the top bit of each of n lanes, 1 in each of n lanes)."""
+    one = int.from_bytes(b"\x01\x00" * n, "little")
+    return one << 15, one
+
+
+def _at_least(a: int, b: int, level: int, n: int) -> int:
+    """Lanes whose value in ``a`` minus the one in ``b`` is at least ``level`` (>= 1): their top bit set."""
+    guard, one = _lane_constants(n)
+    return ((a | guard) - b - level * one) & guard
+
+
+_TOP = bytes.maketrans(b"\x00\x80", b"01")
+
+
+def _compact(lanes: int, n: int) -> int:
+    """The top bits of n lanes as an n-bit integer, the first lane the highest bit."""
+    return int(lanes.to_bytes(2 * n, "little")[1::2].translate(_TOP), 2)
+
+
+#: signatures parsed and kept (up to ~3 kB each with what they computed, turns included):
+#: enough for the pictures resolve compares around one photo, bounded whatever the library's size
+PARSED_CACHE = 2048
+
+
+@lru_cache(maxsize=PARSED_CACHE)
+def _parse(sig: str) -> "Look | None":
+    try:
+        raw = base64.b64decode(sig, validate=True)
+    except (ValueError, TypeError):
+        return None
+    n = SIDE * SIDE
+    return Look(raw[:n], raw[n:]) if len(raw) == n + 4 else None
 
 
 @lru_cache(maxsize=8192)
@@ -176,14 +246,19 @@ _PAIRS = [(y * SIDE + x, y * SIDE + x + 1) for y in range(SIDE) for x in range(S
     (y * SIDE + x, (y + 1) * SIDE + x) for x in range(SIDE) for y in range(SIDE - 1)]
 
 
-@lru_cache(maxsize=8192)
 def _gradients(px: bytes) -> tuple[int, int]:
-    sign = strong = 0
-    for i, j in _PAIRS:
-        d = px[i] - px[j]
-        sign = (sign << 1) | (d > 0)
-        strong = (strong << 1) | (abs(d) >= FLAT)
-    return sign, strong
+    """(sign, strong) bits over _PAIRS, in that order (the first pair the
+    highest bit): the left or upper pixel is brighter; they differ by at least
+    FLAT.  The pairs' pixels are gathered by slicing (rows; then columns, whose
+    pairs are the vertical ones in _PAIRS's order) and compared all at once."""
+    cols = [px[x::SIDE] for x in range(SIDE)]
+    first = b"".join([*(px[r:r + SIDE - 1] for r in range(0, SIDE * SIDE, SIDE)), *(c[:-1] for c in cols)])
+    second = b"".join([*(px[r + 1:r + SIDE] for r in range(0, SIDE * SIDE, SIDE)), *(c[1:] for c in cols)])
+    a, b = _lanes(first), _lanes(second)
+    n = len(_PAIRS)
+    sign = _at_least(a, b, 1, n)
+    strong = _at_least(a, b, FLAT, n) | _at_least(b, a, FLAT, n)
+    return _compact(sign, n), _compact(strong, n)
 
 
 #: neighbours closer than this (0-255) count as flat: their order is noise
@@ -196,6 +271,24 @@ def tone_distance(a: Look, b: Look) -> int:
     move them by a few levels; an edit (exposure, filter, black and white) more."""
     return round(max(abs(a.mean - b.mean), abs(a.contrast - b.contrast),
                      *(abs(x - y) for x, y in zip(a.colour, b.colour))))
+
+
+def _blocks(px: bytes) -> tuple[float, ...]:
+    """Mean of each 4x4 block of the thumbnail (16 blocks, row by row)."""
+    out = []
+    for by in range(0, SIDE, 4):
+        for bx in range(0, SIDE, 4):
+            out.append(sum(sum(px[(by + y) * SIDE + bx:(by + y) * SIDE + bx + 4]) for y in range(4)) / 16)
+    return tuple(out)
+
+
+def local_tone_distance(a: Look, b: Look) -> float:
+    """How much one part of the picture (a 4x4 block of the thumbnail, a
+    sixteenth) is lighter or darker than in the other, beyond the overall
+    shift (0-255).  Resizing and re-encoding move a block by a few levels; a
+    different photo of the same composition, whose gradients agree, often more."""
+    shift = a.mean - b.mean
+    return max(abs(x - y - shift) for x, y in zip(a.blocks, b.blocks))
 
 
 def gradient_distance(a: Look, b: Look) -> float:

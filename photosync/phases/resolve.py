@@ -14,6 +14,7 @@ from ..conflicts import variants
 from ..conflicts import visibility as vis
 from ..conflicts.detect import detect
 from ..conflicts.policies import POLICIES
+from ..questions import question_key
 from ..conflicts.resolver import Resolver, StopResolving, apply_decision, decision_text, options_for
 from ..errors import InvalidRecord, PhotosyncError, UsageError
 from ..library import config as cfg
@@ -32,6 +33,14 @@ DETECTED_TYPES = {"metadata_mismatch", "visibility_discrepancy", "service_policy
 ACROSS_RECORDS = ("quality_variants",)
 #: at most this many records merged into one in one look (a guard, not a limit seen in practice)
 MAX_MERGES = 50
+#: a lookup key (a dHash quarter at its position, or a capture second) shared by more pictures
+#: than this is not used to find candidates: near-flat or generated pictures can share one by
+#: the thousand, and comparing each with all the others made resolve quadratic (1.44 s a photo
+#: at 100,000 photos of bench/generate.py --small).  Such a photo is still compared with the
+#: pictures its other keys find, but a policy never merges it (what it was not compared with
+#: could be a third photo that makes the merge doubtful): at worst it is asked about or left
+#: apart, and resolve says how many there were.
+CROWDED = 400
 
 
 @dataclass
@@ -60,6 +69,9 @@ class ResolveResult:
     dry_run: bool = False
     #: the person quit the interactive session (what was decided is committed)
     stopped: bool = False
+    #: photos whose look is shared by too many others to compare with each (see CROWDED):
+    #: compared only through their other keys, never merged by a policy
+    crowded: int = 0
 
 
 def choose_policies(lib: Library, auto: str | None) -> tuple[list[str], list[str]]:
@@ -118,17 +130,21 @@ def resolve(
     auto: str | None = None,
     resolver: Resolver | None = None,
     dry_run: bool = False,
+    crowded: int = CROWDED,
 ) -> ResolveResult:
+    """``crowded``: a lookup key shared by more pictures than this is not expanded (CROWDED)."""
     policies, missing = choose_policies(lib, auto)
     result = ResolveResult(policies=policies, skipped_policies=missing, dry_run=dry_run)
     assert lib.index is not None
     ids = list(dict.fromkeys([*lib.index.photo_ids(["discovered"]), *lib.index.photos_with_conflicts()]))
-    run = _Run(lib, policies, resolver, dry_run, result)
+    run = _Run(lib, policies, resolver, dry_run, result, crowded)
+    # one step per examination: the photos to look at, then those looked at again (the total
+    # grows by them), each counted when its examination (variant search included) is done
     task = lib.report.task("Resolving", total=len(ids))
     try:
         for pid in ids:
-            task.advance()
             run.examine(pid)
+            task.advance()
             if result.stopped:
                 break
         # records given a link or losing one after they were examined (a family grew by a merge
@@ -138,8 +154,10 @@ def resolve(
             run.touched.clear()
             if not again or result.stopped:
                 break
+            task.add_total(len(again))
             for pid in again:
                 run.examine(pid)
+                task.advance()
                 if result.stopped:
                     break
     finally:
@@ -148,6 +166,7 @@ def resolve(
         _commit(lib, result, run.pending_resolved, run)
     # each record's open conflicts as last examined; those of records merged away later in the
     # run, or naming them, are not open any more
+    result.crowded = len(run.limited)
     result.open = _questions(run)
     result.narrowed = run.narrowed_reported + run.narrowed
     result.changed = len(run.changed_ids - run.gone)  # records merged away are counted as merged
@@ -157,7 +176,7 @@ def resolve(
 
 
 class _Run:
-    def __init__(self, lib: Library, policies, resolver, dry_run, result: ResolveResult):
+    def __init__(self, lib: Library, policies, resolver, dry_run, result: ResolveResult, crowded: int = CROWDED):
         self.lib = lib
         self.policies = policies
         self.resolver = resolver
@@ -194,6 +213,14 @@ class _Run:
         self.dry_before: dict[str, Photo] = {}
         #: record merged away in this run -> the record it went into
         self.survivor: dict[str, str] = {}
+        #: lookup keys too many pictures share to be expanded (see CROWDED)
+        self.crowded_quarters, self.crowded_times = lib.index.crowded_looks(crowded)  # type: ignore[union-attr]
+        #: photos with a crowded key (never merged by a policy)
+        self.limited: set[str] = set()
+        #: candidates per (photo, keys), as the index gave them (the index changes only at a commit)
+        self.candidates: dict[tuple, list[str]] = {}
+        #: merges by a policy since the last commit: (merged away, its id, merged into, its id)
+        self.merges: list[tuple[str, str, str, str]] = []
 
     def _put(self, photo: Photo) -> None:
         """Record a changed photo: staged for the next commit, or kept in memory by a dry run."""
@@ -221,6 +248,8 @@ class _Run:
         before = self._get(pid)
         if before is None:
             return
+        for content_hash, dhash, informative in lib.index.own_looks(pid):  # type: ignore[union-attr]
+            variants.remember(content_hash, dhash, informative)  # computed once, when it was indexed
         self.touched.discard(pid)
         if pid not in self.seen:
             self.seen.add(pid)
@@ -246,7 +275,10 @@ class _Run:
             photo = photo.replace(processing_state="resolved")
             result.resolved += 1
             self.pending_resolved += 1
-        self.open[photo.photo_id] = [OpenConflict(photo.photo_id, _label(photo), c) for c in photo.open_conflicts]
+        if photo.open_conflicts:  # only records with questions: counted at every batch commit
+            self.open[photo.photo_id] = [OpenConflict(photo.photo_id, _label(photo), c) for c in photo.open_conflicts]
+        else:
+            self.open.pop(photo.photo_id, None)
         # a link this record no longer holds: the other record is looked at again, so both agree
         for rid in _variant_links(before) - _variant_links(photo) - self.gone:
             self.touched.add(rid)
@@ -271,7 +303,7 @@ class _Run:
             if not keys:
                 return photo, []
             edits, merged = [], False
-            for oid in self._look_alikes(photo.photo_id, keys):
+            for oid in self._look_alikes(photo):
                 other = self._get(oid)
                 if other is None or oid == photo.photo_id:
                     continue
@@ -320,7 +352,7 @@ class _Run:
         Symmetric in ``p`` and ``a``, so both records agree."""
         pool: dict[str, None] = {}
         for x in (p, a):
-            for rid in self._look_alikes(x.photo_id, variants.lookup_keys(x)):
+            for rid in self._look_alikes(x):
                 if rid not in (p.photo_id, a.photo_id):
                     pool[rid] = None
         for rid in pool:
@@ -343,9 +375,11 @@ class _Run:
         """A third record looks like one of the two but not the other (a copy
         without a capture time that looks like two burst frames): a merge could
         join different photos, so a person is asked instead."""
+        if self._is_limited(a) or self._is_limited(b):
+            return True  # not every picture that looks like them was compared
         seen = {a.photo_id, b.photo_id}
         for p in (a, b):
-            for qid in self._look_alikes(p.photo_id, variants.lookup_keys(p)):
+            for qid in self._look_alikes(p):
                 if qid in seen:
                     continue
                 seen.add(qid)
@@ -354,16 +388,62 @@ class _Run:
                     return True
         return False
 
-    def _look_alikes(self, pid: str, keys) -> list[str]:
-        """Variant candidates from the index; a record merged away in this run
-        (the index learns of it at the commit) stands for the record it went into."""
+    def _look_alikes(self, photo: Photo) -> list[str]:
+        """Variant candidates of a record's pictures from the index: pictures
+        that share a quarter of a dHash or a capture second, are within
+        MAX_HAMMING bits (or the same second), and could match one of the
+        record's pictures (variants.could_match, on the index's copy of the
+        signature), found without reading any record; a record merged away in
+        this run (the index learns of it at the commit) stands for the record it
+        went into."""
+        pid = photo.photo_id
+        keys = variants.lookup_keys(photo)
+        ck = (pid, tuple(keys))
+        found = self.candidates.get(ck)
+        if found is None:
+            found = self._search(pid, keys, {f.content_hash: f for f in variants.faces(photo)})
+            if len(self.candidates) > 20_000:  # bounded: a long run's batches
+                self.candidates.clear()
+            self.candidates[ck] = found
         out: dict[str, None] = {}
-        for oid in self.lib.index.look_alikes(pid, keys):  # type: ignore[union-attr]
+        for oid in found:
             while oid in self.survivor:
                 oid = self.survivor[oid]
             if oid != pid:
                 out[oid] = None
         return list(out)
+
+    def _search(self, pid: str, keys, faces: dict) -> list[str]:
+        from ..media.visual import Look
+
+        out: dict[str, None] = {}
+        for key in keys:
+            qs = tuple(None if q is None or (i, q) in self.crowded_quarters else q for i, q in enumerate(key.quarters))
+            taken = None if key.taken in self.crowded_times else key.taken
+            if qs != key.quarters or taken != key.taken:
+                self.limited.add(pid)
+            face = faces.get(key.content_hash)
+            for oid, content_hash, dhash, when, look in self.lib.index.look_alikes(  # type: ignore[union-attr]
+                    pid, key, qs, taken, variants.MAX_HAMMING):
+                if oid in out:
+                    continue
+                # judged on the index's copy of the signature: most candidates end here, unread
+                if face is not None and not variants.could_match(face, Look(look[:-4], look[-4:]), when):
+                    continue
+                variants.remember(content_hash, dhash, True)
+                out[oid] = None
+        return list(out)
+
+    def _is_limited(self, photo: Photo) -> bool:
+        """Some picture of the photo has a key too many share: its candidates were not all seen."""
+        if photo.photo_id in self.limited:
+            return True
+        for key in variants.lookup_keys(photo):
+            if key.taken in self.crowded_times or any((i, q) in self.crowded_quarters
+                                                      for i, q in enumerate(key.quarters) if q is not None):
+                self.limited.add(photo.photo_id)
+                return True
+        return False
 
     def _merge(self, a: Photo, b: Photo, *, how: str, policy: str | None, keep: str | None = None) -> Photo:
         merged, gone = variants.merge(a, b, now=utc_now(), how=how, policy=policy, keep=keep)
@@ -375,6 +455,8 @@ class _Run:
                                       merged.visibility.canonical))
         self.gone.add(gone)
         self.result.merged += 1
+        if how == "auto":
+            self.merges.append((_label(removed), removed.photo_id, _label(merged), merged.photo_id))
         if not self.dry_run:
             self.lib.remove(gone)
         self._put(merged)
@@ -382,8 +464,7 @@ class _Run:
         self.survivor[gone] = merged.photo_id
         # records near either one are looked at again (what they are linked to may change);
         # those that named the record merged away forget it
-        near = {*self._look_alikes(gone, variants.lookup_keys(removed)),
-                *self._look_alikes(merged.photo_id, variants.lookup_keys(merged))}
+        near = {*self._look_alikes(removed), *self._look_alikes(merged)}
         for qid in near:
             q = self._get(qid)
             if q is None or q.photo_id == merged.photo_id:
@@ -446,6 +527,7 @@ class _Run:
                 self.narrowed_reported.extend(self.narrowed)
                 self.narrowed = []
             oid = lib.commit(message)
+            self.candidates.clear()  # the index changed
             result.merged_committed = result.merged  # a person's merge is told by its own commit
             if oid:
                 result.commits.append(oid)
@@ -487,21 +569,20 @@ def _narrowed_text(narrowed) -> str:
 
 
 def _questions(run: "_Run") -> list[OpenConflict]:
-    """The open conflicts left for a person, a pair's question (held by both records) once."""
-    pairs: set[frozenset] = set()
+    """The open conflicts left for a person, each question once (a pair's question is held by
+    both records: conflicts/questions.py decides, as for status's count)."""
+    keys: set[str] = set()
     out = []
     for pid, found in run.open.items():
         if pid in run.gone:
             continue
         for o in found:
-            related = set(o.conflict.related_photos)
-            if related & run.gone:
+            if set(o.conflict.related_photos) & run.gone:
                 continue
-            if related:
-                pair = frozenset((pid, *related))
-                if pair in pairs:
-                    continue
-                pairs.add(pair)
+            key = question_key(pid, o.conflict)
+            if key in keys:
+                continue
+            keys.add(key)
             out.append(o)
     return out
 
@@ -515,19 +596,38 @@ def _variant_links(photo: Photo) -> set[str]:
 
 
 def _commit(lib: Library, result: ResolveResult, resolved: int, run: "_Run | None" = None) -> None:
+    """Commit what is staged.  The message says what happened in words, so `git log` is the audit
+    of merges: one merge is the subject (`resolve: merged IMG_5001.jpg into IMG_0001.JPG (quality
+    variant)`); several are counted there and listed in the body, one line each."""
     how = f" (policies: {', '.join(result.policies)})" if result.policies else ""
     waiting = len(_questions(run)) if run is not None else 0
-    msg = f"resolve: {_plural(resolved, 'photo')} resolved{how}"
+    counts = f"{_plural(resolved, 'photo')} resolved{how}"
     merged = result.merged - result.merged_committed
+    merges = run.merges if run is not None else []
     if merged:
-        msg += f", {_plural(merged, 'variant record')} merged"
+        counts += f", {_plural(merged, 'variant record')} merged"
         result.merged_committed = result.merged
     if waiting:
-        msg += f", {_plural(waiting, 'question')} left for a person"
+        counts += f", {_plural(waiting, 'question')} left for a person"
+    body = []
+    if len(merges) == 1:
+        gone, _gid, into, _kid = merges[0]
+        msg = f"resolve: merged {gone} into {into} (quality variant)"
+        body.append(counts)
+    else:
+        msg = f"resolve: {counts}"
+    if merges:
+        body.append("Merged (the second stays the original; every copy of both is kept):\n" + "\n".join(
+            f"- {gone} ({gid[:8]}) into {into} ({kid[:8]}), quality variant" for gone, gid, into, kid in merges))
+        merges.clear()
     if run is not None and run.narrowed:
-        msg += "\n\n" + _narrowed_text(run.narrowed)
+        body.append(_narrowed_text(run.narrowed))
         run.narrowed_reported.extend(run.narrowed)
         run.narrowed = []
+    if body:
+        msg += "\n\n" + "\n\n".join(body)
     oid = lib.commit(msg)
     if oid:
         result.commits.append(oid)
+    if run is not None:
+        run.candidates.clear()  # the index changed

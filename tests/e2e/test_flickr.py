@@ -301,7 +301,11 @@ def test_replicate_uploads_with_the_canonical_visibility(tmp_path, cli, fake):
 def test_kill_replicate_to_flickr_never_uploads_twice(tmp_path, cli, fake):
     lib, _ = folder_library(tmp_path, cli, fake, 40)
     fake.delay = 0.05
-    kills = kill_repeatedly(["-L", str(lib), "replicate", "--execute"], times=8, pause=(0.8, 2.0), seed=5)
+    seen = [0]
+    # each run is killed a moment after Flickr stored one more photo, whatever the machine's speed
+    kills = kill_repeatedly(["-L", str(lib), "replicate", "--execute"], times=8, pause=(0.0, 0.3), seed=5,
+                            kill_when=lambda: len(fake.photos) > seen[-1],
+                            after_kill=lambda: seen.append(len(fake.photos)))
     assert kills >= 2, "replicate finished before it could be killed: the test proves nothing"
     fake.delay = 0
     cli("-q", "-L", str(lib), "replicate", "--execute", check=0)

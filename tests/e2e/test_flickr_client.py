@@ -240,9 +240,11 @@ def test_kill_during_uploads_with_a_lagging_search_never_uploads_twice(tmp_path,
 
     lib, _ = folder_library(tmp_path, cli, fake, 24)
     fake.lag_search(seconds=3600)  # nothing uploaded in this test ever shows in the search
-    fake.delay = 0.05
-    stored_at_kill = []
-    kills = kill_repeatedly(["-L", str(lib), "replicate", "--execute"], times=6, pause=(1.5, 3.0), seed=11,
+    fake.delay = 0.1
+    stored_at_kill = [0]
+    # each run is killed a moment after Flickr stored one more photo: mid-upload, whatever the machine's speed
+    kills = kill_repeatedly(["-L", str(lib), "replicate", "--execute"], times=6, pause=(0.0, 0.3), seed=11,
+                            kill_when=lambda: len(fake.photos) > stored_at_kill[-1],
                             after_kill=lambda: stored_at_kill.append(len(fake.photos)))
     assert kills >= 2, "replicate finished before it could be killed: the test proves nothing"
     assert max(stored_at_kill) > 0, f"no kill came after an upload: {stored_at_kill}"

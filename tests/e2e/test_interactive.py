@@ -131,7 +131,7 @@ def test_a_person_resolves_one_conflict_quits_and_the_next_run_goes_on(conflicte
     screen = term.read_until(r"IMG_2000.jpg.*\n(.*\n)*.*choice> ")
     term.type("q\r")
     assert term.wait() == 0, term.screen
-    assert "1 decisions saved" in term.screen and "run it again" in term.screen
+    assert "1 decision saved" in term.screen and "run it again" in term.screen
     assert caption_of(lib, "IMG_1234.jpg") == "Ocean Beach sunset with friends"
     assert "resolve: IMG_1234.jpg caption from flickr (manual)" in git(lib, "log", "--format=%s")
     assert git_status(lib) == ""

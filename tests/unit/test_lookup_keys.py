@@ -1,15 +1,16 @@
-"""The index's lookup keys (photosync/media/lookup.py, below the library) are the keys resolve
-looks candidates up by (conflicts.variants.lookup_keys): a photo whose keys differ between the
-two is never found as a look-alike.  Both definitions exist until variants.py imports the
-neutral one; this test holds them together."""
+"""The index's lookup keys are the keys resolve looks candidates up by: a photo whose keys
+differ between the two is never found as a look-alike.  One definition (photosync/media/lookup.py,
+below the library and conflicts/ alike) serves both; these tests hold the index's rows to it."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
 
 from photosync.conflicts import variants
+from photosync.library.index import Index
 from photosync.media import lookup
 from photosync.media.visual import Look, quarters, signature_of_image
 from photosync.model import Instance, Metadata, Photo, Visibility
@@ -65,15 +66,39 @@ def cases():
     }
 
 
+def test_variants_judges_with_the_one_definition():
+    """conflicts/variants.py searches with the functions the index fills its looks table with
+    (a second copy of them would drift, and look-alikes would silently not be found)."""
+    assert variants.lookup_keys is lookup.lookup_keys
+    assert variants.faces is lookup.faces
+    assert variants.TRUSTED_TIME is lookup.TRUSTED_TIME
+
+
 @pytest.mark.parametrize("name", list(cases()))
-def test_the_index_keys_are_the_keys_resolve_looks_up(name):
+def test_the_index_keeps_the_keys_resolve_looks_up(name, tmp_path):
     photo = cases()[name]
-    assert lookup.lookup_keys(photo) == variants.lookup_keys(photo)
+    index = Index(tmp_path / "index.db")
+    index.put_photos([(photo, "photos/p.json", None)])
+    keys = variants.lookup_keys(photo, every_picture=True)
+    assert sorted(index.own_looks(photo.photo_id)) == sorted((k.content_hash, k.dhash, k.informative) for k in keys)
+    index.close()
+
+
+def test_a_look_alike_is_found_by_the_keys_of_the_other(tmp_path):
+    a = _look(1)
+    mine = _photo(_inst("pics", "a.jpg", H1, a, "2019-07-04T10:00:00.250+02:00", "exif"))
+    other = dataclasses.replace(_photo(_inst("web", "a-small.jpg", H2, a)),
+                                photo_id="00000000-0000-5000-8000-000000000002")
+    index = Index(tmp_path / "index.db")
+    index.put_photos([(mine, "photos/a.json", None), (other, "photos/b.json", None)])
+    (key,) = variants.lookup_keys(mine)
+    found = index.look_alikes(mine.photo_id, key, key.quarters, key.taken, variants.MAX_HAMMING)
+    assert [(pid, h) for pid, h, *_ in found] == [(other.photo_id, H2)]
+    index.close()
 
 
 def test_the_keys_are_quarters_and_the_trusted_second():
     a = _look(1)
     photo = _photo(_inst("pics", "a.jpg", H1, a, "2019-07-04T10:00:00.250+02:00", "exif"))
     qs = tuple(None if q in (0, 0xFFFF) else q for q in quarters(Look.parse(a).dhash64()))
-    assert lookup.lookup_keys(photo) == [(qs, "2019-07-04T10:00:00")]
-    assert lookup.TRUSTED_TIME == variants.TRUSTED_TIME
+    assert [(k.quarters, k.taken) for k in lookup.lookup_keys(photo)] == [(qs, "2019-07-04T10:00:00")]
