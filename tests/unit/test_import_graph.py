@@ -5,12 +5,16 @@
 * the library (the git control plane and its index) never reaches into conflicts/ or phases/:
   what it needs of the privacy arithmetic is photosync/privacy.py, the index's lookup keys
   photosync/media/lookup.py, both below it;
-* those two shared modules reach into none of library/, conflicts/, phases/, cli/;
+* those shared modules (and photosync/questions.py, the one definition of a question the index
+  counts) reach into none of library/, conflicts/, phases/, cli/;
+* SQL is written only in library/index.py: phases and the CLI read the index through Library and
+  Index methods (no sqlite3, no ``.db``, no SQL text anywhere else);
 * only cli/ imports typer and rich (library code reports through events.Reporter)."""
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import photosync
@@ -60,9 +64,47 @@ def test_the_library_imports_nothing_from_conflicts_or_phases():
 
 
 def test_the_modules_below_the_library_stay_below_it():
-    below = [PACKAGE / "privacy.py", PACKAGE / "media" / "lookup.py"]
+    below = [PACKAGE / "privacy.py", PACKAGE / "media" / "lookup.py", PACKAGE / "questions.py"]
     forbidden = ("photosync.library", "photosync.conflicts", "photosync.phases", "photosync.cli")
     assert offenders(below, forbidden) == {}
+
+
+#: the start of an SQL statement in a string (upper case, as this code base writes SQL)
+_SQL = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|PRAGMA|WITH|REPLACE)\s")
+
+
+def raw_sql(path: Path) -> list[str]:
+    """What in ``path`` touches the database directly: an import of sqlite3, a ``.db`` attribute
+    (Index's connection), a string that starts an SQL statement."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import) and any(a.name == "sqlite3" for a in node.names):
+            found.append(f"line {node.lineno}: import sqlite3")
+        elif isinstance(node, ast.ImportFrom) and node.module == "sqlite3":
+            found.append(f"line {node.lineno}: from sqlite3")
+        elif isinstance(node, ast.Attribute) and node.attr == "db":
+            found.append(f"line {node.lineno}: .db")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and _SQL.match(node.value):
+            found.append(f"line {node.lineno}: {node.value.strip()[:40]!r}")
+    return found
+
+
+def test_sql_is_written_only_in_the_index():
+    index = PACKAGE / "library" / "index.py"
+    found = {str(p.relative_to(PACKAGE.parent)): raw_sql(p) for p in sorted(PACKAGE.rglob("*.py")) if p != index}
+    assert {path: what for path, what in found.items() if what} == {}, \
+        "only photosync/library/index.py talks to the database; add an Index method"
+
+
+def test_the_sql_check_finds_raw_sql(tmp_path):
+    """The check itself: each way of reaching past the index is found; a message is not SQL."""
+    mod = tmp_path / "audit.py"
+    mod.write_text("import sqlite3\n"
+                   "def label(lib, pid):\n"
+                   "    row = lib.index.db.execute('SELECT filename FROM photos WHERE photo_id=?', (pid,))\n"
+                   "    print('Select a photo; delete nothing')\n")
+    assert sorted(raw_sql(mod)) == ["line 1: import sqlite3", "line 3: 'SELECT filename FROM photos WHERE photo_'",
+                                    "line 3: .db"]
 
 
 def test_only_the_cli_imports_typer_and_rich():
