@@ -177,3 +177,37 @@ def test_the_last_commit_is_made_when_a_stage_fails():
         with Executor(stage, workers=1, window=1, batch=100, task=NullTask()) as ex:
             ex.run(jobs)
     assert stage.commits == [(True, [0, 1])]  # what came back before the bug is recorded
+
+
+def test_results_that_have_waited_long_enough_are_committed_below_a_batch():
+    """``every`` (30 s in the phases): results that have waited that long are committed even when
+    fewer than a batch wait (a slow upload run still commits).  A negative wait is always over."""
+    stage = Recorder()
+    with Executor(stage, workers=1, window=1, batch=100, every=-1, task=NullTask()) as ex:
+        ex.run([("s", i, "ok") for i in range(4)])
+    assert stage.commits[:4] == [(False, [0]), (False, [1]), (False, [2]), (False, [3])]
+    assert stage.commits[-1] == (True, [])
+    # and with time to spare, nothing below a batch is committed before the end
+    stage = Recorder()
+    with Executor(stage, workers=1, window=1, batch=100, every=3600, task=NullTask()) as ex:
+        ex.run([("s", i, "ok") for i in range(4)])
+    assert stage.commits == [(True, [0, 1, 2, 3])]
+
+
+def test_ctrl_c_makes_the_last_commit_and_starts_no_more_jobs():
+    """Ctrl-C (KeyboardInterrupt, raised in the main thread while results are handed over): what
+    came back is committed once more, jobs not yet started are never run."""
+
+    class Interrupted(Recorder):
+        def finished(self, job, result):
+            super().finished(job, result)
+            if result == 2:
+                raise KeyboardInterrupt
+
+    stage = Interrupted()
+    jobs = [("s", i, "ok") for i in range(50)]
+    with pytest.raises(KeyboardInterrupt):
+        with Executor(stage, workers=1, window=1, batch=100, task=NullTask()) as ex:
+            ex.run(jobs)
+    assert stage.commits == [(True, [0, 1, 2])]
+    assert stage.prepared == jobs[:3]
