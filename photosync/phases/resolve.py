@@ -570,7 +570,7 @@ def _narrowed_text(narrowed) -> str:
 
 def _questions(run: "_Run") -> list[OpenConflict]:
     """The open conflicts left for a person, each question once (a pair's question is held by
-    both records: conflicts/questions.py decides, as for status's count)."""
+    both records: photosync/questions.py decides, as for status's count)."""
     keys: set[str] = set()
     out = []
     for pid, found in run.open.items():
