@@ -36,7 +36,6 @@ def audit(
 ) -> None:
     """Check the library against reality: blobs, visibility, number of copies (default: all three)."""
     from ..phases import audit as a
-    from ..phases.common import counted
     from . import ui
 
     everything = not (blobs or visibility_check or copies is not None)
@@ -115,18 +114,18 @@ def audit(
 
 
 def _confirmed(plan, yes: bool) -> bool:
-    """List what --fix would narrow; above a handful, narrow only with --yes or a yes
-    typed at a terminal (an imported photostream is not made private by one command)."""
+    """List what --fix would narrow; when the phase says a person must confirm it, narrow
+    only with --yes or a yes typed at a terminal."""
     import sys
 
-    from ..phases.audit import HANDFUL
+    from ..phases.audit import HANDFUL, needs_confirmation
     from . import ui
 
     services = sorted({n.service for n in plan})
     ui.out.print(f"  would narrow {len(plan)} cop{'y' if len(plan) == 1 else 'ies'} on {', '.join(services) or '-'}:")
     for n in plan:
         ui.out.print(f"    {ui.printable(n.label)} ({n.photo_id[:8]}) on {n.service}: {n.shown} -> {n.expected}")
-    if len(plan) <= HANDFUL or yes:
+    if not needs_confirmation(plan) or yes:
         return bool(plan)
     adopt = " ".join(f"photosync visibility adopt {s} --reason \"...\"" for s in services)
     if sys.stdin.isatty():

@@ -32,7 +32,8 @@ def resolve(
         if interactive:
             if dry_run:
                 raise UsageError("--interactive commits each answer; it does not go with --dry-run")
-            from .prompt import TerminalResolver, locator_for
+            from ..phases.sources import local_file
+            from .prompt import TerminalResolver
 
             reporter.quiet_progress()  # bars and prompts do not share a screen
             def related(pid: str):
@@ -41,7 +42,7 @@ def resolve(
                 except (KeyError, PhotosyncError):
                     return None
 
-            resolver = TerminalResolver(ui.out, locate=locator_for(lib), related=related)
+            resolver = TerminalResolver(ui.out, locate=local_file(lib), related=related)
         result = run_resolve(lib, auto=auto_resolve, resolver=resolver, dry_run=dry_run)
         reporter.stop()  # the bars end before the summary is printed
         if interactive:

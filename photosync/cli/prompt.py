@@ -182,36 +182,3 @@ class TerminalResolver:
                         self.console.print(f"[red]{e}[/]")
                 continue
             self.console.print(f"[red]type a number from 1 to {len(numbered)}, s or q[/]")
-
-
-def locator_for(lib) -> Callable[[Photo], Path | None]:
-    """A readable local file holding the photo's original (a local blob, else a folder copy), for the preview."""
-    import os
-
-    from ..library.layout import path_problem, user_path
-
-    folders = {name: user_path(conf["path"], lib.root) for name, conf in lib.services.items()
-               if conf.get("type") == "local" and conf.get("path")}
-    # a path from a record is read only inside a local store's folder (records can be edited by hand)
-    stores = [os.path.realpath(user_path(d["path"], lib.root))
-              for d in lib.preferences["blob_storage"]["stores"].values() if d.get("type") == "local" and d.get("path")]
-
-    def locate(photo: Photo) -> Path | None:
-        if photo.source_of_truth_path:
-            p = Path(photo.source_of_truth_path)
-            p = p if p.is_absolute() else lib.root / p
-            real = os.path.realpath(p)
-            if any(os.path.commonpath([real, root]) == root for root in stores) and p.is_file():
-                return p
-        # the original's own copy first, then any copy with its bytes
-        insts = sorted(photo.all_instances(), key=lambda i: (i.key != photo.canonical_source,
-                                                             i.content_hash != photo.content_hash))
-        for inst in insts:
-            if (inst.service in folders and inst.missing_since is None and inst.raw_name_b64 is None
-                    and path_problem(inst.id) is None):
-                p = folders[inst.service] / inst.id
-                if p.is_file():
-                    return p
-        return None
-
-    return locate

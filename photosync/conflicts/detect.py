@@ -154,7 +154,7 @@ def cannot_take(photo: Photo, caps) -> list[str]:
     """Why a service with these capabilities cannot take the photo as it is
     (empty: it can).  photosync never shrinks, converts or widens to fit."""
     from ..media.formats import FORMATS
-    from .visibility import upload_level
+    from ..privacy import upload_level
 
     inst = canonical_instance(photo)
     size = inst.size if inst is not None else None

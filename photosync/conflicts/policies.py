@@ -8,7 +8,7 @@ import dataclasses
 from typing import Callable
 
 from ..model import QUALITIES, Photo, narrowest
-from . import visibility as vis
+from .. import privacy as vis
 from .detect import DATE_SOURCE_RANK, distinct_values, field_candidates, present_instances
 
 

@@ -36,13 +36,6 @@ class Resolver(Protocol):
         StopResolving to end the session."""
 
 
-class DeferResolver:
-    """Leaves every decision to a person (the non-interactive default)."""
-
-    def decide(self, photo, conflict, options):
-        return None
-
-
 def variant_options(photo: Photo, conflict: Conflict, other: Photo) -> list[Option]:
     """The choices for two records that look like one picture; the merge that
     keeps the better picture as the original comes first."""

@@ -21,7 +21,6 @@ from typing import Iterable, Iterator
 import pygit2
 from pygit2.enums import FileStatus
 
-from .headref import read_head_oid  # noqa: F401  (re-exported)
 from .packs import compact, write_pack
 
 #: commits that change at least this many files write their objects as one pack

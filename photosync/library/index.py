@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, NamedTuple
 
 from ..model import Photo
 
@@ -86,6 +86,23 @@ CREATE TABLE IF NOT EXISTS widenings(photo_id TEXT PRIMARY KEY, path TEXT NOT NU
 _DERIVED = ("photos", "hashes", "items", "copies", "discrepancies", "looks", "old_copies", "questions", "invalid")
 _PER_PHOTO = ("photos", "hashes", "items", "copies", "discrepancies", "looks", "old_copies", "questions")
 _CACHES = ("scan_cache", "service_runs", "validated", "audit_progress")
+
+
+class ScanRow(NamedTuple):
+    """What discover's scan cache knows of one item (Index.scan_state)."""
+
+    item_id: str
+    fingerprint: str
+    #: 1 when a present record of the item has the cached content hash (0 or None otherwise)
+    recorded: int | None
+    #: why the item could not be read, or None
+    error: str | None
+    #: 1 when the cache knows no hash for it (not a photo, or unreadable)
+    no_hash: int
+    content_key: str | None
+    content_hash: str | None
+    #: the reader version of a verdict without a hash
+    reader: str | None
 
 
 def _kept(p: Photo) -> tuple[int, set[str]]:
@@ -221,8 +238,10 @@ class Index:
                 for p, path, blob in entries
             ],
         )
-        from ..conflicts.questions import questions
-        from ..conflicts.variants import lookup_keys
+        # both below the library and conflicts/ alike: resolve searches with the same keys, and
+        # status counts the questions resolve lists
+        from ..media.lookup import lookup_keys
+        from ..questions import questions
 
         signed = _signed
 
@@ -272,6 +291,19 @@ class Index:
     def photo_path(self, photo_id: str) -> str | None:
         row = self.db.execute("SELECT path FROM photos WHERE photo_id=?", (photo_id,)).fetchone()
         return row[0] if row else None
+
+    def filename(self, photo_id: str) -> str | None:
+        """The photo's file name as indexed (its label), or None."""
+        row = self.db.execute("SELECT filename FROM photos WHERE photo_id=?", (photo_id,)).fetchone()
+        return row[0] if row else None
+
+    def photos_named(self, name: str, limit: int = 3) -> list[str]:
+        """Up to ``limit`` photos whose id starts with ``name``, else whose file name is ``name``."""
+        hits = [r[0] for r in self.db.execute(
+            "SELECT photo_id FROM photos WHERE photo_id >= ? AND photo_id < ? LIMIT ?",
+            (name, name + "\uffff", limit))] if len(name) >= 6 else []
+        return hits or [r[0] for r in self.db.execute(
+            "SELECT photo_id FROM photos WHERE filename = ? LIMIT ?", (name, limit))]
 
     def photos_by_hash(self, content_hash: str) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT photo_id FROM hashes WHERE content_hash=?", (content_hash,))]
@@ -335,13 +367,10 @@ class Index:
             "SELECT item_id, photo_id, content_hash FROM items WHERE service=? AND missing=0", (service,)
         ).fetchall()
 
-    def scan_state(self, service: str) -> dict[str, tuple]:
-        """item_id -> (item_id, fingerprint, 1 when a present record has the same
-        content hash as the cache, error or None, 1 when the cache knows no hash
-        (not a photo), content key, content hash, reader version of a verdict
-        without a hash): one lookup per listed item, and small (100,000 of them)."""
+    def scan_state(self, service: str) -> dict[str, "ScanRow"]:
+        """item_id -> its ScanRow: one lookup per listed item, and small (100,000 of them)."""
         return {
-            r[0]: r
+            r[0]: ScanRow._make(r)
             for r in self.db.execute(
                 "SELECT s.item_id, s.fingerprint, s.content_hash = i.content_hash, s.error, s.content_hash IS NULL, "
                 "s.content_key, s.content_hash, s.reader "
@@ -398,7 +427,7 @@ class Index:
 
     def conflict_counts(self) -> tuple[int, int]:
         """(questions for a person, conflicts recorded): a pair's question, held by
-        both records, counts once (conflicts/questions.py, as resolve lists them)."""
+        both records, counts once (photosync/questions.py, as resolve lists them)."""
         asked = self.db.execute("SELECT count(DISTINCT key) FROM questions").fetchone()[0]
         row = self.db.execute("SELECT sum(conflicts) FROM photos").fetchone()
         return (asked or 0, row[0] or 0)
@@ -480,13 +509,6 @@ class Index:
     def reset_audit(self, store: str) -> None:
         self.db.execute("DELETE FROM audit_progress WHERE store=?", (store,))
 
-    def photos_with_copies(self, store: str | None = None) -> list[str]:
-        if store is None:
-            q, args = "SELECT DISTINCT photo_id FROM copies ORDER BY photo_id", ()
-        else:
-            q, args = "SELECT photo_id FROM copies WHERE store=? ORDER BY photo_id", (store,)
-        return [r[0] for r in self.db.execute(q, args)]
-
     # -- caches --------------------------------------------------------------------------
     def put_scan(self, service: str, rows: Iterable[tuple]) -> None:
         """Rows of (item id, fingerprint, content hash, error, content key[, reader
@@ -520,6 +542,3 @@ class Index:
 
     def set_validated(self, path: str, stamp: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO validated VALUES(?,?)", (path, stamp))
-
-    def iter_rows(self, sql: str, args=()) -> Iterator[tuple]:
-        yield from self.db.execute(sql, args)

@@ -34,7 +34,6 @@ from .layout import (
     PRIVATE_DIR,
     SCHEMAS_DIR,
     SERVICES_FILE,
-    SYNC_STATE_FILE,
     is_photo_path,
     photo_path,
     utc_now,
@@ -61,6 +60,17 @@ def git_blob_id(data: bytes) -> str:
 
 def photo_id_from_path(path: str) -> str:
     return path.rsplit("/", 1)[-1][: -len(".json")]
+
+
+def visibility_message(subject: str, reason: str | None, changes: list[tuple[str, str, str, str]]) -> str:
+    """The commit message of an explicit visibility change (``visibility set`` / ``adopt``),
+    in the form _History recognises as one: the subject ("visibility: ..."), a ``reason:``
+    line (without it nothing is taken as an explicit widening), then a line per photo
+    "<label> (<photo id>): <old> -> <new>" (``changes``: label, photo id, old, new)."""
+    assert subject.startswith("visibility:")
+    lines = [f"reason: {reason}"] if reason else []
+    lines += [f"{label} ({pid}): {old} -> {new}" for label, pid, old, new in changes]
+    return subject + "\n\n" + "\n".join(lines)
 
 
 class _History:
@@ -391,7 +401,7 @@ class Library:
     def _undo_widenings(self) -> None:
         """Narrow back what a commit made outside `visibility set` widened (write runs),
         or say that the next write run will (read-only runs)."""
-        from ..conflicts import visibility as vis
+        from .. import privacy as vis
         from ..model import visibility_rank
 
         assert self.index is not None
@@ -469,7 +479,7 @@ class Library:
         widening is only `photosync visibility set`."""
         import pygit2
 
-        from ..conflicts import visibility as vis
+        from .. import privacy as vis
         from ..model import visibility_rank
 
         git = self.git
@@ -650,13 +660,7 @@ class Library:
         name = name.strip()
         if name.endswith(".json") and "/" in name:
             name = name.rsplit("/", 1)[1][: -len(".json")]
-        db = self.index.db
-        hits: list[str] = []
-        if len(name) >= 6:
-            hits = [r[0] for r in db.execute(
-                "SELECT photo_id FROM photos WHERE photo_id >= ? AND photo_id < ? LIMIT 3", (name, name + "\uffff"))]
-        if not hits:
-            hits = [r[0] for r in db.execute("SELECT photo_id FROM photos WHERE filename = ? LIMIT 3", (name,))]
+        hits = self.index.photos_named(name)
         if not hits:
             raise UsageError(f"no photo {name!r} (give its id, a 6+ character prefix of it, or its file name)")
         if len(hits) > 1:

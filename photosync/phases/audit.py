@@ -64,13 +64,16 @@ class VisibilityRow:
     def shown(self) -> str:
         return self.audience or self.current
 
-    @property
-    def may_show(self) -> str:
-        return self.allowed or self.canonical
-
 
 #: audit --fix narrows this many photos without asking; more need a yes (a prompt, or --yes)
 HANDFUL = 5
+
+
+def needs_confirmation(plan: list["Narrowing"]) -> bool:
+    """Whether ``audit --fix`` may narrow ``plan`` only once a person said yes (a yes typed at
+    a terminal, or --yes): more than a handful of copies (an imported public photostream is
+    not made private by one command)."""
+    return len(plan) > HANDFUL
 
 
 def parse_sample(sample: str | None, population: int) -> int:
@@ -190,8 +193,7 @@ def left_in_pass(lib: Library, store: str | None) -> int:
 
 def _label(lib: Library, pid: str) -> str:
     assert lib.index is not None
-    row = lib.index.db.execute("SELECT filename FROM photos WHERE photo_id=?", (pid,)).fetchone()
-    return (row[0] if row else None) or pid
+    return lib.index.filename(pid) or pid
 
 
 def _save_progress(index, progress: dict[str, list[str]]) -> None:
@@ -243,8 +245,7 @@ def audit_visibility(lib: Library) -> list[VisibilityRow]:
     fine: dict[tuple[str, str], tuple[str | None, str | None]] = {}
     for pid, service, current, canonical, wider in lib.index.discrepancy_rows():
         if pid not in labels:
-            row = lib.index.db.execute("SELECT filename FROM photos WHERE photo_id=?", (pid,)).fetchone()
-            labels[pid] = (row[0] if row else None) or pid
+            labels[pid] = _label(lib, pid)
             try:
                 for d in lib.get_photo(pid).visibility.discrepancies:
                     fine[(pid, d.service)] = (d.audience, d.allowed)
@@ -260,8 +261,7 @@ def audit_copies(lib: Library, n: int) -> list[tuple[str, str, int]]:
     assert lib.index is not None
     out = []
     for pid, count in lib.index.photos_below(n):
-        row = lib.index.db.execute("SELECT filename FROM photos WHERE photo_id=?", (pid,)).fetchone()
-        out.append((pid, (row[0] if row else None) or pid, count))
+        out.append((pid, _label(lib, pid), count))
     return out
 
 
@@ -289,7 +289,7 @@ class Narrowing:
     @property
     def expected(self) -> str:
         """What the service will show afterwards, if the record is up to date."""
-        from ..conflicts import visibility as vis
+        from .. import privacy as vis
         from ..model import AUDIENCE_GROUPS
 
         if self.shown in AUDIENCE_GROUPS and self.target in AUDIENCE_GROUPS:
@@ -300,7 +300,7 @@ class Narrowing:
 def plan_fix(lib: Library, rows: list[VisibilityRow]) -> tuple[list[Narrowing], int]:
     """What ``--fix`` would narrow (each copy a service shows to anyone outside what it
     may show), and how many photos' services cannot be narrowed by photosync (reported)."""
-    from ..conflicts import visibility as vis
+    from .. import privacy as vis
     from ..model import visibility_rank, within
     from .common import Connectors
 
@@ -354,7 +354,7 @@ def fix_visibility(lib: Library, rows: list[VisibilityRow], plan: list[Narrowing
     that and what it may show), then recorded, then committed."""
     import dataclasses
 
-    from ..conflicts import visibility as vis
+    from .. import privacy as vis
     from ..conflicts.detect import visibility_discrepancies
     from ..conflicts.variants import ordered
     from ..model import AUDIENCE_GROUPS, FRIENDS_AUDIENCES, with_instance

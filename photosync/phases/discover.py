@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterator
 
-from ..conflicts import visibility as vis
+from .. import privacy as vis
 from ..conflicts.detect import COMPARED_FIELDS, exact_duplicates
 from ..connectors.base import Connector, ItemRef, ServiceItem
 from ..errors import InvalidRecord, ItemChanging, MediaError, NotMedia, PhotosyncError, SourceError
@@ -177,9 +177,7 @@ class _ServiceRun:
             report.error(f"service {self.name}", str(e))
             return
         assert lib.index is not None
-        # item id -> (id, fingerprint, record has the cached hash, error or None, not a photo,
-        # content key, content hash, reader version)
-        known = lib.index.scan_state(self.name)
+        known = lib.index.scan_state(self.name)  # item id -> ScanRow
         cache = {} if self.full_scan else known
         seen: set[str] = set()
         to_read: list[ItemRef] = []
@@ -190,22 +188,22 @@ class _ServiceRun:
                 seen.add(ref.id)
                 scan.advance()
                 cached = cache.get(ref.id)
-                if cached is not None and cached[1] == ref.fingerprint:
-                    if cached[2]:
+                if cached is not None and cached.fingerprint == ref.fingerprint:
+                    if cached.recorded:
                         unchanged += 1
                         continue
                     # a verdict without a hash stands until the file changes, or photosync's reader does
-                    if cached[3] and cached[7] == READER_VERSION:
-                        report.error(self.conn.where(ref.id), cached[3])
+                    if cached.error and cached.reader == READER_VERSION:
+                        report.error(self.conn.where(ref.id), cached.error)
                         self.summary.errors += 1
                         continue
-                    if cached[4] and not cached[3] and cached[7] == READER_VERSION:
+                    if cached.no_hash and not cached.error and cached.reader == READER_VERSION:
                         ignored += 1
                         continue
-                elif (cached is not None and cached[2] and ref.content_key is not None
-                      and cached[5] == ref.content_key):
+                elif (cached is not None and cached.recorded and ref.content_key is not None
+                      and cached.content_key == ref.content_key):
                     # only metadata changed (a network service says so): no need to fetch the bytes
-                    ref = ref._replace(known_hash=cached[6])
+                    ref = ref._replace(known_hash=cached.content_hash)
                 to_read.append(ref)
         except PhotosyncError as e:
             self.summary.failed = str(e)
@@ -245,7 +243,8 @@ class _ServiceRun:
         changes).  Returns the items still to read."""
         if not self.gone:
             return refs
-        by_fingerprint = {known[i][1]: i for i, (_pid, h) in self.gone.items() if i in known and known[i][6] == h}
+        by_fingerprint = {known[i].fingerprint: i for i, (_pid, h) in self.gone.items()
+                          if i in known and known[i].content_hash == h}
         if not by_fingerprint:
             return refs
         rest = []

@@ -17,21 +17,20 @@ among the photos uploaded since, not only in the search.
 from __future__ import annotations
 
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from ..conflicts import visibility as vis
+from .. import privacy as vis
 from ..conflicts.detect import cannot_take
-from ..conflicts.visibility import upload_level  # noqa: F401  (re-exported for audit)
 from ..errors import InvalidRecord, PhotosyncError, SourceError, StoreError, Unsupported, VerificationError
 from ..library.intents import UploadIntents
 from ..library.layout import utc_now
 from ..library.library import Library
 from ..media.geostrip import CannotStrip
 from ..model import AUDIENCES, FRIENDS_AUDIENCES, VISIBILITY_LEVELS, Instance, Photo, visibility_rank, with_instance
+from ..connectors.base import ServiceItem
 from .common import Connectors
-
-COMMIT_EVERY_SECONDS = 30
+from .executor import ITEM_FAILED, NOT_COUNTED, TARGET_FAILED, Executor, Fault, Stage
+from .sources import Sources
 #: an upload intent older than this is dropped: by then the service's search shows the upload, if
 #: there was one, and find_uploaded's ordinary search finds it (the lag seen is minutes, not days)
 INTENT_DAYS = 7
@@ -119,7 +118,7 @@ def make_plan(lib: Library) -> UploadPlan:
             if problems:
                 plan.refused.append((photo.label, target, "; ".join(problems)))
                 continue
-            level = upload_level(photo.visibility.canonical, levels)
+            level = vis.upload_level(photo.visibility.canonical, levels)
             if caps.audiences:
                 # who may see it there, on the audiences' order: family-only goes up family-only,
                 # canonical friends as the service's friends_audience (default friends only)
@@ -131,36 +130,80 @@ def make_plan(lib: Library) -> UploadPlan:
     return plan
 
 
-def execute(lib: Library, plan: UploadPlan, workers: int | None = None) -> UploadResult:
-    from .common import make_stores
-    from .replicate import _Copier
+class _Uploads(Stage[UploadAction, ServiceItem]):
+    """publish's stage: a job uploads one photo to one service; a service that fails
+    FAILURE_LIMIT uploads in a row, or refuses its sign-in or config, is failed."""
 
-    result = UploadResult()
-    report = lib.report
-    for label, service, reason in plan.refused:
-        # recorded on the photo as a service_policy_violation (for information): not a failure of the run
-        report.warning(f"{label}", f"not uploaded to {service}: {reason} (a service policy conflict)")
-    if not plan.actions:
-        return result
-    try:
-        stores = make_stores(lib)
-    except PhotosyncError:
-        stores = {}
-    copier = _Copier(lib, stores)
-    connectors = copier.connectors
-    workers = workers or int(lib.preferences["sync_preferences"].get("max_parallel_uploads", 4))
-    batch = int(lib.preferences["sync_preferences"].get("commit_batch_size", 500))
-    now = utc_now()
-    intents = UploadIntents(lib.private_dir)
-    #: service -> content hashes whose upload the next commit records (their intents go after it)
-    settled: dict[str, set[str]] = {}
-    pending: dict[str, int] = {}
-    last_commit = time.monotonic()
+    def __init__(self, lib: Library, sources: Sources, intents: UploadIntents, result: UploadResult):
+        self.lib = lib
+        self.sources = sources
+        self.connectors = sources.connectors
+        self.intents = intents
+        self.result = result
+        self.now = utc_now()
+        self.settings = vis.audience_settings(lib.services)
+        #: service -> content hashes whose upload the next commit records (their intents go after it)
+        self.settled: dict[str, set[str]] = {}
+        #: service -> uploads the next commit records
+        self.pending: dict[str, int] = {}
 
-    settings = vis.audience_settings(lib.services)
+    # -- the jobs -----------------------------------------------------------------------------
+    def target(self, action: UploadAction) -> str:
+        return action.service
 
-    def record(action: UploadAction, item_id: str, url: str | None, metadata, size, shown: str | None = None,
+    def size(self, action: UploadAction) -> int:
+        return action.size or 0
+
+    def prepare(self, action: UploadAction):
+        try:
+            photo = self.lib.get_photo(action.photo_id)
+        except InvalidRecord as e:
+            self.lib.report.error(e.path, f"{e.reason}; not uploaded")
+            self.result.failed += 1
+            return None
+        conn = self.connectors.get(action.service)  # made (and checked) before the service's jobs
+        service, sources, intents = action.service, self.sources, self.intents
+
+        def upload() -> ServiceItem:
+            with sources.spool(photo, skip_service=service) as spool:
+                # durable before the first byte goes: a kill or a lost answer from here on is
+                # looked up (around this time) before the photo is ever sent again
+                intents.begin(service, photo.photo_id, photo.content_hash, photo.metadata.filename)
+                return conn.upload(photo, spool, action.size, action.visibility)
+
+        return upload
+
+    def finished(self, action: UploadAction, item: ServiceItem) -> None:
+        for w in item.warnings:
+            self.lib.report.warning(f"{action.label} ({action.photo_id})", w)
+        shown = item.audience or item.visibility
+        self.record(action, item.ref.id, item.url, item.metadata, item.size, shown,
+                    content_hash=item.content_hash, quality=item.quality)
+        self.result.uploaded += 1
+
+    def failed(self, action: UploadAction, error: Exception) -> Fault:
+        a, report = action, self.lib.report
+        if isinstance(error, CannotStrip):
+            # a service policy problem, like a format it does not take: never sent with its location
+            report.warning(f"{a.label} ({a.photo_id})", f"not uploaded to {a.service} as {a.visibility}: "
+                           f"{error}; a public photo's location is never published unless "
+                           "upload_location_public is set (a service policy conflict)")
+            self.result.refused += 1
+            return NOT_COUNTED
+        if isinstance(error, (SourceError, StoreError, VerificationError, Unsupported, OSError, ValueError)):
+            report.error(f"{a.label} ({a.photo_id})", f"not uploaded to {a.service}: {error}")
+            self.result.failed += 1
+            return ITEM_FAILED
+        if isinstance(error, PhotosyncError):  # sign-in and config problems stop this service
+            report.error(f"service {a.service}", str(error))
+            self.result.failed += 1
+            return TARGET_FAILED(str(error))
+        raise error
+
+    # -- recording ----------------------------------------------------------------------------
+    def record(self, action: UploadAction, item_id: str, url: str | None, metadata, size, shown: str | None = None,
                content_hash: str | None = None, quality: str | None = None) -> None:
+        lib = self.lib
         photo = lib.get_photo(action.photo_id)
         if quality is None:
             quality = "original"
@@ -174,135 +217,100 @@ def execute(lib: Library, plan: UploadPlan, workers: int | None = None) -> Uploa
         shown = shown or action.visibility
         level = vis.level_of(shown) if shown in AUDIENCES else shown
         inst = Instance(service=action.service, id=item_id, content_hash=content_hash or photo.content_hash,
-                        quality=quality, last_sync=now, url=url, size=size, metadata=metadata,
+                        quality=quality, last_sync=self.now, url=url, size=size, metadata=metadata,
                         visibility=level, audience=shown if shown in FRIENDS_AUDIENCES else None)
-        lib.stage(vis.refresh(with_instance(photo, inst), settings))
-        pending[action.service] = pending.get(action.service, 0) + 1
-        settled.setdefault(action.service, set()).update({inst.content_hash, photo.content_hash})
+        lib.stage(vis.refresh(with_instance(photo, inst), self.settings))
+        self.pending[action.service] = self.pending.get(action.service, 0) + 1
+        self.settled.setdefault(action.service, set()).update({inst.content_hash, photo.content_hash})
 
-    def commit(final: bool = False) -> None:
-        nonlocal last_commit
-        if pending:
-            parts = ", ".join(f"{n} to {s}" for s, n in sorted(pending.items()))
-            oid = lib.commit(f"replicate: uploaded {parts}" + ("" if final else " (batch)"))
-            if oid:
-                result.commits.append(oid)
-            pending.clear()
-            for service, hashes in settled.items():
-                intents.clear(service, hashes)  # recorded: their intents have done their work
-            settled.clear()
-        last_commit = time.monotonic()
+    def waiting(self) -> int:
+        return self.lib.staged_count
+
+    def commit(self, final: bool) -> None:
+        if not self.pending:
+            return
+        parts = ", ".join(f"{n} to {s}" for s, n in sorted(self.pending.items()))
+        oid = self.lib.commit(f"replicate: uploaded {parts}" + ("" if final else " (batch)"))
+        if oid:
+            self.result.commits.append(oid)
+        self.pending.clear()
+        for service, hashes in self.settled.items():
+            self.intents.clear(service, hashes)  # recorded: their intents have done their work
+        self.settled.clear()
+
+
+def execute(lib: Library, plan: UploadPlan, workers: int | None = None) -> UploadResult:
+    from .common import make_stores
+
+    result = UploadResult()
+    report = lib.report
+    for label, service, reason in plan.refused:
+        # recorded on the photo as a service_policy_violation (for information): not a failure of the run
+        report.warning(f"{label}", f"not uploaded to {service}: {reason} (a service policy conflict)")
+    if not plan.actions:
+        return result
+    try:
+        stores = make_stores(lib)
+    except PhotosyncError:
+        stores = {}
+    sources = Sources(lib, stores)
+    connectors = sources.connectors
+    workers = workers or int(lib.preferences["sync_preferences"].get("max_parallel_uploads", 4))
+    batch = int(lib.preferences["sync_preferences"].get("commit_batch_size", 500))
+    intents = UploadIntents(lib.private_dir)
+    stage = _Uploads(lib, sources, intents, result)
 
     by_service: dict[str, list[UploadAction]] = {}
     for a in plan.actions:
         by_service.setdefault(a.service, []).append(a)
     task = report.task("Uploading", total=len(plan.actions), total_bytes=plan.total_bytes or None)
     try:
-        for service, actions in by_service.items():
-            try:
-                conn = connectors.get(service)
-                photos = {a.photo_id: lib.get_photo(a.photo_id) for a in actions}
-                # uploaded before but never recorded (a run killed after the upload), also as a copy
-                # that has since been merged into the photo as a variant: the photo is there already.
-                # Uploads started and not recorded (intents) may not show in the service's search yet.
-                attempted = _open_intents(lib, intents, service)
-                found = conn.find_uploaded({h for p in photos.values() for h in _contents(p)}, attempted=attempted)
-            except PhotosyncError as e:
-                report.error(f"service {service}", f"nothing uploaded: {e}")
-                result.failed += len(actions)
-                task.advance(len(actions), sum(a.size or 0 for a in actions))
-                continue
-            todo = []
-            for a in actions:
-                hit_hash = next((h for h in _contents(photos[a.photo_id]) if h in found), None)
-                if hit_hash is None:
-                    todo.append(a)
-                    continue
-                hit = found[hit_hash]
-                task.advance(1, a.size or 0)
+        with Executor(stage, workers=workers, batch=batch, task=task, failure_limit=FAILURE_LIMIT,
+                      name="upload") as executor:
+            for service, actions in by_service.items():
                 try:
-                    shown = _adopt(conn, photos[a.photo_id], hit, a.visibility, report)
-                    sent_hash, sent_size, quality = hit_hash, a.size, None
-                    if hit_hash == photos[a.photo_id].content_hash and conn.alters_upload(photos[a.photo_id], a.visibility):
-                        # uploaded as a copy without its location: the bytes there are that copy's
-                        sent_hash, sent_size = _sent_copy(copier, conn, photos[a.photo_id], a)
-                        quality = "original" if sent_hash == hit_hash else "high"
-                except (PhotosyncError, OSError) as e:
-                    report.error(f"{a.label} ({a.photo_id})", f"found on {service} as {hit[0]}, not recorded: {e}")
-                    result.failed += 1
+                    conn = connectors.get(service)
+                    photos = {a.photo_id: lib.get_photo(a.photo_id) for a in actions}
+                    # uploaded before but never recorded (a run killed after the upload), also as a copy
+                    # that has since been merged into the photo as a variant: the photo is there already.
+                    # Uploads started and not recorded (intents) may not show in the service's search yet.
+                    attempted = _open_intents(lib, intents, service)
+                    found = conn.find_uploaded({h for p in photos.values() for h in _contents(p)},
+                                               attempted=attempted)
+                except PhotosyncError as e:
+                    report.error(f"service {service}", f"nothing uploaded: {e}")
+                    result.failed += len(actions)
+                    task.advance(len(actions), sum(a.size or 0 for a in actions))
                     continue
-                record(a, hit[0], None, conn.uploaded_metadata(photos[a.photo_id], a.visibility), sent_size, shown,
-                       content_hash=sent_hash, quality=quality)
-                result.found += 1
-            photos.clear()
-
-            def one(action: UploadAction):
-                photo = lib.get_photo(action.photo_id)
-                tried = []
-                for desc, opener in copier.sources(photo):
-                    if desc.startswith(f"{service}:"):
+                todo = []
+                for a in actions:
+                    hit_hash = next((h for h in _contents(photos[a.photo_id]) if h in found), None)
+                    if hit_hash is None:
+                        todo.append(a)
                         continue
+                    hit = found[hit_hash]
+                    task.advance(1, a.size or 0)
+                    photo = photos[a.photo_id]
                     try:
-                        spool = _verified_copy(opener, photo.content_hash)
+                        shown = _adopt(conn, photo, hit, a.visibility, report)
+                        sent_hash, sent_size, quality = hit_hash, a.size, None
+                        if hit_hash == photo.content_hash and conn.alters_upload(photo, a.visibility):
+                            # uploaded as a copy without its location: the bytes there are that copy's
+                            sent_hash, sent_size = _sent_copy(sources, conn, photo, a)
+                            quality = "original" if sent_hash == hit_hash else "high"
                     except (PhotosyncError, OSError) as e:
-                        tried.append(f"{desc}: {e}")
+                        report.error(f"{a.label} ({a.photo_id})", f"found on {service} as {hit[0]}, not recorded: {e}")
+                        result.failed += 1
                         continue
-                    with spool:
-                        # durable before the first byte goes: a kill or a lost answer from here on is
-                        # looked up (around this time) before the photo is ever sent again
-                        intents.begin(service, photo.photo_id, photo.content_hash, photo.metadata.filename)
-                        return conn.upload(photo, spool, action.size, action.visibility)
-                raise SourceError("no readable copy of the original (" + ("; ".join(tried) or "none known") + ")")
-
-            failures = 0
-            with ThreadPoolExecutor(max(1, workers), thread_name_prefix="upload") as pool:
-                running: dict[Future, UploadAction] = {}
-                queue = list(reversed(todo))
-                while queue or running:
-                    while queue and len(running) < workers * 2 and failures < FAILURE_LIMIT:
-                        a = queue.pop()
-                        running[pool.submit(one, a)] = a
-                    if not running:
-                        break
-                    done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        a = running.pop(fut)
-                        task.advance(1, a.size or 0)
-                        try:
-                            item = fut.result()
-                        except CannotStrip as e:
-                            # a service policy problem, like a format it does not take: never sent with its location
-                            report.warning(f"{a.label} ({a.photo_id})", f"not uploaded to {service} as {a.visibility}: "
-                                           f"{e}; a public photo's location is never published unless "
-                                           "upload_location_public is set (a service policy conflict)")
-                            result.refused += 1
-                            continue
-                        except (SourceError, StoreError, VerificationError, Unsupported, OSError, ValueError) as e:
-                            report.error(f"{a.label} ({a.photo_id})", f"not uploaded to {service}: {e}")
-                            result.failed += 1
-                            failures += 1
-                            continue
-                        except PhotosyncError as e:  # sign-in and config problems stop this service
-                            report.error(f"service {service}", str(e))
-                            result.failed += 1
-                            failures = FAILURE_LIMIT
-                            continue
-                        failures = 0
-                        for w in item.warnings:
-                            report.warning(f"{a.label} ({a.photo_id})", w)
-                        shown = item.audience or item.visibility
-                        record(a, item.ref.id, item.url, item.metadata, item.size, shown,
-                               content_hash=item.content_hash, quality=item.quality)
-                        result.uploaded += 1
-                    if lib.staged_count >= batch or (pending and time.monotonic() - last_commit > COMMIT_EVERY_SECONDS):
-                        commit()
-                if queue:
-                    report.error(f"service {service}", f"keeps failing; {len(queue)} uploads skipped for this run")
-                    result.failed += len(queue)
-                    task.advance(len(queue), sum(a.size or 0 for a in queue))
+                    stage.record(a, hit[0], None, conn.uploaded_metadata(photo, a.visibility), sent_size, shown,
+                                 content_hash=sent_hash, quality=quality)
+                    result.found += 1
+                photos.clear()
+                for failed, left in executor.run(todo).items():
+                    report.error(f"service {failed}", f"keeps failing; {len(left)} uploads skipped for this run")
+                    result.failed += len(left)
     finally:
         task.close()
-        commit(final=True)
     return result
 
 
@@ -353,49 +361,11 @@ def _adopt(conn, photo: Photo, hit: tuple[str, str | None], level: str, report) 
     return shown
 
 
-def _sent_copy(copier, conn, photo: Photo, action: UploadAction) -> tuple[str, int | None]:
+def _sent_copy(sources: Sources, conn, photo: Photo, action: UploadAction) -> tuple[str, int | None]:
     """(hash, size) of the bytes an upload of ``photo`` sent (the connector's copy of the
     original, made again: the same original gives the same copy)."""
-    tried = []
-    for desc, opener in copier.sources(photo):
-        if desc.startswith(f"{action.service}:"):
-            continue
-        try:
-            spool = _verified_copy(opener, photo.content_hash)
-        except (PhotosyncError, OSError) as e:
-            tried.append(f"{desc}: {e}")
-            continue
-        with spool:
-            sent, digest, size, temporary = conn.prepare_upload(photo, spool, action.size, action.visibility)
-            if temporary:
-                sent.close()
-            return digest, size
-    raise SourceError("no readable copy of the original to tell which bytes were sent ("
-                      + ("; ".join(tried) or "none known") + ")")
-
-
-def _verified_copy(opener, content_hash: str):
-    """The original copied into a temporary file while it is hashed (rewound), or
-    VerificationError when its bytes are not the photo's: a file changed since
-    discover is never uploaded under the photo's name."""
-    import hashlib
-    import tempfile
-
-    spool = tempfile.TemporaryFile()
-    try:
-        h = hashlib.sha256()
-        with opener() as src:
-            while True:
-                chunk = src.read(1 << 20)
-                if not chunk:
-                    break
-                h.update(chunk)
-                spool.write(chunk)
-        if "sha256:" + h.hexdigest() != content_hash:
-            raise VerificationError(f"its bytes hash to sha256:{h.hexdigest()[:16]}..., not the photo's "
-                                    f"{content_hash[:23]}...; changed since discover?")
-        spool.seek(0)
-        return spool
-    except BaseException:
-        spool.close()
-        raise
+    with sources.spool(photo, skip_service=action.service, purpose=" to tell which bytes were sent") as spool:
+        sent, digest, size, temporary = conn.prepare_upload(photo, spool, action.size, action.visibility)
+        if temporary:
+            sent.close()
+        return digest, size

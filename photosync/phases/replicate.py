@@ -20,8 +20,7 @@ are.
 
 from __future__ import annotations
 
-import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+import functools
 from dataclasses import dataclass, field
 
 from ..errors import InvalidRecord, PhotosyncError, SourceError, StoreError, VerificationError
@@ -31,9 +30,9 @@ from ..library.library import Library
 from ..model import BlobCopy, Photo, SupersededBlob
 from ..stores.base import BlobStore, StoredBlob
 from ..stores.naming import blob_key, content_size
-from .common import Connectors, counted, make_stores
-
-COMMIT_EVERY_SECONDS = 30
+from .common import counted, make_stores
+from .executor import ITEM_FAILED, TARGET_FAILED, Executor, Fault, Stage
+from .sources import Sources, SourceStream
 
 
 @dataclass
@@ -130,68 +129,12 @@ def make_plan(lib: Library) -> Plan:
     return plan
 
 
-class _Source:
-    """A source's stream: a failure to read it is the source's (replicate tries
-    the next source), never the destination store's."""
-
-    def __init__(self, f, desc: str):
-        self._f = f
-        self._desc = desc
-
-    def read(self, n: int = -1) -> bytes:
-        try:
-            return self._f.read(n)
-        except (OSError, StoreError) as e:
-            raise SourceError(f"reading {self._desc} failed: {e}") from None
-
-    def __getattr__(self, name):  # seek, seekable, fileno, tell: the file's own
-        return getattr(self._f, name)
-
-    def close(self) -> None:
-        self._f.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._f.close()
-
-
 class _Copier:
-    """Finds a readable source for a content of a photo and puts it into a store."""
+    """Puts a content of a photo into a store from the first source that gives its bytes."""
 
-    def __init__(self, lib: Library, stores: dict[str, BlobStore]):
-        self.lib = lib
-        self.stores = stores
-        self.connectors = Connectors(lib)
-        #: stores skipped for the rest of the run (not used as sources either)
-        self.disabled: set[str] = set()
-
-    def sources(self, photo: Photo, content_hash: str | None = None):
-        """(description, opener) for each place a content (the original by
-        default) might be read from: the canonical source first, then the other
-        present copies with the same bytes, then verified copies in blob stores."""
-        h = content_hash or photo.content_hash
-        insts = [i for i in photo.all_instances() if i.content_hash == h and i.missing_since is None]
-        insts.sort(key=lambda i: (i.key != photo.canonical_source, i.service, i.id))
-        for inst in insts:
-            def opener(inst=inst):
-                conn = self.connectors.get(inst.service)
-                raw = None
-                if inst.raw_name_b64:
-                    import base64
-
-                    raw = base64.b64decode(inst.raw_name_b64)
-                return conn.open(inst.id, raw)
-
-            yield inst.key, opener
-        if h == photo.content_hash:
-            copies = [(name, c.locator) for name, c in photo.good_copies().items()]
-        else:
-            copies = [(b.store, b.locator) for b in photo.superseded_blobs if b.content_hash == h and b.problem is None]
-        for name, locator in copies:
-            if name in self.stores and name not in self.disabled:
-                yield f"store {name}", (lambda s=self.stores[name], loc=locator: s.open(loc))
+    def __init__(self, sources: Sources):
+        self.sources = sources
+        self.stores = sources.stores
 
     def copy(self, photo: Photo, store_name: str, content_hash: str | None = None) -> StoredBlob:
         h = content_hash or photo.content_hash
@@ -199,19 +142,19 @@ class _Copier:
         key = blob_key(photo, h)
         size = content_size(photo, h)
         tried = []
-        for desc, opener in self.sources(photo, h):
-            if desc == f"store {store_name}":
+        for source in self.sources.of(photo, h):
+            if source.store == store_name:
                 continue
             try:
-                stream = opener()
+                stream = source.open()
             except (PhotosyncError, OSError) as e:
-                tried.append(f"{desc}: {e}")
+                tried.append(f"{source.where}: {e}")
                 continue
             try:
-                with _Source(stream, desc) as source:
-                    return store.put(key, source, size)
+                with SourceStream(stream, source.where) as guarded:
+                    return store.put(key, guarded, size)
             except (VerificationError, SourceError) as e:
-                tried.append(f"{desc}: {e}")
+                tried.append(f"{source.where}: {e}")
                 continue
         detail = "; ".join(tried) if tried else "no copy of it is known"
         what = "the original" if h == photo.content_hash else f"its other content {h[7:19]}"
@@ -244,47 +187,78 @@ def commit_message(stored: dict[str, int], replicated: int) -> str | None:
     return f"replicate: {text}" if text else None
 
 
-def execute(lib: Library, plan: Plan, workers: int | None = None) -> ReplicateResult:
-    result = ReplicateResult()
-    report = lib.report
-    try:
-        stores = make_stores(lib)
-    except PhotosyncError as e:
-        report.error("blob storage", str(e))
-        result.failed = len(plan.actions)
-        return result
-    primary = lib.preferences["blob_storage"]["primary"]
-    workers = workers or int(lib.preferences["sync_preferences"].get("max_parallel_uploads", 4))
-    batch = int(lib.preferences["sync_preferences"].get("commit_batch_size", 500))
-    copier = _Copier(lib, stores)
-    disabled = copier.disabled
-    now = utc_now()
-    #: verified copies not yet made durable, per store: recorded only after that store's flush
-    pending: dict[str, list[tuple[CopyAction, StoredBlob]]] = {name: [] for name in stores}
-    replicated_in_batch = 0
-    last_commit = time.monotonic()
+class _Copies(Stage[CopyAction, StoredBlob]):
+    """replicate's stage: a job copies one content of one photo into one store; a store
+    whose put or flush fails is failed (its unflushed copies are not recorded)."""
 
-    def disable(name: str, reason: str) -> None:
-        if name in disabled:
-            return
-        disabled.add(name)
-        lost = pending[name]
-        pending[name] = []
-        result.failed += len(lost)
-        result.skipped_stores[name] = reason
+    def __init__(self, lib: Library, plan: Plan, stores: dict[str, BlobStore], result: ReplicateResult):
+        self.lib = lib
+        self.plan = plan
+        self.stores = stores
+        self.result = result
+        self.sources = Sources(lib, stores)
+        self.copier = _Copier(self.sources)
+        self.primary = lib.preferences["blob_storage"]["primary"]
+        self.now = utc_now()
+        #: verified copies not yet made durable, per store: recorded only after that store's flush
+        self.pending: dict[str, list[tuple[CopyAction, StoredBlob]]] = {name: [] for name in stores}
+        self.replicated_in_batch = 0
+
+    # -- the jobs -----------------------------------------------------------------------------
+    def target(self, action: CopyAction) -> str:
+        return action.store
+
+    def size(self, action: CopyAction) -> int:
+        return action.size or 0
+
+    def prepare(self, action: CopyAction):
+        try:
+            photo = self.lib.get_photo(action.photo_id)
+        except InvalidRecord as e:
+            self.lib.report.error(e.path, f"{e.reason}; not replicated")
+            self.result.failed += 1
+            return None
+        return functools.partial(self.copier.copy, photo, action.store, action.content_hash or None)
+
+    def finished(self, action: CopyAction, blob: StoredBlob) -> None:
+        self.pending[action.store].append((action, blob))
+
+    def finished_late(self, action: CopyAction, blob: StoredBlob) -> None:
+        self.result.failed += 1  # put before the store failed: not flushed, not recorded
+
+    def failed(self, action: CopyAction, error: Exception) -> Fault:
+        if isinstance(error, (SourceError, VerificationError)):
+            self.lib.report.error(f"{action.label} ({action.photo_id})", f"not copied to {action.store}: {error}")
+            self.result.failed += 1
+            return ITEM_FAILED
+        if isinstance(error, (StoreError, OSError)):
+            self.result.failed += 1
+            return TARGET_FAILED(_why(action.store, error))
+        raise error
+
+    def target_failed(self, name: str, reason: str) -> None:
+        self.sources.disabled.add(name)  # not read from either
+        lost = self.pending[name]
+        self.pending[name] = []
+        self.result.failed += len(lost)
+        self.result.skipped_stores[name] = reason
         it = "it" if len(lost) == 1 else "them"
         note = (f"; {counted(len(lost), 'verified copy', 'verified copies')} of this batch not recorded "
                 f"(the next run checks {it} and records {it})" if lost else "")
-        report.error(f"store {name}", f"{reason}; skipped for the rest of this run{note}")
+        self.lib.report.error(f"store {name}", f"{reason}; skipped for the rest of this run{note}")
 
-    def record(photo: Photo, action: CopyAction, blob: StoredBlob) -> Photo:
+    # -- recording ----------------------------------------------------------------------------
+    def waiting(self) -> int:
+        return sum(len(v) for v in self.pending.values())
+
+    def record(self, photo: Photo, action: CopyAction, blob: StoredBlob) -> Photo:
         name = action.store
         if not action.content_hash:
             copies = dict(photo.blobs)
-            copies[name] = BlobCopy(name, blob.locator, blob.size, now)
+            copies[name] = BlobCopy(name, blob.locator, blob.size, self.now)
             changes: dict = {"blobs": copies}
-            if name == primary:
-                changes["source_of_truth_path"] = stores[name].uri(blob.locator)
+            if name == self.primary:
+                changes["source_of_truth_path"] = self.stores[name].uri(blob.locator)
             return photo.replace(**changes)
         h = action.content_hash
         # the new copy replaces a record of the same file, and records of copies of these
@@ -293,41 +267,40 @@ def execute(lib: Library, plan: Plan, workers: int | None = None) -> ReplicateRe
         kept = [b for b in photo.superseded_blobs
                 if (b.store, b.locator) != (name, blob.locator)
                 and not (b.store == name and b.content_hash == h and b.problem is not None)]
-        kept.append(SupersededBlob(name, blob.locator, blob.size, now, h))
+        kept.append(SupersededBlob(name, blob.locator, blob.size, self.now, h))
         return photo.replace(superseded_blobs=tuple(kept))
 
-    def promote(photo: Photo) -> Photo:
-        nonlocal replicated_in_batch
-        if photo.processing_state == "resolved" and set(plan.stores) <= photo.whole_in():
-            result.photos_replicated += 1
-            replicated_in_batch += 1
+    def promote(self, photo: Photo) -> Photo:
+        if photo.processing_state == "resolved" and set(self.plan.stores) <= photo.whole_in():
+            self.result.photos_replicated += 1
+            self.replicated_in_batch += 1
             return photo.replace(processing_state="replicated")
         return photo
 
-    def commit(final: bool = False) -> None:
-        nonlocal replicated_in_batch, last_commit
+    def commit(self, final: bool) -> None:
+        lib, result = self.lib, self.result
         durable: list[tuple[CopyAction, StoredBlob]] = []
-        for name in list(pending):
-            items = pending[name]
+        for name in list(self.pending):
+            items = self.pending[name]
             if not items:
                 continue
             try:
-                stores[name].flush()  # bytes durable before any JSON records them
+                self.stores[name].flush()  # bytes durable before any JSON records them
             except (StoreError, OSError) as e:
-                disable(name, _why(name, e))
+                self.executor.fail_target(name, _why(name, e))
                 continue
             durable.extend(items)
-            pending[name] = []
+            self.pending[name] = []
         stored: dict[str, int] = {}
         touched: dict[str, None] = {}
         for action, blob in durable:
             try:
                 photo = lib.get_photo(action.photo_id)
             except InvalidRecord as e:
-                report.error(e.path, f"{e.reason}; its copy in {action.store} is not recorded")
+                lib.report.error(e.path, f"{e.reason}; its copy in {action.store} is not recorded")
                 result.failed += 1
                 continue
-            lib.stage(record(photo, action, blob))
+            lib.stage(self.record(photo, action, blob))
             touched[action.photo_id] = None
             stored[action.store] = stored.get(action.store, 0) + 1
             result.stored[action.store] = result.stored.get(action.store, 0) + 1
@@ -338,29 +311,29 @@ def execute(lib: Library, plan: Plan, workers: int | None = None) -> ReplicateRe
                 result.copied_bytes += blob.size
         for pid in touched:
             photo = lib.get_photo(pid)
-            promoted = promote(photo)
+            promoted = self.promote(photo)
             if promoted is not photo:
                 lib.stage(promoted)
-        msg = commit_message({name: stored.get(name, 0) for name in stores}, replicated_in_batch)
+        msg = commit_message({name: stored.get(name, 0) for name in self.stores}, self.replicated_in_batch)
         if msg is not None:
             oid = lib.commit(msg if final else msg + " (batch)")
             if oid:
                 result.commits.append(oid)
-        replicated_in_batch = 0
-        last_commit = time.monotonic()
+        self.replicated_in_batch = 0
 
-    # photos whose copies were all there already only change state
-    for pid in plan.complete:
-        try:
-            photo = lib.get_photo(pid)
-        except InvalidRecord as e:
-            report.error(e.path, e.reason)
-            continue
-        promoted = promote(photo)
-        if promoted is not photo:
-            lib.stage(promoted)
-        if lib.staged_count >= batch:
-            commit()
+
+def execute(lib: Library, plan: Plan, workers: int | None = None) -> ReplicateResult:
+    result = ReplicateResult()
+    report = lib.report
+    try:
+        stores = make_stores(lib)
+    except PhotosyncError as e:
+        report.error("blob storage", str(e))
+        result.failed = len(plan.actions)
+        return result
+    workers = workers or int(lib.preferences["sync_preferences"].get("max_parallel_uploads", 4))
+    batch = int(lib.preferences["sync_preferences"].get("commit_batch_size", 500))
+    stage = _Copies(lib, plan, stores, result)
 
     for name, store in stores.items():
         mine = [a.locator for a in plan.actions if a.store == name]
@@ -380,55 +353,23 @@ def execute(lib: Library, plan: Plan, workers: int | None = None) -> ReplicateRe
             pass  # just a hint: each put will ask
     task = report.task("Copying originals", total=len(plan.actions), total_bytes=plan.total_bytes or None)
     try:
-        with ThreadPoolExecutor(max(1, workers), thread_name_prefix="copy") as pool:
-            running: dict[Future, CopyAction] = {}
-            queue = list(plan.actions)
-            queue.reverse()
-
-            def submit_more() -> None:
-                while queue and len(running) < workers * 2:
-                    action = queue.pop()
-                    if action.store in disabled:
-                        result.failed += 1
-                        task.advance(1, action.size or 0)
-                        continue
-                    try:
-                        photo = lib.get_photo(action.photo_id)
-                    except InvalidRecord as e:
-                        report.error(e.path, f"{e.reason}; not replicated")
-                        result.failed += 1
-                        continue
-                    running[pool.submit(copier.copy, photo, action.store, action.content_hash or None)] = action
-
-            submit_more()
-            while running:
-                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                for fut in done:
-                    action = running.pop(fut)
-                    task.advance(1, action.size or 0)
-                    try:
-                        blob = fut.result()
-                    except (SourceError, VerificationError) as e:
-                        report.error(f"{action.label} ({action.photo_id})", f"not copied to {action.store}: {e}")
-                        result.failed += 1
-                        continue
-                    except (StoreError, OSError) as e:
-                        result.failed += 1
-                        disable(action.store, _why(action.store, e))
-                        continue
-                    if action.store in disabled:  # put before the store failed: not flushed, not recorded
-                        result.failed += 1
-                        continue
-                    pending[action.store].append((action, blob))
-                waiting_copies = sum(len(v) for v in pending.values())
-                if waiting_copies >= batch or (
-                    waiting_copies and time.monotonic() - last_commit > COMMIT_EVERY_SECONDS
-                ):
-                    commit()
-                submit_more()
+        with Executor(stage, workers=workers, batch=batch, task=task, name="copy") as executor:
+            # photos whose copies were all there already only change state
+            for pid in plan.complete:
+                try:
+                    photo = lib.get_photo(pid)
+                except InvalidRecord as e:
+                    report.error(e.path, e.reason)
+                    continue
+                promoted = stage.promote(photo)
+                if promoted is not photo:
+                    lib.stage(promoted)
+                if lib.staged_count >= batch:
+                    executor.commit()
+            unrun = executor.run(plan.actions)
+            result.failed += sum(len(jobs) for jobs in unrun.values())
     finally:
         task.close()
-        commit(final=True)
         assert lib.index is not None
         result.lacking = lib.index.count_lacking(plan.stores)
     return result

@@ -15,7 +15,7 @@ from ..conflicts import visibility as vis
 from ..conflicts.detect import detect
 from ..conflicts.family import CROWDED, Family, narrowings
 from ..conflicts.policies import POLICIES
-from ..conflicts.questions import question_key
+from ..questions import question_key
 from ..conflicts.resolver import Resolver, StopResolving, apply_decision, decision_text, options_for
 from ..errors import InvalidRecord, PhotosyncError, UsageError
 from ..library import config as cfg
@@ -448,7 +448,7 @@ def _narrowed_text(narrowed) -> str:
 
 def _questions(run: "_Run") -> list[OpenConflict]:
     """The open conflicts left for a person, each question once (a pair's question is held by
-    both records: conflicts/questions.py decides, as for status's count)."""
+    both records: photosync/questions.py decides, as for status's count)."""
     keys: set[str] = set()
     out = []
     for pid, found in run.open.items():

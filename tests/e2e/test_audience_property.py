@@ -4,7 +4,7 @@ person may have recorded and every friends_audience setting: what photosync send
 on upload and on fix is never wider than allowed, and a fix never widens.
 
 The Flickr connector (flickrapi) against the fake Flickr, with the privacy model's
-own arithmetic (conflicts/visibility.py) choosing what to send, as publish and
+own arithmetic (photosync/privacy.py) choosing what to send, as publish and
 audit --fix do."""
 
 from __future__ import annotations

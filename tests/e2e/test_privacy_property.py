@@ -43,7 +43,7 @@ def audience_of(p) -> str:
 
 def allowed(rec: dict) -> str:
     """The most a service may show of a record (no friends_audience settings in this test)."""
-    from photosync.conflicts.visibility import allowed_audience
+    from photosync.privacy import allowed_audience
 
     return allowed_audience(rec["visibility"]["canonical"], rec["visibility"].get("friends_audience"))
 

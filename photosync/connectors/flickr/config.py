@@ -86,6 +86,3 @@ class FlickrConfig:
         Option("perms", "Access to ask for: read, write or delete (default: write when the service takes "
                         "uploads, else read).", "choice", choices=("read", "write", "delete")),
     )
-
-    def _secrets(self) -> dict:
-        return load_secrets(self.env.ctx, self.name)  # type: ignore[attr-defined]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from typing import BinaryIO
 
-from ...conflicts import visibility as vis
 from ...errors import MediaError, NotMedia, SourceError
 from ...model import AUDIENCES, VISIBILITY_LEVELS, Metadata, Photo
 from ..base import Capabilities, Connector, ItemRef, Listing, ServiceItem
@@ -119,10 +118,6 @@ class FlickrConnector(FlickrConfig, Connector):
         return self.client.download(self.client.host(best["source"]))
 
     # -- permissions ------------------------------------------------------------------------------
-    def shown_level(self, item_id: str) -> str:
-        """The level Flickr shows the photo at now (asked, not taken from the record)."""
-        return vis.level_of(self.shown_audience(item_id))
-
     def shown_audience(self, item_id: str) -> str:
         """The audience Flickr shows the photo to now (asked, not taken from the record)."""
         return permissions.shown_audience(self.client, item_id)

@@ -7,7 +7,7 @@ Facts this relies on (flickr.com/services/api, ../shared/SERVICES.md):
 * ``datetaken`` is camera-local time with no zone (kept so, with its granularity: 0 second,
   4 month, 6 year, 8 circa).
 * is_public / is_friend / is_family: is_friend and is_family are independent
-  (flickr.photos.setPerms), so the connector speaks audiences (conflicts/visibility.py) and
+  (flickr.photos.setPerms), so the connector speaks audiences (photosync/privacy.py) and
   family-only is never taken for friends and family.
 * Originals: ``url_o`` (photos), the getSizes entry "Video Original" (videos).  Since
   2025-05-15 free accounts get no originals and nothing above 1024 px: the largest size is
@@ -22,7 +22,7 @@ import dataclasses
 import threading
 from typing import TYPE_CHECKING
 
-from ...conflicts import visibility as vis
+from ... import privacy as vis
 from ...errors import SourceError
 from ...media.formats import FORMATS
 from ...model import Location, Metadata

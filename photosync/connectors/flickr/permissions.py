@@ -4,7 +4,7 @@ narrowed with the photo."""
 
 from __future__ import annotations
 
-from ...conflicts import visibility as vis
+from ... import privacy as vis
 from ...errors import PhotosyncError
 from ...events import Tally
 from ...model import AUDIENCE_GROUPS

@@ -28,7 +28,7 @@ import threading
 import time
 from typing import BinaryIO
 
-from ...conflicts import visibility as vis
+from ... import privacy as vis
 from ...errors import PhotosyncError, SourceError
 from ...model import Metadata, Photo
 from ...net import Transient, retry_after_of, retry_after_seconds, retrying
