@@ -8,6 +8,11 @@ object metadata (``x-amz-meta-sha256``).  A put is verified before it counts:
 * the source's bytes are hashed while they are read, and refused when they do
   not match the photo's content hash (a single PUT is not even sent; a
   multipart upload is aborted, so no object appears);
+* every PUT and part carries its Content-MD5, and a single PUT to S3 also the
+  photo's SHA-256 as ``x-amz-checksum-sha256``: S3 checks the body against
+  both on arrival and stores nothing when it disagrees (400 BadDigest, AWS S3
+  API reference); such a refusal is damage on the way, and the bytes are sent
+  again;
 * a single PUT is verified by its own answer: the ETag S3 returns for a
   single-part object stored as plaintext or with SSE-S3 is the MD5 of the bytes
   it stored, and it must equal the MD5 computed here from the bytes sent (the
@@ -16,11 +21,19 @@ object metadata (``x-amz-meta-sha256``).  A put is verified before it counts:
   That catches a body damaged on the way even where the server does not check
   Content-MD5 (moto does not), with no request more;
 * otherwise — a multipart upload (its ETag is the MD5 of its parts' MD5s
-  followed by ``-<parts>``), an answer whose ETag is not that MD5 (SSE-KMS,
-  SSE-C, another server's opaque ETag) or no ETag — the object is HEADed: its
-  size, its SHA-256 metadata and its ETag must match what was sent;
+  followed by ``-<parts>``), an answer whose ETag is not that MD5 or no ETag —
+  the object is HEADed: its size and its SHA-256 metadata must match what was
+  sent, and so must the SHA-256 checksum S3 computed where it answers one
+  (ChecksumMode=ENABLED).  So must the ETag, unless the answer names SSE-KMS
+  (``x-amz-server-side-encryption: aws:kms``, also ``aws:kms:dsse``) or SSE-C:
+  then the ETag is not an MD5 of the bytes (AWS S3 API reference, Object), and
+  S3's own Content-MD5 check of what it accepted stands for it.  A bucket whose
+  default encryption is SSE-KMS therefore costs a HEAD per upload; another
+  server's opaque ETag with no such header still fails the check;
 * an object that is already there is reused only when the same checks pass
-  against the source (no upload: "never uploaded twice").
+  against the source (no upload: "never uploaded twice"); under SSE-KMS or
+  SSE-C, where no SHA-256 checksum vouches for its bytes, they are read back
+  first.
 
 Large files go as multipart uploads, one part in memory at a time, whatever
 the file size.  Retries with exponential backoff and jitter on throttling,
@@ -30,8 +43,10 @@ the bad version stays).
 
 B2 differs in what it accepts (Backblaze's S3-compatible API docs): SigV4
 only, no ACLs, no storage classes, and boto3 ≥ 1.36's default checksum headers
-are refused, so the client only sends checksums when an operation requires
-them.  Credentials are B2 application keys (key id + application key).
+are refused (x-amz-checksum-* and x-amz-checksum-mode are listed as
+unsupported), so the client only sends checksums when an operation requires
+them, and the store neither sends the SHA-256 checksum nor asks for it.
+Credentials are B2 application keys (key id + application key).
 """
 
 from __future__ import annotations
@@ -105,6 +120,9 @@ class S3Store(BlobStore):
     options = _options(b2=False)
     #: extra botocore client settings (B2 narrows the checksums sent)
     client_options: dict = {}
+    #: S3's flexible checksums: a single PUT carries the photo's SHA-256 as x-amz-checksum-sha256,
+    #: which S3 checks on arrival and keeps, and a HEAD asks for it back (ChecksumMode=ENABLED)
+    flexible_checksums = True
 
     def __init__(self, name, config, env):
         super().__init__(name, config, env)
@@ -208,6 +226,8 @@ class S3Store(BlobStore):
                 return StoreError(f"store {self.name}: bucket {self.bucket} does not exist")
             if code == "NoSuchBucket":
                 return StoreError(f"store {self.name}: bucket {self.bucket} does not exist")
+            if code == "BadDigest":
+                return _BadDigest(f"the server refused the bytes as damaged on the way ({error})")
             return StoreError(f"store {self.name}: {error}")
         return StoreError(f"store {self.name}: {error}")
 
@@ -222,8 +242,9 @@ class S3Store(BlobStore):
     def _head(self, locator: str) -> dict | None:
         from botocore.exceptions import BotoCoreError, ClientError
 
+        extra = {"ChecksumMode": "ENABLED"} if self.flexible_checksums else {}
         try:
-            return self.client.head_object(Bucket=self.bucket, Key=self._key(locator))
+            return self.client.head_object(Bucket=self.bucket, Key=self._key(locator), **extra)
         except ClientError as e:
             if str(e.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
                 return None
@@ -319,23 +340,33 @@ class S3Store(BlobStore):
             if digest != key.digest:
                 raise VerificationError(f"the bytes read from the source hash to sha256:{digest}, not "
                                         f"{key.content_hash}; the source changed since discover or is corrupt")
-            if self._matches(head, key, etag, n):
+            if self._mismatch(head, key, etag, n) is None and (
+                    not _opaque_etag(head) or _sha256_checksum(head) is not None
+                    or super().verify(key.name, key.content_hash).ok):
+                # where neither the ETag nor a SHA-256 checksum S3 computed vouches for the bytes
+                # (SSE-KMS and an object that came without one), they are read back: an object
+                # another tool overwrote, keeping the metadata, is never taken for the photo
                 return StoredBlob(key.name, n, key.content_hash, reused=True)
             _rewind(stream)
         attempts = 3
         for attempt in range(attempts):
-            etag, n, answered = self._upload(key, stream, size)
-            if answered == etag and "-" not in etag:
-                # a single PUT whose answer is the MD5 of the bytes sent: the server stored these
-                # bytes (with the metadata of the same signed request); no HEAD (it was 36 % of an
-                # upload thread's time, issue 13)
-                return StoredBlob(key.name, n, key.content_hash)
-            head = self._head(key.name)
-            if head is not None and self._matches(head, key, etag, n):
-                return StoredBlob(key.name, n, key.content_hash)
-            problem = ("no object after the upload" if head is None else
-                       f"the stored object differs from what was sent (size {head.get('ContentLength')} vs {n}, "
-                       f"ETag {head.get('ETag')} vs {etag})")
+            try:
+                etag, n, answered = self._upload(key, stream, size)
+            except _BadDigest as e:
+                # the server compared the body with its Content-MD5 (or SHA-256 checksum) and
+                # stored nothing (AWS S3: BadDigest, 400): damage on the way, sent again
+                problem = str(e)
+            else:
+                if answered == etag and "-" not in etag:
+                    # a single PUT whose answer is the MD5 of the bytes sent: the server stored these
+                    # bytes (with the metadata of the same signed request); no HEAD (it was 36 % of an
+                    # upload thread's time, issue 13)
+                    return StoredBlob(key.name, n, key.content_hash)
+                head = self._head(key.name)
+                mismatch = "no object after the upload" if head is None else self._mismatch(head, key, etag, n)
+                if mismatch is None:
+                    return StoredBlob(key.name, n, key.content_hash)
+                problem = f"the stored object differs from what was sent ({mismatch})"
             if attempt + 1 == attempts or not _rewind(stream):
                 raise VerificationError(f"{self.uri(key.name)}: {problem}")
         raise AssertionError("unreachable")
@@ -353,12 +384,24 @@ class S3Store(BlobStore):
 
     # -- helpers -------------------------------------------------------------------------------
     @staticmethod
-    def _matches(head: dict, key: BlobKey, etag: str, size: int) -> bool:
-        return (
-            int(head.get("ContentLength", -1)) == size
-            and head.get("Metadata", {}).get(SHA_KEY) == key.digest
-            and str(head.get("ETag", "")).strip('"') == etag
-        )
+    def _mismatch(head: dict, key: BlobKey, etag: str, size: int) -> str | None:
+        """How a HEAD shows the object is not the ``size`` bytes of ``key`` that get ``etag``, or
+        None.  Size and SHA-256 metadata always count, and a SHA-256 checksum S3 computed from the
+        bytes where it answers one.  The ETag counts where it is an MD5 (plaintext and SSE-S3;
+        multipart: the MD5 of the parts' MD5s).  Under SSE-KMS or SSE-C it is not (AWS S3 API
+        reference, Object), and the bytes were checked by S3 on arrival instead: every PUT and
+        part is sent with its Content-MD5, and S3 stores nothing when the body disagrees
+        (BadDigest)."""
+        if int(head.get("ContentLength", -1)) != size:
+            return f"size {head.get('ContentLength')} vs {size}"
+        if head.get("Metadata", {}).get(SHA_KEY) != key.digest:
+            return f"its sha256 metadata is {head.get('Metadata', {}).get(SHA_KEY)}, not {key.digest}"
+        checksum = _sha256_checksum(head)
+        if checksum is not None and checksum != base64.b64encode(bytes.fromhex(key.digest)).decode():
+            return f"its SHA-256 checksum {checksum} is not the photo's"
+        if not _opaque_etag(head) and str(head.get("ETag", "")).strip('"') != etag:
+            return f"ETag {head.get('ETag')} vs {etag}"
+        return None
 
     def _fingerprint(self, stream: BinaryIO, multipart: bool) -> tuple[str, str, int]:
         """(sha256, the ETag an upload of these bytes gets, size), streamed."""
@@ -376,6 +419,16 @@ class S3Store(BlobStore):
         else:
             etag = whole.hexdigest()
         return sha.hexdigest(), etag, n
+
+    def _checksum(self, key: BlobKey) -> dict:
+        """The photo's SHA-256 as a flexible checksum of a single PUT, where the service takes one:
+        S3 computes the body's own and refuses a body that disagrees (BadDigest), keeps it with
+        the object and answers it to a HEAD with ChecksumMode=ENABLED (AWS S3 API reference,
+        PutObject and HeadObject).  Not for B2: its S3 API refuses x-amz-checksum-* headers
+        (Backblaze's S3-compatible API docs, unsupported features)."""
+        if not self.flexible_checksums:
+            return {}
+        return {"ChecksumAlgorithm": "SHA256", "ChecksumSHA256": base64.b64encode(bytes.fromhex(key.digest)).decode()}
 
     def _extra(self, key: BlobKey) -> dict:
         extra = {"Metadata": {SHA_KEY: key.digest}}
@@ -397,7 +450,8 @@ class S3Store(BlobStore):
                                         f"{key.content_hash}; the source changed since discover or is corrupt")
             md5 = hashlib.md5(first)
             r = self._call("put_object", Bucket=self.bucket, Key=self._key(key.name), Body=first,
-                           ContentMD5=base64.b64encode(md5.digest()).decode(), **self._extra(key))
+                           ContentMD5=base64.b64encode(md5.digest()).decode(), **self._checksum(key),
+                           **self._extra(key))
             answered = r.get("ETag")
             return md5.hexdigest(), len(first), answered.strip('"').lower() if isinstance(answered, str) else None
         return *self._multipart(key, stream, first), None
@@ -499,6 +553,7 @@ class B2Store(S3Store):
         "request_checksum_calculation": "when_required",
         "response_checksum_validation": "when_required",
     }
+    flexible_checksums = False
 
     @classmethod
     def check_config(cls, config: dict, library_root) -> dict:
@@ -514,6 +569,28 @@ class B2Store(S3Store):
         if config.get("storage_class"):
             raise ConfigError(f"store {name}: B2 has no storage classes")
         super().__init__(name, config, env)
+
+
+class _BadDigest(StoreError):
+    """The server compared an upload's body with its Content-MD5 or checksum and refused it."""
+
+
+def _opaque_etag(answer: dict) -> bool:
+    """True when a PUT or HEAD answer says the object is stored with SSE-KMS (also DSSE-KMS,
+    ``aws:kms:dsse``) or SSE-C: then its ETag is not the MD5 of its bytes (AWS S3 API reference,
+    Object: "encrypted by SSE-C or SSE-KMS, have ETags that are not an MD5 digest of their object
+    data"), and S3 names the encryption in x-amz-server-side-encryption(-customer-algorithm)."""
+    return str(answer.get("ServerSideEncryption") or "").startswith("aws:kms") or bool(
+        answer.get("SSECustomerAlgorithm"))
+
+
+def _sha256_checksum(head: dict) -> str | None:
+    """The object's own SHA-256 as S3 answers it (base64), or None: none was stored with it, or it
+    is a multipart object's checksum of its parts' checksums (``…-<parts>``, type COMPOSITE)."""
+    checksum = head.get("ChecksumSHA256")
+    if not checksum or "-" in checksum or head.get("ChecksumType") == "COMPOSITE":
+        return None
+    return checksum
 
 
 def _read(stream: BinaryIO, n: int) -> bytes:

@@ -5,6 +5,7 @@ uploads."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import os
@@ -97,6 +98,16 @@ class TestB2Store(StoreContract):
         return B2StoreCase(tmp_path, bucket, fault_proxy, moto_endpoint)
 
 
+class TestS3StoreOnAKmsBucket(StoreContract):
+    """The whole contract on a bucket whose default encryption is SSE-KMS: opaque ETags, and S3's
+    own check of every body against its Content-MD5 (the proxy's ``kms`` switch)."""
+
+    @pytest.fixture
+    def case(self, tmp_path, bucket, fault_proxy, moto_endpoint):
+        fault_proxy.kms = True
+        return S3StoreCase(tmp_path, bucket, fault_proxy, moto_endpoint)
+
+
 PID = "3f1c0a4e-8d1b-5c2e-9f00-000000000002"
 
 
@@ -154,6 +165,100 @@ def test_an_upload_is_verified_by_the_answer_to_its_put_with_no_request_more(s3,
     s3.proxy.reset_counts()
     store.put(key_for(big), io.BytesIO(big))
     assert s3.proxy.requests["HEAD"] == 2, "asked whether it is there, then checked after the upload"
+
+
+@pytest.fixture
+def kms(tmp_path, bucket, fault_proxy, moto_endpoint):
+    """An s3 store case on a bucket whose default encryption is SSE-KMS."""
+    fault_proxy.kms = True
+    return S3StoreCase(tmp_path, bucket, fault_proxy, moto_endpoint)
+
+
+def test_an_upload_to_a_kms_bucket_is_checked_by_a_head(kms):
+    """Its ETag is not the MD5 of the bytes: S3 checked the body against the Content-MD5 sent with
+    it, and a HEAD shows the size, the SHA-256 metadata and the SHA-256 checksum S3 computed."""
+    store = kms.store()
+    data = os.urandom(30_000)
+    key = key_for(data)
+    kms.proxy.reset_counts()
+    blob = store.put(key, io.BytesIO(data))
+    assert dict(kms.proxy.requests) == {"HEAD": 2, "PUT": 1}, "asked whether it is there, sent, checked"
+    head = kms.client.head_object(Bucket=kms.bucket, Key=kms._key(blob.locator), ChecksumMode="ENABLED")
+    assert head["ServerSideEncryption"] == "aws:kms" and head["ETag"].strip('"') != hashlib.md5(data).hexdigest()
+    assert base64.b64decode(head["ChecksumSHA256"]).hex() == key.digest
+    assert store.verify(blob.locator, key.content_hash).ok
+    assert kms.store().put(key, io.BytesIO(data)).reused
+    assert kms.proxy.stored[f"/{kms.bucket}/{kms.prefix}/{key.name}"] == 1
+    big = os.urandom(11 * MiB)  # multipart: opaque ETags for its parts and for the whole
+    kms.proxy.corrupt_puts = 1
+    blob = store.put(key_for(big), io.BytesIO(big))
+    assert kms.proxy.corrupt_puts == 0 and store.verify(blob.locator, key_for(big).content_hash).ok
+    assert kms.leftovers() == []
+
+
+def test_damage_on_the_way_to_a_kms_bucket_is_refused_by_s3_and_sent_again(kms):
+    store = kms.store()
+    for damage in ("corrupt_puts", "truncate_puts"):
+        data = os.urandom(200_000)
+        key = key_for(data)
+        kms.proxy.reset_counts()
+        setattr(kms.proxy, damage, 1)
+        blob = store.put(key, io.BytesIO(data))
+        assert kms.proxy.requests["PUT"] == 2, "refused (BadDigest), then sent again"
+        assert kms.proxy.stored[f"/{kms.bucket}/{kms.prefix}/{key.name}"] == 1, "the damaged body never was stored"
+        assert store.verify(blob.locator, key.content_hash).ok
+    data = os.urandom(100_000)
+    key = key_for(data)
+    kms.proxy.corrupt_puts = 10
+    with pytest.raises(VerificationError, match="BadDigest"):
+        store.put(key, io.BytesIO(data))
+    kms.proxy.corrupt_puts = 0
+    assert store.has(key) is None and store.stat(key.name) is None
+
+
+def _place(kms, key: BlobKey, body: bytes, sha256: str, checksum: bool) -> None:
+    """An object under ``key``'s name, put by another tool: ``body`` with ``sha256`` as its metadata,
+    with or without a SHA-256 checksum (which S3 computes from the body it gets)."""
+    extra = {"ChecksumAlgorithm": "SHA256"} if checksum else {}
+    kms.client.put_object(Bucket=kms.bucket, Key=kms._key(key.name), Body=body, Metadata={"sha256": sha256}, **extra)
+
+
+@pytest.mark.parametrize("other, checksum", [
+    ("other bytes of the same size", True),
+    ("other bytes of the same size", False),
+    ("fewer bytes", True),
+    ("the photo's bytes, another sha256 in the metadata", True),
+])
+def test_an_object_already_in_a_kms_bucket_is_reused_only_when_it_is_the_photo(kms, other, checksum):
+    """Its ETag cannot tell: size and metadata must match, and the SHA-256 checksum S3 computed, or,
+    where there is none, the bytes read back."""
+    store = kms.store()
+    data = os.urandom(50_000)
+    key = key_for(data)
+    body = bytearray(data)
+    sha = key.digest
+    if other.startswith("other bytes"):
+        body[100] ^= 0xFF
+    elif other == "fewer bytes":
+        del body[-10:]
+    else:
+        sha = hashlib.sha256(b"another photo").hexdigest()
+    _place(kms, key, bytes(body), sha, checksum)
+    blob = store.put(key, io.BytesIO(data))
+    assert not blob.reused
+    with store.open(blob.locator) as f:
+        assert f.read() == data
+    assert store.verify(blob.locator, key.content_hash).ok
+
+
+def test_an_object_in_a_kms_bucket_with_no_checksum_is_read_back_before_it_is_reused(kms):
+    store = kms.store()
+    data = os.urandom(50_000)
+    key = key_for(data)
+    _place(kms, key, data, key.digest, checksum=False)
+    kms.proxy.reset_counts()
+    assert store.put(key, io.BytesIO(data)).reused
+    assert dict(kms.proxy.requests) == {"HEAD": 1, "GET": 1}
 
 
 def test_damage_every_time_is_an_error_and_never_counts(s3):
