@@ -227,10 +227,12 @@ def generate_corpus(
     noise: int = 24,
     first_year: int = 2004,
     last_year: int = 2024,
+    camera: bool = False,
 ) -> list[Path]:
     """``n`` distinct photos with EXIF dates spread over many years, in many
     folders (YYYY/YYYY-MM-event/IMG_YYYYMMDD_HHMMSS_i.jpg), some with GPS.
-    With the default size and noise each JPEG is about 100 kB."""
+    With the default size and noise each JPEG is about 100 kB.  ``camera``:
+    written as cameras write them (:func:`camera_jpeg`: EXIF first, a thumbnail)."""
     from PIL import Image
 
     from PIL import ImageDraw
@@ -268,7 +270,10 @@ def generate_corpus(
         gps = _PLACES[rnd.randrange(len(_PLACES))] if rnd.random() < 0.6 else None
         offset = rnd.choice(("+01:00", "+02:00", "-07:00", "+09:00", None))
         exif = exif_bytes(taken, offset, gps, make, model)
-        im.save(path, format="JPEG", exif=exif, quality=92)
+        if camera:
+            path.write_bytes(camera_jpeg(im, 92, exif))
+        else:
+            im.save(path, format="JPEG", exif=exif, quality=92)
         out.append(path)
     return out
 

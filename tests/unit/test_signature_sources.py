@@ -1,7 +1,9 @@
-"""Where a JPEG's visual signature comes from: a camera's own file gives it from
-the thumbnail embedded in its EXIF (no decode of the picture); a file whose
-thumbnail may be stale (an edit that kept the old EXIF) has its picture
-decoded.  Both ways give signatures that compare as copies of one photo."""
+"""Where a JPEG's visual signature comes from, with PHOTOSYNC_THUMBNAIL_SIGNATURES=1:
+a camera's own file gives it from the thumbnail embedded in its EXIF (no decode
+of the picture); a file whose thumbnail may be stale (an edit that kept the old
+EXIF) has its picture decoded.  Both ways give signatures that compare as copies
+of one photo (within the quality thresholds; see probe.THUMBNAIL_SIGNATURES for
+what the switch costs in recall)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,14 @@ from photosync.sample import camera_jpeg, exif_bytes
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from variant_corpus import scene  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def thumbnail_signatures(monkeypatch):
+    """Signatures from embedded thumbnails are switched on (PHOTOSYNC_THUMBNAIL_SIGNATURES=1)."""
+    from photosync.media import probe as probe_module
+
+    monkeypatch.setattr(probe_module, "THUMBNAIL_SIGNATURES", True)
 
 
 def _picture(seed: int, size=(800, 600)):
@@ -49,6 +59,14 @@ def _camera_exif(taken=None) -> bytes:
     from datetime import datetime
 
     return exif_bytes(taken or datetime(2019, 7, 4, 12, 30, 15), None, None, "Canon", "EOS 80D")
+
+
+def test_without_the_switch_the_picture_is_decoded(monkeypatch):
+    from photosync.media import probe as probe_module
+
+    monkeypatch.setattr(probe_module, "THUMBNAIL_SIGNATURES", False)
+    data = camera_jpeg(_picture(10), 92, _camera_exif())
+    assert _look(data) == _main_picture_look(data)
 
 
 @pytest.mark.parametrize("size", [(800, 600), (600, 800), (900, 600), (640, 640), (3000, 2000)])
