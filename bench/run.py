@@ -134,6 +134,12 @@ def main() -> None:
     n, size = warm(data)
     floor = min(hashlib_floor(data) for _ in range(2))
     trees = [(label, Path(tree).resolve()) for label, tree in (a.split("=", 1) for a in args.src)] or [("", None)]
+    for _label, tree in trees:
+        if tree is not None:
+            # every tree starts from bytecode, as an installed photosync does (pip compiles it): with
+            # PYTHONDONTWRITEBYTECODE set, a source tree is otherwise compiled at every command's start
+            subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "photosync")], check=True,
+                           stdout=subprocess.DEVNULL)
     runs = {}
     for label, tree in trees:
         runs[label] = photosync_runs(data, work / (label or "photosync"), tree, args.best)

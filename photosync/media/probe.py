@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO
@@ -466,6 +465,7 @@ def _xmp(xmp: bytes | str | None) -> tuple[str | None, tuple[str, ...]]:
         xmp = xmp.encode("utf-8", "replace")
     if len(xmp) > 1024 * 1024 or b"<!ENTITY" in xmp:
         return None, ()
+    import xml.etree.ElementTree as ET  # only for files with XMP: not at every command's start
     start = xmp.find(b"<x:xmpmeta")
     if start < 0:
         start = xmp.find(b"<rdf:RDF")
