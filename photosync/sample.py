@@ -12,6 +12,7 @@ import io
 import os
 import random
 import shutil
+import struct
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -71,8 +72,6 @@ def camera_jpeg(im, quality: int = 92, exif: bytes | None = None, *, thumbnail: 
     PixelYDimension, and a small JPEG of the picture (``thumbnail``: the box it fits
     in, its aspect kept) in IFD1, as cameras embed one.  ``thumbnail_of`` and
     ``pixel_size`` make the file an edit's that kept stale EXIF (tests)."""
-    import struct
-
     from PIL import Image
 
     ex = Image.Exif()
@@ -88,7 +87,7 @@ def camera_jpeg(im, quality: int = 92, exif: bytes | None = None, *, thumbnail: 
         small.thumbnail(thumbnail)
         buf = io.BytesIO()
         small.save(buf, "JPEG", quality=80)
-        tiff = _with_ifd1(tiff, buf.getvalue(), struct)
+        tiff = _with_ifd1(tiff, buf.getvalue())
     buf = io.BytesIO()
     im.save(buf, "JPEG", quality=quality, exif=b"Exif\x00\x00" + tiff)
     data = buf.getvalue()
@@ -97,7 +96,7 @@ def camera_jpeg(im, quality: int = 92, exif: bytes | None = None, *, thumbnail: 
     return data
 
 
-def _with_ifd1(tiff: bytes, thumb: bytes, struct) -> bytes:
+def _with_ifd1(tiff: bytes, thumb: bytes) -> bytes:
     """A TIFF (EXIF) block with an IFD1 after IFD0 that holds ``thumb`` (a JPEG)."""
     e = "<" if tiff[:2] == b"II" else ">"
     first = struct.unpack(e + "I", tiff[4:8])[0]
