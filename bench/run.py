@@ -1,11 +1,14 @@
 """Time photosync against restic, git-annex, rclone and a hashlib floor on the
 same photos, in one run, with a warm page cache.
 
-    python bench/run.py DATA WORK [--only-photosync] [--repeat R]
+    python bench/run.py DATA WORK [--only-photosync] [--src LABEL=TREE ...] [--best N]
 
 DATA is a folder made by bench/generate.py; WORK is scratch space (emptied).
 Prints a markdown table of seconds, peak memory and ratios.  Every tool runs
 as its own process under /usr/bin/time, so memory is each process's peak RSS.
+``--src`` runs photosync from source trees (e.g. ``before=/tmp/old after=.``),
+one after the other on the same data in the same run, each on its own library;
+a tool that is not installed (git-annex) is left out.
 """
 
 from __future__ import annotations
@@ -21,6 +24,23 @@ import time
 from pathlib import Path
 
 PHOTOSYNC = [sys.executable, "-m", "photosync"]
+
+# runs photosync from a given source tree, whatever photosync is installed (editable or not)
+RUNNER = """
+import sys
+src = sys.argv.pop(1)
+sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
+sys.path.insert(0, src)
+import photosync
+assert photosync.__file__.startswith(src), photosync.__file__
+from photosync.cli.app import main
+sys.argv[0] = "photosync"
+main()
+"""
+
+
+def photosync_command(src: Path | None) -> list[str]:
+    return PHOTOSYNC if src is None else [sys.executable, "-c", RUNNER, str(src)]
 
 
 def timed(cmd: list[str], cwd: Path | None = None, env: dict | None = None) -> tuple[float, int, str]:
@@ -53,7 +73,8 @@ def hashlib_floor(data: Path) -> float:
     return time.perf_counter() - t
 
 
-def photosync_runs(data: Path, work: Path) -> dict:
+def photosync_runs(data: Path, work: Path, src: Path | None = None, best: int = 3) -> dict:
+    PHOTOSYNC = photosync_command(src)
     lib = work / "library"
     env = {"PHOTOSYNC_CONFIG_DIR": str(work / "cfg")}
     subprocess.run([*PHOTOSYNC, "init", str(lib)], check=True, capture_output=True, env=dict(os.environ, **env))
@@ -63,10 +84,11 @@ def photosync_runs(data: Path, work: Path) -> dict:
     out["discover"] = timed([*PHOTOSYNC, "-q", "-L", str(lib), "discover"], env=env)
     out["resolve"] = timed([*PHOTOSYNC, "-q", "-L", str(lib), "resolve", "--auto-resolve", "simple"], env=env)
     out["replicate"] = timed([*PHOTOSYNC, "-q", "-L", str(lib), "replicate", "--execute"], env=env)
-    out["rediscover"] = min((timed([*PHOTOSYNC, "-q", "-L", str(lib), "discover"], env=env) for _ in range(3)),
+    out["rediscover"] = min((timed([*PHOTOSYNC, "-q", "-L", str(lib), "discover"], env=env) for _ in range(best)),
                             key=lambda r: r[0])
-    out["status"] = min((timed([*PHOTOSYNC, "-L", str(lib), "status"], env=env) for _ in range(3)),
+    out["status"] = min((timed([*PHOTOSYNC, "-L", str(lib), "status"], env=env) for _ in range(best)),
                         key=lambda r: r[0])
+    out["help"] = min((timed([*PHOTOSYNC, "--help"], env=env) for _ in range(best)), key=lambda r: r[0])
     out["git_status"] = timed(["git", "-C", str(lib), "status", "--porcelain"])
     status = json.loads(timed([*PHOTOSYNC, "-L", str(lib), "status", "--json"], env=env)[2])
     assert status["states"]["replicated"] == status["photos"], status["states"]
@@ -105,6 +127,9 @@ def main() -> None:
     ap.add_argument("data", type=Path)
     ap.add_argument("work", type=Path)
     ap.add_argument("--only-photosync", action="store_true")
+    ap.add_argument("--src", action="append", default=[], metavar="LABEL=TREE",
+                    help="run photosync from this source tree (repeat to compare trees in one run)")
+    ap.add_argument("--best", type=int, default=3, help="no-change discover, status, --help: best of N")
     args = ap.parse_args()
     data, work = args.data.resolve(), args.work.resolve()
     if work.exists():
@@ -112,23 +137,37 @@ def main() -> None:
     work.mkdir(parents=True)
     n, size = warm(data)
     floor = min(hashlib_floor(data) for _ in range(2))
-    ps = photosync_runs(data, work)
+    trees = [(label, Path(tree).resolve()) for label, tree in (a.split("=", 1) for a in args.src)] or [("", None)]
+    for _label, tree in trees:
+        if tree is not None:
+            # every tree starts from bytecode, as an installed photosync does (pip compiles it): with
+            # PYTHONDONTWRITEBYTECODE set, a source tree is otherwise compiled at every command's start
+            subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "photosync")], check=True,
+                           stdout=subprocess.DEVNULL)
+    runs = {}
+    for label, tree in trees:
+        runs[label] = photosync_runs(data, work / (label or "photosync"), tree, args.best)
     others = {} if args.only_photosync else other_tools(data, work)
-    first = ps["discover"][0] + ps["resolve"][0] + ps["replicate"][0]
-    peak = max(ps[k][1] for k in ("discover", "resolve", "replicate", "rediscover", "status"))
-    print(f"\n{n} files, {size / 1e6:.0f} MB, {ps['photos']} photos; {os.cpu_count()} cores\n")
+    print(f"\n{n} files, {size / 1e6:.0f} MB, {next(iter(runs.values()))['photos']} photos; {os.cpu_count()} cores\n")
     print("| run | seconds | peak MB |")
     print("|---|---:|---:|")
-    rows = [
-        ("hashlib floor (read + sha256, one process)", floor, None),
-        ("photosync discover", *ps["discover"][:2]),
-        ("photosync resolve --auto-resolve simple", *ps["resolve"][:2]),
-        ("photosync replicate --execute", *ps["replicate"][:2]),
-        ("**photosync first run (sum of the three)**", first, peak),
-        ("photosync discover, no change", *ps["rediscover"][:2]),
-        ("photosync status", *ps["status"][:2]),
-        ("git status (same library)", *ps["git_status"][:2]),
-    ]
+    rows = [("hashlib floor (read + sha256, one process)", floor, None)]
+    firsts = {}
+    for label, ps in runs.items():
+        name = f"photosync ({label})" if label else "photosync"
+        first = ps["discover"][0] + ps["resolve"][0] + ps["replicate"][0]
+        peak = max(ps[k][1] for k in ("discover", "resolve", "replicate", "rediscover", "status"))
+        firsts[label] = (first, peak, ps)
+        rows += [
+            (f"{name} discover", *ps["discover"][:2]),
+            (f"{name} resolve --auto-resolve simple", *ps["resolve"][:2]),
+            (f"{name} replicate --execute", *ps["replicate"][:2]),
+            (f"**{name} first run (sum of the three)**", first, peak),
+            (f"{name} discover, no change", *ps["rediscover"][:2]),
+            (f"{name} status", *ps["status"][:2]),
+            (f"{name} --help", *ps["help"][:2]),
+            (f"git status (same library{', ' + label if label else ''})", *ps["git_status"][:2]),
+        ]
     for key, label in (("restic", "restic backup"), ("restic_rerun", "restic backup, no change"),
                        ("rclone", "rclone copy --checksum"), ("rclone_rerun", "rclone copy --checksum, no change"),
                        ("annex", "git annex add . + git commit"), ("annex_rerun", "git annex add ., no change")):
@@ -137,16 +176,19 @@ def main() -> None:
     for label, secs, mb in rows:
         print(f"| {label} | {secs:.2f} | {'' if mb is None else mb} |")
     print()
-    print(f"- photosync first run / hashlib floor: {first / floor:.2f}x (target <= 4)")
-    print(f"- photosync replicate --execute / hashlib floor: {ps['replicate'][0] / floor:.2f}x")
-    for key, label in (("restic", "restic backup"), ("rclone", "rclone copy --checksum"),
-                       ("annex", "git annex add + commit")):
-        if key in others:
-            print(f"- photosync first run / {label}: {first / others[key][0]:.2f}x"
-                  + (" (target <= 1.0)" if key == "restic" else ""))
-            print(f"- photosync replicate --execute / {label}: {ps['replicate'][0] / others[key][0]:.2f}x")
-    print(f"- no-change discover: {ps['rediscover'][0]:.2f} s; status: {ps['status'][0]:.2f} s; "
-          f"peak memory: {peak} MB")
+    for label, (first, peak, ps) in firsts.items():
+        name = f"photosync ({label})" if label else "photosync"
+        print(f"- {name} first run / hashlib floor: {first / floor:.2f}x (target <= 4)")
+        print(f"- {name} replicate --execute / hashlib floor: {ps['replicate'][0] / floor:.2f}x")
+        for key, tool in (("restic", "restic backup"), ("rclone", "rclone copy --checksum"),
+                          ("annex", "git annex add + commit")):
+            if key in others:
+                print(f"- {name} first run / {tool}: {first / others[key][0]:.2f}x"
+                      + (" (target <= 1.0)" if key == "restic" else ""))
+                print(f"- {name} replicate --execute / {tool}: {ps['replicate'][0] / others[key][0]:.2f}x")
+        print(f"- {name} discover / hashlib floor: {ps['discover'][0] / floor:.2f}x; no-change discover: "
+              f"{ps['rediscover'][0]:.2f} s; status: {ps['status'][0]:.2f} s; --help: {ps['help'][0]:.2f} s; "
+              f"peak memory: {peak} MB")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
     python bench/variants.py generate DIR [--photos N] [--seed S]
     python bench/variants.py evaluate DIR LIBRARY      # after discover + resolve in LIBRARY
     python bench/variants.py run DIR WORK [--photos N] [--seed S] [--service-copies] [--src TREE]
-                                 [--corpus mixed|lookalike]
+                                 [--corpus mixed|lookalike] [--camera]
         # generate (unless DIR holds a corpus already), init, discover, resolve, evaluate;
         # --src runs photosync from another checkout (corpus and evaluation are this one's)
 """
@@ -87,6 +87,9 @@ def main() -> None:
     r.add_argument("--service-copies", action="store_true",
                    help="only the copies services make (duplicates, resized, thumbnails, re-encodes)")
     r.add_argument("--src", type=Path, help="run photosync from this source tree (another checkout)")
+    r.add_argument("--camera", action="store_true",
+                   help="camera files as cameras write them (EXIF first, an embedded thumbnail); copies and "
+                        "edits keep the original's EXIF block (issue 13: signatures from thumbnails)")
     r.add_argument("--corpus", choices=("mixed", "lookalike"), default="mixed",
                    help="mixed: copies, edits, bursts (the default); lookalike: different photos that look "
                         "alike, with dates from file names and file times")
@@ -98,6 +101,10 @@ def main() -> None:
         print(json.dumps(evaluate(args.dir, args.library), indent=1))
     else:
         kinds = SERVICE_COPIES if args.service_copies else None
+        if args.camera:
+            import variant_corpus
+
+            variant_corpus.CAMERA = True
         print(json.dumps(run(args.dir, args.work, args.photos, args.seed, kinds, args.src, args.corpus), indent=1))
 
 

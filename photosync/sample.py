@@ -12,6 +12,7 @@ import io
 import os
 import random
 import shutil
+import struct
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -62,6 +63,53 @@ def exif_bytes(
         g[3] = "E" if gps[1] >= 0 else "W"
         g[4] = _dms(gps[1])
     return exif.tobytes()
+
+
+def camera_jpeg(im, quality: int = 92, exif: bytes | None = None, *, thumbnail: tuple[int, int] | None = (160, 120),
+                orientation: int | None = None, thumbnail_of=None, pixel_size: tuple[int, int] | None = None) -> bytes:
+    """The JPEG a camera or phone writes of ``im``: its EXIF segment first (no JFIF
+    segment: the Exif standard's layout), the picture's size in PixelXDimension and
+    PixelYDimension, and a small JPEG of the picture (``thumbnail``: the box it fits
+    in, its aspect kept) in IFD1, as cameras embed one.  ``thumbnail_of`` and
+    ``pixel_size`` make the file an edit's that kept stale EXIF (tests)."""
+    from PIL import Image
+
+    ex = Image.Exif()
+    if exif:
+        ex.load(exif)
+    sub = ex.get_ifd(0x8769)
+    sub[0xA002], sub[0xA003] = pixel_size or im.size
+    if orientation:
+        ex[0x0112] = orientation
+    tiff = ex.tobytes()[6:]
+    if thumbnail:
+        small = (thumbnail_of or im).convert("RGB")
+        small.thumbnail(thumbnail)
+        buf = io.BytesIO()
+        small.save(buf, "JPEG", quality=80)
+        tiff = _with_ifd1(tiff, buf.getvalue())
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=quality, exif=b"Exif\x00\x00" + tiff)
+    data = buf.getvalue()
+    if data[2:4] == b"\xff\xe0":  # drop libjpeg's JFIF segment: a camera's file starts with its EXIF
+        data = data[:2] + data[4 + int.from_bytes(data[4:6], "big"):]
+    return data
+
+
+def _with_ifd1(tiff: bytes, thumb: bytes) -> bytes:
+    """A TIFF (EXIF) block with an IFD1 after IFD0 that holds ``thumb`` (a JPEG)."""
+    e = "<" if tiff[:2] == b"II" else ">"
+    first = struct.unpack(e + "I", tiff[4:8])[0]
+    count = struct.unpack(e + "H", tiff[first:first + 2])[0]
+    link = first + 2 + 12 * count  # IFD0's "next IFD" offset (0: none yet)
+    at = len(tiff) + (len(tiff) & 1)
+    entries = [struct.pack(e + "HHIH2x", 0x0103, 3, 1, 6),  # compression: JPEG
+               struct.pack(e + "HHII", 0x0201, 4, 1, at + 2 + 12 * 3 + 4),  # where the JPEG starts
+               struct.pack(e + "HHII", 0x0202, 4, 1, len(thumb))]
+    ifd1 = struct.pack(e + "H", len(entries)) + b"".join(entries) + struct.pack(e + "I", 0)
+    out = bytearray(tiff) + b"\x00" * (at - len(tiff)) + ifd1 + thumb
+    out[link:link + 4] = struct.pack(e + "I", at)
+    return bytes(out)
 
 
 def draw_picture(seed: int, size: tuple[int, int] = (640, 480)):
@@ -178,10 +226,12 @@ def generate_corpus(
     noise: int = 24,
     first_year: int = 2004,
     last_year: int = 2024,
+    camera: bool = False,
 ) -> list[Path]:
     """``n`` distinct photos with EXIF dates spread over many years, in many
     folders (YYYY/YYYY-MM-event/IMG_YYYYMMDD_HHMMSS_i.jpg), some with GPS.
-    With the default size and noise each JPEG is about 100 kB."""
+    With the default size and noise each JPEG is about 100 kB.  ``camera``:
+    written as cameras write them (:func:`camera_jpeg`: EXIF first, a thumbnail)."""
     from PIL import Image
 
     from PIL import ImageDraw
@@ -219,7 +269,10 @@ def generate_corpus(
         gps = _PLACES[rnd.randrange(len(_PLACES))] if rnd.random() < 0.6 else None
         offset = rnd.choice(("+01:00", "+02:00", "-07:00", "+09:00", None))
         exif = exif_bytes(taken, offset, gps, make, model)
-        im.save(path, format="JPEG", exif=exif, quality=92)
+        if camera:
+            path.write_bytes(camera_jpeg(im, 92, exif))
+        else:
+            im.save(path, format="JPEG", exif=exif, quality=92)
         out.append(path)
     return out
 

@@ -125,6 +125,27 @@ def jpeg(im, quality: int, exif: bytes | None) -> bytes:
     return buf.getvalue()
 
 
+#: when True, the camera folder's files are written as cameras write them (EXIF first, an
+#: embedded thumbnail: their signature comes from it), and the copies and edits made of an
+#: original keep its EXIF block, thumbnail and all (as tools that keep EXIF do): bench/variants.py --camera
+CAMERA = False
+
+
+def camera_file(im, quality: int, exif: bytes | None) -> bytes:
+    from photosync.sample import camera_jpeg
+
+    return camera_jpeg(im, quality, exif) if CAMERA else jpeg(im, quality, exif)
+
+
+def kept_exif(original: bytes, exif: bytes) -> bytes:
+    """The EXIF a copy of ``original`` made by a tool keeps: in CAMERA mode the camera's whole block."""
+    if not CAMERA:
+        return exif
+    from photosync.media.formats import check_jpeg
+
+    return b"Exif\x00\x00" + check_jpeg(original).exif
+
+
 #: the copies services make of a photo (no edits): what a library spread over services mostly holds
 SERVICE_COPIES = ("duplicate", "resized", "thumbnail", "reencoded")
 
@@ -154,8 +175,9 @@ def generate(root: Path, photos: int, seed: int, kinds=None) -> dict:
         exif = exif_bytes(taken, camera, caption)
         n = next(serial)
         name = f"IMG_{n}.JPG"
-        original = jpeg(im, 92, exif)
+        original = camera_file(im, 92, exif)
         put("camera", name, original, photo, "original")
+        exif = kept_exif(original, exif)
         for kind, chance in MIX.items():
             if rng.random() >= chance or (kinds is not None and kind not in kinds):
                 continue
@@ -187,13 +209,13 @@ def generate(root: Path, photos: int, seed: int, kinds=None) -> dict:
                 frame, _, _ = scene(random.Random(rng.random()), size, moved, sky)
                 later = taken + timedelta(milliseconds=rng.choice([120, 250, 330]))
                 later = later.replace(second=taken.second, minute=taken.minute, hour=taken.hour) if later.second != taken.second else later
-                put("camera", f"IMG_{next(serial)}.JPG", jpeg(frame, 92, exif_bytes(later, camera, caption)),
+                put("camera", f"IMG_{next(serial)}.JPG", camera_file(frame, 92, exif_bytes(later, camera, caption)),
                     photo + "-burst", "burst", base=photo)
             elif kind == "lookalike":
                 kept = shapes[: max(1, len(shapes) * 2 // 3)] + [("e", 0.4, 0.4, 0.6, 0.6, (250, 250, 250))]
                 frame, _, _ = scene(random.Random(rng.random()), size, kept, sky)
                 put("camera", f"IMG_{next(serial)}.JPG",
-                    jpeg(frame, 92, exif_bytes(taken + timedelta(days=rng.randint(1, 30)), camera, None)),
+                    camera_file(frame, 92, exif_bytes(taken + timedelta(days=rng.randint(1, 30)), camera, None)),
                     photo + "-lookalike", "lookalike", base=photo)
     (root / "labels.json").write_text(json.dumps(labels, indent=1, sort_keys=True))
     return labels
@@ -262,7 +284,7 @@ def generate_lookalikes(root: Path, photos: int, seed: int) -> dict:
         camera = rng.choice(CAMERAS)
         im, shapes, sky = scene(rng, size)
         n = next(serial)
-        put(f"camera/IMG_{n:04d}.JPG", jpeg(im, 92, exif_bytes(taken, camera, None)), photo, "original")
+        put(f"camera/IMG_{n:04d}.JPG", camera_file(im, 92, exif_bytes(taken, camera, None)), photo, "original")
         for kind, chance in LOOKALIKE_MIX.items():
             if rng.random() >= chance:
                 continue
@@ -287,7 +309,7 @@ def generate_lookalikes(root: Path, photos: int, seed: int) -> dict:
                     f"{photo}-chat", kind, base=photo)
             elif kind == "camera_other":
                 other = lookalike(rng, size, shapes, sky)
-                put(f"camera/IMG_{next(serial):04d}.JPG", jpeg(other, 92, exif_bytes(_years_apart(rng, taken), camera, None)),
+                put(f"camera/IMG_{next(serial):04d}.JPG", camera_file(other, 92, exif_bytes(_years_apart(rng, taken), camera, None)),
                     f"{photo}-again", kind, base=photo)
             elif kind == "toned":
                 lift = rng.randint(4, 6)

@@ -1,0 +1,130 @@
+"""Where a JPEG's visual signature comes from, with PHOTOSYNC_THUMBNAIL_SIGNATURES=1:
+a camera's own file gives it from the thumbnail embedded in its EXIF (no decode
+of the picture); a file whose thumbnail may be stale (an edit that kept the old
+EXIF) has its picture decoded.  Both ways give signatures that compare as copies
+of one photo (within the quality thresholds; see probe.THUMBNAIL_SIGNATURES for
+what the switch costs in recall)."""
+
+from __future__ import annotations
+
+import io
+import random
+import struct
+import sys
+from pathlib import Path
+
+import pytest
+
+from photosync.media.formats import check_jpeg, sniff
+from photosync.media.probe import probe
+from photosync.media.visual import Look, gradient_distance, read_signature, signature_of, tone_distance
+from photosync.sample import camera_jpeg, exif_bytes
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from variant_corpus import scene  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def thumbnail_signatures(monkeypatch):
+    """Signatures from embedded thumbnails are switched on (PHOTOSYNC_THUMBNAIL_SIGNATURES=1)."""
+    from photosync.media import probe as probe_module
+
+    monkeypatch.setattr(probe_module, "THUMBNAIL_SIGNATURES", True)
+
+
+def _picture(seed: int, size=(800, 600)):
+    im, _, _ = scene(random.Random(seed), size)
+    return im
+
+
+def _look(data: bytes) -> str | None:
+    return probe(data, sniff(data[:4096], "IMG_1.JPG")).look
+
+
+def _thumbnail(data: bytes) -> bytes:
+    from PIL import Image
+
+    tiff = check_jpeg(data).exif
+    ex = Image.Exif()
+    ex.load(tiff)
+    ifd1 = ex.get_ifd(-1)
+    return tiff[ifd1[0x0201]:ifd1[0x0201] + ifd1[0x0202]]
+
+
+def _main_picture_look(data: bytes, orientation: int = 0) -> str:
+    return read_signature(data, orientation)[0]
+
+
+def _camera_exif(taken=None) -> bytes:
+    from datetime import datetime
+
+    return exif_bytes(taken or datetime(2019, 7, 4, 12, 30, 15), None, None, "Canon", "EOS 80D")
+
+
+def test_without_the_switch_the_picture_is_decoded(monkeypatch):
+    from photosync.media import probe as probe_module
+
+    monkeypatch.setattr(probe_module, "THUMBNAIL_SIGNATURES", False)
+    data = camera_jpeg(_picture(10), 92, _camera_exif())
+    assert _look(data) == _main_picture_look(data)
+
+
+@pytest.mark.parametrize("size", [(800, 600), (600, 800), (900, 600), (640, 640), (3000, 2000)])
+def test_a_camera_files_signature_comes_from_its_thumbnail_and_compares_as_the_picture(size):
+    im = _picture(11, size)
+    data = camera_jpeg(im, 92, _camera_exif())
+    look = _look(data)
+    assert look == signature_of(_thumbnail(data), 0)  # the thumbnail's, not a decode of the picture
+    a, b = Look.parse(look), Look.parse(_main_picture_look(data))
+    # as close as a re-encoded copy (quality variants: below 0.04, tone within 3)
+    assert gradient_distance(a, b) < 0.03
+    assert tone_distance(a, b) <= 2
+
+
+def test_the_thumbnail_is_turned_by_the_pictures_orientation():
+    im = _picture(12)
+    data = camera_jpeg(im, 92, _camera_exif(), orientation=6)
+    a, b = Look.parse(_look(data)), Look.parse(_main_picture_look(data, 6))
+    assert gradient_distance(a, b) < 0.03
+    upright = Look.parse(_main_picture_look(camera_jpeg(im, 92, _camera_exif())))
+    assert gradient_distance(a, upright) > 0.1  # it was turned
+
+
+def _with_jfif_first(data: bytes) -> bytes:
+    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    return data[:2] + app0 + data[2:]
+
+
+def stale_cases():
+    """(name, file): edits of a camera photo that kept a thumbnail of the unedited picture."""
+    from PIL import Image, ImageEnhance
+
+    im = _picture(13)
+    w, h = im.size
+    original = camera_jpeg(im, 92, _camera_exif())
+    edited = ImageEnhance.Color(ImageEnhance.Brightness(im).enhance(1.3)).enhance(0.4)
+    # re-encoded by a libjpeg tool (Pillow here) that kept the camera's EXIF block: JFIF first
+    buf = io.BytesIO()
+    edited.save(buf, "JPEG", quality=90, exif=b"Exif\x00\x00" + check_jpeg(original).exif)
+    yield "colour edit saved by a tool", buf.getvalue()
+    # the same, but with the EXIF first: a JFIF segment ahead of it is enough to say so
+    yield "JFIF first", _with_jfif_first(camera_jpeg(edited, 92, _camera_exif(), thumbnail_of=im))
+    # cropped, the EXIF kept as it was: PixelXDimension/PixelYDimension are stale
+    cropped = im.crop((w // 10, h // 10, w - w // 10, h - h // 10))
+    yield "crop keeping the size fields", camera_jpeg(cropped, 90, _camera_exif(), thumbnail_of=im, pixel_size=(w, h))
+    # turned losslessly with the size fields updated, the thumbnail left as it was: its aspect is wrong
+    yield "rotated, thumbnail not", camera_jpeg(im.transpose(Image.Transpose.ROTATE_90), 90, _camera_exif(), thumbnail_of=im)
+    # a letterboxed 4:3 thumbnail of a 16:9 picture
+    wide = _picture(14, (960, 540))
+    boxed = Image.new("RGB", (960, 720))
+    boxed.paste(wide, (0, 90))
+    yield "letterboxed thumbnail", camera_jpeg(wide, 92, _camera_exif(), thumbnail_of=boxed)
+
+
+@pytest.mark.parametrize("name,data", list(stale_cases()), ids=lambda v: v if isinstance(v, str) else "")
+def test_a_thumbnail_that_may_be_stale_is_not_used(name, data):
+    assert check_jpeg(data).exif is not None  # the camera's EXIF, thumbnail and all, is there
+    assert _thumbnail(data)
+    look = _look(data)
+    assert look is not None
+    assert look == _main_picture_look(data), name  # the picture itself was decoded
