@@ -27,6 +27,7 @@ from ..library.library import Library
 from ..media.probe import READER_VERSION
 from ..model import Instance, Metadata, Photo, Visibility, with_instance
 from .common import Connectors
+from .resolve import NothingToResolve
 
 #: photo ids are UUIDs derived from the first content seen, so two clones that
 #: discover the same bytes independently give them the same id
@@ -43,6 +44,8 @@ class ServiceSummary:
     read: int = 0
     read_bytes: int = 0
     new: int = 0
+    #: new photos with nothing to resolve, recorded resolved in their one write
+    resolved: int = 0
     duplicates: int = 0
     updated: int = 0
     moved: int = 0
@@ -57,11 +60,14 @@ class ServiceSummary:
     notes: list[str] = field(default_factory=list)
 
     #: the counts a commit reports (the rest describe the run, not the library's change)
-    COUNTED = ("new", "duplicates", "updated", "moved", "saved_over", "missing", "errors", "changing")
+    COUNTED = ("new", "resolved", "duplicates", "updated", "moved", "saved_over", "missing", "errors", "changing")
 
     def phrases(self) -> list[str]:
         """What happened, in words: the same in the printed summary and the commit."""
         out = [plural(self.new, "new photo")]
+        if self.resolved:
+            which = "" if self.new == 1 else "all " if self.resolved == self.new else f"{self.resolved:,} "
+            out[0] += f" ({which}{'with ' if which else ''}nothing to resolve: resolved)"
         if self.duplicates:
             out.append(plural(self.duplicates, "copy", "copies") + " of "
                        + ("a photo" if self.duplicates == 1 else "photos") + " already known")
@@ -164,6 +170,10 @@ class _ServiceRun:
         #: one that turns up under another id is a move, the rest are marked missing
         self.gone: dict[str, tuple[str, str]] = {}
         self.gone_by_hash: dict[str, list[str]] = {}
+        #: new photos with nothing to resolve are recorded resolved at once (one write, not two)
+        self.settled = NothingToResolve(lib)
+        #: photos recorded resolved since the last commit
+        self.settled_now: set[str] = set()
 
     # -- the run ---------------------------------------------------------------------------
     def run(self) -> None:
@@ -398,7 +408,7 @@ class _ServiceRun:
             # here (those bytes are no longer there; its blob copies stay), and the new bytes
             # are recorded below
             old_photo, old = replaced
-            lib.stage(vis.refresh(with_instance(old_photo, dataclasses.replace(old, missing_since=self.now)),
+            self._stage(vis.refresh(with_instance(old_photo, dataclasses.replace(old, missing_since=self.now)),
                                   self.audiences))
         moved_from = self._gone_with(item.content_hash, item.ref.id)
         if moved_from is not None and self._move(moved_from, inst):
@@ -416,8 +426,21 @@ class _ServiceRun:
             kind = "new"
         if replaced is not None:
             photo = self._saved_over(photo, *replaced)
-        lib.stage(vis.refresh(photo, self.audiences))
+        photo = vis.refresh(photo, self.audiences)
+        if kind == "new" and replaced is None and self.settled(photo):
+            photo = photo.replace(processing_state="resolved")
+            self.summary.resolved += 1
+            self.settled_now.add(photo.photo_id)
+        self._stage(photo)
         return kind
+
+    def _stage(self, photo: Photo) -> None:
+        """Stage a record; one this batch recorded resolved that something reopened before the
+        commit (a copy of it found later in the batch) is not counted as resolved."""
+        if photo.photo_id in self.settled_now and photo.processing_state != "resolved":
+            self.settled_now.discard(photo.photo_id)
+            self.summary.resolved -= 1
+        self.lib.stage(photo)
 
     def _gone_with(self, content_hash: str, item_id: str) -> str | None:
         """A gone item of this service with these bytes (the same file name first)."""
@@ -451,7 +474,7 @@ class _ServiceRun:
         there = other.find_instance(self.name, inst.id) if other is not None else None
         if there is not None and there.missing_since is None:
             # moved over another file: that file's bytes are no longer there
-            lib.stage(vis.refresh(with_instance(other, dataclasses.replace(there, missing_since=self.now)),
+            self._stage(vis.refresh(with_instance(other, dataclasses.replace(there, missing_since=self.now)),
                                   self.audiences))
         kept = tuple(i for i in photo.instances.get(self.name, ()) if i.id not in (old_id, inst.id))
         moved = photo.replace(instances={**photo.instances, self.name: tuple(sorted((*kept, inst), key=lambda i: i.id))})
@@ -459,7 +482,7 @@ class _ServiceRun:
         moved = _follow(moved, old, inst.metadata, inst.key)
         if any(getattr(old.metadata, f) != getattr(md, f) for f in COMPARED_FIELDS):
             moved = _reopen(moved)  # what it says changed: resolve looks at it again
-        lib.stage(vis.refresh(_note_duplicates(moved), self.audiences))
+        self._stage(vis.refresh(_note_duplicates(moved), self.audiences))
         self.summary.moved += 1
         self.summary.notes.append(f"moved: {old_id} -> {inst.id}")
         return True
@@ -487,7 +510,7 @@ class _ServiceRun:
             self.lib.report.info(f"{where}: {note.split(': ', 1)[0]}; not linked to {label}")
             return photo
         staged = self.lib.get_photo(old_photo.photo_id)  # with its instance marked gone from here
-        self.lib.stage(vis.refresh(staged.replace(resolutions=(
+        self._stage(vis.refresh(staged.replace(resolutions=(
             *staged.resolutions, Resolution(f"edit_variant:{photo.photo_id}", "auto", self.now,
                                             policy="edited_in_place", choice="linked", value=photo.photo_id))), self.audiences))
         self.summary.notes.append(f"saved over: {old.id} linked as an edit of {label}")
@@ -515,7 +538,7 @@ class _ServiceRun:
         if candidate == old:
             return "unchanged"
         photo2 = _follow(_reopen(with_instance(photo, inst)), old, md, inst.key)
-        self.lib.stage(vis.refresh(_note_duplicates(photo2), self.audiences))
+        self._stage(vis.refresh(_note_duplicates(photo2), self.audiences))
         return "updated"
 
     def _new_photo(self, item: ServiceItem, inst: Instance) -> Photo:
@@ -550,7 +573,7 @@ class _ServiceRun:
             if inst is None or inst.missing_since is not None:
                 continue
             photo = with_instance(photo, dataclasses.replace(inst, missing_since=self.now))
-            self.lib.stage(vis.refresh(photo, self.audiences))
+            self._stage(vis.refresh(photo, self.audiences))
             self.summary.missing += 1
             if self.lib.staged_count >= self.batch_size:
                 self._commit(batch=True)
@@ -578,6 +601,8 @@ class _ServiceRun:
         if batch:
             self.batches += 1
         oid = self.lib.commit(delta.message(self.batches if (batch or self.batches) else None), self._index_updates)
+        self.settled.committed()
+        self.settled_now.clear()
         self.committed = dataclasses.replace(s, notes=list(s.notes))
         if oid:
             self.result.commits.append(oid)
@@ -602,6 +627,8 @@ class _ServiceRun:
         # the last of several commits: its message sums up the whole run
         message = s.message(of=self.batches + 1 if self.batches else None)
         oid = lib.commit(message, updates)
+        self.settled.committed()
+        self.settled_now.clear()
         if oid:
             self.result.commits.append(oid)
 

@@ -168,6 +168,59 @@ def resolve(
     return result
 
 
+class NothingToResolve:
+    """Whether a photo discover has just found has nothing for resolve to do, so discover can
+    record it ``resolved`` in its one write (issue 13: one record write per new photo, not one
+    per phase).  It is exactly resolve's examination of a lone photo, done early: no conflict
+    recorded or detected, the single-record policies change nothing, and no other picture looks
+    like it — neither in the index (the same candidate search as resolve's, crowded keys
+    included) nor among the photos this run recorded since its last commit (the index learns of
+    them only then), compared on any shared lookup key, a wider net than resolve's.  A photo
+    that fails any test stays ``discovered`` and resolve examines it as before; a photo recorded
+    resolved here that a later photo turns out to look like is found by that later photo's
+    examination, as when the two arrive in two runs."""
+
+    def __init__(self, lib: Library):
+        self.lib = lib
+        self.targets = upload_targets(lib)
+        self._family: Family | None = None
+        #: lookup keys of the photos recorded since the last commit (not in the index yet)
+        self._quarters: set[tuple[int, int]] = set()
+        self._times: set[str] = set()
+
+    def _candidates(self) -> Family:
+        if self._family is None:
+            index = self.lib.index
+            assert index is not None
+            self._family = Family(lambda _pid: None, index.look_alikes, index.crowded_looks(CROWDED))
+        return self._family
+
+    def __call__(self, photo: Photo) -> bool:
+        keys = variants.lookup_keys(photo)
+        try:
+            if photo.processing_state != "discovered" or photo.conflicts or detect(photo, self.targets):
+                return False
+            if POLICIES["most_restrictive_visibility"](POLICIES["missing_metadata"](photo)) != photo:
+                return False
+            for key in keys:
+                if key.taken in self._times or any((i, q) in self._quarters
+                                                   for i, q in enumerate(key.quarters) if q is not None):
+                    return False
+            return not (keys and self._candidates().look_alikes(photo))
+        finally:
+            for key in keys:
+                self._quarters.update((i, q) for i, q in enumerate(key.quarters) if q is not None)
+                if key.taken is not None:
+                    self._times.add(key.taken)
+
+    def committed(self) -> None:
+        """The index now holds what was recorded: its search covers those photos."""
+        self._quarters.clear()
+        self._times.clear()
+        if self._family is not None:
+            self._family.forget_candidates()
+
+
 class _Run:
     def __init__(self, lib: Library, policies, resolver, dry_run, result: ResolveResult, crowded: int = CROWDED):
         self.lib = lib
@@ -263,6 +316,10 @@ class _Run:
             photo = photo.replace(processing_state="resolved")
             result.resolved += 1
             self.pending_resolved += 1
+        elif photo.open_conflicts and photo.processing_state != "discovered":
+            # a question found since it was resolved (a look-alike that arrived later, in this run
+            # or the next): resolved means no question waits for a person, so it waits again
+            photo = photo.replace(processing_state="discovered")
         if photo.open_conflicts:  # only records with questions: counted at every batch commit
             self.open[photo.photo_id] = [OpenConflict(photo.photo_id, _label(photo), c) for c in photo.open_conflicts]
         else:

@@ -3,6 +3,8 @@ init -> service add -> discover -> resolve -> replicate -> status -> audit."""
 
 from __future__ import annotations
 
+import re
+
 import hashlib
 import json
 import os
@@ -53,12 +55,17 @@ def test_the_loop(setup, cli):
     lib, pictures = setup
     n_files = sum(1 for p in pictures.rglob("*") if p.is_file())  # 24 + heic + png + duplicate
     # discover, run from inside the library (found by walking up like git)
+    before_discover = int(git(lib, "rev-list", "--count", "HEAD").strip())
     r = cli("discover", cwd=lib / "photos", check=0)
     assert f"{n_files} items, {n_files} read" in r.out
-    assert "26 new photos, 1 copy of a photo already known" in r.out
+    said = re.search(r"26 new photos \((\d+) with nothing to resolve: resolved\), 1 copy of a photo already known",
+                     r.out)
+    assert said, r.out
+    settled = int(said.group(1))
     # the commit counts what the summary counts, in the same words
     assert git(lib, "log", "-1", "--format=%s").strip() == \
-        "discover: 26 new photos, 1 copy of a photo already known from pictures"
+        f"discover: 26 new photos ({settled} with nothing to resolve: resolved), 1 copy of a photo already known " \
+        "from pictures"
     assert git_status(lib) == ""
     recs = records(lib)
     assert len(recs) == 26
@@ -73,10 +80,15 @@ def test_the_loop(setup, cli):
     for rec in recs:
         y, m = rec["metadata"]["taken_date"][:4], rec["metadata"]["taken_date"][5:7]
         assert (lib / f"photos/{y}/{m}/{rec['photo_id']}.json").exists()
-        assert rec["processing_state"] == "discovered"
         assert rec["visibility"]["canonical"] == "private"
     dup = [r for r in recs if len(r["instances"]["pictures"]) == 2]
     assert len(dup) == 1
+    # each new photo was written once: resolved already when nothing waits for resolve (most of these
+    # distinct pictures), discovered when it does (the duplicate's note waits for its policy)
+    assert sum(rec["processing_state"] == "resolved" for rec in recs) == settled >= 20
+    assert dup[0]["processing_state"] == "discovered"
+    assert all(rec["processing_state"] == "discovered" for rec in recs if rec["conflicts"])
+    assert git(lib, "rev-list", "--count", "HEAD").strip() == str(before_discover + 1)
     assert {i["id"].split("/")[-1] for i in dup[0]["instances"]["pictures"]} >= {"copy of that photo.jpg"}
 
     # a rerun with no change reads nothing and commits nothing
@@ -87,7 +99,7 @@ def test_the_loop(setup, cli):
 
     # resolve settles the exact duplicate and marks everything resolved
     r = cli("--library", str(lib), "resolve", "--auto-resolve", "simple", check=0)
-    assert "26 resolved" in r.out
+    assert f"{26 - settled} resolved" in r.out
     assert all(rec["processing_state"] == "resolved" and rec["conflicts"] == [] for rec in records(lib))
 
     # replicate prints a plan by default and changes nothing
@@ -125,7 +137,7 @@ def test_the_loop(setup, cli):
     # git log is the audit trail: every step is there, in words
     subjects = git(lib, "log", "--format=%s").splitlines()
     assert subjects[-1] == "init: new photosync library"
-    assert any(s.startswith("resolve: 26 photos resolved") for s in subjects)
+    assert any(s.startswith(f"resolve: {26 - settled} photos resolved") for s in subjects)
     assert any(s.startswith("replicate: 26 photo copies stored in local") for s in subjects)
 
 
@@ -197,7 +209,7 @@ def test_since_only_looks_at_recent_files(setup, cli):
             os.utime(p, (old, old))
     fresh = make_photo(pictures / "new/IMG_20240601_120000.jpg", seed=555, taken=datetime(2024, 6, 1, 12))
     r = cli("--library", str(lib), "discover", "--since", "last-week", check=0)
-    assert "1 item, 1 read" in r.out and "1 new photo\n" in r.out
+    assert "1 item, 1 read" in r.out and "1 new photo (nothing to resolve: resolved)\n" in r.out
     r = cli("--library", str(lib), "discover", "--since", "2014-12-31", check=0)
     assert "26 new photos" in r.out
     r = cli("--library", str(lib), "discover", "--since", "whenever")
