@@ -50,9 +50,10 @@ def test_changes_staged_by_hand_are_never_committed_by_photosync(tmp_path, cli):
     victim.write_text("{ broken")
     rel = str(victim.relative_to(lib))
     git(lib, "add", rel)
+    before = git(lib, "rev-parse", "HEAD").strip()
     r = cli("-L", str(lib), "resolve", "--auto-resolve", "simple")
     assert r.code == 1 and rel in r.err
-    assert rel not in git(lib, "show", "--name-only", "--format=", "HEAD")
+    assert rel not in git(lib, "log", "--name-only", "--format=", f"{before}..HEAD")
     assert victim.read_text() == "{ broken"
     # fixed the way the message says: the error is gone
     git(lib, "checkout", "--", rel)
