@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from pathlib import Path
 
 PHOTOS_DIR = "photos"
 CONFIG_DIR = "config"
@@ -96,10 +97,9 @@ def path_problem(rel: str | bytes, *, backslash: bool = False) -> str | None:
     return None
 
 
-def user_path(path: str, library_root) -> "Path":
+def user_path(path: str, library_root) -> Path:
     """A path from config or a flag: ~ expanded, relative paths taken from the library root."""
     import os
-    from pathlib import Path
 
     p = Path(os.path.expanduser(path))
     return p if p.is_absolute() else Path(library_root) / p
