@@ -110,6 +110,7 @@ def _ingest_path(path, name: str) -> MediaFile:
                 raise outcome
             return outcome  # type: ignore[return-value]
         else:
+            assert not isinstance(outcome, str), "a hash is read only when confirming"
             candidate = outcome  # modified just before: counts when the next read agrees
             continue
         pause = next(pauses, None)

@@ -286,7 +286,7 @@ def probe_image(data: "bytes | FileView", fmt: Format) -> MediaInfo:
 
     from .visual import read_signature
 
-    info = probe_bytes(data, fmt)
+    info = probe_bytes(data, fmt)  # type: ignore[arg-type]  # a FileView is bytes-like by duck typing
     if fmt.kind != "photo" or fmt.name in RAW_FORMATS or info.problem:
         return info
     too_big = _too_big_to_decode(info, fmt, len(data), isinstance(data, FileView))
