@@ -47,7 +47,7 @@ def main() -> None:
             config["verify"] = args.verify
         store = registry.create("bench", config, StoreContext(args.work, Context(args.work / "cfg")))
 
-        def put(item):
+        def put(item, store=store):  # this round's store, bound now (the pool ends within the round)
             path, key = item
             with open(path, "rb") as f:
                 return store.put(key, f)

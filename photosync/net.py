@@ -159,15 +159,17 @@ def retrying(
 
     def wait(state: tenacity.RetryCallState) -> float:
         delay = backoff(state)
-        if retry_after is not None and state.outcome is not None and state.outcome.failed:
-            asked = retry_after(state.outcome.exception())
+        error = state.outcome.exception() if state.outcome is not None else None  # None: not a failure
+        if retry_after is not None and error is not None:
+            asked = retry_after(error)
             if asked:
                 delay = max(delay, min(float(asked), RETRY_AFTER_CAP))
         return delay
 
     def before_sleep(state: tenacity.RetryCallState) -> None:
-        if on_retry is not None and state.outcome is not None and state.next_action is not None:
-            on_retry(state.outcome.exception(), state.next_action.sleep)
+        error = state.outcome.exception() if state.outcome is not None else None
+        if on_retry is not None and error is not None and state.next_action is not None:
+            on_retry(error, state.next_action.sleep)
 
     retry = tenacity.Retrying(
         stop=tenacity.stop_after_attempt(max(1, attempts)),
@@ -175,7 +177,7 @@ def retrying(
         retry=tenacity.retry_if_exception(transient),
         before_sleep=before_sleep,
         reraise=True,
-        **({"sleep": sleep} if sleep is not None else {}),
+        sleep=sleep if sleep is not None else tenacity.nap.sleep,  # tenacity's own default
     )
     return retry(fn)
 

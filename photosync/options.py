@@ -132,7 +132,7 @@ class Option:
     # -- the config file ----------------------------------------------------------------------
     def fragment(self) -> dict:
         """The JSON schema of this option's value in a config entry."""
-        base: dict[str, Any] = {
+        schemas: dict[str, dict[str, Any]] = {
             "str": {"type": "string"},
             "path": {"type": "string", "minLength": 1},
             "bool": {"type": "boolean"},
@@ -141,7 +141,8 @@ class Option:
             "list": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
             "map": {"type": "object", "additionalProperties": {"type": "string"}},
             "choice": {"enum": list(self.choices)},
-        }[self.type]
+        }
+        base = schemas[self.type]
         out = {"description": self.help, **copy.deepcopy(base)}
         if self.type == "map" and self.keys:
             out["propertyNames"] = {"enum": list(self.keys)}

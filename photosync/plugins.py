@@ -5,23 +5,29 @@ used; other packages add types through an entry-point group."""
 from __future__ import annotations
 
 import importlib
+from typing import Generic, TypeVar
 
 from .errors import ConfigError
 
+T = TypeVar("T")
 
-class Registry:
+
+class Registry(Generic[T]):
+    """Types of ``T`` (a connector or a store base class) by name."""
+
     def __init__(self, kind: str, group: str, builtins: dict[str, str]):
         self.kind = kind  # "service" or "store", for messages
         self.group = group
         self._builtin = dict(builtins)
-        self._extra: dict[str, type] = {}
+        self._extra: dict[str, type[T]] = {}
         self._eps: list | None = None
 
-    def register(self, type_name: str, cls: type) -> None:
+    def register(self, type_name: str, cls: type[T]) -> None:
         """Make ``cls`` the type ``type_name`` in this process (a plug-in loaded by hand, a test);
         an installed package registers through the entry-point group instead."""
-        if getattr(cls, "type_name", type_name) != type_name:
-            raise ValueError(f"{cls.__name__}.type_name is {cls.type_name!r}, not {type_name!r}")
+        named = getattr(cls, "type_name", type_name)
+        if named != type_name:
+            raise ValueError(f"{cls.__name__}.type_name is {named!r}, not {type_name!r}")
         self._extra[type_name] = cls
 
     def unregister(self, type_name: str) -> None:
@@ -42,7 +48,7 @@ class Registry:
     def known_types(self) -> list[str]:
         return sorted(set(self._builtin) | set(self._extra) | {ep.name for ep in self._entry_points()})
 
-    def get(self, type_name: str) -> type:
+    def get(self, type_name: str) -> type[T]:
         if type_name in self._extra:
             return self._extra[type_name]
         if type_name in self._builtin:

@@ -90,7 +90,7 @@ def observed(photo: Photo) -> dict[str, tuple[str, str | None]]:
         shown = [i for i in insts if i.visibility and i.missing_since is None]
         if not shown:
             continue
-        level = max((i.visibility for i in shown), key=visibility_rank)  # type: ignore[arg-type]
+        level = max((i.visibility for i in shown if i.visibility), key=visibility_rank)
         audiences = [instance_audience(i) for i in shown]
         audience: str | None
         if level == "public":
@@ -100,7 +100,7 @@ def observed(photo: Photo) -> dict[str, tuple[str, str | None]]:
         else:
             audience = "private"
             for a in audiences:
-                audience = join(audience, a)  # type: ignore[arg-type]
+                audience = join(audience, a)  # type: ignore[arg-type]  # no a is None: the branch above
         out[service] = (level, audience)
     return dict(sorted(out.items()))
 

@@ -17,7 +17,6 @@ import orjson
 
 from .errors import InvalidRecord
 from .model import (
-    SCHEMA_VERSION,
     BlobCopy,
     CameraInfo,
     Conflict,
@@ -553,7 +552,7 @@ def photo_from_dict(d: dict) -> Photo:
 
 
 def migrate_photo(data: Any) -> Any:
-    """Bring an older photo record up to :data:`SCHEMA_VERSION` (none exist yet)."""
+    """Bring an older photo record up to :data:`photosync.model.SCHEMA_VERSION` (none exist yet)."""
     return data
 
 

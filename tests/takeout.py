@@ -380,7 +380,7 @@ class _Builder:
         expected_place = list(place) if place else None
         caption = rnd.choice(CAPTIONS) if rnd.random() < 0.35 else None
         people = sorted(rnd.sample(PEOPLE, rnd.randrange(0, 3))) if rnd.random() < 0.3 else []
-        kind, ext = "photo", "jpg"
+        kind = "photo"
         quirks = [quirk]
         size = self.image_size
         # -- the quirk decides the name, the bytes and the metadata
@@ -393,15 +393,15 @@ class _Builder:
         else:
             style = self._style(i)
             if quirk == "screenshot":
-                title, ext = f"Screenshot_{taken:%Y%m%d-%H%M%S}.png", "png"
+                title = f"Screenshot_{taken:%Y%m%d-%H%M%S}.png"
             elif quirk == "messenger":
                 title = f"IMG-{taken:%Y%m%d}-WA{rnd.randrange(10000):04d}.jpg"
             elif quirk == "video":
-                title, kind, ext = f"VID_{taken:%Y%m%d_%H%M%S}.mp4", "video", "mp4"
+                title, kind = f"VID_{taken:%Y%m%d_%H%M%S}.mp4", "video"
             elif quirk == "motion_pixel":
                 title = f"PXL_{taken:%Y%m%d_%H%M%S}{rnd.randrange(1000):03d}.MP.jpg"
             elif quirk == "no_extension":
-                title, ext = f"{taken:%d.%m.%y} - {rnd.randrange(1, 9)}", ""
+                title = f"{taken:%d.%m.%y} - {rnd.randrange(1, 9)}"
             elif quirk in ("dup_index", "edited_dup", "motion_iphone"):
                 title = f"IMG_{rnd.randrange(1000, 9999)}.JPG"
             else:

@@ -12,11 +12,15 @@ and handle ``--help`` themselves; the rules live in library/settings.py.
 from __future__ import annotations
 
 import textwrap
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import typer
 
 from .app import LibraryOption, app, with_library
+
+if TYPE_CHECKING:
+    from ..options import Option
+
 
 service_app = typer.Typer(help="Configure the services photosync scans (config/services.json).", no_args_is_help=True)
 store_app = typer.Typer(help="Configure blob stores for originals (config/user-preferences.json).", no_args_is_help=True)
@@ -181,7 +185,8 @@ def _auth(args: list[str], library: str | None) -> None:
         return next((w for w in words if w in lib.services), words[0] if words else "")
 
     if "--help" in args or "-h" in args:
-        options, what = (), "a service"
+        options: tuple[Option, ...] = ()
+        what = "a service"
         if words:
             try:
                 with Library.open(library or global_settings.library, write=False) as lib:

@@ -30,12 +30,12 @@ def thumbnail(path: Path, width: int = 48) -> list[str]:
     try:
         from PIL import Image, ImageOps
 
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im).convert("L")
+        with Image.open(path) as f:
+            im = ImageOps.exif_transpose(f).convert("L")
             height = max(1, round(im.height / im.width * width * 0.5))
-            im = im.resize((width, height))
-            px = im.load()
-            return ["".join(RAMP[px[x, y] * (len(RAMP) - 1) // 255] for x in range(width)) for y in range(height)]
+            px = im.resize((width, height)).tobytes()  # "L": one byte a pixel, row after row
+            return ["".join(RAMP[v * (len(RAMP) - 1) // 255] for v in px[y * width : (y + 1) * width])
+                    for y in range(height)]
     except Exception:  # a preview is a nicety: any failure means no picture
         return []
 

@@ -8,12 +8,16 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 
 from ..events import Problem
 from ..words import counted as count  # noqa: F401  (ui.count: one place for counted nouns)
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -40,6 +44,7 @@ class _RichTask:
         import time
 
         self.r = reporter
+        assert reporter.progress is not None, "a task's bar is added to the reporter's bars"
         self.progress = reporter.progress  # its own bars, even after the reporter starts new ones
         self.id = task_id
         self.has_bytes = has_bytes
@@ -50,7 +55,7 @@ class _RichTask:
     def advance(self, n: int = 1, nbytes: int = 0) -> None:
         with self.r.lock:
             self.nbytes += nbytes
-            fields = {}
+            fields: dict[str, Any] = {}  # the bar's own columns (bytes)
             if self.has_bytes:
                 import time
 
@@ -161,9 +166,9 @@ class RichReporter:
             self.plain_every = float(os.environ.get("PHOTOSYNC_PROGRESS_SECONDS", PLAIN_PROGRESS_SECONDS))
         except ValueError:
             self.plain_every = PLAIN_PROGRESS_SECONDS
-        self.progress = None
+        self.progress: Progress | None = None
 
-    def _ensure_progress(self):
+    def _ensure_progress(self) -> Progress:
         if self.progress is None:
             from rich.progress import (
                 BarColumn,

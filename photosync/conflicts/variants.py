@@ -385,18 +385,19 @@ def merge(a: Photo, b: Photo, *, now: str, how: str, policy: str | None,
     copies of bytes that stop being canonical are kept as superseded_blobs."""
     if shared_items(a, b):
         raise ValueError(f"{a.photo_id} and {b.photo_id} hold the same item; they are not merged")
+    kept: Photo  # the record that stays (keep names it when a person chose)
     if keep is not None and keep in (a.photo_id, b.photo_id):  # a person chose the original
-        keep, gone = (a, b) if keep == a.photo_id else (b, a)
+        kept, gone = (a, b) if keep == a.photo_id else (b, a)
     else:
-        keep, gone = merge_order(a, b)
-    top = canonical_face(keep)
-    photo = keep
+        kept, gone = merge_order(a, b)
+    top = canonical_face(kept)
+    photo = kept
     for inst in gone.all_instances():
         photo = with_instance(photo, inst)
     if top is not None:
         rated = []
         for inst in photo.all_instances():
-            if inst.content_hash == keep.content_hash:
+            if inst.content_hash == kept.content_hash:
                 rated.append(inst)
                 continue
             f = _face(inst)
@@ -412,11 +413,11 @@ def merge(a: Photo, b: Photo, *, now: str, how: str, policy: str | None,
         fill["tags"] = gone.metadata.tags
     if fill:
         photo = photo.replace(metadata=dataclasses.replace(md, **fill))
-    superseded = [*keep.superseded_blobs, *gone.superseded_blobs]
+    superseded = [*kept.superseded_blobs, *gone.superseded_blobs]
     superseded += [SupersededBlob(c.store, c.locator, c.size, c.verified_at, gone.content_hash, c.problem)
                    for c in gone.blobs.values()]
-    pair = {keep.photo_id, gone.photo_id}
-    conflicts = [c for c in (*keep.conflicts, *gone.conflicts)
+    pair = {kept.photo_id, gone.photo_id}
+    conflicts = [c for c in (*kept.conflicts, *gone.conflicts)
                  if not (c.type.endswith("_variant") and set(c.related_photos) & pair)]
     res = Resolution(
         conflict_id=conflict_id("quality", gone.photo_id),
@@ -424,14 +425,14 @@ def merge(a: Photo, b: Photo, *, now: str, how: str, policy: str | None,
         at=now,
         policy=policy,
         choice="merge",
-        value={"merged": gone.photo_id, "content_hash": gone.content_hash, "canonical": keep.canonical_source},
+        value={"merged": gone.photo_id, "content_hash": gone.content_hash, "canonical": kept.canonical_source},
     )
-    level, friends_audience = vis.merged(keep.visibility, gone.visibility)
+    level, friends_audience = vis.merged(kept.visibility, gone.visibility)
     photo = photo.replace(
         conflicts=tuple(dict((c.id, c) for c in conflicts).values()),
-        resolutions=(*keep.resolutions, *gone.resolutions, res),
+        resolutions=(*kept.resolutions, *gone.resolutions, res),
         superseded_blobs=tuple(superseded),
-        created_at=min(keep.created_at, gone.created_at),
+        created_at=min(kept.created_at, gone.created_at),
         processing_state="discovered",
         visibility=Visibility(level, photo.visibility.per_service, (), friends_audience),
     )

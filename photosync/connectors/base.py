@@ -8,6 +8,7 @@ it never silently does nothing.
 
 from __future__ import annotations
 
+import builtins
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -80,7 +81,8 @@ class ServiceItem:
 
     ref: ItemRef
     content_hash: str
-    size: int
+    #: None when the bytes were not read this time (a known hash: the record keeps its size)
+    size: int | None
     metadata: Metadata
     quality: str = "original"
     visibility: str | None = None
@@ -205,7 +207,7 @@ class Connector(Declares, ABC):
         a photo may be on the service although its search does not show it yet."""
         return {}
 
-    def complete_upload(self, photo: Photo, item_id: str, visibility: str) -> list[str]:
+    def complete_upload(self, photo: Photo, item_id: str, visibility: str) -> builtins.list[str]:  # list: the method
         """Redo what follows an upload (dates, albums...) for an item found uploaded
         but not recorded; returns what failed, as warnings."""
         return []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..plugins import Registry
 from .base import Connector, ConnectorContext
 
-REGISTRY = Registry("service", "photosync.connectors", {
+REGISTRY: Registry[Connector] = Registry("service", "photosync.connectors", {
     "local": "photosync.connectors.local:LocalConnector",
     "flickr": "photosync.connectors.flickr.connector:FlickrConnector",
 })

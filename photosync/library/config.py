@@ -63,15 +63,18 @@ def parse_services(text: bytes, where: str) -> tuple[dict[str, dict], list[Inval
 def _type_class(kind: str, type_name: str, where: str, field: str):
     from ..errors import ConfigError
 
+    from ..plugins import Registry
+
+    registry: Registry[Any]  # connector types or store types
     if kind == "service":
-        from ..connectors.registry import REGISTRY
+        from ..connectors.registry import REGISTRY as registry
     else:
-        from ..stores.registry import REGISTRY
-    if type_name not in REGISTRY.known_types():
-        known = ", ".join(REGISTRY.known_types())
+        from ..stores.registry import REGISTRY as registry
+    if type_name not in registry.known_types():
+        known = ", ".join(registry.known_types())
         raise InvalidRecord(where, f"unknown {kind} type '{type_name}' (known: {known})", field)
     try:
-        return REGISTRY.get(type_name)
+        return registry.get(type_name)
     except ConfigError as e:  # a plug-in that does not load
         raise InvalidRecord(where, str(e), field) from None
 

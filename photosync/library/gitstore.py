@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Mapping
 
 import pygit2
 from pygit2.enums import FileStatus
@@ -65,7 +65,7 @@ class _MemoryOdb(pygit2.OdbBackend):
     """Collects the objects of one commit in memory, so they can be written as
     one pack file by libgit2's PackBuilder instead of one file per object."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self.objects: dict = {}
 
@@ -128,7 +128,7 @@ class GitStore:
             return False
 
     def read_blob(self, oid: str) -> bytes:
-        return self.repo[oid].data
+        return self.repo[oid].peel(pygit2.Blob).data
 
     def head_blob_oid(self, path: str) -> str | None:
         tree = self.head_tree()
@@ -149,13 +149,13 @@ class GitStore:
             sub = tree[prefix]
         except KeyError:
             return
-        stack = [(prefix, self.repo[sub.id])]
+        stack = [(prefix, self.repo[sub.id].peel(pygit2.Tree))]
         while stack:
             base, t = stack.pop()
             for entry in t:
                 path = f"{base}/{entry.name}"
                 if entry.type_str == "tree":
-                    stack.append((path, self.repo[entry.id]))
+                    stack.append((path, self.repo[entry.id].peel(pygit2.Tree)))
                 elif entry.type_str == "blob":
                     yield path, str(entry.id)
 
@@ -164,6 +164,7 @@ class GitStore:
         (path, blob oid at HEAD or None when deleted)."""
         old_tree = self.repo[old_commit].peel(pygit2.Commit).tree
         new_tree = self.head_tree()
+        assert new_tree is not None, "HEAD is born: old_commit is one of its ancestors"
         out: list[tuple[str, str | None]] = []
         diff = old_tree.diff_to_tree(new_tree)
         for delta in diff.deltas:
@@ -265,7 +266,7 @@ class GitStore:
                 break
             parent = parent.parent
 
-    def commit(self, changes: dict[str, bytes | None], message: str, also_add: Iterable[str] = ()) -> str | None:
+    def commit(self, changes: Mapping[str, bytes | None], message: str, also_add: Iterable[str] = ()) -> str | None:
         """Write ``changes`` (path -> bytes, or None to delete) to the work tree and
         commit them.  ``also_add`` names files already written to the work tree
         (recovered changes) to include.  Returns the new commit id, or None when
@@ -307,6 +308,7 @@ class GitStore:
         # the work-tree files reach the disk before the ref says they are committed
         _sync_files([self.root / p for p in changes if changes[p] is not None])
         branch = self.repo.references["HEAD"].target if self.repo.head_is_unborn else self.repo.head.name
+        assert isinstance(branch, str), "an unborn HEAD is symbolic: its target is a branch name"
         now = None if self.repo.head_is_unborn else self.repo.head.target
         if now != parent:
             raise OSError(f"the branch moved while photosync was committing (a git command ran meanwhile: "

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Iterable, NamedTuple
+from typing import Iterable, NamedTuple, Sequence
 
 from ..model import Photo
 
@@ -218,7 +218,7 @@ class Index:
     def put_photo(self, photo: Photo, path: str, blob: str | None = None) -> None:
         self.put_photos([(photo, path, blob)])
 
-    def put_photos(self, entries: list[tuple[Photo, str, str | None]]) -> None:
+    def put_photos(self, entries: Sequence[tuple[Photo, str, str | None]]) -> None:
         """Index photos (replacing what was indexed for them).  ``blob`` is the
         git id of the file's bytes, known to be valid (reads of those exact
         bytes skip the schema check)."""
@@ -245,7 +245,10 @@ class Index:
 
         signed = _signed
 
-        hashes, items, copies, disc, looks, old, asks = [], [], [], [], [], [], []
+        hashes, items, copies, disc = [], [], [], []
+        looks: list[tuple] = []  # rows of each table, for executemany
+        old: list[tuple] = []
+        asks: list[tuple[str, str]] = []
         for p, _path, _blob in entries:
             pid = p.photo_id
             asks.extend((pid, key) for key, _c in questions(p))
@@ -338,7 +341,7 @@ class Index:
         pairs, capture times).  Near-flat or generated pictures can share one by
         the thousand; expanding such a key for each of them would make resolve
         quadratic."""
-        quarters = set()
+        quarters: set[tuple[int, int]] = set()
         for pos in range(4):
             rows = self.db.execute(
                 f"SELECT q{pos} FROM looks WHERE q{pos} IS NOT NULL GROUP BY q{pos} HAVING count(*) > ?", (cap,))
@@ -453,6 +456,7 @@ class Index:
         """Photos in any state that lack a good copy of one of their contents in
         one of ``stores``, and resolved ones (which may only need their state
         moved on): what replicate reads."""
+        args: tuple[object, ...]
         if self._all_whole(stores):
             q, args = "SELECT photo_id FROM photos WHERE state='resolved' ORDER BY taken_date, photo_id", ()
         else:

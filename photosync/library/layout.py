@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from pathlib import Path
 
 PHOTOS_DIR = "photos"
 CONFIG_DIR = "config"
@@ -79,7 +80,9 @@ def path_problem(rel: str | bytes, *, backslash: bool = False) -> str | None:
     (None when it is): it must be relative, with no empty, ``.`` or ``..``
     segment and no NUL (and, for store locators, no backslash: some stores and
     tools read it as a separator)."""
-    sep, nul, back = ("/", "\0", "\\") if isinstance(rel, str) else (b"/", b"\0", b"\\")
+    if isinstance(rel, bytes):  # the same rules byte for byte: latin-1 maps each byte to one character
+        rel = rel.decode("latin-1")
+    sep, nul, back = "/", "\0", "\\"
     if not rel:
         return "it is empty"
     if nul in rel:
@@ -89,17 +92,16 @@ def path_problem(rel: str | bytes, *, backslash: bool = False) -> str | None:
     if rel[:1] == sep:
         return "it is an absolute path"
     for seg in rel.split(sep):
-        if seg in ("..", b".."):
+        if seg == "..":
             return "it has a '..' segment"
-        if seg in (".", b".", "", b""):
+        if seg in (".", ""):
             return "it has an empty or '.' segment"
     return None
 
 
-def user_path(path: str, library_root) -> "Path":
+def user_path(path: str, library_root) -> Path:
     """A path from config or a flag: ~ expanded, relative paths taken from the library root."""
     import os
-    from pathlib import Path
 
     p = Path(os.path.expanduser(path))
     return p if p.is_absolute() else Path(library_root) / p

@@ -14,7 +14,7 @@ import os
 import re
 from collections import OrderedDict
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from .. import records
 from ..context import Context
@@ -38,6 +38,9 @@ from .layout import (
     photo_path,
     utc_now,
 )
+
+if TYPE_CHECKING:
+    from .lock import LibraryLock
 
 
 #: how many records read from disk are kept for a following stage() (not re-read)
@@ -129,7 +132,7 @@ class Library:
         self.ctx = ctx or Context.from_env()
         self.private_dir = root / ".git" / PRIVATE_DIR
         self._git = None
-        self._lock = None
+        self._lock: LibraryLock | None = None
         self.index: Index | None = None
         self._staged: dict[str, Photo] = {}
         self._staged_bytes: dict[str, tuple[str, bytes]] = {}

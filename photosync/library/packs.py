@@ -77,7 +77,8 @@ def _finish_pack(header: bytes, records: list[bytes] | None, entries: list[tuple
     for c in counts:
         total += c
         fanout.append(total)
-    small, large = [], []
+    small: list[int] = []
+    large: list[int] = []
     for _, _, off in entries:
         if off < 0x80000000:
             small.append(off)

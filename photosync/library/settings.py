@@ -14,13 +14,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from .. import credentials
 from ..errors import ConfigError, InvalidRecord, UsageError
 from ..options import Option, secret_options
 from . import config as cfg
 from .layout import PREFERENCES_FILE, SERVICES_FILE
+
+if TYPE_CHECKING:
+    from ..connectors.base import Connector
+    from ..stores.base import BlobStore
 
 NAME_HELP = "A short name: lower-case letters, digits, '.', '_' or '-'."
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
@@ -31,14 +35,14 @@ def check_name(name: str) -> None:
         raise UsageError(f"name {name!r}: {NAME_HELP}")
 
 
-def service_type(type_name: str):
+def service_type(type_name: str) -> type[Connector]:
     """The connector class of a service type (ConfigError naming the known ones)."""
     from ..connectors.registry import connector_class
 
     return connector_class(type_name)
 
 
-def store_type(type_name: str):
+def store_type(type_name: str) -> type[BlobStore]:
     from ..stores.registry import store_class
 
     return store_class(type_name)
@@ -146,7 +150,7 @@ class SignedIn:
     recorded: bool
 
 
-def sign_in_options(lib, name: str) -> tuple[type, tuple[Option, ...]]:
+def sign_in_options(lib, name: str) -> tuple[type[Connector], tuple[Option, ...]]:
     """The type of service ``name`` and the options ``auth`` takes for it (its secrets, then its sign-in's)."""
     conf = cfg.require_service(lib.services, name)
     cls = service_type(conf.get("type", ""))
@@ -285,7 +289,7 @@ def add_store(lib, name: str, type_name: str, values: dict[str, Any], primary: b
                       None if saved_at else cls.keys_hint(name, entry), saved_at)
 
 
-def store_keys(lib, name: str) -> tuple[type, list[Option]]:
+def store_keys(lib, name: str) -> tuple[type[BlobStore], list[Option]]:
     """The type of store ``name`` and the keys ``store login`` asks for (its secret options)."""
     stores = lib.preferences["blob_storage"]["stores"]
     if name not in stores:

@@ -46,7 +46,7 @@ def parse_exif_date(value, offset=None, subsec=None) -> datetime | None:
     if parts[0] < 1800 or parts[1] == 0 or parts[2] == 0:
         return None
     try:
-        dt = datetime(*parts)
+        dt = datetime(parts[0], parts[1], parts[2], parts[3], parts[4], parts[5])
     except ValueError:
         return None
     if subsec:

@@ -110,6 +110,7 @@ def _ingest_path(path, name: str) -> MediaFile:
                 raise outcome
             return outcome  # type: ignore[return-value]
         else:
+            assert not isinstance(outcome, str), "a hash is read only when confirming"
             candidate = outcome  # modified just before: counts when the next read agrees
             continue
         pause = next(pauses, None)
@@ -193,7 +194,8 @@ def _read_whole(f: BinaryIO, size: int, head: bytes) -> bytes:
     view[: len(head)] = head
     read = len(head)
     while read <= size:
-        n = f.readinto(view[read : read + CHUNK])
+        # typing's BinaryIO has no readinto; the files read here are io's buffered or raw files, which do
+        n = f.readinto(view[read : read + CHUNK])  # type: ignore[attr-defined]
         if not n:
             break
         read += n

@@ -289,7 +289,7 @@ def probe_image(data: "bytes | FileView", fmt: Format) -> MediaInfo:
     from .visual import read_signature
 
     seen: dict = {}
-    info = probe_bytes(data, fmt, seen)
+    info = probe_bytes(data, fmt, seen)  # type: ignore[arg-type]  # a FileView is bytes-like by duck typing
     if fmt.kind != "photo" or fmt.name in RAW_FORMATS or info.problem:
         return info
     if THUMBNAIL_SIGNATURES and seen.get("thumbnail"):

@@ -395,6 +395,7 @@ def fix_visibility(lib: Library, rows: list[VisibilityRow], plan: list[Narrowing
             else:
                 from ..model import visibility_rank
 
+                assert inst.visibility is not None  # the plan holds only copies shown to someone
                 narrower = visibility_rank(level) < visibility_rank(inst.visibility)
             if narrower:
                 result.narrowed += 1

@@ -274,6 +274,7 @@ class _ServiceRun:
         metadata = self.conn.renamed(ref, old.metadata) if old is not None else None
         if metadata is None:
             return False  # read it: a move is then found by its content
+        assert old is not None  # metadata is None when it is
         raw = ref.raw_name
         inst = dataclasses.replace(old, id=ref.id, metadata=metadata, last_sync=self.now, missing_since=None,
                                    raw_name_b64=base64.b64encode(raw).decode("ascii") if raw is not None else None)
@@ -352,7 +353,7 @@ class _ServiceRun:
             # kept for status to show, with no reader version: the next run reads it again
             self.cache_rows.append((ref.id, ref.fingerprint, None, str(outcome), None, None))
             return
-        item: ServiceItem = outcome  # type: ignore[assignment]
+        item: ServiceItem = outcome
         for w in item.warnings:
             report.warning(where, w)
         try:
@@ -473,6 +474,7 @@ class _ServiceRun:
         inst = dataclasses.replace(inst, metadata=md, quality=old.quality, visibility=inst.visibility or old.visibility)
         there = other.find_instance(self.name, inst.id) if other is not None else None
         if there is not None and there.missing_since is None:
+            assert other is not None  # there is one of its instances
             # moved over another file: that file's bytes are no longer there
             self._stage(vis.refresh(with_instance(other, dataclasses.replace(there, missing_since=self.now)),
                                   self.audiences))

@@ -124,6 +124,8 @@ def make_plan(lib: Library) -> UploadPlan:
                 # canonical friends as the service's friends_audience (default friends only)
                 level = vis.target_audience(vis.allowed_audience(
                     photo.visibility.canonical, photo.visibility.friends_audience, settings.get(target)), caps.audiences)
+            # cannot_take refused a photo no level fits; an audience list holds "private" (Flickr's does), within any
+            assert level is not None, f"{target}: no level or audience as narrow as {photo.visibility.canonical}"
             size = next((i.size for i in photo.all_instances()
                          if i.content_hash == photo.content_hash and i.size is not None), None)
             plan.actions.append(UploadAction(pid, photo.label, target, level, size))

@@ -411,7 +411,7 @@ class _Run:
         return merged
 
     # -- asking a person ------------------------------------------------------------------
-    def _ask(self, photo: Photo) -> Photo | None:
+    def _ask(self, photo: Photo) -> Photo:
         lib, result = self.lib, self.result
         for conflict in list(photo.open_conflicts):
             other = None

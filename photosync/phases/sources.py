@@ -10,11 +10,12 @@ the destination's.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import os
 import tempfile
 from pathlib import Path
-from typing import IO, Callable, Iterator, NamedTuple
+from typing import IO, BinaryIO, Callable, Iterator, NamedTuple
 
 from ..errors import PhotosyncError, SourceError, StoreError, VerificationError
 from ..library.library import Library
@@ -94,9 +95,9 @@ class Sources:
             copies = [(b.store, b.locator) for b in photo.superseded_blobs if b.content_hash == h and b.problem is None]
         for name, locator in copies:
             if name in self.stores and name not in self.disabled:
-                yield Source(f"store {name}", (lambda s=self.stores[name], loc=locator: s.open(loc)), store=name)
+                yield Source(f"store {name}", functools.partial(self.stores[name].open, locator), store=name)
 
-    def spool(self, photo: Photo, *, skip_service: str | None = None, purpose: str = "") -> IO[bytes]:
+    def spool(self, photo: Photo, *, skip_service: str | None = None, purpose: str = "") -> BinaryIO:
         """The original, from the first source that gives the photo's bytes, in a temporary
         file (rewound; closing removes it); a source on ``skip_service`` is not read.
         SourceError names every source tried when none does (``purpose`` completes the
@@ -112,7 +113,7 @@ class Sources:
         raise SourceError(f"no readable copy of the original{purpose} (" + ("; ".join(tried) or "none known") + ")")
 
 
-def verified_spool(opener: Callable[[], IO[bytes]], content_hash: str) -> IO[bytes]:
+def verified_spool(opener: Callable[[], IO[bytes]], content_hash: str) -> BinaryIO:
     """The bytes ``opener`` gives, copied into a temporary file while they are hashed
     (rewound), or VerificationError when they are not ``content_hash``'s: a file changed
     since discover is never used under the photo's name."""

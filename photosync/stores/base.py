@@ -7,6 +7,7 @@ make without downloading.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -131,7 +132,7 @@ class BlobStore(Declares, ABC):
         of photosync left them (a longer search: audit --blobs)."""
         return TempCleanup()
 
-    def preload(self, locators: list[str]) -> None:
+    def preload(self, locators: builtins.list[str]) -> None:  # list: the method
         """A hint before many puts: a store may learn in a few requests which of
         these blobs exist (and then skip asking one by one)."""
 

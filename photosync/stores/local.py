@@ -34,7 +34,7 @@ from typing import BinaryIO, Iterator
 from ..errors import ConfigError, SourceError, StoreError, UnsafeLocator, VerificationError
 from ..library.layout import path_problem, user_path
 from ..options import Option
-from .base import BlobKey, BlobStore, StoredBlob, TempCleanup
+from .base import BlobKey, BlobStore, StoreContext, StoredBlob, TempCleanup
 
 CHUNK = 1024 * 1024
 TMP_DIR = ".tmp"
@@ -144,7 +144,7 @@ class LocalStore(BlobStore):
                choices=("readback", "stream"), default="stream", advanced=True),
     )
 
-    def __init__(self, name, config, env):
+    def __init__(self, name: str, config: dict, env: StoreContext) -> None:
         super().__init__(name, config, env)
         path = config.get("path")
         if not path:
@@ -279,11 +279,13 @@ class LocalStore(BlobStore):
             self._unsynced_files[path] = digest
             self._unsynced_dirs.add(path.parent)
 
-    def _open_root(self) -> None:
+    def _open_root(self) -> int:
+        """The store folder's descriptor, opened once."""
         if self._root_fd is None:
             with self._unsynced_lock:
                 if self._root_fd is None:
                     self._root_fd = os.open(self.root, os.O_RDONLY)
+        return self._root_fd
 
     def __del__(self):
         if getattr(self, "_root_fd", None) is not None:
@@ -317,11 +319,11 @@ class LocalStore(BlobStore):
             self._syncfs = _syncfs_flushes(self.root)
         if not self._syncfs:
             return False
-        self._open_root()
-        dev = os.fstat(self._root_fd).st_dev
+        root_fd = self._open_root()
+        dev = os.fstat(root_fd).st_dev
         if any(os.stat(folder).st_dev != dev for folder in dirs):  # a folder mounted inside the store
             return False
-        if _libc_syncfs(self._root_fd) != 0:
+        if _libc_syncfs(root_fd) != 0:
             err = ctypes.get_errno()
             raise OSError(err, os.strerror(err), str(self.root))
         return True
@@ -356,7 +358,7 @@ class LocalStore(BlobStore):
         if not self.root.is_dir():
             return TempCleanup()
         if thorough:
-            found = []
+            found: list[str] = []
             for dirpath, _dirnames, filenames in os.walk(self.root):
                 found.extend(os.path.join(dirpath, fn) for fn in filenames
                              if fn.startswith(".tmp-") and fn.endswith(".part"))

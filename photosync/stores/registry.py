@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..plugins import Registry
 from .base import BlobStore, StoreContext
 
-REGISTRY = Registry("store", "photosync.stores", {
+REGISTRY: Registry[BlobStore] = Registry("store", "photosync.stores", {
     "local": "photosync.stores.local:LocalStore",
     "s3": "photosync.stores.s3:S3Store",
     "b2": "photosync.stores.s3:B2Store",

@@ -52,6 +52,7 @@ Credentials are B2 application keys (key id + application key).
 from __future__ import annotations
 
 import base64
+import builtins
 import hashlib
 import io
 import re
@@ -62,7 +63,7 @@ from .. import credentials
 from ..errors import ConfigError, SourceError, StoreError, UnsafeLocator, VerificationError
 from ..library.layout import path_problem
 from ..options import Option
-from .base import BlobKey, BlobStore, Check, StoredBlob, TempCleanup
+from .base import BlobKey, BlobStore, Check, StoreContext, StoredBlob, TempCleanup
 
 MiB = 1024 * 1024
 DEFAULT_MULTIPART_THRESHOLD = 64 * MiB
@@ -124,7 +125,7 @@ class S3Store(BlobStore):
     #: which S3 checks on arrival and keeps, and a HEAD asks for it back (ChecksumMode=ENABLED)
     flexible_checksums = True
 
-    def __init__(self, name, config, env):
+    def __init__(self, name: str, config: dict, env: StoreContext) -> None:
         super().__init__(name, config, env)
         self.bucket = config.get("bucket")
         if not self.bucket:
@@ -279,7 +280,7 @@ class S3Store(BlobStore):
             if str(e.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey"):
                 raise StoreError(f"{self.uri(locator)} is missing") from None
             raise self._explain(e) from None
-        return _Body(body, self)
+        return _Body(body, self)  # type: ignore[return-value]  # _Body is a read-only file by duck typing
 
     def list(self) -> Iterator[tuple[str, int]]:
         paginator = self.client.get_paginator("list_objects_v2")
@@ -320,7 +321,7 @@ class S3Store(BlobStore):
             raise self._explain(e) from None
         return TempCleanup(removed, removed_bytes, kept)
 
-    def preload(self, locators: list[str]) -> None:
+    def preload(self, locators: builtins.list[str]) -> None:  # list: the method
         """Before many uploads, one listing (1,000 names a request) replaces a
         HEAD per object: a name not listed is not there."""
         if len(locators) >= PRELOAD_AT:
@@ -464,6 +465,7 @@ class S3Store(BlobStore):
         parts, md5s, n = [], [], 0
         seekable = _rewind(stream)  # a file: parts are sent as sections of it, never held in memory
         pending = b"" if seekable else first
+        body: _Section | bytes  # a section of the file, or the bytes read from a stream
         try:
             number = 1
             while True:

@@ -39,6 +39,7 @@ import stat
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -593,7 +594,7 @@ class FolderCase(ConnectorCase):
         super().__init__(tmp)
         self.folder = self.tmp / "folder"
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._unreadables: dict[Path, tuple[int, object]] = {}
+        self._unreadables: dict[Path, tuple[int, Callable[[], object]]] = {}
 
     def config(self) -> dict:
         return {"type": "local", "path": str(self.folder)}

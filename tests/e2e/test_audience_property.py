@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import io
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings

@@ -132,8 +132,8 @@ def test_family_only_stays_family_only_and_its_widening_is_found_and_undone(tmp_
 def test_uploads_send_family_only_as_family_only_and_friends_as_friends_only(tmp_path, cli, fakes):
     source, target = fakes(), fakes("87654321@N00")
     fam = add(source, tmp_path, 1, title="fam", is_family=1)
-    fr = add(source, tmp_path, 2, title="fr", is_friend=1)
-    both = add(source, tmp_path, 3, title="both", is_friend=1, is_family=1)
+    add(source, tmp_path, 2, title="fr", is_friend=1)
+    add(source, tmp_path, 3, title="both", is_friend=1, is_family=1)
     private = add(source, tmp_path, 4, title="private")
     lib = new_library(tmp_path, cli)
     connect(lib, source)

@@ -191,7 +191,7 @@ def test_audit_removes_and_counts_what_killed_writers_left(tmp_path, cli):
         "old": lib / "blobs/2020/01/.tmp-k2j3h4g5.part",  # an older photosync's, hours old
         "elsewhere": lib / "blobs/.tmp/.tmp-77@other-host.12345678-zxcv0987.part",  # maybe at work
     }
-    for name, path in left.items():
+    for path in left.values():
         path.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(path.parent, 0o755)
         path.write_bytes(b"\0" * 1_500_000)

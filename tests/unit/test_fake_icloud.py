@@ -155,12 +155,12 @@ def test_advanced_data_protection_and_web_access(fake, tmp_path):
     api = signed_in(fake, tmp_path)
     fake.set_adp(True, web_access=False)
     with pytest.raises(PyiCloudAPIResponseException, match="Unable to request PCS access"):
-        api.photos
+        _ = api.photos  # the property does the request
     # web access off without ADP: CloudKit refuses with ACCESS_DENIED
     fake.set_adp(False, web_access=False)
     api2 = connect(fake, tmp_path)
     with pytest.raises(PyiCloudServiceUnavailable) as err:
-        api2.photos
+        _ = api2.photos
     cause = err.value.__cause__
     assert cause.code == 403 and "ACCESS_DENIED" in str(cause)
     # ADP with web access and this browser approved on a device: PCS cookies, then photos

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import struct
 from datetime import datetime, timedelta, timezone
@@ -229,7 +230,7 @@ def test_large_files_are_hashed_in_chunks_and_probed_from_the_file(tmp_path):
     tiff = tmp_path / "scan.tif"
     Image.effect_noise((2900, 2900), 60).convert("RGB").save(tiff)
     for p in (jpeg, tiff):
-        mf, peak = _peak_python_memory(lambda: read_media(p, p.name))
+        mf, peak = _peak_python_memory(functools.partial(read_media, p, p.name))
         assert peak < 8 << 20, f"{p.name}: {peak >> 20} MB held while reading a {p.stat().st_size >> 20} MB file"
         assert mf.content_hash == "sha256:" + hashlib.sha256(p.read_bytes()).hexdigest()
         assert mf.info.look is not None and mf.info.problem is None

@@ -3,7 +3,6 @@ credentials split built from one list per type, for every built-in type."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 

@@ -60,7 +60,7 @@ def transient(e: BaseException) -> bool:
         if e.code is not None:
             return e.code in TRANSIENT_CODES
         m = RETRY_HTTP.search(str(e))
-        return bool(m) and (m.group(1) == "429" or m.group(1).startswith("5"))
+        return m is not None and (m.group(1) == "429" or m.group(1).startswith("5"))
     if isinstance(e, ValueError):  # not JSON: an outage page, a proxy
         return True
     return isinstance(e, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError))

@@ -8,6 +8,8 @@ default) changes this file alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
+
 from ... import credentials
 from ...errors import AuthError
 from ...options import Option
@@ -68,7 +70,7 @@ class FlickrConfig:
     """The config half of the Flickr connector class (a mixin of FlickrConnector):
     its declared options (photosync.options) and the secrets it runs with."""
 
-    options = (
+    options: ClassVar[tuple[Option, ...] | None] = (
         Option("api_key", "The app's API key, from https://www.flickr.com/services/apps/create/.", secret=True,
                required=True),
         Option("api_secret", "The app's API secret (from the same page).", secret=True, required=True),
@@ -82,7 +84,7 @@ class FlickrConfig:
         endpoints_option(tuple(DEFAULT_ENDPOINTS),
                          "Flickr's URLs (photo_host: the scheme://host of photo and video files)"),
     )
-    login_options = (
+    login_options: ClassVar[tuple[Option, ...] | None] = (
         Option("perms", "Access to ask for: read, write or delete (default: write when the service takes "
                         "uploads, else read).", "choice", choices=("read", "write", "delete")),
     )

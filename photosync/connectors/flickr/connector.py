@@ -9,6 +9,7 @@ Reading an item is shared with every connector: ``net.download`` to a temporary 
 
 from __future__ import annotations
 
+import builtins
 import json
 from typing import BinaryIO
 
@@ -54,7 +55,7 @@ class FlickrConnector(FlickrConfig, Connector):
     def call(self, method: str, _attempts: int | None = None, **params):
         return self.client.call(method, _attempts, **params)
 
-    def login(self, ask, perms: str | None = None) -> str:
+    def login(self, ask, perms: str | None = None) -> str:  # type: ignore[override]  # its login_options only
         who = self.client.login(ask, perms)
         self.config = self.client.config  # without the account it had: a new sign-in may change it
         self.account = self.client.account
@@ -99,7 +100,7 @@ class FlickrConnector(FlickrConfig, Connector):
         return ServiceItem(
             ref=ref,
             content_hash=content_hash,
-            size=size,  # type: ignore[arg-type]  (None: unchanged, kept from the record)
+            size=size,  # None: unchanged, kept from the record
             metadata=metadata_of(entry, info, self.tags.of(entry), file_dims),
             quality=quality or "original",
             visibility=level,
@@ -140,7 +141,7 @@ class FlickrConnector(FlickrConfig, Connector):
                       attempted: dict[str, float] | None = None) -> dict[str, tuple[str, str | None]]:
         return self.uploader.find_uploaded(content_hashes, attempted)
 
-    def complete_upload(self, photo: Photo, item_id: str, visibility: str) -> list[str]:
+    def complete_upload(self, photo: Photo, item_id: str, visibility: str) -> builtins.list[str]:  # list: the method
         return self.uploader.complete_upload(photo, item_id, visibility)
 
     def uploaded_metadata(self, photo: Photo, visibility: str) -> Metadata:

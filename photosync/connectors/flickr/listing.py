@@ -181,7 +181,7 @@ class Albums:
                     left |= set(old.get("members", []))
         self._state = fresh
         out: dict[str, list[str]] = {}
-        for sid, s in fresh.items():
+        for s in fresh.values():
             for pid in s["members"]:
                 out.setdefault(pid, []).append(s["title"])
         joined_ids = {str(m["id"]) for m in joined}

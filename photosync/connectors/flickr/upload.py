@@ -23,10 +23,11 @@ Facts this relies on (flickr.com/services/api, ../shared/SERVICES.md):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import threading
 import time
-from typing import BinaryIO
+from typing import BinaryIO, Callable
 
 from ... import privacy as vis
 from ...errors import PhotosyncError, SourceError
@@ -154,7 +155,7 @@ class Uploader:
         return ServiceItem(
             ref=ItemRef(new_id, ""),
             content_hash=sent_hash,
-            size=sent_size,  # type: ignore[arg-type]
+            size=sent_size,
             metadata=self.uploaded_metadata(photo, audience),
             # a copy without its location is not the original file (its pixels are)
             quality="original" if sent_hash == photo.content_hash else "high",
@@ -309,24 +310,26 @@ class Uploader:
         md = photo.metadata
         audience = visibility if visibility in FLAGS else "private"
         warnings = []
-        steps = []
-        if md.taken_date:
+        steps: list[tuple[str, Callable[[], object]]] = []
+        taken, where = md.taken_date, md.location
+        if taken:
             steps.append(("date taken", lambda: call(
-                "flickr.photos.setDates", photo_id=item_id, date_taken=md.taken_date[:19].replace("T", " "),
+                "flickr.photos.setDates", photo_id=item_id, date_taken=taken[:19].replace("T", " "),
                 date_taken_granularity=str(GRANULARITY_CODE.get(md.taken_date_granularity, 0)))))
         located = []
-        if self.sends_location(photo, audience):
+        if where is not None and self.sends_location(photo, audience):
             steps.append(("location", lambda: located.append(call(
-                "flickr.photos.geo.setLocation", photo_id=item_id, lat=str(md.location.lat),
-                lon=str(md.location.lng)))))
+                "flickr.photos.geo.setLocation", photo_id=item_id, lat=str(where.lat),
+                lon=str(where.lng)))))
             # a location set through the API (or imported from the file's EXIF) takes the account's
             # default geo permissions (flickr.photos.geo.setLocation: "Before users may assign location
             # data to a photo they must define who, by default, may view that information"), public on
             # many accounts: the photo's own audience is set instead
             steps.append(("location's permissions", lambda: located and call(
-                "flickr.photos.geo.setPerms", photo_id=item_id, **geo_flags_for(audience))))
+                "flickr.photos.geo.setPerms", photo_id=item_id,
+                **geo_flags_for(audience))))  # type: ignore[arg-type]  # four flag names, never _attempts
         for album in md.albums:
-            steps.append((f"album {album!r}", lambda album=album: self.add_to_album(album, item_id)))
+            steps.append((f"album {album!r}", functools.partial(self.add_to_album, album, item_id)))
         for what, step in steps:
             try:
                 step()
