@@ -171,22 +171,24 @@ def resolve(
 class NothingToResolve:
     """Whether a photo discover has just found has nothing for resolve to do, so discover can
     record it ``resolved`` in its one write (issue 13: one record write per new photo, not one
-    per phase).  It is exactly resolve's examination of a lone photo, done early: no conflict
-    recorded or detected, the single-record policies change nothing, and no other picture looks
-    like it — neither in the index (the same candidate search as resolve's, crowded keys
-    included) nor among the photos this run recorded since its last commit (the index learns of
-    them only then), compared on any shared lookup key, a wider net than resolve's.  A photo
-    that fails any test stays ``discovered`` and resolve examines it as before; a photo recorded
-    resolved here that a later photo turns out to look like is found by that later photo's
-    examination, as when the two arrive in two runs."""
+    per phase).  It is resolve's examination of a lone photo, done early: no conflict recorded
+    or detected, the single-record policies change nothing, and no picture that could be a
+    variant of it — neither in the index (the same candidate search as resolve's, crowded keys
+    included) nor among the photos this run recorded since its last commit, which the index
+    learns of only then (the same test in memory: a shared quarter within MAX_HAMMING bits or
+    the same capture second, a camera not known to differ, and ``variants.could_match``; no key
+    counts as crowded there, the wider net).  A photo that fails any test stays ``discovered``
+    and resolve examines it as before; a photo recorded resolved here that a later photo turns
+    out to look like is found by that later photo's examination, as when the two arrive in two
+    runs, and goes back to ``discovered`` if that makes a question."""
 
     def __init__(self, lib: Library):
         self.lib = lib
         self.targets = upload_targets(lib)
         self._family: Family | None = None
-        #: lookup keys of the photos recorded since the last commit (not in the index yet)
-        self._quarters: set[tuple[int, int]] = set()
-        self._times: set[str] = set()
+        #: pictures of the photos recorded since the last commit (not in the index yet), by
+        #: lookup key: (position, quarter) or capture second -> [(key, face)]
+        self._pending: dict[object, list[tuple]] = {}
 
     def _candidates(self) -> Family:
         if self._family is None:
@@ -195,28 +197,48 @@ class NothingToResolve:
             self._family = Family(lambda _pid: None, index.look_alikes, index.crowded_looks(CROWDED))
         return self._family
 
+    def _pending_alike(self, key, face) -> bool:
+        """A picture recorded since the last commit that the index would give as a candidate."""
+        seen: set[int] = set()
+        slots = [(i, q) for i, q in enumerate(key.quarters) if q is not None]
+        for slot in [*slots, *([key.taken] if key.taken is not None else [])]:
+            for other, other_face in self._pending.get(slot, ()):
+                if id(other) in seen:
+                    continue
+                seen.add(id(other))
+                if key.camera is not None and other.camera is not None and key.camera != other.camera:
+                    continue
+                near = any(other.quarters[i] == q for i, q in slots) and \
+                    ((key.dhash ^ other.dhash) & 0xFFFFFFFFFFFFFFFF).bit_count() <= variants.MAX_HAMMING
+                if not (near or (key.taken is not None and key.taken == other.taken)):
+                    continue
+                if face is None or other_face is None or variants.could_match(face, other_face.look, other.taken):
+                    return True
+        return False
+
     def __call__(self, photo: Photo) -> bool:
         keys = variants.lookup_keys(photo)
+        faces = {f.content_hash: f for f in variants.faces(photo)}
         try:
             if photo.processing_state != "discovered" or photo.conflicts or detect(photo, self.targets):
                 return False
             if POLICIES["most_restrictive_visibility"](POLICIES["missing_metadata"](photo)) != photo:
                 return False
-            for key in keys:
-                if key.taken in self._times or any((i, q) in self._quarters
-                                                   for i, q in enumerate(key.quarters) if q is not None):
-                    return False
+            if any(self._pending_alike(key, faces.get(key.content_hash)) for key in keys):
+                return False
             return not (keys and self._candidates().look_alikes(photo))
         finally:
             for key in keys:
-                self._quarters.update((i, q) for i, q in enumerate(key.quarters) if q is not None)
+                entry = (key, faces.get(key.content_hash))
+                for i, q in enumerate(key.quarters):
+                    if q is not None:
+                        self._pending.setdefault((i, q), []).append(entry)
                 if key.taken is not None:
-                    self._times.add(key.taken)
+                    self._pending.setdefault(key.taken, []).append(entry)
 
     def committed(self) -> None:
         """The index now holds what was recorded: its search covers those photos."""
-        self._quarters.clear()
-        self._times.clear()
+        self._pending.clear()
         if self._family is not None:
             self._family.forget_candidates()
 
