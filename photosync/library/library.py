@@ -139,8 +139,12 @@ class Library:
         self._staged_hashes: dict[str, str] = {}
         #: for each staged photo: the record as it is on disk (None when new) and its path
         self._originals: dict[str, tuple[Photo | None, str | None]] = {}
-        #: the last records read from disk (bounded: memory must not grow with the library)
+        #: the last records read from disk or committed (bounded: memory must not grow with the library)
         self._recent: "OrderedDict[str, tuple[Photo, str]]" = OrderedDict()
+        #: how many records ``_recent`` keeps (a phase that reads a record again a batch later raises it)
+        self.recent_reads = RECENT_READS
+        #: records read from the work tree and parsed in this run (what the recent-reads cache saves)
+        self.record_reads = 0
         self._staged_config: dict[str, bytes] = {}
         #: photo records merged into another record: their files go in the next commit
         self._removed: dict[str, str] = {}
@@ -631,10 +635,14 @@ class Library:
             self._recent.move_to_end(photo_id)
             return hit[0]
         photo, path = self._read_photo(photo_id)
-        self._recent[photo_id] = (photo, path)
-        if len(self._recent) > RECENT_READS:
-            self._recent.popitem(last=False)
+        self._remember(photo_id, photo, path)
         return photo
+
+    def _remember(self, photo_id: str, photo: Photo, path: str) -> None:
+        self._recent[photo_id] = (photo, path)
+        self._recent.move_to_end(photo_id)
+        while len(self._recent) > self.recent_reads:
+            self._recent.popitem(last=False)
 
     def _read_photo(self, photo_id: str) -> tuple[Photo, str]:
         """The photo's file as it is in the work tree (not cached: memory stays
@@ -646,6 +654,7 @@ class Library:
             if invalid:
                 raise InvalidRecord(invalid[0], "photo file is invalid; fix it first")
             raise KeyError(photo_id)
+        self.record_reads += 1
         try:
             data = (self.root / path).read_bytes()
         except FileNotFoundError:
@@ -755,7 +764,11 @@ class Library:
 
         oid = self._commit_files(changes, message, index_updates=update)
         self._originals.clear()
-        self._recent.clear()
+        # the records just committed are what their files now hold: a phase that changes one
+        # again in its next batch (replicate: a photo's copy in a second store) need not read
+        # it back; the other recent reads are unchanged by this commit
+        for photo, path, _blob in written:
+            self._remember(photo.photo_id, photo, path)
         self._staged.clear()
         self._staged_bytes.clear()
         self._staged_hashes.clear()
