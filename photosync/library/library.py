@@ -648,19 +648,20 @@ class Library:
         """The photo's file as it is in the work tree (not cached: memory stays
         bounded by the commit batch, whatever the size of the library)."""
         assert self.index is not None
-        path = self.index.photo_path(photo_id)
-        if path is None:
+        row = self.index.path_and_blob(photo_id)
+        if row is None:
             invalid = [p for p, _ in self.index.invalid_files() if photo_id_from_path(p) == photo_id]
             if invalid:
                 raise InvalidRecord(invalid[0], "photo file is invalid; fix it first")
             raise KeyError(photo_id)
+        path, known = row
         self.record_reads += 1
         try:
             data = (self.root / path).read_bytes()
         except FileNotFoundError:
             raise InvalidRecord(path, "photo file is missing from the work tree; restore it with git checkout") from None
         # bytes already checked against the schema (when written or indexed) are not checked again
-        trusted = self.index.known_blob(photo_id) == git_blob_id(data)
+        trusted = known == git_blob_id(data)
         return records.photo_from_bytes(data, path, validated=trusted), path
 
     def find_photo(self, name: str) -> str:
@@ -747,8 +748,12 @@ class Library:
         for path in removed.values():
             changes[path] = None
         written: list[tuple[Photo, str, str]] = []
+        same_looks: set[str] = set()  # photos whose pictures this change left as they were
         for pid, photo in self._staged.items():
-            _original, old_path = self._originals.get(pid, (None, None))
+            original, old_path = self._originals.get(pid, (None, None))
+            if (original is not None and original.content_hash == photo.content_hash
+                    and original.canonical_source == photo.canonical_source and original.instances == photo.instances):
+                same_looks.add(pid)
             path, data = self._staged_bytes[pid]
             changes[path] = data
             if old_path and old_path != path:
@@ -758,7 +763,7 @@ class Library:
         def update(index: Index) -> None:
             for pid in removed:
                 index.remove_photo(pid)
-            index.put_photos(written)
+            index.put_photos(written, same_looks)
             if index_updates:
                 index_updates(index)
 
