@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Iterable, NamedTuple, Sequence
+from typing import Collection, Iterable, Iterator, NamedTuple, Sequence
 
 from ..model import Photo
 
-INDEX_VERSION = "11"  # 10: copies.whole; 11: looks keeps the whole dHash and every picture; questions
+INDEX_VERSION = "12"  # 10: copies.whole; 11: looks keeps the whole dHash and every picture; questions;
+# 12: photos.format, items.size/format/filename (replicate plans from the index, reading no record)
 CACHE_VERSION = "1"
 
 _SCHEMA = """
@@ -35,7 +36,8 @@ CREATE TABLE IF NOT EXISTS photos(
     open_conflicts INTEGER NOT NULL,
     conflicts INTEGER NOT NULL,
     good_copies INTEGER NOT NULL,
-    blob TEXT
+    blob TEXT,
+    format TEXT
 );
 CREATE INDEX IF NOT EXISTS photos_state ON photos(state);
 CREATE TABLE IF NOT EXISTS hashes(content_hash TEXT NOT NULL, photo_id TEXT NOT NULL,
@@ -44,6 +46,7 @@ CREATE INDEX IF NOT EXISTS hashes_photo ON hashes(photo_id);
 CREATE TABLE IF NOT EXISTS items(
     service TEXT NOT NULL, item_id TEXT NOT NULL, photo_id TEXT NOT NULL,
     content_hash TEXT NOT NULL, missing INTEGER NOT NULL,
+    size INTEGER, format TEXT, filename TEXT,
     PRIMARY KEY(service, item_id, photo_id));
 CREATE INDEX IF NOT EXISTS items_photo ON items(photo_id);
 CREATE INDEX IF NOT EXISTS items_service ON items(service, photo_id, missing);
@@ -103,6 +106,25 @@ class ScanRow(NamedTuple):
     content_hash: str | None
     #: the reader version of a verdict without a hash
     reader: str | None
+
+
+class CopyNeeds(NamedTuple):
+    """A photo as replicate's plan sees it in the index (Index.copy_needs)."""
+
+    photo_id: str
+    content_hash: str
+    state: str
+    taken_date: str | None
+    filename: str | None
+    format: str | None
+    #: every content hash the photo holds (its own and its instances')
+    hashes: list[str]
+    #: (content hash, size, format, filename, item id, service, missing) of each instance
+    items: list[tuple]
+    #: (store, good) of each copy of the canonical content
+    copies: list[tuple[str, bool]]
+    #: (store, content hash, good) of each copy of another content (superseded_blobs)
+    old_copies: list[tuple[str, str, bool]]
 
 
 def _kept(p: Photo) -> tuple[int, set[str]]:
@@ -218,22 +240,30 @@ class Index:
     def put_photo(self, photo: Photo, path: str, blob: str | None = None) -> None:
         self.put_photos([(photo, path, blob)])
 
-    def put_photos(self, entries: Sequence[tuple[Photo, str, str | None]]) -> None:
+    def put_photos(self, entries: Sequence[tuple[Photo, str, str | None]], same_looks: Collection[str] = ()) -> None:
         """Index photos (replacing what was indexed for them).  ``blob`` is the
         git id of the file's bytes, known to be valid (reads of those exact
-        bytes skip the schema check)."""
+        bytes skip the schema check).  ``same_looks``: photos whose pictures
+        (instances, content, canonical source) did not change since they were
+        indexed: their rows of ``looks`` are kept, not derived again (half of
+        this method's time when replicate records copies)."""
         if not entries:
             return
         ids = [(p.photo_id,) for p, _, _ in entries]
         for table in _PER_PHOTO:
+            if table == "looks" and same_looks:
+                self.db.executemany("DELETE FROM looks WHERE photo_id=?",
+                                    [i for i in ids if i[0] not in same_looks])
+                continue
             self.db.executemany(f"DELETE FROM {table} WHERE photo_id=?", ids)
         kept = {p.photo_id: _kept(p) for p, _, _ in entries}
         self.db.executemany(
-            "INSERT INTO photos VALUES(?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO photos VALUES(?,?,?,?,?,?,?,?,?,?,?)",
             [
                 (
                     p.photo_id, path, p.content_hash, p.processing_state, p.metadata.taken_date,
                     p.metadata.filename, len(p.open_conflicts), len(p.conflicts), kept[p.photo_id][0], blob,
+                    p.metadata.format,
                 )
                 for p, path, blob in entries
             ],
@@ -252,21 +282,23 @@ class Index:
         for p, _path, _blob in entries:
             pid = p.photo_id
             asks.extend((pid, key) for key, _c in questions(p))
-            looks.extend((pid, *k.quarters, k.taken, signed(k.dhash), int(k.informative), k.camera, k.content_hash,
-                          k.look) for k in lookup_keys(p, every_picture=True))
+            if pid not in same_looks:
+                looks.extend((pid, *k.quarters, k.taken, signed(k.dhash), int(k.informative), k.camera,
+                              k.content_hash, k.look) for k in lookup_keys(p, every_picture=True))
             old.extend((pid, b.store, b.locator, b.content_hash, b.size, int(b.problem is None))
                        for b in p.superseded_blobs)
             for h in {p.content_hash} | {i.content_hash for i in p.all_instances()}:
                 hashes.append((h, pid))
             for i in p.all_instances():
-                items.append((i.service, i.id, pid, i.content_hash, int(i.missing_since is not None)))
+                items.append((i.service, i.id, pid, i.content_hash, int(i.missing_since is not None),
+                              i.size, i.metadata.format, i.metadata.filename))
             whole = kept[pid][1]  # the store holds every content of the photo, not only the original
             for c in p.blobs.values():
                 copies.append((pid, c.store, int(c.good), c.size, c.locator, int(c.store in whole)))
             for d in p.visibility.discrepancies:
                 disc.append((pid, d.service, d.current, d.canonical, int(d.wider)))
         self.db.executemany("INSERT OR IGNORE INTO hashes VALUES(?,?)", hashes)
-        self.db.executemany("INSERT OR REPLACE INTO items VALUES(?,?,?,?,?)", items)
+        self.db.executemany("INSERT OR REPLACE INTO items VALUES(?,?,?,?,?,?,?,?)", items)
         self.db.executemany("INSERT INTO copies VALUES(?,?,?,?,?,?)", copies)
         self.db.executemany("INSERT INTO discrepancies VALUES(?,?,?,?,?)", disc)
         self.db.executemany("INSERT INTO looks VALUES(?,?,?,?,?,?,?,?,?,?,?)", looks)
@@ -290,6 +322,12 @@ class Index:
 
     def invalid_files(self) -> list[tuple[str, str]]:
         return self.db.execute("SELECT path, reason FROM invalid ORDER BY path").fetchall()
+
+    def path_and_blob(self, photo_id: str) -> tuple[str, str | None] | None:
+        """(path, git blob id known valid) of a photo's record, in one query (a record read
+        asked twice: 0.1-0.3 ms each from replicate's main thread, while its copies run)."""
+        row = self.db.execute("SELECT path, blob FROM photos WHERE photo_id=?", (photo_id,)).fetchone()
+        return (row[0], row[1]) if row else None
 
     def photo_path(self, photo_id: str) -> str | None:
         row = self.db.execute("SELECT path FROM photos WHERE photo_id=?", (photo_id,)).fetchone()
@@ -468,6 +506,37 @@ class Index:
             )
             args = (*stores, len(stores))
         return [r[0] for r in self.db.execute(q, args)]
+
+    def copy_needs(self, stores: list[str], chunk: int = 500) -> Iterator[CopyNeeds]:
+        """What replicate's plan needs of each photo ``photos_needing_copies`` lists, from
+        the index alone (no record is read or parsed: at 10,000 photos the plan parsed
+        every record, and each copy parsed it again).  Read ``chunk`` photos at a time,
+        so memory does not grow with the library."""
+        ids = self.photos_needing_copies(stores)
+        for start in range(0, len(ids), chunk):
+            part = ids[start:start + chunk]
+            marks = ",".join("?" * len(part))
+            rows = {r[0]: r for r in self.db.execute(
+                f"SELECT photo_id, content_hash, state, taken_date, filename, format FROM photos "
+                f"WHERE photo_id IN ({marks})", part)}
+            per: dict[str, tuple[list, list, list, list]] = {pid: ([], [], [], []) for pid in part}
+            for r in self.db.execute(f"SELECT photo_id, content_hash FROM hashes WHERE photo_id IN ({marks})", part):
+                per[r[0]][0].append(r[1])
+            for r in self.db.execute(
+                    f"SELECT photo_id, content_hash, size, format, filename, item_id, service, missing FROM items "
+                    f"WHERE photo_id IN ({marks})", part):
+                per[r[0]][1].append(r[1:])
+            for r in self.db.execute(f"SELECT photo_id, store, good FROM copies WHERE photo_id IN ({marks})", part):
+                per[r[0]][2].append((r[1], bool(r[2])))
+            for r in self.db.execute(
+                    f"SELECT photo_id, store, content_hash, good FROM old_copies WHERE photo_id IN ({marks})", part):
+                per[r[0]][3].append((r[1], r[2], bool(r[3])))
+            for pid in part:
+                row = rows.get(pid)
+                if row is None:
+                    continue
+                hashes, items, copies, old = per[pid]
+                yield CopyNeeds(pid, row[1], row[2], row[3], row[4], row[5], hashes, items, copies, old)
 
     def count_lacking(self, stores: list[str]) -> int:
         """Photos that lack a good copy of one of their contents in one of ``stores``."""

@@ -139,8 +139,12 @@ class Library:
         self._staged_hashes: dict[str, str] = {}
         #: for each staged photo: the record as it is on disk (None when new) and its path
         self._originals: dict[str, tuple[Photo | None, str | None]] = {}
-        #: the last records read from disk (bounded: memory must not grow with the library)
+        #: the last records read from disk or committed (bounded: memory must not grow with the library)
         self._recent: "OrderedDict[str, tuple[Photo, str]]" = OrderedDict()
+        #: how many records ``_recent`` keeps (a phase that reads a record again a batch later raises it)
+        self.recent_reads = RECENT_READS
+        #: records read from the work tree and parsed in this run (what the recent-reads cache saves)
+        self.record_reads = 0
         self._staged_config: dict[str, bytes] = {}
         #: photo records merged into another record: their files go in the next commit
         self._removed: dict[str, str] = {}
@@ -631,27 +635,33 @@ class Library:
             self._recent.move_to_end(photo_id)
             return hit[0]
         photo, path = self._read_photo(photo_id)
-        self._recent[photo_id] = (photo, path)
-        if len(self._recent) > RECENT_READS:
-            self._recent.popitem(last=False)
+        self._remember(photo_id, photo, path)
         return photo
+
+    def _remember(self, photo_id: str, photo: Photo, path: str) -> None:
+        self._recent[photo_id] = (photo, path)
+        self._recent.move_to_end(photo_id)
+        while len(self._recent) > self.recent_reads:
+            self._recent.popitem(last=False)
 
     def _read_photo(self, photo_id: str) -> tuple[Photo, str]:
         """The photo's file as it is in the work tree (not cached: memory stays
         bounded by the commit batch, whatever the size of the library)."""
         assert self.index is not None
-        path = self.index.photo_path(photo_id)
-        if path is None:
+        row = self.index.path_and_blob(photo_id)
+        if row is None:
             invalid = [p for p, _ in self.index.invalid_files() if photo_id_from_path(p) == photo_id]
             if invalid:
                 raise InvalidRecord(invalid[0], "photo file is invalid; fix it first")
             raise KeyError(photo_id)
+        path, known = row
+        self.record_reads += 1
         try:
             data = (self.root / path).read_bytes()
         except FileNotFoundError:
             raise InvalidRecord(path, "photo file is missing from the work tree; restore it with git checkout") from None
         # bytes already checked against the schema (when written or indexed) are not checked again
-        trusted = self.index.known_blob(photo_id) == git_blob_id(data)
+        trusted = known == git_blob_id(data)
         return records.photo_from_bytes(data, path, validated=trusted), path
 
     def find_photo(self, name: str) -> str:
@@ -738,8 +748,12 @@ class Library:
         for path in removed.values():
             changes[path] = None
         written: list[tuple[Photo, str, str]] = []
+        same_looks: set[str] = set()  # photos whose pictures this change left as they were
         for pid, photo in self._staged.items():
-            _original, old_path = self._originals.get(pid, (None, None))
+            original, old_path = self._originals.get(pid, (None, None))
+            if (original is not None and original.content_hash == photo.content_hash
+                    and original.canonical_source == photo.canonical_source and original.instances == photo.instances):
+                same_looks.add(pid)
             path, data = self._staged_bytes[pid]
             changes[path] = data
             if old_path and old_path != path:
@@ -749,13 +763,17 @@ class Library:
         def update(index: Index) -> None:
             for pid in removed:
                 index.remove_photo(pid)
-            index.put_photos(written)
+            index.put_photos(written, same_looks)
             if index_updates:
                 index_updates(index)
 
         oid = self._commit_files(changes, message, index_updates=update)
         self._originals.clear()
-        self._recent.clear()
+        # the records just committed are what their files now hold: a phase that changes one
+        # again in its next batch (replicate: a photo's copy in a second store) need not read
+        # it back; the other recent reads are unchanged by this commit
+        for photo, path, _blob in written:
+            self._remember(photo.photo_id, photo, path)
         self._staged.clear()
         self._staged_bytes.clear()
         self._staged_hashes.clear()
