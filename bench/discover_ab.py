@@ -11,23 +11,12 @@ from __future__ import annotations
 import argparse
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-# runs photosync from a given source tree, whatever photosync is installed (editable or not)
-RUNNER = """
-import sys
-src = sys.argv.pop(1)
-sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
-sys.path.insert(0, src)
-import photosync
-assert photosync.__file__.startswith(src), photosync.__file__
-from photosync.cli.app import main
-sys.argv[0] = "photosync"
-main()
-"""
+from checkout import photosync_command
+
 
 
 def discover_seconds(src: Path, data: Path, work: Path) -> float:
@@ -35,7 +24,7 @@ def discover_seconds(src: Path, data: Path, work: Path) -> float:
     shutil.rmtree(lib, ignore_errors=True)
 
     def ps(*args: str) -> None:
-        subprocess.run([sys.executable, "-c", RUNNER, str(src), *args], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([*photosync_command(src), *args], check=True, stdout=subprocess.DEVNULL)
 
     ps("init", str(lib))
     ps("service", "add", "pics", "--type", "local", "--path", str(data), "--library", str(lib))

@@ -43,20 +43,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE.parent))
 
+from checkout import photosync_command  # noqa: E402
 from variant_corpus import FOLDERS, evaluate  # noqa: E402
 
-# runs photosync from a given source tree, whatever photosync is installed (editable or not)
-RUNNER = """
-import sys
-src = sys.argv.pop(1)
-sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
-sys.path.insert(0, src)
-import photosync
-assert photosync.__file__.startswith(src), photosync.__file__
-from photosync.cli.app import main
-sys.argv[0] = "photosync"
-main()
-"""
 
 
 def generate(out: Path, n: int, kind: str, seed: int) -> None:
@@ -88,7 +77,7 @@ def generate(out: Path, n: int, kind: str, seed: int) -> None:
 
 
 def ps(src: Path, *args: str) -> list[str]:
-    return [sys.executable, "-c", RUNNER, str(src), *args]
+    return [*photosync_command(src), *args]
 
 
 def timed(cmd: list[str], limit: float | None) -> dict:

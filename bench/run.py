@@ -23,24 +23,10 @@ import sys
 import time
 from pathlib import Path
 
+from checkout import photosync_command
+
 PHOTOSYNC = [sys.executable, "-m", "photosync"]
 
-# runs photosync from a given source tree, whatever photosync is installed (editable or not)
-RUNNER = """
-import sys
-src = sys.argv.pop(1)
-sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
-sys.path.insert(0, src)
-import photosync
-assert photosync.__file__.startswith(src), photosync.__file__
-from photosync.cli.app import main
-sys.argv[0] = "photosync"
-main()
-"""
-
-
-def photosync_command(src: Path | None) -> list[str]:
-    return PHOTOSYNC if src is None else [sys.executable, "-c", RUNNER, str(src)]
 
 
 def timed(cmd: list[str], cwd: Path | None = None, env: dict | None = None) -> tuple[float, int, str]:

@@ -20,26 +20,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from checkout import photosync_command  # noqa: E402
 from variant_corpus import FOLDERS, SERVICE_COPIES, evaluate, generate, generate_lookalikes  # noqa: E402
 
 
-# runs photosync from a given source tree, whatever photosync is installed (editable or not)
-RUNNER = """
-import sys
-src = sys.argv.pop(1)
-sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
-sys.path.insert(0, src)
-import photosync
-assert photosync.__file__.startswith(src), photosync.__file__
-from photosync.cli.app import main
-sys.argv[0] = "photosync"
-main()
-"""
 
 
 def command(src: Path | None) -> list[str]:
-    """How to run photosync: the installed one, or the one in a source tree."""
-    return [sys.executable, "-m", "photosync"] if src is None else [sys.executable, "-c", RUNNER, str(src.resolve())]
+    return photosync_command(src)
 
 
 def run(root: Path, work: Path, photos: int, seed: int, kinds=None, src: Path | None = None,

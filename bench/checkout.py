@@ -1,0 +1,28 @@
+"""Running photosync from a given source tree (another checkout, e.g. ``git archive REV |
+tar -x -C /tmp/before``), whatever photosync is installed (editable or not): the benchmarks
+compare checkouts on the same data in the same run.  Imported by the scripts beside it (a
+script's own folder is first on ``sys.path``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+RUNNER = """
+import sys
+src = sys.argv.pop(1)
+sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
+sys.path.insert(0, src)
+import photosync
+assert photosync.__file__.startswith(src), photosync.__file__
+from photosync.cli.app import main
+sys.argv[0] = "photosync"
+main()
+"""
+
+
+def photosync_command(src: Path | None) -> list[str]:
+    """The command line that runs photosync from ``src`` (None: the installed one)."""
+    if src is None:
+        return [sys.executable, "-m", "photosync"]
+    return [sys.executable, "-c", RUNNER, str(Path(src).resolve())]
