@@ -51,6 +51,7 @@ import tarfile
 import threading
 import unicodedata
 import zipfile
+import zlib
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO, Iterator
@@ -79,6 +80,8 @@ MAX_JSON = 4 * 1024 * 1024
 _DUP = re.compile(r"\((\d+)\)$")
 _SUPPLEMENTAL = "supplemental-metadata"
 _MOTION_EXT = ("mp", "mp4", "mov")
+#: tar members set aside at most (discover's threads ask for at most 4 x workers items ahead)
+TAR_STASH = 64
 #: what Takeout gives: Google's stored copy, original or storage saver, which it does not say
 TAKEOUT_QUALITY = "high"
 
@@ -132,6 +135,10 @@ class TakeoutConnector(Connector):
         self._tar_lock = threading.Lock()
         self._tar_open: dict[int, tuple[tarfile.TarFile, int, tarfile.TarInfo | None]] = {}
         self._zips: dict[int, zipfile.ZipFile] = {}
+        #: tar members set aside on the way to a later one ((part, order) -> bytes), and the members
+        #: of each tar part the listing gave
+        self._stash: dict[tuple[int, int], BinaryIO] = {}
+        self._wanted: dict[int, frozenset[int]] = {}
         self.trashed_left_out = 0
 
     @classmethod
@@ -257,7 +264,12 @@ class TakeoutConnector(Connector):
                         continue
                     try:
                         with opener() as f:  # type: ignore[operator]
-                            jsons[key] = json.loads(f.read().decode("utf-8"))
+                            d = json.loads(f.read().decode("utf-8"))
+                        # kept small (memory flat): a sidecar as what it says, album metadata as its title
+                        if isinstance(d, dict) and ("photoTakenTime" in d or "creationTime" in d):
+                            jsons[key] = {"sidecar": _sidecar_md(d)}
+                        elif isinstance(d, dict) and isinstance(d.get("title"), str) and d["title"]:
+                            jsons[key] = {"album": d["title"]}
                     except (ValueError, OSError, zipfile.BadZipFile, tarfile.TarError) as e:
                         self.env.report.warning(self._where_m(part, m), f"not readable JSON ({e}); ignored (its "
                                                 "photo is recorded with its own metadata)")
@@ -298,7 +310,11 @@ class TakeoutConnector(Connector):
             self.env.report.info(f"service {self.name}: left out {self.trashed_left_out:,} trashed item"
                                  f"{'' if self.trashed_left_out == 1 else 's'} (deleted in Google Photos); "
                                  "--include-trashed imports them, marked as trashed")
-        refs.sort(key=lambda r: (r[0], r[1]))  # in archive order: a tar part is read front to back once
+        refs.sort(key=lambda r: (r[0], r[1]))
+        wanted: dict[int, set[int]] = {}
+        for part_i, order, _ in refs:
+            wanted.setdefault(part_i, set()).add(order)
+        self._wanted = {k: frozenset(v) for k, v in wanted.items()}  # in archive order: a tar part is read front to back once
         # A Takeout is often partial (a date range, some albums): never a proof that a photo is gone.
         return Listing(refs=[r[2] for r in refs], complete=False, cursor=None)
 
@@ -316,13 +332,11 @@ class TakeoutConnector(Connector):
         albums: dict[tuple[str, str], str] = {}          # folder -> album title
         json_by_folder: dict[tuple[str, str], list[tuple[str, dict]]] = {}
         for key, d in jsons.items():
-            if not isinstance(d, dict):
-                continue
             folder, _, jname = key[1].rpartition("/")
-            if "photoTakenTime" in d or "creationTime" in d:
-                json_by_folder.setdefault((key[0], folder), []).append((_nfc(jname), d))
-            elif isinstance(d.get("title"), str) and d.get("title"):
-                albums[(key[0], folder)] = d["title"]
+            if "sidecar" in d:
+                json_by_folder.setdefault((key[0], folder), []).append((_nfc(jname), d["sidecar"]))
+            else:
+                albums[(key[0], folder)] = d["album"]
         for fkey, entries in json_by_folder.items():
             names = by_folder.get(fkey, {})
             claimed: set[str] = set()
@@ -367,7 +381,7 @@ class TakeoutConnector(Connector):
             if key in link:
                 kind, okey = link[key]
                 od = sidecars.get(okey)
-                md = _sidecar_md(od) if od is not None else {}
+                md = dict(od) if od is not None else {}
                 md.pop("albums", None)
                 md.pop("url", None)
                 md["title"] = key[1].rpartition("/")[2]
@@ -379,7 +393,7 @@ class TakeoutConnector(Connector):
                 ident = (key[0], kind, md[kind], md["title"], files[key].size)
                 album = None   # an edit's albums are its original's (Takeout repeats the copy, not the album)
             else:
-                md = _sidecar_md(d) if d is not None else {}
+                md = dict(d) if d is not None else {}
                 ident = (key[0], md.get("title"), md.get("taken"), files[key].size) if d is not None else None
             if in_trash:
                 md["trashed"] = True
@@ -406,6 +420,9 @@ class TakeoutConnector(Connector):
                 tf.close()
             self._zips.clear()
             self._tar_open.clear()
+            for f in self._stash.values():
+                f.close()
+            self._stash.clear()
 
     def _index(self) -> dict[str, _Member]:
         if self._members is None:
@@ -419,8 +436,12 @@ class TakeoutConnector(Connector):
         md_in = json.loads(ref.extra.decode()) if ref.extra else {}
         name = md_in.get("title") or ref.id.rsplit("/", 1)[-1]
         fname = ref.id.rsplit("/", 1)[-1]
-        with self.open(ref.id) as f:
-            mf = ingest(f, fname if is_media_name(fname) else name)
+        try:
+            with self.open(ref.id) as f:
+                mf = ingest(f, fname if is_media_name(fname) else name)
+        except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error) as e:
+            raise SourceError(f"{self.where(ref.id)} is damaged in its archive ({e}); download that part of the "
+                              "Takeout again") from None
         info = mf.info
         metadata = metadata_from_probe(info, filename=name)
         metadata = _apply(metadata, md_in)
@@ -455,13 +476,15 @@ class TakeoutConnector(Connector):
             raise SourceError(f"cannot read {self.where(item_id)}: {e}") from None
 
     def _open_tar(self, m: _Member, part: _Part) -> BinaryIO:
-        """A tar member's bytes: the part is read as a stream front to back (a .tgz cannot be sought);
-        the listing hands items out in archive order, so each part is passed through about once. A
-        member is copied out whole (to memory up to 16 MiB, else a temporary file) before the stream
-        moves on."""
-        import tempfile
-
+        """A tar member's bytes: the part is read as a stream front to back (a .tgz cannot be sought).
+        The listing hands items out in archive order and discover's threads ask for them nearly in
+        that order: members of the listing passed on the way to a later one are set aside (at most
+        TAR_STASH of them, in memory up to 16 MiB each, else in a temporary file) for the thread that
+        asks next, so each part is passed through about once."""
         with self._tar_lock:
+            got = self._stash.pop((m.part, m.order), None)
+            if got is not None:
+                return got
             state = self._tar_open.get(m.part)
             if state is None or state[1] >= m.order:
                 if state is not None:
@@ -469,6 +492,7 @@ class TakeoutConnector(Connector):
                 tf = tarfile.open(part.path, "r|*")
                 state = (tf, -1, None)
             tf, pos, _ = state
+            wanted = self._wanted.get(m.part, frozenset())
             while True:
                 # next(), not iteration: a second ``for`` over a stream TarFile starts again from its
                 # first member (it keeps them), which a stream cannot seek back to
@@ -476,21 +500,31 @@ class TakeoutConnector(Connector):
                 if ti is None:
                     break
                 pos += 1
+                self._tar_open[m.part] = (tf, pos, ti)
                 if pos == m.order:
-                    self._tar_open[m.part] = (tf, pos, ti)
-                    src = tf.extractfile(ti)
-                    if src is None:
-                        raise SourceError(f"{part.path}: {m.name} is not a file")
-                    if ti.size <= IN_MEMORY_LIMIT:
-                        return io.BytesIO(src.read())
-                    spool = tempfile.TemporaryFile()
-                    while chunk := src.read(1 << 20):
-                        spool.write(chunk)
-                    spool.seek(0)
-                    return spool  # type: ignore[return-value]
+                    return _copy_out(tf, ti, part, m.name)
+                if pos in wanted and ti.isfile():
+                    self._stash[(m.part, pos)] = _copy_out(tf, ti, part, ti.name)
+                    while len(self._stash) > TAR_STASH:
+                        self._stash.pop(next(iter(self._stash))).close()
             tf.close()
             self._tar_open.pop(m.part, None)
             raise SourceError(f"{part.path}: {m.name} is no longer in the archive")
+
+
+def _copy_out(tf: tarfile.TarFile, ti: tarfile.TarInfo, part: _Part, name: str) -> BinaryIO:
+    import tempfile
+
+    src = tf.extractfile(ti)
+    if src is None:
+        raise SourceError(f"{part.path}: {name} is not a file")
+    if ti.size <= IN_MEMORY_LIMIT:
+        return io.BytesIO(src.read())
+    spool = tempfile.TemporaryFile()
+    while chunk := src.read(1 << 20):
+        spool.write(chunk)
+    spool.seek(0)
+    return spool  # type: ignore[return-value]
 
 
 # -- names ---------------------------------------------------------------------------------------------
