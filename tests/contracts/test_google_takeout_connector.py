@@ -96,6 +96,19 @@ class TakeoutCase(ConnectorCase):
         os.chmod(part, mode)
 
 
+    def fail_reads(self, item_id: str) -> None:
+        """The member's bytes damaged in its part (a download cut or flipped): it no longer matches its CRC."""
+        data = self.items[self._rel(item_id)]
+        part = self._part_of(self._rel(item_id))
+        raw = bytearray(part.read_bytes())
+        at = raw.index(data) + len(data) // 2
+        raw[at] ^= 0xFF
+        part.write_bytes(bytes(raw))
+
+    def mend_reads(self, item_id: str) -> None:
+        self._write(self._part_of(self._rel(item_id)))   # downloaded again
+
+
 class TestGoogleTakeoutConnector(ConnectorContract):
     @pytest.fixture
     def case(self, tmp_path):

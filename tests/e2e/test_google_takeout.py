@@ -270,3 +270,38 @@ def test_help_lists_its_options_and_a_missing_folder_is_refused(tmp_path, cli):
     assert "--path" in r.out and "--include-trashed" in r.out
     r = cli("-L", str(lib), "service", "add", "g", "--type", "google-takeout", "--path", str(tmp_path / "nope"))
     assert r.code == 2 and "--path" in r.err and "no such folder" in r.err, r.err
+
+
+def test_a_damaged_member_is_named_and_the_rest_imported_and_other_products_left_out(tmp_path):
+    import zipfile
+
+    from photosync.sample import make_photo
+
+    export = tmp_path / "export"
+    man = takeout.generate(export, photos=PHOTOS, parts=2, form="zip", locale="en")
+    make_photo(tmp_path / "a.jpg", seed=7)
+    make_photo(tmp_path / "b.jpg", seed=8)
+    good, bad = (tmp_path / "a.jpg").read_bytes(), (tmp_path / "b.jpg").read_bytes()
+    extra = export / f"takeout-{takeout.EXPORT_STAMP}-003.zip"
+    with zipfile.ZipFile(extra, "w") as zf:   # stored: the member's bytes sit in the file as they are
+        zf.writestr("Takeout/Drive/Scans/receipt.jpg", good)
+        zf.writestr("Takeout/Google Photos/Photos from 2021/damaged.jpg", bad)
+        zf.writestr("Takeout/Google Photos/Photos from 2021/damaged.jpg.json", json.dumps(
+            {"title": "damaged.jpg", "photoTakenTime": {"timestamp": "1620000000"}}))
+    raw = bytearray(extra.read_bytes())
+    at = raw.index(bad) + len(bad) // 2
+    raw[at] ^= 0xFF   # a download cut or flipped: the member no longer matches its CRC
+    extra.write_bytes(bytes(raw))
+    lib = tmp_path / "lib"
+    env = _env(tmp_path)
+    run_cli("init", str(lib), env=env, check=0)
+    run_cli("-L", str(lib), "service", "add", "google", "--type", "google-takeout", "--path", str(export),
+            env=env, check=0)
+    r = run_cli("-L", str(lib), "discover", "--service", "google", env=env)
+    assert r.code == 1, r.out + r.err
+    assert "damaged.jpg" in r.err and "takeout-20250102T030405Z-003.zip" in r.err, r.err
+    by_hash = _by_hash(lib)
+    assert {p.sha256 for p in man.expected} <= set(by_hash), "every other photo is imported"
+    import hashlib
+    assert hashlib.sha256(good).hexdigest() not in by_hash, "a Drive file is not a Google Photos item"
+    assert "left out 1 file outside Google Photos" in r.err, r.err

@@ -291,6 +291,7 @@ class TakeoutConnector(Connector):
                     continue
                 files[key] = m
         self._members = {}
+        files = self._photos_only(files, jsons)
         items = self._match(files, jsons)
         self.trashed_left_out = 0
         refs = []
@@ -317,6 +318,21 @@ class TakeoutConnector(Connector):
         self._wanted = {k: frozenset(v) for k, v in wanted.items()}  # in archive order: a tar part is read front to back once
         # A Takeout is often partial (a date range, some albums): never a proof that a photo is gone.
         return Listing(refs=[r[2] for r in refs], complete=False, cursor=None)
+
+    def _photos_only(self, files: dict, jsons: dict) -> dict:
+        """The files below the export's Google Photos folder(s): the ``Takeout/…`` folders holding
+        sidecars or album metadata (its name is localized: found by content). An export that also
+        holds other Google products (Drive, Mail) keeps their files out, counted."""
+        roots = {(stamp, root) for (stamp, logical) in jsons if (root := _photos_root(logical)) is not None}
+        if not roots or not any(k[1].startswith("Takeout/") for k in files):
+            return files
+        kept = {k: m for k, m in files.items() if (k[0], _photos_root(k[1])) in roots}
+        if len(kept) < len(files):
+            other = sorted({_photos_root(k[1]) or k[1] for k in files if k not in kept})
+            n = len(files) - len(kept)
+            self.env.report.info(f"service {self.name}: left out {n:,} file{'' if n == 1 else 's'} outside Google "
+                                 f"Photos (other parts of the Takeout: {', '.join(other[:3])})")
+        return kept
 
     def _where_m(self, part: _Part, m: _Member) -> str:
         return f"{part.path}: {m.name}" if part.kind != "dir" else str(part.path / m.name)
@@ -536,6 +552,12 @@ def _logical(name: str) -> str:
     if idx == 0 or (idx > 0 and name[idx - 1] == "/"):
         return name[idx:]
     return name
+
+
+def _photos_root(logical: str) -> str | None:
+    """"Takeout/Google Fotos" of "Takeout/Google Fotos/Photos from 2020/x.jpg" (None: not in a Takeout/ folder)."""
+    bits = logical.split("/", 2)
+    return "/".join(bits[:2]) if len(bits) == 3 and bits[0] == "Takeout" else None
 
 
 def _item_id(stamp: str, logical: str) -> str:
