@@ -82,6 +82,9 @@ def test_every_form_imports_every_item_once_with_its_metadata(tmp_path, form, lo
         assert md.get("caption") == (p.caption or None), p.key
         assert md.get("people", []) == p.people, p.key
         assert sorted(md.get("albums", [])) == sorted(p.albums), (p.key, p.quirks)
+        for link, of in (("edit_of", p.edit_of), ("motion_of", p.motion_of)):   # localized -edited names too
+            want = _instance(by_hash[man.photo(of).sha256][0])["id"] if of else None
+            assert md.get(link) == want, (p.key, p.quirks, link)
     assert set(by_hash) == {p.sha256 for p in man.expected}, "no trashed item, nothing else"
     assert "left out 1 trashed item" in r.out + r.err
     assert git(lib, "status", "--porcelain") == ""
