@@ -41,6 +41,7 @@ docs/google-takeout.md; GooglePhotosTakeoutHelper):
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import hashlib
 import io
@@ -253,7 +254,6 @@ class TakeoutConnector(Connector):
         self._parts = parts
         files: dict[tuple[str, str], _Member] = {}     # (stamp, logical) -> member
         jsons: dict[tuple[str, str], dict] = {}         # (stamp, logical) -> parsed JSON
-        sniffed: dict[tuple[str, str], bool] = {}       # extension-less files: media by content?
         for i, part in enumerate(parts):
             for m, opener in self._member_iter(i, part):
                 key = (part.stamp, m.logical)
@@ -270,7 +270,7 @@ class TakeoutConnector(Connector):
                             jsons[key] = {"sidecar": _sidecar_md(d)}
                         elif isinstance(d, dict) and isinstance(d.get("title"), str) and d["title"]:
                             jsons[key] = {"album": d["title"]}
-                    except (ValueError, OSError, zipfile.BadZipFile, tarfile.TarError) as e:
+                    except (ValueError, OSError, EOFError, zlib.error, zipfile.BadZipFile, tarfile.TarError) as e:
                         self.env.report.warning(self._where_m(part, m), f"not readable JSON ({e}); ignored (its "
                                                 "photo is recorded with its own metadata)")
                     continue
@@ -280,11 +280,10 @@ class TakeoutConnector(Connector):
                     try:
                         with opener() as f:  # type: ignore[operator]
                             head = f.read(4096)
-                    except (OSError, zipfile.BadZipFile, tarfile.TarError):
+                    except (OSError, EOFError, zlib.error, zipfile.BadZipFile, tarfile.TarError):
                         head = b""
-                    if sniff(head, m.logical) is None:
+                    if sniff(head, m.logical) is None:   # a file without extension: its content decides
                         continue
-                    sniffed[key] = True
                 if key in files:
                     self.env.report.warning(self._where_m(part, m), f"{m.logical} is in two parts of the export; "
                                             "the first is read")
@@ -311,11 +310,11 @@ class TakeoutConnector(Connector):
             self.env.report.info(f"service {self.name}: left out {self.trashed_left_out:,} trashed item"
                                  f"{'' if self.trashed_left_out == 1 else 's'} (deleted in Google Photos); "
                                  "--include-trashed imports them, marked as trashed")
-        refs.sort(key=lambda r: (r[0], r[1]))
+        refs.sort(key=lambda r: (r[0], r[1]))  # in archive order: a tar part is read front to back once
         wanted: dict[int, set[int]] = {}
         for part_i, order, _ in refs:
             wanted.setdefault(part_i, set()).add(order)
-        self._wanted = {k: frozenset(v) for k, v in wanted.items()}  # in archive order: a tar part is read front to back once
+        self._wanted = {k: frozenset(v) for k, v in wanted.items()}
         # A Takeout is often partial (a date range, some albums): never a proof that a photo is gone.
         return Listing(refs=[r[2] for r in refs], complete=False, cursor=None)
 
@@ -337,7 +336,7 @@ class TakeoutConnector(Connector):
     def _where_m(self, part: _Part, m: _Member) -> str:
         return f"{part.path}: {m.name}" if part.kind != "dir" else str(part.path / m.name)
 
-    def _match(self, files: dict, jsons: dict) -> list[dict]:
+    def _match(self, files: dict, jsons: dict) -> builtins.list[dict]:  # list: the method
         """Pair files with sidecars, edits with originals, motion videos with stills, fold album
         copies into their year-folder item: one dict per item, {key, md} (md: what describe adds)."""
         by_folder: dict[tuple[str, str], dict[str, tuple[str, str]]] = {}
@@ -406,7 +405,7 @@ class TakeoutConnector(Connector):
                 if kind == "motion_of":
                     for k in ("location", "caption", "people"):
                         md.pop(k, None)
-                ident = (key[0], kind, md[kind], md["title"], files[key].size)
+                ident: tuple | None = (key[0], kind, md[kind], md["title"], files[key].size)
                 album = None   # an edit's albums are its original's (Takeout repeats the copy, not the album)
             else:
                 md = dict(d) if d is not None else {}
@@ -540,7 +539,7 @@ def _copy_out(tf: tarfile.TarFile, ti: tarfile.TarInfo, part: _Part, name: str) 
     while chunk := src.read(1 << 20):
         spool.write(chunk)
     spool.seek(0)
-    return spool  # type: ignore[return-value]
+    return spool
 
 
 # -- names ---------------------------------------------------------------------------------------------
