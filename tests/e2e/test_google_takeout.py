@@ -308,3 +308,14 @@ def test_a_damaged_member_is_named_and_the_rest_imported_and_other_products_left
     import hashlib
     assert hashlib.sha256(good).hexdigest() not in by_hash, "a Drive file is not a Google Photos item"
     assert "left out 1 file outside Google Photos" in r.err, r.err
+
+
+@pytest.mark.parametrize("form", ["zip", "tgz"])
+def test_replicate_copies_every_original_out_of_the_archives(tmp_path, form):
+    man, lib, r, env = _import(tmp_path, form, "en")
+    r2 = run_cli("-L", str(lib), "replicate", "--execute", env=env)
+    assert r2.code == 0, r2.out + r2.err
+    assert "left out" not in r2.err, "a run that only opens items says nothing about the listing"
+    recs = _records(lib)
+    assert recs and all(rec.get("blobs") for rec in recs), [rec["metadata"]["filename"] for rec in recs
+                                                            if not rec.get("blobs")]

@@ -124,7 +124,7 @@ class TakeoutConnector(Connector):
                default=False),
     )
 
-    def __init__(self, name, config, env):
+    def __init__(self, name: str, config: dict, env) -> None:
         super().__init__(name, config, env)
         path = config.get("path")
         if not path:
@@ -134,6 +134,7 @@ class TakeoutConnector(Connector):
         self._parts: list[_Part] | None = None
         self._members: dict[str, _Member] | None = None
         self._tar_lock = threading.Lock()
+        self._index_lock = threading.Lock()
         self._tar_open: dict[int, tuple[tarfile.TarFile, int, tarfile.TarInfo | None]] = {}
         self._zips: dict[int, zipfile.ZipFile] = {}
         #: tar members set aside on the way to a later one ((part, order) -> bytes), and the members
@@ -141,6 +142,8 @@ class TakeoutConnector(Connector):
         self._stash: dict[tuple[int, int], BinaryIO] = {}
         self._wanted: dict[int, frozenset[int]] = {}
         self.trashed_left_out = 0
+        #: a listing made only to find members (open() in a run that did not list): says nothing
+        self._quiet = False
 
     @classmethod
     def check_config(cls, config: dict, library_root: Path) -> dict:
@@ -306,7 +309,7 @@ class TakeoutConnector(Connector):
             stamp = hashlib.sha1(extra).hexdigest()[:12]
             fingerprint = f"{part.size}:{part.mtime_ns}:{m.size}:{m.crc if m.crc is not None else ''}:{stamp}"
             refs.append((m.part, m.order, ItemRef(item_id, fingerprint, None, m.size, None, None, extra)))
-        if self.trashed_left_out:
+        if self.trashed_left_out and not self._quiet:
             self.env.report.info(f"service {self.name}: left out {self.trashed_left_out:,} trashed item"
                                  f"{'' if self.trashed_left_out == 1 else 's'} (deleted in Google Photos); "
                                  "--include-trashed imports them, marked as trashed")
@@ -326,7 +329,7 @@ class TakeoutConnector(Connector):
         if not roots or not any(k[1].startswith("Takeout/") for k in files):
             return files
         kept = {k: m for k, m in files.items() if (k[0], _photos_root(k[1])) in roots}
-        if len(kept) < len(files):
+        if len(kept) < len(files) and not self._quiet:
             other = sorted({_photos_root(k[1]) or k[1] for k in files if k not in kept})
             n = len(files) - len(kept)
             self.env.report.info(f"service {self.name}: left out {n:,} file{'' if n == 1 else 's'} outside Google "
@@ -440,10 +443,15 @@ class TakeoutConnector(Connector):
             self._stash.clear()
 
     def _index(self) -> dict[str, _Member]:
-        if self._members is None:
-            # a run that opens without listing first (replicate reading an original): list to find the members
-            for _ in self.list().refs:
-                pass
+        with self._index_lock:   # replicate's threads open items at once: one of them lists
+            if self._members is None:
+                # a run that opens without listing first (replicate reading an original): list to find
+                # the members, quietly (discover already said what was left out)
+                self._quiet = True
+                try:
+                    self.list()
+                finally:
+                    self._quiet = False
         assert self._members is not None
         return self._members
 
