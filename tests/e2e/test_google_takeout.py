@@ -319,3 +319,18 @@ def test_replicate_copies_every_original_out_of_the_archives(tmp_path, form):
     recs = _records(lib)
     assert recs and all(rec.get("blobs") for rec in recs), [rec["metadata"]["filename"] for rec in recs
                                                             if not rec.get("blobs")]
+
+
+def test_resolve_links_each_edited_copy_to_its_original_as_an_edit_variant(tmp_path):
+    man, lib, r, env = _import(tmp_path, "zip", "de")
+    run_cli("-L", str(lib), "resolve", "--auto-resolve", "all", env=env)
+    by_hash = _by_hash(lib)
+    edits = [p for p in man.expected if p.kind == "edit"]
+    assert edits
+    for e in edits:
+        rec, orig = by_hash[e.sha256][0], by_hash[man.photo(e.edit_of).sha256][0]
+        assert rec["photo_id"] != orig["photo_id"], "an edit is never merged into its original"
+        links = {(c["type"], tuple(c.get("related_photos", ()))) for c in rec.get("conflicts", [])}
+        assert ("edit_variant", (orig["photo_id"],)) in links, (e.key, rec.get("conflicts"))
+        back = {(c["type"], tuple(c.get("related_photos", ()))) for c in orig.get("conflicts", [])}
+        assert ("edit_variant", (rec["photo_id"],)) in back, e.key
