@@ -104,6 +104,15 @@ class Metadata:
     #: where an instance's location came from: "exif" (or "quicktime") in its bytes, or "service" when the
     #: service states it; a service's statement wins for its instance (a location removed there is none)
     location_source: str | None = None
+    #: what an export states beyond the core fields (Google Takeout, issue 14): the people named
+    #: in the photo, the person's favourite / archived / trashed flags (None: not stated), and for
+    #: an edited copy or a motion-photo video the item id of the original or still it belongs to
+    people: tuple[str, ...] = ()
+    favorite: bool | None = None
+    archived: bool | None = None
+    trashed: bool | None = None
+    edit_of: str | None = None
+    motion_of: str | None = None
 
     def is_missing(self, name: str) -> bool:
         value = getattr(self, name)

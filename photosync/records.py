@@ -337,6 +337,12 @@ def metadata_to_dict(md: Metadata, canonical: bool) -> dict:
         "albums": list(md.albums),
         # instances only: the canonical location's origin is its instance or a resolution
         "location_source": None if canonical else md.location_source,
+        "people": list(md.people),
+        "favorite": md.favorite,
+        "archived": md.archived,
+        "trashed": md.trashed,
+        "edit_of": md.edit_of,
+        "motion_of": md.motion_of,
     }
     core = ("taken_date", "filename", "location", "tags", "caption", "camera_info")
     out = {}
@@ -364,6 +370,12 @@ def metadata_from_dict(d: dict) -> Metadata:
         height=d.get("height"),
         albums=tuple(d.get("albums") or ()),
         location_source=d.get("location_source"),
+        people=tuple(d.get("people") or ()),
+        favorite=d.get("favorite"),
+        archived=d.get("archived"),
+        trashed=d.get("trashed"),
+        edit_of=d.get("edit_of"),
+        motion_of=d.get("motion_of"),
     )
 
 

@@ -20,9 +20,12 @@ def exact_duplicates(photo: Photo) -> Photo:
     if not same:
         return photo
     current = photo.canonical_source
-    if any(i.key == current for i in same):
-        return photo
     best = min(same, key=lambda i: (QUALITIES.index(i.quality), i.service, i.id))
+    kept = next((i for i in same if i.key == current), None)
+    # the current source stays unless a copy of the same bytes is rated better: a Takeout copy is
+    # rated "high" (Google's stored copy, original or not), and a camera's original of it wins
+    if kept is not None and QUALITIES.index(kept.quality) <= QUALITIES.index(best.quality):
+        return photo
     return photo.replace(canonical_source=best.key)
 
 

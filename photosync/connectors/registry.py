@@ -8,6 +8,7 @@ from .base import Connector, ConnectorContext
 REGISTRY: Registry[Connector] = Registry("service", "photosync.connectors", {
     "local": "photosync.connectors.local:LocalConnector",
     "flickr": "photosync.connectors.flickr.connector:FlickrConnector",
+    "google-takeout": "photosync.connectors.google.takeout:TakeoutConnector",
 })
 
 register = REGISTRY.register

@@ -8,6 +8,8 @@ committed on its own, so stopping half-way loses nothing.
 
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass, field
 
 from ..conflicts import variants
@@ -222,6 +224,8 @@ class NothingToResolve:
         try:
             if photo.processing_state != "discovered" or photo.conflicts or detect(photo, self.targets):
                 return False
+            if any(i.metadata.edit_of for i in photo.all_instances()):
+                return False  # a service names it an edit of another record: resolve links the two
             if POLICIES["most_restrictive_visibility"](POLICIES["missing_metadata"](photo)) != photo:
                 return False
             if any(self._pending_alike(key, faces.get(key.content_hash)) for key in keys):
@@ -365,21 +369,27 @@ class _Run:
         """Merge quality variants (with the policy), link edit variants: (the photo,
         possibly merged into another record, and its variant conflicts)."""
         edits: list[tuple[Photo, variants.Verdict]] = []
+        named = self._named_originals(photo)
         for _round in range(MAX_MERGES):
             keys = variants.lookup_keys(photo)
-            if not keys:
+            if not keys and not named:
                 return photo, []
             edits, merged = [], False
-            for oid in self.family.look_alikes(photo):
+            for oid in dict.fromkeys([*(self.family.look_alikes(photo) if keys else ()), *named]):
                 other = self._get(oid)
                 if other is None or oid == photo.photo_id:
                     continue
                 verdict = variants.judge(photo, other)
+                if oid in named:
+                    # the service names this record an edited copy of the other (Takeout's -edited): an
+                    # edit variant whatever the pictures say, never merged as a quality variant
+                    verdict = dataclasses.replace(verdict, kind="edit") if verdict is not None else \
+                        variants.Verdict("edit", 0.0, why=named[oid])
                 if verdict is None:
                     continue
                 if variants.decided(photo, other):
                     continue  # a person decided about this pair already
-                if "quality_variants" in self.policies and self.family.mergeable(photo, other, verdict):
+                if oid not in named and "quality_variants" in self.policies and self.family.mergeable(photo, other, verdict):
                     if self.dry_run:
                         self.result.changes.append(
                             f"{_label(photo)} ({photo.photo_id[:8]}): would merge with {_label(other)} "
@@ -403,6 +413,33 @@ class _Run:
                     (*other.conflicts, variants.variant_conflict(other, photo, seen_from_there)))))
                 self.touched.add(other.photo_id)
         return photo, conflicts
+
+    def _named_originals(self, photo: Photo) -> dict[str, str]:
+        """photo id -> why: the records a service names as the original of one of this record's
+        copies (an instance's ``edit_of``: Google Takeout's ``-edited`` files)."""
+        out: dict[str, str] = {}
+        index = self.lib.index
+        if index is None:
+            return out
+        for inst in photo.all_instances():
+            if inst.metadata.edit_of:
+                row = index.item(inst.service, inst.metadata.edit_of)
+                if row is not None and row[0] != photo.photo_id:
+                    out[row[0]] = f"{inst.service} names it the edited copy of {inst.metadata.edit_of}"
+        # and the other way: an edit linked to this record before, that names one of its copies as
+        # its original (the link is recomputed on every resolve, from either side)
+        mine = {inst.key for inst in photo.all_instances()}
+        for c in photo.conflicts:
+            if c.type != "edit_variant":
+                continue
+            for rid in c.related_photos:
+                other = self._get(rid)
+                if other is None or rid in out:
+                    continue
+                for inst in other.all_instances():
+                    if inst.metadata.edit_of and f"{inst.service}:{inst.metadata.edit_of}" in mine:
+                        out[rid] = f"{inst.service} names {inst.id} its edited copy"
+        return out
 
     def _merge(self, a: Photo, b: Photo, *, how: str, policy: str | None, keep: str | None = None) -> Photo:
         merged, gone = variants.merge(a, b, now=utc_now(), how=how, policy=policy, keep=keep)
