@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import BinaryIO, ClassVar, Iterator
 
 from ..errors import ConfigError, SourceError
-from ..library.layout import path_problem, user_path
+from ..library.layout import folder_option, path_problem, user_path
 from ..media.dates import date_from_filename, from_timestamp_local, iso
 from ..media.formats import MEDIA_EXTENSIONS
 from ..media.ingest import ingest, metadata_from_probe
@@ -108,12 +108,8 @@ class LocalConnector(Connector):
 
     @classmethod
     def check_config(cls, config: dict, library_root: Path) -> dict:
-        path = config["path"]
-        resolved = user_path(path, Path.cwd())
-        if not resolved.is_dir():
-            raise ConfigError(f"--path {path}: no such folder ({resolved}); create it, or mount the drive or "
-                              "NAS share first (photosync scans a folder that exists)")
-        return {**config, "path": str(resolved.resolve())}
+        return folder_option(config, "create it, or mount the drive or NAS share first (photosync scans a folder "
+                                     "that exists)")
 
     def where(self, item_id: str) -> str:
         return str(self.root / item_id)

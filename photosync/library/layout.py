@@ -107,6 +107,18 @@ def user_path(path: str, library_root) -> Path:
     return p if p.is_absolute() else Path(library_root) / p
 
 
+def folder_option(config: dict, what_to_do: str) -> dict:
+    """A config entry whose ``path`` names a folder that must exist when it is added: the
+    entry with the path made absolute, or a ConfigError naming the flag and ``what_to_do``."""
+    from ..errors import ConfigError
+
+    path = config["path"]
+    resolved = user_path(path, Path.cwd())
+    if not resolved.is_dir():
+        raise ConfigError(f"--path {path}: no such folder ({resolved}); {what_to_do}")
+    return {**config, "path": str(resolved.resolve())}
+
+
 def utc_now() -> str:
     from datetime import timezone
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from ..errors import ConfigError, SourceError, StoreError, UnsafeLocator, VerificationError
-from ..library.layout import path_problem, user_path
+from ..library.layout import folder_option, path_problem, user_path
 from ..options import Option
 from .base import BlobKey, BlobStore, StoreContext, StoredBlob, TempCleanup
 
@@ -171,12 +171,7 @@ class LocalStore(BlobStore):
 
     @classmethod
     def check_config(cls, config: dict, library_root: Path) -> dict:
-        path = config["path"]
-        p = user_path(path, Path.cwd())
-        if not p.is_dir():
-            raise ConfigError(f"--path {path}: no such folder ({p}); create it (mkdir -p), or mount the drive or "
-                              "NAS share first")
-        return {**config, "path": str(p.resolve())}
+        return folder_option(config, "create it (mkdir -p), or mount the drive or NAS share first")
 
     def unavailable(self) -> str | None:
         if not self.root.is_dir():

@@ -58,7 +58,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from ...errors import ConfigError, SourceError
-from ...library.layout import user_path
+from ...library.layout import folder_option, user_path
 from ...media.dates import iso
 from ...media.formats import extension, is_media_name, sniff
 from ...media.ingest import ingest, metadata_from_probe
@@ -147,12 +147,8 @@ class TakeoutConnector(Connector):
 
     @classmethod
     def check_config(cls, config: dict, library_root: Path) -> dict:
-        path = config["path"]
-        resolved = user_path(path, Path.cwd())
-        if not resolved.is_dir():
-            raise ConfigError(f"--path {path}: no such folder ({resolved}); give the folder that holds the "
-                              "Takeout export (its .zip or .tgz parts, or the unpacked Takeout folder)")
-        return {**config, "path": str(resolved.resolve())}
+        return folder_option(config, "give the folder that holds the Takeout export (its .zip or .tgz parts, or "
+                                     "the unpacked Takeout folder)")
 
     def where(self, item_id: str) -> str:
         m = (self._members or {}).get(item_id)
