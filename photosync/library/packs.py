@@ -26,7 +26,8 @@ _TYPE_NAMES = {1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}
 MAX_PACKS = 24
 
 
-def _fsync_path(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """Make a file or a folder (its entries) durable by its path."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -118,7 +119,7 @@ def _finish_pack(header: bytes, records: list[bytes] | None, entries: list[tuple
     os.chmod(tmp_idx, 0o444)
     os.replace(tmp_pack, pack_dir / f"{name}.pack")
     os.replace(tmp_idx, pack_dir / f"{name}.idx")
-    _fsync_path(pack_dir)
+    fsync_path(pack_dir)
     return name
 
 
@@ -269,5 +270,5 @@ def compact(pack_dir: Path, max_packs: int = MAX_PACKS) -> bool:
                 pack.with_suffix(suffix).unlink()
             except FileNotFoundError:
                 pass
-    _fsync_path(pack_dir)
+    fsync_path(pack_dir)
     return True

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from ..errors import ConfigError, SourceError, StoreError, UnsafeLocator, VerificationError
+from ..library.packs import fsync_path
 from ..library.layout import folder_option, path_problem, user_path
 from ..options import Option
 from .base import BlobKey, BlobStore, StoreContext, StoredBlob, TempCleanup
@@ -98,14 +99,6 @@ def _syncfs_flushes(root: Path) -> bool:
     except (OSError, AttributeError, ValueError, IndexError):
         pass
     return False
-
-
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def temp_prefix(pid: int | None = None) -> str:
@@ -298,9 +291,9 @@ class LocalStore(BlobStore):
             if not self._sync_filesystem(dirs):
                 # an fsync of each file, then of each folder; in threads, as on a NAS each is a round trip
                 with ThreadPoolExecutor(min(8, len(files) or 1)) as pool:
-                    list(pool.map(_fsync_path, files))
+                    list(pool.map(fsync_path, files))
                 for folder in sorted(dirs):
-                    _fsync_path(folder)
+                    fsync_path(folder)
         except OSError as e:
             where = e.filename or self.root
             raise StoreError(f"store {self.name}: the new copies in {where} could not be made durable "
