@@ -20,7 +20,7 @@ def replicate(
     """Copy every photo's originals (and the other copies merged into it) into every blob store, verified, and
     upload resolved photos to the services that take uploads (upload_from); print the plan unless --execute."""
     from ..errors import UsageError
-    from ..phases import publish
+    from ..phases import mirror, publish
     from ..phases.replicate import execute as run_execute
     from ..phases.replicate import make_plan
     from ..phases.common import counted
@@ -31,6 +31,7 @@ def replicate(
             raise UsageError("choose --dry-run or --execute, not both")
         plan = make_plan(lib)
         uploads = publish.make_plan(lib)
+        withdrawals = mirror.make_plan(lib)
         reporter.stop()  # the bars end before the summary is printed
         if not execute:
             if plan.actions:
@@ -53,11 +54,13 @@ def replicate(
                 ui.out.print(f"{counted(len(plan.complete), 'resolved photo')} with every copy in place "
                              "will be marked replicated")
             _print_uploads(uploads)
+            _print_withdrawals(withdrawals)
             _print_waiting(plan.waiting, bool(publish.targets(lib)))
             ui.out.print("Run with --execute to do it.")
             return False
         result = run_execute(lib, plan, workers=workers)
         sent = publish.execute(lib, uploads, workers=workers)
+        withdrawn = mirror.execute(lib, withdrawals)
         reporter.stop()  # the bars end before the summary is printed
         if plan.actions or result.photos_replicated:
             per_store = ", ".join(f"{name} {n}" for name, n in result.stored.items() if n)
@@ -79,8 +82,13 @@ def replicate(
                 + (f", {sent.refused} refused (a service policy conflict)" if sent.refused else "")
                 + (f", [red]{sent.failed} failed[/]" if sent.failed else "")
             )
+        if withdrawals.actions or withdrawals.refused:
+            ui.out.print(f"mirror: removed {counted(withdrawn.withdrawn, 'photo')} gone from every source "
+                         "(moved to the service's trash)"
+                         + (f", {len(withdrawals.refused)} kept: too few verified copies" if withdrawals.refused else "")
+                         + (f", [red]{withdrawn.failed} failed[/]" if withdrawn.failed else ""))
         _print_waiting(plan.waiting, bool(publish.targets(lib)))
-        return result.failed > 0 or sent.failed > 0
+        return result.failed > 0 or sent.failed > 0 or withdrawn.failed > 0
 
     with_library(body, quiet=quiet, library=library)
 
@@ -122,3 +130,15 @@ def _print_uploads(uploads) -> None:
         ui.out.print(f"  {n} to {service} as {level}")
     for label, service, reason in uploads.refused[:20]:
         ui.out.print(f"  [red]not uploadable[/] {ui.printable(label)} -> {service}: {reason}")
+
+
+def _print_withdrawals(plan) -> None:
+    from . import ui
+
+    if plan.actions:
+        ui.out.print(f"[bold]mirror[/] (dry run): {len(plan.actions)} photo{'' if len(plan.actions) == 1 else 's'} "
+                     "gone from every source would be removed (moved to the service's trash)")
+        for a in plan.actions[:100]:
+            ui.out.print(f"  {ui.printable(a.label)} ({a.photo_id[:8]}) <- {a.service}")
+    for label, service, reason in plan.refused[:100]:
+        ui.out.print(f"  [red]kept[/] {ui.printable(label)} in {service}: {reason}")

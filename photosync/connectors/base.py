@@ -44,6 +44,9 @@ class Capabilities:
     max_photo_bytes: int | None = None
     max_video_bytes: int | None = None
     upload_formats: tuple[str, ...] = ()
+    #: it has ``withdraw(item_ids)`` (take out of the album, into the service's trash): only mirror
+    #: mode (phases/mirror.py) calls it, for a service whose config says ``"mirror": true``
+    withdraw: bool = False
     # Declared once and read by nothing, so gone (issue 12): set_metadata, delete (no phase
     # changes or deletes anything on a service), albums (albums travel in Metadata), originals
     # (each item says its own quality), hashes (a service-side hash is the item's content_key:

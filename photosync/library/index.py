@@ -560,6 +560,16 @@ class Index:
         )
         return [r[0] for r in self.db.execute(q, (*sources, target))]
 
+    def photos_left_sources(self, target: str, sources: list[str]) -> list[tuple[str, str]]:
+        """(photo_id, item id on ``target``) of photos present on ``target`` that were on one of
+        ``sources`` and are present on none of them any more (mirror mode)."""
+        marks = ",".join("?" * len(sources))
+        q = ("SELECT t.photo_id, t.item_id FROM items t WHERE t.service=? AND t.missing=0 "
+             f"AND EXISTS (SELECT 1 FROM items s WHERE s.photo_id=t.photo_id AND s.service IN ({marks})) "
+             f"AND NOT EXISTS (SELECT 1 FROM items s WHERE s.photo_id=t.photo_id AND s.missing=0 "
+             f"AND s.service IN ({marks})) ORDER BY t.photo_id, t.item_id")
+        return [(r[0], r[1]) for r in self.db.execute(q, (target, *sources, *sources))]
+
     def copy_rows(self, stores: list[str], superseded: bool = False) -> list[tuple[str, str, str, str, int, int]]:
         """(photo_id, store, locator, content_hash, size, good) of every recorded copy in ``stores``;
         with ``superseded``, also the copies a merge set aside (each with its own content hash)."""

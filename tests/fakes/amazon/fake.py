@@ -14,6 +14,7 @@ import json
 import re
 import secrets
 import struct
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -139,6 +140,8 @@ class FakeAmazonPhotos(FakeServer):
         #: a duplicate-content upload also finds nodes in the trash (the fake's assumption)
         self.dedupe_trashed = True
         self._refuse_all: int | None = None
+        #: seconds every request takes (kill tests: a run is killed in the middle of its work)
+        self.delay = 0.0
         self._new_cookies()
         root = Node(_node_id(), "FOLDER", "", [], is_root=True)
         self.root_id = root.id
@@ -302,7 +305,9 @@ class FakeAmazonPhotos(FakeServer):
             return Response.text("this fake serves several hosts: put the host first in the path, e.g. "
                                  f"/{self.drive_host}/drive/v1/nodes", 421)
         with self.lock:
-            refuse = self._refuse_all
+            refuse, delay = self._refuse_all, self.delay
+        if delay:
+            time.sleep(delay)
         if refuse is not None:
             return self.fault_response(refuse, [])
         path = req.path.rstrip("/") or "/"
