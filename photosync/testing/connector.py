@@ -90,6 +90,10 @@ class ConnectorCase:
     #: that is partial by nature (a Google Takeout export: a date range, some albums), whose
     #: listings never say so and so never make discover mark a photo missing
     whole_listings = True
+    #: photosync reads the service's items back (list, describe, open); False for a target it only
+    #: writes to (Amazon Photos): its listing is empty and never complete, the tests that read
+    #: items are skipped (the case cannot ``add``), and an upload is checked with :meth:`stored`
+    reads_back = True
 
     def __init__(self, tmp: Path):
         self.tmp = Path(tmp)
@@ -162,6 +166,11 @@ class ConnectorCase:
     def fetches(self) -> int:
         """How many times the bytes of an item were fetched from the service so far."""
         raise NotImplementedError("count downloads")
+
+    def stored(self, item_id: str) -> bytes:
+        """The bytes the service holds for the item (a target that is not read back, ``reads_back``
+        False: how its uploads are checked)."""
+        raise NotImplementedError("read what the service holds")
 
     def approve(self, prompt: str) -> str:
         """What a person does when the connector's login asks ``prompt``: open the address,
@@ -270,6 +279,15 @@ class ConnectorContract:
     def _closed(self, _user_folders, case):
         yield
         case.close()
+
+    @pytest.fixture(autouse=True)
+    def _target_only(self, case, monkeypatch):
+        # a target photosync does not read back has no items to list: the tests that put items
+        # on the service to read them are skipped, saying why (its uploads are checked instead)
+        if not case.reads_back:
+            for hook in ("add", "change", "remove"):
+                monkeypatch.setattr(case, hook, lambda *a, _h=hook: pytest.skip(
+                    f"{type(case).__name__} cannot {_h} an item photosync reads back: a target only (reads_back)"))
 
     # -- listing --------------------------------------------------------------------------------
     def test_lists_every_item_with_stable_ids(self, case):
@@ -508,6 +526,12 @@ class ConnectorContract:
         level = _level(conn)
         item = conn.upload(photo, io.BytesIO(data), len(data), level)
         assert item.visibility == (level if declared(conn, "visibility_levels") else None)
+        if not case.reads_back:
+            # a target only: the service holds the original's bytes, and photosync lists nothing of it
+            assert case.stored(item.ref.id) == data and item.content_hash == photo.content_hash
+            refs, listing = listed(conn)
+            assert refs == {} and not listing.complete, "a target not read back lists nothing, never as whole"
+            return
         refs, _ = listed(conn)
         assert item.ref.id in refs
         again = conn.describe(refs[item.ref.id])
@@ -532,6 +556,13 @@ class ConnectorContract:
             return
         assert conn.find_uploaded(asked) == {}, "nothing was uploaded yet"
         item = conn.upload(photo, io.BytesIO(data), len(data), _level(conn))
+        if not case.reads_back:
+            # it cannot look photos up by photosync's hash: it finds nothing, and an upload of the same
+            # bytes again (a run killed before it recorded the first) gives the same item, not a copy
+            assert conn.find_uploaded(asked, attempted={h: time.time() - 60 for h in asked}) == {}
+            again = case.connector().upload(photo, io.BytesIO(data), len(data), _level(conn))
+            assert again.ref.id == item.ref.id and case.stored(item.ref.id) == data
+            return
         before = _state(conn)
         first = conn.find_uploaded(asked)
         second = conn.find_uploaded(asked)
@@ -592,9 +623,14 @@ class ConnectorContract:
             assert who is None, "a sign-in that saved no credentials"
             return
         lib = CaseLibrary(case)
-        case.add("s/signed.jpg", photo_bytes(9))
-        summary = lib.discover()
-        assert summary.failed is None and summary.new == 1, "the run used the credentials"
+        if case.reads_back:
+            case.add("s/signed.jpg", photo_bytes(9))
+            summary = lib.discover()
+            assert summary.failed is None and summary.new == 1, "the run used the credentials"
+        else:  # a target: an upload uses the credentials
+            data = photo_bytes(9)
+            case.connector().upload(_photo_for(data), io.BytesIO(data), len(data), _level(conn))
+            assert lib.discover().failed is None
         assert secrets_in_library(lib.root, secrets) == [], "a secret was written into the library"
 
 

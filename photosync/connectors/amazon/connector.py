@@ -57,7 +57,7 @@ class AmazonPhotosConnector(Connector):
     )
     login_options = (
         Option("cookies", "The cookies file exported from your browser while signed in to Amazon Photos (JSON "
-                          "or Netscape cookies.txt).", "path", required=True, metavar="FILE"),
+                          "or Netscape cookies.txt); asked when not given.", "path", metavar="FILE"),
     )
 
     def __init__(self, name: str, config: dict, env: ConnectorContext):
@@ -76,7 +76,10 @@ class AmazonPhotosConnector(Connector):
     # -- sign-in ------------------------------------------------------------------------------------
     def login(self, ask, cookies: str | None = None) -> str:  # type: ignore[override]  # its login_options only
         if not cookies:
-            raise ConfigError(f"give the cookies file: photosync auth {self.name} --cookies FILE")
+            cookies = ask("The cookies file exported from your browser while signed in to Amazon Photos "
+                          "(JSON or cookies.txt)")
+            if not cookies:
+                raise ConfigError(f"give the cookies file: photosync auth {self.name} --cookies FILE")
         found, tld, suffix = amazon_cookies.read(Path(cookies))
         self.client.use(found, tld, suffix)
         owner = self.client.owner()  # a call every later one makes too: refused cookies fail here
