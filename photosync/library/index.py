@@ -560,6 +560,17 @@ class Index:
         )
         return [r[0] for r in self.db.execute(q, (*sources, target))]
 
+    def photos_back_on_sources(self, target: str, sources: list[str]) -> list[str]:
+        """Resolved or replicated photos present on one of ``sources`` again whose copies on
+        ``target`` are all marked missing (mirror mode had withdrawn them)."""
+        marks = ",".join("?" * len(sources))
+        q = ("SELECT p.photo_id FROM photos p WHERE p.state IN ('resolved', 'replicated') "
+             f"AND EXISTS (SELECT 1 FROM items i WHERE i.photo_id=p.photo_id AND i.missing=0 AND i.service IN ({marks})) "
+             "AND EXISTS (SELECT 1 FROM items t WHERE t.photo_id=p.photo_id AND t.service=?) "
+             "AND NOT EXISTS (SELECT 1 FROM items t WHERE t.photo_id=p.photo_id AND t.service=? AND t.missing=0) "
+             "ORDER BY p.taken_date, p.photo_id")
+        return [r[0] for r in self.db.execute(q, (*sources, target, target))]
+
     def photos_left_sources(self, target: str, sources: list[str]) -> list[tuple[str, str]]:
         """(photo_id, item id on ``target``) of photos present on ``target`` that were on one of
         ``sources`` and are present on none of them any more (mirror mode)."""

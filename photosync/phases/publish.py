@@ -108,7 +108,11 @@ def make_plan(lib: Library) -> UploadPlan:
             lib.report.warning(f"service {target}", f"a {lib.services[target].get('type')} service cannot take "
                                                     "uploads: nothing is sent to it (its upload_from is ignored)")
             continue
-        for pid in lib.index.photos_to_upload(target, sources):
+        todo = lib.index.photos_to_upload(target, sources)
+        if lib.services[target].get("mirror"):
+            # mirror mode (phases/mirror.py) took these out when they left every source: back now, back there
+            todo += lib.index.photos_back_on_sources(target, sources)
+        for pid in todo:
             try:
                 photo = lib.get_photo(pid)
             except InvalidRecord as e:

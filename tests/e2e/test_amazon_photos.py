@@ -259,6 +259,16 @@ def test_mirror_takes_out_of_the_album_what_left_the_folder_over_several_runs(tm
     present = frame_ids(lib)
     assert len(present) == 5 and sorted(fake.album_members(album)) == sorted(present.values())
     assert len(fake.trashed()) == 5 and fake.purged() == []
+    # run 4: a photo comes back to the folder: back in the album, out of the trash, no second node
+    back = gone[0]
+    back.write_bytes(fake.content(ids[by_name[back.name]]))
+    cli("-q", "-L", str(lib), "discover", check=0)
+    cli("-q", "-L", str(lib), "resolve", "--auto-resolve", "simple", check=0)
+    cli("-q", "-L", str(lib), "replicate", "--execute", check=0)
+    present = frame_ids(lib)
+    assert present[by_name[back.name]] == ids[by_name[back.name]] and len(present) == 6
+    assert sorted(fake.album_members(album)) == sorted(present.values())
+    assert len(fake.trashed()) == 4 and len(fake.files(status=None)) == 10
     # and then nothing: no request
     fake.reset_counters()
     cli("-q", "-L", str(lib), "discover", check=0)
