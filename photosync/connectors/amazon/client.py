@@ -150,10 +150,14 @@ class AmazonClient:
             if body is not None:
                 body.seek(0)
             self.requests += 1
-            r = self.session.request(method, url, params=query, json=json, data=body, headers=self._headers(),
+            headers = self._headers()
+            r = self.session.request(method, url, params=query, json=json, data=body, headers=headers,
                                      timeout=self.timeout)
             if r.status_code == 401:
                 with self._lock:
+                    if self._headers()["Cookie"] != headers["Cookie"]:
+                        # another thread renewed the cookie meanwhile: try again with it, no second renewal
+                        raise Transient("the session was refreshed", retry_after=0.0)
                     if not refreshed[0] and self._refresh():
                         refreshed[0] = True
                         raise Transient("the session was refreshed", retry_after=0.0)
