@@ -179,6 +179,19 @@ def test_the_album_is_created_once_and_a_new_photo_joins_it(tmp_path, cli, fake)
     assert sorted(fake.album_members(album)) == sorted(frame_ids(lib).values()) and len(frame_ids(lib)) == 5
 
 
+def test_a_sign_in_for_another_account_is_refused(tmp_path, cli, fake):
+    lib, _ = frame_library(tmp_path, cli, fake, 1)
+    with FakeAmazonPhotos() as other:  # another library's service of the same name signs in elsewhere
+        other_lib = tmp_path / "other"
+        cli("init", str(other_lib), check=0)
+        cli("-L", str(other_lib), "service", "add", "pics", "--type", "local", "--path", str(tmp_path), check=0)
+        add_frame(cli, other_lib, other)
+        (tmp_path / "b").mkdir()
+        assert sign_in(cli, other_lib, other, tmp_path / "b").code == 0
+    run = cli("-L", str(lib), "replicate", "--execute")
+    assert run.code != 0 and "is account" in run.out + run.err and fake.uploads == []
+
+
 def test_503_bursts_are_waited_out_and_a_401_refreshes_the_session(tmp_path, cli, fake):
     lib, _ = frame_library(tmp_path, cli, fake, 4)
     fake.expire_access_token()

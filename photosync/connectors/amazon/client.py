@@ -60,6 +60,8 @@ class AmazonClient:
         self._cookies: dict[str, str] | None = None
         self.tld = "com"
         self.suffix = "main"
+        #: the account the cookies are (its ownerId), saved with them by a sign-in
+        self.account: str | None = None
         self._lock = threading.Lock()
         #: requests sent (attempts included), for the bench and the tests' request budget
         self.requests = 0
@@ -72,18 +74,24 @@ class AmazonClient:
         if not saved.get("cookies"):
             raise AuthError(f"service {self.name} is not signed in to Amazon Photos; export the cookies of "
                             f"amazon.com/photos from your browser and run: photosync auth {self.name} --cookies FILE")
+        expected = self.config.get("account")
+        if expected and saved.get("account") and saved["account"] != expected:
+            raise AuthError(f"the saved Amazon sign-in is for account {saved['account']}, but service {self.name} "
+                            f"of this library is account {expected} (another library's service of the same name "
+                            f"signed in?); run: photosync auth {self.name} --cookies FILE")
         self._cookies = dict(saved["cookies"])
         self.tld = saved.get("tld", "com")
         self.suffix = saved.get("suffix", "main")
+        self.account = saved.get("account")
 
     def use(self, cookies: dict[str, str], tld: str, suffix: str) -> None:
         """Sign in with these cookies (auth), not yet saved."""
-        self._cookies, self.tld, self.suffix = dict(cookies), tld, suffix
+        self._cookies, self.tld, self.suffix, self.account = dict(cookies), tld, suffix, None
 
     def save(self) -> None:
         assert self._cookies is not None
         credentials.save(self.env.ctx, "services", self.name,
-                         {"cookies": self._cookies, "tld": self.tld, "suffix": self.suffix})
+                         {"cookies": self._cookies, "tld": self.tld, "suffix": self.suffix, "account": self.account})
 
     @property
     def endpoints(self) -> dict[str, str]:

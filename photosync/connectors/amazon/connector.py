@@ -39,7 +39,7 @@ from .client import AmazonClient
 
 
 class AmazonPhotosConnector(Connector):
-    """Amazon Photos (a target: photos from --upload-from go into one album; sign in with browser cookies)."""
+    """Amazon Photos album, a target: photos from --upload-from go into it; sign in with the browser's cookies."""
 
     type_name = "amazon-photos"
     # An Amazon Photos library is seen by its account only (an album is shown on that account's
@@ -85,6 +85,7 @@ class AmazonPhotosConnector(Connector):
         owner = self.client.owner()  # a call every later one makes too: refused cookies fail here
         if not owner:
             raise AuthError(f"Amazon Photos (amazon.{tld}) did not say whose account the cookies in {cookies} are")
+        self.client.account = owner
         self.client.save()
         self.account = owner
         return f"Amazon Photos account {owner} (amazon.{tld})"
