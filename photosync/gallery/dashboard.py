@@ -79,7 +79,7 @@ def body(lib) -> str:
     parts.append(f"<p id=\"below\" class=\"{'warn' if below else ''}\">{below} photo{'s' if below != 1 else ''} "
                  f"below min_copies ({data['min_copies']}); {data['without_copy']} without any copy</p>")
     if below:
-        rows = []
+        rows: list[tuple] = []
         for pid, n in index.photos_below(data["min_copies"])[:COMMITS]:
             rows.append((index.filename(pid) or pid, pid[:8], n))
         parts.append(_table(("photo", "id", "copies"), rows, "below-list", (2,)))
@@ -96,9 +96,9 @@ def body(lib) -> str:
                          for name, s in data["services"].items()], "services", (2, 3, 4)))
     if data["invalid_files"] or data["unreadable_files"]:
         parts.append("<h2>Problems</h2>")
-        rows: list[tuple] = [(f["path"], f["reason"]) for f in data["invalid_files"]]
-        rows += [(f"{u['service']}: {u['item']}", u["reason"]) for u in data["unreadable_files"]]
-        parts.append(_table(("file", "reason"), rows, "problems"))
+        problems: list[tuple] = [(f["path"], f["reason"]) for f in data["invalid_files"]]
+        problems += [(f"{u['service']}: {u['item']}", u["reason"]) for u in data["unreadable_files"]]
+        parts.append(_table(("file", "reason"), problems, "problems"))
     parts.append("<h2>Recent commits</h2><p><small>The library's git log; visibility changes are "
                  "highlighted.</small></p>")
     parts.append(_table(("commit", "when", "message"), list(recent_commits(lib)), "commits"))
