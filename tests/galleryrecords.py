@@ -31,6 +31,8 @@ class Spec:
     #: service -> the level it shows the photo at (None: a folder, no level)
     services: dict[str, str | None] = field(default_factory=lambda: {"pics": None})
     stores: tuple[str, ...] = ("local",)
+    #: whether write(thumbnails=True) gives this photo its renditions
+    thumbnails: bool = True
 
     @property
     def content_hash(self) -> str:
@@ -60,7 +62,7 @@ def record(spec: Spec) -> Photo:
                                        audience=audience),)
     first = next(iter(instances.values()))[0]
     ext_dir = (spec.taken or "undated")[:7].replace("-", "/") if spec.taken else "undated"
-    blobs = {s: BlobCopy(store=s, locator=f"blobs/{ext_dir}/{pid}-{h[7:]}.jpg", size=1000 + spec.n,
+    blobs = {s: BlobCopy(store=s, locator=f"{ext_dir}/{pid}-{h[7:]}.jpg", size=1000 + spec.n,
                          verified_at=NOW) for s in spec.stores}
     photo = Photo(photo_id=pid, content_hash=h, canonical_source=first.key, metadata=md, created_at=NOW,
                   updated_at=NOW, instances=instances, blobs=blobs, processing_state="resolved",
@@ -69,14 +71,69 @@ def record(spec: Spec) -> Photo:
     return refresh(photo)
 
 
-def write(root: Path, specs: list[Spec], message: str = "test: photos") -> None:
-    """Commit the records of ``specs`` into the library at ``root``."""
+def picture(spec: Spec, edge: int) -> bytes:
+    """A WebP of ``edge`` px (4:3), a colour of its own per photo, as a thumbnail would be."""
+    import io
+
+    from PIL import Image
+
+    img = Image.new("RGB", (edge, edge * 3 // 4), ((spec.n * 67) % 256, (spec.n * 131) % 256, 90))
+    buf = io.BytesIO()
+    img.save(buf, "WEBP", quality=60)
+    return buf.getvalue()
+
+
+def picture_hash(spec: Spec, edge: int) -> str:
+    import hashlib
+
+    return hashlib.sha256(picture(spec, edge)).hexdigest()
+
+
+def with_thumbnails(lib, photo: Photo, spec: Spec, edges=(200, 1200)) -> Photo:
+    """``photo`` with thumbnails at ``edges``, their bytes put into the library's stores through
+    the derive seam's keys (what `derive thumbnails` records)."""
+    import hashlib
+    import io
+
+    from photosync.model import Rendition
+    from photosync.phases.common import make_stores
+    from photosync.renditions import THUMBNAIL, rendition_key, thumbnail_name, with_rendition
+
+    stores = make_stores(lib)
+    for edge in edges:
+        data = picture(spec, edge)
+        r = Rendition(name=thumbnail_name(edge), kind=THUMBNAIL, recipe="thumbnail/1 webp q80",
+                      source_hash=photo.content_hash, content_hash="sha256:" + hashlib.sha256(data).hexdigest(),
+                      size=len(data), format="webp", width=edge, height=edge * 3 // 4, made_at=NOW)
+        copies = {}
+        for name, store in stores.items():
+            blob = store.put(rendition_key(photo, r), io.BytesIO(data), len(data))
+            copies[name] = BlobCopy(name, blob.locator, blob.size, NOW)
+        photo = with_rendition(photo, Rendition(**{**r.__dict__, "copies": copies}))
+    return photo
+
+
+def flush(lib) -> None:
+    from photosync.phases.common import make_stores
+
+    for store in make_stores(lib).values():
+        store.flush()
+
+
+def write(root: Path, specs: list[Spec], message: str = "test: photos", thumbnails: tuple[int, ...] = ()) -> None:
+    """Commit the records of ``specs`` into the library at ``root`` (``thumbnails``: with
+    renditions at these long edges in its stores, e.g. (200, 1200))."""
     from helpers import open_lib
 
     lib, _ = open_lib(root)
     try:
         for spec in specs:
-            lib.stage(record(spec))
+            photo = record(spec)
+            if thumbnails and spec.thumbnails:
+                photo = with_thumbnails(lib, photo, spec, thumbnails)
+            lib.stage(photo)
+        if thumbnails:
+            flush(lib)
         lib.commit(message)
     finally:
         lib.close()

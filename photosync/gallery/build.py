@@ -38,7 +38,7 @@ def build(lib: Library, out: Path, audience: str, *, places: bool | None = None)
     out = out.absolute()
     tmp = site.prepare(out)
     try:
-        images = Images(lib, tmp)
+        images = Images(lib, tmp, previous=out if (out / site.MARKER).is_file() else None)
         stores = _store_bases(lib)
         task = lib.report.task("gallery", len(lib.photo_ids()))
         entries = []

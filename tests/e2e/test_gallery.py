@@ -8,7 +8,7 @@ import json
 import re
 from pathlib import Path
 
-from galleryrecords import Spec, write
+from galleryrecords import Spec, picture_hash, write
 from helpers import git
 
 from photosync.library.layout import photo_path
@@ -45,7 +45,7 @@ def build(cli, library: Path, out: Path, audience: str, *extra: str):
 
 
 def test_public_build_shows_public_photos_only(cli, library, tmp_path):
-    write(library, MIXED)
+    write(library, MIXED, thumbnails=(200,))
     out = tmp_path / "site"
     r = build(cli, library, out, "public")
     assert r.code == 0, r.err
@@ -65,6 +65,22 @@ def test_public_build_shows_public_photos_only(cli, library, tmp_path):
     assert '<p class="count" id="total">2 photos</p>' in index
     # the public photo is linked where the public may see it, not to the owner's store
     assert "https://photos.example/flickr/1" in text and "file://" not in text
+    # the pictures are the public photos' thumbnails, named by their own hash
+    assert sorted(p.name for p in (out / "img").rglob("*.webp")) == sorted(
+        picture_hash(s, 200) + ".webp" for s in (MIXED[0], MIXED[4]))
+
+
+def test_a_thumbnail_that_cannot_be_read_is_named_and_the_build_goes_on(cli, library, tmp_path):
+    write(library, MIXED, thumbnails=(200,))
+    gone = next(library.rglob(f"*{picture_hash(MIXED[0], 200)}*"))
+    gone.unlink()
+    out = tmp_path / "site"
+    r = build(cli, library, out, "public")
+    assert r.code == 1  # a warning: something needs attention
+    assert f"({MIXED[0].photo_id[:8]})" in r.err and "thumb-200" in r.err
+    page = (out / "months" / "2019-07.html").read_text()
+    assert f'data-id="{MIXED[0].photo_id}"' in page and '<span class="ph">2019-07-04</span>' in page
+    assert sorted(p.name for p in (out / "img").rglob("*.webp")) == [picture_hash(MIXED[4], 200) + ".webp"]
 
 
 def test_friends_build_shows_friends_and_public_but_not_family_only(cli, library, tmp_path):

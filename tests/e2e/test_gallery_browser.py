@@ -29,7 +29,8 @@ PHOTOS = [
     Spec(2, "private", caption="Passport scan", albums=("Papers",), taken="2019-07-09T10:00:00"),
     Spec(3, "friends", caption="Party", albums=("Holiday",), taken="2019-07-20T03:04:05"),
     Spec(4, "public", caption="Harbour", albums=("Holiday",), taken="2019-07-21T08:00:00"),
-    Spec(5, "public", taken=None, caption="Old scan", stores=()),  # no copy in any store yet
+    # no copy in any store yet, no thumbnails: a tile with its date
+    Spec(5, "public", taken=None, caption="Old scan", stores=(), thumbnails=False),
 ]
 
 
@@ -40,7 +41,7 @@ def sites(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("gallery")
     root, _ = Library.init(tmp / "lib")
-    write(root, PHOTOS)
+    write(root, PHOTOS, thumbnails=(200, 1200))
     servers, urls = [], {}
     try:
         for audience in ("private", "public"):
@@ -105,6 +106,11 @@ def test_the_grid_shows_the_audiences_photos(sites, browser):
     browser.find_element(By.LINK_TEXT, "July").click()
     WebDriverWait(browser, 10).until(ec.presence_of_element_located((By.CSS_SELECTOR, "ul.grid")))
     assert tile_ids(browser) == [PHOTOS[0].photo_id, PHOTOS[3].photo_id]  # in date order, no hidden photo
+    # the grid shows each photo's 200 px thumbnail, loaded lazily
+    imgs = browser.find_elements(By.CSS_SELECTOR, "ul.grid a.tile img")
+    assert [i.get_attribute("loading") for i in imgs] == ["lazy", "lazy"]
+    WebDriverWait(browser, 10).until(lambda d: all(d.execute_script("return arguments[0].complete", i) for i in imgs))
+    assert [browser.execute_script("return arguments[0].naturalWidth", i) for i in imgs] == [200, 200]
     open_page(browser, sites["private"] + "months/2019-07.html")
     assert tile_ids(browser) == [PHOTOS[0].photo_id, PHOTOS[1].photo_id, PHOTOS[2].photo_id, PHOTOS[3].photo_id]
     open_page(browser, sites["public"] + "index.html")
@@ -123,7 +129,14 @@ def test_the_lightbox_opens_on_click_and_shows_the_facts(sites, browser):
     facts = browser.find_element(By.ID, "lb-facts").text
     assert "Beach at noon" in facts and "43.29512, 5.37442" in facts and "X100V" in facts
     assert "local" in facts and "flickr" in facts  # where its copies live
+    # the owner may open the original in the local store, and the photo's page on the service
+    links = {a.text: a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "#lb-facts a")}
+    assert links["flickr"] == "https://photos.example/flickr/1"
+    assert links["original in local"].startswith("file:///") and links["original in local"].endswith(".jpg")
     assert browser.current_url.endswith("#" + PHOTOS[0].photo_id)
+    big = browser.find_element(By.ID, "lb-img")
+    WebDriverWait(browser, 10).until(lambda d: d.execute_script("return arguments[0].naturalWidth", big) > 0)
+    assert browser.execute_script("return arguments[0].naturalWidth", big) == 1200  # the 1200 px rendition
     browser.find_element(By.CSS_SELECTOR, ".lb-next").click()
     WebDriverWait(browser, 5).until(lambda d: "Passport scan" in d.find_element(By.ID, "lb-facts").text)
     browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
@@ -150,5 +163,7 @@ def test_the_site_works_from_its_folder_without_a_server(sites, browser):
     WebDriverWait(browser, 10).until(ec.presence_of_element_located((By.CSS_SELECTOR, "ul.grid a.tile")))
     browser.find_element(By.CSS_SELECTOR, "ul.grid a.tile").click()
     WebDriverWait(browser, 5).until(lambda d: d.find_element(By.ID, "lightbox").is_displayed())
-    assert "Old scan" in browser.find_element(By.ID, "lb-facts").text
+    facts = browser.find_element(By.ID, "lb-facts").text
+    assert "Old scan" in facts and "no rendition yet" in facts  # a photo without thumbnails
+    assert browser.find_element(By.CSS_SELECTOR, "ul.grid .ph").text == "undated"
     assert browser.current_url.startswith("file://")

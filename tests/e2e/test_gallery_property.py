@@ -10,7 +10,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from galleryrecords import Spec, write
+from galleryrecords import Spec, picture_hash, write
 from helpers import open_lib
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -24,6 +24,8 @@ LEVELS = ("private", "friends", "public")
 SHOWN = st.sampled_from((None, "private", "friends", "public"))
 ALBUMS = ("Alpha-album", "Beta-album", "Gamma-album", "Delta-album")
 SERVICES = ("svc-north", "svc-south", "svc-east")
+#: the thumbnails each photo has (the lightbox takes the largest when none reaches 1200 px)
+EDGES = (200, 400)
 
 
 @st.composite
@@ -52,7 +54,7 @@ def may_see(spec: Spec, audience: str) -> bool:
 def traces(spec: Spec) -> list[str]:
     lat, lng = spec.place or (0, 0)
     return [spec.photo_id, spec.content_hash[7:], spec.filename or "", spec.caption or "", f"cam-{spec.n}-q",
-            f"{lat:.5f}", f"{lng:.5f}", f"{lat:.4f}", f"{spec.n}-q"]
+            f"{lat:.5f}", f"{lng:.5f}", f"{lat:.4f}", f"{spec.n}-q", *(picture_hash(spec, e) for e in EDGES)]
 
 
 def output_text(out: Path) -> str:
@@ -70,7 +72,7 @@ def test_no_trace_of_a_hidden_photo(photo_specs):
     tmp = Path(tempfile.mkdtemp(prefix="gallery-prop-"))
     try:
         root, _ = Library.init(tmp / "lib")
-        write(root, photo_specs)
+        write(root, photo_specs, thumbnails=EDGES)
         lib, _ = open_lib(root)
         try:
             for audience in ("public", "friends"):
@@ -93,7 +95,10 @@ def test_no_trace_of_a_hidden_photo(photo_specs):
                 for service in set(SERVICES) - seen_services:
                     assert service not in text, (audience, service)
                 for spec in visible:
-                    assert spec.photo_id in text
+                    assert spec.photo_id in text and picture_hash(spec, 200) in text
+                # the pictures in the folder are the visible photos' thumbnails, and nothing else
+                pictures = {p.stem for p in (out / "img").rglob("*.webp")} if visible else set()
+                assert pictures == {picture_hash(s, e) for s in visible for e in EDGES}
                 assert not (out / "dashboard.html").exists()
         finally:
             lib.close()
