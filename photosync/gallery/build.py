@@ -42,8 +42,8 @@ def build(lib: Library, out: Path, audience: str, *, places: bool | None = None)
         stores = _store_bases(lib)
         task = lib.report.task("gallery", len(lib.photo_ids()))
         entries = []
-        for photo in collect.photos(lib, audience, read=task.advance):
-            entries.append(collect.entry(photo, audience, places=places, stores=stores, image=images.url))
+        for record in collect.shown_records(lib, audience, read=task.advance):
+            entries.append(collect.entry(record, audience, places=places, stores=stores, image=images.url))
         task.close()
         images.close()
         dashboard = None

@@ -19,6 +19,7 @@ from pathlib import Path
 from .. import renditions
 from ..errors import PhotosyncError
 from ..model import Photo, Rendition
+from .collect import as_photo
 
 #: the long edge each picture of the gallery needs at least
 SIZES = {"thumb": 200, "large": 1200}
@@ -38,6 +39,7 @@ class Images:
         self.reused = 0
         #: photos shown without a picture: no current thumbnail (or it could not be read)
         self.missing = 0
+        self._last: tuple[str, Photo] | None = None
 
     def _path(self, r: Rendition) -> str:
         fmt = (r.format or "").lower()
@@ -62,7 +64,15 @@ class Images:
         self.written += 1
         return data
 
-    def url(self, photo: Photo, kind: str) -> str | None:
+    def url(self, record: dict, kind: str) -> str | None:
+        """``record``: a shown photo's parsed record."""
+        if not record.get("renditions"):
+            if kind == "thumb":
+                self.missing += 1
+            return None
+        if self._last is None or self._last[0] != record["photo_id"]:
+            self._last = (record["photo_id"], as_photo(record))  # one Photo for its two pictures
+        photo = self._last[1]
         r = renditions.thumbnail(photo, SIZES[kind])
         if r is None:
             if kind == "thumb":

@@ -338,6 +338,11 @@ class Index:
     def invalid_files(self) -> list[tuple[str, str]]:
         return self.db.execute("SELECT path, reason FROM invalid ORDER BY path").fetchall()
 
+    def photo_paths(self) -> list[tuple[str, str, str | None]]:
+        """(photo_id, path, git blob id known valid) of every photo, in id order (the gallery
+        reads every record: one query instead of one a photo)."""
+        return self.db.execute("SELECT photo_id, path, blob FROM photos ORDER BY photo_id").fetchall()
+
     def path_and_blob(self, photo_id: str) -> tuple[str, str | None] | None:
         """(path, git blob id known valid) of a photo's record, in one query (a record read
         asked twice: 0.1-0.3 ms each from replicate's main thread, while its copies run)."""

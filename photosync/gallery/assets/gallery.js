@@ -11,6 +11,8 @@
   var img = document.getElementById("lb-img");
   var facts = document.getElementById("lb-facts");
   var current = -1;
+  var byId = {};
+  photos.forEach(function (p, i) { byId[p.id] = i; });
   var LABELS = [["date", "Date"], ["place", "Place"], ["camera", "Camera"], ["caption", "Caption"],
                 ["file", "File"], ["albums", "Albums"], ["services", "On"], ["stores", "Copies in"]];
 
@@ -71,7 +73,8 @@
     var tile = ev.target.closest ? ev.target.closest("a.tile") : null;
     if (tile) {
       ev.preventDefault();
-      show(parseInt(tile.getAttribute("data-i"), 10));
+      var i = byId[tile.getAttribute("data-id")];
+      if (i !== undefined) { show(i); }
     }
   });
   box.querySelector(".lb-close").addEventListener("click", close);
@@ -85,7 +88,7 @@
     else if (ev.key === "ArrowRight") { show(current + 1); }
   });
   if (location.hash.length > 1) {
-    var id = decodeURIComponent(location.hash.slice(1));
-    for (var i = 0; i < photos.length; i++) { if (photos[i].id === id) { show(i); break; } }
+    var start = byId[decodeURIComponent(location.hash.slice(1))];
+    if (start !== undefined) { show(start); }
   }
 }());
