@@ -149,3 +149,23 @@ def test_unknown_audience_is_refused(cli, library, tmp_path):
     r = build(cli, library, tmp_path / "x", "everyone")
     assert r.code == 2 and "--audience must be one of private, friends, public" in r.err
     assert not (tmp_path / "x").exists()
+
+
+def test_a_hand_edit_that_widens_or_breaks_a_record_is_not_published(cli, library, tmp_path):
+    write(library, MIXED)
+    widened, broken = MIXED[1], MIXED[0]
+    rel = photo_path(widened.photo_id, widened.taken)
+    data = json.loads((library / rel).read_text())
+    data["visibility"]["canonical"] = "public"  # not committed: a person's edit in the work tree
+    (library / rel).write_text(json.dumps(data, indent=2))
+    rel = photo_path(broken.photo_id, broken.taken)
+    data = json.loads((library / rel).read_text())
+    data["visibility"]["canonical"] = "everyone"  # fails the schema
+    (library / rel).write_text(json.dumps(data, indent=2))
+    out = tmp_path / "site"
+    r = build(cli, library, out, "public")
+    text = site_text(out)
+    assert widened.photo_id not in text and "Passport" not in text
+    assert broken.photo_id not in text and "Beach at noon" not in text  # unreadable: left out, not guessed
+    assert "everyone" in r.err and r.code == 1  # both named by the library
+    assert grid_ids(out / "months" / "undated.html") == [MIXED[4].photo_id]
