@@ -217,3 +217,83 @@ def test_other_formats_are_rendered_too(tmp_path, cli, fmt):
     cli("-L", str(lib), "derive", "thumbnails", check=0)
     p = _photo(lib, f"x.{fmt.lower()}")
     assert (p.renditions["thumb-200"].width, p.renditions["thumb-200"].height) == (200, 100)
+
+
+def test_a_raw_file_is_rendered_through_libraw(tmp_path, cli):
+    from rawbuild import make_dng
+
+    pics = tmp_path / "pics"
+    pics.mkdir()
+    (pics / "DSC_0001.dng").write_bytes(make_dng(256, 192))
+    lib = _library(tmp_path, cli, pics)
+    cli("-L", str(lib), "derive", "thumbnails", check=0)
+    p = _photo(lib, "DSC_0001.dng")
+    assert p.metadata.format == "dng"
+    t = thumbnail(p, 200)
+    assert (t.width, t.height) == (200, 150)
+    im = Image.open(io.BytesIO(read_rendition(t, _stores(lib)))).convert("RGB")
+    left, right = im.getpixel((30, 75)), im.getpixel((170, 75))
+    assert left[0] > left[2] + 60 and right[2] > right[0] + 60  # red on the left, blue on the right
+
+
+def _gps_of(data: bytes):
+    exif = Image.open(io.BytesIO(data)).getexif()
+    return exif.get_ifd(0x8825) or None
+
+
+def test_tiers_over_ten_years_compress_older_photos_more_and_keep_the_originals(tmp_path, cli):
+    from datetime import timedelta, timezone
+
+    from photosync.phases import derive
+
+    now = datetime.now()
+    pics = tmp_path / "pics"
+    ages = {"recent.jpg": 0.3, "two.jpg": 2, "five.jpg": 5, "nine.jpg": 9.5}
+    for i, (name, years) in enumerate(ages.items()):
+        _jpeg(pics / name, size=(1500, 1000), taken=now - timedelta(days=365.25 * years), gps=(46.5, 6.6), seed=i + 1)
+    originals = {p.name: p.read_bytes() for p in pics.iterdir()}
+    lib = _library(tmp_path, cli, pics)
+    prefs_path = lib / "config/user-preferences.json"
+    prefs = json.loads(prefs_path.read_text())
+    prefs["derived_tiers"] = {"format": "jpeg", "tiers": [
+        {"name": "light", "under_years": 1, "quality": 90, "max_edge": 1200},
+        {"name": "medium", "under_years": 3, "quality": 75, "max_edge": 800},
+        {"name": "heavy", "quality": 60, "max_edge": 500, "keep_location": False},
+    ]}
+    prefs_path.write_text(json.dumps(prefs, indent=2))
+    r = cli("-L", str(lib), "derive", "tiers", check=0)
+    assert "made 4 renditions of 4 photos" in r.out
+    stores = _stores(lib)
+    got = {}
+    for name in ages:
+        t = _photo(lib, name).renditions["tier"]
+        got[name] = (t.tier, t.long_edge)
+        data = read_rendition(t, stores)
+        exif = Image.open(io.BytesIO(data)).getexif()
+        assert exif.get_ifd(0x8769).get(0x9003), name  # the date taken is kept
+        assert exif.get(0x0112) == 1  # upright pixels, orientation reset
+        assert (_gps_of(data) is not None) == (t.tier != "heavy"), name  # heavy drops the location
+    assert got == {"recent.jpg": ("light", 1200), "two.jpg": ("medium", 800), "five.jpg": ("heavy", 500),
+                   "nine.jpg": ("heavy", 500)}
+    # the originals are untouched: same bytes in the folder, and in the store
+    assert {p.name: p.read_bytes() for p in pics.iterdir()} == originals
+    assert cli("-L", str(lib), "audit", "--blobs", check=0)
+    status = cli("-L", str(lib), "status", "--json", check=0).json
+    saved = sum(t["saved_bytes"] for t in status["tiers"].values())
+    assert saved > 0 and set(status["tiers"]) == {"light", "medium", "heavy"}
+    assert "saved" in cli("-L", str(lib), "status", check=0).out
+
+    # nothing to do again; two years on, the photos that aged into another tier are made again
+    assert "every photo has its tier copies" in cli("-L", str(lib), "derive", "tiers", check=0).out
+    later = datetime.now(timezone.utc) + timedelta(days=365 * 2)
+    opened, _ = open_lib(lib)
+    try:
+        plan = derive.make_plan(opened, ("tier",), now=later)
+        assert sorted(j.label for j in plan.jobs) == ["recent.jpg", "two.jpg"]
+        result = derive.execute(opened, plan)
+        assert result.made == 2
+    finally:
+        opened.close()
+    assert _photo(lib, "recent.jpg").renditions["tier"].tier == "medium"
+    assert _photo(lib, "two.jpg").renditions["tier"].tier == "heavy"
+    assert git_status(lib) == ""
