@@ -128,7 +128,7 @@ class _Exporter:
         self.derived = derived
         self.stores = make_stores(lib)
         self.sources = Sources(lib, self.stores)
-        self.local_roots = {name: Path(getattr(s, "root")) for name, s in self.stores.items()
+        self.local_roots = {name: Path(s.root) for name, s in self.stores.items()
                             if s.type_name == "local"}
 
     def content(self, photo: Photo) -> tuple[str, int | None, str] | None:
