@@ -128,8 +128,9 @@ class _Exporter:
         self.derived = derived
         self.stores = make_stores(lib)
         self.sources = Sources(lib, self.stores)
-        self.local_roots = {name: Path(s.root) for name, s in self.stores.items()
-                            if s.type_name == "local"}
+        from ..stores.local import LocalStore
+
+        self.local_roots = {name: Path(s.root) for name, s in self.stores.items() if isinstance(s, LocalStore)}
 
     def content(self, photo: Photo) -> tuple[str, int | None, str] | None:
         """(hash, size, extension) of what this photo exports, or None (no such rendition)."""
