@@ -69,10 +69,12 @@ def _picture(source, max_edge: int | None):
 
     _register_heif()
     im = Image.open(source)
-    if max_edge and im.format == "JPEG":
-        # decode at 1/2, 1/4 or 1/8 scale while the result still covers max_edge on both sides
-        # of the box (draft never goes below the size asked)
-        im.draft("RGB", (max_edge, max_edge))
+    if max_edge and im.format == "JPEG" and max(im.size) > max_edge:
+        # decode at 1/2, 1/4 or 1/8 scale while the long edge still covers max_edge: draft keeps
+        # both sides at least the box's, so the box has the picture's own aspect
+        w, h = im.size
+        long = max(w, h)
+        im.draft("RGB", (-(-max_edge * w // long), -(-max_edge * h // long)))
     im.load()
     return ImageOps.exif_transpose(im)
 
