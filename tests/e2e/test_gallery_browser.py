@@ -11,17 +11,13 @@ from pathlib import Path
 
 import pytest
 from galleryrecords import Spec, write
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
+from browser import browser_fixture, open_page  # noqa: F401  (browser_fixture: the browser fixture)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from photosync.library.library import Library
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 
 PHOTOS = [
     Spec(1, "public", caption="Beach at noon", albums=("Holiday",), place=(43.29512, 5.37442), camera="X100V",
@@ -60,30 +56,6 @@ def sites(tmp_path_factory):
         for proc in servers:
             proc.terminate()
             proc.wait(10)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    # --no-sandbox: chromium refuses to run as root with its sandbox (CI containers run as root)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1280,900"):
-        opts.add_argument(arg)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-def open_page(driver, url: str) -> list[dict]:
-    """Load ``url``; the console messages of level error (SEVERE) it logged."""
-    driver.get_log("browser")  # drop what earlier pages logged
-    driver.get(url)
-    WebDriverWait(driver, 10).until(lambda d: d.execute_script("return document.readyState") == "complete")
-    return [m for m in driver.get_log("browser") if m["level"] == "SEVERE"]
 
 
 def tile_ids(driver) -> list[str]:

@@ -46,6 +46,7 @@
     LABELS.forEach(function (pair) {
       var v = p[pair[0]];
       if (v === undefined || v === null || v === "") { return; }
+      if (pair[0] === "date") { v = String(v).replace("T", " "); }
       fact(pair[1], Array.isArray(v) ? v.join(", ") : String(v));
     });
     (p.links || []).forEach(function (link) {
