@@ -37,7 +37,7 @@ def gallery_build(
         result = build(lib, out, audience, places=places)
         reporter.stop()
         ui.out.print(f"gallery for {audience}: {result.photos} photo{'s' if result.photos != 1 else ''}, "
-                     f"{result.pages} pages in {result.out}" + ("" if result.dashboard else " (no dashboard: "
+                     f"{result.pages} page{'s' if result.pages != 1 else ''} in {result.out}" + ("" if result.dashboard else " (no dashboard: "
                                                                   "only a private build has one)"))
         if result.photos and result.pictures_missing:
             ui.out.print("some photos have no thumbnails yet: run 'photosync derive thumbnails', then build again")
