@@ -174,6 +174,43 @@ class SupersededBlob:
     problem: str | None = None
 
 
+#: kinds of rendition (derived copies, photosync/renditions.py): a thumbnail at a long edge, or the
+#: photo's age tier (a re-encoded space-saving copy)
+RENDITION_KINDS: tuple[str, ...] = ("thumbnail", "tier")
+
+
+@dataclass(frozen=True)
+class Rendition:
+    """A derived copy of a photo's original (issue 16): made from the original by a recipe,
+    stored content-addressed beside it, rebuilt at any time; never an original.
+
+    ``name`` is its key in ``Photo.renditions`` ("thumb-200", "tier"); ``recipe`` says how it
+    was made (a different recipe makes it again); ``source_hash`` is the content it was made
+    from (a rendition of bytes the photo no longer has as its original is not current);
+    ``copies`` are verified copies by store, like ``Photo.blobs``."""
+
+    name: str
+    kind: str
+    recipe: str
+    source_hash: str
+    content_hash: str
+    size: int
+    format: str
+    width: int
+    height: int
+    made_at: str
+    copies: Mapping[str, BlobCopy] = field(default_factory=dict)
+    #: the tier's name for kind "tier" (light, medium, heavy, or a configured one)
+    tier: str | None = None
+
+    @property
+    def long_edge(self) -> int:
+        return max(self.width, self.height)
+
+    def good_copies(self) -> dict[str, BlobCopy]:
+        return {name: c for name, c in self.copies.items() if c.good}
+
+
 @dataclass(frozen=True)
 class Discrepancy:
     service: str
@@ -245,6 +282,8 @@ class Photo:
     conflicts: tuple[Conflict, ...] = ()
     resolutions: tuple[Resolution, ...] = ()
     superseded_blobs: tuple[SupersededBlob, ...] = ()
+    #: derived copies by name (thumbnails, the age tier): optional, rebuilt from the original
+    renditions: Mapping[str, Rendition] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     # -- convenience views ---------------------------------------------------------

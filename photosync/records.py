@@ -25,6 +25,7 @@ from .model import (
     Location,
     Metadata,
     Photo,
+    Rendition,
     Resolution,
     SupersededBlob,
     Visibility,
@@ -479,6 +480,34 @@ def _resolution_from(d: dict) -> Resolution:
     )
 
 
+def _copy_to(c: BlobCopy) -> dict:
+    out: dict = {"locator": c.locator, "size": c.size, "verified_at": c.verified_at}
+    if c.problem is not None:
+        out["problem"] = c.problem
+    return out
+
+
+def _rendition_to(r: Rendition) -> dict:
+    out: dict = {"kind": r.kind, "recipe": r.recipe, "source_hash": r.source_hash,
+                 "content_hash": r.content_hash, "size": r.size, "format": r.format,
+                 "width": r.width, "height": r.height, "made_at": r.made_at}
+    if r.tier is not None:
+        out["tier"] = r.tier
+    out["copies"] = {name: _copy_to(c) for name, c in sorted(r.copies.items())}
+    return out
+
+
+def _rendition_from(name: str, d: dict) -> Rendition:
+    return Rendition(
+        name=name, kind=d["kind"], recipe=d["recipe"], source_hash=d["source_hash"],
+        content_hash=d["content_hash"], size=d["size"], format=d["format"], width=d["width"],
+        height=d["height"], made_at=d["made_at"], tier=d.get("tier"),
+        copies={store: BlobCopy(store=store, locator=c["locator"], size=c["size"], verified_at=c["verified_at"],
+                                problem=c.get("problem"))
+                for store, c in d["copies"].items()},
+    )
+
+
 def photo_to_dict(p: Photo) -> dict:
     out = {
         "schema_version": p.schema_version,
@@ -524,7 +553,9 @@ def photo_to_dict(p: Photo) -> dict:
         ]
     if p.resolutions:
         out["resolutions"] = [_resolution_to(r) for r in p.resolutions]
-    if p.resolutions or p.superseded_blobs:
+    if p.renditions:
+        out["renditions"] = {name: _rendition_to(r) for name, r in sorted(p.renditions.items())}
+    if p.resolutions or p.superseded_blobs or p.renditions:
         # keep the design's field order: created_at/updated_at last
         out["created_at"] = out.pop("created_at")
         out["updated_at"] = out.pop("updated_at")
@@ -558,6 +589,7 @@ def photo_from_dict(d: dict) -> Photo:
         conflicts=tuple(_conflict_from(c) for c in d["conflicts"]),
         resolutions=tuple(_resolution_from(r) for r in d.get("resolutions") or ()),
         superseded_blobs=tuple(SupersededBlob(**b) for b in d.get("superseded_blobs") or ()),
+        renditions={name: _rendition_from(name, r) for name, r in (d.get("renditions") or {}).items()},
         created_at=d["created_at"],
         updated_at=d["updated_at"],
     )

@@ -96,6 +96,8 @@ def main() -> None:
     from . import (  # noqa: F401
         cmd_audit, cmd_config, cmd_discover, cmd_init, cmd_replicate, cmd_resolve, cmd_status, cmd_visibility,
     )
+    from . import cmd_gallery  # noqa: F401
+    from . import cmd_derive, cmd_export  # noqa: F401  (issue 16: renditions, the sorted export)
 
     try:
         app()

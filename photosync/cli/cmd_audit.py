@@ -57,7 +57,12 @@ def audit(
             for p in r.problems:
                 ui.out.print(f"  {ui.printable(p.label)} ({p.photo_id[:8]}) in {p.store}: {p.reason}: {ui.printable(p.locator)}")
             if r.problems:
-                ui.out.print("  run 'photosync replicate --execute' to copy them again from a good source")
+                # a rendition's key names it (layout.rendition_blob_name): .thumb-200. / .tier.
+                rends = [p for p in r.problems if ".thumb-" in p.locator or ".tier." in p.locator]
+                if len(rends) < len(r.problems):
+                    ui.out.print("  run 'photosync replicate --execute' to copy them again from a good source")
+                if rends:
+                    ui.out.print("  run 'photosync derive thumbnails' (or 'derive tiers') to make the renditions again")
             if r.leftovers_removed or r.leftovers_kept:
                 ui.out.print(
                     f"  leftovers of interrupted copies: {r.leftovers_removed} removed "

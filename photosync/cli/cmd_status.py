@@ -74,6 +74,7 @@ def _render(data: dict, ui) -> None:
         + (f"; [red]{counted(without, 'photo')} without any copy of some of its bytes[/] "
            "(photosync replicate --execute)" if without else "")
     )
+    _render_renditions(data, ui)
     c = data["conflicts"]
     ui.out.print(
         f"conflicts: {c['open']} open"
@@ -90,3 +91,23 @@ def _render(data: dict, ui) -> None:
             ui.out.print(f"  {u['service']}: {ui.printable(u['item'])}: {ui.printable(u['reason'])}")
         if len(unreadable) > 10:
             ui.out.print(f"  ... and {len(unreadable) - 10} more (photosync status --json lists them all)")
+
+
+def _render_renditions(data: dict, ui) -> None:
+    """Renditions (photosync derive) by name, and what the tier copies save."""
+    from ..phases.common import counted
+
+    rends = data.get("renditions") or {}
+    if rends:
+        ui.out.print("renditions: " + ", ".join(
+            f"{name} {r['photos']}" + (f" ({r['stale']} stale)" if r["stale"] else "") for name, r in rends.items())
+            + f" of {counted(data['photos'], 'photo')}")
+    tiers = data.get("tiers") or {}
+    if tiers:
+        orig = sum(t["original_bytes"] for t in tiers.values())
+        size = sum(t["tier_bytes"] for t in tiers.values())
+        ui.out.print(
+            f"tier copies: {ui.human_bytes(size)} for {ui.human_bytes(orig)} of originals, "
+            f"{ui.human_bytes(max(0, orig - size))} saved ("
+            + ", ".join(f"{name} {t['photos']}: {ui.human_bytes(t['saved_bytes'])} saved" for name, t in tiers.items())
+            + "); the originals stay at full quality")

@@ -20,8 +20,9 @@ from typing import Collection, Iterable, Iterator, NamedTuple, Sequence
 
 from ..model import Photo
 
-INDEX_VERSION = "12"  # 10: copies.whole; 11: looks keeps the whole dHash and every picture; questions;
-# 12: photos.format, items.size/format/filename (replicate plans from the index, reading no record)
+INDEX_VERSION = "13"  # 10: copies.whole; 11: looks keeps the whole dHash and every picture; questions;
+# 12: photos.format, items.size/format/filename (replicate plans from the index, reading no record);
+# 13: renditions (issue 16: derived copies, a row per copy in a store)
 CACHE_VERSION = "1"
 
 _SCHEMA = """
@@ -71,6 +72,12 @@ CREATE INDEX IF NOT EXISTS looks_q1 ON looks(q1, dhash, camera);
 CREATE INDEX IF NOT EXISTS looks_q2 ON looks(q2, dhash, camera);
 CREATE INDEX IF NOT EXISTS looks_q3 ON looks(q3, dhash, camera);
 CREATE INDEX IF NOT EXISTS looks_taken ON looks(taken);
+CREATE TABLE IF NOT EXISTS renditions(photo_id TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL,
+    recipe TEXT NOT NULL, current INTEGER NOT NULL, content_hash TEXT NOT NULL, size INTEGER NOT NULL,
+    format TEXT NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL, tier TEXT,
+    store TEXT NOT NULL, locator TEXT NOT NULL, good INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS renditions_photo ON renditions(photo_id);
+CREATE INDEX IF NOT EXISTS renditions_store ON renditions(store, good);
 CREATE TABLE IF NOT EXISTS questions(photo_id TEXT NOT NULL, key TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS questions_photo ON questions(photo_id);
 CREATE TABLE IF NOT EXISTS invalid(path TEXT PRIMARY KEY, reason TEXT NOT NULL);
@@ -86,8 +93,10 @@ CREATE TABLE IF NOT EXISTS widenings(photo_id TEXT PRIMARY KEY, path TEXT NOT NU
     new TEXT NOT NULL, commit_oid TEXT NOT NULL, subject TEXT NOT NULL);
 """
 
-_DERIVED = ("photos", "hashes", "items", "copies", "discrepancies", "looks", "old_copies", "questions", "invalid")
-_PER_PHOTO = ("photos", "hashes", "items", "copies", "discrepancies", "looks", "old_copies", "questions")
+_DERIVED = ("photos", "hashes", "items", "copies", "discrepancies", "looks", "old_copies", "questions", "invalid",
+            "renditions")
+_PER_PHOTO = ("photos", "hashes", "items", "copies", "discrepancies", "looks", "old_copies", "questions",
+              "renditions")
 _CACHES = ("scan_cache", "service_runs", "validated", "audit_progress")
 
 
@@ -278,6 +287,7 @@ class Index:
         hashes, items, copies, disc = [], [], [], []
         looks: list[tuple] = []  # rows of each table, for executemany
         old: list[tuple] = []
+        rends: list[tuple] = []
         asks: list[tuple[str, str]] = []
         for p, _path, _blob in entries:
             pid = p.photo_id
@@ -287,6 +297,10 @@ class Index:
                               k.content_hash, k.look) for k in lookup_keys(p, every_picture=True))
             old.extend((pid, b.store, b.locator, b.content_hash, b.size, int(b.problem is None))
                        for b in p.superseded_blobs)
+            for r in p.renditions.values():
+                rends.extend((pid, r.name, r.kind, r.recipe, int(r.source_hash == p.content_hash), r.content_hash,
+                              r.size, r.format, r.width, r.height, r.tier, c.store, c.locator, int(c.good))
+                             for c in r.copies.values())
             for h in {p.content_hash} | {i.content_hash for i in p.all_instances()}:
                 hashes.append((h, pid))
             for i in p.all_instances():
@@ -304,6 +318,7 @@ class Index:
         self.db.executemany("INSERT INTO looks VALUES(?,?,?,?,?,?,?,?,?,?,?)", looks)
         self.db.executemany("INSERT INTO old_copies VALUES(?,?,?,?,?,?)", old)
         self.db.executemany("INSERT INTO questions VALUES(?,?)", asks)
+        self.db.executemany("INSERT INTO renditions VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rends)
         self.db.executemany("DELETE FROM invalid WHERE path=?", [(path,) for _, path, _ in entries])
 
     def known_blob(self, photo_id: str) -> str | None:
@@ -322,6 +337,11 @@ class Index:
 
     def invalid_files(self) -> list[tuple[str, str]]:
         return self.db.execute("SELECT path, reason FROM invalid ORDER BY path").fetchall()
+
+    def photo_paths(self) -> list[tuple[str, str, str | None]]:
+        """(photo_id, path, git blob id known valid) of every photo, in id order (the gallery
+        reads every record: one query instead of one a photo)."""
+        return self.db.execute("SELECT photo_id, path, blob FROM photos ORDER BY photo_id").fetchall()
 
     def path_and_blob(self, photo_id: str) -> tuple[str, str | None] | None:
         """(path, git blob id known valid) of a photo's record, in one query (a record read
@@ -593,6 +613,55 @@ class Index:
                   f"WHERE store IN ({marks})")
             args += stores
         return self.db.execute(f"SELECT * FROM ({q}) ORDER BY 1, 2, 3", args).fetchall()
+
+    # -- renditions (issue 16: photosync/renditions.py) ---------------------------------------------
+    def rendition_copy_rows(self, stores: list[str]) -> list[tuple[str, str, str, str, int, int]]:
+        """(photo_id, store, locator, content_hash, size, good) of every recorded rendition copy
+        in ``stores`` (copy_rows' shape: audit --blobs checks them the same way)."""
+        marks = ",".join("?" * len(stores))
+        return self.db.execute(
+            "SELECT photo_id, store, locator, content_hash, size, good FROM renditions "
+            f"WHERE store IN ({marks}) ORDER BY 1, 2, 3", list(stores)).fetchall()
+
+    def rendition_state(self) -> dict[str, dict[str, tuple[str, bool, frozenset[str]]]]:
+        """photo_id -> rendition name -> (recipe, current: made from the photo's original as it
+        is now, stores holding a good copy): what derive compares with what it wants."""
+        out: dict[str, dict[str, tuple[str, bool, frozenset[str]]]] = {}
+        for pid, name, recipe, current, stores in self.db.execute(
+                "SELECT photo_id, name, recipe, current, group_concat(CASE WHEN good THEN store END, char(0)) "
+                "FROM renditions GROUP BY photo_id, name"):
+            out.setdefault(pid, {})[name] = (recipe, bool(current), frozenset(stores.split("\0")) if stores else frozenset())
+        return out
+
+    def derive_sources(self) -> list[tuple[str, str, str | None, str | None, str | None, int | None]]:
+        """(photo_id, content_hash, taken_date, format, filename, size of the original) of every
+        photo, by date: what derive plans from without reading a record."""
+        return self.db.execute(
+            "SELECT p.photo_id, p.content_hash, p.taken_date, p.format, p.filename, "
+            "(SELECT max(i.size) FROM items i WHERE i.photo_id = p.photo_id AND i.content_hash = p.content_hash) "
+            "FROM photos p ORDER BY p.taken_date, p.photo_id").fetchall()
+
+    def rendition_counts(self) -> dict[str, tuple[int, int, int]]:
+        """rendition name -> (photos with a current rendition of it with a good copy, bytes of one copy of
+        each, photos with one that is stale: an older recipe or original)."""
+        out: dict[str, tuple[int, int, int]] = {}
+        for name, have, size, stale in self.db.execute(
+                "SELECT name, count(DISTINCT CASE WHEN current AND good THEN photo_id END), "
+                "sum(CASE WHEN current AND good THEN size END), count(DISTINCT CASE WHEN NOT current THEN photo_id END) "
+                "FROM (SELECT DISTINCT photo_id, name, current, size, good FROM renditions) GROUP BY name"):
+            out[name] = (have or 0, size or 0, stale or 0)
+        return out
+
+    def tier_savings(self) -> dict[str, tuple[int, int, int]]:
+        """tier -> (photos with a current tier copy, bytes of their originals, bytes of their tier copies)."""
+        out: dict[str, tuple[int, int, int]] = {}
+        for tier, n, orig, size in self.db.execute(
+                "SELECT r.tier, count(*), sum(coalesce((SELECT max(i.size) FROM items i WHERE i.photo_id = r.photo_id "
+                "AND i.content_hash = p.content_hash), 0)), sum(r.size) FROM "
+                "(SELECT DISTINCT photo_id, tier, size FROM renditions WHERE kind='tier' AND current AND good) r "
+                "JOIN photos p ON p.photo_id = r.photo_id GROUP BY r.tier"):
+            out[tier or ""] = (n, orig or 0, size or 0)
+        return out
 
     def audited(self, store: str) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT photo_id FROM audit_progress WHERE store=?", (store,))}

@@ -75,6 +75,24 @@ def blob_name(photo_id: str, content_hash: str, taken_date: str | None, ext: str
     return f"{folder}/{photo_id}-{digest}.{ext}"
 
 
+#: a rendition's name (photosync/renditions.py): what it adds to its original's key
+RENDITION_NAME = re.compile(r"[a-z][a-z0-9-]{0,23}")
+
+
+def rendition_blob_name(photo_id: str, source_hash: str, taken_date: str | None, rendition: str,
+                        content_hash: str, ext: str) -> str:
+    """YYYY/MM/<photo_id>-<source sha256>.<rendition>.<sha256>.<ext>: a rendition's key, beside
+    the original's (same folder, same prefix), and content-addressed by its own bytes, so a new
+    recipe's output never lands on an older one's key (stores never delete or overwrite)."""
+    base = blob_name(photo_id, source_hash, taken_date, "bin")[: -len(".bin")]
+    digest = content_hash.split(":", 1)[1] if ":" in content_hash else ""
+    ext = (ext or "bin").lower().lstrip(".")
+    if not (RENDITION_NAME.fullmatch(rendition) and _DIGEST.fullmatch(digest) and SAFE_EXT.fullmatch(ext)):
+        raise ValueError(f"no rendition key for {rendition!r}, hash {content_hash!r}, extension {ext!r}: "
+                         "a part is not a rendition name, a SHA-256 or an extension of 1-10 letters and digits")
+    return f"{base}.{rendition}.{digest}.{ext}"
+
+
 def path_problem(rel: str | bytes, *, backslash: bool = False) -> str | None:
     """Why ``rel`` is not a path that stays inside the folder it is joined to
     (None when it is): it must be relative, with no empty, ``.`` or ``..``

@@ -127,7 +127,7 @@ def audit_blobs(lib: Library, *, sample: str | None = None, store: str | None = 
         result.leftovers_kept += cleaned.kept
     assert lib.index is not None
     index = lib.index
-    rows = index.copy_rows(up, superseded=True) if up else []
+    rows = _rows(index, up)
     if incremental:
         done = {name: index.audited(name) for name in up}
         rows = [r for r in rows if r[0] not in done[r[1]]]
@@ -136,7 +136,7 @@ def audit_blobs(lib: Library, *, sample: str | None = None, store: str | None = 
                 index.reset_audit(name)
             result.pass_finished = True
             lib.report.info("the previous pass checked every copy; a new pass starts")
-            rows = index.copy_rows(up, superseded=True)
+            rows = _rows(index, up)
     photo_ids = sorted({r[0] for r in rows})
     n = parse_sample(sample, len(photo_ids))
     if n < len(photo_ids):
@@ -183,12 +183,19 @@ def audit_blobs(lib: Library, *, sample: str | None = None, store: str | None = 
     return result
 
 
+def _rows(index, stores: list[str]) -> list:
+    """Every recorded copy in ``stores``: originals, other contents, and renditions (derive)."""
+    if not stores:
+        return []
+    return sorted(index.copy_rows(stores, superseded=True) + index.rendition_copy_rows(stores))
+
+
 def left_in_pass(lib: Library, store: str | None) -> int:
     """Copies an incremental pass has not checked yet."""
     assert lib.index is not None
     names = [store] if store else cfg.active_stores(lib.preferences)
     done = {name: lib.index.audited(name) for name in names}
-    return sum(1 for r in lib.index.copy_rows(names, superseded=True) if r[0] not in done[r[1]])
+    return sum(1 for r in _rows(lib.index, names) if r[0] not in done[r[1]])
 
 
 def _label(lib: Library, pid: str) -> str:
@@ -219,6 +226,17 @@ def _record(lib: Library, verdicts: dict, result: BlobAudit) -> None:
             blobs = dict(photo.blobs)
             blobs[name] = BlobCopy(name, copy.locator, copy.size, copy.verified_at, problem)
             photo = photo.replace(blobs=blobs)
+        elif any(c.store == name and c.locator == locator for r in photo.renditions.values()
+                 for c in r.copies.values()):  # a rendition's copy (derive makes it again)
+            rends = dict(photo.renditions)
+            for rname, r in photo.renditions.items():
+                c = r.copies.get(name)
+                if c is not None and c.locator == locator and c.problem != problem:
+                    rends[rname] = dataclasses.replace(
+                        r, copies={**r.copies, name: dataclasses.replace(c, problem=problem)})
+            if rends == dict(photo.renditions):
+                continue
+            photo = photo.replace(renditions=rends)
         else:  # a copy a merge set aside (superseded_blobs)
             old = photo.superseded_blobs
             new = tuple(dataclasses.replace(b, problem=problem) if (b.store, b.locator) == (name, locator) else b

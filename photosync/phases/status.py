@@ -29,6 +29,8 @@ def _counts(lib: Library, min_copies: int) -> dict:
         "without": index.count_below(1),
         "conflicts": index.conflict_counts(),
         "discrepancies": index.count_discrepancies(),
+        "renditions": index.rendition_counts(),
+        "tiers": index.tier_savings(),
     }
     index.set_meta("status_cache", json.dumps(data))
     return json.loads(json.dumps(data))
@@ -88,6 +90,11 @@ def gather(lib: Library) -> dict:
         "without_copy": counts["without"],
         "conflicts": {"open": open_conflicts, "recorded": all_conflicts},
         "visibility_discrepancies": counts["discrepancies"],
+        # renditions (photosync derive): photos with a current one of each name, and the tier copies' savings
+        "renditions": {name: {"photos": n, "bytes": size, "stale": stale}
+                       for name, (n, size, stale) in sorted(counts.get("renditions", {}).items())},
+        "tiers": {tier: {"photos": n, "original_bytes": orig, "tier_bytes": size, "saved_bytes": max(0, orig - size)}
+                  for tier, (n, orig, size) in sorted(counts.get("tiers", {}).items())},
         "invalid_files": [{"path": p, "reason": r} for p, r in index.invalid_files()],
         "unreadable_files": unreadable,
     }

@@ -7,9 +7,11 @@ nothing from the phases.
 
 from __future__ import annotations
 
-from ..library.layout import SAFE_EXT
+from dataclasses import dataclass
+
+from ..library.layout import SAFE_EXT, rendition_blob_name
 from ..media.formats import FORMATS, extension
-from ..model import Instance, Photo
+from ..model import Instance, Photo, Rendition
 from .base import BlobKey
 
 
@@ -50,3 +52,29 @@ def content_size(photo: Photo, content_hash: str) -> int | None:
         if inst.content_hash == content_hash and inst.size is not None:
             return inst.size
     return None
+
+
+@dataclass(frozen=True)
+class RenditionKey(BlobKey):
+    """Where a rendition is stored: ``content_hash`` is the rendition's own (what a store
+    verifies the bytes against); the name sits beside the original's key
+    (``layout.rendition_blob_name``)."""
+
+    source_hash: str = ""
+    rendition: str = ""
+
+    @property
+    def name(self) -> str:
+        return rendition_blob_name(self.photo_id, self.source_hash, self.taken_date, self.rendition,
+                                   self.content_hash, self.ext)
+
+
+def rendition_ext(fmt: str) -> str:
+    return {"jpeg": "jpg"}.get(fmt, fmt)
+
+
+def rendition_key(photo: Photo, rendition: Rendition) -> RenditionKey:
+    """The key of ``rendition`` of ``photo`` in every store."""
+    return RenditionKey(photo.photo_id, rendition.content_hash, photo.metadata.taken_date,
+                        rendition_ext(rendition.format), source_hash=rendition.source_hash,
+                        rendition=rendition.name)

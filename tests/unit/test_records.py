@@ -143,6 +143,12 @@ def _keys_photosync_writes() -> dict[str, dict]:
     })
     prefs["blob_storage"].update({"replicas": ["nas"], "min_copies": 2, "local_path": None,
                                   "s3_bucket": None, "b2_bucket": None})
+    # renditions (issue 16): the README's example of derived and derived_tiers
+    prefs["derived"] = {"stores": ["local"], "thumbnails": {"sizes": [200, 600, 1200], "format": "webp", "quality": 80}}
+    prefs["derived_tiers"] = {"format": "jpeg", "tiers": [
+        {"name": "light", "under_years": 1, "quality": 90, "max_edge": 4096},
+        {"name": "medium", "under_years": 3, "quality": 80, "max_edge": 2560},
+        {"name": "heavy", "quality": 65, "max_edge": 1600, "keep_location": True, "keep_dates": True}]}
     state = json.loads(json.dumps(DEFAULT_SYNC_STATE))
     state["services"]["pictures"] = {"cursor": None, "last_change": "2024-01-15T10:30:00Z", "items": 3}
     state["services"]["token-box"] = {"cursor": "x"}
