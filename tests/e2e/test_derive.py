@@ -297,3 +297,27 @@ def test_tiers_over_ten_years_compress_older_photos_more_and_keep_the_originals(
     assert _photo(lib, "recent.jpg").renditions["tier"].tier == "medium"
     assert _photo(lib, "two.jpg").renditions["tier"].tier == "heavy"
     assert git_status(lib) == ""
+
+
+def test_a_store_that_cannot_be_written_is_skipped_and_filled_on_the_next_run(tmp_path, cli):
+    pics = tmp_path / "pics"
+    _jpeg(pics / "a.jpg")
+    _jpeg(pics / "b.jpg", seed=2)
+    nas = tmp_path / "nas"
+    nas.mkdir()
+    lib = tmp_path / "lib"
+    cli("init", str(lib), check=0)
+    cli("-L", str(lib), "service", "add", "pics", "--type", "local", "--path", str(pics), check=0)
+    cli("-L", str(lib), "store", "add", "nas", "--type", "local", "--path", str(nas), check=0)
+    cli("-L", str(lib), "discover")
+    cli("-L", str(lib), "replicate", "--execute", check=0)
+    nas.rename(tmp_path / "unmounted")  # the NAS goes away
+    r = cli("-L", str(lib), "derive", "thumbnails")
+    assert r.code == 1 and "store nas" in r.err
+    assert "6 in local" in r.out and "in nas" not in r.out
+    assert set(_photo(lib, "a.jpg").renditions["thumb-200"].copies) == {"local"}
+    assert git_status(lib) == ""
+    (tmp_path / "unmounted").rename(nas)
+    r = cli("-L", str(lib), "derive", "thumbnails", check=0)
+    assert "6 in nas" in r.out and "in local" not in r.out  # only what the NAS lacks
+    assert set(_photo(lib, "a.jpg").renditions["thumb-200"].copies) == {"local", "nas"}
