@@ -26,7 +26,7 @@ class Encoded:
     data: bytes
     width: int
     height: int
-    format: str  # "webp" | "jpeg"
+    format: str  # "webp" | "jpeg" (a video's tier: render.transcode writes an mp4 file)
 
 
 _heif = False
@@ -217,3 +217,60 @@ def kept_exif(source: IO[bytes] | str, keep_dates: bool, keep_location: bool, ke
                 new_gps[tag] = value
     out[0x0112] = 1
     return out.tobytes()
+
+
+def transcode(source: IO[bytes] | str, dest: str, max_edge: int | None, kbps: int, audio_kbps: int = 128) -> tuple[int, int]:
+    """A video re-encoded into an MP4 at ``dest``: H.264 (libx264) at ``kbps`` kilobits a second, its
+    long edge at most ``max_edge``, its first audio stream as AAC; (width, height) of the result.
+    Raises RenderError when it cannot be decoded or encoded."""
+    try:
+        return _transcode(source, dest, max_edge, kbps, audio_kbps)
+    except RenderError:
+        raise
+    except Exception as e:  # FFmpeg's own errors (through PyAV)
+        raise RenderError(f"cannot be decoded or re-encoded ({type(e).__name__}: {e})") from None
+
+
+def _transcode(source, dest: str, max_edge: int | None, kbps: int, audio_kbps: int) -> tuple[int, int]:
+    import av
+
+    with av.open(source) as inp:
+        vin = next((s for s in inp.streams if s.type == "video"), None)
+        if vin is None:
+            raise RenderError("cannot be decoded (no video stream)")
+        ain = next((s for s in inp.streams if s.type == "audio"), None)
+        w, h = vin.codec_context.width, vin.codec_context.height
+        if not w or not h:
+            raise RenderError("cannot be decoded (no frame size)")
+        scale = min(1.0, (max_edge or max(w, h)) / max(w, h))
+        # H.264 in 4:2:0 wants even sides
+        width, height = max(2, int(w * scale) // 2 * 2), max(2, int(h * scale) // 2 * 2)
+        with av.open(dest, "w", format="mp4") as out:
+            vout = out.add_stream("libx264", rate=vin.average_rate or 30)
+            vout.width, vout.height, vout.pix_fmt = width, height, "yuv420p"
+            vout.bit_rate = int(kbps) * 1000
+            aout = None
+            if ain is not None and ain.codec_context.sample_rate:
+                aout = out.add_stream("aac", rate=ain.codec_context.sample_rate)
+                aout.bit_rate = int(audio_kbps) * 1000
+            streams = [vin] + ([ain] if aout is not None else [])
+            frames = 0
+            for packet in inp.demux(*streams):
+                for frame in packet.decode():
+                    if packet.stream is vin:
+                        frames += 1
+                        frame = frame.reformat(width=width, height=height, format="yuv420p")
+                        for p in vout.encode(frame):
+                            out.mux(p)
+                    elif aout is not None:
+                        frame.pts = None
+                        for p in aout.encode(frame):
+                            out.mux(p)
+            for p in vout.encode():
+                out.mux(p)
+            if aout is not None:
+                for p in aout.encode():
+                    out.mux(p)
+            if not frames:
+                raise RenderError("cannot be decoded (no frame could be read)")
+    return width, height

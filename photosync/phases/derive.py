@@ -44,9 +44,9 @@ DEFAULT_THUMBNAILS = {"sizes": [200, 600, 1200], "format": "webp", "quality": 80
 DEFAULT_TIERS = {
     "format": "jpeg",
     "tiers": [
-        {"name": "light", "under_years": 1, "quality": 90, "max_edge": 4096},
-        {"name": "medium", "under_years": 3, "quality": 80, "max_edge": 2560},
-        {"name": "heavy", "quality": 65, "max_edge": 1600},
+        {"name": "light", "under_years": 1, "quality": 90, "max_edge": 4096, "video_kbps": 8000},
+        {"name": "medium", "under_years": 3, "quality": 80, "max_edge": 2560, "video_kbps": 4000},
+        {"name": "heavy", "quality": 65, "max_edge": 1600, "video_kbps": 2000},
     ],
 }
 
@@ -63,12 +63,16 @@ class Recipe:
     tier: str | None = None
     keep_dates: bool = False
     keep_location: bool = False
+    #: a video's tier: H.264 at this many kilobits a second (format mp4)
+    video_kbps: int | None = None
 
     @property
     def text(self) -> str:
         edge = f"edge={self.edge}" if self.edge else "full size"
         if self.kind == THUMBNAIL:
             return f"thumbnail/{RENDER_VERSION} {edge} {self.format} q={self.quality} srgb no-metadata"
+        if self.format == "mp4":
+            return f"tier/{RENDER_VERSION} {self.tier} {edge} mp4 h264 {self.video_kbps}k aac"
         keep = ",".join(k for k, on in (("dates", self.keep_dates), ("location", self.keep_location)) if on)
         return (f"tier/{RENDER_VERSION} {self.tier} {edge} {self.format} q={self.quality} srgb "
                 f"exif={keep or 'none'}")
@@ -95,7 +99,7 @@ def _age_years(taken_date: str | None, now: datetime) -> float | None:
     return (now - taken).days / 365.25
 
 
-def tier_recipe(prefs: dict, taken_date: str | None, now: datetime) -> Recipe:
+def tier_recipe(prefs: dict, taken_date: str | None, now: datetime, video: bool = False) -> Recipe:
     """The tier of a photo taken at ``taken_date``: the first whose ``under_years`` the photo's age
     is under (the last has none); an undated photo gets the first (the lightest: when the age is
     unknown, keep more)."""
@@ -107,6 +111,9 @@ def tier_recipe(prefs: dict, taken_date: str | None, now: datetime) -> Recipe:
             chosen = t
             if t.get("under_years") is not None and age < float(t["under_years"]):
                 break
+    if video:  # an MP4 at the tier's bitrate, its long edge at most the tier's
+        kbps = int(chosen.get("video_kbps") or {"light": 8000, "medium": 4000}.get(chosen["name"], 2000))
+        return Recipe(TIER_NAME, TIER, chosen.get("max_edge"), "mp4", 0, tier=chosen["name"], video_kbps=kbps)
     return Recipe(TIER_NAME, TIER, chosen.get("max_edge"), conf["format"], int(chosen.get("quality", 80)),
                   tier=chosen["name"], keep_dates=bool(chosen.get("keep_dates", True)),
                   keep_location=bool(chosen.get("keep_location", True)))
@@ -167,11 +174,7 @@ def make_plan(lib: Library, kinds: Iterable[str], now: datetime | None = None) -
             continue
         wanted = list(thumbs)
         if TIER in kinds:
-            if kind == "photo":
-                wanted.append(tier_recipe(prefs, taken, now))
-            elif not thumbs:
-                plan.left_out += 1
-                continue
+            wanted.append(tier_recipe(prefs, taken, now, video=kind == "video"))
         have = state.get(pid, {})
         todo = []
         for r in wanted:
@@ -196,6 +199,7 @@ class Made:
     recipe: Recipe
     content_hash: str
     size: int
+    format: str
     width: int
     height: int
     source_hash: str
@@ -269,28 +273,55 @@ class _Renders(Stage[Job, list]):
         return functools.partial(self.work, photo, todo)
 
     def work(self, photo: Photo, todo: list[tuple[Recipe, tuple[str, ...]]]) -> list[Made]:
-        import hashlib
+        import tempfile
 
-        spool = self.sources.spool(photo, purpose=" to render")
-        with spool:
-            encoded = render(photo, [r for r, _ in todo], spool)
+        from ..media import render as rd
+
+        pictures = [r for r, _ in todo if r.format != "mp4"]
+        videos = [r for r, _ in todo if r.format == "mp4"]
         where = dict((r.name, w) for r, w in todo)
         made = []
-        for r, enc in encoded:
-            h = "sha256:" + hashlib.sha256(enc.data).hexdigest()
-            rend = Rendition(r.name, r.kind, r.text, photo.content_hash, h, len(enc.data), enc.format, enc.width,
-                             enc.height, self.now, tier=r.tier)
-            key = rendition_key(photo, rend)
-            stored, failed = {}, {}
-            for name in where[r.name]:
-                if name in self.bad_stores:
-                    continue
-                try:
-                    stored[name] = self.stores[name].put(key, io.BytesIO(enc.data), len(enc.data))
-                except (StoreError, OSError, VerificationError) as e:
-                    failed[name] = str(e)
-            made.append(Made(r, h, len(enc.data), enc.width, enc.height, photo.content_hash, stored, failed))
+        spool = self.sources.spool(photo, purpose=" to render")
+        with spool:
+            encoded = render(photo, pictures, spool) if pictures else []
+            for r, enc in encoded:
+                made.append(self.put(photo, r, enc.format, enc.width, enc.height, enc.data, where[r.name]))
+            for r in videos:  # a video's tier: re-encoded into a temporary file, put from there
+                with tempfile.NamedTemporaryFile(suffix=".mp4") as out:
+                    spool.seek(0)
+                    width, height = rd.transcode(spool, out.name, r.edge, r.video_kbps or 2000)
+                    with open(out.name, "rb") as f:
+                        made.append(self.put(photo, r, "mp4", width, height, f, where[r.name]))
         return made
+
+    def put(self, photo: Photo, r: Recipe, fmt: str, width: int, height: int, data, stores) -> Made:
+        """Put one rendition's bytes (``data``: bytes, or a file read from its start) into ``stores``."""
+        import hashlib
+
+        h = hashlib.sha256()
+        if isinstance(data, bytes):
+            h.update(data)
+            size = len(data)
+        else:
+            size = 0
+            while chunk := data.read(1 << 20):
+                h.update(chunk)
+                size += len(chunk)
+        digest = "sha256:" + h.hexdigest()
+        rend = Rendition(r.name, r.kind, r.text, photo.content_hash, digest, size, fmt, width, height, self.now,
+                         tier=r.tier)
+        key = rendition_key(photo, rend)
+        stored, failed = {}, {}
+        for name in stores:
+            if name in self.bad_stores:
+                continue
+            if not isinstance(data, bytes):
+                data.seek(0)
+            try:
+                stored[name] = self.stores[name].put(key, io.BytesIO(data) if isinstance(data, bytes) else data, size)
+            except (StoreError, OSError, VerificationError) as e:
+                failed[name] = str(e)
+        return Made(r, digest, size, fmt, width, height, photo.content_hash, stored, failed)
 
     def finished(self, job: Job, made: list[Made]) -> None:
         for m in made:
@@ -356,7 +387,7 @@ class _Renders(Stage[Job, list]):
                 if old is not None and old.content_hash == m.content_hash and old.source_hash == m.source_hash:
                     copies = {**{n: c for n, c in old.copies.items() if n not in copies}, **copies}
                 rend = Rendition(m.recipe.name, m.recipe.kind, m.recipe.text, m.source_hash, m.content_hash, m.size,
-                                 m.recipe.format, m.width, m.height, self.now, dict(sorted(copies.items())),
+                                 m.format, m.width, m.height, self.now, dict(sorted(copies.items())),
                                  tier=m.recipe.tier)
                 photo = with_rendition(photo, rend)
                 changed = True

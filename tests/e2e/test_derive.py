@@ -297,3 +297,55 @@ def test_tiers_over_ten_years_compress_older_photos_more_and_keep_the_originals(
     assert _photo(lib, "recent.jpg").renditions["tier"].tier == "medium"
     assert _photo(lib, "two.jpg").renditions["tier"].tier == "heavy"
     assert git_status(lib) == ""
+
+
+def test_a_store_that_cannot_be_written_is_skipped_and_filled_on_the_next_run(tmp_path, cli):
+    pics = tmp_path / "pics"
+    _jpeg(pics / "a.jpg")
+    _jpeg(pics / "b.jpg", seed=2)
+    nas = tmp_path / "nas"
+    nas.mkdir()
+    lib = tmp_path / "lib"
+    cli("init", str(lib), check=0)
+    cli("-L", str(lib), "service", "add", "pics", "--type", "local", "--path", str(pics), check=0)
+    cli("-L", str(lib), "store", "add", "nas", "--type", "local", "--path", str(nas), check=0)
+    cli("-L", str(lib), "discover")
+    cli("-L", str(lib), "replicate", "--execute", check=0)
+    nas.rename(tmp_path / "unmounted")  # the NAS goes away
+    r = cli("-L", str(lib), "derive", "thumbnails")
+    assert r.code == 1 and "store nas" in r.err
+    assert "6 in local" in r.out and "in nas" not in r.out
+    assert set(_photo(lib, "a.jpg").renditions["thumb-200"].copies) == {"local"}
+    assert git_status(lib) == ""
+    (tmp_path / "unmounted").rename(nas)
+    r = cli("-L", str(lib), "derive", "thumbnails", check=0)
+    assert "6 in nas" in r.out and "in local" not in r.out  # only what the NAS lacks
+    assert set(_photo(lib, "a.jpg").renditions["thumb-200"].copies) == {"local", "nas"}
+
+
+def test_a_video_tier_is_an_h264_mp4_at_the_tiers_bitrate_and_size(tmp_path, cli):
+    import av
+
+    pics = tmp_path / "pics"
+    _video(pics / "clip.mp4", size=(320, 240), frames=12)
+    original = (pics / "clip.mp4").read_bytes()
+    lib = _library(tmp_path, cli, pics)
+    prefs_path = lib / "config/user-preferences.json"
+    prefs = json.loads(prefs_path.read_text())
+    prefs["derived_tiers"] = {"tiers": [{"name": "light", "quality": 90, "max_edge": 160, "video_kbps": 100}]}
+    prefs_path.write_text(json.dumps(prefs, indent=2))
+    r = cli("-L", str(lib), "derive", "tiers", check=0)
+    assert "made 1 rendition of 1 photo" in r.out
+    t = _photo(lib, "clip.mp4").renditions["tier"]
+    assert (t.format, t.tier, t.width, t.height) == ("mp4", "light", 160, 120)
+    assert "100k" in t.recipe
+    out = tmp_path / "tier.mp4"
+    out.write_bytes(read_rendition(t, _stores(lib)))
+    with av.open(str(out)) as c:
+        stream = c.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        assert sum(1 for _ in c.decode(stream)) == 12
+    assert (pics / "clip.mp4").read_bytes() == original
+    assert cli("-L", str(lib), "export", str(tmp_path / "phone"), "--derived", "tier", "--layout", "{filename}",
+               check=0)
+    assert (tmp_path / "phone/clip.mp4").read_bytes() == out.read_bytes()
