@@ -9,6 +9,7 @@ REGISTRY: Registry[Connector] = Registry("service", "photosync.connectors", {
     "local": "photosync.connectors.local:LocalConnector",
     "flickr": "photosync.connectors.flickr.connector:FlickrConnector",
     "google-takeout": "photosync.connectors.google.takeout:TakeoutConnector",
+    "icloud-shared": "photosync.connectors.icloud_shared:ICloudSharedConnector",
 })
 
 register = REGISTRY.register
