@@ -20,6 +20,7 @@ exponential backoff and jitter (net.retrying), then reported as a SourceError na
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from datetime import datetime, timezone
@@ -159,7 +160,7 @@ class SharedAlbumClient:
         host = self.host
         for _ in range(MAX_REDIRECTS + 1):
             try:
-                r = retrying(lambda: self._post_once(host, call, body), transient=transient_network_error,
+                r = retrying(functools.partial(self._post_once, host, call, body), transient=transient_network_error,
                              attempts=self.attempts, base=self.backoff, retry_after=retry_after_of)
             except Transient as e:
                 raise SourceError(f"iCloud keeps failing ({e}) after {self.attempts} attempts; "

@@ -28,7 +28,7 @@ from ... import credentials
 from ...errors import AuthError, ConfigError, MediaError, NotMedia, SourceError
 from ...model import Metadata
 from ...options import Option
-from ..base import Capabilities, Connector, ItemRef, Listing, ServiceItem, endpoints_option, retry_options, timeout_option
+from ..base import Capabilities, Connector, ConnectorContext, ItemRef, Listing, ServiceItem, endpoints_option, retry_options, timeout_option
 from .client import MAX_GUIDS, SharedAlbumClient, iso_utc, number, parse_date, token_of
 
 #: the cursor's layout; another version (or none) lists the whole album
@@ -62,6 +62,31 @@ def _best(entry: dict) -> tuple[str, dict, str]:
     return key, big, "high" if edge > 1024 or len(stills) == 1 else "medium"
 
 
+class _Album:
+    """What one process knows of one album, shared by every connector built for it (discover's and
+    replicate's in one watch cycle): the host it answers on, its last stream, the download addresses.
+    So replicate, right after discover, neither reads the stream again nor asks for addresses again."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.host: str | None = None
+        self.entries: dict[str, dict] = {}
+        self.order: list[str] = []
+        self.position: dict[str, int] = {}
+        self.name = ""
+        #: checksum -> (address, expiry) from webasseturls
+        self.urls: dict[str, tuple[str, float]] = {}
+
+
+_ALBUMS: dict[tuple[str, str | None], _Album] = {}
+_ALBUMS_LOCK = threading.Lock()
+
+
+def _album(token: str, endpoint: str | None) -> _Album:
+    with _ALBUMS_LOCK:
+        return _ALBUMS.setdefault((token, endpoint), _Album())
+
+
 class ICloudSharedConnector(Connector):
     """An iCloud shared album, read through its public website (no sign-in; derivatives, not originals)."""
 
@@ -76,7 +101,7 @@ class ICloudSharedConnector(Connector):
                                              "for every pNN-sharedstreams.icloud.com)"),
     )
 
-    def __init__(self, name, config, env):
+    def __init__(self, name: str, config: dict, env: ConnectorContext) -> None:
         super().__init__(name, config, env)
         retry = config.get("retry") or {}
         self.attempts = int(retry.get("attempts", 6))
@@ -84,14 +109,7 @@ class ICloudSharedConnector(Connector):
         self.timeout = float(config.get("timeout_seconds", 60))
         self.endpoint = (config.get("endpoints") or {}).get("sharedstreams") or None
         self._client: SharedAlbumClient | None = None
-        self._lock = threading.Lock()
-        #: the last stream read: photoGuid -> its entry, and the guids in the stream's order
-        self._entries: dict[str, dict] = {}
-        self._order: list[str] = []
-        self._position: dict[str, int] = {}
-        self._album = ""
-        #: checksum -> (address, expiry) from webasseturls
-        self._urls: dict[str, tuple[str, float]] = {}
+        self._shared: _Album | None = None
         #: an item could not be read this run: the ctag is not kept, so the next run lists it again
         self._failed = False
 
@@ -120,9 +138,17 @@ class ICloudSharedConnector(Connector):
             if not saved.get("url"):
                 raise AuthError(f"no shared album address saved for service {self.name}; run: photosync auth "
                                 f"{self.name} --url https://www.icloud.com/sharedalbum/#TOKEN")
-            self._client = SharedAlbumClient(token_of(str(saved["url"])), endpoint=self.endpoint,
+            token = token_of(str(saved["url"]))
+            self._shared = _album(token, self.endpoint)
+            self._client = SharedAlbumClient(token, endpoint=self.endpoint, host=self._shared.host,
                                              attempts=self.attempts, backoff=self.backoff, timeout=self.timeout)
         return self._client
+
+    @property
+    def album(self) -> _Album:
+        _ = self.client
+        assert self._shared is not None
+        return self._shared
 
     @property
     def calls(self) -> int:
@@ -130,19 +156,21 @@ class ICloudSharedConnector(Connector):
 
     # -- listing -------------------------------------------------------------------------------------
     def _read_stream(self) -> str:
-        doc = self.client.webstream()
-        entries: dict[str, dict] = {}
-        order: list[str] = []
-        for entry in doc.get("photos") or []:
-            guid = entry.get("photoGuid") if isinstance(entry, dict) else None
-            if not guid or guid in entries:
-                continue
-            entries[str(guid)] = entry
-            order.append(str(guid))
-        with self._lock:
-            self._entries, self._order = entries, order
-            self._position = {g: i for i, g in enumerate(order)}
-            self._album = str(doc.get("streamName") or "")
+        album = self.album
+        with album.lock:
+            doc = self.client.webstream()
+            entries: dict[str, dict] = {}
+            order: list[str] = []
+            for entry in doc.get("photos") or []:
+                guid = entry.get("photoGuid") if isinstance(entry, dict) else None
+                if not guid or guid in entries:
+                    continue
+                entries[str(guid)] = entry
+                order.append(str(guid))
+            album.entries, album.order = entries, order
+            album.position = {g: i for i, g in enumerate(order)}
+            album.name = str(doc.get("streamName") or "")
+            album.host = self.client.host
         return str(doc.get("streamCtag") or "")
 
     def list(self, *, cursor=None, since=None, full_scan: bool = False) -> Listing:
@@ -163,8 +191,9 @@ class ICloudSharedConnector(Connector):
             # nothing changed in the album since the last run that read all of it
             return Listing([], complete=False, cursor_fn=final)
         refs = []
-        for guid in self._order:
-            entry = self._entries[guid]
+        album = self.album
+        for guid in album.order:
+            entry = album.entries[guid]
             try:
                 key, der, _quality = _best(entry)
             except SourceError:
@@ -174,10 +203,10 @@ class ICloudSharedConnector(Connector):
             added = parse_date(entry.get("batchDateCreated"))
             fingerprint = hashlib.sha1(json.dumps(
                 [key, checksum, der.get("fileSize"), entry.get("caption"), entry.get("dateCreated"),
-                 entry.get("contributorFullName"), self._album], sort_keys=True).encode()).hexdigest()[:24]
+                 entry.get("contributorFullName"), album.name], sort_keys=True).encode()).hexdigest()[:24]
             refs.append(ItemRef(id=guid, fingerprint=fingerprint, content_key=checksum, size=number(der.get("fileSize")),
                                 modified=added or taken,
-                                extra=json.dumps({"entry": entry, "album": self._album}).encode()))
+                                extra=json.dumps({"entry": entry, "album": album.name}).encode()))
         # a listing since a date cannot say what else is gone (iCloud cannot list by date: all of it)
         return Listing(refs, complete=since is None, cursor_fn=final)
 
@@ -269,13 +298,14 @@ class ICloudSharedConnector(Connector):
     def _url(self, guid: str, checksum: str, fresh: bool = False) -> str:
         if not checksum:
             raise SourceError("iCloud gives no checksum for this item's file")
-        with self._lock:
-            hit = self._urls.get(checksum)
+        album = self.album
+        with album.lock:
+            hit = album.urls.get(checksum)
             if hit is not None and not fresh and hit[1] - URL_MARGIN > time.time():
                 return hit[0]
             batch = self._batch(guid)
-            self._urls.update(self.client.asset_urls(batch))
-            hit = self._urls.get(checksum)
+            album.urls.update(self.client.asset_urls(batch))
+            hit = album.urls.get(checksum)
         if hit is None:
             raise SourceError("no longer in the shared album (iCloud gives no address for it)")
         return hit[0]
@@ -283,34 +313,35 @@ class ICloudSharedConnector(Connector):
     def _batch(self, guid: str) -> builtins.list[str]:
         """``guid`` and the next photos of the stream whose address is not known yet (discover reads
         items in the listing's order, so they are most likely read next): at most 25, one call."""
+        album = self.album
         out = [guid]
-        start = self._position.get(guid)
+        start = album.position.get(guid)
         if start is None:
             return out
         now = time.time()
-        for other in self._order[start + 1:]:
+        for other in album.order[start + 1:]:
             if len(out) >= MAX_GUIDS:
                 break
             try:
-                _key, der, _q = _best(self._entries[other])
+                _key, der, _q = _best(album.entries[other])
             except SourceError:
                 continue
-            hit = self._urls.get(str(der.get("checksum") or ""))
+            hit = album.urls.get(str(der.get("checksum") or ""))
             if hit is None or hit[1] - URL_MARGIN <= now:
                 out.append(other)
         return out
 
     def open(self, item_id: str, raw_name: bytes | None = None) -> BinaryIO:
-        with self._lock:
-            entry = self._entries.get(item_id)
-        if entry is None:
-            self._read_stream()
-            with self._lock:
-                entry = self._entries.get(item_id)
+        album = self.album
+        with album.lock:  # one stream read for the threads that open items at once
+            entry = album.entries.get(item_id)
+            if entry is None:
+                self._read_stream()
+                entry = album.entries.get(item_id)
         if entry is None:
             raise SourceError(f"{self.where(item_id)}: not in the shared album (removed, or never there)")
         _key, der, _q = _best(entry)
-        return self._fetch(item_id, str(der.get("checksum") or ""))  # type: ignore[return-value]
+        return self._fetch(item_id, str(der.get("checksum") or ""))
 
 
 def _valid_host(host) -> bool:
