@@ -101,6 +101,10 @@ def test_add_and_discover_a_shared_album(cli, library, fake, tmp_path):
     assert (iso, "640") in fake.downloads and (iso, "342") not in fake.downloads, "the largest derivative"
     assert token not in json.dumps(records(library)), "the album's address stays out of the records"
     assert git_status(library) == ""
+    fake.reset_counters()
+    r = cli("-L", str(library), "discover", check=0)
+    assert "nothing changed" in r.out
+    assert fake.total_requests == 1 and fake.redirects == 1, "a later run: one call, to the host the 330 named"
 
 
 def test_a_bad_address_is_refused_by_name(cli, library, fake):
