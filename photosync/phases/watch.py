@@ -227,6 +227,7 @@ def watch(
             # the cycle's reporter keeps its problems: publish's per-service errors become alerts
             tally = Tally(reporter)
             alerts: Alerts | None = None
+            began = time.monotonic()
             try:
                 with Library.open(root, write=True, reporter=tally, held_lock=lock) as lib:
                     alerts = Alerts(lib.preferences.get("alerts") or [], lib.private_dir)
@@ -234,6 +235,7 @@ def watch(
             except PhotosyncError as e:  # the library could not be opened (a config file broken by hand)
                 result = CycleResult(number, datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
                                      failures=[Failure("cycle", "", str(e))])
+            result.seconds = time.monotonic() - began  # the whole cycle: opening and closing the library too
             out.cycles += 1
             out.failed += 0 if result.ok else 1
             if on_cycle is not None:

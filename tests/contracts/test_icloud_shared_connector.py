@@ -24,6 +24,7 @@ def taken_of(data: bytes) -> datetime:
 class SharedAlbumCase(ConnectorCase):
     keeps_filenames = False   # a shared album keeps no file names
     supports_since = False    # the stream cannot be listed by date
+    versioned_cursor = True   # the cursor keeps the stream's ctag
 
     def __init__(self, tmp: Path, monkeypatch):
         from fakes.icloud_shared import FakeICloudShared
