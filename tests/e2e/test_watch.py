@@ -217,3 +217,34 @@ def test_an_alert_address_with_a_password_is_refused(cli, library):
     assert r.code == 2 and "alerts[0]" in r.err and "password" in r.err
     assert "hunter22" not in subprocess.run(["git", "-C", str(library), "log", "-p"], capture_output=True,
                                             text=True).stdout
+
+
+def test_watch_killed_mid_cycle_again_and_again_ends_with_the_album_recorded_once(cli, library, fake):
+    from helpers import kill_repeatedly
+
+    album = fake.create_album("Family")
+    guids = album.populate(24, videos_every=8)
+    add_album(cli, library, fake, album)
+    args = ["-L", str(library), "watch", "--interval", "0.1s"]
+    kills = kill_repeatedly(args, times=3, pause=(0.05, 0.6), seed=15,
+                            kill_when=lambda: fake.calls["download"] > 3,
+                            after_kill=lambda: guids.append(album.add_photo(size=(64, 48), date_form="apple")))
+    assert kills >= 1
+    cli("-L", str(library), "watch", "--cycles", "1", check=0)
+    # photos come and go, and watch is killed in the middle again
+    removed = guids[0]
+    album.remove_photo(removed)
+    guids.extend(album.add_photo(size=(48, 64)) for _ in range(3))
+    before = fake.calls["download"]
+    kills = kill_repeatedly(args, times=3, pause=(0.05, 0.4), seed=16,
+                            kill_when=lambda: fake.calls["download"] > before)
+    r = cli("-L", str(library), "watch", "--cycles", "2", "--interval", "0.1s", check=0)
+    assert "cycle 2 ok" in r.out, r.out
+    recs = [json.loads(p.read_text()) for p in (library / "photos").rglob("*.json")]
+    held = [inst["id"] for rec in recs for inst in rec["instances"]["family"]]
+    assert sorted(held) == sorted(guids), "each item of the album recorded once, none lost"
+    assert len(recs) == len(guids), "no photo recorded twice"
+    gone = {inst["id"] for rec in recs for inst in rec["instances"]["family"] if inst.get("missing_since")}
+    assert gone == {removed}, "the photo removed from the album is kept and marked missing"
+    assert len(blobs(library)) == len(recs), "every photo copied to the store once"
+    assert git_status(library) == ""
