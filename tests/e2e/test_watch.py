@@ -248,3 +248,36 @@ def test_watch_killed_mid_cycle_again_and_again_ends_with_the_album_recorded_onc
     assert gone == {removed}, "the photo removed from the album is kept and marked missing"
     assert len(blobs(library)) == len(recs), "every photo copied to the store once"
     assert git_status(library) == ""
+
+
+def test_an_expired_flickr_sign_in_is_an_alert_to_sign_in_again(cli, library, receiver):
+    from fakes.flickr import FakeFlickr
+
+    from photosync import credentials
+    from photosync.context import Context
+
+    key, secret = "0123456789abcdef0123456789abcdef", "fedcba9876543210"
+    flickr = FakeFlickr(api_key=key, api_secret=secret, user_nsid="12345678@N00", username="tester",
+                        fullname="Test Person", pro=True)
+    flickr.start()
+    try:
+        args = ["-L", str(library), "service", "add", "flickr", "--type", "flickr", "--api-key", key,
+                "--api-secret", secret, "--retry-attempts", "2", "--retry-base-seconds", "0.01"]
+        for k, v in flickr.endpoints.items():
+            args += ["--endpoint", f"{k}={v}"]
+        cli(*args, check=0)
+        token, token_secret = flickr.issue_token(perms="read")
+        ctx = Context.from_env()
+        saved = credentials.load(ctx, "services", "flickr")
+        credentials.save(ctx, "services", "flickr", {**saved, "oauth_token": token, "oauth_token_secret": token_secret,
+                                                     "perms": "read", "user_nsid": "12345678@N00"})
+        set_alerts(library, [receiver.url])
+        cli("-L", str(library), "watch", "--cycles", "1", check=0)
+        assert receiver.received == []
+        flickr.revoke(token)  # the person revoked photosync's access, or the token expired
+        r = cli("-L", str(library), "watch", "--cycles", "1")
+        assert r.code == 1 and "FAILED" in r.out
+        assert "photosync: sign in to flickr again" in receiver.titles()
+        assert any("photosync auth flickr" in m.get("message", "") for m in receiver.received)
+    finally:
+        flickr.stop()
