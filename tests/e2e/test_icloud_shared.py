@@ -107,6 +107,20 @@ def test_add_and_discover_a_shared_album(cli, library, fake, tmp_path):
     assert fake.total_requests == 1 and fake.redirects == 1, "a later run: one call, to the host the 330 named"
 
 
+def test_auth_replaces_the_saved_address(cli, library, fake):
+    old = fake.create_album("Old")
+    old.add_photo(size=(64, 48))
+    new = fake.create_album("New")
+    new.add_photo(size=(48, 64))
+    add_album(cli, library, fake, old)
+    r = cli("-L", str(library), "auth", "family", "--url", fake.url_for(new), check=0)
+    assert "Saved the keys of family" in r.out
+    cli("-L", str(library), "discover", check=0)
+    assert [i["metadata"]["albums"] for i, _ in instances(library).values()] == [["New"]]
+    r = cli("-L", str(library), "auth", "family")
+    assert r.code == 2 and "--url" in r.err
+
+
 def test_a_bad_address_is_refused_by_name(cli, library, fake):
     r = cli("-L", str(library), "service", "add", "family", "--type", "icloud-shared", "--url",
             "https://www.example.com/photos/#B0zGWZuqDGhkJ0F")
