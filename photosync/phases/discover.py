@@ -532,6 +532,10 @@ class _ServiceRun:
                 f: getattr(old.metadata, f) for f in ("camera_info", "width", "height", "format")
                 if getattr(md, f) is None
             })
+            if md.taken_date is None:  # a date read from the bytes (a connector that prefers it: icloud-shared)
+                md = dataclasses.replace(md, taken_date=old.metadata.taken_date,
+                                         taken_date_source=old.metadata.taken_date_source,
+                                         taken_date_granularity=old.metadata.taken_date_granularity)
             inst = dataclasses.replace(inst, size=old.size, quality=old.quality, metadata=md, look=old.look)
         md = _earliest_file_time(old.metadata, md)
         inst = dataclasses.replace(inst, metadata=md)

@@ -231,7 +231,9 @@ def test_a_shared_copy_of_a_photo_held_at_full_quality_becomes_a_lower_quality_i
     big.resize((1024, 768), Image.LANCZOS).save(small, "JPEG", quality=80,
                                                 exif=exif_bytes(taken, None, None, "Canon", "EOS R", None))
     album = fake.create_album("Family")
-    guid = album.add_photo(small.getvalue(), taken=taken.replace(tzinfo=timezone.utc), date_form="apple")
+    # iCloud's date is the instant in UTC: taken at 07:08 local time in UTC+2, it says 05:08Z
+    guid = album.add_photo(small.getvalue(), taken=datetime(2018, 5, 6, 5, 8, 9, tzinfo=timezone.utc),
+                           date_form="apple")
     add_local_service(library, "camera", folder)
     add_album(cli, library, fake, album)
     cli("-L", str(library), "discover", check=0)
@@ -245,3 +247,11 @@ def test_a_shared_copy_of_a_photo_held_at_full_quality_becomes_a_lower_quality_i
     assert local["quality"] == "original" and rec["content_hash"] == local["content_hash"]
     assert shared["id"] == guid and shared["quality"] in ("high", "medium", "low")
     assert shared["content_hash"] != rec["content_hash"]
+    assert shared["metadata"]["taken_date"] == "2018-05-06T07:08:09", "the camera's date in the copy's bytes"
+    # a caption added later is recorded without a download, and the date stays as it was
+    album.set_caption(guid, "at the lake")
+    before = len(fake.downloads)
+    cli("-L", str(library), "discover", check=0)
+    shared = records(library)[0]["instances"]["family"][0]
+    assert len(fake.downloads) == before
+    assert shared["metadata"]["caption"] == "at the lake" and shared["metadata"]["taken_date"] == "2018-05-06T07:08:09"

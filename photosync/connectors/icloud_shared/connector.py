@@ -267,12 +267,24 @@ class ICloudSharedConnector(Connector):
         width, height = md.width, md.height
         if not (width and height):  # not probed (a known hash): what iCloud says of the file kept
             width, height = number(der.get("width")), number(der.get("height"))
+        if not video and md.taken_date_source in ("exif", "exif_digitized"):
+            # the camera's own date in the photo's bytes: the local time a camera original elsewhere says
+            # too, where iCloud's dateCreated is the instant in UTC (a copy of a photo taken at 07:08 in
+            # UTC+2 says 05:08Z: compared with the original's 07:08 it would look like another photo)
+            date, source = md.taken_date, md.taken_date_source
+        elif info is None and not video:
+            # not read (a known hash: only the caption or album changed): discover keeps the recorded date,
+            # so it does not flip between the file's and iCloud's
+            date, source = None, None
+        else:
+            # a video's rendition is a re-encoding (its own QuickTime date may be when it was made), and a
+            # photo without a date of its own: iCloud's date
+            date = iso_utc(taken) if taken is not None else md.taken_date
+            source = "service" if taken is not None else md.taken_date_source
         return dataclasses.replace(
             md,
-            # iCloud's date, the same every run whether or not the bytes are read (a date that flipped
-            # between the file's and the service's would send the photo back to resolve each time)
-            taken_date=iso_utc(taken) if taken is not None else md.taken_date,
-            taken_date_source="service" if taken is not None else md.taken_date_source,
+            taken_date=date,
+            taken_date_source=source,
             filename=None,  # the album keeps no file names
             caption=caption,
             media_type="video" if video else "photo",
