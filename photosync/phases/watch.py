@@ -228,6 +228,7 @@ def watch(
             tally = Tally(reporter)
             alerts: Alerts | None = None
             began = time.monotonic()
+            crash: Exception | None = None
             try:
                 with Library.open(root, write=True, reporter=tally, held_lock=lock) as lib:
                     alerts = Alerts(lib.preferences.get("alerts") or [], lib.private_dir)
@@ -235,6 +236,11 @@ def watch(
             except PhotosyncError as e:  # the library could not be opened (a config file broken by hand)
                 result = CycleResult(number, datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
                                      failures=[Failure("cycle", "", str(e))])
+            except Exception as e:  # a fault of photosync itself: told, then raised (the traceback, a restart)
+                crash = e
+                result = CycleResult(number, datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+                                     failures=[Failure("cycle", "", f"photosync stopped on an internal error: "
+                                                                    f"{type(e).__name__}: {e}")])
             result.seconds = time.monotonic() - began  # the whole cycle: opening and closing the library too
             out.cycles += 1
             out.failed += 0 if result.ok else 1
@@ -249,6 +255,8 @@ def watch(
                 for why in failures:
                     if on_alert_problem is not None:
                         on_alert_problem(f"alert not sent to {why}")
+            if crash is not None:
+                raise crash
             if result.stopped_after:
                 break
             if cycles is not None and out.cycles >= cycles:

@@ -281,3 +281,45 @@ def test_an_expired_flickr_sign_in_is_an_alert_to_sign_in_again(cli, library, re
         assert any("photosync auth flickr" in m.get("message", "") for m in receiver.received)
     finally:
         flickr.stop()
+
+
+def test_a_fault_of_photosync_itself_is_told_then_raised(library, receiver):
+    from photosync.connectors import registry
+    from photosync.connectors.base import Connector
+    from photosync.library.layout import SERVICES_FILE
+    from photosync.phases.watch import watch
+
+    class Broken(Connector):
+        """A connector with a bug."""
+
+        type_name = "broken-test"
+
+        def list(self, *, cursor, since, full_scan):
+            raise RuntimeError("a bug in a connector")
+
+        def describe(self, ref):
+            raise AssertionError("not reached")
+
+        def open(self, item_id, raw_name=None):
+            raise AssertionError("not reached")
+
+    registry.register("broken-test", Broken)
+    try:
+        lib, _ = open_lib(library)
+        try:
+            services = lib.raw_services()
+            services["b"] = {"type": "broken-test", "enabled": True}
+            lib.stage_config(SERVICES_FILE, services)
+            lib.commit("service: add b")
+        finally:
+            lib.close()
+        set_alerts(library, [receiver.url])
+        lines = []
+        with pytest.raises(RuntimeError, match="a bug in a connector"):
+            watch(str(library), cycles=3, interval=0, on_cycle=lambda r: lines.append(r.line()))
+        assert len(lines) == 1 and "FAILED" in lines[0] and "internal error: RuntimeError" in lines[0]
+        assert receiver.titles() == ["photosync: a watch cycle failed"]
+        lib, _ = open_lib(library)  # the lock went with the crash
+        lib.close()
+    finally:
+        registry.unregister("broken-test")
