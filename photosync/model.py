@@ -113,6 +113,8 @@ class Metadata:
     trashed: bool | None = None
     edit_of: str | None = None
     motion_of: str | None = None
+    #: who put the photo on the service (an iCloud shared album's contributor, issue 15)
+    contributor: str | None = None
 
     def is_missing(self, name: str) -> bool:
         value = getattr(self, name)

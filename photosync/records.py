@@ -344,6 +344,7 @@ def metadata_to_dict(md: Metadata, canonical: bool) -> dict:
         "trashed": md.trashed,
         "edit_of": md.edit_of,
         "motion_of": md.motion_of,
+        "contributor": md.contributor,
     }
     core = ("taken_date", "filename", "location", "tags", "caption", "camera_info")
     out = {}
@@ -377,6 +378,7 @@ def metadata_from_dict(d: dict) -> Metadata:
         trashed=d.get("trashed"),
         edit_of=d.get("edit_of"),
         motion_of=d.get("motion_of"),
+        contributor=d.get("contributor"),
     )
 
 

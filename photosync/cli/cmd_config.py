@@ -216,6 +216,9 @@ def _auth(args: list[str], library: str | None) -> None:
             return line.strip()
 
         done = settings.sign_in(lib, name, parsed.values, ask)
+        if done.saved_only:
+            ui.out.print(f"Saved the keys of {name} outside the library (mode 0600); it has no sign-in")
+            return
         ui.out.print(f"Signed in to {name} as {done.who}; the token is saved outside the library (mode 0600)")
 
     with_library(body, library=library)

@@ -10,6 +10,7 @@ REGISTRY: Registry[Connector] = Registry("service", "photosync.connectors", {
     "flickr": "photosync.connectors.flickr.connector:FlickrConnector",
     "google-takeout": "photosync.connectors.google.takeout:TakeoutConnector",
     "amazon-photos": "photosync.connectors.amazon:AmazonPhotosConnector",
+    "icloud-shared": "photosync.connectors.icloud_shared:ICloudSharedConnector",
 })
 
 register = REGISTRY.register

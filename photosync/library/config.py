@@ -122,6 +122,10 @@ def check_services(data: dict, where: str = SERVICES_FILE) -> None:
 def parse_preferences(text: bytes, where: str) -> dict:
     data = records.load_json("preferences", text, where)
     check_store_entries(data, where)
+    if data.get("alerts"):
+        from ..alerts import check_entries
+
+        check_entries(data["alerts"], where)
     return normalise_preferences(data, where)
 
 

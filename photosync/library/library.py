@@ -133,6 +133,8 @@ class Library:
         self.private_dir = root / ".git" / PRIVATE_DIR
         self._git = None
         self._lock: LibraryLock | None = None
+        #: False when the caller holds the lock for longer (Library.open's held_lock)
+        self._owns_lock = True
         self.index: Index | None = None
         self._staged: dict[str, Photo] = {}
         self._staged_bytes: dict[str, tuple[str, bytes]] = {}
@@ -166,11 +168,19 @@ class Library:
         write: bool = True,
         reporter: Reporter | None = None,
         ctx: Context | None = None,
+        held_lock: LibraryLock | None = None,
     ) -> "Library":
+        """``held_lock``: the library's lock, already held by the caller for longer than this opening
+        (``watch`` holds it across cycles): used as it is, and not released by :meth:`close` (closing
+        a second descriptor of the lock file would drop the process's POSIX lock)."""
         root = find_library(location)
         lib = cls(root, write=write, reporter=reporter, ctx=ctx)
         try:
-            if write:
+            if write and held_lock is not None:
+                lib._lock = held_lock
+                lib._owns_lock = False
+                lib._repair_interrupted_writes()
+            elif write:
                 from .lock import LibraryLock
 
                 lib._lock = LibraryLock(lib.private_dir / "lock")
@@ -202,7 +212,8 @@ class Library:
             self.index.close()
             self.index = None
         if self._lock is not None:
-            self._lock.release()
+            if self._owns_lock:
+                self._lock.release()
             self._lock = None
 
     def __enter__(self):

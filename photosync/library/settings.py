@@ -148,6 +148,8 @@ class SignedIn:
     account: str | None
     #: the account was recorded in the service's config (new, or another than before)
     recorded: bool
+    #: a type without a sign-in (an iCloud shared album's address): its secrets were replaced, that is all
+    saved_only: bool = False
 
 
 def sign_in_options(lib, name: str) -> tuple[type[Connector], tuple[Option, ...]]:
@@ -167,9 +169,15 @@ def sign_in(lib, name: str, values: dict[str, Any], ask: Callable[[str], str]) -
     cls, options = sign_in_options(lib, name)
     _, secrets = _split(cls, values, options)
     login_names = {o.name for o in cls.declared_login_options()}
+    if not cls.signs_in() and not secrets:
+        flags = " ".join(o.flag_name for o in secret_options(cls.declared_options()))
+        raise ConfigError(f"service {name} ({cls.type_name}) has no sign-in"
+                          + (f"; give {flags} to replace what is saved" if flags else ""))
     if secrets:
         credentials.save(lib.ctx, "services", name,
                          cls.check_secrets(secrets, credentials.load(lib.ctx, "services", name)))
+    if not cls.signs_in():
+        return SignedIn("", None, False, saved_only=True)
     conf = lib.services[name]
     conn = create(name, conf, ConnectorContext(library_root=lib.root, ctx=lib.ctx, report=lib.report))
     who = conn.login(ask, **{k: v for k, v in values.items() if k in login_names})

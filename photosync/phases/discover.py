@@ -56,6 +56,8 @@ class ServiceSummary:
     errors: int = 0
     changing: int = 0
     failed: str | None = None
+    #: the error that stopped the service (an AuthError: its sign-in expired), for watch's alerts
+    error: PhotosyncError | None = field(default=None, repr=False, compare=False)
     #: one line per move and per file saved over, for the commit body
     notes: list[str] = field(default_factory=list)
 
@@ -140,7 +142,7 @@ def discover(
         try:
             conn = connectors.get(name)
         except PhotosyncError as e:
-            summary.failed = str(e)
+            summary.failed, summary.error = str(e), e
             lib.report.error(f"service {name}", str(e))
             continue
         _ServiceRun(lib, conn, summary, result, since, full_scan, workers).run()
@@ -183,7 +185,7 @@ class _ServiceRun:
         try:
             listing = self.conn.list(cursor=cursor, since=self.since, full_scan=self.full_scan)
         except PhotosyncError as e:
-            self.summary.failed = str(e)
+            self.summary.failed, self.summary.error = str(e), e
             report.error(f"service {self.name}", str(e))
             return
         assert lib.index is not None
@@ -216,7 +218,7 @@ class _ServiceRun:
                     ref = ref._replace(known_hash=cached.content_hash)
                 to_read.append(ref)
         except PhotosyncError as e:
-            self.summary.failed = str(e)
+            self.summary.failed, self.summary.error = str(e), e
             report.error(f"service {self.name}", str(e))
             return
         finally:
@@ -530,6 +532,10 @@ class _ServiceRun:
                 f: getattr(old.metadata, f) for f in ("camera_info", "width", "height", "format")
                 if getattr(md, f) is None
             })
+            if md.taken_date is None:  # a date read from the bytes (a connector that prefers it: icloud-shared)
+                md = dataclasses.replace(md, taken_date=old.metadata.taken_date,
+                                         taken_date_source=old.metadata.taken_date_source,
+                                         taken_date_granularity=old.metadata.taken_date_granularity)
             inst = dataclasses.replace(inst, size=old.size, quality=old.quality, metadata=md, look=old.look)
         md = _earliest_file_time(old.metadata, md)
         inst = dataclasses.replace(inst, metadata=md)

@@ -94,6 +94,10 @@ class ConnectorCase:
     #: writes to (Amazon Photos): its listing is empty and never complete, the tests that read
     #: items are skipped (the case cannot ``add``), and an upload is checked with :meth:`stored`
     reads_back = True
+    #: the cursor is the source's version as a whole (an iCloud shared album's ctag): fed back while
+    #: nothing changed, the listing holds nothing (and is not complete); after any change it holds
+    #: every item, as a listing without a cursor does. False: the cursor lists what changed since it
+    versioned_cursor = False
 
     def __init__(self, tmp: Path):
         self.tmp = Path(tmp)
@@ -385,6 +389,18 @@ class ConnectorContract:
             again, listing2 = listed(conn, cursor=listing.final_cursor() or "a cursor")
             assert set(again) == {old, changing} and listing2.complete is case.whole_listings
             return
+        if case.versioned_cursor:
+            same, unchanged = listed(case.connector(), cursor=listing.final_cursor())
+            assert set(same) == set() and not unchanged.complete, \
+                "nothing changed since the cursor: nothing listed, and nothing can be said gone"
+            new = case.add("new.jpg", photo_bytes(3))
+            case.change(changing, photo_bytes(4))
+            refs, since_cursor = listed(case.connector(), cursor=listing.final_cursor())
+            assert set(refs) == {old, changing, new}, "a change lists the source whole again"
+            assert since_cursor.complete is case.whole_listings
+            assert refs[changing].fingerprint != first[changing].fingerprint
+            assert refs[old].fingerprint == first[old].fingerprint, "what did not change keeps its fingerprint"
+            return
         _need(case, "age", old, 60)  # long before the cursor (services re-list a margin before it)
         _need(case, "age", changing, 30)
         _, listing = listed(conn)
@@ -411,6 +427,20 @@ class ConnectorContract:
             finally:
                 case.mend_reads(old)
             assert conn.describe(ref).content_hash == sha256_of(photo_bytes(1)), "and is read once it can be"
+            return
+        if case.versioned_cursor:
+            cursor = whole.final_cursor()
+            failing = case.add("failing.jpg", photo_bytes(2))
+            refs, listing = listed(conn, cursor=cursor)
+            assert failing in refs
+            _need(case, "fail_reads", failing)
+            try:
+                with pytest.raises((SourceError, MediaError)):
+                    conn.describe(refs[failing])
+            finally:
+                case.mend_reads(failing)
+            refs, _ = listed(case.connector(), cursor=listing.final_cursor())
+            assert failing in refs, "the cursor moved past an item that could not be read: it would never be read"
             return
         _need(case, "age", old, 60)
         _, listing = listed(conn)

@@ -244,6 +244,22 @@ class SharedAlbum:
             self.removed[guid] = self.photos.pop(guid)
             self._changed()
 
+    def replace_data(self, guid: str, data: bytes) -> None:
+        """Give a photo new bytes under the same photoGuid (new derivatives and checksums). Not something
+        the album's owner can do on iCloud (a re-shared photo gets a new guid): the connector contract's
+        "change" hook, so a connector is seen to follow new bytes under a known id."""
+        with self.fake.lock:
+            old = self.photos[guid]
+        fresh = SharedAlbum(self.fake, "-", "-", "", "", 0)
+        fresh.add_photo(data, guid=guid, taken=old.taken, batch_date=old.batch_date, date_form=old.date_form,
+                        caption=old.caption, contributor=(old.contributor_first, old.contributor_last))
+        new = fresh.photos[guid]
+        with self.fake.lock:
+            new.batch_guid = old.batch_guid
+            self.photos[guid] = new
+            self.fake._by_checksum.update({d.checksum: (self.token, guid, d.key) for d in new.derivatives.values()})
+            self._changed()
+
     def set_caption(self, guid: str, caption: str) -> None:
         with self.fake.lock:
             self.photos[guid].caption = caption
