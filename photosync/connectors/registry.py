@@ -10,6 +10,7 @@ REGISTRY: Registry[Connector] = Registry("service", "photosync.connectors", {
     "flickr": "photosync.connectors.flickr.connector:FlickrConnector",
     "google-takeout": "photosync.connectors.google.takeout:TakeoutConnector",
     "amazon-photos": "photosync.connectors.amazon:AmazonPhotosConnector",
+    "apple-photos-export": "photosync.connectors.apple:ApplePhotosExportConnector",
 })
 
 register = REGISTRY.register

@@ -1,0 +1,305 @@
+"""Apple Photos through an osxphotos export (issue 16 §5): ``--type apple-photos-export --path EXPORT``.
+
+Seed 004 reads the macOS Photos library.  photosync reads it on any machine through what
+``osxphotos export EXPORT --sidecar json --sidecar xmp`` writes (RhetTbull/osxphotos; the facts
+below are from its ``export --help``, ``_constants.py`` and ``export_db.py``):
+
+* the files: each photo's original under its original name, its edited version beside it named
+  ``<name>_edited.<ext>`` (``DEFAULT_EDITED_SUFFIX``; ``--edited-suffix`` changes it: our
+  ``--edited-suffix``), a live photo's video beside its still with the still's stem and ``.mov``,
+  all in the folders ``--directory`` made (``{created.year}/{created.month}``, ``{folder_album}``);
+* the sidecars beside each file (apple/sidecars.py: title, description, keywords, persons,
+  place, date, favourite with ``--favorite-rating``);
+* the export database ``EXPORT/.osxphotos_export.db`` (SQLite, written by every export unless
+  ``--exportdb`` puts it elsewhere): table ``export_data`` maps each exported file (``filepath``,
+  relative to the export folder) to its photo's Photos ``uuid``; table ``photoinfo`` holds each
+  uuid's osxphotos JSON (albums and their folders, persons, keywords, favourite, hidden, place).
+
+Item ids: a file the export database names is ``UUID/ROLE.EXT`` (ROLE: original, edited, live,
+edited-live), so a re-export of the same library in another layout (``--directory
+"{created.year}/{created.month}"``), into this folder or another one the service is pointed at,
+gives the same ids: nothing new is recorded (seed 004's dedupe by the Photos UUID).  A second file
+with the same id and size (two layouts side by side) is the same item and is listed once; with
+another size it is kept as ``UUID/ROLE.EXT~N`` (never dropped: bias to duplication).  A file the
+database does not name (no database, or a file put there by hand) keeps its path as id and is
+matched by content like any file.  Edited versions record ``edit_of`` and live videos
+``motion_of`` (the item id of the original or still in the same folder): resolve links them.
+
+The walk, fingerprints, hidden files, links and the reading of sidecars are the folder
+connector's (connectors/local.py with a SidecarReader).  ``--library`` (the Photos library itself
+through osxphotos) is refused off macOS with the export route spelled out.
+"""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+import functools
+import hashlib
+import json
+import os
+import sqlite3
+import sys
+import threading
+import unicodedata
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from ...errors import ConfigError
+from ...library.layout import folder_option
+from ...media.formats import PHOTO_EXTENSIONS, VIDEO_EXTENSIONS
+from ...model import Metadata
+from ...options import Option
+from ..base import Capabilities, ItemRef, Listing, ServiceItem
+from ..local import LocalConnector, describe_file
+from .sidecars import OsxphotosSidecars, apply_facts, photoinfo_facts
+
+#: osxphotos' export database, in the export folder (osxphotos _constants.OSXPHOTOS_EXPORT_DB)
+EXPORT_DB = ".osxphotos_export.db"
+#: osxphotos' DEFAULT_EDITED_SUFFIX
+EDITED_SUFFIX = "_edited"
+#: what to run on the Mac (README "Apple Photos"); said wherever --library cannot be used
+EXPORT_ROUTE = ("export the library on the Mac with `osxphotos export EXPORT --sidecar json --sidecar xmp` "
+                "and add that folder: photosync service add NAME --type apple-photos-export --path EXPORT")
+
+
+def _nfc(s: str) -> str:
+    return unicodedata.normalize("NFC", s)
+
+
+def _split(name: str) -> tuple[str, str]:
+    stem, dot, ext = name.rpartition(".")
+    return (stem, ext) if dot and stem else (name, "")
+
+
+def read_export_db(path: Path) -> tuple[dict[str, str], dict[str, dict]]:
+    """(file path NFC-normalised and case-folded -> uuid, uuid -> facts) of an osxphotos export
+    database, opened read-only (osxphotos may be writing it: its journal is WAL)."""
+    conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    try:
+        files = {_nfc(str(fp)).casefold(): str(uuid)
+                 for fp, uuid in conn.execute("SELECT filepath, uuid FROM export_data") if fp and uuid}
+        facts: dict[str, dict] = {}
+        has_info = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='photoinfo'").fetchone()
+        if has_info:
+            for uuid, info in conn.execute("SELECT uuid, photoinfo FROM photoinfo"):
+                try:
+                    doc = json.loads(info) if info else None
+                except ValueError:
+                    continue   # one bad row costs that photo its albums, not the export its ids
+                if isinstance(doc, dict):
+                    facts[str(uuid)] = photoinfo_facts(doc)
+        return files, facts
+    finally:
+        conn.close()
+
+
+class ApplePhotosExportConnector(LocalConnector):
+    """Apple Photos, from a folder osxphotos exported (originals, edits, live photos, sidecars)."""
+
+    type_name = "apple-photos-export"
+    capabilities = Capabilities()
+    sidecar_reader = OsxphotosSidecars()
+    options = (
+        Option("path", "The folder `osxphotos export` wrote (with --sidecar json and/or xmp): originals, "
+                       "_edited versions, live-photo .mov files, sidecars and .osxphotos_export.db.", "path"),
+        Option("library", "A Photos library (.photoslibrary) read directly through osxphotos: macOS only; "
+                          "elsewhere export it with osxphotos and give --path.", "path"),
+        Option("edited_suffix", "The suffix osxphotos gave edited versions (its --edited-suffix).", "str",
+               default=EDITED_SUFFIX, advanced=True),
+        Option("follow_links", "Also follow symbolic links that lead outside the folder.", "bool", default=False),
+    )
+
+    def __init__(self, name, config, env):
+        if not config.get("path"):
+            raise ConfigError(f"service {name}: an apple-photos-export service needs a 'path' (the folder "
+                              f"osxphotos exported to); {EXPORT_ROUTE}")
+        super().__init__(name, config, env)
+        self.edited_suffix = str(config.get("edited_suffix") or EDITED_SUFFIX)
+        self._paths: dict[str, tuple[str, bytes | None]] | None = None
+        self._index_lock = threading.Lock()
+        self._quiet = False
+        #: files left out as further copies of an item already listed (same Photos UUID and size)
+        self.copies_left_out = 0
+
+    @classmethod
+    def check_config(cls, config: dict, library_root: Path) -> dict:
+        if config.get("library"):
+            if sys.platform != "darwin":
+                raise ConfigError(f"--library {config['library']}: osxphotos reads a Photos library only on macOS; "
+                                  f"on this machine, {EXPORT_ROUTE}")
+            raise ConfigError(f"--library {config['library']}: reading the library directly is not built yet; "
+                              f"{EXPORT_ROUTE}")
+        if not config.get("path"):
+            raise ConfigError(f"--path is required: the folder osxphotos exported to; {EXPORT_ROUTE}")
+        return folder_option(config, "give the folder osxphotos exported to (" + EXPORT_ROUTE + ")")
+
+    def where(self, item_id: str) -> str:
+        got = (self._paths or {}).get(item_id)
+        return str(self.root / (got[0] if got else item_id))
+
+    # -- listing -----------------------------------------------------------------------------------
+    def list(self, *, cursor=None, since: datetime | None = None, full_scan: bool = False) -> Listing:
+        walked = super().list(cursor=None, since=None, full_scan=full_scan)
+        refs = builtins.list(walked.refs)   # the whole tree: an edit's original may be anywhere in its folder
+        planned = self._plan(refs)
+        if since is not None:
+            planned = [r for r in planned if self._changed_since(r, since.timestamp())]
+        return Listing(refs=iter(planned), complete=since is None, cursor=None)
+
+    def _changed_since(self, ref: ItemRef, ts: float) -> bool:
+        ext = json.loads(ref.extra or b"{}")
+        folder = self.root / ext["path"].rpartition("/")[0]
+        for name in [ext["path"].rpartition("/")[2], *ext.get("sidecars", ())]:
+            try:
+                if (folder / name).stat().st_mtime >= ts:
+                    return True
+            except OSError:
+                return True
+        return False
+
+    def _read_db(self) -> tuple[dict[str, str], dict[str, dict]]:
+        db = self.root / EXPORT_DB
+        if not db.is_file():
+            if not self._quiet:
+                self.env.report.info(f"service {self.name}: no {EXPORT_DB} in {self.root}: files are matched by "
+                                     "content only (the Photos UUIDs and albums are in that database)")
+            return {}, {}
+        try:
+            return read_export_db(db)
+        except sqlite3.Error as e:
+            if not self._quiet:
+                self.env.report.warning(str(db), f"cannot read osxphotos' export database ({e}); files are matched "
+                                                 "by content only, without Photos UUIDs or albums")
+            return {}, {}
+
+    def _plan(self, refs: builtins.list[ItemRef]) -> builtins.list[ItemRef]:
+        files, facts = self._read_db()
+        by_folder: dict[str, dict[str, ItemRef]] = {}
+        for ref in refs:
+            folder, _, name = ref.id.rpartition("/")
+            by_folder.setdefault(folder, {})[name] = ref
+        role: dict[str, tuple[str, str | None, str | None]] = {}   # path -> (role, link kind, target path)
+        for folder, names in by_folder.items():
+            prefix = f"{folder}/" if folder else ""
+            stills: dict[str, builtins.list[str]] = {}
+            for n in names:
+                stem, ext = _split(n)
+                if ext.lower() in PHOTO_EXTENSIONS:
+                    stills.setdefault(stem, []).append(n)
+            for n in sorted(names):
+                stem, ext = _split(n)
+                edited = stem.endswith(self.edited_suffix) and len(stem) > len(self.edited_suffix)
+                if ext.lower() in VIDEO_EXTENSIONS and stem in stills:
+                    # a live photo's video: beside its still, with the still's stem (osxphotos)
+                    still = sorted(stills[stem])[0]
+                    role[prefix + n] = ("edited-live" if edited else "live", "motion_of", prefix + still)
+                    continue
+                if edited:
+                    base = stem[: -len(self.edited_suffix)]
+                    cands = sorted(o for o in names if _split(o)[0] == base and _split(o)[1].lower() in
+                                   (PHOTO_EXTENSIONS if ext.lower() in PHOTO_EXTENSIONS else VIDEO_EXTENSIONS))
+                    if cands:
+                        same = [o for o in cands if _split(o)[1].lower() == ext.lower()]
+                        role[prefix + n] = ("edited", "edit_of", prefix + (same or cands)[0])
+                        continue
+                role[prefix + n] = ("original", None, None)
+        # item ids: UUID/ROLE.EXT where the database names the file, else its path
+        ids: dict[str, str] = {}
+        taken: dict[str, int] = {}          # id -> size of the file listed under it
+        out: builtins.list[tuple[ItemRef, str, dict]] = []
+        self.copies_left_out = 0
+        for ref in sorted(refs, key=lambda r: r.id):
+            uuid = files.get(_nfc(ref.id).casefold()) if ref.raw_name is None else None
+            r, kind, target = role[ref.id]
+            if uuid is None:
+                ids[ref.id] = ref.id
+                out.append((ref, ref.id, {}))
+                continue
+            item_id = f"{uuid}/{r}.{_split(ref.id)[1].lower()}"
+            if item_id in taken:
+                if taken[item_id] == ref.size:
+                    ids[ref.id] = item_id       # the same file in another layout: one item
+                    self.copies_left_out += 1
+                    continue
+                n = 1
+                while f"{item_id}~{n}" in taken:
+                    n += 1
+                item_id = f"{item_id}~{n}"
+            taken[item_id] = ref.size or 0
+            ids[ref.id] = item_id
+            out.append((ref, item_id, dict(facts.get(uuid, {}))))
+        planned: builtins.list[ItemRef] = []
+        paths: dict[str, tuple[str, bytes | None]] = {}
+        for ref, item_id, md in out:
+            r, kind, target = role[ref.id]
+            if kind is not None and target is not None:
+                md[kind] = ids.get(target, target)
+                # an edit or a live video is the same Photos asset: its albums are its original's
+                # (recorded once there); a live video's place and people are its still's
+                md.pop("albums", None)
+                if kind == "motion_of":
+                    for k in ("location", "persons", "title", "description"):
+                        md.pop(k, None)
+            sidecars = [os.fsdecode(s) for s in ref.extra.split(b"\x00")] if ref.extra else []
+            extra = {"path": ref.id, "raw": ref.raw_name.hex() if ref.raw_name is not None else None,
+                     "sidecars": sidecars, "facts": md}
+            stamp = hashlib.sha1(json.dumps(md, sort_keys=True).encode()).hexdigest()[:12]
+            planned.append(ItemRef(item_id, f"{ref.fingerprint}:p{stamp}", None, ref.size, None,
+                                   ref.raw_name if item_id == ref.id else None,
+                                   json.dumps(extra, sort_keys=True).encode()))
+            paths[item_id] = (ref.id, ref.raw_name)
+        self._paths = paths
+        if self.copies_left_out and not self._quiet:
+            self.env.report.info(f"service {self.name}: {self.copies_left_out:,} file(s) are further copies of "
+                                 "photos already listed (same Photos UUID and size: the export in another layout)")
+        return planned
+
+    # -- items -------------------------------------------------------------------------------------
+    def _index(self) -> dict[str, tuple[str, bytes | None]]:
+        with self._index_lock:
+            if self._paths is None:
+                self._quiet = True   # replicate reading an original without a listing this run
+                try:
+                    self.list()
+                finally:
+                    self._quiet = False
+        assert self._paths is not None
+        return self._paths
+
+    def open(self, item_id: str, raw_name: bytes | None = None) -> BinaryIO:
+        if raw_name is not None:
+            return super().open(item_id, raw_name)
+        got = self._index().get(item_id)
+        if got is None:
+            return super().open(item_id)   # a path id (a file the database does not name) or gone
+        path, raw = got
+        return super().open(path, raw)
+
+    def renamed(self, ref: ItemRef, metadata: Metadata) -> Metadata | None:
+        ext = json.loads(ref.extra or b"{}")
+        inner = ref._replace(id=ext.get("path") or ref.id, fingerprint=ref.fingerprint.rsplit(":p", 1)[0])
+        return super().renamed(inner, metadata)
+
+    def describer(self):
+        return functools.partial(describe_exported, os.fsencode(str(self.root)), self.sidecar_reader)
+
+    def describe(self, ref: ItemRef) -> ServiceItem:
+        return describe_exported(os.fsencode(str(self.root)), self.sidecar_reader, ref)
+
+
+def describe_exported(root: bytes, reader, ref: ItemRef) -> ServiceItem:
+    """One exported file: the folder connector's reading (bytes, probe, sidecars), then what the
+    export database states and the edit / live links (a module function: it runs in workers)."""
+    ext = json.loads(ref.extra) if ref.extra else {"path": ref.id}
+    raw = bytes.fromhex(ext["raw"]) if ext.get("raw") else None
+    sidecars = [os.fsencode(s) for s in ext.get("sidecars") or ()]
+    inner = ref._replace(id=ext["path"], raw_name=raw, extra=b"\x00".join(sidecars) if sidecars else None)
+    item = describe_file(root, inner, sidecar_reader=reader)
+    facts = ext.get("facts") or {}
+    md = apply_facts(item.metadata, facts)
+    links = {k: facts[k] for k in ("edit_of", "motion_of") if facts.get(k)}
+    if links:
+        md = dataclasses.replace(md, **links)
+    return dataclasses.replace(item, ref=ref, metadata=md)
