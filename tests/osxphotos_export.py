@@ -16,7 +16,7 @@ a ``Manifest`` (the ground truth).  The forms follow osxphotos (RhetTbull/osxpho
 * layouts: ``flat`` (all in DEST) or ``bydate`` (``DEST/2021/March/…``, ``{created.year}/{created.month}``).
 
 Quirks: the last photo has no sidecar (its metadata comes from the database only), the one before
-it a malformed JSON sidecar (its XMP is fine).  Deterministic for the same arguments.
+it (with ``malformed``) a malformed JSON sidecar (its XMP is fine).  Deterministic for the same arguments.
 """
 
 from __future__ import annotations
@@ -156,7 +156,8 @@ ALBUMS = [("Summer", []), ("Alps", ["Trips", "2021"]), ("Family", [])]
 PEOPLE = ["Ana", "Ben", "Chloé"]
 
 
-def generate(dest: Path, photos: int = 8, layout: str = "flat", seed: int = 0, db: bool = True) -> Manifest:
+def generate(dest: Path, photos: int = 8, layout: str = "flat", seed: int = 0, db: bool = True,
+             malformed: bool = True) -> Manifest:
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     items: list[Item] = []
@@ -202,7 +203,7 @@ def generate(dest: Path, photos: int = 8, layout: str = "flat", seed: int = 0, d
                 p.with_name(f"{p.stem}.xmp").write_bytes(_xmp(it, "jpeg"))
             else:
                 p.with_name(f"{fname}.xmp").write_bytes(_xmp(it, "jpeg"))
-            if i == photos - 2 and it.kind == "original":
+            if malformed and i == photos - 2 and it.kind == "original":
                 it.quirks.append("malformed sidecar")
                 side.write_bytes(b'[{"XMP:Title": "cut sho')
             else:

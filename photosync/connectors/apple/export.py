@@ -26,8 +26,9 @@ matched by content like any file.  Edited versions record ``edit_of`` and live v
 ``motion_of`` (the item id of the original or still in the same folder): resolve links them.
 
 The walk, fingerprints, hidden files, links and the reading of sidecars are the folder
-connector's (connectors/local.py with a SidecarReader).  ``--library`` (the Photos library itself
-through osxphotos) is refused off macOS with the export route spelled out.
+connector's (connectors/local.py with a SidecarReader).  ``--photos-library`` (the Photos library
+itself through osxphotos; not ``--library``, which is photosync's own) is refused off macOS with the
+export route spelled out, and on macOS too for now (not built: README says so).
 """
 
 from __future__ import annotations
@@ -104,8 +105,9 @@ class ApplePhotosExportConnector(LocalConnector):
     options = (
         Option("path", "The folder `osxphotos export` wrote (with --sidecar json and/or xmp): originals, "
                        "_edited versions, live-photo .mov files, sidecars and .osxphotos_export.db.", "path"),
-        Option("library", "A Photos library (.photoslibrary) read directly through osxphotos: macOS only; "
-                          "elsewhere export it with osxphotos and give --path.", "path"),
+        # not "--library": that is photosync's own (-L, the library folder), accepted anywhere on the line
+        Option("photos_library", "A Photos library (.photoslibrary) read directly through osxphotos: macOS "
+                                 "only; elsewhere export it with osxphotos and give --path.", "path"),
         Option("edited_suffix", "The suffix osxphotos gave edited versions (its --edited-suffix).", "str",
                default=EDITED_SUFFIX, advanced=True),
         Option("follow_links", "Also follow symbolic links that lead outside the folder.", "bool", default=False),
@@ -125,11 +127,12 @@ class ApplePhotosExportConnector(LocalConnector):
 
     @classmethod
     def check_config(cls, config: dict, library_root: Path) -> dict:
-        if config.get("library"):
+        lib = config.get("photos_library")
+        if lib:
             if sys.platform != "darwin":
-                raise ConfigError(f"--library {config['library']}: osxphotos reads a Photos library only on macOS; "
+                raise ConfigError(f"--photos-library {lib}: osxphotos reads a Photos library only on macOS; "
                                   f"on this machine, {EXPORT_ROUTE}")
-            raise ConfigError(f"--library {config['library']}: reading the library directly is not built yet; "
+            raise ConfigError(f"--photos-library {lib}: reading the library directly is not built yet; "
                               f"{EXPORT_ROUTE}")
         if not config.get("path"):
             raise ConfigError(f"--path is required: the folder osxphotos exported to; {EXPORT_ROUTE}")
