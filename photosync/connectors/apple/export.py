@@ -102,7 +102,7 @@ class ApplePhotosExportConnector(LocalConnector):
     type_name = "apple-photos-export"
     capabilities = Capabilities()
     sidecar_reader = OsxphotosSidecars()
-    options = (
+    options = (  # type: ignore[assignment]  # LocalConnector's options, as a tuple of three, are not ours
         Option("path", "The folder `osxphotos export` wrote (with --sidecar json and/or xmp): originals, "
                        "_edited versions, live-photo .mov files, sidecars and .osxphotos_export.db.", "path"),
         # not "--library": that is photosync's own (-L, the library folder), accepted anywhere on the line
@@ -113,7 +113,7 @@ class ApplePhotosExportConnector(LocalConnector):
         Option("follow_links", "Also follow symbolic links that lead outside the folder.", "bool", default=False),
     )
 
-    def __init__(self, name, config, env):
+    def __init__(self, name: str, config: dict, env) -> None:
         if not config.get("path"):
             raise ConfigError(f"service {name}: an apple-photos-export service needs a 'path' (the folder "
                               f"osxphotos exported to); {EXPORT_ROUTE}")
@@ -226,10 +226,10 @@ class ApplePhotosExportConnector(LocalConnector):
                     ids[ref.id] = item_id       # the same file in another layout: one item
                     self.copies_left_out += 1
                     continue
-                n = 1
-                while f"{item_id}~{n}" in taken:
-                    n += 1
-                item_id = f"{item_id}~{n}"
+                k = 1
+                while f"{item_id}~{k}" in taken:
+                    k += 1
+                item_id = f"{item_id}~{k}"
             taken[item_id] = ref.size or 0
             ids[ref.id] = item_id
             out.append((ref, item_id, dict(facts.get(uuid, {}))))
@@ -243,8 +243,8 @@ class ApplePhotosExportConnector(LocalConnector):
                 # (recorded once there); a live video's place and people are its still's
                 md.pop("albums", None)
                 if kind == "motion_of":
-                    for k in ("location", "persons", "title", "description"):
-                        md.pop(k, None)
+                    for field in ("location", "persons", "title", "description"):
+                        md.pop(field, None)
             sidecars = [os.fsdecode(s) for s in ref.extra.split(b"\x00")] if ref.extra else []
             extra = {"path": ref.id, "raw": ref.raw_name.hex() if ref.raw_name is not None else None,
                      "sidecars": sidecars, "facts": md}
@@ -295,14 +295,13 @@ class ApplePhotosExportConnector(LocalConnector):
 def describe_exported(root: bytes, reader, ref: ItemRef) -> ServiceItem:
     """One exported file: the folder connector's reading (bytes, probe, sidecars), then what the
     export database states and the edit / live links (a module function: it runs in workers)."""
-    ext = json.loads(ref.extra) if ref.extra else {"path": ref.id}
+    ext: dict = json.loads(ref.extra) if ref.extra else {"path": ref.id}
     raw = bytes.fromhex(ext["raw"]) if ext.get("raw") else None
     sidecars = [os.fsencode(s) for s in ext.get("sidecars") or ()]
     inner = ref._replace(id=ext["path"], raw_name=raw, extra=b"\x00".join(sidecars) if sidecars else None)
     item = describe_file(root, inner, sidecar_reader=reader)
-    facts = ext.get("facts") or {}
+    facts: dict = ext.get("facts") or {}
     md = apply_facts(item.metadata, facts)
-    links = {k: facts[k] for k in ("edit_of", "motion_of") if facts.get(k)}
-    if links:
-        md = dataclasses.replace(md, **links)
+    if facts.get("edit_of") or facts.get("motion_of"):
+        md = dataclasses.replace(md, edit_of=facts.get("edit_of"), motion_of=facts.get("motion_of"))
     return dataclasses.replace(item, ref=ref, metadata=md)
