@@ -36,7 +36,7 @@ from datetime import datetime
 from typing import AbstractSet, Mapping
 
 from ...media.dates import iso, parse_exif_date
-from ...media.formats import MEDIA_EXTENSIONS
+from ...media.formats import MEDIA_EXTENSIONS, PHOTO_EXTENSIONS
 from ...model import Location, Metadata
 
 #: osxphotos' name for a person it could not name (``_UNKNOWN_PERSON``): not a person's name
@@ -68,9 +68,11 @@ class OsxphotosSidecars:
     def sidecars(self, name: str, names: AbstractSet[str]) -> tuple[str, ...]:
         stem, _ = _stem(name)
         out = [f"{name}.{ext}" for ext in ("xmp", "json") if f"{name}.{ext}" in names]
-        # photo.json (--sidecar-drop-ext) is this file's only when no other photo or video here has
-        # the same stem (IMG_1.heic and its live IMG_1.mov would share it: osxphotos warns of that)
-        if not any(_stem(n)[0] == stem and _stem(n)[1].lower() in MEDIA_EXTENSIONS for n in names):
+        # photo.json (--sidecar-drop-ext) is this file's when no other file here with its stem could
+        # claim it: a still shares its stem with its live video (osxphotos warns of such collisions),
+        # and the sidecar is the still's (osxphotos writes sidecars for the photo, not its live video)
+        rivals = PHOTO_EXTENSIONS if _stem(name)[1].lower() in PHOTO_EXTENSIONS else MEDIA_EXTENSIONS
+        if not any(_stem(n)[0] == stem and _stem(n)[1].lower() in rivals for n in names):
             out += [f"{stem}.{ext}" for ext in ("xmp", "json") if f"{stem}.{ext}" in names and f"{stem}.{ext}" != name]
         # XMP first, JSON last: a later sidecar's statement wins (the JSON is the fuller one)
         return tuple(sorted(set(out), key=lambda n: (n.endswith(".json"), n)))
