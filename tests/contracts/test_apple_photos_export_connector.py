@@ -92,3 +92,15 @@ class TestApplePhotosExportWithDatabase(ConnectorContract):
     @pytest.fixture
     def case(self, tmp_path):
         return ExportWithDatabaseCase(tmp_path)
+
+    # beyond the suite: a damaged export database is named, and the files are still listed (by path)
+    def test_a_damaged_export_database_is_named_and_the_files_still_listed(self, case):
+        from photosync.testing.connector import photo_bytes
+
+        item_id = case.add("a.jpg", photo_bytes(1))
+        (case.folder / ".osxphotos_export.db").write_bytes(b"not a database at all" * 100)
+        conn = case.connector()
+        ids = [r.id for r in conn.list().refs]
+        assert ids == ["a.jpg"] and item_id != "a.jpg"
+        assert any(".osxphotos_export.db" in p.where and "export database" in p.reason
+                   for p in case.reported.problems), case.reported.problems

@@ -39,7 +39,6 @@ import functools
 import hashlib
 import json
 import os
-import sqlite3
 import sys
 import threading
 import unicodedata
@@ -54,7 +53,8 @@ from ...model import Metadata
 from ...options import Option
 from ..base import Capabilities, ItemRef, Listing, ServiceItem
 from ..local import LocalConnector, describe_file
-from .sidecars import OsxphotosSidecars, apply_facts, photoinfo_facts
+from .exportdb import ExportDBError, read_export_db
+from .sidecars import OsxphotosSidecars, apply_facts
 
 #: osxphotos' export database, in the export folder (osxphotos _constants.OSXPHOTOS_EXPORT_DB)
 EXPORT_DB = ".osxphotos_export.db"
@@ -72,28 +72,6 @@ def _nfc(s: str) -> str:
 def _split(name: str) -> tuple[str, str]:
     stem, dot, ext = name.rpartition(".")
     return (stem, ext) if dot and stem else (name, "")
-
-
-def read_export_db(path: Path) -> tuple[dict[str, str], dict[str, dict]]:
-    """(file path NFC-normalised and case-folded -> uuid, uuid -> facts) of an osxphotos export
-    database, opened read-only (osxphotos may be writing it: its journal is WAL)."""
-    conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
-    try:
-        files = {_nfc(str(fp)).casefold(): str(uuid)
-                 for fp, uuid in conn.execute("SELECT filepath, uuid FROM export_data") if fp and uuid}
-        facts: dict[str, dict] = {}
-        has_info = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='photoinfo'").fetchone()
-        if has_info:
-            for uuid, info in conn.execute("SELECT uuid, photoinfo FROM photoinfo"):
-                try:
-                    doc = json.loads(info) if info else None
-                except ValueError:
-                    continue   # one bad row costs that photo its albums, not the export its ids
-                if isinstance(doc, dict):
-                    facts[str(uuid)] = photoinfo_facts(doc)
-        return files, facts
-    finally:
-        conn.close()
 
 
 class ApplePhotosExportConnector(LocalConnector):
@@ -171,7 +149,7 @@ class ApplePhotosExportConnector(LocalConnector):
             return {}, {}
         try:
             return read_export_db(db)
-        except sqlite3.Error as e:
+        except ExportDBError as e:
             if not self._quiet:
                 self.env.report.warning(str(db), f"cannot read osxphotos' export database ({e}); files are matched "
                                                  "by content only, without Photos UUIDs or albums")
