@@ -104,3 +104,16 @@ class TestApplePhotosExportWithDatabase(ConnectorContract):
         assert ids == ["a.jpg"] and item_id != "a.jpg"
         assert any(".osxphotos_export.db" in p.where and "export database" in p.reason
                    for p in case.reported.problems), case.reported.problems
+
+    # beyond the suite: the database where osxphotos' --exportdb put it (outside the export folder)
+    def test_the_export_database_can_live_elsewhere(self, case, tmp_path):
+        from photosync.connectors import registry
+        from photosync.testing.connector import photo_bytes
+
+        item_id = case.add("b.jpg", photo_bytes(2))
+        elsewhere = tmp_path / "state" / "photos.db"
+        elsewhere.parent.mkdir()
+        (case.folder / ".osxphotos_export.db").rename(elsewhere)
+        assert [r.id for r in case.connector().list().refs] == ["b.jpg"]
+        conn = registry.create(case.name, {**case.config(), "export_db": str(elsewhere)}, case.env())
+        assert [r.id for r in conn.list().refs] == [item_id]

@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ...errors import ConfigError
-from ...library.layout import folder_option
+from ...library.layout import folder_option, user_path
 from ...media.formats import PHOTO_EXTENSIONS, VIDEO_EXTENSIONS
 from ...model import Metadata
 from ...options import Option
@@ -86,6 +86,8 @@ class ApplePhotosExportConnector(LocalConnector):
         # not "--library": that is photosync's own (-L, the library folder), accepted anywhere on the line
         Option("photos_library", "A Photos library (.photoslibrary) read directly through osxphotos: macOS "
                                  "only; elsewhere export it with osxphotos and give --path.", "path"),
+        Option("export_db", "osxphotos' export database, when its --exportdb put it outside the export folder "
+                            "(default: PATH/.osxphotos_export.db).", "path", advanced=True),
         Option("edited_suffix", "The suffix osxphotos gave edited versions (its --edited-suffix).", "str",
                default=EDITED_SUFFIX, advanced=True),
         Option("follow_links", "Also follow symbolic links that lead outside the folder.", "bool", default=False),
@@ -97,6 +99,8 @@ class ApplePhotosExportConnector(LocalConnector):
                               f"osxphotos exported to); {EXPORT_ROUTE}")
         super().__init__(name, config, env)
         self.edited_suffix = str(config.get("edited_suffix") or EDITED_SUFFIX)
+        self.export_db = user_path(config["export_db"], env.library_root) if config.get("export_db") \
+            else self.root / EXPORT_DB
         self._paths: dict[str, tuple[str, bytes | None]] | None = None
         self._index_lock = threading.Lock()
         self._quiet = False
@@ -141,11 +145,11 @@ class ApplePhotosExportConnector(LocalConnector):
         return False
 
     def _read_db(self) -> tuple[dict[str, str], dict[str, dict]]:
-        db = self.root / EXPORT_DB
+        db = self.export_db
         if not db.is_file():
             if not self._quiet:
-                self.env.report.info(f"service {self.name}: no {EXPORT_DB} in {self.root}: files are matched by "
-                                     "content only (the Photos UUIDs and albums are in that database)")
+                self.env.report.info(f"service {self.name}: no osxphotos export database at {db}: files are "
+                                     "matched by content only (the Photos UUIDs and albums are in that database)")
             return {}, {}
         try:
             return read_export_db(db)
