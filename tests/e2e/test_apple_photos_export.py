@@ -70,6 +70,7 @@ def test_every_exported_file_is_imported_once_with_what_photos_says_of_it(tmp_pa
     # the malformed sidecar is named, and its photo is imported all the same
     bad = next(i for i in man.items if "malformed sidecar" in i.quirks)
     assert f"{bad.path}.json" in r.err and "not valid JSON" in r.err
+    assert "and what osxphotos' export database says" in r.err
     (_, inst), = by_hash[bad.sha256]
     assert inst["metadata"]["albums"] == bad.albums, "the export database still says what Photos knows of it"
 

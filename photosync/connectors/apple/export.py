@@ -214,7 +214,7 @@ class ApplePhotosExportConnector(LocalConnector):
                 item_id = f"{item_id}~{k}"
             taken[item_id] = ref.size or 0
             ids[ref.id] = item_id
-            out.append((ref, item_id, dict(facts.get(uuid, {}))))
+            out.append((ref, item_id, {**facts.get(uuid, {}), "_db": True}))
         planned: builtins.list[ItemRef] = []
         paths: dict[str, tuple[str, bytes | None]] = {}
         for ref, item_id, md in out:
@@ -284,6 +284,11 @@ def describe_exported(root: bytes, reader, ref: ItemRef) -> ServiceItem:
     item = describe_file(root, inner, sidecar_reader=reader)
     facts: dict = ext.get("facts") or {}
     md = apply_facts(item.metadata, facts)
+    if facts.get("_db") and item.warnings:
+        # a sidecar that could not be read leaves the file's own metadata *and* the database's facts
+        own = "; recorded with the file's own metadata"
+        item = dataclasses.replace(item, warnings=tuple(
+            w.replace(own, own + " and what osxphotos' export database says") for w in item.warnings))
     if facts.get("edit_of") or facts.get("motion_of"):
         md = dataclasses.replace(md, edit_of=facts.get("edit_of"), motion_of=facts.get("motion_of"))
     return dataclasses.replace(item, ref=ref, metadata=md)
