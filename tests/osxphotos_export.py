@@ -165,7 +165,7 @@ def generate(dest: Path, photos: int = 8, layout: str = "flat", seed: int = 0, d
     infos: dict[str, dict] = {}
     for i in range(photos):
         uid = str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"photos/{seed}/{i}")).upper()
-        taken = datetime(2021, 1 + i % 12, 3 + i, 10, 15, 0, tzinfo=TZ)
+        taken = datetime(2021, 1, 3, 10, 15, 0, tzinfo=TZ) + timedelta(days=5 * i + i % 7)
         folder = f"{taken.year}/{taken.strftime('%B')}/" if layout == "bydate" else ""
         name = f"IMG_{1000 + i}"
         album = ALBUMS[i % len(ALBUMS)]
