@@ -11,6 +11,7 @@ REGISTRY: Registry[Connector] = Registry("service", "photosync.connectors", {
     "google-takeout": "photosync.connectors.google.takeout:TakeoutConnector",
     "amazon-photos": "photosync.connectors.amazon:AmazonPhotosConnector",
     "icloud-shared": "photosync.connectors.icloud_shared:ICloudSharedConnector",
+    "apple-photos-export": "photosync.connectors.apple:ApplePhotosExportConnector",
 })
 
 register = REGISTRY.register
