@@ -44,8 +44,11 @@ class Capabilities:
     max_photo_bytes: int | None = None
     max_video_bytes: int | None = None
     upload_formats: tuple[str, ...] = ()
-    # Declared once and read by nothing, so gone (issue 12): set_metadata, delete (no phase
-    # changes or deletes anything on a service), albums (albums travel in Metadata), originals
+    #: ``delete(item_id)`` removes the item from the service (to its trash where it has one); read by
+    #: ``prune`` alone (phases/prune.py), the one thing in photosync that deletes from a service, and only
+    #: for photos with enough verified blob copies, re-read just before (issue 15)
+    delete: bool = False
+    # Declared once and read by nothing, so gone (issue 12): set_metadata, albums (albums travel in Metadata), originals
     # (each item says its own quality), hashes (a service-side hash is the item's content_key:
     # discover then reads the item only when it changes), incremental (a Listing says whether it
     # is complete and returns its cursor).
@@ -218,6 +221,12 @@ class Connector(Declares, ABC):
         ``login_options`` that were given.  Sets ``self.account`` (the account's
         stable id) and returns who is signed in, in words."""
         raise Unsupported(f"service {self.name} ({self.type_name}) has no sign-in")
+
+    def delete(self, item_id: str) -> str:
+        """Remove the item from the service, to its trash where it has one (only with
+        ``capabilities.delete``; called by prune alone, after its checks).  Returns where it went,
+        in words."""
+        raise Unsupported(f"service {self.name} ({self.type_name}) cannot delete")
 
     def set_visibility(self, item_id: str, level: str) -> str:
         """Narrow the item to ``level`` if the service shows it more widely now (asked

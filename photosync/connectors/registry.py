@@ -9,6 +9,7 @@ REGISTRY: Registry[Connector] = Registry("service", "photosync.connectors", {
     "local": "photosync.connectors.local:LocalConnector",
     "flickr": "photosync.connectors.flickr.connector:FlickrConnector",
     "google-takeout": "photosync.connectors.google.takeout:TakeoutConnector",
+    "icloud": "photosync.connectors.icloud:ICloudConnector",
 })
 
 register = REGISTRY.register

@@ -1,0 +1,119 @@
+"""The iCloud connector runs the connector contract suite against the fake iCloud (the real
+pyicloud, unmodified but for its three base URLs, over HTTPS on loopback)."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from photosync.testing.connector import ConnectorCase, ConnectorContract
+
+APPLE_ID = "person@example.com"
+PASSWORD = "correct horse battery staple"
+
+
+def taken_of(data: bytes) -> datetime:
+    from PIL import Image
+
+    taken = Image.open(io.BytesIO(data)).getexif().get_ifd(0x8769).get(0x9003)
+    return datetime.strptime(taken, "%Y:%m:%d %H:%M:%S").replace(tzinfo=timezone.utc) if taken else \
+        datetime(2020, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+
+
+class ICloudCase(ConnectorCase):
+    def __init__(self, tmp: Path):
+        from fakes.icloud import FakeICloud
+
+        super().__init__(tmp)
+        self.fake = FakeICloud(APPLE_ID, PASSWORD)
+        self.fake.start()
+        self.fake.url_lifetime = 3600.0
+        answers = iter([PASSWORD, self.fake.account.two_factor_code])
+        conn = self.connector()
+        conn.login(lambda prompt, **kw: next(answers))
+        self.account = conn.account
+
+    def config(self) -> dict:
+        c = {"type": "icloud", "apple_id": APPLE_ID, "endpoints": self.fake.endpoints,
+             "retry": {"attempts": 3, "base_seconds": 0.01}}
+        if getattr(self, "account", None):
+            c["account"] = self.account
+        return c
+
+    def close(self) -> None:
+        self.fake.stop()
+
+    def add(self, rel: str, data: bytes) -> str:
+        return self.fake.add_asset(data, filename=Path(rel).name, taken=taken_of(data))
+
+    def change(self, item_id: str, data: bytes) -> None:
+        # iCloud never replaces an original's bytes in place; what comes nearest is the photo saved
+        # again from a Mac (a new resource, added again): new bytes, a new checksum, a new added date
+        from fakes.icloud.cloudkit import Resource
+
+        with self.fake.lock:
+            a = self.fake.assets[item_id]
+            old = a.master_res["resOriginal"]
+            r = Resource("resOriginal", data, old.uti, old.width, old.height)
+            a.master_res["resOriginal"] = r
+            self.fake._res_index[r.id] = (item_id, "master", "resOriginal")
+            a.master_tag += 1
+            a.added = datetime.now(timezone.utc)
+            a.serial = self.fake._bump()
+
+    def remove(self, item_id: str) -> None:
+        # deleted on a device and Recently Deleted emptied: gone for good (while in Recently
+        # Deleted its links still answer, as on the service)
+        self.fake.delete_asset(item_id)
+        self.fake.expunge(item_id)
+
+    def age(self, item_id: str, days: int) -> None:
+        with self.fake.lock:
+            a = self.fake.assets[item_id]
+            a.added = datetime.now(timezone.utc) - timedelta(days=days)
+
+    def touch(self, item_id: str) -> None:
+        with self.fake.lock:
+            a = self.fake.assets[item_id]
+            a.caption = "A new caption"
+            a.asset_tag += 1
+
+    def add_to_album(self, item_id: str, title: str) -> None:
+        self.fake.add_to_album(item_id, title)
+
+    def fail_reads(self, item_id: str) -> None:
+        self.fake.fail_next(10**6, 503, endpoint="download")
+
+    def mend_reads(self, item_id: str) -> None:
+        self.fake.fail_next(0, 503, endpoint="download")
+
+    def fetches(self) -> int:
+        return len(self.fake.asset_downloads)
+
+    def approve(self, prompt: str) -> str:
+        return PASSWORD if "Password" in prompt else self.fake.account.two_factor_code
+
+    def secrets(self) -> set[str]:
+        out = {PASSWORD}
+        folder = self.ctx.credentials_dir / "services" / f"{self.name}.icloud"
+        for p in folder.glob("*.session"):
+            data = json.loads(p.read_text())
+            out |= {str(v) for k, v in data.items() if k in ("session_token", "trust_token") and v}
+        return out
+
+
+@pytest.fixture(autouse=True)
+def _trust_the_fake(monkeypatch):
+    from fakes.tls import ca_bundle
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", ca_bundle())
+
+
+class TestICloudConnector(ConnectorContract):
+    @pytest.fixture
+    def case(self, tmp_path):
+        return ICloudCase(tmp_path)
