@@ -228,6 +228,11 @@ class Connector(Declares, ABC):
         in words."""
         raise Unsupported(f"service {self.name} ({self.type_name}) cannot delete")
 
+    def delete_unit(self, item_id: str) -> str:
+        """The id :meth:`delete` takes to delete ``item_id``: itself, or what it is part of (an iCloud
+        asset's edited rendering and live video go with the asset); prune checks every item of a unit."""
+        return item_id
+
     def set_visibility(self, item_id: str, level: str) -> str:
         """Narrow the item to ``level`` if the service shows it more widely now (asked
         of the service, not taken from the record); never widens.  Returns the level

@@ -463,6 +463,9 @@ class ICloudConnector(Connector):
         raise SourceError(f"{self.where(item_id)} is not in the iCloud library")
 
     # -- delete (prune only) -------------------------------------------------------------------------------
+    def delete_unit(self, item_id: str) -> str:
+        return item_id.partition("/")[0]
+
     def delete(self, item_id: str) -> str:
         """Move the asset ``item_id`` (an original's id) to Recently Deleted (recoverable there for 30
         days; never a hard delete). Its edit and live video go with it. Returns where it went."""
