@@ -26,19 +26,20 @@ pyicloud's ``PhotoAsset.delete`` does; recoverable there for 30 days), never a h
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from ... import credentials
 from ...errors import AuthError, ConfigError, MediaError, NotMedia, SourceError
 from ...media.dates import iso
 from ...model import Metadata
 from ...options import Option
-from ..base import Capabilities, Connector, ItemRef, Listing, ServiceItem, endpoints_option, retry_options, timeout_option
+from ..base import Capabilities, Connector, ConnectorContext, ItemRef, Listing, ServiceItem, endpoints_option, retry_options, timeout_option
 
 #: pyicloud's hard-coded hosts (PyiCloudService._setup_endpoints): what --endpoint may replace
 ENDPOINTS = ("idmsa", "setup", "home")
@@ -120,7 +121,7 @@ class ICloudConnector(Connector):
     )
     login_options = ()
 
-    def __init__(self, name, config, env):
+    def __init__(self, name: str, config: dict, env: ConnectorContext):
         super().__init__(name, config, env)
         self.apple_id = str(config.get("apple_id") or "")
         if not self.apple_id:
@@ -132,8 +133,8 @@ class ICloudConnector(Connector):
         self.base = float(retry.get("base_seconds", 1.0))
         self.timeout = float(config.get("timeout_seconds", 60))
         self.full_days = float(config.get("full_listing_days", 7.0))
-        self._api = None
-        self._dl = None
+        self._api: Any = None
+        self._dl: Any = None
         #: asset id -> the pyicloud PhotoAsset of the last listing (delete and fresh links)
         self._assets: dict[str, Any] = {}
         #: added dates (ms) of items whose describe failed since the last listing
@@ -294,7 +295,7 @@ class ICloudConnector(Connector):
             refs.extend(self._refs(a, albums.get(a.id, ()), listed_at))
         _protect(self.cookie_dir)
         full = now_ms if whole else state["full"]  # type: ignore[index]
-        self._failed: list[int] = []
+        self._failed = []
         previous = state["added"] if state else 0
 
         def final() -> str:
@@ -303,7 +304,7 @@ class ICloudConnector(Connector):
             return json.dumps({"v": 1, "added": upto, "full": full if not self._failed else previous and full})
         return Listing(refs, complete=whole and since is None, cursor_fn=final)
 
-    def _hidden(self, photos) -> list:
+    def _hidden(self, photos) -> builtins.list:
         try:
             album = photos.albums["Hidden"]
         except (KeyError, IndexError):
@@ -323,7 +324,7 @@ class ICloudConnector(Connector):
                 out.setdefault(a.id, []).append(name)
         return {k: tuple(sorted(set(v))) for k, v in out.items()}
 
-    def _refs(self, a, albums: tuple[str, ...], listed_at: float) -> list[ItemRef]:
+    def _refs(self, a, albums: tuple[str, ...], listed_at: float) -> builtins.list[ItemRef]:
         from pyicloud.services.photos_cloudkit.mappers import decode_encrypted_text
 
         master, asset = a.master_record, a.asset_record
@@ -395,7 +396,8 @@ class ICloudConnector(Connector):
 
         if self._dl is None:
             self._dl = requests.Session()  # signed links: no cookies needed, a pool of its own
-        return download(self._dl, self._fresh_url(info), attempts=self.attempts, base=self.base, timeout=self.timeout)
+        f = download(self._dl, self._fresh_url(info), attempts=self.attempts, base=self.base, timeout=self.timeout)
+        return cast(BinaryIO, f)  # a temporary file opened "w+b"
 
     def describe(self, ref: ItemRef) -> ServiceItem:
         if not ref.extra:
@@ -411,7 +413,8 @@ class ICloudConnector(Connector):
         name = self._item_name(info)
         size = None
         if ref.known_hash:  # only what iCloud says changed: the bytes are not fetched again
-            content_hash, look, warnings = ref.known_hash, None, ()
+            content_hash, look = ref.known_hash, None
+            warnings: tuple[str, ...] = ()
             md = Metadata(filename=name)
         else:
             from ...media.ingest import ingest, metadata_from_probe
@@ -424,7 +427,7 @@ class ICloudConnector(Connector):
                                      "read") from None
             content_hash, size = media.content_hash, media.size
             look = media.info.look
-            warnings = (media.info.problem,) if getattr(media.info, "problem", None) else ()
+            warnings = tuple(w for w in (media.info.problem,) if w)
             md = metadata_from_probe(media.info, name)
         changes: dict[str, Any] = {"filename": name, "albums": tuple(info.get("albums") or ())}
         if info.get("taken") and (md.taken_date is None or info.get("kind") != "original"):
