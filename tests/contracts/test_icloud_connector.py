@@ -117,3 +117,23 @@ class TestICloudConnector(ConnectorContract):
     @pytest.fixture
     def case(self, tmp_path):
         return ICloudCase(tmp_path)
+
+
+def test_503_bursts_are_retried_and_an_expired_sign_in_is_named(tmp_path):
+    from photosync.errors import AuthError
+    from photosync.testing.connector import listed, photo_bytes
+
+    case = ICloudCase(tmp_path)
+    try:
+        item = case.add("a.jpg", photo_bytes(1))
+        case.fake.fail_next(2, 503, endpoint="records/query")   # Apple refusing service for a moment
+        refs, listing = listed(case.connector())
+        assert item in refs and listing.complete
+        assert case.fake.calls["records/query"] > 2
+        # the session and the trust cookie expired (or were revoked): a clear way out, no prompt
+        case.fake.expire_sessions()
+        case.fake.forget_trust()
+        with pytest.raises(AuthError, match="photosync auth case"):
+            listed(case.connector())
+    finally:
+        case.close()

@@ -222,7 +222,10 @@ class ICloudConnector(Connector):
                 f"iCloud refuses photosync the photos of {self.apple_id}: Advanced Data Protection is on and "
                 "\"Access iCloud Data on the Web\" is off. Turn that on (Settings > your name > iCloud), then run "
                 f"photosync auth {self.name} again")
-        if isinstance(e, PyiCloudServiceUnavailable) or "ACCESS_DENIED" in body or "private db access" in body:
+        denied = "ACCESS_DENIED" in body or "private db access" in body or _code(cause) == 403
+        if isinstance(e, PyiCloudServiceUnavailable) and not denied:
+            return SourceError(f"iCloud Photos is not available now ({text}: {cause}); try again later")
+        if denied:
             return AuthError(
                 f"iCloud refuses photosync the photos of {self.apple_id} (web access to iCloud data is off, or "
                 "Advanced Data Protection blocks it). Turn on \"Access iCloud Data on the Web\" (Settings > your "
@@ -239,14 +242,15 @@ class ICloudConnector(Connector):
         """``fn()`` with pyicloud's errors said in words, and a 503 or dropped connection tried
         again with backoff and jitter (pyicloud retries nothing itself: SERVICES.md)."""
         import requests
-        from pyicloud.exceptions import PyiCloudAPIResponseException, PyiCloudException
+        from pyicloud.exceptions import PyiCloudException
 
         from ...net import retrying
 
         def transient(e: BaseException) -> bool:
-            if isinstance(e, PyiCloudAPIResponseException):
-                return getattr(e, "code", None) in (429, 500, 502, 503, 504)
-            return isinstance(e, (requests.ConnectionError, requests.Timeout))
+            # pyicloud wraps a 503 met while opening Photos in PyiCloudServiceUnavailable: its cause says
+            return _code(e) in _TRANSIENT or _code(e.__cause__) in _TRANSIENT or \
+                isinstance(e, (requests.ConnectionError, requests.Timeout)) or \
+                isinstance(e.__cause__, (requests.ConnectionError, requests.Timeout))
 
         try:
             return retrying(fn, transient=transient, attempts=self.attempts, base=self.base)
@@ -482,6 +486,15 @@ class ICloudConnector(Connector):
             raise SourceError(f"{self.where(item_id)} is not in the iCloud library any more")
         self._call(a.delete, "delete the photo")
         return "Recently Deleted"
+
+
+_TRANSIENT = (429, 500, 502, 503, 504)
+
+
+def _code(e: BaseException | None) -> int | None:
+    """The HTTP status a pyicloud error carries (PyiCloudAPIResponseException.code), if any."""
+    code = getattr(e, "code", None)
+    return code if isinstance(code, int) else None
 
 
 def _ask(ask, prompt: str, secret: bool = False) -> str:
