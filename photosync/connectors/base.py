@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Callable, ClassVar, Iterable, NamedTuple
+from typing import BinaryIO, Callable, ClassVar, Iterable, Mapping, NamedTuple
 
 from ..context import Context
 from ..errors import Unsupported
@@ -222,10 +222,12 @@ class Connector(Declares, ABC):
         stable id) and returns who is signed in, in words."""
         raise Unsupported(f"service {self.name} ({self.type_name}) has no sign-in")
 
-    def delete(self, item_id: str) -> str:
+    def delete(self, item_id: str, expected: "Mapping[str, tuple[str, str | None]] | None" = None) -> str:
         """Remove the item from the service, to its trash where it has one (only with
-        ``capabilities.delete``; called by prune alone, after its checks).  Returns where it went,
-        in words."""
+        ``capabilities.delete``; called by prune alone, after its checks).  ``expected``: item id ->
+        (content hash, content key) of every item of the unit as photosync recorded them; the
+        connector refuses (SourceError) when the service now holds something else there (bytes
+        changed, an edit made since), so nothing unrecorded is deleted.  Returns where it went."""
         raise Unsupported(f"service {self.name} ({self.type_name}) cannot delete")
 
     def delete_unit(self, item_id: str) -> str:

@@ -120,9 +120,11 @@ class LocalConnector(Connector):
     def where(self, item_id: str) -> str:
         return str(self.root / item_id)
 
-    def delete(self, item_id: str) -> str:
+    def delete(self, item_id: str, expected=None) -> str:
         """Move the file to the trash folder inside the service's folder (same path below it; a
-        name taken there gets ``.1``, ``.2`` …): renamed, never unlinked (prune only)."""
+        name taken there gets ``.1``, ``.2`` …): renamed, never unlinked (prune only).  With
+        ``expected``, the file is hashed first and refused when its bytes are not the recorded ones
+        (saved over since discover)."""
         if self.sidecar_reader is not None:
             raise SourceError(f"{self.where(item_id)}: a folder read with its sidecars is an export; "
                               "photosync does not delete from it")
@@ -132,6 +134,18 @@ class LocalConnector(Connector):
         src = os.fsencode(self.root) + b"/" + rel
         if not os.path.isfile(src):
             raise SourceError(f"{self.where(item_id)} is not there any more")
+        if expected is not None:
+            want = expected.get(item_id)
+            h = hashlib.sha256()
+            try:
+                with open(src, "rb") as f:
+                    while chunk := f.read(1 << 20):
+                        h.update(chunk)
+            except OSError as e:
+                raise SourceError(f"{self.where(item_id)}: cannot be read ({e.strerror or e})") from None
+            if want is None or "sha256:" + h.hexdigest() != want[0]:
+                raise SourceError(f"{self.where(item_id)} changed since photosync read it; not deleted: run "
+                                  "photosync discover and replicate first")
         dest = os.fsencode(self.root) + b"/" + _TRASH_B + b"/" + rel
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         final, n = dest, 0

@@ -84,6 +84,9 @@ def prune(lib: Library, service: str, older_than: timedelta, *, execute: bool, b
     cutoff = now - older_than
     result = PruneResult(service, execute)
 
+    #: what discover last read of each item (its content key: the service's checksum), handed to the
+    #: connector so it refuses to delete what changed since
+    scan = index.scan_state(service)
     # every present item of the service, grouped by what one delete takes away
     units: dict[str, list[tuple[str, str]]] = {}
     for item_id, photo_id, _hash in sorted(index.present_items(service)):
@@ -171,8 +174,16 @@ def prune(lib: Library, service: str, older_than: timedelta, *, execute: bool, b
                 assert p is not None
                 result.deleted.append((_label(p), photo_id, item_id, "(dry run)"))
             continue
+        expected = {}
+        for item_id, photo_id in members:
+            p = photos[photo_id]
+            inst = p.find_instance(service, item_id) if p is not None else None
+            assert inst is not None
+            row = scan.get(item_id)
+            expected[item_id] = (inst.content_hash, row.content_key if row is not None and row.content_hash ==
+                                 inst.content_hash else None)
         try:
-            where = conn.delete(unit)
+            where = conn.delete(unit, expected)
         except PhotosyncError as e:
             result.failed.append((label, unit, str(e)))
             lib.report.error(f"{service}:{unit}", f"not deleted: {e}")

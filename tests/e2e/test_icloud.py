@@ -133,13 +133,35 @@ def test_icloud_backup_then_prune(cli, tmp_path, fake):
     assert "would delete IMG_0001.JPG" in r.out and "would delete IMG_0002.JPG" not in r.out  # renamed
     assert "would delete Renamed.JPG" in r.out and "refused IMG_0003.JPG" in r.out
     assert not fake.deletions
+    # edited on a device after the last discover: the edit is not backed up, so the asset stays
+    edit_on_device(fake, plain, jpeg("plain-edited", taken=datetime(2020, 6, 1, 9, 0)))
+    r = cli("-L", str(lib), "prune", "--service", "icloud", "--older-than", "90d", "--execute")
+    assert r.code == 1 and "changed on iCloud since photosync read it" in r.out + r.err
+    assert [d["asset_id"] for d in fake.deletions] == [live]
+    # once discovered and copied, it goes too
+    cli("-L", str(lib), "discover", "--service", "icloud", "--full-scan", check=0)
+    cli("-L", str(lib), "replicate", "--execute", check=0)
     r = cli("-L", str(lib), "prune", "--service", "icloud", "--older-than", "90d", "--execute", check=0)
+    assert "deleted Renamed.JPG" in r.out and "deleted Renamed_edited.JPG" in r.out
     assert sorted(d["asset_id"] for d in fake.deletions) == sorted([live, plain])
     assert fake.hard_deletes == [], "prune moves to Recently Deleted, never deletes for good"
     assert set(fake.recently_deleted()) == {live, plain} and fake.in_library() == [recent]
     recs = records(lib)
     assert recs[live].find_instance("icloud", live).missing_since and recs[recent].blobs
     assert not recs[recent].find_instance("icloud", recent).missing_since
+
+
+def edit_on_device(fake, asset_id: str, data: bytes) -> None:
+    """The person edits the photo on a device: a rendering on the asset record (resJPEGFullRes)."""
+    from fakes.icloud.cloudkit import UTI, Resource
+
+    with fake.lock:
+        a = fake.assets[asset_id]
+        r = Resource("resJPEGFull", data, UTI["jpeg"], 64, 48)
+        a.asset_res["resJPEGFull"] = r
+        fake._res_index[r.id] = (asset_id, "asset", "resJPEGFull")
+        a.asset_tag += 1
+        a.serial = fake._bump()
 
 
 def _credential_folders():

@@ -78,6 +78,15 @@ def test_prune_deletes_only_what_is_safe_and_refuses_the_rest_by_name(cli, tmp_p
         assert not any(".photosync-trash" in i.id for pid in L.photo_ids() for i in L.get_photo(pid).all_instances())
 
 
+def test_a_file_saved_over_since_discover_is_not_deleted(cli, tmp_path):
+    lib, pics, files = setup(cli, tmp_path, old=2, new=0)
+    cli("-L", str(lib), "replicate", "--execute", check=0)
+    files[0].write_bytes(jpeg("saved over", taken=datetime(2020, 1, 2, 3, 4, 0)))  # new bytes, not backed up
+    r = cli("-L", str(lib), "prune", "--service", "phone", "--older-than", "90d", "--execute")
+    assert r.code == 1 and "OLD_000.jpg changed since photosync read it" in r.out + r.err
+    assert files[0].exists() and not files[1].exists(), "the file saved over stays; the other goes"
+
+
 def test_prune_refuses_photos_below_min_copies(cli, tmp_path):
     # the library's own store and two more: min_copies is 2
     lib, pics, files = setup(cli, tmp_path, old=2, new=0, stores=2)

@@ -32,7 +32,7 @@ import os
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, Mapping, cast
 
 from ... import credentials
 from ...errors import AuthError, ConfigError, MediaError, NotMedia, SourceError
@@ -473,9 +473,11 @@ class ICloudConnector(Connector):
     def delete_unit(self, item_id: str) -> str:
         return item_id.partition("/")[0]
 
-    def delete(self, item_id: str) -> str:
+    def delete(self, item_id: str, expected: Mapping[str, tuple[str, str | None]] | None = None) -> str:
         """Move the asset ``item_id`` (an original's id) to Recently Deleted (recoverable there for 30
-        days; never a hard delete). Its edit and live video go with it. Returns where it went."""
+        days; never a hard delete). Its edit and live video go with it, so the asset is asked for
+        afresh and refused when it holds an item or a checksum ``expected`` does not name (an edit
+        made since the last discover). Returns where it went."""
         asset_id, _, kind = item_id.partition("/")
         if kind:
             raise SourceError(f"{self.where(item_id)}: only a whole asset is deleted (its original, "
@@ -484,6 +486,12 @@ class ICloudConnector(Connector):
         a = self._call(lambda: photos.all.get(asset_id), "look the photo up")
         if a is None:
             raise SourceError(f"{self.where(item_id)} is not in the iCloud library any more")
+        if expected is not None:
+            for ref in self._refs(a, (), time.time()):
+                want = expected.get(ref.id)
+                if want is None or (want[1] is not None and ref.content_key != want[1]):
+                    raise SourceError(f"{self.where(ref.id)} changed on iCloud since photosync read it (an edit, "
+                                      "new bytes); not deleted: run photosync discover and replicate first")
         self._call(a.delete, "delete the photo")
         return "Recently Deleted"
 
