@@ -137,3 +137,24 @@ def test_503_bursts_are_retried_and_an_expired_sign_in_is_named(tmp_path):
             listed(case.connector())
     finally:
         case.close()
+
+
+def test_names_captions_hidden_photos_and_albums_as_icloud_shows_them(tmp_path):
+    from photosync.testing.connector import listed, photo_bytes
+
+    case = ICloudCase(tmp_path)
+    try:
+        # "V.MOV": pyicloud's PhotoAsset.filename base64-decodes the already decoded bytes again ("TÕ")
+        odd = case.fake.add_asset(photo_bytes(1), filename="V.MOV", caption="Sunset at the pier")
+        hidden = case.fake.add_asset(photo_bytes(2), filename="IMG_0002.JPG", hidden=True, favorite=True)
+        case.fake.create_album("Trips", is_folder=True)
+        case.fake.add_to_album(odd, "Summer")
+        conn = case.connector()
+        refs, listing = listed(conn)
+        assert {odd, hidden} <= set(refs) and listing.complete, "hidden photos are in a whole listing"
+        md = conn.describe(refs[odd]).metadata
+        assert md.filename == "V.MOV" and md.caption == "Sunset at the pier" and md.albums == ("Summer",)
+        md = conn.describe(refs[hidden]).metadata
+        assert md.filename == "IMG_0002.JPG" and md.favorite is True and md.albums == ()
+    finally:
+        case.close()

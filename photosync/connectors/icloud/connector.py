@@ -329,15 +329,10 @@ class ICloudConnector(Connector):
         return {k: tuple(sorted(set(v))) for k, v in out.items()}
 
     def _refs(self, a, albums: tuple[str, ...], listed_at: float) -> builtins.list[ItemRef]:
-        from pyicloud.services.photos_cloudkit.mappers import decode_encrypted_text
-
         master, asset = a.master_record, a.asset_record
         tag = f"{getattr(asset, 'recordChangeTag', '')}.{getattr(master, 'recordChangeTag', '')}"
-        try:
-            caption = decode_encrypted_text(asset, "captionEnc")
-        except Exception:  # noqa: BLE001 (an undecodable caption is no caption)
-            caption = None
-        base = {"asset": a.id, "filename": a.filename, "taken": iso(a.asset_date) if a.asset_date else None,
+        caption = _text(asset, "captionEnc")
+        base = {"asset": a.id, "filename": _text(master, "filenameEnc") or a.id, "taken": iso(a.asset_date) if a.asset_date else None,
                 "added": _ms(a.added_date), "albums": list(albums), "caption": caption or None,
                 "favorite": bool(_token(asset, "isFavorite")), "hidden": bool(_token(asset, "isHidden")),
                 "at": listed_at}
@@ -497,6 +492,24 @@ class ICloudConnector(Connector):
 
 
 _TRANSIENT = (429, 500, 502, 503, 504)
+
+
+def _text(record, field: str) -> str | None:
+    """An ``…Enc`` text field (ENCRYPTED_BYTES: base64 of UTF-8 on the wire). pyicloud's model gives
+    it already decoded, as bytes, and its ``decode_encrypted_text`` (PhotoAsset.filename) then
+    base64-decodes those bytes again: a name such as ``V.MOV`` comes out garbled ("TÕ"), so the
+    field is read here, decoded once."""
+    import base64
+
+    value = _token(record, field)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace") or None
+    if isinstance(value, str):
+        try:
+            return base64.b64decode(value, validate=True).decode("utf-8") or None
+        except ValueError:
+            return value or None
+    return None
 
 
 def _code(e: BaseException | None) -> int | None:
