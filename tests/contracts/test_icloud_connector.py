@@ -158,3 +158,28 @@ def test_names_captions_hidden_photos_and_albums_as_icloud_shows_them(tmp_path):
         assert md.filename == "IMG_0002.JPG" and md.favorite is True and md.albums == ()
     finally:
         case.close()
+
+
+def test_the_second_original_of_a_pair_is_read_and_an_unknown_resource_is_never_deleted(tmp_path):
+    from fakes.icloud.cloudkit import UTI, Resource
+
+    from photosync.errors import SourceError
+    from photosync.testing.connector import listed, photo_bytes, sha256_of
+
+    case = ICloudCase(tmp_path)
+    try:
+        pair = case.fake.add_asset(photo_bytes(1), filename="IMG_0001.JPG", alt=photo_bytes(2))
+        conn = case.connector()
+        refs, _ = listed(conn)
+        item = conn.describe(refs[f"{pair}/alt"])
+        assert item.content_hash == sha256_of(photo_bytes(2)) and item.quality == "original"
+        # a resource photosync does not read (a kind it does not know) keeps the asset on iCloud
+        with case.fake.lock:
+            r = Resource("resOriginalNew", photo_bytes(3), UTI["jpeg"], 320, 240)
+            case.fake.assets[pair].master_res["resOriginalNew"] = r
+            case.fake._res_index[r.id] = (pair, "master", "resOriginalNew")
+        with pytest.raises(SourceError, match="does not read"):
+            case.connector().delete(pair)
+        assert not case.fake.deletions
+    finally:
+        case.close()

@@ -344,7 +344,7 @@ class ICloudConnector(Connector):
         video = a.item_type == "movie"
         edit_field = "resVidFullRes" if video else "resJPEGFullRes"
         for suffix, record, field in (("", master, "resOriginalRes"), ("/edited", asset, edit_field),
-                                      ("/live", master, "resOriginalVidComplRes")):
+                                      ("/live", master, "resOriginalVidComplRes"), ("/alt", master, "resOriginalAltRes")):
             tok = _token(record, field)
             url = getattr(tok, "downloadURL", None) if tok is not None else None
             if not url:
@@ -368,6 +368,8 @@ class ICloudConnector(Connector):
         kind = info.get("kind")
         if kind == "live":
             return f"{stem or name}.MOV"
+        if kind == "alt":  # the other original of a pair (RAW+JPEG): its own type's extension
+            return f"{stem or name}.{_UTI_EXT.get(info.get('uti') or '', ext or 'JPG')}"
         if kind == "edited":
             new_ext = _UTI_EXT.get(info.get("uti") or "", "JPG")
             return f"{stem or name}_edited.{new_ext}" if dot else f"{name}_edited.{new_ext}"
@@ -442,7 +444,7 @@ class ICloudConnector(Connector):
         import dataclasses
 
         md = dataclasses.replace(md, **changes)
-        quality = "original" if info.get("kind") == "original" else "high"
+        quality = "original" if info.get("kind") in ("original", "alt") else "high"
         return ServiceItem(ref=ref, content_hash=content_hash, size=size, metadata=md, quality=quality,
                            warnings=warnings, look=look)
 
@@ -481,6 +483,11 @@ class ICloudConnector(Connector):
         a = self._call(lambda: photos.all.get(asset_id), "look the photo up")
         if a is None:
             raise SourceError(f"{self.where(item_id)} is not in the iCloud library any more")
+        unknown = sorted(k for rec in (a.master_record, a.asset_record) for k in (getattr(rec, "fields", None) or {})
+                         if k.endswith("Res") and k not in _READ_RESOURCES and not k.startswith(_DERIVED))
+        if unknown:
+            raise SourceError(f"{self.where(item_id)} holds a kind of file photosync does not read ({', '.join(unknown)}); "
+                              "not deleted")
         if expected is not None:
             for ref in self._refs(a, (), time.time()):
                 want = expected.get(ref.id)
@@ -492,6 +499,13 @@ class ICloudConnector(Connector):
 
 
 _TRANSIENT = (429, 500, 502, 503, 504)
+
+#: the resources listed as items; an asset holding another kind of resource that is not one of the
+#: service's smaller renderings (_DERIVED) is never deleted (its bytes would go unread)
+_READ_RESOURCES = frozenset({"resOriginalRes", "resOriginalAltRes", "resOriginalVidComplRes", "resJPEGFullRes",
+                             "resVidFullRes"})
+_DERIVED = ("resJPEGMed", "resJPEGThumb", "resVidMed", "resVidSmall", "resJPEGLarge", "resVidHEVC",
+            "resOriginalVidComplMed", "resOriginalVidComplSmall")
 
 
 def _text(record, field: str) -> str | None:
