@@ -85,6 +85,13 @@ class ICloudCase(ConnectorCase):
     def add_to_album(self, item_id: str, title: str) -> None:
         self.fake.add_to_album(item_id, title)
 
+    def hide(self, item_id: str) -> None:
+        # iCloud cannot hide part of a library from its owner: the listing keeps failing instead
+        self.fake.fail_next(10**6, 503, endpoint="records/query")
+
+    def unhide(self, item_id: str) -> None:
+        self.fake.fail_next(0, 503, endpoint="records/query")
+
     def fail_reads(self, item_id: str) -> None:
         self.fake.fail_next(10**6, 503, endpoint="download")
 
