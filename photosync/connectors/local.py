@@ -133,6 +133,9 @@ class LocalConnector(Connector):
             raise SourceError(f"{item_id}: not a file of this service")
         src = os.fsencode(self.root) + b"/" + rel
         if not os.path.isfile(src):
+            done = self._in_trash(rel, expected.get(item_id) if expected is not None else None)
+            if done is not None:  # moved by a prune killed before its commit: finished now
+                return done
             raise SourceError(f"{self.where(item_id)} is not there any more")
         if expected is not None:
             want = expected.get(item_id)
@@ -158,6 +161,26 @@ class LocalConnector(Connector):
             raise SourceError(f"{self.where(item_id)}: could not be moved to the trash folder "
                               f"({e.strerror or e})") from None
         return str(self.root / TRASH_DIR / os.fsdecode(final[len(os.fsencode(self.root)) + len(_TRASH_B) + 2:]))
+
+    def _in_trash(self, rel: bytes, want: tuple[str, str | None] | None) -> str | None:
+        """Where the trash holds this file with the recorded bytes (a delete not yet recorded), or None."""
+        if want is None:
+            return None
+        base = os.fsencode(self.root) + b"/" + _TRASH_B + b"/" + rel
+        n, path = 0, base
+        while os.path.lexists(path):
+            try:
+                with open(path, "rb") as f:
+                    h = hashlib.sha256()
+                    while chunk := f.read(1 << 20):
+                        h.update(chunk)
+                if "sha256:" + h.hexdigest() == want[0]:
+                    return os.fsdecode(path)
+            except OSError:
+                pass
+            n += 1
+            path = base + b".%d" % n
+        return None
 
     # -- listing --------------------------------------------------------------------------
     def list(self, *, cursor=None, since: datetime | None = None, full_scan: bool = False) -> Listing:

@@ -190,3 +190,17 @@ def test_the_second_original_of_a_pair_is_read_and_an_unknown_resource_is_never_
         assert not case.fake.deletions
     finally:
         case.close()
+
+
+def test_a_delete_done_but_not_recorded_is_done_again_without_a_second_delete(tmp_path):
+    from photosync.testing.connector import photo_bytes
+
+    case = ICloudCase(tmp_path)
+    try:
+        a = case.fake.add_asset(photo_bytes(1), filename="IMG_0001.JPG")
+        assert case.connector().delete(a) == "Recently Deleted"
+        # prune killed before its commit, run again: the asset is found in Recently Deleted
+        assert case.connector().delete(a) == "Recently Deleted"
+        assert [d["asset_id"] for d in case.fake.deletions] == [a] and not case.fake.hard_deletes
+    finally:
+        case.close()

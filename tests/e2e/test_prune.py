@@ -108,6 +108,20 @@ def test_prune_is_refused_on_a_service_that_cannot_delete(cli, tmp_path):
     assert r.code == 2 and "--older-than" in (r.out + r.err)
 
 
+def test_a_delete_killed_before_its_commit_is_finished_by_the_next_prune(cli, tmp_path):
+    from photosync.connectors.registry import create
+    from photosync.phases.common import connector_env
+
+    lib, pics, files = setup(cli, tmp_path, old=2, new=0)
+    cli("-L", str(lib), "replicate", "--execute", check=0)
+    with Library.open(lib, write=False) as L:   # what a prune killed after its first delete leaves
+        create("phone", L.services["phone"], connector_env(L)).delete("2020/OLD_000.jpg")
+    r = cli("-L", str(lib), "prune", "--service", "phone", "--older-than", "90d", "--execute", check=0)
+    assert "deleted OLD_000.jpg" in r.out and "deleted OLD_001.jpg" in r.out
+    assert not (pics / ".photosync-trash" / "2020" / "OLD_000.jpg.1").exists()
+    assert photo_of(lib, "OLD_000.jpg").find_instance("phone", "2020/OLD_000.jpg").missing_since
+
+
 def test_kill_during_prune_leaves_a_consistent_library(cli, tmp_path):
     lib, pics, files = setup(cli, tmp_path, old=40, new=0)
     cli("-L", str(lib), "replicate", "--execute", check=0)

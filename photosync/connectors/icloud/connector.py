@@ -482,6 +482,13 @@ class ICloudConnector(Connector):
         photos = self._photos()
         a = self._call(lambda: photos.all.get(asset_id), "look the photo up")
         if a is None:
+            def deleted():
+                try:
+                    return photos.albums["Recently Deleted"].get(asset_id)
+                except (KeyError, IndexError):
+                    return None
+            if self._call(deleted, "look in Recently Deleted") is not None:
+                return "Recently Deleted"  # by a prune killed before its commit: finished now
             raise SourceError(f"{self.where(item_id)} is not in the iCloud library any more")
         unknown = sorted(k for rec in (a.master_record, a.asset_record) for k in (getattr(rec, "fields", None) or {})
                          if k.endswith("Res") and k not in _READ_RESOURCES and not k.startswith(_DERIVED))
