@@ -204,3 +204,21 @@ def test_a_delete_done_but_not_recorded_is_done_again_without_a_second_delete(tm
         assert [d["asset_id"] for d in case.fake.deletions] == [a] and not case.fake.hard_deletes
     finally:
         case.close()
+
+
+def test_download_links_expired_since_the_listing_are_asked_for_again(tmp_path, monkeypatch):
+    from photosync.connectors.icloud import connector as icloud
+    from photosync.testing.connector import listed, photo_bytes, sha256_of
+
+    case = ICloudCase(tmp_path)
+    try:
+        a = case.fake.add_asset(photo_bytes(1), filename="IMG_0001.JPG")
+        conn = case.connector()
+        refs, _ = listed(conn)
+        case.fake.advance(2 * 3600)          # a long discover: the listing's links answer 403 now
+        monkeypatch.setattr(icloud, "LINK_LIFETIME", 0)   # (as if 45 minutes had passed here too)
+        assert conn.describe(refs[a]).content_hash == sha256_of(photo_bytes(1))
+        with conn.open(a) as f:
+            assert f.read() == photo_bytes(1)
+    finally:
+        case.close()

@@ -136,7 +136,10 @@ class ICloudConnector(Connector):
         self._api: Any = None
         self._dl: Any = None
         #: asset id -> the pyicloud PhotoAsset of the last listing (delete and fresh links)
-        self._assets: dict[str, Any] = {}
+        #: asset id -> (pyicloud PhotoAsset, when it was listed: its links live an hour)
+        self._assets: dict[str, tuple[Any, float]] = {}
+        #: _assets holds the whole library (a whole listing was read)
+        self._whole = False
         #: added dates (ms) of items whose describe failed since the last listing
         self._failed: list[int] = []
 
@@ -276,6 +279,7 @@ class ICloudConnector(Connector):
         newest = state["added"] if state else 0
         if whole:
             self._assets = {}  # an asset gone since is not opened from an old listing
+            self._whole = True
             assets = self._call(lambda: list(photos.all) + self._hidden(photos), "list the photos")
         else:
             assert state is not None
@@ -295,7 +299,7 @@ class ICloudConnector(Connector):
             newest = max(newest, added)
             if since_ms is not None and added < since_ms:
                 continue
-            self._assets[a.id] = a
+            self._assets[a.id] = (a, listed_at)
             refs.extend(self._refs(a, albums.get(a.id, ()), listed_at))
         _protect(self.cookie_dir)
         full = now_ms if whole else state["full"]  # type: ignore[index]
@@ -382,7 +386,7 @@ class ICloudConnector(Connector):
         a = self._call(lambda: photos.all.get(info["asset"]), "ask for fresh download links")
         if a is None:
             raise SourceError(f"{self.name}:{info['asset']} is gone from iCloud")
-        self._assets[a.id] = a
+        self._assets[a.id] = (a, time.time())
         record = a.asset_record if info.get("field") in ("resJPEGFullRes", "resVidFullRes") else a.master_record
         tok = _token(record, info["field"])
         url = getattr(tok, "downloadURL", None) if tok is not None else None
@@ -450,17 +454,16 @@ class ICloudConnector(Connector):
 
     def open(self, item_id: str, raw_name: bytes | None = None) -> BinaryIO:
         asset_id, _, kind = item_id.partition("/")
-        a = self._assets.get(asset_id)
-        if a is None:
-            photos = self._photos()
-            try:
-                a = self._call(lambda: photos.all.get(asset_id), "look the photo up")
-            except SourceError:
-                a = None
-            if a is None:
-                raise SourceError(f"{self.where(item_id)} is not in the iCloud library")
-            self._assets[asset_id] = a
-        for ref in self._refs(a, (), time.time()):
+        if asset_id not in self._assets and not self._whole:
+            # replicate opens photo after photo: one listing of the library (a request per 100 photos)
+            # instead of a lookup each (pyicloud's lookup of an id it does not find pages through the
+            # whole library)
+            self.list(full_scan=True)
+        entry = self._assets.get(asset_id)
+        if entry is None:
+            raise SourceError(f"{self.where(item_id)} is not in the iCloud library")
+        a, listed_at = entry
+        for ref in self._refs(a, (), listed_at):
             if ref.id == item_id:
                 assert ref.extra is not None
                 return self._download(json.loads(ref.extra))
