@@ -62,6 +62,13 @@ def _parse_date(value: str | None) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
+def _age(d: timedelta) -> str:
+    if d.days and not d.seconds:
+        return f"{d.days} day{'s' if d.days != 1 else ''}"
+    hours = round(d.total_seconds() / 3600)
+    return f"{hours} hour{'s' if hours != 1 else ''}"
+
+
 def _copies_of(photo: Photo, content_hash: str) -> list[tuple[str, str]]:
     """(store, locator) of the good blob copies of ``content_hash`` the record names."""
     if content_hash == photo.content_hash:
@@ -111,7 +118,7 @@ def prune(lib: Library, service: str, older_than: timedelta, *, execute: bool, b
         if taken is None:
             return "its date taken is not known, so its age cannot be told"
         if taken > cutoff:
-            return f"taken {taken.date().isoformat()}, less than {older_than.days} days ago"
+            return f"taken {taken.date().isoformat()}, less than {_age(older_than)} ago"
         copies = [(s, loc) for s, loc in _copies_of(photo, inst.content_hash) if s in stores]
         if len(copies) < min_copies:
             return f"only {len(copies)} verified blob cop{'y' if len(copies) == 1 else 'ies'} on the active stores " \
