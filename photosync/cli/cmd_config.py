@@ -208,7 +208,11 @@ def _auth(args: list[str], library: str | None) -> None:
         parsed = parse_args(options, args, what=f"service {service_name(lib)} ({cls.type_name})")
         name = _one_name(parsed.positional, "sign-in")
 
-        def ask(prompt: str) -> str:
+        def ask(prompt: str, secret: bool = False) -> str:
+            if secret and sys.stdin.isatty():  # a password: not echoed at a terminal
+                import getpass
+
+                return getpass.getpass(prompt + ": ").strip()
             ui.err.print(prompt + ":", end=" " if sys.stdin.isatty() else "\n")
             line = sys.stdin.readline()
             if not line:

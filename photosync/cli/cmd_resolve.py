@@ -66,6 +66,9 @@ def resolve(
         for label, was, now in result.narrowed:
             ui.out.print(f"visibility of {ui.printable(label)} narrowed {was} -> {now} by a merge "
                          "(the narrower level wins; widen it again with photosync visibility set)")
+        if result.motion_linked:
+            ui.out.print(f"{_n(result.motion_linked, 'motion video')} (live or motion photos) linked to "
+                         f"{'its' if result.motion_linked == 1 else 'their'} still")
         if result.crowded:
             ui.out.print(f"{_n(result.crowded, 'photo')} {'looks' if result.crowded == 1 else 'look'} like more "
                          f"than {CROWDED} others (near-flat or generated pictures): compared only where "

@@ -457,7 +457,8 @@ def decision(photo: Photo, other: Photo) -> str | None:
         names = aliases(b)
         for r in a.resolutions:
             kind, _, target = r.conflict_id.partition(":")
-            if kind in ("quality_variant", "edit_variant") and target in names and r.choice != "merge":
+            # motion_variant: a motion video linked to its still (resolve's _link_motion), never judged as a variant
+            if kind in ("quality_variant", "edit_variant", "motion_variant") and target in names and r.choice != "merge":
                 return r.choice or "decided"
     return None
 

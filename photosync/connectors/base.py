@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Callable, ClassVar, Iterable, NamedTuple
+from typing import BinaryIO, Callable, ClassVar, Iterable, Mapping, NamedTuple
 
 from ..context import Context
 from ..errors import Unsupported
@@ -47,8 +47,11 @@ class Capabilities:
     #: it has ``withdraw(item_ids)`` (take out of the album, into the service's trash): only mirror
     #: mode (phases/mirror.py) calls it, for a service whose config says ``"mirror": true``
     withdraw: bool = False
-    # Declared once and read by nothing, so gone (issue 12): set_metadata, delete (no phase
-    # changes or deletes anything on a service), albums (albums travel in Metadata), originals
+    #: ``delete(item_id)`` removes the item from the service (to its trash where it has one); read by
+    #: ``prune`` alone (phases/prune.py), the one thing in photosync that deletes from a service, and only
+    #: for photos with enough verified blob copies, re-read just before (issue 15)
+    delete: bool = False
+    # Declared once and read by nothing, so gone (issue 12): set_metadata, albums (albums travel in Metadata), originals
     # (each item says its own quality), hashes (a service-side hash is the item's content_key:
     # discover then reads the item only when it changes), incremental (a Listing says whether it
     # is complete and returns its cursor).
@@ -221,6 +224,19 @@ class Connector(Declares, ABC):
         ``login_options`` that were given.  Sets ``self.account`` (the account's
         stable id) and returns who is signed in, in words."""
         raise Unsupported(f"service {self.name} ({self.type_name}) has no sign-in")
+
+    def delete(self, item_id: str, expected: "Mapping[str, tuple[str, str | None]] | None" = None) -> str:
+        """Remove the item from the service, to its trash where it has one (only with
+        ``capabilities.delete``; called by prune alone, after its checks).  ``expected``: item id ->
+        (content hash, content key) of every item of the unit as photosync recorded them; the
+        connector refuses (SourceError) when the service now holds something else there (bytes
+        changed, an edit made since), so nothing unrecorded is deleted.  Returns where it went."""
+        raise Unsupported(f"service {self.name} ({self.type_name}) cannot delete")
+
+    def delete_unit(self, item_id: str) -> str:
+        """The id :meth:`delete` takes to delete ``item_id``: itself, or what it is part of (an iCloud
+        asset's edited rendering and live video go with the asset); prune checks every item of a unit."""
+        return item_id
 
     def set_visibility(self, item_id: str, level: str) -> str:
         """Narrow the item to ``level`` if the service shows it more widely now (asked

@@ -41,6 +41,11 @@ SKIP_DIRS = frozenset(
 )
 
 
+#: where prune moves a local service's photos (inside the service's folder, so the move is a rename
+#: on one filesystem and nothing is unlinked); the walk never lists it
+TRASH_DIR = ".photosync-trash"
+_TRASH_B = TRASH_DIR.encode()
+
 _MEDIA_EXT_BYTES = frozenset(e.encode() for e in MEDIA_EXTENSIONS)
 
 
@@ -81,7 +86,8 @@ class LocalConnector(Connector):
     """A folder tree: a ~/Pictures, a phone dump, an unpacked export, a NAS mount."""
 
     type_name = "local"
-    capabilities = Capabilities()
+    #: delete: prune moves a file to TRASH_DIR inside the folder (never unlinked)
+    capabilities = Capabilities(delete=True)
     options = (
         Option("path", "The folder to scan (it must exist: mount the drive or NAS share first).", "path",
                required=True),
@@ -113,6 +119,68 @@ class LocalConnector(Connector):
 
     def where(self, item_id: str) -> str:
         return str(self.root / item_id)
+
+    def delete(self, item_id: str, expected=None) -> str:
+        """Move the file to the trash folder inside the service's folder (same path below it; a
+        name taken there gets ``.1``, ``.2`` …): renamed, never unlinked (prune only).  With
+        ``expected``, the file is hashed first and refused when its bytes are not the recorded ones
+        (saved over since discover)."""
+        if self.sidecar_reader is not None:
+            raise SourceError(f"{self.where(item_id)}: a folder read with its sidecars is an export; "
+                              "photosync does not delete from it")
+        rel = os.fsencode(item_id)
+        if rel.startswith(b"/") or b".." in rel.split(b"/") or not rel:
+            raise SourceError(f"{item_id}: not a file of this service")
+        src = os.fsencode(self.root) + b"/" + rel
+        if not os.path.isfile(src):
+            done = self._in_trash(rel, expected.get(item_id) if expected is not None else None)
+            if done is not None:  # moved by a prune killed before its commit: finished now
+                return done
+            raise SourceError(f"{self.where(item_id)} is not there any more")
+        if expected is not None:
+            want = expected.get(item_id)
+            h = hashlib.sha256()
+            try:
+                with open(src, "rb") as f:
+                    while chunk := f.read(1 << 20):
+                        h.update(chunk)
+            except OSError as e:
+                raise SourceError(f"{self.where(item_id)}: cannot be read ({e.strerror or e})") from None
+            if want is None or "sha256:" + h.hexdigest() != want[0]:
+                raise SourceError(f"{self.where(item_id)} changed since photosync read it; not deleted: run "
+                                  "photosync discover and replicate first")
+        dest = os.fsencode(self.root) + b"/" + _TRASH_B + b"/" + rel
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        final, n = dest, 0
+        while os.path.lexists(final):
+            n += 1
+            final = dest + b".%d" % n
+        try:
+            os.rename(src, final)
+        except OSError as e:
+            raise SourceError(f"{self.where(item_id)}: could not be moved to the trash folder "
+                              f"({e.strerror or e})") from None
+        return str(self.root / TRASH_DIR / os.fsdecode(final[len(os.fsencode(self.root)) + len(_TRASH_B) + 2:]))
+
+    def _in_trash(self, rel: bytes, want: tuple[str, str | None] | None) -> str | None:
+        """Where the trash holds this file with the recorded bytes (a delete not yet recorded), or None."""
+        if want is None:
+            return None
+        base = os.fsencode(self.root) + b"/" + _TRASH_B + b"/" + rel
+        n, path = 0, base
+        while os.path.lexists(path):
+            try:
+                with open(path, "rb") as f:
+                    h = hashlib.sha256()
+                    while chunk := f.read(1 << 20):
+                        h.update(chunk)
+                if "sha256:" + h.hexdigest() == want[0]:
+                    return os.fsdecode(path)
+            except OSError:
+                pass
+            n += 1
+            path = base + b".%d" % n
+        return None
 
     # -- listing --------------------------------------------------------------------------
     def list(self, *, cursor=None, since: datetime | None = None, full_scan: bool = False) -> Listing:
@@ -165,6 +233,8 @@ class LocalConnector(Connector):
                 name = entry.name
                 try:
                     if name[:1] == b".":
+                        if not rel and name == _TRASH_B:
+                            continue  # prune's trash: what was deleted is not found again
                         dot = name.rfind(b".")
                         if entry.is_dir():
                             hidden_dirs.add(prefix + name)

@@ -12,6 +12,7 @@ REGISTRY: Registry[Connector] = Registry("service", "photosync.connectors", {
     "amazon-photos": "photosync.connectors.amazon:AmazonPhotosConnector",
     "icloud-shared": "photosync.connectors.icloud_shared:ICloudSharedConnector",
     "apple-photos-export": "photosync.connectors.apple:ApplePhotosExportConnector",
+    "icloud": "photosync.connectors.icloud:ICloudConnector",
 })
 
 register = REGISTRY.register

@@ -67,6 +67,8 @@ class ResolveResult:
     #: photos whose look is shared by too many others to compare with each (see CROWDED):
     #: compared only through their other keys, never merged by a policy
     crowded: int = 0
+    #: motion videos (a live photo's, a motion photo's) linked to their still in this run
+    motion_linked: int = 0
 
 
 def choose_policies(lib: Library, auto: str | None) -> tuple[list[str], list[str]]:
@@ -224,8 +226,8 @@ class NothingToResolve:
         try:
             if photo.processing_state != "discovered" or photo.conflicts or detect(photo, self.targets):
                 return False
-            if any(i.metadata.edit_of for i in photo.all_instances()):
-                return False  # a service names it an edit of another record: resolve links the two
+            if any(i.metadata.edit_of or i.metadata.motion_of for i in photo.all_instances()):
+                return False  # a service names it an edit or motion video of another record: resolve links the two
             if POLICIES["most_restrictive_visibility"](POLICIES["missing_metadata"](photo)) != photo:
                 return False
             if any(self._pending_alike(key, faces.get(key.content_hash)) for key in keys):
@@ -321,7 +323,7 @@ class _Run:
         if pid not in self.seen:
             self.seen.add(pid)
             result.examined += 1
-        photo, found_variants = self._variants(before)
+        photo, found_variants = self._variants(self._link_motion(before))
         for name in self.policies:
             if name in POLICIES:
                 photo = POLICIES[name](photo)
@@ -413,6 +415,33 @@ class _Run:
                     (*other.conflicts, variants.variant_conflict(other, photo, seen_from_there)))))
                 self.touched.add(other.photo_id)
         return photo, conflicts
+
+    def _link_motion(self, photo: Photo) -> Photo:
+        """A copy that a service names the motion video of a still (``motion_of``: an iCloud live
+        photo's video, a Google motion photo's ``.MP``/``.MP4``) is linked to the still's record: a
+        decided link (``motion_variant:<other id>``, policy ``motion_pair``, choice ``linked``) on
+        both records, which ``variants.decision`` reads as answered, so the pair is never merged
+        and never asked about."""
+        index = self.lib.index
+        if index is None:
+            return photo
+        for inst in photo.all_instances():
+            if not inst.metadata.motion_of:
+                continue
+            row = index.item(inst.service, inst.metadata.motion_of)
+            if row is None or row[0] == photo.photo_id:
+                continue
+            still = self._get(row[0])
+            if still is None:
+                continue
+            linked = _motion_link(photo, still.photo_id)
+            if linked is not photo:
+                self.result.motion_linked += 1
+                photo = linked
+            other = _motion_link(still, photo.photo_id)
+            if other is not still:
+                self._put(other)
+        return photo
 
     def _named_originals(self, photo: Photo) -> dict[str, str]:
         """photo id -> why: the records a service names as the original of one of this record's
@@ -583,6 +612,15 @@ def _questions(run: "_Run") -> list[OpenConflict]:
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _motion_link(photo: Photo, other_id: str) -> Photo:
+    """``photo`` with a decided motion link to ``other_id`` (the same record when it has one)."""
+    cid = f"motion_variant:{other_id}"
+    if any(r.conflict_id == cid for r in photo.resolutions):
+        return photo
+    return photo.replace(resolutions=(*photo.resolutions, Resolution(
+        cid, "auto", utc_now(), policy="motion_pair", choice="linked", value=other_id)))
 
 
 def _variant_links(photo: Photo) -> set[str]:

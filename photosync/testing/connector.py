@@ -621,12 +621,25 @@ class ConnectorContract:
         assert conn.set_visibility(item_id, "private") == "private"
         assert conn.describe(listed(conn)[0][item_id]).visibility == "private"
 
-    def test_no_delete_operation(self, case):
-        """Zero data loss: a connector has no way to delete from its service (cleanup of a source,
-        when it comes, is a separate, guarded step, never part of the connector contract)."""
+    def test_delete_capability(self, case):
+        """Zero data loss: only a connector that declares ``delete`` can delete, and only through
+        ``delete`` (prune, after its checks, is the one caller); another raises Unsupported and the
+        item stays. A deleted item is no longer listed, and nothing else is gone with it."""
         conn = case.connector()
-        assert not any(hasattr(conn, name) for name in ("delete", "remove", "trash")), \
-            "a connector must not be able to delete from its service"
+        assert not any(hasattr(conn, name) for name in ("remove", "trash", "purge")), \
+            "a connector deletes through delete() alone"
+        keep = case.add("d/keep.jpg", photo_bytes(1))
+        goes = case.add("d/goes.jpg", photo_bytes(2))
+        refs, _ = listed(conn)
+        assert {keep, goes} <= set(refs)
+        if not declared(conn, "delete"):
+            with pytest.raises(Unsupported):
+                conn.delete(goes)
+            assert {keep, goes} <= set(listed(case.connector())[0]), "a refused delete deleted nothing"
+            return
+        assert conn.delete(goes)
+        refs, _ = listed(case.connector())
+        assert goes not in refs and keep in refs, "the deleted item is gone from the listing, and only it"
 
     def test_albums_capability(self, case):
         conn = case.connector()

@@ -1,0 +1,224 @@
+"""The iCloud connector runs the connector contract suite against the fake iCloud (the real
+pyicloud, unmodified but for its three base URLs, over HTTPS on loopback)."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from photosync.testing.connector import ConnectorCase, ConnectorContract
+
+APPLE_ID = "person@example.com"
+PASSWORD = "correct horse battery staple"
+
+
+def taken_of(data: bytes) -> datetime:
+    from PIL import Image
+
+    taken = Image.open(io.BytesIO(data)).getexif().get_ifd(0x8769).get(0x9003)
+    return datetime.strptime(taken, "%Y:%m:%d %H:%M:%S").replace(tzinfo=timezone.utc) if taken else \
+        datetime(2020, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+
+
+class ICloudCase(ConnectorCase):
+    def __init__(self, tmp: Path):
+        from fakes.icloud import FakeICloud
+
+        super().__init__(tmp)
+        self.fake = FakeICloud(APPLE_ID, PASSWORD)
+        self.fake.start()
+        self.fake.url_lifetime = 3600.0
+        answers = iter([PASSWORD, self.fake.account.two_factor_code])
+        conn = self.connector()
+        conn.login(lambda prompt, **kw: next(answers))
+        self.account = conn.account
+
+    def config(self) -> dict:
+        c = {"type": "icloud", "apple_id": APPLE_ID, "endpoints": self.fake.endpoints,
+             "retry": {"attempts": 3, "base_seconds": 0.01}}
+        if getattr(self, "account", None):
+            c["account"] = self.account
+        return c
+
+    def close(self) -> None:
+        self.fake.stop()
+
+    def add(self, rel: str, data: bytes) -> str:
+        return self.fake.add_asset(data, filename=Path(rel).name, taken=taken_of(data))
+
+    def change(self, item_id: str, data: bytes) -> None:
+        # iCloud never replaces an original's bytes in place; what comes nearest is the photo saved
+        # again from a Mac (a new resource, added again): new bytes, a new checksum, a new added date
+        from fakes.icloud.cloudkit import Resource
+
+        with self.fake.lock:
+            a = self.fake.assets[item_id]
+            old = a.master_res["resOriginal"]
+            r = Resource("resOriginal", data, old.uti, old.width, old.height)
+            a.master_res["resOriginal"] = r
+            self.fake._res_index[r.id] = (item_id, "master", "resOriginal")
+            a.master_tag += 1
+            a.added = datetime.now(timezone.utc)
+            a.serial = self.fake._bump()
+
+    def remove(self, item_id: str) -> None:
+        # deleted on a device and Recently Deleted emptied: gone for good (while in Recently
+        # Deleted its links still answer, as on the service)
+        self.fake.delete_asset(item_id)
+        self.fake.expunge(item_id)
+
+    def age(self, item_id: str, days: int) -> None:
+        with self.fake.lock:
+            a = self.fake.assets[item_id]
+            a.added = datetime.now(timezone.utc) - timedelta(days=days)
+
+    def touch(self, item_id: str) -> None:
+        with self.fake.lock:
+            a = self.fake.assets[item_id]
+            a.caption = "A new caption"
+            a.asset_tag += 1
+
+    def add_to_album(self, item_id: str, title: str) -> None:
+        self.fake.add_to_album(item_id, title)
+
+    def hide(self, item_id: str) -> None:
+        # iCloud cannot hide part of a library from its owner: the listing keeps failing instead
+        self.fake.fail_next(10**6, 503, endpoint="records/query")
+
+    def unhide(self, item_id: str) -> None:
+        self.fake.fail_next(0, 503, endpoint="records/query")
+
+    def fail_reads(self, item_id: str) -> None:
+        self.fake.fail_next(10**6, 503, endpoint="download")
+
+    def mend_reads(self, item_id: str) -> None:
+        self.fake.fail_next(0, 503, endpoint="download")
+
+    def fetches(self) -> int:
+        return len(self.fake.asset_downloads)
+
+    def approve(self, prompt: str) -> str:
+        return PASSWORD if "Password" in prompt else self.fake.account.two_factor_code
+
+    def secrets(self) -> set[str]:
+        out = {PASSWORD}
+        folder = self.ctx.credentials_dir / "services" / f"{self.name}.icloud"
+        for p in folder.glob("*.session"):
+            data = json.loads(p.read_text())
+            out |= {str(v) for k, v in data.items() if k in ("session_token", "trust_token") and v}
+        return out
+
+
+@pytest.fixture(autouse=True)
+def _trust_the_fake(monkeypatch):
+    from fakes.tls import ca_bundle
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", ca_bundle())
+
+
+class TestICloudConnector(ConnectorContract):
+    @pytest.fixture
+    def case(self, tmp_path):
+        return ICloudCase(tmp_path)
+
+
+def test_503_bursts_are_retried_and_an_expired_sign_in_is_named(tmp_path):
+    from photosync.errors import AuthError
+    from photosync.testing.connector import listed, photo_bytes
+
+    case = ICloudCase(tmp_path)
+    try:
+        item = case.add("a.jpg", photo_bytes(1))
+        case.fake.fail_next(2, 503, endpoint="records/query")   # Apple refusing service for a moment
+        refs, listing = listed(case.connector())
+        assert item in refs and listing.complete
+        assert case.fake.calls["records/query"] > 2
+        # the session and the trust cookie expired (or were revoked): a clear way out, no prompt
+        case.fake.expire_sessions()
+        case.fake.forget_trust()
+        with pytest.raises(AuthError, match="photosync auth case"):
+            listed(case.connector())
+    finally:
+        case.close()
+
+
+def test_names_captions_hidden_photos_and_albums_as_icloud_shows_them(tmp_path):
+    from photosync.testing.connector import listed, photo_bytes
+
+    case = ICloudCase(tmp_path)
+    try:
+        # "V.MOV": pyicloud's PhotoAsset.filename base64-decodes the already decoded bytes again ("TÕ")
+        odd = case.fake.add_asset(photo_bytes(1), filename="V.MOV", caption="Sunset at the pier")
+        hidden = case.fake.add_asset(photo_bytes(2), filename="IMG_0002.JPG", hidden=True, favorite=True)
+        case.fake.create_album("Trips", is_folder=True)
+        case.fake.add_to_album(odd, "Summer")
+        conn = case.connector()
+        refs, listing = listed(conn)
+        assert {odd, hidden} <= set(refs) and listing.complete, "hidden photos are in a whole listing"
+        md = conn.describe(refs[odd]).metadata
+        assert md.filename == "V.MOV" and md.caption == "Sunset at the pier" and md.albums == ("Summer",)
+        md = conn.describe(refs[hidden]).metadata
+        assert md.filename == "IMG_0002.JPG" and md.favorite is True and md.albums == ()
+    finally:
+        case.close()
+
+
+def test_the_second_original_of_a_pair_is_read_and_an_unknown_resource_is_never_deleted(tmp_path):
+    from fakes.icloud.cloudkit import UTI, Resource
+
+    from photosync.errors import SourceError
+    from photosync.testing.connector import listed, photo_bytes, sha256_of
+
+    case = ICloudCase(tmp_path)
+    try:
+        pair = case.fake.add_asset(photo_bytes(1), filename="IMG_0001.JPG", alt=photo_bytes(2))
+        conn = case.connector()
+        refs, _ = listed(conn)
+        item = conn.describe(refs[f"{pair}/alt"])
+        assert item.content_hash == sha256_of(photo_bytes(2)) and item.quality == "original"
+        # a resource photosync does not read (a kind it does not know) keeps the asset on iCloud
+        with case.fake.lock:
+            r = Resource("resOriginalNew", photo_bytes(3), UTI["jpeg"], 320, 240)
+            case.fake.assets[pair].master_res["resOriginalNew"] = r
+            case.fake._res_index[r.id] = (pair, "master", "resOriginalNew")
+        with pytest.raises(SourceError, match="does not read"):
+            case.connector().delete(pair)
+        assert not case.fake.deletions
+    finally:
+        case.close()
+
+
+def test_a_delete_done_but_not_recorded_is_done_again_without_a_second_delete(tmp_path):
+    from photosync.testing.connector import photo_bytes
+
+    case = ICloudCase(tmp_path)
+    try:
+        a = case.fake.add_asset(photo_bytes(1), filename="IMG_0001.JPG")
+        assert case.connector().delete(a) == "Recently Deleted"
+        # prune killed before its commit, run again: the asset is found in Recently Deleted
+        assert case.connector().delete(a) == "Recently Deleted"
+        assert [d["asset_id"] for d in case.fake.deletions] == [a] and not case.fake.hard_deletes
+    finally:
+        case.close()
+
+
+def test_download_links_expired_since_the_listing_are_asked_for_again(tmp_path, monkeypatch):
+    from photosync.connectors.icloud import connector as icloud
+    from photosync.testing.connector import listed, photo_bytes, sha256_of
+
+    case = ICloudCase(tmp_path)
+    try:
+        a = case.fake.add_asset(photo_bytes(1), filename="IMG_0001.JPG")
+        conn = case.connector()
+        refs, _ = listed(conn)
+        case.fake.advance(2 * 3600)          # a long discover: the listing's links answer 403 now
+        monkeypatch.setattr(icloud, "LINK_LIFETIME", 0)   # (as if 45 minutes had passed here too)
+        assert conn.describe(refs[a]).content_hash == sha256_of(photo_bytes(1))
+        with conn.open(a) as f:
+            assert f.read() == photo_bytes(1)
+    finally:
+        case.close()
