@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, ClassVar, Iterator
 
-from ..errors import ConfigError, SourceError
+from ..errors import ConfigError, SourceError, Unsupported
 from ..library.layout import folder_option, path_problem, user_path
 from ..media.dates import date_from_filename, from_timestamp_local, iso
 from ..media.formats import MEDIA_EXTENSIONS
@@ -125,8 +125,10 @@ class LocalConnector(Connector):
         name taken there gets ``.1``, ``.2`` …): renamed, never unlinked (prune only).  With
         ``expected``, the file is hashed first and refused when its bytes are not the recorded ones
         (saved over since discover)."""
-        if self.sidecar_reader is not None:
-            raise SourceError(f"{self.where(item_id)}: a folder read with its sidecars is an export; "
+        if self.sidecar_reader is not None or not self.capabilities.delete:
+            # an export read with its sidecars (osxphotos, Takeout) is a copy of the service, not the
+            # service: nothing is freed by deleting from it, and its sidecars would be left behind
+            raise Unsupported(f"{self.where(item_id)}: a folder read with its sidecars is an export; "
                               "photosync does not delete from it")
         rel = os.fsencode(item_id)
         if rel.startswith(b"/") or b".." in rel.split(b"/") or not rel:
