@@ -96,6 +96,7 @@ def main() -> None:
     from . import (  # noqa: F401
         cmd_audit, cmd_config, cmd_discover, cmd_init, cmd_replicate, cmd_resolve, cmd_status, cmd_visibility,
     )
+    from . import cmd_sync  # noqa: F401
 
     try:
         app()

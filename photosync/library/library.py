@@ -182,6 +182,7 @@ class Library:
             lib._catch_up()
             if write:
                 lib._recover_pending()
+                lib._merge_driver()
             lib._undo_widenings()
             lib._recheck_invalid()
             for path, reason in lib.index.invalid_files():
@@ -239,6 +240,11 @@ class Library:
         for rel in (f"{PHOTOS_DIR}/.gitkeep", "blobs/.gitkeep"):
             if not (root / rel).exists():
                 files[rel] = b""
+        from .remotes import attributes_bytes, has_attributes, install_merge_driver
+
+        if not has_attributes(root):  # a plain `git pull` merges records the way `photosync sync` does
+            files[".gitattributes"] = attributes_bytes(root)
+        install_merge_driver(git.repo)
         gitignore = root / ".gitignore"
         if not gitignore.exists():
             files[".gitignore"] = GITIGNORE.encode()
@@ -247,6 +253,18 @@ class Library:
         created = git.head_oid is None or bool(files)
         oid = git.commit(files, "init: new photosync library" if git.head_oid is None else "init: complete library layout")
         return root, bool(oid) and created
+
+    def _merge_driver(self) -> None:
+        """photosync's merge driver for photo records and config files (issue 17): the repository's
+        config names it (each clone has its own config), .gitattributes assigns it; a library made
+        before either gets them here, .gitattributes in its own commit."""
+        from .remotes import attributes_bytes, has_attributes, install_merge_driver
+
+        install_merge_driver(self.git.repo)
+        if not has_attributes(self.root):
+            self._commit_files({".gitattributes": attributes_bytes(self.root)},
+                               "library: photo records and config merge with photosync's merge driver "
+                               "(.gitattributes)")
 
     # -- config --------------------------------------------------------------------------
     def _read_config_file(self, rel: str) -> bytes:

@@ -166,6 +166,10 @@ def _visibility(base: Visibility | None, a: Visibility, b: Visibility,
         return pb if not _wider(b, base) or explicit_b == b.canonical else pbase  # type: ignore[return-value]
     if base is not None and pb == pbase:
         return pa if not _wider(a, base) or explicit_a == a.canonical else pbase  # type: ignore[return-value]
+    if base is None and (explicit_a == a.canonical) != (explicit_b == b.canonical):
+        # recorded on both machines, set with `visibility set` on one only: the other side's level
+        # is what discover gave it, so the person's explicit choice stands
+        return pa if explicit_a == a.canonical else pb
     level, fa = privacy.merged(a, b)
     if base is not None and _wider(Visibility(canonical=level, friends_audience=fa), base):
         # two different widenings: never wider than an explicit `visibility set` of either side
@@ -264,8 +268,8 @@ def merge_records(base: Photo | None, a: Photo, b: Photo, *,
                   explicit_a: str | None = None, explicit_b: str | None = None) -> Merged:
     """The merge of two versions ``a`` and ``b`` of one photo record whose common version is
     ``base`` (None: both sides recorded the photo independently).  ``explicit_a``/``explicit_b``:
-    the canonical level that side set with ``visibility set --reason`` since ``base`` (None when
-    it did not): only such a widening is taken."""
+    the canonical level that side set with ``visibility set`` since ``base`` (None when it did
+    not; a widening there carries its reason): only such a widening is taken."""
     if a.photo_id != b.photo_id:
         raise ValueError(f"records of two photos ({a.photo_id}, {b.photo_id}) are not merged here")
     if a == b:
