@@ -53,7 +53,9 @@ class Refused(SyncError):
 
 def _refused(message: str) -> bool:
     m = message.lower()
-    return "fast-forward" in m or "fastforward" in m or "fast forward" in m
+    # libgit2 1.9's words for a local remote ("...contains commits that are not present locally"),
+    # and a server's ("non-fast-forward", "fetch first")
+    return any(w in m for w in ("fast-forward", "fastforward", "fast forward", "not present locally", "fetch first"))
 
 
 def driver_command() -> str:
@@ -507,8 +509,9 @@ def _message(result: SyncResult, remote: str) -> str:
 
 
 def sync(lib: "Library", remote: str | None = None, *, push: bool = True,
-         sleep: Callable[[float], None] = time.sleep) -> SyncResult:
-    """Fetch, merge, commit, push; fetched and merged again when the remote moved meanwhile."""
+         sleep: Callable[[float], None] = time.sleep, before_push: Callable[[], None] | None = None) -> SyncResult:
+    """Fetch, merge, commit, push; fetched and merged again when the remote moved meanwhile.
+    ``before_push`` runs before each push (tests: another machine pushes in between)."""
     git = lib.git
     repo = git.repo
     names = [r.name for r in repo.remotes]
@@ -564,6 +567,8 @@ def sync(lib: "Library", remote: str | None = None, *, push: bool = True,
         head = git.head_oid
         if theirs == head:
             return total
+        if before_push is not None:
+            before_push()
         cb = Callbacks()
         refspec = f"refs/heads/{branch}:refs/heads/{branch}"
         try:

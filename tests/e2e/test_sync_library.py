@@ -1,0 +1,154 @@
+"""sync through the library API (issue 17): the remote moving during a sync, an edit of a record
+merged away elsewhere, the derived index after a pull, kill -9 during sync."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from helpers import add_local_service, git, git_status, open_lib
+from photosync.conflicts import variants
+from photosync.library.layout import utc_now
+from photosync.library.remotes import add_remote, clone, sync
+from photosync.model import Instance, with_instance
+from photosync.phases.discover import discover
+from photosync.sample import generate_corpus
+
+
+def _pair(tmp_path: Path, n: int = 3) -> tuple[Path, Path, Path]:
+    """A library with ``n`` photos pushed to a bare repository, and a clone of it."""
+    from photosync.library.library import Library
+
+    bare = tmp_path / "bare.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+    pics = tmp_path / "pics"
+    generate_corpus(pics, n, seed=5, size=(64, 48), noise=4)
+    a, _ = Library.init(tmp_path / "a")
+    add_local_service(a, "pics", pics)
+    lib, _c = open_lib(a)
+    with lib:
+        discover(lib)
+        add_remote(lib, "origin", bare.as_uri())
+        sync(lib)
+    b = clone(bare.as_uri(), tmp_path / "b")
+    return bare, a, b
+
+
+def _tree(root: Path) -> str:
+    return git(root, "rev-parse", "HEAD^{tree}").strip()
+
+
+def _edit(root: Path, pid: str, caption: str) -> None:
+    lib, _ = open_lib(root)
+    with lib:
+        p = lib.get_photo(pid)
+        lib.stage(p.replace(metadata=p.metadata.__class__(**{**p.metadata.__dict__, "caption": caption})))
+        lib.commit(f"test: caption {caption}")
+
+
+def test_a_remote_that_moves_during_sync_is_fetched_and_merged_again(tmp_path):
+    bare, a, b = _pair(tmp_path)
+    with open_lib(a)[0] as lib:
+        ids = sorted(lib.photo_ids())
+    _edit(a, ids[0], "laptop")
+    _edit(b, ids[1], "nas")
+
+    def other_machine_pushes():
+        if not moved:
+            moved.append(True)
+            with open_lib(b)[0] as lb:
+                sync(lb)
+
+    moved: list[bool] = []
+    with open_lib(a)[0] as lib:
+        result = sync(lib, before_push=other_machine_pushes, sleep=lambda s: None)
+    assert result.attempts == 2 and result.pushed
+    with open_lib(b)[0] as lib:
+        sync(lib)
+    assert _tree(a) == _tree(b) == git(bare, "rev-parse", "main^{tree}").strip()
+    with open_lib(b)[0] as lib:
+        assert lib.get_photo(ids[0]).metadata.caption == "laptop"
+        assert lib.get_photo(ids[1]).metadata.caption == "nas"
+
+
+def test_an_edit_of_a_record_merged_away_on_the_other_machine_lands_on_the_survivor(tmp_path):
+    bare, a, b = _pair(tmp_path)
+    with open_lib(a)[0] as lib:
+        s_id, x_id = sorted(lib.photo_ids())[:2]
+        s, x = lib.get_photo(s_id), lib.get_photo(x_id)
+        merged, gone = variants.merge(s, x, now=utc_now(), how="manual", policy=None, keep=s_id)
+        assert gone == x_id
+        lib.remove(gone)
+        lib.stage(merged)
+        lib.commit("resolve: merged (manual)")
+    with open_lib(b)[0] as lib:
+        x = lib.get_photo(x_id)
+        phone = Instance("phone", "DCIM/x.jpg", x.content_hash, last_sync=utc_now(), size=10)
+        lib.stage(with_instance(x, phone))
+        lib.commit("discover: a phone copy")
+    for root in (a, b, a):
+        with open_lib(root)[0] as lib:
+            sync(lib, sleep=lambda s: None)
+    assert _tree(a) == _tree(b)
+    with open_lib(b)[0] as lib:
+        assert x_id not in lib.photo_ids()
+        keys = {i.key for i in lib.get_photo(s_id).all_instances()}
+        assert "phone:DCIM/x.jpg" in keys, "the edit lands on the survivor"
+    assert not list((b / "photos").rglob(f"{x_id}.json"))
+
+
+def test_the_index_after_a_pull_has_the_other_machines_changes(tmp_path):
+    bare, a, b = _pair(tmp_path)
+    with open_lib(a)[0] as lib:
+        ids = sorted(lib.photo_ids())
+    _edit(a, ids[0], "laptop")
+    with open_lib(a)[0] as lib:
+        sync(lib)
+    with open_lib(b)[0] as lib:
+        before = lib.index.commit_oid
+        r = sync(lib)
+        assert r.fast_forward
+        assert lib.index.commit_oid == lib.git.head_oid != before
+        # the index row came from the pulled file: the search by name finds the new caption's photo
+        assert lib.get_photo(ids[0]).metadata.caption == "laptop"
+    assert git_status(b) == ""
+
+
+def test_kill_during_sync_then_the_next_sync_completes(tmp_path):
+    bare, a, b = _pair(tmp_path, n=4)
+    with open_lib(a)[0] as lib:
+        ids = sorted(lib.photo_ids())
+    for i, pid in enumerate(ids):
+        _edit(a, pid, f"laptop {i}")
+    _edit(b, ids[0], "nas")
+    with open_lib(a)[0] as lib:
+        sync(lib)
+    # b's sync is killed at random moments, again and again; then one runs to its end
+    code = (
+        "import sys; from photosync.library.library import Library; from photosync.library.remotes import sync\n"
+        "with Library.open(sys.argv[1]) as lib: sync(lib)\n"
+    )
+    import random
+    import signal
+    import time
+
+    rnd = random.Random(3)
+    for _ in range(4):
+        p = subprocess.Popen([sys.executable, "-c", code, str(b)])
+        time.sleep(rnd.uniform(0.05, 0.6))
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+    with open_lib(b)[0] as lib:
+        sync(lib)
+    with open_lib(a)[0] as lib:
+        sync(lib)
+    assert _tree(a) == _tree(b)
+    assert git_status(b) == ""
+    subprocess.run(["git", "-C", str(b), "fsck", "--strict"], check=True, capture_output=True)
+    recs = [json.loads(p.read_text()) for p in (b / "photos").rglob("*.json")]
+    assert len(recs) == 4
+    caption = {r["photo_id"]: r["metadata"]["caption"] for r in recs}
+    assert caption[ids[1]] == "laptop 1"
+    assert any(c["type"] == "sync_conflict" for r in recs if r["photo_id"] == ids[0] for c in r["conflicts"])
