@@ -125,3 +125,42 @@ def merge_driver(base: str = typer.Argument(...), ours: str = typer.Argument(...
     from ..library.remotes import merge_driver as run
 
     raise typer.Exit(run(base, ours, theirs, path))
+
+
+machine_app = typer.Typer(help="This machine's own settings (config/machine.json, not shared with other machines).",
+                          no_args_is_help=True)
+app.add_typer(machine_app, name="machine")
+
+
+@machine_app.command("path")
+def machine_path(kind: str = typer.Argument(..., metavar="service|store"),
+                 name: str = typer.Argument(..., help="The service or store."),
+                 path: Path = typer.Argument(..., help="Where it is mounted on this machine."),
+                 library: Optional[str] = LibraryOption) -> None:
+    """Where a folder service or a local store is on this machine (another machine may mount the same
+    NAS share elsewhere): kept in config/machine.json, which git ignores, and laid over the shared config."""
+    from ..errors import UsageError
+    from ..library.layout import folder_option
+    from . import ui
+
+    def body(lib, reporter):
+        if kind not in ("service", "store"):
+            raise UsageError(f"'{kind}': say service or store")
+        entry = folder_option({"path": str(path)}, "mount it, or give the folder it is mounted on")
+        lib.set_machine(kind + "s", name, "path", entry["path"])
+        ui.out.print(f"{kind} {name} is at {entry['path']} on this machine (config/machine.json)")
+
+    with_library(body, library=library)
+
+
+@machine_app.command("show")
+def machine_show(library: Optional[str] = LibraryOption) -> None:
+    """This machine's settings."""
+    import json
+
+    from . import ui
+
+    def body(lib, reporter):
+        ui.out.print(json.dumps(lib.machine_settings(), indent=2, sort_keys=True))
+
+    with_library(body, write=False, library=library)

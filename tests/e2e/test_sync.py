@@ -113,3 +113,28 @@ def test_a_plain_git_pull_merges_with_the_driver(tmp_path, cli):
     rec = json.loads((a / rel).read_text())
     assert rec["metadata"]["caption"] == "from the nas" and not rec["conflicts"]
     assert _tree(a) == _tree(b)
+
+
+def test_one_library_on_machines_that_mount_the_share_elsewhere(tmp_path, cli):
+    import shutil
+
+    bare, shared, a, b = _two_machines(tmp_path, cli)
+    cli("-q", "-L", str(a), "discover", check=0)
+    cli("-L", str(a), "sync", check=0)
+    cli("-L", str(b), "sync", check=0)
+    mount_b = tmp_path / "mnt" / "photos"  # the same share, mounted elsewhere on the second machine
+    shutil.copytree(shared, mount_b, copy_function=shutil.copy2)
+    services = (b / "config" / "services.json").read_text()
+    cli("-L", str(b), "machine", "path", "service", "shared", str(mount_b), check=0)
+    assert (b / "config" / "services.json").read_text() == services, "the shared config is not changed"
+    assert git_status(b) == "", "config/machine.json is not shared (gitignored)"
+    shared.rename(tmp_path / "first-machine-only")  # this machine sees the share only where it mounts it
+    head = git(b, "rev-parse", "HEAD")
+    cli("-q", "-L", str(b), "discover", check=0)
+    assert git(b, "rev-parse", "HEAD") == head, "the same files: nothing new, nothing gone"
+    recs = _records(b)
+    assert all(i.get("missing_since") is None for r in recs.values() for insts in r["instances"].values()
+               for i in insts), "nothing marked missing: the folder is the same share"
+    # a path that does not exist is refused, naming it
+    bad = cli("-L", str(b), "machine", "path", "service", "shared", str(tmp_path / "nope"))
+    assert bad.code == 2 and "nope" in bad.err

@@ -152,3 +152,25 @@ def test_kill_during_sync_then_the_next_sync_completes(tmp_path):
     caption = {r["photo_id"]: r["metadata"]["caption"] for r in recs}
     assert caption[ids[1]] == "laptop 1"
     assert any(c["type"] == "sync_conflict" for r in recs if r["photo_id"] == ids[0] for c in r["conflicts"])
+
+
+def test_an_older_library_gets_the_merge_driver_and_its_machine_file_ignored(tmp_path):
+    from photosync.library.library import Library
+
+    root, _ = Library.init(tmp_path / "old")
+    # as a library made before issue 17: no .gitattributes, no machine line in .gitignore, no driver
+    (root / ".gitattributes").unlink()
+    ignore = root / ".gitignore"
+    ignore.write_text("".join(line + "\n" for line in ignore.read_text().splitlines() if "machine" not in line))
+    git(root, "commit", "-qam", "as before issue 17")
+    git(root, "config", "--unset-all", "merge.photosync.driver")
+    with open_lib(root)[0]:
+        pass
+    assert "merge=photosync" in (root / ".gitattributes").read_text()
+    assert "/config/machine.json" in ignore.read_text()
+    assert "merge-driver" in git(root, "config", "merge.photosync.driver")
+    assert git_status(root) == ""
+    head = git(root, "rev-parse", "HEAD")
+    with open_lib(root)[0]:
+        pass
+    assert git(root, "rev-parse", "HEAD") == head, "once only"
