@@ -78,7 +78,7 @@ def _git(root: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
 
 
-def run(work: Path, photos: int, changes: int, overlap: int) -> dict:
+def run(work: Path, photos: int, changes: int, overlap: int, profile: bool = False) -> dict:
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
@@ -114,14 +114,24 @@ def run(work: Path, photos: int, changes: int, overlap: int) -> dict:
     shutil.copytree(b, plain, symlinks=True)
     _git(plain, "config", "--unset", "merge.photosync.driver")
     _git(plain, "config", "--unset", "merge.photosync.name")
-    t = time.perf_counter()
-    with _open(b) as lib:
-        result = sync(lib)
-    synced = time.perf_counter() - t
+    # first (the sync below pushes its merge, which the pull would then only fast-forward to)
     t = time.perf_counter()
     pulled = _git(plain, "-c", "user.name=b", "-c", "user.email=b@x", "pull", "--no-rebase", "--no-edit",
                   "origin", "main")
     pull_s = time.perf_counter() - t
+    t = time.perf_counter()
+    if profile:
+        import cProfile
+        import pstats
+
+        prof = cProfile.Profile()
+        prof.enable()
+    with _open(b) as lib:
+        result = sync(lib)
+    synced = time.perf_counter() - t
+    if profile:
+        prof.disable()
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(40)
     conflicted = len([line for line in _git(plain, "diff", "--name-only", "--diff-filter=U").stdout.splitlines()
                       if line])
     return {"photos": photos, "changes": changes, "overlap": overlap, "make_s": made, "sync_s": synced,
@@ -135,9 +145,12 @@ def main() -> None:
     ap.add_argument("--photos", type=int, default=10_000)
     ap.add_argument("--changes", type=int, default=2_000)
     ap.add_argument("--overlap", type=int, default=200)
+    ap.add_argument("--profile", action="store_true", help="cProfile of the first sync")
+    ap.add_argument("--once", action="store_true", help="only the first size")
     args = ap.parse_args()
-    for changes, overlap in ((args.changes, args.overlap), (args.changes // 10, args.overlap // 10)):
-        r = run(args.work, args.photos, changes, overlap)
+    sizes = [(args.changes, args.overlap), (args.changes // 10, args.overlap // 10)][: 1 if args.once else 2]
+    for changes, overlap in sizes:
+        r = run(args.work, args.photos, changes, overlap, profile=args.profile and changes == args.changes)
         print(f"{r['photos']} photos, {r['changes']} changed on each side ({r['overlap']} on both): "
               f"photosync sync {r['sync_s']:.2f} s ({r['merged']} records merged, {r['taken']} files taken); "
               f"git pull {r['git_pull_s']:.2f} s, exit {r['git_pull_rc']}, {r['git_conflicts']} files in conflict "

@@ -357,6 +357,7 @@ class GitStore:
         if now != parent:
             raise OSError(f"the branch moved while photosync was syncing (a git command ran meanwhile: "
                           f"{parent} -> {now}); nothing was lost, run photosync sync again")
+        assert isinstance(branch, str), "an unborn HEAD is symbolic: its target is a branch name"
         self.repo.create_reference_direct(branch, pygit2.Oid(hex=target), True, message)
         index.write()
         self.clear_interrupted()

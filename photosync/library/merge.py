@@ -163,9 +163,9 @@ def _visibility(base: Visibility | None, a: Visibility, b: Visibility,
         return pa
     if base is not None and pa == pbase:
         # only b changed it: a narrowing stands; a widening only when b made it with `visibility set`
-        return pb if not _wider(b, base) or explicit_b == b.canonical else pbase  # type: ignore[return-value]
+        return pb if not _wider(b, base) or explicit_b == b.canonical else pbase
     if base is not None and pb == pbase:
-        return pa if not _wider(a, base) or explicit_a == a.canonical else pbase  # type: ignore[return-value]
+        return pa if not _wider(a, base) or explicit_a == a.canonical else pbase
     if base is None and (explicit_a == a.canonical) != (explicit_b == b.canonical):
         # recorded on both machines, set with `visibility set` on one only: the other side's level
         # is what discover gave it, so the person's explicit choice stands
