@@ -174,3 +174,40 @@ def test_an_older_library_gets_the_merge_driver_and_its_machine_file_ignored(tmp
     with open_lib(root)[0]:
         pass
     assert git(root, "rev-parse", "HEAD") == head, "once only"
+
+
+def test_the_same_photo_filed_under_two_dates_ends_as_one_record(tmp_path):
+    import dataclasses
+
+    from photosync.library.layout import photo_path
+
+    bare, a, b = _pair(tmp_path, n=1)
+    with open_lib(a)[0] as lib:
+        (pid,) = lib.photo_ids()
+        p = lib.get_photo(pid)
+    # each machine records a new photo with the same bytes (so the same id), one under a date from
+    # its EXIF, the other under a date from its file name
+    new = "sha256:" + "ab" * 32
+    import uuid
+
+    from photosync.phases.discover import PHOTO_NAMESPACE
+
+    nid = str(uuid.uuid5(PHOTO_NAMESPACE, new))  # the id discover gives these bytes
+    for root, date, svc in ((a, "2019-07-01T10:00:00", "laptop"), (b, "2021-03-04T00:00:00", "nas")):
+        inst = Instance(svc, "x/IMG_9.jpg", new, last_sync=utc_now(), size=3)
+        rec = p.replace(photo_id=nid, content_hash=new, canonical_source=inst.key, instances={svc: (inst,)},
+                        metadata=dataclasses.replace(p.metadata, taken_date=date), blobs={}, resolutions=(),
+                        conflicts=(), superseded_blobs=())
+        with open_lib(root)[0] as lib:
+            lib.stage(rec)
+            lib.commit("discover: 1 new photo")
+    assert photo_path(nid, "2019-07-01") != photo_path(nid, "2021-03-04")
+    for root in (a, b, a):
+        with open_lib(root)[0] as lib:
+            sync(lib, sleep=lambda s: None)
+    assert _tree(a) == _tree(b)
+    files = list((b / "photos").rglob(f"{nid}.json"))
+    assert len(files) == 1, files
+    rec = json.loads(files[0].read_text())
+    assert set(rec["instances"]) == {"laptop", "nas"}
+    assert rec["processing_state"] == "discovered", "two readings of its date: resolve compares them"
