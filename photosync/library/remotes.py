@@ -297,6 +297,7 @@ class _TreeMerge:
         self.repo: pygit2.Repository = repo or lib.git.repo
         self.base, self.ours, self.theirs = base, ours, theirs
         self.result = SyncResult()
+        self.invalid: set[str] = set()
         self.sets_a = visibility_sets(self.git, base, ours)
         self.sets_b = visibility_sets(self.git, base, theirs)
 
@@ -323,6 +324,17 @@ class _TreeMerge:
                     out[delta.old_file.path] = None
                 out[delta.new_file.path] = str(delta.new_file.id)
         return out
+
+    def _read(self, tree, path: str, side: str) -> Photo | None:
+        """The record at ``path`` in ``tree``; an invalid one is reported (file, field, which side)
+        and taken as absent."""
+        try:
+            return _parse(self._blob(tree, path), path)
+        except InvalidRecord as e:
+            self.invalid.add(path)
+            self.lib.report.error(path, f"{str(e).split(': ', 1)[1]} (as {side} has it); not merged: the other side's version "
+                                        "is kept, this one stays in git history")
+            return None
 
     def _blob(self, tree, path: str) -> bytes | None:
         if tree is None:
@@ -386,9 +398,21 @@ class _TreeMerge:
                 self.result.taken += 1
                 continue
             every = sorted({*paths, *ia[pid]})
-            base_rec = next((r for p in every if (r := _parse(self._blob(tb, p), p)) is not None), None)
-            ours_rec = next((r for p in ia[pid] if da[p] is not None and (r := _parse(self._blob(to, p), p))), None)
-            theirs_rec = next((r for p in paths if db[p] is not None and (r := _parse(self._blob(tt, p), p))), None)
+            base_rec = next((r for p in every if (r := self._read(tb, p, "the common version")) is not None), None)
+            ours_rec = next((r for p in ia[pid] if da[p] is not None and (r := self._read(to, p, "this machine"))),
+                            None)
+            theirs_rec = next((r for p in paths if db[p] is not None and (r := self._read(tt, p, "the remote"))),
+                              None)
+            bad = [p for p in every if p in self.invalid]
+            if bad and ours_rec is None and theirs_rec is None:
+                continue  # neither side is valid: this machine's file stays as it is, reported
+            if bad and (ours_rec is None) != (theirs_rec is None):
+                # one side's version is not a valid record: the valid one is kept (the other stays in
+                # git history, named in the error), never a half-merged file
+                kept = ours_rec or theirs_rec
+                assert kept is not None
+                self._write_photo(index, put, every, Merged(kept))
+                continue
             if ours_rec is None and theirs_rec is None:
                 for p in every:
                     put(p, None)

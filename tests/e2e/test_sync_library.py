@@ -211,3 +211,23 @@ def test_the_same_photo_filed_under_two_dates_ends_as_one_record(tmp_path):
     rec = json.loads(files[0].read_text())
     assert set(rec["instances"]) == {"laptop", "nas"}
     assert rec["processing_state"] == "discovered", "two readings of its date: resolve compares them"
+
+
+def test_an_invalid_record_from_the_remote_is_named_and_the_valid_version_kept(tmp_path):
+    bare, a, b = _pair(tmp_path, n=2)
+    with open_lib(a)[0] as lib:
+        pid = sorted(lib.photo_ids())[0]
+        rel = lib.index.photo_path(pid)
+    _edit(b, pid, "kept")
+    # the laptop commits a broken record with plain git and pushes it
+    rec = json.loads((a / rel).read_text())
+    rec["visibility"]["canonical"] = "everyone"
+    (a / rel).write_text(json.dumps(rec))
+    git(a, "commit", "-qam", "hand edit")
+    git(a, "push", "-q", "origin", "main")
+    lib, seen = open_lib(b)
+    with lib:
+        sync(lib, sleep=lambda s: None)
+        assert lib.get_photo(pid).metadata.caption == "kept"
+    assert any(p.where == rel and "visibility.canonical" in p.reason and "remote" in p.reason for p in seen.problems), seen.problems
+    assert git_status(b) == ""
