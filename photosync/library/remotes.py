@@ -607,6 +607,7 @@ def sync(lib: "Library", remote: str | None = None, *, push: bool = True,
                 total.commit = str(oid)
             lib._catch_up()
             lib._load_config()
+            lib._undo_widenings()  # a widening the remote committed without `visibility set`: narrowed back
         if not push:
             return total
         head = git.head_oid

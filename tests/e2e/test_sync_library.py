@@ -231,3 +231,20 @@ def test_an_invalid_record_from_the_remote_is_named_and_the_valid_version_kept(t
         assert lib.get_photo(pid).metadata.caption == "kept"
     assert any(p.where == rel and "visibility.canonical" in p.reason and "remote" in p.reason for p in seen.problems), seen.problems
     assert git_status(b) == ""
+
+
+def test_a_widening_pushed_without_visibility_set_is_narrowed_back_after_sync(tmp_path):
+    bare, a, b = _pair(tmp_path, n=2)
+    with open_lib(a)[0] as lib:
+        pid = sorted(lib.photo_ids())[0]
+        rel = lib.index.photo_path(pid)
+    rec = json.loads((a / rel).read_text())
+    rec["visibility"]["canonical"] = "public"
+    (a / rel).write_text(json.dumps(rec, indent=2) + "\n")
+    git(a, "commit", "-qam", "made public by hand")
+    git(a, "push", "-q", "origin", "main")
+    with open_lib(b)[0] as lib:
+        sync(lib, sleep=lambda s: None)
+        assert lib.get_photo(pid).visibility.canonical == "private"
+    assert json.loads((b / rel).read_text())["visibility"]["canonical"] == "private"
+    assert "narrowed" in git(bare, "log", "-1", "--format=%s", "main"), "the narrowing is pushed too"
