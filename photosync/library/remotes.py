@@ -661,18 +661,28 @@ def merge_driver(base_file: str, ours_file: str, theirs_file: str, path: str) ->
 
 
 def _driver_explicit() -> tuple[dict[str, str], dict[str, str]] | None:
-    """Under `git merge`/`git pull`: the `visibility set` levels of each side (HEAD is ours,
-    MERGE_HEAD theirs).  None when that cannot be told (a rebase): then no widening is taken
+    """Under `git merge`/`git pull`: the `visibility set` levels of each side (HEAD is ours, the
+    commit git names GITHEAD_<sha> theirs).  None when that cannot be told (a rebase): then no widening is taken
     (fail closed)."""
     try:
         repo = pygit2.Repository(".")
     except pygit2.GitError:
         return None
-    merge_head = Path(repo.path) / "MERGE_HEAD"
-    if not merge_head.exists() or repo.head_is_unborn:
+    if repo.head_is_unborn:
         return None
-    theirs = merge_head.read_text().split()[0]
+    import os
+
     ours = str(repo.head.target)
+    # git names the commits it merges in the driver's environment (GITHEAD_<sha>=<name>; git 2.39
+    # writes MERGE_HEAD only after the merge), the other side is the one that is not HEAD
+    named = [k[8:] for k in os.environ if k.startswith("GITHEAD_") and len(k) == 48 and k[8:] != ours]
+    merge_head = Path(repo.path) / "MERGE_HEAD"
+    if len(named) == 1:
+        theirs = named[0]
+    elif merge_head.exists():
+        theirs = merge_head.read_text().split()[0]
+    else:
+        return None
     base = repo.merge_base(ours, theirs)
     if base is None:
         return None

@@ -138,3 +138,31 @@ def test_one_library_on_machines_that_mount_the_share_elsewhere(tmp_path, cli):
     # a path that does not exist is refused, naming it
     bad = cli("-L", str(b), "machine", "path", "service", "shared", str(tmp_path / "nope"))
     assert bad.code == 2 and "nope" in bad.err
+
+
+def test_git_pull_keeps_a_widening_made_with_visibility_set_on_the_other_machine(tmp_path, cli):
+    bare, shared, a, b = _two_machines(tmp_path, cli)
+    cli("-q", "-L", str(a), "discover", check=0)
+    cli("-L", str(a), "sync", check=0)
+    git(b, "pull", "-q", "origin", "main")
+    pid, other = sorted(_records(b))[:2]
+    cli("-L", str(a), "visibility", "set", pid, "friends", "--reason", "family album", check=0)
+    git(a, "push", "-q", "origin", "main")
+    # the other machine edits the same record (a caption) and widens another by hand, with plain git
+    for target, change in ((pid, ("caption", "nas caption")), (other, None)):
+        path = next((b / "photos").rglob(f"{target}.json"))
+        rec = json.loads(path.read_text())
+        if change:
+            rec["metadata"][change[0]] = change[1]
+        else:
+            rec["visibility"]["canonical"] = "public"
+        path.write_text(json.dumps(rec, indent=2) + "\n")
+    git(b, "commit", "-q", "-am", "edits on the nas")
+    git(b, "pull", "-q", "--no-rebase", "origin", "main")
+    merged = _records(b)
+    assert merged[pid]["visibility"]["canonical"] == "friends", "the explicit widening stands"
+    assert merged[pid]["metadata"]["caption"] == "nas caption"
+    # the widening by hand is narrowed back by the next photosync command
+    cli("-L", str(b), "status", check=None)
+    cli("-q", "-L", str(b), "discover", check=None)
+    assert _records(b)[other]["visibility"]["canonical"] == "private"
