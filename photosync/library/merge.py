@@ -160,6 +160,8 @@ def _visibility(base: Visibility | None, a: Visibility, b: Visibility,
     pa, pb = (a.canonical, a.friends_audience), (b.canonical, b.friends_audience)
     pbase = (base.canonical, base.friends_audience) if base is not None else None
     if pa == pb:
+        if base is not None and _wider(a, base) and explicit_a != a.canonical and explicit_b != b.canonical:
+            return base.canonical, base.friends_audience  # the same widening on both, neither explicit
         return pa
     if base is not None and pa == pbase:
         # only b changed it: a narrowing stands; a widening only when b made it with `visibility set`
@@ -272,7 +274,7 @@ def merge_records(base: Photo | None, a: Photo, b: Photo, *,
     not; a widening there carries its reason): only such a widening is taken."""
     if a.photo_id != b.photo_id:
         raise ValueError(f"records of two photos ({a.photo_id}, {b.photo_id}) are not merged here")
-    if a == b:
+    if a == b and (base is None or not _wider(a.visibility, base.visibility)):
         return Merged(a)
     raised: list[Conflict] = []
     # the canonical content: (content_hash, canonical_source) change together
@@ -307,7 +309,10 @@ def merge_records(base: Photo | None, a: Photo, b: Photo, *,
             if base is None:
                 # recorded on both machines: what each read from its own copy; the copy that is the
                 # original wins, and resolve compares the instances (the record stays discovered)
-                value = va if source == a.canonical_source else vb
+                if a.canonical_source == b.canonical_source:
+                    value = max(va, vb, key=_key)  # one copy read twice: either, the same on both machines
+                else:
+                    value = va if source == a.canonical_source else vb
             else:
                 raised.append(_sync_conflict(name, _jsonable(name, va[0]), _jsonable(name, vb[0]),
                                              f"the photo's {name.replace('_', ' ')}"))

@@ -265,7 +265,8 @@ def sides(draw):
 
     a, ea = edit(base, "a")
     b, eb = edit(base, "b")
-    return base, a, ea, b, eb
+    # sometimes as two machines that recorded the photo independently (no common version)
+    return (None if draw(st.booleans()) else base), a, ea, b, eb
 
 
 def _copies_of(p: Photo) -> set[tuple]:
@@ -285,10 +286,12 @@ def test_merge_is_symmetric_loses_nothing_and_never_widens_beyond_an_explicit_se
     assert keys >= {i.key for i in a.all_instances()} | {i.key for i in b.all_instances()}
     assert _copies_of(p) >= _copies_of(a) | _copies_of(b)
     rank = ["private", "friends", "public"].index
-    allowed = max([rank(base.visibility.canonical)] +
+    start = rank(base.visibility.canonical) if base else min(rank(a.visibility.canonical), rank(b.visibility.canonical))
+    allowed = max([start] +
                   [rank(s.visibility.canonical) for s, e in ((a, ea), (b, eb)) if e == s.visibility.canonical])
     assert rank(p.visibility.canonical) <= allowed
     assert set(p.resolutions) == set(a.resolutions) | set(b.resolutions)
     valid(p)
     # merging the result with either side again changes nothing (a sync repeated)
-    assert merge_records(a, p, a).photo.all_instances() == p.all_instances()
+    if base is not None:
+        assert merge_records(a, p, a).photo.all_instances() == p.all_instances()
