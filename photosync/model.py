@@ -25,6 +25,8 @@ CONFLICT_TYPES: tuple[str, ...] = (
     "metadata_mismatch",
     "visibility_discrepancy",
     "service_policy_violation",
+    #: a field two machines changed differently (library/merge.py): resolve asks which stands
+    "sync_conflict",
 )
 
 

@@ -100,6 +100,7 @@ def main() -> None:
     from . import cmd_derive, cmd_export  # noqa: F401  (issue 16: renditions, the sorted export)
     from . import cmd_watch  # noqa: F401  (issue 15: watch, alerts)
     from . import cmd_prune  # noqa: F401  (issue 15)
+    from . import cmd_sync  # noqa: F401
 
     try:
         app()

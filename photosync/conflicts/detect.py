@@ -62,6 +62,10 @@ def jsonable(field: str, value: Any) -> Any:
         return {"lat": value.lat, "lng": value.lng}
     if field == "tags":
         return list(value)
+    if field == "camera_info":  # a sync conflict's value (library/merge.py)
+        return {"make": value.make, "model": value.model}
+    if isinstance(value, tuple):
+        return list(value)
     return value
 
 

@@ -68,7 +68,7 @@ def options_for(photo: Photo, conflict: Conflict, other: Photo | None = None) ->
     opts: list[Option] = []
     if other is not None and conflict.type in ("quality_variant", "edit_variant"):
         return variant_options(photo, conflict, other)
-    if conflict.type != "metadata_mismatch" or not conflict.values:
+    if conflict.type not in ("metadata_mismatch", "sync_conflict") or not conflict.values:
         return [Option("skip", "Skip (resolve later)")]
     field = conflict.field or ""
     seen = []
@@ -76,7 +76,11 @@ def options_for(photo: Photo, conflict: Conflict, other: Photo | None = None) ->
         if value in seen:
             continue
         seen.append(value)
-        opts.append(Option(f"use:{key}", f"Use {key}", value))
+        # a sync conflict's values are what each machine set (library/merge.py): named by value
+        label = f"Use {key}" if conflict.type == "metadata_mismatch" else f"Use what one machine set: {value}"
+        opts.append(Option(f"use:{key}", label, value))
+    if field == "canonical_source":  # which copy is the original: no combination, no custom value
+        return [*opts, Option("skip", "Skip (resolve later)")]
     if field == "tags":
         union: list[str] = []
         for v in seen:
@@ -94,8 +98,12 @@ def _to_field_value(field: str, value: Any):
         return None
     if field == "location":
         return Location(float(value["lat"]), float(value["lng"]), value.get("alt"))
-    if field == "tags":
+    if field in ("tags", "albums", "people"):
         return tuple(value)
+    if field == "camera_info":
+        from ..model import CameraInfo
+
+        return CameraInfo(value.get("make"), value.get("model"))
     return value
 
 
@@ -111,6 +119,8 @@ def apply_decision(photo: Photo, conflict: Conflict, decision: Decision, how: st
     else:
         raise ValueError(f"unknown choice {decision.key!r} for {conflict.id}")
     field = conflict.field or ""
+    if field == "canonical_source":
+        return _apply_original(photo, conflict, decision, str(value), how)
     changes: dict[str, Any] = {field: _to_field_value(field, value)}
     if field == "taken_date":
         source = "manual"
@@ -134,6 +144,35 @@ def apply_decision(photo: Photo, conflict: Conflict, decision: Decision, how: st
         conflicts=tuple(c for c in photo.conflicts if c.id != conflict.id),
         resolutions=(*photo.resolutions, res),
     )
+
+
+def _apply_original(photo: Photo, conflict: Conflict, decision: Decision, key: str, how: str) -> Photo:
+    """A sync conflict on which copy is the original: that instance's bytes become the canonical
+    content; the copies of the former canonical content move to superseded_blobs, and those of
+    the chosen one (when a store holds them) to blobs, so no copy leaves the record."""
+    from ..model import BlobCopy, SupersededBlob
+
+    inst = next((i for i in photo.all_instances() if i.key == key), None)
+    if inst is None:
+        raise ValueError(f"no copy {key!r} in {photo.photo_id} for {conflict.id}")
+    blobs = {}
+    old = list(photo.superseded_blobs)
+    if inst.content_hash != photo.content_hash:
+        old += [SupersededBlob(c.store, c.locator, c.size, c.verified_at, photo.content_hash, c.problem)
+                for c in photo.blobs.values()]
+        for s in photo.superseded_blobs:
+            if s.content_hash == inst.content_hash and s.store not in blobs:
+                blobs[s.store] = BlobCopy(s.store, s.locator, s.size, s.verified_at, s.problem)
+        old = [s for s in old if not (s.content_hash == inst.content_hash and s.store in blobs
+                                      and blobs[s.store].locator == s.locator)]
+    else:
+        blobs = dict(photo.blobs)
+    res = Resolution(conflict_id=conflict.id, how=how, at=utc_now(), choice=decision.key, value=key,
+                     values_seen=dict(conflict.values or {}))
+    return photo.replace(
+        canonical_source=key, content_hash=inst.content_hash, blobs=dict(sorted(blobs.items())),
+        superseded_blobs=tuple(old), conflicts=tuple(c for c in photo.conflicts if c.id != conflict.id),
+        resolutions=(*photo.resolutions, res))
 
 
 def decision_text(decision: Decision) -> str:

@@ -321,6 +321,56 @@ class GitStore:
             self.repo = pygit2.Repository(str(self.root))
         return str(oid)
 
+    def move_to(self, target: str, message: str) -> list[str]:
+        """Make HEAD's branch, the index and the work tree what commit ``target`` has (``sync``: a
+        fast-forward to the remote's commit, or the merge commit it made).  Only the files that
+        differ are written, under the write journal, in the order of :meth:`commit`: files, their
+        durability, the ref (stopping if another git command moved it), the index file.  Returns
+        the paths written or removed."""
+        old = self.head_tree()
+        new = self.repo[target].peel(pygit2.Commit).tree
+        changes: dict[str, bytes | None] = {}
+        if old is None:
+            for path, blob in self._walk_tree(new, ""):
+                changes[path] = self.repo[blob].peel(pygit2.Blob).data
+        else:
+            for delta in old.diff_to_tree(new).deltas:
+                if delta.status_char() == "D":
+                    changes[delta.old_file.path] = None
+                else:
+                    if delta.old_file.path != delta.new_file.path:
+                        changes[delta.old_file.path] = None
+                    changes[delta.new_file.path] = self.repo[delta.new_file.id].peel(pygit2.Blob).data
+        parent = None if self.repo.head_is_unborn else self.repo.head.target
+        self._write_journal(list(changes))
+        for path, data in changes.items():
+            if data is None:
+                self.remove_worktree_file(path)
+            else:
+                self.write_worktree_file(path, data)
+        index = self.repo.index
+        index.read()
+        self._index_paths(index, changes)
+        _sync_files([self.root / p for p, d in changes.items() if d is not None])
+        branch = self.repo.references["HEAD"].target if self.repo.head_is_unborn else self.repo.head.name
+        now = None if self.repo.head_is_unborn else self.repo.head.target
+        if now != parent:
+            raise OSError(f"the branch moved while photosync was syncing (a git command ran meanwhile: "
+                          f"{parent} -> {now}); nothing was lost, run photosync sync again")
+        assert isinstance(branch, str), "an unborn HEAD is symbolic: its target is a branch name"
+        self.repo.create_reference_direct(branch, pygit2.Oid(hex=target), True, message)
+        index.write()
+        self.clear_interrupted()
+        return list(changes)
+
+    def _walk_tree(self, tree, base: str) -> Iterator[tuple[str, str]]:
+        for entry in tree:
+            path = f"{base}{entry.name}"
+            if entry.type_str == "tree":
+                yield from self._walk_tree(self.repo[entry.id].peel(pygit2.Tree), path + "/")
+            elif entry.type_str == "blob":
+                yield path, str(entry.id)
+
     @property
     def pack_dir(self) -> Path:
         return Path(self.repo.path) / "objects" / "pack"

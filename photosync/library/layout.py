@@ -20,11 +20,17 @@ CONFIG_FILES = {
 }
 #: photosync's private, derived data inside the repository's git dir (never committed)
 PRIVATE_DIR = "photosync"
+#: this machine's settings (issue 17): where a folder service or a local store is mounted here;
+#: laid over the shared config files when they are loaded, never committed (.gitignore)
+MACHINE_FILE = "config/machine.json"
+MACHINE_IGNORE = "/config/machine.json"
 
 GITIGNORE = """\
 # photosync: blob contents never enter git (they live in blob stores)
 /blobs/*
 !/blobs/.gitkeep
+# this machine's own settings (mount points): not shared with other machines
+/config/machine.json
 # derived, rebuildable data
 .photosync-cache/
 __pycache__/

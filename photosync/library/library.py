@@ -29,6 +29,8 @@ from .layout import (
     CONFIG_DIR,
     CONFIG_FILES,
     GITIGNORE,
+    MACHINE_FILE,
+    MACHINE_IGNORE,
     PHOTOS_DIR,
     PREFERENCES_FILE,
     PRIVATE_DIR,
@@ -192,6 +194,7 @@ class Library:
             lib._catch_up()
             if write:
                 lib._recover_pending()
+                lib._merge_driver()
             lib._undo_widenings()
             lib._recheck_invalid()
             for path, reason in lib.index.invalid_files():
@@ -250,14 +253,38 @@ class Library:
         for rel in (f"{PHOTOS_DIR}/.gitkeep", "blobs/.gitkeep"):
             if not (root / rel).exists():
                 files[rel] = b""
+        from .remotes import attributes_bytes, has_attributes, install_merge_driver
+
+        if not has_attributes(root):  # a plain `git pull` merges records the way `photosync sync` does
+            files[".gitattributes"] = attributes_bytes(root)
+        install_merge_driver(git.repo)
         gitignore = root / ".gitignore"
         if not gitignore.exists():
             files[".gitignore"] = GITIGNORE.encode()
         elif "/blobs/*" not in gitignore.read_text(errors="replace"):
             files[".gitignore"] = gitignore.read_bytes().rstrip(b"\n") + b"\n\n" + GITIGNORE.encode()
+        elif MACHINE_IGNORE not in gitignore.read_text(errors="replace"):
+            files[".gitignore"] = gitignore.read_bytes().rstrip(b"\n") + b"\n" + MACHINE_IGNORE.encode() + b"\n"
         created = git.head_oid is None or bool(files)
         oid = git.commit(files, "init: new photosync library" if git.head_oid is None else "init: complete library layout")
         return root, bool(oid) and created
+
+    def _merge_driver(self) -> None:
+        """photosync's merge driver for photo records and config files (issue 17): the repository's
+        config names it (each clone has its own config), .gitattributes assigns it; a library made
+        before either gets them here, .gitattributes in its own commit."""
+        from .remotes import attributes_bytes, has_attributes, install_merge_driver
+
+        install_merge_driver(self.git.repo)
+        changes: dict[str, bytes] = {}
+        if not has_attributes(self.root):
+            changes[".gitattributes"] = attributes_bytes(self.root)
+        ignore = self.root / ".gitignore"
+        if ignore.exists() and MACHINE_IGNORE not in ignore.read_text(errors="replace"):
+            changes[".gitignore"] = ignore.read_bytes().rstrip(b"\n") + b"\n" + MACHINE_IGNORE.encode() + b"\n"
+        if changes:
+            self._commit_files(changes, "library: photo records and config merge with photosync's merge driver "
+                                        "(.gitattributes); this machine's settings file is not shared (.gitignore)")
 
     # -- config --------------------------------------------------------------------------
     def _read_config_file(self, rel: str) -> bytes:
@@ -302,6 +329,71 @@ class Library:
                         self.index.set_validated(rel, stamp)
         except InvalidRecord as e:
             raise ConfigError(f"invalid config file {e}") from None
+        self._apply_machine()
+
+    def machine_settings(self) -> dict:
+        """This machine's settings (config/machine.json): {"services": {name: {key: value}},
+        "stores": {name: {key: value}}}; {} when there is none."""
+        try:
+            data = records.parse_json((self.root / MACHINE_FILE).read_bytes(), MACHINE_FILE)
+        except FileNotFoundError:
+            return {}
+        if not isinstance(data, dict) or any(not isinstance(data.get(k, {}), dict) for k in ("services", "stores")):
+            raise ConfigError(f"{MACHINE_FILE}: must be an object with 'services' and 'stores' objects "
+                              '(e.g. {"services": {"pics": {"path": "/mnt/photos"}}})')
+        return data
+
+    def _apply_machine(self) -> None:
+        """Lay this machine's settings over the shared entries: a service's or a store's keys set
+        in config/machine.json win here (each entry checked by its type again, named with the file)."""
+        machine = self.machine_settings()
+        if not machine:
+            return
+        from ..errors import InvalidRecord as Invalid
+
+        for name, over in (machine.get("services") or {}).items():
+            if name not in self.services or not isinstance(over, dict):
+                self.report.warning(MACHINE_FILE, f"services.{name}: no such service in {SERVICES_FILE}; ignored")
+                continue
+            entry = {**self.services[name], **over}
+            try:
+                cfg.check_service_entry(name, entry, MACHINE_FILE)
+            except Invalid as e:
+                self.report.error(MACHINE_FILE, str(e).split(": ", 1)[1])
+                continue
+            self.services[name] = entry
+        stores = self.preferences.get("blob_storage", {}).get("stores", {})
+        for name, over in (machine.get("stores") or {}).items():
+            if name not in stores or not isinstance(over, dict):
+                self.report.warning(MACHINE_FILE, f"stores.{name}: no such store in {PREFERENCES_FILE}; ignored")
+                continue
+            entry = {**stores[name], **over}
+            try:
+                cfg.check_store_entry(name, entry, MACHINE_FILE)
+            except Invalid as e:
+                self.report.error(MACHINE_FILE, str(e).split(": ", 1)[1])
+                continue
+            stores[name] = entry
+
+    def set_machine(self, kind: str, name: str, key: str, value) -> None:
+        """Save one of this machine's settings (``kind`` services or stores) in config/machine.json
+        (written in place, never committed), after the entry with it passes its type's checks."""
+        machine = self.machine_settings()
+        section = machine.setdefault(kind, {})
+        over = {**section.get(name, {}), key: value}
+        if kind == "services":
+            if name not in self.services:
+                raise UsageError(f"no service named '{name}' (services: {', '.join(sorted(self.services)) or 'none'})")
+            cfg.check_service_entry(name, {**self.services[name], **over}, MACHINE_FILE)
+        else:
+            stores = self.preferences["blob_storage"]["stores"]
+            if name not in stores:
+                raise UsageError(f"no store named '{name}' (stores: {', '.join(sorted(stores))})")
+            cfg.check_store_entry(name, {**stores[name], **over}, MACHINE_FILE)
+        section[name] = over
+        path = self.root / MACHINE_FILE
+        path.write_bytes(records.dump_json(machine))
+        self._apply_machine()
 
     def stage_config(self, rel: str, data: dict) -> None:
         """Stage a config file photosync changes, after the checks a hand edit gets
@@ -315,11 +407,13 @@ class Library:
                 cfg.check_store_entries(data, rel)
         self._staged_config[rel] = records.dump_json(data)
         if kind == "services":
-            self.services = data
+            self.services = dict(data)  # this machine's settings are laid over a copy, not the caller's
         elif kind == "preferences":
             self.preferences = cfg.normalise_preferences(data, rel)
         else:
             self.sync_state = data
+        if kind != "sync_state":
+            self._apply_machine()
 
     def raw_preferences(self) -> dict:
         return records.parse_json(self._read_config_file(PREFERENCES_FILE), PREFERENCES_FILE)
