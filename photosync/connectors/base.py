@@ -44,6 +44,10 @@ class Capabilities:
     max_photo_bytes: int | None = None
     max_video_bytes: int | None = None
     upload_formats: tuple[str, ...] = ()
+    #: items are made in batches of at most this many (Google's batchCreate: 50; 0: one upload makes
+    #: one item): publish then sends each photo's bytes (send_upload, in its workers) and makes the
+    #: items in batches (create_uploads, from one thread)
+    upload_batch: int = 0
     # Declared once and read by nothing, so gone (issue 12): set_metadata, delete (no phase
     # changes or deletes anything on a service), albums (albums travel in Metadata), originals
     # (each item says its own quality), hashes (a service-side hash is the item's content_key:
@@ -183,6 +187,17 @@ class Connector(Declares, ABC):
         sent other bytes than the original's (its location removed), the item's
         content_hash and size are those of the bytes sent."""
         raise Unsupported(f"service {self.name} ({self.type_name}) cannot upload")
+
+    def send_upload(self, photo: Photo, stream: BinaryIO, size: int | None, visibility: str):
+        """(``capabilities.upload_batch``) Send the photo's bytes, making nothing yet: a handle
+        for :meth:`create_uploads`."""
+        raise Unsupported(f"service {self.name} ({self.type_name}) makes one item per upload")
+
+    def create_uploads(self, sent: builtins.list) -> builtins.list:  # list: the method
+        """(``capabilities.upload_batch``) Make the items for handles :meth:`send_upload` gave:
+        per handle, the new item (a ServiceItem) or the exception that says why it was not made.
+        An error that stops the service (a spent quota, a sign-in) is raised."""
+        raise Unsupported(f"service {self.name} ({self.type_name}) makes one item per upload")
 
     def uploaded_metadata(self, photo: Photo, visibility: str) -> Metadata:
         """The metadata the service will report for ``photo`` once uploaded (what it keeps of it)."""

@@ -9,6 +9,8 @@ REGISTRY: Registry[Connector] = Registry("service", "photosync.connectors", {
     "local": "photosync.connectors.local:LocalConnector",
     "flickr": "photosync.connectors.flickr.connector:FlickrConnector",
     "google-takeout": "photosync.connectors.google.takeout:TakeoutConnector",
+    "google-picker": "photosync.connectors.google.picker:PickerConnector",
+    "google-photos": "photosync.connectors.google.photos:GooglePhotosConnector",
 })
 
 register = REGISTRY.register
