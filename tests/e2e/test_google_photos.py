@@ -225,3 +225,136 @@ def test_a_spent_daily_quota_stops_cleanly_and_says_when_to_go_on(tmp_path, cli,
         fake.library_daily_limit = 10_000
     cli("-q", "-L", str(lib), "replicate", "--execute", check=0)
     assert len(_google_instances(lib)) == len(fake.app_items()) == n
+
+
+# -- in-process: the connectors against the fake ---------------------------------------------------------
+
+def _connector(tmp_path, fake, type_: str, name: str = "g"):
+    from fakes.google import APPENDONLY, PICKER, READ_APPCREATED
+    from photosync import credentials
+    from photosync.connectors.base import ConnectorContext
+    from photosync.connectors.registry import create
+    from photosync.context import Context
+    from photosync.events import Collector, Tally
+
+    ctx = Context(tmp_path / "user-config")
+    scopes = [PICKER] if type_ == "google-picker" else [APPENDONLY, READ_APPCREATED]
+    info = fake.authorized_user_info(scopes)
+    credentials.save(ctx, "services", name, {"client_secrets": fake.client_config(),
+                                             "refresh_token": info["refresh_token"], "scopes": scopes})
+    config = {"type": type_, "endpoints": {k: fake.endpoints[k] for k in ENDPOINTS},
+              "retry": {"attempts": 3, "base_seconds": 0.01}, "rate_limit": {"requests_per_hour": 1e7}}
+    reported = Collector()
+    conn = create(name, config, ConnectorContext(library_root=tmp_path / "lib", ctx=ctx, report=Tally(reported)))
+    return conn, reported
+
+
+def _photo(seed: int, albums=(), caption=None, name=None):
+    import hashlib
+    import uuid
+
+    from photosync.model import Metadata, Photo, Visibility
+
+    data = photo_bytes(seed, datetime(2020, 1, 1) + timedelta(days=seed))
+    photo = Photo(photo_id=str(uuid.UUID(int=seed)), content_hash="sha256:" + hashlib.sha256(data).hexdigest(),
+                  canonical_source="cam:x", created_at="2020-01-01T00:00:00Z", updated_at="2020-01-01T00:00:00Z",
+                  metadata=Metadata(filename=name or f"IMG_{seed}.jpg", caption=caption, albums=tuple(albums),
+                                    media_type="photo", format="jpeg"),
+                  visibility=Visibility("public"))
+    return photo, data
+
+
+def test_albums_are_photosyncs_own_and_filled_and_captions_become_descriptions(tmp_path, fake):
+    import io
+
+    conn, _ = _connector(tmp_path, fake, "google-photos")
+    mine = fake.add_album("Holiday", [], app_created=False)   # the person's own album of that name
+    photos = [_photo(i, albums=("Holiday", "Best") if i % 2 else ("Holiday",), caption=f"caption {i}")
+              for i in range(1, 8)]
+    sent = [conn.send_upload(p, io.BytesIO(d), len(d), "private") for p, d in photos]
+    made = conn.create_uploads(sent)
+    assert all(not isinstance(m, Exception) for m in made) and fake.calls["library.mediaItems.batchCreate"] == 1
+    assert {m.visibility for m in made} == {"private"} and {m.quality for m in made} == {"original"}
+    albums = {a.title: a for a in fake.albums.values() if a.created_by}
+    assert set(albums) == {"Holiday", "Best"} and fake.albums[mine].items == []
+    assert len(albums["Holiday"].items) == 7 and len(albums["Best"].items) == 4
+    assert [fake.items[m.ref.id].description for m in made] == [f"caption {i}" for i in range(1, 8)]
+    # what discover then reads back: the bytes photosync sent (by the name's mark), the caption, the albums
+    listing = {r.id: r for r in conn.list(cursor=None, since=None, full_scan=False).refs}
+    back = conn.describe(listing[made[0].ref.id])
+    assert back.content_hash == photos[0][0].content_hash and back.metadata.filename == "IMG_1.jpg"
+    assert back.metadata.caption == "caption 1" and set(back.metadata.albums) == {"Holiday", "Best"}
+    # redoing what follows an upload (an item found after a kill) adds nothing twice
+    assert conn.complete_upload(photos[0][0], made[0].ref.id, "private") == []
+    assert len(albums["Holiday"].items) == 7
+
+
+def test_batch_create_is_never_concurrent(tmp_path, fake):
+    import io
+
+    conn, _ = _connector(tmp_path, fake, "google-photos")
+    photos = [_photo(20 + i) for i in range(4)]
+    sent = [conn.send_upload(p, io.BytesIO(d), len(d), "private") for p, d in photos]
+    fake.hold()
+    results = []
+    threads = [threading.Thread(target=lambda s=s: results.extend(conn.create_uploads([s]))) for s in sent[:2]]
+    for t in threads:
+        t.start()
+    import time
+
+    deadline = time.monotonic() + 10
+    while fake.in_flight["library.mediaItems.batchCreate"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)  # the second caller waits on photosync's side, not in Google's
+    assert fake.in_flight["library.mediaItems.batchCreate"] == 1
+    fake.release()
+    for t in threads:
+        t.join()
+    assert len(results) == 2 and not any(isinstance(r, Exception) for r in results)
+
+
+def test_files_over_googles_limits_are_policy_conflicts(tmp_path):
+    import dataclasses
+
+    from photosync.conflicts.detect import cannot_take
+    from photosync.connectors.google.photos import GooglePhotosConnector
+    from photosync.model import Instance
+
+    caps = GooglePhotosConnector.capabilities
+    photo, _ = _photo(1)
+
+    def sized(size: int, kind: str):
+        md = dataclasses.replace(photo.metadata, media_type=kind, format="jpeg" if kind == "photo" else "mp4")
+        inst = Instance(service="cam", id="x", content_hash=photo.content_hash, size=size, metadata=md)
+        return dataclasses.replace(photo, metadata=md, instances={"cam": [inst]})
+
+    assert cannot_take(sized(199 * 10**6, "photo"), caps) == []
+    assert "limit" in " ".join(cannot_take(sized(201 * 10**6, "photo"), caps))
+    assert cannot_take(sized(19 * 10**9, "video"), caps) == []
+    assert "limit" in " ".join(cannot_take(sized(21 * 10**9, "video"), caps))
+
+
+def test_picker_refreshes_an_expired_base_url_and_gives_up_cleanly_on_timeout(tmp_path, fake):
+    from photosync.connectors.google import picker
+
+    conn, reported = _connector(tmp_path, fake, "google-picker")
+    ids = [fake.add_item(photo_bytes(i, datetime(2020, 1, 1) + timedelta(days=i)), f"IMG_{i}.jpg") for i in range(3)]
+    with Person(fake, ids):
+        listing = conn.list(cursor=None, since=None, full_scan=False)
+        refs = list(listing.refs)
+    assert [r.id for r in refs] == ids and fake.calls["picker.mediaItems.list"] == 1
+    first = conn.describe(refs[0])
+    fake.clock.advance(3700)  # past a baseUrl's 60 minutes (and as old on photosync's monotonic clock)
+    conn._picked = {k: (e, at - picker.BASE_URL_MAX_AGE - 1) for k, (e, at) in conn._picked.items()}
+    again = conn.describe(refs[0])
+    # listed again for a fresh baseUrl (once refused: the access token aged too, and was refreshed)
+    assert again.content_hash == first.content_hash and fake.calls["picker.mediaItems.list"] == 3, fake.calls
+    assert fake.calls["oauth.token"] == 2
+    assert again.quality != "original" and again.metadata.location is None
+    listing.final_cursor()
+    assert all(s.deleted for s in fake.sessions.values())
+    # nobody picks: the session times out, nothing is listed, the listing says it is partial
+    fake.picking_timeout = 0.3
+    empty = conn.list(cursor=None, since=None, full_scan=False)
+    assert list(empty.refs) == [] and not empty.complete
+    assert any("timed out" in p.reason for p in reported.problems), reported.problems

@@ -37,7 +37,6 @@ import hashlib
 import json
 import re
 import threading
-import time
 from dataclasses import dataclass
 from typing import BinaryIO, ClassVar
 
@@ -120,7 +119,7 @@ class GooglePhotosConnector(GoogleConfig, Connector):
         lib = self.client.api("library")
         token = None
         while True:
-            page = self.client.execute("mediaItems.list", lambda: lib.mediaItems().list(
+            page = self.client.execute("mediaItems.list", lambda token=token: lib.mediaItems().list(
                 pageSize=LIST_PAGE, pageToken=token))
             yield from page.get("mediaItems") or []
             token = page.get("nextPageToken")
@@ -131,7 +130,8 @@ class GooglePhotosConnector(GoogleConfig, Connector):
         lib = self.client.api("library")
         token = None
         while True:
-            page = self.client.execute("albums.list", lambda: lib.albums().list(pageSize=ALBUM_PAGE, pageToken=token))
+            page = self.client.execute("albums.list", lambda token=token: lib.albums().list(
+                pageSize=ALBUM_PAGE, pageToken=token))
             yield from page.get("albums") or []
             token = page.get("nextPageToken")
             if not token:
@@ -144,7 +144,7 @@ class GooglePhotosConnector(GoogleConfig, Connector):
             body = {"albumId": album_id, "pageSize": LIST_PAGE}
             if token:
                 body["pageToken"] = token
-            page = self.client.execute("mediaItems.search", lambda: lib.mediaItems().search(body=body))
+            page = self.client.execute("mediaItems.search", lambda body=body: lib.mediaItems().search(body=body))
             for entry in page.get("mediaItems") or []:
                 yield entry["id"]
             token = page.get("nextPageToken")
@@ -341,14 +341,14 @@ class GooglePhotosConnector(GoogleConfig, Connector):
             for k in range(0, len(ids), MAX_BATCH):
                 part = ids[k:k + MAX_BATCH]
                 try:
-                    self.client.execute("albums.batchAddMediaItems", lambda: lib.albums().batchAddMediaItems(
+                    self.client.execute("albums.batchAddMediaItems", lambda album=album, part=part: lib.albums().batchAddMediaItems(
                         albumId=album, body={"mediaItemIds": part}), attempts=3)
                 except SourceError as e:
                     # all or nothing: one id the app cannot add (an item the person already had, which Google
                     # handed back for the same bytes) fails the call; add the others one by one
                     for i in part:
                         try:
-                            self.client.execute("albums.batchAddMediaItems", lambda i=i: lib.albums().batchAddMediaItems(
+                            self.client.execute("albums.batchAddMediaItems", lambda i=i, album=album: lib.albums().batchAddMediaItems(
                                 albumId=album, body={"mediaItemIds": [i]}), attempts=3)
                         except SourceError:
                             warnings.setdefault(i, []).append(
@@ -384,4 +384,4 @@ def _int(value) -> int | None:
         return None
 
 
-__all__ = ["GooglePhotosConnector", "SentBytes", "marked_name", "unmarked", "time"]
+__all__ = ["GooglePhotosConnector", "SentBytes", "marked_name", "unmarked"]

@@ -69,7 +69,7 @@ class PickerConnector(GoogleConfig, Connector):
     def __init__(self, name: str, config: dict, env) -> None:
         super().__init__(name, config, env)
         self.client = GoogleClient(name, config, env, self.scopes)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # _entry lists again while holding it (_relist takes it too)
         self._session: str | None = None
         #: item id -> (picked entry, when its baseUrl was handed out)
         self._picked: dict[str, tuple[dict, float]] = {}
@@ -133,7 +133,7 @@ class PickerConnector(GoogleConfig, Connector):
         picked: dict[str, tuple[dict, float]] = {}
         while True:
             now = time.monotonic()
-            page = self.client.execute("mediaItems.list", lambda: picker.mediaItems().list(
+            page = self.client.execute("mediaItems.list", lambda token=token: picker.mediaItems().list(
                 sessionId=sid, pageSize=PAGE_SIZE, pageToken=token))
             for entry in page.get("mediaItems") or []:
                 picked[str(entry["id"])] = (entry, now)
