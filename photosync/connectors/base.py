@@ -134,6 +134,8 @@ class Connector(Declares, ABC):
     options: ClassVar[tuple[Option, ...] | None] = ()
     #: options of ``auth`` handed to :meth:`login` (None: ``--perms`` for a type that signs in)
     login_options: ClassVar[tuple[Option, ...] | None] = None
+    #: listing waits for a person (the Google Picker): discover reads it only when it is named
+    asks_a_person: ClassVar[bool] = False
 
     def __init__(self, name: str, config: dict, env: ConnectorContext):
         self.name = name

@@ -131,7 +131,8 @@ def test_picked_items_are_recorded_honestly_once_and_join_the_camera_original(tm
     ids = [fake.add_item(photo_bytes(1), "IMG_0001.jpg"), fake.add_item(photo_bytes(2, datetime(2021, 5, 6, 7, 8, 9)), "IMG_0002.jpg")]
     add_google(cli, lib, fake, "gpick", "google-picker")
     sign_in(lib, "gpick")
-    cli("-q", "-L", str(lib), "discover", "--service", "cam", check=0)
+    run = cli("-L", str(lib), "discover", check=0)  # every service: but a picking session only when named
+    assert not fake.sessions and "discover --service gpick" in run.err + run.out
     with Person(fake, ids):
         run = cli("-L", str(lib), "discover", "--service", "gpick", check=0)
     assert fake.sessions and all(s.deleted for s in fake.sessions.values()), "the session is deleted after"

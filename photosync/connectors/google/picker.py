@@ -64,6 +64,7 @@ class PickerConnector(GoogleConfig, Connector):
 
     type_name = "google-picker"
     capabilities = Capabilities()
+    asks_a_person = True
     scopes: ClassVar[tuple[str, ...]] = (PICKER,)
 
     def __init__(self, name: str, config: dict, env) -> None:
