@@ -364,3 +364,26 @@ def test_picker_refreshes_an_expired_base_url_and_gives_up_cleanly_on_timeout(tm
     empty = conn.list(cursor=None, since=None, full_scan=False)
     assert list(empty.refs) == [] and not empty.complete
     assert any("timed out" in p.reason for p in reported.problems), reported.problems
+
+
+def test_429_5xx_and_dropped_answers_are_tried_again(tmp_path, fake):
+    import io
+
+    conn, _ = _connector(tmp_path, fake, "google-photos")
+    fake.retry_after = 0
+    photos = [_photo(40 + i) for i in range(3)]
+    fake.fail_next(1, 429, path_prefix="/photoslibrary/v1/uploads")
+    fake.fail_next(1, "drop", path_prefix="/photoslibrary/v1/uploads")
+    sent = [conn.send_upload(p, io.BytesIO(d), len(d), "private") for p, d in photos]
+    fake.fail_next(1, 429, path_prefix="/photoslibrary/v1/mediaItems:batchCreate")
+    fake.fail_next(1, 503, path_prefix="/photoslibrary/v1/mediaItems:batchCreate")
+    made = conn.create_uploads(sent)
+    assert not any(isinstance(m, Exception) for m in made)
+    assert len(fake.app_items()) == 3 and len(fake.uploads) == 3
+    # a fault that stays: the item fails with a clear error, nothing is made twice
+    fake.fail_next(100, 503, path_prefix="/photoslibrary/v1/uploads")
+    from photosync.errors import SourceError
+
+    p, d = _photo(50)
+    with pytest.raises(SourceError, match="upload failed after 3 attempts"):
+        conn.send_upload(p, io.BytesIO(d), len(d), "private")
