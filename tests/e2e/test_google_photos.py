@@ -387,3 +387,31 @@ def test_429_5xx_and_dropped_answers_are_tried_again(tmp_path, fake):
     p, d = _photo(50)
     with pytest.raises(SourceError, match="upload failed after 3 attempts"):
         conn.send_upload(p, io.BytesIO(d), len(d), "private")
+
+
+def test_sign_in_through_a_browser_and_a_loopback_redirect(tmp_path, fake, monkeypatch):
+    import webbrowser
+
+    from fakes.google import browser
+    from photosync import credentials
+
+    conn, _ = _connector(tmp_path, fake, "google-photos")
+    headless = browser.register()
+    webbrowser.get()  # (fills webbrowser's list of browsers, so the one below stays the only one)
+    monkeypatch.setattr(webbrowser, "_tryorder", [browser.NAME])
+
+    def no_paste(prompt):
+        raise AssertionError("asked to paste although a browser could be opened")
+
+    conn.login(no_paste)
+    assert headless.opened and "redirect_uri=http%3A%2F%2F127.0.0.1%3A" in headless.opened[0]
+    assert "access_type=offline" in headless.opened[0]
+    saved = credentials.load(conn.env.ctx, "services", conn.name)
+    assert saved["refresh_token"] and set(saved["scopes"]) == set(conn.scopes)
+    # the person unticks a scope on the consent screen: nothing half-granted is saved
+    fake.withheld_scopes = {conn.scopes[0]}
+    from photosync.errors import AuthError
+
+    with pytest.raises(AuthError, match="photosync auth"):
+        conn.login(no_paste)
+    assert credentials.load(conn.env.ctx, "services", conn.name)["refresh_token"] == saved["refresh_token"]
