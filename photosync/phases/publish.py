@@ -157,6 +157,8 @@ class _Uploads(Stage[UploadAction, ServiceItem]):
         self.pending: dict[str, int] = {}
         #: service -> (action, handle) of bytes sent whose items are not made yet (upload_batch)
         self.sent: dict[str, list] = {}
+        #: service -> the errors that stopped it, reported already
+        self.said: dict[str, set[str]] = {}
 
     # -- the jobs -----------------------------------------------------------------------------
     def target(self, action: UploadAction) -> str:
@@ -239,7 +241,9 @@ class _Uploads(Stage[UploadAction, ServiceItem]):
             self.result.failed += 1
             return ITEM_FAILED
         if isinstance(error, PhotosyncError):  # sign-in and config problems stop this service
-            report.error(f"service {a.service}", str(error))
+            if str(error) not in self.said.setdefault(a.service, set()):  # once, not per upload in flight
+                self.said[a.service].add(str(error))
+                report.error(f"service {a.service}", str(error))
             self.result.failed += 1
             return TARGET_FAILED(str(error))
         raise error

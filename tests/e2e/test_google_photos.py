@@ -223,6 +223,7 @@ def test_a_spent_daily_quota_stops_cleanly_and_says_when_to_go_on(tmp_path, cli,
         fake.library_daily_limit = fake.library_requests_today + 1 + 50 + 1 + 2
     run = cli("-L", str(lib), "replicate", "--execute", "--workers", "1")
     assert "daily quota" in run.err and "midnight Pacific Time" in run.err, run.err
+    assert run.err.count("daily quota") == 1, "said once, not once per upload in flight"
     done = len(_google_instances(lib))
     assert done == len(fake.app_items()) == 50, "what was made is recorded and committed"
     assert git_status(lib) == ""
