@@ -125,7 +125,8 @@ SECRET_WORDS = (
 )
 #: (parent key, key) pairs photosync writes that name a thing, not a secret: Flickr's OAuth endpoint
 #: names under a service's ``endpoints`` (their values are URLs)
-NOT_SECRETS = frozenset({("endpoints", "request_token"), ("endpoints", "access_token")})
+NOT_SECRETS = frozenset({("endpoints", "request_token"), ("endpoints", "access_token"),
+                         ("endpoints", "oauth_token")})  # Google's token endpoint's URL (issue 14)
 #: where a config file's keys are names chosen by a person (services, stores), not settings
 _NAME_LEVELS = {"services": ((),), "preferences": (("blob_storage", "stores"),), "sync_state": (("services",),)}
 

@@ -51,6 +51,10 @@ class Capabilities:
     #: ``prune`` alone (phases/prune.py), the one thing in photosync that deletes from a service, and only
     #: for photos with enough verified blob copies, re-read just before (issue 15)
     delete: bool = False
+    #: items are made in batches of at most this many (Google's batchCreate: 50; 0: one upload makes
+    #: one item): publish then sends each photo's bytes (send_upload, in its workers) and makes the
+    #: items in batches (create_uploads, from one thread)
+    upload_batch: int = 0
     # Declared once and read by nothing, so gone (issue 12): set_metadata, albums (albums travel in Metadata), originals
     # (each item says its own quality), hashes (a service-side hash is the item's content_key:
     # discover then reads the item only when it changes), incremental (a Listing says whether it
@@ -136,6 +140,8 @@ class Connector(Declares, ABC):
     options: ClassVar[tuple[Option, ...] | None] = ()
     #: options of ``auth`` handed to :meth:`login` (None: ``--perms`` for a type that signs in)
     login_options: ClassVar[tuple[Option, ...] | None] = None
+    #: listing waits for a person (the Google Picker): discover reads it only when it is named
+    asks_a_person: ClassVar[bool] = False
 
     def __init__(self, name: str, config: dict, env: ConnectorContext):
         self.name = name
@@ -189,6 +195,17 @@ class Connector(Declares, ABC):
         sent other bytes than the original's (its location removed), the item's
         content_hash and size are those of the bytes sent."""
         raise Unsupported(f"service {self.name} ({self.type_name}) cannot upload")
+
+    def send_upload(self, photo: Photo, stream: BinaryIO, size: int | None, visibility: str):
+        """(``capabilities.upload_batch``) Send the photo's bytes, making nothing yet: a handle
+        for :meth:`create_uploads`."""
+        raise Unsupported(f"service {self.name} ({self.type_name}) makes one item per upload")
+
+    def create_uploads(self, sent: builtins.list) -> builtins.list:  # list: the method
+        """(``capabilities.upload_batch``) Make the items for handles :meth:`send_upload` gave:
+        per handle, the new item (a ServiceItem) or the exception that says why it was not made.
+        An error that stops the service (a spent quota, a sign-in) is raised."""
+        raise Unsupported(f"service {self.name} ({self.type_name}) makes one item per upload")
 
     def uploaded_metadata(self, photo: Photo, visibility: str) -> Metadata:
         """The metadata the service will report for ``photo`` once uploaded (what it keeps of it)."""

@@ -13,6 +13,8 @@ REGISTRY: Registry[Connector] = Registry("service", "photosync.connectors", {
     "icloud-shared": "photosync.connectors.icloud_shared:ICloudSharedConnector",
     "apple-photos-export": "photosync.connectors.apple:ApplePhotosExportConnector",
     "icloud": "photosync.connectors.icloud:ICloudConnector",
+    "google-picker": "photosync.connectors.google.picker:PickerConnector",
+    "google-photos": "photosync.connectors.google.photos:GooglePhotosConnector",
 })
 
 register = REGISTRY.register

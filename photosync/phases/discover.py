@@ -131,6 +131,10 @@ def discover(
         names = [service]
     else:
         names = [n for n, c in lib.services.items() if c.get("enabled", True)]
+        waits = [n for n in names if _asks_a_person(lib.services[n])]
+        for n in waits:  # (a Google Picker session waits for someone to pick: only when asked for by name)
+            lib.report.info(f"service {n} is read only when named: photosync discover --service {n}")
+        names = [n for n in names if n not in waits]
     result = DiscoverResult()
     if not names:
         lib.report.info("no services configured yet; add one with: photosync service add NAME --type local --path DIR")
@@ -147,6 +151,15 @@ def discover(
             continue
         _ServiceRun(lib, conn, summary, result, since, full_scan, workers).run()
     return result
+
+
+def _asks_a_person(conf: dict) -> bool:
+    from ..connectors.registry import connector_class
+
+    try:
+        return bool(connector_class(conf.get("type", "")).asks_a_person)
+    except PhotosyncError:
+        return False  # the service's own error is reported when it is made
 
 
 class _ServiceRun:

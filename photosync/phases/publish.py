@@ -136,6 +136,13 @@ def make_plan(lib: Library) -> UploadPlan:
     return plan
 
 
+@dataclass
+class _Sent:
+    """A worker's result for a service that makes its items in batches: the handle of the bytes sent."""
+
+    handle: object
+
+
 class _Uploads(Stage[UploadAction, ServiceItem]):
     """publish's stage: a job uploads one photo to one service; a service that fails
     FAILURE_LIMIT uploads in a row, or refuses its sign-in or config, is failed."""
@@ -152,6 +159,10 @@ class _Uploads(Stage[UploadAction, ServiceItem]):
         self.settled: dict[str, set[str]] = {}
         #: service -> uploads the next commit records
         self.pending: dict[str, int] = {}
+        #: service -> (action, handle) of bytes sent whose items are not made yet (upload_batch)
+        self.sent: dict[str, list] = {}
+        #: service -> the errors that stopped it, reported already
+        self.said: dict[str, set[str]] = {}
 
     # -- the jobs -----------------------------------------------------------------------------
     def target(self, action: UploadAction) -> str:
@@ -170,22 +181,55 @@ class _Uploads(Stage[UploadAction, ServiceItem]):
         conn = self.connectors.get(action.service)  # made (and checked) before the service's jobs
         service, sources, intents = action.service, self.sources, self.intents
 
+        batched = conn.capabilities.upload_batch > 1
+
         def upload() -> ServiceItem:
             with sources.spool(photo, skip_service=service) as spool:
                 # durable before the first byte goes: a kill or a lost answer from here on is
                 # looked up (around this time) before the photo is ever sent again
                 intents.begin(service, photo.photo_id, photo.content_hash, photo.metadata.filename)
+                if batched:  # the bytes only: the item is made with others (finished -> _create)
+                    return _Sent(conn.send_upload(photo, spool, action.size, action.visibility))  # type: ignore[return-value]
                 return conn.upload(photo, spool, action.size, action.visibility)
 
         return upload
 
     def finished(self, action: UploadAction, item: ServiceItem) -> None:
+        if isinstance(item, _Sent):  # bytes sent to a service that makes its items in batches
+            waiting = self.sent.setdefault(action.service, [])
+            waiting.append((action, item.handle))
+            if len(waiting) >= self.connectors.get(action.service).capabilities.upload_batch:
+                self._create(action.service)
+            return
         for w in item.warnings:
             self.lib.report.warning(f"{action.label} ({action.photo_id})", w)
         shown = item.audience or item.visibility
         self.record(action, item.ref.id, item.url, item.metadata, item.size, shown,
                     content_hash=item.content_hash, quality=item.quality)
         self.result.uploaded += 1
+
+    def finished_late(self, action: UploadAction, item: ServiceItem) -> None:
+        if isinstance(item, _Sent):  # its service failed: bytes sent, no item made (nothing to record)
+            return
+        self.finished(action, item)
+
+    def _create(self, service: str) -> None:
+        """Make the items of the bytes sent to ``service`` (one call at a time, in its batches),
+        and record them like single uploads."""
+        waiting = self.sent.pop(service, [])
+        if not waiting or service in self.executor.failed_targets:
+            return  # (a failed service: the bytes sent make nothing, and are sent again next run)
+        try:
+            made = self.connectors.get(service).create_uploads([h for _, h in waiting])
+        except PhotosyncError as e:
+            made = [e] * len(waiting)
+        for (action, _), item in zip(waiting, made):
+            if isinstance(item, ServiceItem):
+                self.finished(action, item)
+                continue
+            fault = self.failed(action, item)
+            if fault.target is not None:
+                self.executor.fail_target(service, fault.target)
 
     def failed(self, action: UploadAction, error: Exception) -> Fault:
         a, report = action, self.lib.report
@@ -201,7 +245,9 @@ class _Uploads(Stage[UploadAction, ServiceItem]):
             self.result.failed += 1
             return ITEM_FAILED
         if isinstance(error, PhotosyncError):  # sign-in and config problems stop this service
-            report.error(f"service {a.service}", str(error))
+            if str(error) not in self.said.setdefault(a.service, set()):  # once, not per upload in flight
+                self.said[a.service].add(str(error))
+                report.error(f"service {a.service}", str(error))
             self.result.failed += 1
             return TARGET_FAILED(str(error))
         raise error
@@ -233,6 +279,8 @@ class _Uploads(Stage[UploadAction, ServiceItem]):
         return self.lib.staged_count
 
     def commit(self, final: bool) -> None:
+        for service in list(self.sent):  # bytes sent: make their items before the commit records them
+            self._create(service)
         if not self.pending:
             return
         parts = ", ".join(f"{n} to {s}" for s, n in sorted(self.pending.items()))

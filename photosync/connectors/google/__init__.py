@@ -1,9 +1,14 @@
 """Google Photos (issue 14): Takeout, Picker and Library API connectors.
 
-The connectors are not built yet. What is here already: the discovery documents
-for ``photoslibrary v1`` and ``photospicker v1`` (``discovery/``) that
-google-api-python-client's ``build_from_document`` needs, because the client
-library ships none for these two APIs (googleapis/google-api-python-client#1594).
+* ``takeout``  google-takeout: a Takeout export read in place (the whole library)
+* ``picker``   google-picker: the items a person picks (Picker API)
+* ``photos``   google-photos: Google Photos as an upload target (Library API)
+* ``client``   the shared wire of the last two: OAuth client file and sign-in, API clients,
+  request budget, retries, quotas
+
+The discovery documents for ``photoslibrary v1`` and ``photospicker v1`` (``discovery/``) are
+what google-api-python-client's ``build_from_document`` needs, because the client library ships
+none for these two APIs (googleapis/google-api-python-client#1594).
 ``discovery_document(name)`` reads one of them from the installed package.
 """
 
