@@ -214,8 +214,8 @@ class _PrimaryCopies:
         self.copier = _Copier(Sources(lib, {self.name: self.store}))
         workers = int(lib.preferences["sync_preferences"].get("max_parallel_uploads", 4))
         self.pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="store")
-        #: photo id -> (content hash copied, its copy) for the photos of the batch being read
-        self.pending: dict[str, tuple[str, Future]] = {}
+        #: photo id -> (content hash copied, where it was read from, its copy) for the batch being read
+        self.pending: dict[str, tuple[str, str, Future]] = {}
         self.failed: str | None = None
         self.now = utc_now()
         try:  # leftovers of a writer killed mid-put (a temp file)
@@ -226,7 +226,7 @@ class _PrimaryCopies:
     def submit(self, photo: Photo) -> None:
         if self.failed is not None or photo.photo_id in self.pending:
             return
-        self.pending[photo.photo_id] = (photo.content_hash,
+        self.pending[photo.photo_id] = (photo.content_hash, photo.canonical_source,
                                         self.pool.submit(self.copier.copy, photo, self.name, None))
 
     def record(self, summary: "ServiceSummary") -> None:
@@ -238,11 +238,12 @@ class _PrimaryCopies:
         if not pending:
             return
         done: list[tuple[str, str, StoredBlob]] = []
-        for pid, (content_hash, fut) in pending.items():
+        for pid, (content_hash, where, fut) in pending.items():
             try:
                 done.append((pid, content_hash, fut.result()))
             except (SourceError, VerificationError) as e:
-                self.lib.report.error(f"photo {pid}", f"not copied to {self.name}: {e}")
+                self.lib.report.error(f"{where} ({pid})", f"not copied to {self.name} (replicate --execute "
+                                      f"tries again): {e}")
             except (StoreError, OSError) as e:
                 self._fail(str(e))
         if self.failed is not None or not done:
@@ -270,11 +271,11 @@ class _PrimaryCopies:
     def _fail(self, reason: str) -> None:
         if self.failed is None:
             self.failed = reason
-            self.lib.report.error(f"store {self.name}", f"{reason}; not copied into for the rest of this run "
-                                  "(its copies of this batch are not recorded; replicate makes them)")
+            self.lib.report.error(f"store {self.name}", f"{reason}; skipped for the rest of this run (its copies "
+                                  "of this batch are not recorded; replicate --execute makes them)")
 
     def close(self) -> None:
-        for _h, fut in self.pending.values():
+        for _h, _where, fut in self.pending.values():
             fut.cancel()
         self.pool.shutdown(wait=True)
 

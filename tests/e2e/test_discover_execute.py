@@ -114,3 +114,37 @@ def test_kill_discover_execute_at_random_moments(tmp_path, cli):
     assert git_status(lib) == ""
     fsck = subprocess.run(["git", "-C", str(lib), "fsck", "--strict"], capture_output=True, text=True)
     assert fsck.returncode == 0, fsck.stderr
+
+
+def test_discover_execute_with_its_store_unusable_records_every_photo_and_says_so(tmp_path, cli):
+    """The primary store's folder is not there (an unmounted disk): discover --execute still
+    records every photo (resolved, with no copy), says the store was skipped, and records no
+    copy; once the folder is back, replicate --execute makes the copies."""
+    n = 8
+    lib, _pictures = _library(tmp_path, cli, n, 5, seed=7)
+    prefs_path = lib / "config/user-preferences.json"
+    prefs = json.loads(prefs_path.read_text())
+    disk = tmp_path / "disk"
+    prefs["blob_storage"]["stores"]["local"]["path"] = str(disk / "blobs")
+    prefs_path.write_text(json.dumps(prefs, indent=2) + "\n")
+    git(lib, "commit", "-qam", "blobs on another disk")
+
+    r = cli("--library", str(lib), "discover", "--execute")
+    assert r.code != 0
+    assert "store local" in r.out + r.err and "skipped for the rest of this run" in r.out + r.err
+    status = cli("--library", str(lib), "status", "--json", check=0).json
+    assert status["photos"] == n and status["states"]["resolved"] == n
+    assert recorded_copies(lib) == {}
+    assert git_status(lib) == ""
+
+    (disk / "blobs").mkdir(parents=True)
+    cli("--library", str(lib), "replicate", "--execute", check=0)
+    assert cli("--library", str(lib), "status", "--json", check=0).json["states"]["replicated"] == n
+    assert len(_check_recorded_in(lib, disk / "blobs")) == n
+
+
+def _check_recorded_in(lib: Path, store: Path) -> dict[str, str]:
+    recorded = recorded_copies(lib)
+    for locator, digest in recorded.items():
+        assert hashlib.sha256((store / locator).read_bytes()).hexdigest() == digest
+    return recorded
