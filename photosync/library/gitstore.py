@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import pygit2
 from pygit2.enums import FileStatus
@@ -63,6 +63,27 @@ def _sync_files(paths: list[Path]) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def _release_freed_memory() -> None:
+    """Give the heap memory freed since the last call back to the system (glibc's
+    ``malloc_trim``; nothing elsewhere).  A large commit reloads git's index (100,000
+    entries at 100,000 photos) and frees the last one; glibc kept ~25 MB of such freed
+    memory in a first run of 100,000 photos at 72,000 (RSS 135 -> 110 MB anonymous after
+    one malloc_trim), and the peak grew with the library."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        try:
+            import ctypes
+
+            _malloc_trim = ctypes.CDLL(None).malloc_trim
+        except (OSError, AttributeError):
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim: Any = None
 
 
 def _int32(n: int) -> int:
@@ -337,7 +358,9 @@ class GitStore:
         index.write()
         self.clear_interrupted()
         if repo is not self.repo:
+            del index, repo, mem
             self.repo = pygit2.Repository(str(self.root))
+            _release_freed_memory()
         return str(oid)
 
     @property
