@@ -1,7 +1,7 @@
 """Time photosync against restic, git-annex, rclone and a hashlib floor on the
 same photos, in one run, with a warm page cache.
 
-    python bench/run.py DATA WORK [--only-photosync] [--src LABEL=TREE ...] [--best N]
+    python bench/run.py DATA WORK [--only-photosync] [--src LABEL=TREE ...] [--best N] [--execute LABEL]
 
 DATA is a folder made by bench/generate.py; WORK is scratch space (emptied).
 Prints a markdown table of seconds, peak memory and ratios.  Every tool runs
@@ -59,7 +59,7 @@ def hashlib_floor(data: Path) -> float:
     return time.perf_counter() - t
 
 
-def photosync_runs(data: Path, work: Path, src: Path | None = None, best: int = 3) -> dict:
+def photosync_runs(data: Path, work: Path, src: Path | None = None, best: int = 3, execute: bool = False) -> dict:
     PHOTOSYNC = photosync_command(src)
     lib = work / "library"
     env = {"PHOTOSYNC_CONFIG_DIR": str(work / "cfg")}
@@ -67,7 +67,10 @@ def photosync_runs(data: Path, work: Path, src: Path | None = None, best: int = 
     subprocess.run([*PHOTOSYNC, "-L", str(lib), "service", "add", "bench", "--type", "local", "--path", str(data)],
                    check=True, capture_output=True, env=dict(os.environ, **env))
     out = {}
-    out["discover"] = timed([*PHOTOSYNC, "-q", "-L", str(lib), "discover"], env=env)
+    # --execute: discover copies into the local primary store in its one write (resolve and
+    # replicate then find nothing to do, and are timed all the same)
+    out["discover"] = timed([*PHOTOSYNC, "-q", "-L", str(lib), "discover", *(["--execute"] if execute else [])],
+                            env=env)
     out["resolve"] = timed([*PHOTOSYNC, "-q", "-L", str(lib), "resolve", "--auto-resolve", "simple"], env=env)
     out["replicate"] = timed([*PHOTOSYNC, "-q", "-L", str(lib), "replicate", "--execute"], env=env)
     out["rediscover"] = min((timed([*PHOTOSYNC, "-q", "-L", str(lib), "discover"], env=env) for _ in range(best)),
@@ -116,6 +119,8 @@ def main() -> None:
     ap.add_argument("--src", action="append", default=[], metavar="LABEL=TREE",
                     help="run photosync from this source tree (repeat to compare trees in one run)")
     ap.add_argument("--best", type=int, default=3, help="no-change discover, status, --help: best of N")
+    ap.add_argument("--execute", action="append", default=[], metavar="LABEL",
+                    help="the photosync run of this --src label runs `discover --execute` (repeatable)")
     args = ap.parse_args()
     data, work = args.data.resolve(), args.work.resolve()
     if work.exists():
@@ -132,7 +137,7 @@ def main() -> None:
                            stdout=subprocess.DEVNULL)
     runs = {}
     for label, tree in trees:
-        runs[label] = photosync_runs(data, work / (label or "photosync"), tree, args.best)
+        runs[label] = photosync_runs(data, work / (label or "photosync"), tree, args.best, label in args.execute)
     others = {} if args.only_photosync else other_tools(data, work)
     print(f"\n{n} files, {size / 1e6:.0f} MB, {next(iter(runs.values()))['photos']} photos; {os.cpu_count()} cores\n")
     print("| run | seconds | peak MB |")

@@ -618,7 +618,10 @@ def photo_from_bytes(text: bytes, where: str, validated: bool = False) -> Photo:
     return photo
 
 
-def photo_to_bytes(photo: Photo, where: str) -> bytes:
+def photo_to_bytes(photo: Photo, where: str, check: bool = True) -> bytes:
+    """A photo's file bytes; ``check``: against the schema first (False only for a record
+    checked this run and changed since by photosync's own values, see Library.stage)."""
     data = photo_to_dict(photo)
-    validate("photo", data, where)
+    if check:
+        validate("photo", data, where)
     return dump_json(data)

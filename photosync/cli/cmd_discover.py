@@ -16,6 +16,11 @@ def discover(
         None, "--since", help="Only items changed since: last-week, last-month, yesterday, 10d, or YYYY-MM-DD."
     ),
     full_scan: bool = typer.Option(False, "--full-scan", help="Read every item again, ignoring what is cached."),
+    execute: bool = typer.Option(
+        False, "--execute",
+        help="Also copy each new photo's original into the primary store (a local folder), verified and durable, "
+             "and record it in the photo's one write: a new photo with nothing to resolve is discovered, resolved "
+             "and replicated in one commit a batch."),
     library: Optional[str] = LibraryOption,
     quiet: bool = QuietOption,
 ) -> None:
@@ -35,7 +40,7 @@ def discover(
     def body(lib, reporter):
         if since_dt is not None and full_scan:
             raise UsageError("--since and --full-scan do not go together")
-        result = run_discover(lib, service=service, since=since_dt, full_scan=full_scan)
+        result = run_discover(lib, service=service, since=since_dt, full_scan=full_scan, execute=execute)
         reporter.stop()  # the bars end before the summary is printed
         failed = False
         for s in result.services:

@@ -12,7 +12,7 @@ import base64
 import dataclasses
 import os
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterator
@@ -20,12 +20,23 @@ from typing import Iterator
 from .. import privacy as vis
 from ..conflicts.detect import COMPARED_FIELDS, exact_duplicates
 from ..connectors.base import Connector, ItemRef, ServiceItem
-from ..errors import InvalidRecord, ItemChanging, MediaError, NotMedia, PhotosyncError, SourceError
+from ..errors import (
+    InvalidRecord,
+    ItemChanging,
+    MediaError,
+    NotMedia,
+    PhotosyncError,
+    SourceError,
+    StoreError,
+    UsageError,
+    VerificationError,
+)
 from ..library import config as cfg
 from ..library.layout import SYNC_STATE_FILE, photo_path, utc_now
 from ..library.library import Library
 from ..media.probe import READER_VERSION
 from ..model import Instance, Metadata, Photo, Visibility, with_instance
+from ..stores.base import StoredBlob
 from .common import Connectors
 from .resolve import NothingToResolve
 
@@ -55,6 +66,11 @@ class ServiceSummary:
     ignored: int = 0
     errors: int = 0
     changing: int = 0
+    #: discover --execute: new photos whose original was copied into the primary store, and
+    #: how many of them that made replicated (resolved, and in every active store)
+    stored: int = 0
+    replicated: int = 0
+    store: str = ""
     failed: str | None = None
     #: the error that stopped the service (an AuthError: its sign-in expired), for watch's alerts
     error: PhotosyncError | None = field(default=None, repr=False, compare=False)
@@ -62,7 +78,8 @@ class ServiceSummary:
     notes: list[str] = field(default_factory=list)
 
     #: the counts a commit reports (the rest describe the run, not the library's change)
-    COUNTED = ("new", "resolved", "duplicates", "updated", "moved", "saved_over", "missing", "errors", "changing")
+    COUNTED = ("new", "resolved", "duplicates", "updated", "moved", "saved_over", "missing", "errors", "changing",
+               "stored", "replicated")
 
     def phrases(self) -> list[str]:
         """What happened, in words: the same in the printed summary and the commit."""
@@ -70,6 +87,12 @@ class ServiceSummary:
         if self.resolved:
             which = "" if self.new == 1 else "all " if self.resolved == self.new else f"{self.resolved:,} "
             out[0] += f" ({which}{'with ' if which else ''}nothing to resolve: resolved)"
+        if self.stored:
+            which = "" if self.stored == 1 else "all " if self.stored == self.new else f"{self.stored:,} "
+            text = f"{which}stored in {self.store}"
+            if self.replicated:
+                text += ": replicated" if self.replicated == self.stored else f" ({self.replicated:,} replicated)"
+            out.append(text)
         if self.duplicates:
             out.append(plural(self.duplicates, "copy", "copies") + " of "
                        + ("a photo" if self.duplicates == 1 else "photos") + " already known")
@@ -125,7 +148,10 @@ def discover(
     since: datetime | None = None,
     full_scan: bool = False,
     workers: int | None = None,
+    execute: bool = False,
 ) -> DiscoverResult:
+    """``execute``: also copy each new photo's original into the primary store (a local
+    folder) and record the copy in the photo's one write (see :class:`_PrimaryCopies`)."""
     if service is not None:
         cfg.require_service(lib.services, service)
         names = [service]
@@ -140,17 +166,26 @@ def discover(
         lib.report.info("no services configured yet; add one with: photosync service add NAME --type local --path DIR")
         return result
     connectors = Connectors(lib)
-    for name in names:
-        summary = ServiceSummary(name)
-        result.services.append(summary)
-        try:
-            conn = connectors.get(name)
-        except PhotosyncError as e:
-            summary.failed, summary.error = str(e), e
-            lib.report.error(f"service {name}", str(e))
-            continue
-        _ServiceRun(lib, conn, summary, result, since, full_scan, workers).run()
+    copies = _PrimaryCopies(lib) if execute else None
+    try:
+        for name in names:
+            _discover_service(lib, name, connectors, result, since, full_scan, workers, copies)
+    finally:
+        if copies is not None:
+            copies.close()
     return result
+
+
+def _discover_service(lib, name, connectors, result, since, full_scan, workers, copies) -> None:
+    summary = ServiceSummary(name, store=copies.name if copies is not None else "")
+    result.services.append(summary)
+    try:
+        conn = connectors.get(name)
+    except PhotosyncError as e:
+        summary.failed, summary.error = str(e), e
+        lib.report.error(f"service {name}", str(e))
+        return
+    _ServiceRun(lib, conn, summary, result, since, full_scan, workers, copies).run()
 
 
 def _asks_a_person(conf: dict) -> bool:
@@ -162,9 +197,108 @@ def _asks_a_person(conf: dict) -> bool:
         return False  # the service's own error is reported when it is made
 
 
+class _PrimaryCopies:
+    """``discover --execute``: each new photo's original is copied into the primary store
+    (a local folder) while the rest of the batch is read, on the store's worker threads
+    (``max_parallel_uploads``), and recorded in the same write as the photo itself, so a
+    new photo with nothing to resolve is discovered, resolved and replicated in one record
+    write and one commit a batch.  The write order is replicate's: at the batch's commit
+    every copy is waited for (verified while written: the store hashes what it writes),
+    the store's flush makes them durable, and only then are they staged into the records
+    the commit writes.  A copy that fails is reported and not recorded (the photo is
+    recorded without it; replicate copies it later); a store that fails is reported once
+    and not used again this run.  kill -9 at any moment leaves at most blobs that no
+    record names yet: the rerun finds them, checks their hash and records them."""
+
+    def __init__(self, lib: Library):
+        from ..stores import registry as store_registry
+        from .common import store_env
+        from .replicate import _Copier
+        from .sources import Sources
+
+        self.lib = lib
+        blob = lib.preferences["blob_storage"]
+        self.name = blob["primary"]
+        conf = blob["stores"][self.name]
+        if conf.get("type") != "local":
+            raise UsageError(f"discover --execute copies into the primary store only when it is a local folder; "
+                             f"the primary store '{self.name}' is {conf.get('type')}: run 'photosync replicate "
+                             f"--execute' after discover")
+        self.store = store_registry.create(self.name, conf, store_env(lib))
+        self.active = cfg.active_stores(lib.preferences)
+        self.copier = _Copier(Sources(lib, {self.name: self.store}))
+        workers = int(lib.preferences["sync_preferences"].get("max_parallel_uploads", 4))
+        self.pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="store")
+        #: photo id -> (content hash copied, where it was read from, its copy) for the batch being read
+        self.pending: dict[str, tuple[str, str, Future]] = {}
+        self.failed: str | None = None
+        self.now = utc_now()
+        try:  # leftovers of a writer killed mid-put (a temp file)
+            self.store.clean_temp()
+        except (PhotosyncError, OSError) as e:
+            lib.report.warning(f"store {self.name}", f"could not look for leftovers of interrupted copies: {e}")
+
+    def submit(self, photo: Photo) -> None:
+        if self.failed is not None or photo.photo_id in self.pending:
+            return
+        self.pending[photo.photo_id] = (photo.content_hash, photo.canonical_source,
+                                        self.pool.submit(self.copier.copy, photo, self.name, None))
+
+    def record(self, summary: "ServiceSummary") -> None:
+        """Wait for the batch's copies, make them durable, then stage them into their records
+        (before the batch's commit)."""
+        from .replicate import replicated, with_copy
+
+        pending, self.pending = self.pending, {}
+        if not pending:
+            return
+        done: list[tuple[str, str, StoredBlob]] = []
+        for pid, (content_hash, where, fut) in pending.items():
+            try:
+                done.append((pid, content_hash, fut.result()))
+            except (SourceError, VerificationError) as e:
+                self.lib.report.error(f"{where} ({pid})", f"not copied to {self.name} (replicate --execute "
+                                      f"tries again): {e}")
+            except (StoreError, OSError) as e:
+                self._fail(str(e))
+        if self.failed is not None or not done:
+            return
+        try:
+            self.store.flush()  # bytes durable before any JSON records them
+        except (StoreError, OSError) as e:
+            self._fail(str(e))
+            return
+        for pid, content_hash, blob in done:
+            try:
+                photo = self.lib.get_photo(pid)  # the staged record, as the batch left it
+            except (KeyError, InvalidRecord):
+                continue
+            if photo.content_hash != content_hash or self.name in photo.blobs:
+                continue
+            photo = with_copy(photo, self.name, blob, self.now, self.store.uri(blob.locator))
+            summary.stored += 1
+            if replicated(photo, self.active):
+                photo = photo.replace(processing_state="replicated")
+                summary.replicated += 1
+            # checked when staged this batch; changed only by the copy photosync just verified
+            self.lib.stage(photo, checked=True)
+
+    def _fail(self, reason: str) -> None:
+        if self.failed is None:
+            self.failed = reason
+            self.lib.report.error(f"store {self.name}", f"{reason}; skipped for the rest of this run (its copies "
+                                  "of this batch are not recorded; replicate --execute makes them)")
+
+    def close(self) -> None:
+        for _h, _where, fut in self.pending.values():
+            fut.cancel()
+        self.pool.shutdown(wait=True)
+
+
 class _ServiceRun:
-    def __init__(self, lib, conn: Connector, summary, result, since, full_scan, workers):
+    def __init__(self, lib, conn: Connector, summary, result, since, full_scan, workers, copies=None):
         self.lib: Library = lib
+        self.copies: _PrimaryCopies | None = copies
         self.conn = conn
         self.name = conn.name
         self.summary: ServiceSummary = summary
@@ -324,6 +458,10 @@ class _ServiceRun:
         if describer is not None and len(refs) >= PROCESS_THRESHOLD and (os.cpu_count() or 1) > 1:
             procs = min(os.cpu_count() or 2, 8)
             chunks = [refs[i : i + 8] for i in range(0, len(refs), 8)]
+            # the chunks hold the refs now, and let go of each chunk once it is read: the
+            # caller's list is emptied so that a first run of 100,000 files does not keep every
+            # ref to the end (it grew the peak by ~0.3 MB a thousand files, bench/README.md)
+            refs.clear()
             yield from _describe_in_processes(describer, chunks, procs)
             return
 
@@ -448,6 +586,8 @@ class _ServiceRun:
             self.summary.resolved += 1
             self.settled_now.add(photo.photo_id)
         self._stage(photo)
+        if kind == "new" and self.copies is not None:
+            self.copies.submit(photo)
         return kind
 
     def _stage(self, photo: Photo) -> None:
@@ -616,9 +756,11 @@ class _ServiceRun:
 
     def _commit(self, batch: bool) -> None:
         """A batch's commit: its message counts what this batch did."""
+        if self.copies is not None:
+            self.copies.record(self.summary)
         s, c = self.summary, self.committed
         delta = ServiceSummary(self.name, **{k: getattr(s, k) - getattr(c, k) for k in ServiceSummary.COUNTED},
-                               notes=s.notes[len(c.notes):])
+                               notes=s.notes[len(c.notes):], store=s.store)
         if batch:
             self.batches += 1
         oid = self.lib.commit(delta.message(self.batches if (batch or self.batches) else None), self._index_updates)
@@ -631,6 +773,8 @@ class _ServiceRun:
 
     def _finish(self, cursor: str | None, state: dict) -> None:
         lib = self.lib
+        if self.copies is not None:
+            self.copies.record(self.summary)
         changed = self.changed_anything or lib.staged_count > 0
         if changed or (cursor is not None and cursor != state.get("cursor")):
             sync = dict(lib.sync_state)
@@ -758,11 +902,15 @@ def _describe_in_processes(describer, chunks: list[list[ItemRef]], procs: int):
     are reported (and tried again next run); the rest goes on in a new pool."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
+    from collections import deque
     from concurrent.futures.process import BrokenProcessPool
 
+    from ..media.lookup import remember
+
     context = multiprocessing.get_context("fork")
-    todo = list(chunks)
-    suspects: list[list[ItemRef]] = []
+    todo = deque(chunks)
+    chunks.clear()  # each chunk is dropped once it is read (memory)
+    suspects: deque[list[ItemRef]] = deque()
     while todo or suspects:
         alone = bool(suspects)  # suspects are read one chunk at a time
         queue = suspects if alone else todo
@@ -771,11 +919,11 @@ def _describe_in_processes(describer, chunks: list[list[ItemRef]], procs: int):
             window: list = []
             while queue or window:
                 while queue and len(window) < (1 if alone else procs * 4):
-                    chunk = queue.pop(0)
+                    chunk = queue.popleft()
                     try:
                         fut = pool.submit(_describe_chunk, describer, chunk)
                     except BrokenProcessPool:  # a worker died while this was being handed over
-                        queue.insert(0, chunk)  # not started: it goes to the next pool as it is
+                        queue.appendleft(chunk)  # not started: it goes to the next pool as it is
                         break
                     window.append((chunk, fut))
                 if not window:
@@ -791,11 +939,29 @@ def _describe_in_processes(describer, chunks: list[list[ItemRef]], procs: int):
                     else:
                         suspects.extend([chunk, *(c for c, _f in window)])
                     break
-                yield from zip(chunk, results)
+                for ref, (outcome, known) in zip(chunk, results):
+                    if known is not None:  # what lookup_keys would compute from the same signature
+                        remember(outcome.content_hash, *known)
+                    yield ref, outcome
 
 
 def _describe_chunk(describe, refs: list[ItemRef]) -> list:
-    return [_safe(describe, ref) for ref in refs]
+    """(outcome, (dHash, informative) of its picture or None) for each ref, in a worker
+    process: the dHash is computed here, beside the signature, and handed to the main
+    process's lookup cache (the look-alike search needs it for every new photo; in the main
+    process it was 7 % of discover --execute's main thread at 10,000 photos, py-spy)."""
+    from ..media.visual import Look
+
+    out = []
+    for ref in refs:
+        outcome = _safe(describe, ref)
+        known = None
+        if isinstance(outcome, ServiceItem) and outcome.look:
+            look = Look.parse(outcome.look)
+            if look is not None:
+                known = (look.dhash64(), look.informative)
+        out.append((outcome, known))
+    return out
 
 
 def _reopen(photo: Photo) -> Photo:

@@ -167,6 +167,23 @@ def make_plan(lib: Library) -> Plan:
     return plan
 
 
+def with_copy(photo: Photo, name: str, blob: StoredBlob, now: str, primary_uri: str | None) -> Photo:
+    """The photo with its original's verified, durable copy in store ``name`` recorded
+    (``primary_uri``: where it is, when ``name`` is the primary store)."""
+    copies = dict(photo.blobs)
+    copies[name] = BlobCopy(name, blob.locator, blob.size, now)
+    changes: dict = {"blobs": copies}
+    if primary_uri is not None:
+        changes["source_of_truth_path"] = primary_uri
+    return photo.replace(**changes)
+
+
+def replicated(photo: Photo, stores: list[str]) -> bool:
+    """Whether a photo's state moves on to ``replicated``: resolved, and every content of
+    it in every active store."""
+    return photo.processing_state == "resolved" and set(stores) <= photo.whole_in()
+
+
 class _Copier:
     """Puts a content of a photo into a store from the first source that gives its bytes."""
 
@@ -292,12 +309,8 @@ class _Copies(Stage[CopyAction, StoredBlob]):
     def record(self, photo: Photo, action: CopyAction, blob: StoredBlob) -> Photo:
         name = action.store
         if not action.content_hash:
-            copies = dict(photo.blobs)
-            copies[name] = BlobCopy(name, blob.locator, blob.size, self.now)
-            changes: dict = {"blobs": copies}
-            if name == self.primary:
-                changes["source_of_truth_path"] = self.stores[name].uri(blob.locator)
-            return photo.replace(**changes)
+            return with_copy(photo, name, blob, self.now,
+                             self.stores[name].uri(blob.locator) if name == self.primary else None)
         h = action.content_hash
         # the new copy replaces a record of the same file, and records of copies of these
         # bytes in this store that were found missing or corrupt (the bad bytes stay where
@@ -309,7 +322,7 @@ class _Copies(Stage[CopyAction, StoredBlob]):
         return photo.replace(superseded_blobs=tuple(kept))
 
     def promote(self, photo: Photo) -> Photo:
-        if photo.processing_state == "resolved" and set(self.plan.stores) <= photo.whole_in():
+        if replicated(photo, self.plan.stores):
             self.result.photos_replicated += 1
             self.replicated_in_batch += 1
             return photo.replace(processing_state="replicated")
@@ -352,7 +365,8 @@ class _Copies(Stage[CopyAction, StoredBlob]):
                 else:
                     result.copied += 1
                     result.copied_bytes += blob.size
-            lib.stage(self.promote(photo))
+            # read (and checked) this run, changed only by the copies photosync just verified
+            lib.stage(self.promote(photo), checked=True)
         msg = commit_message({name: stored.get(name, 0) for name in self.stores}, self.replicated_in_batch)
         if msg is not None:
             oid = lib.commit(msg if final else msg + " (batch)")

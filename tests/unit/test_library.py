@@ -313,3 +313,47 @@ def test_photosync_itself_never_stages_a_secret_looking_key(library):
     finally:
         lib.close()
     assert git_status(library) == ""
+
+
+def test_records_written_by_a_commit_have_their_stat_data_in_gits_index(library):
+    """photosync gives libgit2 the index entry of each record it writes (the blob id it
+    computed and the stat data of its write) instead of libgit2 reading the file back: the
+    entry must say what the file is, or every `git status` (and photosync's own check for
+    hand edits) would have to read and hash every record again."""
+    from photosync.library import gitstore
+
+    lib, _ = open_lib(library)
+    for i in range(3):  # a small commit (loose objects)
+        lib.stage(make_photo_record(i))
+    lib.commit("small")
+    for i in range(gitstore.PACK_THRESHOLD):  # a large one (one pack)
+        lib.stage(make_photo_record(100 + i))
+    lib.commit("large")
+    lib.stage(make_photo_record(0, taken="2020-01-01T00:00:00"))  # moved: its old entry goes
+    lib.commit("moved")
+    lib.close()
+    entries: dict[str, dict[str, str]] = {}
+    path = ""
+    for line in git(library, "ls-files", "--debug", "-s", "photos").splitlines():
+        if not line.startswith(" "):
+            _mode, oid, rest = line.split(" ", 2)
+            path = rest.split("\t", 1)[1]
+            entries[path] = {"oid": oid}
+        else:
+            for part in line.split("\t"):
+                k, _, v = part.strip().partition(":")
+                entries[path][k.strip()] = v.strip()
+    records = [p for p in entries if p.endswith(".json")]
+    assert len(records) == 3 + gitstore.PACK_THRESHOLD
+    for rel in records:
+        st = os.stat(library / rel)
+        e = entries[rel]
+        assert int(e["size"]) == st.st_size, rel
+        assert e["mtime"] == f"{st.st_mtime_ns // 10**9}:{st.st_mtime_ns % 10**9}", rel
+        assert int(e["ino"]) == st.st_ino & 0xFFFFFFFF, rel
+        assert e["oid"] == git(library, "hash-object", rel).strip(), rel
+    assert git_status(library) == ""
+    fsck = subprocess.run(["git", "-C", str(library), "fsck", "--strict", "--full"], capture_output=True, text=True)
+    assert fsck.returncode == 0, fsck.stderr
+    # git's own check agrees, without reading the files: nothing needs refreshing
+    assert subprocess.run(["git", "-C", str(library), "diff-files", "--quiet"]).returncode == 0
