@@ -6,6 +6,7 @@ downloads, deletes to Recently Deleted), 503 refusals and Advanced Data Protecti
 from __future__ import annotations
 
 import os
+import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -209,3 +210,22 @@ def test_a_raw_plus_jpeg_pair_has_an_alternative_original(fake, tmp_path):
     assert photo.versions["alternative"]["type"] == "public.jpeg"
     assert photo.download("original") == raw and photo.download("alternative") == pair_jpeg
     assert (rid, "resOriginalAlt") in fake.asset_downloads
+
+
+def test_sign_in_whatever_salt_the_fake_draws(fake, tmp_path, monkeypatch):
+    """A salt whose first byte is zero (1 draw in 256) used to fail the sign-in at random: srp hands
+    the salt back without its leading zero byte, so pyicloud derived another password key."""
+    import fakes.icloud.auth as auth
+
+    real = auth.secrets.token_bytes
+    drawn = []
+
+    def token_bytes(n):  # the fake's first salt draw starts with a zero byte
+        if n == 16 and not drawn and sys._getframe(1).f_globals.get("__name__") == auth.__name__:
+            drawn.append(n)
+            return b"\x00" + real(15)
+        return real(n)
+
+    monkeypatch.setattr(auth.secrets, "token_bytes", token_bytes)
+    api = connect(fake, tmp_path)
+    assert drawn and api.requires_2fa                               # the password was accepted

@@ -182,7 +182,12 @@ class AuthMixin:
             return self._service_error(400, "-20101", "Invalid request")
         acct = self.account
         protocol = acct.srp_protocol if acct.srp_protocol in (body.get("protocols") or ["s2k"]) else "s2k"
+        # srp (its OpenSSL backend) keeps the salt as a number and hands back its shortest bytes, so a
+        # salt starting with a zero byte reaches pyicloud one byte short and the password key it
+        # derives differs: 1 sign-in in 256 failed at random. Apple's salts are 16 full bytes.
         salt = secrets.token_bytes(16)
+        while salt[0] == 0:
+            salt = secrets.token_bytes(16)
         # the verifier for the stored password; an unknown account gets a random one, so the
         # failure shows only at signin/complete, as Apple's does
         password = acct.password if name.lower() == acct.apple_id.lower() else secrets.token_hex(16)
