@@ -274,6 +274,8 @@ def visibility_sets(git, base: str | None, side: str) -> dict[str, str]:
         lines = message.splitlines()
         if not (lines and lines[0].startswith("visibility:")):
             continue
+        if not any(line.startswith("reason:") and line[7:].strip() for line in lines):
+            continue  # not one `visibility set` wrote (it refuses a widening without a reason): as _History.justified
         for line in lines[1:]:
             m = _History._LINE.search(line)
             if m:

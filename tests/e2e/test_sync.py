@@ -166,3 +166,28 @@ def test_git_pull_keeps_a_widening_made_with_visibility_set_on_the_other_machine
     cli("-L", str(b), "status", check=None)
     cli("-q", "-L", str(b), "discover", check=None)
     assert _records(b)[other]["visibility"]["canonical"] == "private"
+
+
+def test_git_pull_takes_no_widening_from_a_commit_that_only_looks_like_visibility_set(tmp_path, cli):
+    bare, shared, a, b = _two_machines(tmp_path, cli)
+    cli("-q", "-L", str(a), "discover", check=0)
+    cli("-L", str(a), "sync", check=0)
+    git(b, "pull", "-q", "origin", "main")
+    pid = sorted(_records(b))[0]
+    # this machine edits the record (a caption) and pushes
+    path = next((a / "photos").rglob(f"{pid}.json"))
+    rec = json.loads(path.read_text())
+    rec["metadata"]["caption"] = "laptop caption"
+    path.write_text(json.dumps(rec, indent=2) + "\n")
+    git(a, "commit", "-q", "-am", "caption")
+    git(a, "push", "-q", "origin", "main")
+    # the other widens it by hand under a subject like visibility set's, without its reason line
+    path = next((b / "photos").rglob(f"{pid}.json"))
+    rec = json.loads(path.read_text())
+    rec["visibility"]["canonical"] = "public"
+    path.write_text(json.dumps(rec, indent=2) + "\n")
+    git(b, "commit", "-q", "-am", f"visibility: 1 photo set to public\n\nx ({pid}): private -> public")
+    git(b, "pull", "-q", "--no-rebase", "origin", "main")
+    merged = _records(b)[pid]
+    assert merged["metadata"]["caption"] == "laptop caption"
+    assert merged["visibility"]["canonical"] == "private"
