@@ -150,4 +150,12 @@ def _shown(entry: str) -> str:
     if is_config_file(entry):
         return entry
     parts = urlsplit(entry)
+    if parts.scheme.lower() not in _HOST_SCHEMES:
+        # most apprise schemes carry a token where a host would be (pover://USER@TOKEN,
+        # slack://TOKEN_A/TOKEN_B/TOKEN_C, tgram://BOT_TOKEN/CHAT): the scheme alone is printed
+        return f"{parts.scheme}://…"
     return f"{parts.scheme}://{parts.hostname or ''}…"
+
+
+#: apprise schemes whose host part is a host (apprise's JSON, XML, form and e-mail plugins)
+_HOST_SCHEMES = frozenset({"json", "jsons", "xml", "xmls", "form", "forms", "mailto", "mailtos"})
