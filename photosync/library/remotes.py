@@ -170,7 +170,24 @@ def _network(what: str, fn: Callable[[], Any], sleep: Callable[[float], None] = 
 
 
 # -- remotes -------------------------------------------------------------------------------------
+def check_url(url: str) -> None:
+    """Refuse a URL with a password or token in it: git keeps a remote's URL in .git/config, inside
+    the library, and photosync prints it; credentials come from the SSH agent or git's credential
+    helper instead.  The message does not repeat the URL."""
+    from urllib.parse import urlsplit
+
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    if password:
+        raise UsageError("that URL has a password or token in it (user:secret@host), which git would keep in the "
+                         "library's .git/config: give the URL without it and let git's credential helper hold the "
+                         "secret (git config --global credential.helper store, or your system's keychain helper)")
+
+
 def add_remote(lib: "Library", name: str, url: str) -> None:
+    check_url(url)
     repo = lib.git.repo
     if name in {r.name for r in repo.remotes}:
         raise UsageError(f"a remote named '{name}' exists already ({repo.remotes[name].url}); "
@@ -193,6 +210,7 @@ def clone(url: str, path: Path) -> Path:
     """A library from a remote: the repository cloned, the merge driver set, the derived index built."""
     from .library import Library
 
+    check_url(url)
     path = path.expanduser().resolve()
     if path.exists() and any(path.iterdir()):
         raise UsageError(f"{path} exists and is not empty; clone into a new folder")

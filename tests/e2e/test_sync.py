@@ -191,3 +191,15 @@ def test_git_pull_takes_no_widening_from_a_commit_that_only_looks_like_visibilit
     merged = _records(b)[pid]
     assert merged["metadata"]["caption"] == "laptop caption"
     assert merged["visibility"]["canonical"] == "private"
+
+
+def test_a_remote_address_with_a_password_is_refused_and_kept_out_of_the_library(tmp_path, cli):
+    url = "https://me:ghp_s3cr3tt0ken@git.example.org/me/photos.git"
+    lib = tmp_path / "lib"
+    cli("init", str(lib), check=0)
+    r = cli("-L", str(lib), "remote", "add", "origin", url)
+    assert r.code == 2 and "credential helper" in r.err
+    assert "s3cr3t" not in r.out + r.err
+    assert "s3cr3t" not in (lib / ".git" / "config").read_text()
+    r = cli("clone", url, str(tmp_path / "copy"))
+    assert r.code == 2 and "s3cr3t" not in r.out + r.err and not (tmp_path / "copy").exists()
