@@ -24,7 +24,7 @@ import pygit2
 
 from .. import records
 from ..errors import InvalidRecord, PhotosyncError, UsageError
-from ..model import Photo, VISIBILITY_LEVELS
+from ..model import FRIENDS_AUDIENCES, VISIBILITY_LEVELS, Photo, within
 from .layout import CONFIG_FILES, PHOTOS_DIR, SYNC_STATE_FILE, is_photo_path, photo_path
 from .merge import Merged, fold_into, merge_records, merged_into
 
@@ -247,7 +247,8 @@ _MISSING = object()
 
 def merge_config(base: Any, a: Any, b: Any, where: str, notes: list[str], path: str = "") -> Any:
     """Config merged by key: a key changed on one side takes it; two different changes of one
-    value keep the narrower default visibility, else the greater value, and say so."""
+    value keep the narrower default visibility (or a service's narrower "friends" audience), else the
+    greater value, and say so."""
     if a == b:
         return a
     if base is a or base == a:
@@ -269,6 +270,9 @@ def merge_config(base: Any, a: Any, b: Any, where: str, notes: list[str], path: 
         return kept
     if path.endswith("default_visibility") and a in VISIBILITY_LEVELS and b in VISIBILITY_LEVELS:
         chosen = min(a, b, key=VISIBILITY_LEVELS.index)
+    elif path.endswith("friends_audience") and a in FRIENDS_AUDIENCES and b in FRIENDS_AUDIENCES \
+            and (within(a, b) or within(b, a)):
+        chosen = a if within(a, b) else b  # what "friends" means on a service: the narrower (fail closed)
     else:
         chosen = max(a, b, key=lambda v: json.dumps(v, sort_keys=True))
     if where == SYNC_STATE_FILE:
