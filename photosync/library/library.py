@@ -665,7 +665,7 @@ class Library:
                     if found is None:
                         before = self._initial_level(photo)
                         widened = visibility_rank(level) > visibility_rank(before)
-                        narrower = (before, None)
+                        narrower: tuple[str, str | None] = (before, None)
                     else:
                         # the "friends" audience counts too: family only -> friends and family widens
                         was, now = vis.audience_of(*found), vis.audience_of(level, fa)
