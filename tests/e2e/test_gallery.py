@@ -206,3 +206,14 @@ def test_a_family_only_photo_given_to_friends_outside_photosync_stays_out_of_the
     build(cli, library, out, "friends")
     text = site_text(out)
     assert family.photo_id not in text and "Grandma" not in text
+
+
+def test_a_build_keeps_the_permissions_of_the_folder_it_replaces(cli, library, tmp_path):
+    write(library, MIXED)
+    out = tmp_path / "mine"
+    out.mkdir()
+    out.chmod(0o700)  # the owner's gallery, closed to the other users of the machine
+    assert build(cli, library, out, "private").code == 0
+    assert out.stat().st_mode & 0o777 == 0o700
+    assert build(cli, library, out, "private").code == 0  # a rebuild too
+    assert out.stat().st_mode & 0o777 == 0o700
