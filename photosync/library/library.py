@@ -78,6 +78,12 @@ def visibility_message(subject: str, reason: str | None, changes: list[tuple[str
     return subject + "\n\n" + "\n".join(lines)
 
 
+def explicit_text(level: str, friends_audience: str | None = None) -> str:
+    """A level as a `visibility set`/`adopt` commit line writes it: "friends (family)" when a finer
+    "friends" audience was set (a bare "friends" sets friends only)."""
+    return f"{level} ({friends_audience})" if level == "friends" and friends_audience else level
+
+
 class _History:
     """The commits an index catch-up covers (reachable from HEAD, not from the commit the index
     reflected): which photos a `visibility set` commit widened, and which commit last changed a
@@ -86,7 +92,7 @@ class _History:
     #: a line of a `visibility set` commit body: "<label> (<photo id>): <old> -> <new>"
     #: ("friends (family)" when `visibility adopt` took a finer audience)
     _LINE = re.compile(r"\(([0-9a-f-]{36})\): (?:private|friends|public)(?: \([a-z+]+\))? -> "
-                       r"(private|friends|public)(?: \([a-z+]+\))?\s*$")
+                       r"((?:private|friends|public)(?: \([a-z+]+\))?)\s*$")
 
     def __init__(self, git, since: str, head: str):
         self.git = git
@@ -101,7 +107,7 @@ class _History:
             self._commits = self.git.commits_between(self.since, self.head)
         return self._commits
 
-    def justified(self, photo_id: str, level: str) -> bool:
+    def justified(self, photo_id: str, level: str, friends_audience: str | None = None) -> bool:
         """Whether a `visibility set` commit (subject "visibility: ...", with its reason) among
         these commits set this photo to this level."""
         if self._allowed is None:
@@ -116,7 +122,8 @@ class _History:
                     m = self._LINE.search(line)
                     if m:
                         self._allowed.add((m.group(1), m.group(2)))
-        return (photo_id, level) in self._allowed
+        # the "friends" audience too: `visibility set ... friends` sets friends only, `adopt` names its own
+        return (photo_id, explicit_text(level, friends_audience)) in self._allowed
 
     def last_change(self, path: str) -> tuple[str, str]:
         """(commit, subject) of the newest of these commits that changed ``path``."""
@@ -522,7 +529,7 @@ class Library:
             old_aud = vis.audience_of(*before)
             if within(new_aud, old_aud):
                 return
-        if history.justified(photo.photo_id, new):
+        if history.justified(photo.photo_id, new, photo.visibility.friends_audience):
             return
         known = self.index.widening(photo.photo_id)
         if known is not None:

@@ -203,3 +203,31 @@ def test_a_remote_address_with_a_password_is_refused_and_kept_out_of_the_library
     assert "s3cr3t" not in (lib / ".git" / "config").read_text()
     r = cli("clone", url, str(tmp_path / "copy"))
     assert r.code == 2 and "s3cr3t" not in r.out + r.err and not (tmp_path / "copy").exists()
+
+
+def test_git_pull_takes_no_friends_audience_wider_than_the_visibility_set_made(tmp_path, cli):
+    bare, shared, a, b = _two_machines(tmp_path, cli)
+    cli("-q", "-L", str(a), "discover", check=0)
+    cli("-L", str(a), "sync", check=0)
+    git(b, "pull", "-q", "origin", "main")
+    pid = sorted(_records(b))[0]
+    # this machine shares the photo with friends (friends only), then gives it to family too by hand
+    cli("-L", str(a), "visibility", "set", pid, "friends", "--reason", "for the party", check=0)
+    path = next((a / "photos").rglob(f"{pid}.json"))
+    rec = json.loads(path.read_text())
+    rec["visibility"]["friends_audience"] = "friends+family"
+    path.write_text(json.dumps(rec, indent=2) + "\n")
+    git(a, "commit", "-q", "-am", "family too")
+    git(a, "push", "-q", "origin", "main")
+    # the other machine edits the caption and pulls with plain git
+    path = next((b / "photos").rglob(f"{pid}.json"))
+    rec = json.loads(path.read_text())
+    rec["metadata"]["caption"] = "nas caption"
+    path.write_text(json.dumps(rec, indent=2) + "\n")
+    git(b, "commit", "-q", "-am", "caption")
+    git(b, "pull", "-q", "--no-rebase", "origin", "main")
+    cli("-q", "-L", str(b), "discover", check=None)  # the next photosync command narrows what was not set
+    merged = _records(b)[pid]
+    assert merged["metadata"]["caption"] == "nas caption"
+    assert merged["visibility"]["canonical"] == "friends"
+    assert merged["visibility"].get("friends_audience") in (None, "friends")
