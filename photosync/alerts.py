@@ -81,6 +81,15 @@ def send_to(entry: str, title: str, body: str) -> str | None:
 
     import apprise
 
+    if is_config_file(entry):
+        path = Path(os.path.expanduser(entry[len("file://"):] if entry.startswith("file://") else entry))
+        try:
+            mode = path.stat().st_mode
+        except OSError:
+            mode = 0  # apprise says it cannot be read, below
+        if mode & 0o077:
+            # it holds addresses with their tokens: used only when no one else can read it (as credentials)
+            return f"{path} can be read by other users; run: chmod 600 {path}"
     with apprise.LogCapture(level=logging.WARNING) as captured:
         a = _apprise_for(entry)
         if a is None:
@@ -150,4 +159,12 @@ def _shown(entry: str) -> str:
     if is_config_file(entry):
         return entry
     parts = urlsplit(entry)
+    if parts.scheme.lower() not in _HOST_SCHEMES:
+        # most apprise schemes carry a token where a host would be (pover://USER@TOKEN,
+        # slack://TOKEN_A/TOKEN_B/TOKEN_C, tgram://BOT_TOKEN/CHAT): the scheme alone is printed
+        return f"{parts.scheme}://…"
     return f"{parts.scheme}://{parts.hostname or ''}…"
+
+
+#: apprise schemes whose host part is a host (apprise's JSON, XML, form and e-mail plugins)
+_HOST_SCHEMES = frozenset({"json", "jsons", "xml", "xmls", "form", "forms", "mailto", "mailtos"})

@@ -23,13 +23,31 @@ def location(ctx: Context, kind: str, name: str) -> Path:
     return _path(ctx, kind, name)
 
 
-def forget(ctx: Context, kind: str, name: str) -> bool:
-    """Delete the saved secrets of ``name`` (True when there were some)."""
+#: the names kept for one store or service: its file, a half-written one, pyicloud's cookie folder
+_BESIDE = (".json", ".tmp", ".icloud")
+
+
+def saved(ctx: Context, kind: str, name: str) -> list[Path]:
+    """Everything kept for store/service ``name``: its file and what a client library keeps beside
+    it under the same name (pyicloud's session cookies in ``<name>.icloud/``)."""
+    folder = _path(ctx, kind, name).parent
     try:
-        _path(ctx, kind, name).unlink()
+        return sorted(p for p in folder.iterdir() if p.name in {f"{name}{suffix}" for suffix in _BESIDE})
     except FileNotFoundError:
-        return False
-    return True
+        return []
+
+
+def forget(ctx: Context, kind: str, name: str) -> bool:
+    """Delete the saved secrets of ``name``, sessions beside them included (True when there were some)."""
+    import shutil
+
+    found = saved(ctx, kind, name)
+    for p in found:
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        else:
+            p.unlink(missing_ok=True)
+    return bool(found)
 
 
 def load(ctx: Context, kind: str, name: str) -> dict | None:

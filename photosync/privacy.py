@@ -56,6 +56,33 @@ def level_of(audience: str) -> str:
     return "friends"
 
 
+def audience_of(canonical: str, friends_audience: str | None = None) -> str:
+    """The audience a record's canonical level and "friends" audience stand for (an unstated
+    "friends" audience counts as friends only, the narrowest default), for comparing two versions
+    of one record: a change of the "friends" audience alone (family only -> friends and family)
+    widens as much as a change of the level."""
+    if canonical != "friends":
+        return canonical
+    return friends_audience if friends_audience in FRIENDS_AUDIENCES else DEFAULT_FRIENDS_AUDIENCE
+
+
+def from_audience(audience: str) -> tuple[str, str | None]:
+    """The canonical level and "friends" audience of an audience (audience_of's inverse)."""
+    level = level_of(audience)
+    return level, (audience if level == "friends" else None)
+
+
+def level_text(canonical: str, friends_audience: str | None = None) -> str:
+    """A level as the index keeps an older one ("friends/family": the "friends" audience after
+    the slash; a bare level for the others and for index rows written before it was kept)."""
+    return f"{canonical}/{friends_audience}" if canonical == "friends" and friends_audience else canonical
+
+
+def parse_level_text(text: str) -> tuple[str, str | None]:
+    level, _, fa = text.partition("/")
+    return level, (fa or None)
+
+
 def audience_settings(services: Mapping[str, dict]) -> dict[str, str]:
     """service name -> its ``friends_audience`` setting (services that have one)."""
     return {name: str(conf["friends_audience"]) for name, conf in services.items()

@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator
 from .. import records
 from ..errors import PhotosyncError
 from ..library.library import git_blob_id
-from ..model import Photo, narrowest, within
+from ..model import Photo, within
 from ..privacy import allowed_audience
 
 #: the audiences a gallery is built for, narrowest (fewest viewers, most photos) first
@@ -39,11 +39,18 @@ def shown(audience: str, canonical: str, friends_audience: str | None = None,
         raise ValueError(f"unknown audience {audience!r} (one of {', '.join(AUDIENCES)})")
     if canonical not in AUDIENCES:
         return False  # not a level the schema allows: nobody but the owner, and not even the owner's build
-    level = canonical if widened_from is None else narrowest([canonical, widened_from])
     if audience == "private":
         return True
-    fa = friends_audience if level == canonical == "friends" else None
-    return within(audience, allowed_audience(level, fa))
+    fa = friends_audience if canonical == "friends" else None
+    if not within(audience, allowed_audience(canonical, fa)):
+        return False
+    if widened_from is None:
+        return True
+    # the older level and "friends" audience the index kept ("friends/family"): what counts
+    old, _, old_fa = widened_from.partition("/")
+    if old not in AUDIENCES:
+        return False
+    return within(audience, allowed_audience(old, (old_fa or None) if old == "friends" else None))
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,9 @@ def prepare(out: Path) -> Path:
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
+    if out.exists():
+        # the build replaces the folder: it keeps the folder's permissions (one closed to others stays closed)
+        os.chmod(tmp, out.stat().st_mode & 0o7777)
     return tmp
 
 

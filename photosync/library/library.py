@@ -78,6 +78,12 @@ def visibility_message(subject: str, reason: str | None, changes: list[tuple[str
     return subject + "\n\n" + "\n".join(lines)
 
 
+def explicit_text(level: str, friends_audience: str | None = None) -> str:
+    """A level as a `visibility set`/`adopt` commit line writes it: "friends (family)" when a finer
+    "friends" audience was set (a bare "friends" sets friends only)."""
+    return f"{level} ({friends_audience})" if level == "friends" and friends_audience else level
+
+
 class _History:
     """The commits an index catch-up covers (reachable from HEAD, not from the commit the index
     reflected): which photos a `visibility set` commit widened, and which commit last changed a
@@ -86,7 +92,7 @@ class _History:
     #: a line of a `visibility set` commit body: "<label> (<photo id>): <old> -> <new>"
     #: ("friends (family)" when `visibility adopt` took a finer audience)
     _LINE = re.compile(r"\(([0-9a-f-]{36})\): (?:private|friends|public)(?: \([a-z+]+\))? -> "
-                       r"(private|friends|public)(?: \([a-z+]+\))?\s*$")
+                       r"((?:private|friends|public)(?: \([a-z+]+\))?)\s*$")
 
     def __init__(self, git, since: str, head: str):
         self.git = git
@@ -101,7 +107,7 @@ class _History:
             self._commits = self.git.commits_between(self.since, self.head)
         return self._commits
 
-    def justified(self, photo_id: str, level: str) -> bool:
+    def justified(self, photo_id: str, level: str, friends_audience: str | None = None) -> bool:
         """Whether a `visibility set` commit (subject "visibility: ...", with its reason) among
         these commits set this photo to this level."""
         if self._allowed is None:
@@ -116,7 +122,8 @@ class _History:
                     m = self._LINE.search(line)
                     if m:
                         self._allowed.add((m.group(1), m.group(2)))
-        return (photo_id, level) in self._allowed
+        # the "friends" audience too: `visibility set ... friends` sets friends only, `adopt` names its own
+        return (photo_id, explicit_text(level, friends_audience)) in self._allowed
 
     def last_change(self, path: str) -> tuple[str, str]:
         """(commit, subject) of the newest of these commits that changed ``path``."""
@@ -477,6 +484,12 @@ class Library:
 
     def _canonical_at(self, commit_or_head: str | None, path: str | None) -> str | None:
         """The canonical level of the record at ``path`` in a commit (HEAD when None)."""
+        found = self._visibility_at(commit_or_head, path)
+        return found[0] if found else None
+
+    def _visibility_at(self, commit_or_head: str | None, path: str | None) -> tuple[str, str | None] | None:
+        """The canonical level and "friends" audience of the record at ``path`` in a commit
+        (HEAD when None)."""
         if not path:
             return None
         git = self.git
@@ -484,37 +497,53 @@ class Library:
         if blob is None:
             return None
         try:
-            level = records.parse_json(git.read_blob(blob), path)["visibility"]["canonical"]
-        except (InvalidRecord, KeyError, TypeError):
+            vis = records.parse_json(git.read_blob(blob), path)["visibility"]
+            level, fa = vis["canonical"], vis.get("friends_audience")
+        except (InvalidRecord, KeyError, TypeError, AttributeError):
             return None
-        from ..model import VISIBILITY_LEVELS
+        from ..model import FRIENDS_AUDIENCES, VISIBILITY_LEVELS
 
-        return level if level in VISIBILITY_LEVELS else None
+        if level not in VISIBILITY_LEVELS:
+            return None
+        return level, (fa if level == "friends" and fa in FRIENDS_AUDIENCES else None)
 
     def _note_widening(self, history: "_History", path: str, old_path: str | None, photo: Photo) -> None:
         """A record whose canonical level is wider at HEAD than before the commits the index
         catches up with, and no `visibility set` among them widened it: kept in the index
         until it is narrowed back (a write run does that; a read-only run reports it)."""
-        from ..model import visibility_rank
+        from .. import privacy as vis
+        from ..model import visibility_rank, within
 
         assert self.index is not None
         new = photo.visibility.canonical
         if visibility_rank(new) == 0:
             return  # the narrowest level widens nothing (most photos: no old record is read)
-        old = self._canonical_at(history.since, old_path) or self._initial_level(photo)
-        if visibility_rank(new) <= visibility_rank(old) or history.justified(photo.photo_id, new):
+        before = self._visibility_at(history.since, old_path)
+        new_aud = vis.audience_of(new, photo.visibility.friends_audience)
+        if before is None:  # new to git: what discover would have given it (the level only)
+            old_aud = vis.audience_of(self._initial_level(photo))
+            if visibility_rank(new) <= visibility_rank(old_aud):
+                return
+        else:
+            # the "friends" audience counts too: family only -> friends and family is a widening
+            old_aud = vis.audience_of(*before)
+            if within(new_aud, old_aud):
+                return
+        if history.justified(photo.photo_id, new, photo.visibility.friends_audience):
             return
         known = self.index.widening(photo.photo_id)
-        if known is not None and visibility_rank(known[2]) < visibility_rank(old):
-            old = known[2]  # widened twice before a run could narrow it: back to the first level
+        if known is not None:
+            # widened twice before a run could narrow it: back to (within) the first level
+            old_aud = vis.meet(old_aud, vis.audience_of(*vis.parse_level_text(known[2])))
         commit, subject = history.last_change(path)
-        self.index.add_widening(photo.photo_id, path, old, new, commit, subject)
+        self.index.add_widening(photo.photo_id, path, vis.level_text(*vis.from_audience(old_aud)),
+                                vis.level_text(new, photo.visibility.friends_audience), commit, subject)
 
     def _undo_widenings(self) -> None:
         """Narrow back what a commit made outside `visibility set` widened (write runs),
         or say that the next write run will (read-only runs)."""
         from .. import privacy as vis
-        from ..model import visibility_rank
+        from ..model import Visibility, within
 
         assert self.index is not None
         rows = self.index.widenings()
@@ -523,7 +552,7 @@ class Library:
         undone: list[tuple] = []
         for pid, path, old, new, commit, subject in rows:
             how = f"was widened {old} -> {new} by commit {commit[:10]} (\"{subject}\"), not with 'photosync visibility set'"
-            widen = f"photosync visibility set {pid} {new} --reason \"...\""
+            widen = f"photosync visibility set {pid} {vis.parse_level_text(new)[0]} --reason \"...\""
             if not self.write:
                 self.report.error(path, f"field '{CANONICAL_FIELD}' {how}; the next photosync command that writes "
                                         f"narrows it back to {old} (to widen it: {widen})")
@@ -537,8 +566,12 @@ class Library:
             except InvalidRecord as e:
                 self.report.error(path, f"field '{CANONICAL_FIELD}' {how}; not narrowed back yet: {e.reason}")
                 continue
-            if visibility_rank(photo.visibility.canonical) > visibility_rank(old):
-                self.stage(vis.narrow_to(photo, old))
+            old_aud = vis.audience_of(*vis.parse_level_text(old))
+            now = vis.audience_of(photo.visibility.canonical, photo.visibility.friends_audience)
+            if not within(now, old_aud):
+                level, fa = vis.from_audience(vis.meet(now, old_aud))  # within both, never wider
+                self.stage(vis.refresh(photo.replace(visibility=Visibility(
+                    level, photo.visibility.per_service, (), fa))))
                 undone.append((pid, path, old, new, commit, subject, photo.label))
             else:
                 self.index.drop_widening(pid)
@@ -592,7 +625,7 @@ class Library:
         import pygit2
 
         from .. import privacy as vis
-        from ..model import visibility_rank
+        from ..model import Visibility, visibility_rank, within
 
         git = self.git
         ours = (PHOTOS_DIR + "/", CONFIG_DIR + "/", SCHEMAS_DIR + "/")
@@ -631,18 +664,30 @@ class Library:
                         if git.is_staged(pending[path]):
                             git.unstage(path)  # never commit it along with photosync's own changes
                         continue
-                    before = self._canonical_at(None, path)
-                    if before is None and self.index is not None:  # moved by hand: the record's old place
-                        before = self._canonical_at(None, self.index.photo_path(photo.photo_id))
-                    before = before or self._initial_level(photo)
-                    level = photo.visibility.canonical
-                    if visibility_rank(level) > visibility_rank(before):
-                        photo = vis.narrow_to(photo, before)
+                    found = self._visibility_at(None, path)
+                    if found is None and self.index is not None:  # moved by hand: the record's old place
+                        found = self._visibility_at(None, self.index.photo_path(photo.photo_id))
+                    level, fa = photo.visibility.canonical, photo.visibility.friends_audience
+                    asked = level
+                    if found is None:
+                        before = self._initial_level(photo)
+                        widened = visibility_rank(level) > visibility_rank(before)
+                        narrower: tuple[str, str | None] = (before, None)
+                    else:
+                        # the "friends" audience counts too: family only -> friends and family widens
+                        was, now = vis.audience_of(*found), vis.audience_of(level, fa)
+                        widened = not within(now, was)
+                        narrower = vis.from_audience(vis.meet(now, was))  # within both, never wider
+                        before = vis.level_text(*narrower)
+                        level = vis.level_text(level, fa)
+                    if widened:
+                        photo = vis.refresh(photo.replace(visibility=Visibility(
+                            narrower[0], photo.visibility.per_service, (), narrower[1])))
                         rewritten[path] = records.photo_to_bytes(photo, path)
                         self.report.error(
                             path, f"field '{CANONICAL_FIELD}': widened by hand from {before} to {level}; not "
                                   f"recorded (it is committed as {before}, your other edits kept): only "
-                                  f"'photosync visibility set {photo.photo_id} {level} --reason \"...\"' widens a photo")
+                                  f"'photosync visibility set {photo.photo_id} {asked} --reason \"...\"' widens a photo")
                     else:
                         to_commit.append(path)
                     valid_photos.append((path, photo))

@@ -155,27 +155,49 @@ def _wider(new: Visibility, old: Visibility) -> bool:
     return not AUDIENCE_GROUPS[_audience(new)] <= AUDIENCE_GROUPS[_audience(old)]
 
 
+def _said(v: Visibility) -> str:
+    """The record's level as a `visibility set`/`adopt` line says it ("friends (family)"): what an
+    ``explicit_*`` must equal for that side's widening to be taken."""
+    return f"{v.canonical} ({v.friends_audience})" if v.canonical == "friends" and v.friends_audience else v.canonical
+
+
+def _within_set(v: Visibility, explicit: str | None, base: Visibility) -> tuple[str, str | None]:
+    """A side's widening that is not exactly what its `visibility set` said (a "friends" audience
+    changed by hand after it): what is within both the set and the record; nothing set: ``base``."""
+    if explicit is None:
+        return base.canonical, base.friends_audience
+    level, _, fa = explicit.partition(" (")
+    said = Visibility(canonical=level, friends_audience=fa.rstrip(")") or None)
+    if level not in AUDIENCE_GROUPS or (said.friends_audience or "friends") not in AUDIENCE_GROUPS:
+        return base.canonical, base.friends_audience
+    both = privacy.meet(_audience(v), _audience(said))
+    for x in (said, v):  # one of the two as it is written (a bare "friends" stays bare)
+        if _audience(x) == both:
+            return x.canonical, x.friends_audience
+    return privacy.from_audience(both)
+
+
 def _visibility(base: Visibility | None, a: Visibility, b: Visibility,
                 explicit_a: str | None, explicit_b: str | None) -> tuple[str, str | None]:
     pa, pb = (a.canonical, a.friends_audience), (b.canonical, b.friends_audience)
     pbase = (base.canonical, base.friends_audience) if base is not None else None
     if pa == pb:
-        if base is not None and _wider(a, base) and explicit_a != a.canonical and explicit_b != b.canonical:
+        if base is not None and _wider(a, base) and explicit_a != _said(a) and explicit_b != _said(b):
             return base.canonical, base.friends_audience  # the same widening on both, neither explicit
         return pa
     if base is not None and pa == pbase:
         # only b changed it: a narrowing stands; a widening only when b made it with `visibility set`
-        return pb if not _wider(b, base) or explicit_b == b.canonical else pbase
+        return pb if not _wider(b, base) or explicit_b == _said(b) else _within_set(b, explicit_b, base)
     if base is not None and pb == pbase:
-        return pa if not _wider(a, base) or explicit_a == a.canonical else pbase
-    if base is None and (explicit_a == a.canonical) != (explicit_b == b.canonical):
+        return pa if not _wider(a, base) or explicit_a == _said(a) else _within_set(a, explicit_a, base)
+    if base is None and (explicit_a == _said(a)) != (explicit_b == _said(b)):
         # recorded on both machines, set with `visibility set` on one only: the other side's level
         # is what discover gave it, so the person's explicit choice stands
-        return pa if explicit_a == a.canonical else pb
+        return pa if explicit_a == _said(a) else pb
     level, fa = privacy.merged(a, b)
     if base is not None and _wider(Visibility(canonical=level, friends_audience=fa), base):
         # two different widenings: never wider than an explicit `visibility set` of either side
-        allowed = [v for v, e in ((a, explicit_a), (b, explicit_b)) if e == v.canonical]
+        allowed = [v for v, e in ((a, explicit_a), (b, explicit_b)) if e == _said(v)]
         if not allowed:
             return pbase  # type: ignore[return-value]
     return level, fa
@@ -270,8 +292,9 @@ def merge_records(base: Photo | None, a: Photo, b: Photo, *,
                   explicit_a: str | None = None, explicit_b: str | None = None) -> Merged:
     """The merge of two versions ``a`` and ``b`` of one photo record whose common version is
     ``base`` (None: both sides recorded the photo independently).  ``explicit_a``/``explicit_b``:
-    the canonical level that side set with ``visibility set`` since ``base`` (None when it did
-    not; a widening there carries its reason): only such a widening is taken."""
+    the canonical level that side set with ``visibility set`` (or ``adopt``) since ``base``, as its
+    commit line says it ("friends (family)" when a finer audience was set; None when it did not; a
+    widening there carries its reason): only such a widening, to exactly that audience, is taken."""
     if a.photo_id != b.photo_id:
         raise ValueError(f"records of two photos ({a.photo_id}, {b.photo_id}) are not merged here")
     if a == b and (base is None or not _wider(a.visibility, base.visibility)):

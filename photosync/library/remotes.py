@@ -24,7 +24,7 @@ import pygit2
 
 from .. import records
 from ..errors import InvalidRecord, PhotosyncError, UsageError
-from ..model import Photo, VISIBILITY_LEVELS
+from ..model import FRIENDS_AUDIENCES, VISIBILITY_LEVELS, Photo, within
 from .layout import CONFIG_FILES, PHOTOS_DIR, SYNC_STATE_FILE, is_photo_path, photo_path
 from .merge import Merged, fold_into, merge_records, merged_into
 
@@ -170,7 +170,24 @@ def _network(what: str, fn: Callable[[], Any], sleep: Callable[[float], None] = 
 
 
 # -- remotes -------------------------------------------------------------------------------------
+def check_url(url: str) -> None:
+    """Refuse a URL with a password or token in it: git keeps a remote's URL in .git/config, inside
+    the library, and photosync prints it; credentials come from the SSH agent or git's credential
+    helper instead.  The message does not repeat the URL."""
+    from urllib.parse import urlsplit
+
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    if password:
+        raise UsageError("that URL has a password or token in it (user:secret@host), which git would keep in the "
+                         "library's .git/config: give the URL without it and let git's credential helper hold the "
+                         "secret (git config --global credential.helper store, or your system's keychain helper)")
+
+
 def add_remote(lib: "Library", name: str, url: str) -> None:
+    check_url(url)
     repo = lib.git.repo
     if name in {r.name for r in repo.remotes}:
         raise UsageError(f"a remote named '{name}' exists already ({repo.remotes[name].url}); "
@@ -193,6 +210,7 @@ def clone(url: str, path: Path) -> Path:
     """A library from a remote: the repository cloned, the merge driver set, the derived index built."""
     from .library import Library
 
+    check_url(url)
     path = path.expanduser().resolve()
     if path.exists() and any(path.iterdir()):
         raise UsageError(f"{path} exists and is not empty; clone into a new folder")
@@ -229,7 +247,8 @@ _MISSING = object()
 
 def merge_config(base: Any, a: Any, b: Any, where: str, notes: list[str], path: str = "") -> Any:
     """Config merged by key: a key changed on one side takes it; two different changes of one
-    value keep the narrower default visibility, else the greater value, and say so."""
+    value keep the narrower default visibility (or a service's narrower "friends" audience), else the
+    greater value, and say so."""
     if a == b:
         return a
     if base is a or base == a:
@@ -251,6 +270,9 @@ def merge_config(base: Any, a: Any, b: Any, where: str, notes: list[str], path: 
         return kept
     if path.endswith("default_visibility") and a in VISIBILITY_LEVELS and b in VISIBILITY_LEVELS:
         chosen = min(a, b, key=VISIBILITY_LEVELS.index)
+    elif path.endswith("friends_audience") and a in FRIENDS_AUDIENCES and b in FRIENDS_AUDIENCES \
+            and (within(a, b) or within(b, a)):
+        chosen = a if within(a, b) else b  # what "friends" means on a service: the narrower (fail closed)
     else:
         chosen = max(a, b, key=lambda v: json.dumps(v, sort_keys=True))
     if where == SYNC_STATE_FILE:
@@ -274,6 +296,8 @@ def visibility_sets(git, base: str | None, side: str) -> dict[str, str]:
         lines = message.splitlines()
         if not (lines and lines[0].startswith("visibility:")):
             continue
+        if not any(line.startswith("reason:") and line[7:].strip() for line in lines):
+            continue  # not one `visibility set` wrote (it refuses a widening without a reason): as _History.justified
         for line in lines[1:]:
             m = _History._LINE.search(line)
             if m:

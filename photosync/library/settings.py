@@ -134,9 +134,11 @@ def remove_service(lib, name: str, delete_credentials: bool = False) -> ServiceR
     del services[name]
     lib.stage_config(SERVICES_FILE, services)
     lib.commit(f"service: remove {name} (its photo records are kept)")
-    where = credentials.location(lib.ctx, "services", name)
-    if not where.exists():
+    found = credentials.saved(lib.ctx, "services", name)
+    if not found:
         return ServiceRemoved(name, None, False)
+    json_file = credentials.location(lib.ctx, "services", name)
+    where = json_file if json_file in found else found[0]
     if delete_credentials:
         credentials.forget(lib.ctx, "services", name)
     return ServiceRemoved(name, where, delete_credentials)

@@ -177,7 +177,9 @@ def encode(im, fmt: str, quality: int, exif: bytes | None = None) -> Encoded:
             flat = Image.new("RGB", im.size, (255, 255, 255))
             flat.paste(im, mask=im.getchannel("A"))
             im = flat
-        im.save(buf, "JPEG", optimize=True, **kwargs)
+        # comment=b"": Pillow's JPEG encoder writes the source's COM comment again when none is
+        # given (JpegImagePlugin._save reads im.info["comment"]), and a comment can say where or who
+        im.save(buf, "JPEG", optimize=True, comment=b"", **kwargs)
     else:
         raise ValueError(f"unknown rendition format {fmt!r}")
     return Encoded(buf.getvalue(), im.size[0], im.size[1], fmt)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+
+import pytest
 from pathlib import Path
 
 from galleryrecords import Spec, picture_hash, write
@@ -169,3 +171,49 @@ def test_a_hand_edit_that_widens_or_breaks_a_record_is_not_published(cli, librar
     assert broken.photo_id not in text and "Beach at noon" not in text  # unreadable: left out, not guessed
     assert "everyone" in r.err and r.code == 1  # both named by the library
     assert grid_ids(out / "months" / "undated.html") == [MIXED[4].photo_id]
+
+
+@pytest.mark.parametrize("how", ["committed", "work tree"])
+def test_a_family_only_photo_widened_outside_photosync_stays_out_of_the_friends_build(cli, library, tmp_path, how):
+    write(library, MIXED)
+    family = MIXED[3]  # friends, shared with family only
+    rel = photo_path(family.photo_id, family.taken)
+    data = json.loads((library / rel).read_text())
+    data["visibility"]["canonical"] = "public"
+    data["visibility"].pop("friends_audience", None)
+    (library / rel).write_text(json.dumps(data, indent=2))
+    if how == "committed":
+        git(library, "commit", "-qam", "make it public")
+    out = tmp_path / "friends"
+    build(cli, library, out, "friends")
+    text = site_text(out)
+    assert family.photo_id not in text and "Grandma" not in text
+    assert json.loads((library / rel).read_text())["visibility"].get("friends_audience") == "family"
+
+
+@pytest.mark.parametrize("how", ["committed", "work tree"])
+def test_a_family_only_photo_given_to_friends_outside_photosync_stays_out_of_the_friends_build(cli, library, tmp_path,
+                                                                                               how):
+    write(library, MIXED)
+    family = MIXED[3]
+    rel = photo_path(family.photo_id, family.taken)
+    data = json.loads((library / rel).read_text())
+    data["visibility"]["friends_audience"] = "friends+family"  # the level stays "friends"
+    (library / rel).write_text(json.dumps(data, indent=2))
+    if how == "committed":
+        git(library, "commit", "-qam", "friends too")
+    out = tmp_path / "friends"
+    build(cli, library, out, "friends")
+    text = site_text(out)
+    assert family.photo_id not in text and "Grandma" not in text
+
+
+def test_a_build_keeps_the_permissions_of_the_folder_it_replaces(cli, library, tmp_path):
+    write(library, MIXED)
+    out = tmp_path / "mine"
+    out.mkdir()
+    out.chmod(0o700)  # the owner's gallery, closed to the other users of the machine
+    assert build(cli, library, out, "private").code == 0
+    assert out.stat().st_mode & 0o777 == 0o700
+    assert build(cli, library, out, "private").code == 0  # a rebuild too
+    assert out.stat().st_mode & 0o777 == 0o700

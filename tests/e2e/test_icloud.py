@@ -218,3 +218,17 @@ def test_china_mainland_account(cli, tmp_path):
         assert r.returncode == 0, r.stdout + r.stderr
         cli("-L", str(lib), "discover", check=0)
         assert any(p.metadata.filename == "CN.JPG" for p in records(lib).values())
+
+
+def test_removing_the_service_with_its_credentials_removes_the_icloud_session(cli, tmp_path, fake):
+    lib = tmp_path / "library"
+    cli("init", str(lib), check=0)
+    add_service(cli, lib, fake)
+    assert auth(lib, f"{PASSWORD}\n{fake.account.two_factor_code}\n").returncode == 0
+    [folder] = _credential_folders()  # pyicloud's session cookies: a trusted sign-in for months
+    assert any(folder.iterdir())
+    for p in folder.iterdir():
+        assert p.stat().st_mode & 0o077 == 0, p  # 0600
+    r = cli("-L", str(lib), "service", "remove", "icloud", "--delete-credentials", check=0)
+    assert "Deleted" in r.out
+    assert _credential_folders() == [], "the session stays usable after its service's credentials were deleted"

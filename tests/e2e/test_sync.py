@@ -166,3 +166,68 @@ def test_git_pull_keeps_a_widening_made_with_visibility_set_on_the_other_machine
     cli("-L", str(b), "status", check=None)
     cli("-q", "-L", str(b), "discover", check=None)
     assert _records(b)[other]["visibility"]["canonical"] == "private"
+
+
+def test_git_pull_takes_no_widening_from_a_commit_that_only_looks_like_visibility_set(tmp_path, cli):
+    bare, shared, a, b = _two_machines(tmp_path, cli)
+    cli("-q", "-L", str(a), "discover", check=0)
+    cli("-L", str(a), "sync", check=0)
+    git(b, "pull", "-q", "origin", "main")
+    pid = sorted(_records(b))[0]
+    # this machine edits the record (a caption) and pushes
+    path = next((a / "photos").rglob(f"{pid}.json"))
+    rec = json.loads(path.read_text())
+    rec["metadata"]["caption"] = "laptop caption"
+    path.write_text(json.dumps(rec, indent=2) + "\n")
+    git(a, "commit", "-q", "-am", "caption")
+    git(a, "push", "-q", "origin", "main")
+    # the other widens it by hand under a subject like visibility set's, without its reason line
+    path = next((b / "photos").rglob(f"{pid}.json"))
+    rec = json.loads(path.read_text())
+    rec["visibility"]["canonical"] = "public"
+    path.write_text(json.dumps(rec, indent=2) + "\n")
+    git(b, "commit", "-q", "-am", f"visibility: 1 photo set to public\n\nx ({pid}): private -> public")
+    git(b, "pull", "-q", "--no-rebase", "origin", "main")
+    merged = _records(b)[pid]
+    assert merged["metadata"]["caption"] == "laptop caption"
+    assert merged["visibility"]["canonical"] == "private"
+
+
+def test_a_remote_address_with_a_password_is_refused_and_kept_out_of_the_library(tmp_path, cli):
+    url = "https://me:ghp_s3cr3tt0ken@git.example.org/me/photos.git"
+    lib = tmp_path / "lib"
+    cli("init", str(lib), check=0)
+    r = cli("-L", str(lib), "remote", "add", "origin", url)
+    assert r.code == 2 and "credential helper" in r.err
+    assert "s3cr3t" not in r.out + r.err
+    assert "s3cr3t" not in (lib / ".git" / "config").read_text()
+    r = cli("clone", url, str(tmp_path / "copy"))
+    assert r.code == 2 and "s3cr3t" not in r.out + r.err and not (tmp_path / "copy").exists()
+
+
+def test_git_pull_takes_no_friends_audience_wider_than_the_visibility_set_made(tmp_path, cli):
+    bare, shared, a, b = _two_machines(tmp_path, cli)
+    cli("-q", "-L", str(a), "discover", check=0)
+    cli("-L", str(a), "sync", check=0)
+    git(b, "pull", "-q", "origin", "main")
+    pid = sorted(_records(b))[0]
+    # this machine shares the photo with friends (friends only), then gives it to family too by hand
+    cli("-L", str(a), "visibility", "set", pid, "friends", "--reason", "for the party", check=0)
+    path = next((a / "photos").rglob(f"{pid}.json"))
+    rec = json.loads(path.read_text())
+    rec["visibility"]["friends_audience"] = "friends+family"
+    path.write_text(json.dumps(rec, indent=2) + "\n")
+    git(a, "commit", "-q", "-am", "family too")
+    git(a, "push", "-q", "origin", "main")
+    # the other machine edits the caption and pulls with plain git
+    path = next((b / "photos").rglob(f"{pid}.json"))
+    rec = json.loads(path.read_text())
+    rec["metadata"]["caption"] = "nas caption"
+    path.write_text(json.dumps(rec, indent=2) + "\n")
+    git(b, "commit", "-q", "-am", "caption")
+    git(b, "pull", "-q", "--no-rebase", "origin", "main")
+    cli("-q", "-L", str(b), "discover", check=None)  # the next photosync command narrows what was not set
+    merged = _records(b)[pid]
+    assert merged["metadata"]["caption"] == "nas caption"
+    assert merged["visibility"]["canonical"] == "friends"
+    assert merged["visibility"].get("friends_audience") in (None, "friends")

@@ -20,6 +20,8 @@ from photosync.gallery.dashboard import is_visibility_change
     ("public", None, "private", (True, False, False)),
     ("public", None, "friends", (True, True, False)),
     ("friends", "family", "friends", (True, False, False)),
+    ("public", None, "friends/family", (True, False, False)),  # the older "friends" audience kept too
+    ("friends", "friends+family", "friends/family", (True, False, False)),
     # a level no schema allows: shown to nobody, not even in the owner's build
     ("everyone", None, None, (False, False, False)),
 ])

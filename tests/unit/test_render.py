@@ -122,3 +122,20 @@ def test_what_no_decoder_reads_is_a_render_error():
         render.load(io.BytesIO(b"\xff\xd8\xff\xe0 not really a jpeg"), "jpeg", "photo", 200)
     with pytest.raises(render.RenderError, match="cannot be decoded"):
         render.load(io.BytesIO(b"\x00\x00\x00\x18ftypisom" + bytes(64)), "mp4", "video", 200)
+
+
+def test_a_jpeg_rendition_carries_no_comment_or_xmp_of_the_original():
+    # a camera's or an editor's JPEG comment (COM) can say where or who; Pillow's JPEG encoder
+    # writes the source's comment again unless told otherwise
+    xmp = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+           b'<rdf:Description xmlns:exif="http://ns.adobe.com/exif/1.0/" exif:GPSLatitude="48,51.3N"/>'
+           b'</rdf:RDF></x:xmpmeta>')
+    src = _jpeg(Image.new("RGB", (800, 600), (10, 200, 30)), comment=b"at home, 12 rue Exemple", xmp=xmp)
+    pic = render.load(src, "jpeg", "photo", 600)
+    for edge in (600, 200):
+        pic = render.fit(pic, edge)
+        for fmt in ("webp", "jpeg"):
+            enc = render.encode(pic, fmt, 80)
+            back = Image.open(io.BytesIO(enc.data))
+            assert "comment" not in back.info and "xmp" not in back.info, (fmt, back.info)
+            assert b"rue Exemple" not in enc.data and b"GPSLatitude" not in enc.data
