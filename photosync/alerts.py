@@ -1,9 +1,9 @@
 """Alerts to a person, through apprise: a webhook, Pushover, e-mail … (issue 15).
 
-``"alerts"`` in config/user-preferences.json lists where they go: apprise URLs (``json://host/path``,
-``pover://user@token``, ``mailto://…``) or the path of an apprise config file (YAML or text) kept
-outside the library, for addresses that carry a secret: the preferences file is committed to git,
-so an address with a password in it (``scheme://user:password@host``) is refused there.
+``"alerts"`` in config/user-preferences.json lists where they go: plain web hooks (``json://host/path``)
+or the path of an apprise config file (YAML or text) kept outside the library (mode 0600) for every
+address that carries a secret (``pover://user@token``, ``mailtos://user:pass@…``): the preferences file
+is committed to git and travels with sync, so any other address is refused there.
 
 The same alert (its key: what happened and to which service) is sent at most once an hour; when the
 condition clears (the cycle succeeds, the service answers again) its key is forgotten, so the next
@@ -44,22 +44,35 @@ def is_config_file(entry: str) -> bool:
         "://" not in entry and entry.lower().endswith(CONFIG_SUFFIXES))
 
 
+#: schemes allowed inline in the (committed) preferences: a web hook whose address carries no user
+#: name, password or query. Every other apprise scheme keeps a key or token in its address
+#: (pover://USER@TOKEN, tgram://BOTTOKEN/CHAT, slack://A/B/C, mailtos://USER:PASS@…), so it belongs in
+#: an apprise config file outside the library: fail closed rather than learn each scheme's layout.
+INLINE_SCHEMES = ("json", "jsons", "xml", "xmls", "form", "forms")
+
+
 def check_entries(entries, where: str) -> None:
-    """Refuse an address that would put a password into git (the preferences file is committed)."""
+    """Refuse an address that would put a secret into git (the preferences file is committed and
+    travels with `photosync sync`): only plain web hooks may be named inline."""
     for i, entry in enumerate(entries or ()):
         if is_config_file(entry):
             continue
-        try:
-            password = urlsplit(entry).password
-        except ValueError:
-            password = None
         if "://" not in entry:
             raise InvalidRecord(where, f"'{entry}' is neither a notification URL (scheme://…, as apprise takes "
                                        "them) nor an apprise config file (.yml, .yaml, .txt)", f"alerts[{i}]")
-        if password:
-            raise InvalidRecord(where, "a notification address with a password would be committed to git; put "
-                                       "it in an apprise config file outside the library (mode 0600) and name "
-                                       "that file here", f"alerts[{i}]")
+        try:
+            parts = urlsplit(entry)
+            secretive = bool(parts.username or parts.password or parts.query)
+        except ValueError:
+            parts, secretive = None, True
+        scheme = parts.scheme.lower() if parts is not None else ""
+        if secretive or scheme not in INLINE_SCHEMES:
+            # the entry itself is not repeated: it may be the secret
+            raise InvalidRecord(where, f"a {scheme or 'notification'}:// address carries a password, key or token "
+                                       "and this file is committed to git; put it in an apprise config file "
+                                       "outside the library (mode 0600) and name that file here (only plain web "
+                                       "hooks, json:// xml:// form:// without user, password or query, may be "
+                                       "named inline)", f"alerts[{i}]")
 
 
 def _apprise_for(entry: str):

@@ -219,6 +219,15 @@ def test_an_alert_address_with_a_password_is_refused(cli, library):
                                             text=True).stdout
 
 
+@pytest.mark.parametrize("address", ["pover://userkey@apptoken", "tgram://bottoken/chat", "slack://a/b/c",
+                                     "json://example.org/hook?token=t0k3n"])
+def test_an_alert_address_carrying_a_token_is_refused_in_the_committed_preferences(cli, library, address):
+    set_alerts(library, [address])
+    r = cli("-L", str(library), "status")
+    assert r.code == 2 and "alerts[0]" in r.err and "apprise config file" in r.err
+    assert address not in r.err
+
+
 def test_watch_killed_mid_cycle_again_and_again_ends_with_the_album_recorded_once(cli, library, fake):
     from helpers import kill_repeatedly
 
