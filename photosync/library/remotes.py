@@ -175,6 +175,10 @@ class Callbacks(pygit2.RemoteCallbacks):
         from pygit2.enums import CredentialType
 
         if allowed_types & CredentialType.SSH_KEY:
+            if not _env().get("SSH_AUTH_SOCK"):
+                where = f"{self.where} ({safe_url(url)})" if self.where else safe_url(url)
+                raise SyncError(f"{where} wants an SSH key and no SSH agent is running (SSH_AUTH_SOCK is not set): "
+                                "start one and add your key (eval $(ssh-agent); ssh-add)")
             if "agent" in self.offered:
                 raise self._refused_error(url, "your SSH agent")
             self.offered.add("agent")

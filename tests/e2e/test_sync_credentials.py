@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from fakes.githttp import GitHttpServer
+from fakes.sshd import SSHD, SshHost
 from photosync.sample import generate_corpus
 
 PASSWORD = "pw-Zq81-never-in-the-library"
@@ -119,3 +120,50 @@ def test_a_password_in_the_url_is_refused_not_stored(tmp_path, cli, home, server
     r = cli("clone", url, str(tmp_path / "copy"), env=env)
     assert r.code != 0 and PASSWORD not in r.out + r.err
     assert not (tmp_path / "copy").exists() or _secret_in(tmp_path / "copy") == []
+
+
+# -- SSH through the agent -----------------------------------------------------------------------
+
+# sshd comes from the openssh-server package (.ci/run installs it); a machine without it cannot
+# run these two tests, and says so instead of failing
+needs_sshd = pytest.mark.skipif(SSHD is None, reason="sshd is not installed (apt-get install openssh-server)")
+
+
+@pytest.fixture
+def ssh(tmp_path, home):
+    home_dir, env = home
+    with SshHost(tmp_path / "ssh") as host:
+        (home_dir / ".ssh").mkdir()
+        (home_dir / ".ssh" / "known_hosts").write_text(host.known_hosts_line())
+        yield host, {**env, **host.agent_env}
+
+
+@needs_sshd
+def test_clone_and_sync_over_ssh_through_the_agent(tmp_path, cli, ssh):
+    host, env = ssh
+    bare = tmp_path / "nas" / "photos.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+    url = host.url(bare)
+    pics = tmp_path / "pics"
+    generate_corpus(pics, 2, seed=5, size=(32, 24), noise=4)
+    a, b = tmp_path / "laptop", tmp_path / "nas-lib"
+    cli("init", str(a), env=env, check=0)
+    cli("-L", str(a), "service", "add", "pics", "--type", "local", "--path", str(pics), env=env, check=0)
+    cli("-q", "-L", str(a), "discover", env=env, check=0)
+    cli("-L", str(a), "remote", "add", "origin", url, env=env, check=0)
+    assert "pushed to origin" in cli("-L", str(a), "sync", env=env, check=0).out
+    cli("clone", url, str(b), env=env, check=0)
+    assert len(list((b / "photos").rglob("*.json"))) == 2
+    key = host.user_key.read_text().splitlines()[1]
+    for lib in (a, b):
+        assert not any(p.is_file() and key.encode() in p.read_bytes() for p in lib.rglob("*")), "the key is in the library"
+    # the agent forgets the key: one clear refusal naming the remote, not a retry storm
+    subprocess.run(["ssh-add", "-D"], env={**os.environ, **env}, check=True, capture_output=True)
+    r = cli("-L", str(a), "sync", env=env)
+    assert r.code != 0
+    err = " ".join(r.err.split())
+    assert "origin" in err and "SSH agent" in err, r.err
+    # no agent at all: said so, naming the remote
+    no_agent = {k: v for k, v in env.items() if k != "SSH_AUTH_SOCK"}
+    r = cli("-L", str(a), "sync", env={**no_agent, "SSH_AUTH_SOCK": ""})
+    assert r.code != 0 and "origin" in r.err and "no SSH agent is running" in " ".join(r.err.split()), r.err
