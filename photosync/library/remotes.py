@@ -122,30 +122,81 @@ def _env() -> dict[str, str]:
     return dict(os.environ)
 
 
-class Callbacks(pygit2.RemoteCallbacks):
-    """Credentials from the SSH agent or the git credential helper; which refs a push refused."""
+def secret_in_url(url: str) -> bool:
+    """A password in the URL (``https://user:pw@host/...``): git would keep it in .git/config."""
+    from urllib.parse import urlsplit
 
-    def __init__(self) -> None:
+    if "://" not in url:
+        return False
+    try:
+        return urlsplit(url).password is not None
+    except ValueError:
+        return False
+
+
+def safe_url(url: str) -> str:
+    """The URL for a message: a password in it replaced by ***."""
+    from urllib.parse import urlsplit
+
+    if not secret_in_url(url):
+        return url
+    parts = urlsplit(url)
+    netloc = f"{parts.username}:***@{parts.netloc.rsplit('@', 1)[1]}"
+    return parts._replace(netloc=netloc).geturl()
+
+
+def _refuse_secret_url(url: str) -> None:
+    if secret_in_url(url):
+        raise UsageError(f"{safe_url(url)} holds a password, which would be stored in the library's .git/config: "
+                         "give the URL without it and keep the password in your git credential helper "
+                         "(git config --global credential.helper ...; `git credential approve`)")
+
+
+class Callbacks(pygit2.RemoteCallbacks):
+    """Credentials from the SSH agent or the git credential helper; which refs a push refused.
+
+    libgit2 calls ``credentials`` again after each refusal (HTTP 401, a key the server does not
+    take): each kind of credential is offered once, then the refusal is an error naming ``where``
+    (the remote), so a wrong password costs one request, not a retry storm, and never appears in
+    the message."""
+
+    def __init__(self, where: str = "") -> None:
         super().__init__()
-        self.tries = 0
+        self.where = where
+        self.offered: set[str] = set()
         self.refused: dict[str, str] = {}
+
+    def _refused_error(self, url: str, what: str) -> SyncError:
+        where = f"{self.where} ({safe_url(url)})" if self.where else safe_url(url)
+        return SyncError(f"{where} refused the credentials from {what}; check them with `git ls-remote {safe_url(url)}` "
+                         "(photosync uses the same SSH agent and git credential helper as git)")
 
     def credentials(self, url, username_from_url, allowed_types):
         from pygit2.enums import CredentialType
 
-        self.tries += 1
-        if self.tries > 3:  # libgit2 asks again after each refusal: stop instead of looping
-            raise SyncError(f"{url} refused the credentials offered (SSH agent, git credential helper); "
-                            "check that `git fetch` works with this URL")
         if allowed_types & CredentialType.SSH_KEY:
+            if not _env().get("SSH_AUTH_SOCK"):
+                where = f"{self.where} ({safe_url(url)})" if self.where else safe_url(url)
+                raise SyncError(f"{where} wants an SSH key and no SSH agent is running (SSH_AUTH_SOCK is not set): "
+                                "start one and add your key (eval $(ssh-agent); ssh-add)")
+            if "agent" in self.offered:
+                raise self._refused_error(url, "your SSH agent")
+            self.offered.add("agent")
             return pygit2.KeypairFromAgent(username_from_url or "git")
         if allowed_types & CredentialType.USERPASS_PLAINTEXT:
+            if "helper" in self.offered:
+                raise self._refused_error(url, "your git credential helper")
+            self.offered.add("helper")
             found = git_credential(url)
             if found:
                 return pygit2.UserPass(*found)
         if allowed_types & CredentialType.USERNAME:
+            if "username" in self.offered:
+                raise self._refused_error(url, "the user name alone")
+            self.offered.add("username")
             return pygit2.Username(username_from_url or "git")
-        raise SyncError(f"no credentials for {url}: start an SSH agent with your key, or set up a git "
+        where = f"{self.where} ({safe_url(url)})" if self.where else safe_url(url)
+        raise SyncError(f"no credentials for {where}: start an SSH agent with your key, or set up a git "
                         "credential helper (git config credential.helper)")
 
     def push_update_reference(self, refname, message):
@@ -170,28 +221,12 @@ def _network(what: str, fn: Callable[[], Any], sleep: Callable[[float], None] = 
 
 
 # -- remotes -------------------------------------------------------------------------------------
-def check_url(url: str) -> None:
-    """Refuse a URL with a password or token in it: git keeps a remote's URL in .git/config, inside
-    the library, and photosync prints it; credentials come from the SSH agent or git's credential
-    helper instead.  The message does not repeat the URL."""
-    from urllib.parse import urlsplit
-
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        password = None
-    if password:
-        raise UsageError("that URL has a password or token in it (user:secret@host), which git would keep in the "
-                         "library's .git/config: give the URL without it and let git's credential helper hold the "
-                         "secret (git config --global credential.helper store, or your system's keychain helper)")
-
-
 def add_remote(lib: "Library", name: str, url: str) -> None:
-    check_url(url)
     repo = lib.git.repo
     if name in {r.name for r in repo.remotes}:
-        raise UsageError(f"a remote named '{name}' exists already ({repo.remotes[name].url}); "
+        raise UsageError(f"a remote named '{name}' exists already ({safe_url(repo.remotes[name].url)}); "
                          f"remove it first: photosync remote remove {name}")
+    _refuse_secret_url(url)
     repo.remotes.create(name, url)
 
 
@@ -203,19 +238,19 @@ def remove_remote(lib: "Library", name: str) -> None:
 
 
 def list_remotes(lib: "Library") -> list[tuple[str, str]]:
-    return [(r.name, r.url) for r in lib.git.repo.remotes]
+    return [(r.name, safe_url(r.url)) for r in lib.git.repo.remotes]
 
 
 def clone(url: str, path: Path) -> Path:
     """A library from a remote: the repository cloned, the merge driver set, the derived index built."""
     from .library import Library
 
-    check_url(url)
+    _refuse_secret_url(url)
     path = path.expanduser().resolve()
     if path.exists() and any(path.iterdir()):
         raise UsageError(f"{path} exists and is not empty; clone into a new folder")
     cb = Callbacks()
-    _network(f"cloning {url}", lambda: pygit2.clone_repository(url, str(path), callbacks=cb))
+    _network(f"cloning {safe_url(url)}", lambda: pygit2.clone_repository(url, str(path), callbacks=cb))
     repo = pygit2.Repository(str(path))
     if repo.head_is_unborn:
         raise SyncError(f"{url} holds no library yet (an empty repository): run `photosync init` somewhere, "
@@ -585,9 +620,9 @@ def sync(lib: "Library", remote: str | None = None, *, push: bool = True,
     total = SyncResult(remote=remote)
     for attempt in range(1, PUSH_ATTEMPTS + 1):
         total.attempts = attempt
-        cb = Callbacks()
+        cb = Callbacks(remote)
         r = repo.remotes[remote]
-        _network(f"fetching from {remote} ({r.url})", functools.partial(r.fetch, callbacks=cb))
+        _network(f"fetching from {remote} ({safe_url(r.url)})", functools.partial(r.fetch, callbacks=cb))
         total.fetched = True
         try:
             theirs: str | None = str(repo.references[f"refs/remotes/{remote}/{branch}"].target)
@@ -639,7 +674,7 @@ def sync(lib: "Library", remote: str | None = None, *, push: bool = True,
             return total
         if before_push is not None:
             before_push()
-        cb = Callbacks()
+        cb = Callbacks(remote)
         refspec = f"refs/heads/{branch}:refs/heads/{branch}"
         try:
             # threads=0: libgit2's pack builder uses every core for its delta search
