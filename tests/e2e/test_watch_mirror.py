@@ -133,3 +133,60 @@ def test_an_amazon_sign_in_that_cannot_be_renewed_is_an_alert_to_sign_in_again(c
         assert any("photosync auth frame --cookies FILE" in m.get("message", "") for m in receiver.received)
     finally:
         receiver.stop()
+
+
+def recipe_lines() -> list[list[str]]:
+    """The commands of README's recipe "a family shared album on an Echo Show", as written there."""
+    import re
+    import shlex
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme[readme.index("##### Recipe: a family shared album on an Echo Show (seed 000)"):]
+    block = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert block is not None
+    out = []
+    for line in block.group(1).splitlines():
+        for part in line.split("&&"):
+            words = shlex.split(part, comments=True)
+            if words:
+                out.append(words)
+    return out
+
+
+def test_the_readme_recipe_runs_as_written(cli, tmp_path, shared, amazon):
+    album = shared.create_album("Family")
+    guids = album.populate(3, size=(64, 48))
+    home = tmp_path / "home"
+    lib = home / "family-photos"
+    nas = tmp_path / "nas"
+    nas.mkdir()
+    cookies = home / "amazon-cookies.json"
+    home.mkdir()
+    amazon.write_cookies(cookies)
+    ran = []
+    for words in recipe_lines():
+        if words[0] == "cd":
+            continue
+        assert words[0] == "photosync", words
+        args = [w.replace("~/", f"{home}/").replace("/mnt/nas/photosync-blobs", str(nas)) for w in words[1:]]
+        args = [shared.url_for(album) if "sharedalbum/#TOKEN" in w else w for w in args]
+        if args[0] != "init":
+            args = ["-L", str(lib), *args]
+        if args[2:4] == ["service", "add"] and "icloud-shared" in args:
+            args += ["--endpoint", f"sharedstreams={shared.endpoint}"]
+        if args[2:4] == ["service", "add"] and "amazon-photos" in args:
+            for k, v in amazon.endpoints.items():
+                args += ["--endpoint", f"{k}={v}"]
+        if args[2:3] == ["watch"]:
+            args += ["--cycles", "1"]  # the recipe's watch runs for ever; one cycle, then another below
+        r = cli(*args, check=0)
+        ran.append(args[2] if args[0] == "-L" else args[0])
+    assert ran == ["init", "service", "store", "service", "auth", "watch"], ran
+    assert "cycle 1 ok" in r.out and "3 uploaded" in r.out, r.out
+    [echo] = amazon.albums()
+    assert amazon.albums()[echo] == "Echo Show" and len(amazon.album_members(echo)) == 3
+    assert len([p for p in nas.rglob("*") if p.is_file()]) == 3, "the second store has every photo"
+    album.remove_photo(guids[0])
+    r = cli("-L", str(lib), "watch", "--cycles", "1", check=0)
+    assert "1 removed (mirror)" in r.out, r.out
+    assert len(amazon.album_members(echo)) == 2 and len(amazon.trashed()) == 1
