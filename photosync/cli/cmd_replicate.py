@@ -20,18 +20,15 @@ def replicate(
     """Copy every photo's originals (and the other copies merged into it) into every blob store, verified, and
     upload resolved photos to the services that take uploads (upload_from); print the plan unless --execute."""
     from ..errors import UsageError
-    from ..phases import mirror, publish
-    from ..phases.replicate import execute as run_execute
-    from ..phases.replicate import make_plan
+    from ..phases import publish, replicate_all
     from ..phases.common import counted
     from . import ui
 
     def body(lib, reporter):
         if dry_run and execute:
             raise UsageError("choose --dry-run or --execute, not both")
-        plan = make_plan(lib)
-        uploads = publish.make_plan(lib)
-        withdrawals = mirror.make_plan(lib)
+        plans = replicate_all.make_plans(lib)
+        plan, uploads, withdrawals = plans.copies, plans.uploads, plans.withdrawals
         reporter.stop()  # the bars end before the summary is printed
         if not execute:
             if plan.actions:
@@ -58,9 +55,8 @@ def replicate(
             _print_waiting(plan.waiting, bool(publish.targets(lib)))
             ui.out.print("Run with --execute to do it.")
             return False
-        result = run_execute(lib, plan, workers=workers)
-        sent = publish.execute(lib, uploads, workers=workers)
-        withdrawn = mirror.execute(lib, withdrawals)
+        done = replicate_all.execute(lib, plans, workers=workers)
+        result, sent, withdrawn = done.copies, done.uploads, done.withdrawals
         reporter.stop()  # the bars end before the summary is printed
         if plan.actions or result.photos_replicated:
             per_store = ", ".join(f"{name} {n}" for name, n in result.stored.items() if n)
@@ -88,7 +84,7 @@ def replicate(
                          + (f", {len(withdrawals.refused)} kept: too few verified copies" if withdrawals.refused else "")
                          + (f", [red]{withdrawn.failed} failed[/]" if withdrawn.failed else ""))
         _print_waiting(plan.waiting, bool(publish.targets(lib)))
-        return result.failed > 0 or sent.failed > 0 or withdrawn.failed > 0
+        return done.failed
 
     with_library(body, quiet=quiet, library=library)
 

@@ -88,9 +88,8 @@ def cycle(lib, number: int, stop: threading.Event | None = None) -> CycleResult:
     policies (questions wait for a person), replicate --execute with uploads. Never raises a
     PhotosyncError: a step that fails is a Failure, and the next steps still run (replicate copies
     what was recorded even when one service could not be scanned)."""
-    from ..phases import publish
+    from ..phases import replicate_all
     from ..phases.discover import discover
-    from ..phases.replicate import execute, make_plan
     from ..phases.resolve import resolve
 
     started = time.monotonic()
@@ -135,22 +134,26 @@ def cycle(lib, number: int, stop: threading.Event | None = None) -> CycleResult:
             result.failures.append(Failure("cycle", "", f"resolve: {e}"))
     if not result.stopped_after and not stopping("resolve"):
         try:
-            plan = make_plan(lib)
-            uploads = publish.make_plan(lib)
-            copied = execute(lib, plan)
-            sent = publish.execute(lib, uploads)
+            plans = replicate_all.make_plans(lib)
+            done = replicate_all.execute(lib, plans)
+            copied, sent, withdrawn = done.copies, done.uploads, done.withdrawals
             words = f"{_counted(copied.copied, 'copy', 'copies')} made"
-            if uploads.actions or sent.found:
+            if plans.uploads.actions or sent.found:
                 words += f", {sent.uploaded} uploaded"
+            if plans.withdrawals.actions or plans.withdrawals.refused:
+                words += f", {withdrawn.withdrawn} removed (mirror)"
+                if plans.withdrawals.refused:
+                    words += f", {len(plans.withdrawals.refused)} kept: too few verified copies"
             result.steps["replicate"] = words
             for store, why in copied.skipped_stores.items():
                 result.failures.append(Failure("refusing", f"store {store}", why))
             if copied.failed and not copied.skipped_stores:
                 result.failures.append(Failure("cycle", "", f"replicate: {copied.failed} copies failed"))
-            if sent.failed:
+            if sent.failed or withdrawn.failed:
                 result.failures.extend(_service_failures(lib.report.problems[seen_problems:], lib.services))
                 if not any(f.kind != "cycle" for f in result.failures):
-                    result.failures.append(Failure("cycle", "", f"replicate: {sent.failed} uploads failed"))
+                    result.failures.append(Failure("cycle", "", f"replicate: {sent.failed} uploads, "
+                                                   f"{withdrawn.failed} mirror removals failed"))
         except PhotosyncError as e:
             result.failures.append(Failure("cycle", "", f"replicate: {e}"))
     result.seconds = time.monotonic() - started
