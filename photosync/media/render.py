@@ -259,7 +259,21 @@ def _transcode(source, dest: str, max_edge: int | None, kbps: int, audio_kbps: i
                 for frame in packet.decode():
                     if packet.stream is vin:
                         frames += 1
-                        frame = frame.reformat(width=width, height=height, format="yuv420p")
+                        # a phone's portrait video is landscape frames plus a display matrix; PyAV 18.1
+                        # gives no way to write that matrix into the output (stream metadata "rotate" is
+                        # dropped by FFmpeg 7's mp4 muxer, measured), so the frames themselves are turned
+                        # upright while re-encoding, as the thumbnail does
+                        rotation = (getattr(frame, "rotation", 0) or 0) % 360
+                        if frames == 1 and rotation in (90, 270):
+                            width, height = height, width
+                            vout.width, vout.height = width, height
+                        if rotation:
+                            im = frame.to_image().rotate(rotation, expand=True).resize((width, height))
+                            pts, tb = frame.pts, frame.time_base
+                            frame = av.VideoFrame.from_image(im).reformat(format="yuv420p")
+                            frame.pts, frame.time_base = pts, tb
+                        else:
+                            frame = frame.reformat(width=width, height=height, format="yuv420p")
                         for p in vout.encode(frame):
                             out.mux(p)
                     elif aout is not None:
