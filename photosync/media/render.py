@@ -219,19 +219,21 @@ def kept_exif(source: IO[bytes] | str, keep_dates: bool, keep_location: bool, ke
     return out.tobytes()
 
 
-def transcode(source: IO[bytes] | str, dest: str, max_edge: int | None, kbps: int, audio_kbps: int = 128) -> tuple[int, int]:
+def transcode(source: IO[bytes] | str, dest: str, max_edge: int | None, kbps: int, audio_kbps: int = 128,
+              keep_dates: bool = True) -> tuple[int, int]:
     """A video re-encoded into an MP4 at ``dest``: H.264 (libx264) at ``kbps`` kilobits a second, its
     long edge at most ``max_edge``, its first audio stream as AAC; (width, height) of the result.
     Raises RenderError when it cannot be decoded or encoded."""
     try:
-        return _transcode(source, dest, max_edge, kbps, audio_kbps)
+        return _transcode(source, dest, max_edge, kbps, audio_kbps, keep_dates)
     except RenderError:
         raise
     except Exception as e:  # FFmpeg's own errors (through PyAV)
         raise RenderError(f"cannot be decoded or re-encoded ({type(e).__name__}: {e})") from None
 
 
-def _transcode(source, dest: str, max_edge: int | None, kbps: int, audio_kbps: int) -> tuple[int, int]:
+def _transcode(source, dest: str, max_edge: int | None, kbps: int, audio_kbps: int,
+               keep_dates: bool = True) -> tuple[int, int]:
     import av
 
     with av.open(source) as inp:
@@ -246,6 +248,9 @@ def _transcode(source, dest: str, max_edge: int | None, kbps: int, audio_kbps: i
         # H.264 in 4:2:0 wants even sides
         width, height = max(2, int(w * scale) // 2 * 2), max(2, int(h * scale) // 2 * 2)
         with av.open(dest, "w", format="mp4") as out:
+            created = inp.metadata.get("creation_time")
+            if keep_dates and created:  # FFmpeg's mp4 muxer writes it into mvhd (measured)
+                out.metadata["creation_time"] = created
             vout = out.add_stream("libx264", rate=vin.average_rate or 30)
             vout.width, vout.height, vout.pix_fmt = width, height, "yuv420p"
             vout.bit_rate = int(kbps) * 1000

@@ -132,6 +132,7 @@ def _portrait_phone_clip(path) -> None:
     import numpy as np
 
     with av.open(str(path), "w", format="mp4") as out:
+        out.metadata["creation_time"] = "2019-07-04T10:20:30.000000Z"
         s = out.add_stream("libx264", rate=10)
         s.width, s.height, s.pix_fmt = 64, 32, "yuv420p"
         a = np.zeros((32, 64, 3), np.uint8)
@@ -166,6 +167,7 @@ def test_portrait_video_thumbnail_and_tier_copy_come_out_upright(tmp_path):
     dest = tmp_path / "tier.mp4"
     assert render.transcode(str(src), str(dest), None, 200) == (32, 64)
     with av.open(str(dest)) as c:
+        assert c.metadata["creation_time"].startswith("2019-07-04T10:20:30")
         frame = next(c.decode(video=0))
         assert not (frame.rotation or 0) % 360  # upright in its pixels, no matrix left to apply
         _upright_white_on_top(frame.to_image())
