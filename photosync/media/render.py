@@ -221,19 +221,21 @@ def kept_exif(source: IO[bytes] | str, keep_dates: bool, keep_location: bool, ke
     return out.tobytes()
 
 
-def transcode(source: IO[bytes] | str, dest: str, max_edge: int | None, kbps: int, audio_kbps: int = 128) -> tuple[int, int]:
+def transcode(source: IO[bytes] | str, dest: str, max_edge: int | None, kbps: int, audio_kbps: int = 128,
+              keep_dates: bool = True) -> tuple[int, int]:
     """A video re-encoded into an MP4 at ``dest``: H.264 (libx264) at ``kbps`` kilobits a second, its
     long edge at most ``max_edge``, its first audio stream as AAC; (width, height) of the result.
     Raises RenderError when it cannot be decoded or encoded."""
     try:
-        return _transcode(source, dest, max_edge, kbps, audio_kbps)
+        return _transcode(source, dest, max_edge, kbps, audio_kbps, keep_dates)
     except RenderError:
         raise
     except Exception as e:  # FFmpeg's own errors (through PyAV)
         raise RenderError(f"cannot be decoded or re-encoded ({type(e).__name__}: {e})") from None
 
 
-def _transcode(source, dest: str, max_edge: int | None, kbps: int, audio_kbps: int) -> tuple[int, int]:
+def _transcode(source, dest: str, max_edge: int | None, kbps: int, audio_kbps: int,
+               keep_dates: bool = True) -> tuple[int, int]:
     import av
 
     with av.open(source) as inp:
@@ -248,6 +250,9 @@ def _transcode(source, dest: str, max_edge: int | None, kbps: int, audio_kbps: i
         # H.264 in 4:2:0 wants even sides
         width, height = max(2, int(w * scale) // 2 * 2), max(2, int(h * scale) // 2 * 2)
         with av.open(dest, "w", format="mp4") as out:
+            created = inp.metadata.get("creation_time")
+            if keep_dates and created:  # FFmpeg's mp4 muxer writes it into mvhd (measured)
+                out.metadata["creation_time"] = created
             vout = out.add_stream("libx264", rate=vin.average_rate or 30)
             vout.width, vout.height, vout.pix_fmt = width, height, "yuv420p"
             vout.bit_rate = int(kbps) * 1000
@@ -261,7 +266,21 @@ def _transcode(source, dest: str, max_edge: int | None, kbps: int, audio_kbps: i
                 for frame in packet.decode():
                     if packet.stream is vin:
                         frames += 1
-                        frame = frame.reformat(width=width, height=height, format="yuv420p")
+                        # a phone's portrait video is landscape frames plus a display matrix; PyAV 18.1
+                        # gives no way to write that matrix into the output (stream metadata "rotate" is
+                        # dropped by FFmpeg 7's mp4 muxer, measured), so the frames themselves are turned
+                        # upright while re-encoding, as the thumbnail does
+                        rotation = (getattr(frame, "rotation", 0) or 0) % 360
+                        if frames == 1 and rotation in (90, 270):
+                            width, height = height, width
+                            vout.width, vout.height = width, height
+                        if rotation:
+                            im = frame.to_image().rotate(rotation, expand=True).resize((width, height))
+                            pts, tb = frame.pts, frame.time_base
+                            frame = av.VideoFrame.from_image(im).reformat(format="yuv420p")
+                            frame.pts, frame.time_base = pts, tb
+                        else:
+                            frame = frame.reformat(width=width, height=height, format="yuv420p")
                         for p in vout.encode(frame):
                             out.mux(p)
                     elif aout is not None:

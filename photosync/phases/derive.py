@@ -289,7 +289,8 @@ class _Renders(Stage[Job, list]):
             for r in videos:  # a video's tier: re-encoded into a temporary file, put from there
                 with tempfile.NamedTemporaryFile(suffix=".mp4") as out:
                     spool.seek(0)
-                    width, height = rd.transcode(spool, out.name, r.edge, r.video_kbps or 2000)
+                    width, height = rd.transcode(spool, out.name, r.edge, r.video_kbps or 2000,
+                                                       keep_dates=r.keep_dates)
                     with open(out.name, "rb") as f:
                         made.append(self.put(photo, r, "mp4", width, height, f, where[r.name]))
         return made

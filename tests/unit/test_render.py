@@ -139,3 +139,52 @@ def test_a_jpeg_rendition_carries_no_comment_or_xmp_of_the_original():
             back = Image.open(io.BytesIO(enc.data))
             assert "comment" not in back.info and "xmp" not in back.info, (fmt, back.info)
             assert b"rue Exemple" not in enc.data and b"GPSLatitude" not in enc.data
+
+
+def _portrait_phone_clip(path) -> None:
+    """A 64x32 clip whose left half is white, stored with a 90-degree display matrix (as a phone
+    records portrait): upright it is 32x64 with the white on top. PyAV cannot write the matrix, so
+    the track header's matrix is set in the file's bytes (ISO 14496-12 tkhd, version 0)."""
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w", format="mp4") as out:
+        out.metadata["creation_time"] = "2019-07-04T10:20:30.000000Z"
+        s = out.add_stream("libx264", rate=10)
+        s.width, s.height, s.pix_fmt = 64, 32, "yuv420p"
+        a = np.zeros((32, 64, 3), np.uint8)
+        a[:, :32] = 255
+        for i in range(3):
+            f = av.VideoFrame.from_ndarray(a, format="rgb24")
+            f.pts = i
+            for p in s.encode(f):
+                out.mux(p)
+        for p in s.encode():
+            out.mux(p)
+    b = bytearray(path.read_bytes())
+    i = b.find(b"tkhd")
+    m = i + 4 + 4 + 20 + 8 + 8
+    b[m : m + 36] = struct.pack(">9i", 0, 0x10000, 0, -0x10000, 0, 0, 0, 0, 0x40000000)
+    path.write_bytes(b)
+
+
+def _upright_white_on_top(im) -> None:
+    g = im.convert("L")
+    assert g.width < g.height, g.size
+    assert g.getpixel((g.width // 2, g.height // 4)) > 200
+    assert g.getpixel((g.width // 2, 3 * g.height // 4)) < 50
+
+
+def test_portrait_video_thumbnail_and_tier_copy_come_out_upright(tmp_path):
+    import av
+
+    src = tmp_path / "portrait.mp4"
+    _portrait_phone_clip(src)
+    _upright_white_on_top(render.load(str(src), None, "video", None))
+    dest = tmp_path / "tier.mp4"
+    assert render.transcode(str(src), str(dest), None, 200) == (32, 64)
+    with av.open(str(dest)) as c:
+        assert c.metadata["creation_time"].startswith("2019-07-04T10:20:30")
+        frame = next(c.decode(video=0))
+        assert not (frame.rotation or 0) % 360  # upright in its pixels, no matrix left to apply
+        _upright_white_on_top(frame.to_image())
