@@ -241,6 +241,20 @@ def list_remotes(lib: "Library") -> list[tuple[str, str]]:
     return [(r.name, safe_url(r.url)) for r in lib.git.repo.remotes]
 
 
+def _check_out_remote_branch(repo: "pygit2.Repository") -> None:
+    from pygit2.enums import CheckoutStrategy
+
+    names = [n for n in repo.branches.remote if n.startswith("origin/") and n != "origin/HEAD"]
+    pick = "origin/main" if "origin/main" in names else (names[0] if len(names) == 1 else None)
+    if pick is None:
+        return
+    upstream = repo.branches.remote[pick]
+    local = repo.branches.local.create(pick.split("/", 1)[1], repo[upstream.target])
+    local.upstream = upstream
+    repo.set_head(local.name)
+    repo.checkout_head(strategy=CheckoutStrategy.FORCE)
+
+
 def clone(url: str, path: Path) -> Path:
     """A library from a remote: the repository cloned, the merge driver set, the derived index built."""
     from .library import Library
@@ -252,6 +266,10 @@ def clone(url: str, path: Path) -> Path:
     cb = Callbacks()
     _network(f"cloning {safe_url(url)}", lambda: pygit2.clone_repository(url, str(path), callbacks=cb))
     repo = pygit2.Repository(str(path))
+    if repo.head_is_unborn:
+        # a bare repository made with a plain `git init --bare` names `master` as its HEAD while the
+        # library was pushed as `main`: take the remote's main (or its only branch) instead
+        _check_out_remote_branch(repo)
     if repo.head_is_unborn:
         raise SyncError(f"{url} holds no library yet (an empty repository): run `photosync init` somewhere, "
                         f"`photosync remote add origin {url}` and `photosync sync` there first")

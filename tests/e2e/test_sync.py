@@ -231,3 +231,25 @@ def test_git_pull_takes_no_friends_audience_wider_than_the_visibility_set_made(t
     assert merged["metadata"]["caption"] == "nas caption"
     assert merged["visibility"]["canonical"] == "friends"
     assert merged["visibility"].get("friends_audience") in (None, "friends")
+
+
+def test_clone_from_a_bare_repository_made_with_plain_git_init(tmp_path, cli):
+    """`git init --bare` without -b names master as the repository's HEAD; the library is pushed as
+    main: clone takes main (a new user following git's defaults got "holds no library yet")."""
+    bare = tmp_path / "photos.git"
+    subprocess.run(["git", "-c", "init.defaultBranch=master", "init", "-q", "--bare", str(bare)], check=True)
+    a = tmp_path / "laptop"
+    pics = tmp_path / "pics"
+    generate_corpus(pics, 2, seed=5, size=(64, 48), noise=4)
+    cli("init", str(a), check=0)
+    cli("-L", str(a), "service", "add", "pics", "--type", "local", "--path", str(pics), check=0)
+    cli("-q", "-L", str(a), "discover", check=0)
+    cli("-L", str(a), "remote", "add", "origin", str(bare), check=0)
+    cli("-L", str(a), "sync", check=0)
+    b = tmp_path / "copy"
+    r = cli("clone", str(bare), str(b))
+    assert r.code == 0, r.err
+    assert _records(b) == _records(a) and _tree(b) == _tree(a)
+    assert git(b, "rev-parse", "--abbrev-ref", "HEAD").strip() == "main"
+    r = cli("-L", str(b), "sync")
+    assert r.code == 0, r.err
