@@ -22,7 +22,7 @@ from ..errors import InvalidRecord, PhotosyncError
 from ..library.layout import utc_now
 from ..library.library import Library
 from ..model import Photo, with_instance
-from .common import Connectors
+from .common import Connectors, make_stores
 
 #: photos withdrawn per request batch and per commit (Amazon's trash takes at most 50 ids a request)
 BATCH = 50
@@ -76,7 +76,17 @@ def make_plan(lib: Library) -> MirrorPlan:
     plan = MirrorPlan()
     assert lib.index is not None
     min_copies = int(lib.preferences["blob_storage"].get("min_copies", 1))
-    for target, sources in mirrored(lib).items():
+    targets = mirrored(lib)
+    stores = make_stores(lib) if targets else {}
+
+    def read_back(photo: Photo) -> int:
+        # as prune does before its delete: a copy counts only when it is on an active store and
+        # reads back right now (a recorded verified_at says nothing of damage since)
+        return sum(1 for c in photo.blobs.values()
+                   if c.verified_at and not c.problem and c.store in stores
+                   and stores[c.store].verify(c.locator, photo.content_hash).ok)
+
+    for target, sources in targets.items():
         for pid, item_id in lib.index.photos_left_sources(target, sources):
             try:
                 photo = lib.get_photo(pid)
@@ -84,6 +94,8 @@ def make_plan(lib: Library) -> MirrorPlan:
                 lib.report.error(getattr(e, "path", pid), f"{getattr(e, 'reason', e)}; not withdrawn from {target}")
                 continue
             n = verified_copies(photo)
+            if n >= min_copies:
+                n = read_back(photo)
             if n < min_copies:
                 plan.refused.append((photo.label, target, f"it has {n} verified cop{'y' if n == 1 else 'ies'} and "
                                      f"min_copies is {min_copies}: kept in {target} (run photosync replicate "

@@ -339,3 +339,24 @@ def test_kill_during_mirror_ends_with_the_album_equal_to_the_folder(tmp_path, cl
     assert len(fake.files(status=None)) == 60, "no node was made or lost"
     assert subprocess.run(["git", "-C", str(lib), "fsck", "--strict"], capture_output=True).returncode == 0
     assert git_status(lib) == ""
+
+
+def test_mirror_refuses_a_photo_whose_blob_copy_no_longer_reads_back(tmp_path, cli, fake):
+    """The record says verified, but the store's copy was damaged since: mirror must not trash the
+    target's copy (it may be the last good one), as prune re-reads before its delete."""
+    lib, pics = frame_library(tmp_path, cli, fake, 3, "--mirror")
+    cli("-q", "-L", str(lib), "replicate", "--execute", check=0)
+    gone = files_in(pics)[0]
+    data = gone.read_bytes()
+    blobs = [p for p in tmp_path.rglob("*") if p.is_file() and p != gone and ".git" not in p.parts
+             and p.stat().st_size == len(data) and p.read_bytes() == data]
+    assert blobs, "the blob copy of the photo is found in its store"
+    for b in blobs:
+        os.chmod(b, 0o644)
+        b.write_bytes(b"damaged" + data[7:])
+    gone.unlink()
+    cli("-q", "-L", str(lib), "discover", check=0)
+    run = cli("-L", str(lib), "replicate", "--execute", check=None)
+    assert gone.name in run.out + run.err
+    [album] = fake.albums()
+    assert len(fake.album_members(album)) == 3 and fake.trashed() == []
