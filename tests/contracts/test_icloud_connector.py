@@ -222,3 +222,21 @@ def test_download_links_expired_since_the_listing_are_asked_for_again(tmp_path, 
             assert f.read() == photo_bytes(1)
     finally:
         case.close()
+
+
+def test_a_delete_without_the_recorded_checksum_is_refused(tmp_path):
+    """prune passes no checksum when its last scan's bytes are not the recorded ones: nothing then
+    shows the asset is unchanged, so it stays on iCloud."""
+    from photosync.errors import SourceError
+    from photosync.testing.connector import listed, photo_bytes, sha256_of
+
+    case = ICloudCase(tmp_path)
+    try:
+        a = case.fake.add_asset(photo_bytes(1), filename="IMG_0001.JPG")
+        refs, _ = listed(case.connector())
+        with pytest.raises(SourceError, match="changed on iCloud"):
+            case.connector().delete(a, {a: (sha256_of(photo_bytes(1)), None)})
+        assert not case.fake.deletions
+        assert case.connector().delete(a, {a: (sha256_of(photo_bytes(1)), refs[a].content_key)}) == "Recently Deleted"
+    finally:
+        case.close()
