@@ -249,7 +249,7 @@ def _check_out_remote_branch(repo: "pygit2.Repository") -> None:
     if pick is None:
         return
     upstream = repo.branches.remote[pick]
-    local = repo.branches.local.create(pick.split("/", 1)[1], repo[upstream.target])
+    local = repo.branches.local.create(pick.split("/", 1)[1], repo[upstream.target].peel(pygit2.Commit))
     local.upstream = upstream
     repo.set_head(local.name)
     repo.checkout_head(strategy=CheckoutStrategy.FORCE)
