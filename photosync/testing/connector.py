@@ -251,6 +251,18 @@ def _photo_for(data: bytes, caption: str = "A caption\n\nand a description") -> 
                  visibility=Visibility("friends"))
 
 
+def _fails_then_is_listed_again(case, conn, refs, listing, failing: str) -> None:
+    """The item cannot be read now; the listing's cursor must not move past it."""
+    _need(case, "fail_reads", failing)
+    try:
+        with pytest.raises((SourceError, MediaError)):
+            conn.describe(refs[failing])
+    finally:
+        case.mend_reads(failing)
+    refs, _ = listed(case.connector(), cursor=listing.final_cursor())
+    assert failing in refs, "the cursor moved past an item that could not be read: it would never be read"
+
+
 def _served(conn: Connector, item_id: str) -> str:
     """The hash of what the service serves for the item (the original, or the copy it gives)."""
     with conn.open(item_id) as f:
@@ -449,14 +461,7 @@ class ConnectorContract:
             failing = case.add("failing.jpg", photo_bytes(2))
             refs, listing = listed(conn, cursor=cursor)
             assert failing in refs
-            _need(case, "fail_reads", failing)
-            try:
-                with pytest.raises((SourceError, MediaError)):
-                    conn.describe(refs[failing])
-            finally:
-                case.mend_reads(failing)
-            refs, _ = listed(case.connector(), cursor=listing.final_cursor())
-            assert failing in refs, "the cursor moved past an item that could not be read: it would never be read"
+            _fails_then_is_listed_again(case, conn, refs, listing, failing)
             return
         _need(case, "age", old, 60)
         _, listing = listed(conn)
@@ -468,14 +473,7 @@ class ConnectorContract:
         refs, listing = listed(conn, cursor=cursor)
         assert {failing, later} <= set(refs)
         conn.describe(refs[later])
-        _need(case, "fail_reads", failing)
-        try:
-            with pytest.raises((SourceError, MediaError)):
-                conn.describe(refs[failing])
-        finally:
-            case.mend_reads(failing)
-        refs, _ = listed(case.connector(), cursor=listing.final_cursor())
-        assert failing in refs, "the cursor moved past an item that could not be read: it would never be read"
+        _fails_then_is_listed_again(case, conn, refs, listing, failing)
 
     def test_an_item_gone_since_the_listing_fails_alone(self, case):
         conn = case.connector()
