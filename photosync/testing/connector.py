@@ -101,6 +101,9 @@ class ConnectorCase:
     #: an item whose bytes change moves in the listing (False: the service says nothing that
     #: changes with an edit, as Google's Picker: such a listing must have no content keys)
     sees_changes = True
+    #: the service's items can be opened by a connector that has not listed them in this run
+    #: (False: Google's Picker, whose items are read only within the session that picked them)
+    opens_unlisted = True
     #: the service keeps a photo's tags (False: it has none, Google Photos)
     keeps_tags = True
 
@@ -550,6 +553,36 @@ class ConnectorContract:
         assert changed.content_key != ref.content_key, "new bytes must move the content key"
         assert conn.describe(changed).content_hash == sha256_of(photo_bytes(2))
         assert case.fetches() > before, "(the case counts fetches)"
+
+    def test_a_fresh_connector_opens_from_many_threads_at_once(self, case):
+        # replicate opens originals from a pool of threads, one after another on each thread,
+        # on a connector that may have listed nothing in this run: every open gets its item's
+        # bytes, whichever thread lists first and whenever the others arrive
+        import threading
+
+        data = {case.add(f"t/{i}.jpg", photo_bytes(i)): photo_bytes(i) for i in range(12)}
+        conn = case.connector()
+        if not case.opens_unlisted:
+            listed(conn)
+        ids = sorted(data)
+        start = threading.Barrier(4)
+        got: dict[str, object] = {}
+
+        def read(mine: list[str]) -> None:
+            start.wait()
+            for item_id in mine:
+                try:
+                    with conn.open(item_id) as f:
+                        got[item_id] = sha256_of(f.read())
+                except Exception as e:  # said below, with the item
+                    got[item_id] = e
+
+        threads = [threading.Thread(target=read, args=(ids[k::4],)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert {i: got.get(i) for i in data} == {i: _served(conn, i) for i in data}
 
     def test_an_id_the_service_never_gave_is_refused(self, case):
         conn = case.connector()

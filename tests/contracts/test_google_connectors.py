@@ -89,6 +89,7 @@ class GoogleCase(ConnectorCase):
 class PickerCase(GoogleCase):
     type_name = "google-picker"
     sees_changes = False   # a picked item says nothing that surely moves with an edit
+    opens_unlisted = False  # picked items are read within the session that picked them
     scopes = (PICKER,)
 
     def __init__(self, tmp: Path):

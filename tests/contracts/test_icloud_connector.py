@@ -240,3 +240,46 @@ def test_a_delete_without_the_recorded_checksum_is_refused(tmp_path):
         assert case.connector().delete(a, {a: (sha256_of(photo_bytes(1)), refs[a].content_key)}) == "Recently Deleted"
     finally:
         case.close()
+
+
+def test_an_open_while_another_thread_lists_the_library_waits_for_that_listing(tmp_path, monkeypatch):
+    """replicate's threads open photo after photo on one connector: the first open lists the
+    library; an open arriving meanwhile must wait for that listing, not find it half made (a
+    photo reported 'not in the iCloud library' and left uncopied)."""
+    import threading
+    import time
+
+    from photosync.testing.connector import photo_bytes, sha256_of
+
+    case = ICloudCase(tmp_path)
+    try:
+        a = case.fake.add_asset(photo_bytes(1), filename="IMG_0001.JPG")
+        b = case.fake.add_asset(photo_bytes(2), filename="IMG_0002.JPG")
+        listing = threading.Event()
+        query = case.fake._query
+
+        def slow_query(body):
+            if (body.get("query") or {}).get("recordType") == "CPLAssetAndMasterByAssetDateWithoutHiddenOrDeleted":
+                listing.set()
+                time.sleep(0.5)   # a library of many pages
+            return query(body)
+
+        monkeypatch.setattr(case.fake, "_query", slow_query)
+        conn = case.connector()
+        got: dict[str, object] = {}
+
+        def read(item_id: str) -> None:
+            try:
+                with conn.open(item_id) as f:
+                    got[item_id] = sha256_of(f.read())
+            except Exception as e:  # said below, with the item
+                got[item_id] = e
+
+        first = threading.Thread(target=read, args=(a,))
+        first.start()
+        assert listing.wait(60)
+        read(b)
+        first.join(60)
+        assert got == {a: sha256_of(photo_bytes(1)), b: sha256_of(photo_bytes(2))}
+    finally:
+        case.close()

@@ -29,6 +29,7 @@ from __future__ import annotations
 import builtins
 import json
 import os
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -135,11 +136,13 @@ class ICloudConnector(Connector):
         self.full_days = float(config.get("full_listing_days", 7.0))
         self._api: Any = None
         self._dl: Any = None
-        #: asset id -> the pyicloud PhotoAsset of the last listing (delete and fresh links)
-        #: asset id -> (pyicloud PhotoAsset, when it was listed: its links live an hour)
+        #: asset id -> (pyicloud PhotoAsset, when it was listed: its links live an hour), of the
+        #: last listing (open, delete and fresh links)
         self._assets: dict[str, tuple[Any, float]] = {}
         #: _assets holds the whole library (a whole listing was read)
         self._whole = False
+        #: held by an open that lists the library (replicate opens from several threads)
+        self._listing = threading.Lock()
         #: added dates (ms) of items whose describe failed since the last listing
         self._failed: list[int] = []
 
@@ -278,8 +281,6 @@ class ICloudConnector(Connector):
         refs: list[ItemRef] = []
         newest = state["added"] if state else 0
         if whole:
-            self._assets = {}  # an asset gone since is not opened from an old listing
-            self._whole = True
             assets = self._call(lambda: list(photos.all) + self._hidden(photos), "list the photos")
         else:
             assert state is not None
@@ -294,13 +295,20 @@ class ICloudConnector(Connector):
                 return out
             assets = self._call(recent, "list the recently added photos")
         since_ms = int(since.timestamp() * 1000) if since is not None else None
+        seen: dict[str, tuple[Any, float]] = {}
         for a in assets:
             added = _ms(a.added_date) or 0
             newest = max(newest, added)
             if since_ms is not None and added < since_ms:
                 continue
-            self._assets[a.id] = (a, listed_at)
+            seen[a.id] = (a, listed_at)
             refs.extend(self._refs(a, albums.get(a.id, ()), listed_at))
+        if whole:
+            # swapped in whole, once listed: an asset gone since is not opened from an old
+            # listing, and an open on another thread never meets a listing half made
+            self._assets, self._whole = seen, True
+        else:
+            self._assets.update(seen)
         _protect(self.cookie_dir)
         full = now_ms if whole else state["full"]  # type: ignore[index]
         self._failed = []
@@ -454,11 +462,12 @@ class ICloudConnector(Connector):
 
     def open(self, item_id: str, raw_name: bytes | None = None) -> BinaryIO:
         asset_id, _, kind = item_id.partition("/")
-        if asset_id not in self._assets and not self._whole:
-            # replicate opens photo after photo: one listing of the library (a request per 100 photos)
-            # instead of a lookup each (pyicloud's lookup of an id it does not find pages through the
-            # whole library)
-            self.list(full_scan=True)
+        with self._listing:
+            if asset_id not in self._assets and not self._whole:
+                # replicate opens photo after photo: one listing of the library (a request per 100
+                # photos) instead of a lookup each (pyicloud's lookup of an id it does not find pages
+                # through the whole library); its other threads wait for that listing
+                self.list(full_scan=True)
         entry = self._assets.get(asset_id)
         if entry is None:
             raise SourceError(f"{self.where(item_id)} is not in the iCloud library")
