@@ -56,6 +56,12 @@ def discover(
             if s.ignored:
                 line += f", {plural(s.ignored, 'other file')} ignored"
             ui.out.print(line)
+            if s.crowded:
+                from ..conflicts.family import CROWDED
+
+                ui.out.print(f"{s.name}: {plural(s.crowded, 'new photo')} {'looks' if s.crowded == 1 else 'look'} like "
+                             f"more than {CROWDED} others (near-flat or generated pictures): compared only where "
+                             f"{'its' if s.crowded == 1 else 'their'} look is distinctive or by capture time")
         ui.out.print(
             f"{len(result.commits)} commit{'s' if len(result.commits) != 1 else ''}"
             + ("" if result.commits else " (nothing changed)")

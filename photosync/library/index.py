@@ -394,6 +394,17 @@ class Index:
         return [(h, d & 0xFFFFFFFFFFFFFFFF, bool(i)) for h, d, i in self.db.execute(
             "SELECT content_hash, dhash, informative FROM looks WHERE photo_id=?", (photo_id,))]
 
+    def crowded_now(self, quarters, taken: str | None, cap: int) -> tuple[set[tuple[int, int]], bool]:
+        """Which of ``quarters`` (at their positions) and whether ``taken`` are shared by more
+        than ``cap`` pictures now: counted on the covering indexes, at most ``cap`` + 1 rows each,
+        so the answer costs the same in a library of any size (a first import, whose index was
+        empty when its run began, learns its crowded keys as the library grows)."""
+        crowded = {(pos, q) for pos, q in enumerate(quarters) if q is not None and self.db.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM looks WHERE q{pos}=? LIMIT ?)", (q, cap + 1)).fetchone()[0] > cap}
+        busy = taken is not None and self.db.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM looks WHERE taken=? LIMIT ?)", (taken, cap + 1)).fetchone()[0] > cap
+        return crowded, busy
+
     def crowded_looks(self, cap: int) -> tuple[set[tuple[int, int]], set[str]]:
         """Lookup keys shared by more than ``cap`` pictures: ((position, quarter)
         pairs, capture times).  Near-flat or generated pictures can share one by

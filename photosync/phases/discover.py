@@ -70,6 +70,9 @@ class ServiceSummary:
     #: how many of them that made replicated (resolved, and in every active store)
     stored: int = 0
     replicated: int = 0
+    #: of the new photos recorded resolved, those with a look shared by more than CROWDED others:
+    #: searched for variants by their other keys only (as resolve would)
+    crowded: int = 0
     store: str = ""
     failed: str | None = None
     #: the error that stopped the service (an AuthError: its sign-in expired), for watch's alerts
@@ -584,6 +587,7 @@ class _ServiceRun:
         if kind == "new" and replaced is None and self.settled(photo):
             photo = photo.replace(processing_state="resolved")
             self.summary.resolved += 1
+            self.summary.crowded += self.settled.crowded(photo)
             self.settled_now.add(photo.photo_id)
         self._stage(photo)
         if kind == "new" and self.copies is not None:

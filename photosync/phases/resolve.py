@@ -198,7 +198,9 @@ class NothingToResolve:
         if self._family is None:
             index = self.lib.index
             assert index is not None
-            self._family = Family(lambda _pid: None, index.look_alikes, index.crowded_looks(CROWDED))
+            # the index grows as discover records: crowded keys are counted as the search meets them
+            self._family = Family(lambda _pid: None, index.look_alikes, index.crowded_looks(CROWDED),
+                                  recount=lambda qs, taken: index.crowded_now(qs, taken, CROWDED))
         return self._family
 
     def _pending_alike(self, key, face) -> bool:
@@ -241,6 +243,11 @@ class NothingToResolve:
                         self._pending.setdefault((i, q), []).append(entry)
                 if key.taken is not None:
                     self._pending.setdefault(key.taken, []).append(entry)
+
+    def crowded(self, photo: Photo) -> bool:
+        """Some look of the photo was shared by more than CROWDED others when it was searched:
+        its candidates came from its other keys only (as resolve's would)."""
+        return self._family is not None and photo.photo_id in self._family.limited
 
     def committed(self) -> None:
         """The index now holds what was recorded: its search covers those photos."""
