@@ -153,6 +153,13 @@ _LOOK_ALIKES = " UNION ".join(
     + [f"SELECT rowid FROM looks WHERE taken=?8 {_SAME_CAMERA}"])
 
 
+#: how many pictures share each of four quarters (?1-?4, at their positions) and a capture second
+#: (?5), each counted up to ?6 rows (a NULL key counts none)
+_CROWDED_NOW = "SELECT " + ", ".join(
+    [f"(SELECT count(*) FROM (SELECT 1 FROM looks WHERE q{pos}=?{pos + 1} LIMIT ?6))" for pos in range(4)]
+    + ["(SELECT count(*) FROM (SELECT 1 FROM looks WHERE taken=?5 LIMIT ?6))"])
+
+
 def _signed(h: int) -> int:
     """A 64-bit hash as SQLite's signed 64-bit integer."""
     return h - (1 << 64) if h >= 1 << 63 else h
@@ -399,11 +406,8 @@ class Index:
         than ``cap`` pictures now: counted on the covering indexes, at most ``cap`` + 1 rows each,
         so the answer costs the same in a library of any size (a first import, whose index was
         empty when its run began, learns its crowded keys as the library grows)."""
-        crowded = {(pos, q) for pos, q in enumerate(quarters) if q is not None and self.db.execute(
-            f"SELECT count(*) FROM (SELECT 1 FROM looks WHERE q{pos}=? LIMIT ?)", (q, cap + 1)).fetchone()[0] > cap}
-        busy = taken is not None and self.db.execute(
-            "SELECT count(*) FROM (SELECT 1 FROM looks WHERE taken=? LIMIT ?)", (taken, cap + 1)).fetchone()[0] > cap
-        return crowded, busy
+        counts = self.db.execute(_CROWDED_NOW, (*quarters, taken, cap + 1)).fetchone()
+        return {(pos, q) for pos, q in enumerate(quarters) if q is not None and counts[pos] > cap}, counts[4] > cap
 
     def crowded_looks(self, cap: int) -> tuple[set[tuple[int, int]], set[str]]:
         """Lookup keys shared by more than ``cap`` pictures: ((position, quarter)

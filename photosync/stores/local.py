@@ -29,7 +29,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Callable, Iterator, TypeVar
 
 from ..errors import ConfigError, SourceError, StoreError, UnsafeLocator, VerificationError
 from ..library.packs import fsync_path
@@ -39,6 +39,8 @@ from .base import BlobKey, BlobStore, StoreContext, StoredBlob, TempCleanup
 
 CHUNK = 1024 * 1024
 TMP_DIR = ".tmp"
+
+T = TypeVar("T")
 #: a temp file whose writer cannot be asked (another machine, boot or container; the
 #: unnamed files of photosync before 0.x) is a leftover once nothing has written to it
 #: for this long.  A live writer changes the file's mtime with every chunk; only its
@@ -154,6 +156,10 @@ class LocalStore(BlobStore):
         self._root_fd: int | None = None
         #: folder of a locator -> whether it resolves inside the store (see _path)
         self._inside: dict[str, bool] = {}
+        #: folders this run made or found (a put into one of them skips the checks that made it:
+        #: ~6 system calls a photo, which replicate's threads made while holding the GIL the main
+        #: thread needs; a folder removed since fails the write, which then checks them again)
+        self._made: set[Path] = set()
 
     def _ensure_root(self) -> None:
         if not self.root.is_dir():
@@ -211,10 +217,32 @@ class LocalStore(BlobStore):
             return None
         return StoredBlob(key.name, st.st_size, key.content_hash)
 
-    def put(self, key: BlobKey, stream: BinaryIO, size: int | None = None) -> StoredBlob:
+    def _folders(self, dest: Path) -> None:
+        """Make the folders of ``dest`` and the temp folder (never the store's own folder, unless
+        it is the library's default one: a folder that vanished is an unmounted drive)."""
         self._ensure_root()
-        self._open_root()
+        folder = self.root
+        for part in dest.parent.relative_to(self.root).parts:  # never re-creates a root that vanished
+            folder = folder / part
+            folder.mkdir(exist_ok=True)
+        (self.root / TMP_DIR).mkdir(exist_ok=True)
+        self._made.add(dest.parent)
+
+    def _again(self, dest: Path, step: Callable[[], T]) -> T:
+        """``step()``, and once more after making the folders again when one this run made is gone
+        (a hand clean-up; an unmounted drive fails in _ensure_root, in words)."""
+        try:
+            return step()
+        except FileNotFoundError:
+            self._made.clear()
+            self._folders(dest)
+            return step()
+
+    def put(self, key: BlobKey, stream: BinaryIO, size: int | None = None) -> StoredBlob:
         dest = self._path(key.name)
+        if dest.parent not in self._made:
+            self._folders(dest)
+        self._open_root()
         if dest.exists():
             digest, n = _hash_file(dest)
             if digest == key.digest:
@@ -222,14 +250,9 @@ class LocalStore(BlobStore):
                 return StoredBlob(key.name, n, key.content_hash, reused=True)
             aside = dest.with_name(f"{dest.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
             os.replace(dest, aside)  # never delete: keep the bad bytes next to the good
-        folder = self.root
-        for part in dest.parent.relative_to(self.root).parts:  # never re-creates a root that vanished
-            folder = folder / part
-            folder.mkdir(exist_ok=True)
         tmp_dir = self.root / TMP_DIR
-        tmp_dir.mkdir(exist_ok=True)
         with _writing_lock:
-            fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix=temp_prefix(), suffix=".part")
+            fd, tmp_name = self._again(dest, lambda: tempfile.mkstemp(dir=tmp_dir, prefix=temp_prefix(), suffix=".part"))
             _writing.add(os.path.basename(tmp_name))
         tmp = Path(tmp_name)
         try:
@@ -249,7 +272,7 @@ class LocalStore(BlobStore):
             if size is not None and n != size:
                 raise VerificationError(f"read {n} bytes from the source, expected {size}")
             os.chmod(tmp, 0o444)
-            os.replace(tmp, dest)
+            self._again(dest, lambda: os.replace(tmp, dest))
             self._unsynced(dest, key.digest)
         except BaseException:
             try:

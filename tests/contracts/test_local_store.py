@@ -137,3 +137,28 @@ def test_with_readback_a_copy_the_disk_gives_back_wrong_is_set_aside_and_the_flu
     store.flush()
     assert store.verify(again.locator, key_for(bad).content_hash).ok
 
+
+
+def test_a_folder_unmounted_or_removed_during_a_run_is_said_and_never_made_again(tmp_path):
+    """A put remembers the folders it made (replicate's threads no longer check them photo after
+    photo); the store's folder unmounted after some puts still fails the next put with the words a
+    first put would use, without making the store's folder again where the drive should be; a
+    month folder removed by hand meanwhile is made again."""
+    import shutil
+
+    case = FolderStoreCase(tmp_path)
+    store = case.store()
+    photos = [f"photo {n}".encode() for n in range(4)]
+    store.put(key_for(photos[0]), io.BytesIO(photos[0]))
+    shutil.rmtree(case.root)            # unmounted: the mount point is gone with it
+    with pytest.raises(StoreError, match="not mounted"):
+        store.put(key_for(photos[1]), io.BytesIO(photos[1]))
+    assert not case.root.exists(), "the store's folder was made again where the drive should be"
+    case.root.mkdir()                   # mounted again, without its folders
+    a = store.put(key_for(photos[1]), io.BytesIO(photos[1]))
+    shutil.rmtree(case.root / a.locator.rpartition("/")[0])   # the month folder cleaned up by hand
+    shutil.rmtree(case.root / ".tmp")
+    b = store.put(key_for(photos[2]), io.BytesIO(photos[2]))
+    store.flush()
+    assert (case.root / b.locator).read_bytes() == photos[2]
+    assert not (case.root / a.locator).exists()  # (what the hand removed stays removed)
