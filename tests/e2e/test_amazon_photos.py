@@ -360,3 +360,14 @@ def test_mirror_refuses_a_photo_whose_blob_copy_no_longer_reads_back(tmp_path, c
     assert gone.name in run.out + run.err
     [album] = fake.albums()
     assert len(fake.album_members(album)) == 3 and fake.trashed() == []
+
+
+def test_an_upload_answered_without_a_node_is_named_and_found_by_the_next_run(tmp_path, cli, fake):
+    lib, _ = frame_library(tmp_path, cli, fake, 3)
+    fake.answer_without_node = 1
+    run = cli("-L", str(lib), "replicate", "--execute")
+    assert run.code == 1 and "answer names no node" in run.err and "Traceback" not in run.err, run.err
+    assert len(frame_ids(lib)) == 2 and git_status(lib) == ""
+    cli("-q", "-L", str(lib), "replicate", "--execute", check=0)
+    assert len(frame_ids(lib)) == 3 and len(fake.uploads) == 3, "the node already there is taken, not a second copy"
+    assert len({n for n in frame_ids(lib).values()}) == 3

@@ -149,7 +149,12 @@ class AmazonPhotosConnector(Connector):
         for _attempt in range(2):
             status, answer = self.client.upload(name, root, stream)
             if status != 409:
-                return answer["id"]
+                node_id = (answer or {}).get("id") if isinstance(answer, dict) else None
+                if not node_id:
+                    # the bytes may be there: the next run's upload meets them (409, naming the node)
+                    raise SourceError(f"Amazon Photos took {name} (HTTP {status}) but its answer names no node; "
+                                      "not recorded as uploaded (the next run finds it by its content)")
+                return node_id
             node_id = ((answer or {}).get("info") or {}).get("nodeId")
             if not node_id:
                 raise SourceError(f"Amazon Photos refused {name} as a duplicate without naming the node (HTTP 409)")

@@ -142,6 +142,9 @@ class FakeAmazonPhotos(FakeServer):
         self._refuse_all: int | None = None
         #: seconds every request takes (kill tests: a run is killed in the middle of its work)
         self.delay = 0.0
+        #: the next this many uploads are stored but answered 201 with an empty body (a proxy that
+        #: dropped it, an answer cut short): the client learns no node id
+        self.answer_without_node = 0
         self._new_cookies()
         root = Node(_node_id(), "FOLDER", "", [], is_root=True)
         self.root_id = root.id
@@ -580,6 +583,9 @@ class FakeAmazonPhotos(FakeServer):
             node = Node(_node_id(), "FILE", name, [parent], data=data, info=_sniff(data))
             self.nodes[node.id] = node
             self.uploads.append({"name": name, "parent": parent, "id": node.id, "md5": md5})
+            if self.answer_without_node:
+                self.answer_without_node -= 1
+                return Response.json({}, status=201)
             return Response.json(node.wire(self.owner_id), status=201)
 
     # -- session refresh -----------------------------------------------------------------------------------
