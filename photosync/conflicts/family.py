@@ -34,19 +34,17 @@ class Family:
     ``candidates(photo_id, key, quarters, taken, max_bits)`` returns rows (other photo id,
     content hash, dHash, capture second, signature bytes) as ``Index.look_alikes`` does;
     ``crowded`` is ``Index.crowded_looks``'s answer: lookup keys too many pictures share.
-    ``recount(quarters, taken)``, when given (``Index.crowded_now`` at CROWDED), tells which keys
-    are crowded now, for a run whose index grows as it goes (discover's first import): without it
-    the keys crowded when the run began are all there are."""
+    With ``capped`` (``Index.look_alikes_capped`` at CROWDED) instead of ``candidates``, which keys
+    are crowded is also learnt as the search meets them, for a run whose index grows as it goes
+    (discover's first import); otherwise the keys crowded when the run began are all there are."""
 
     def __init__(self, get: Callable[[str], Photo | None], candidates: Callable[..., Iterable[tuple]],
                  crowded: tuple[set[tuple[int, int]], set[str]],
-                 recount: Callable[..., tuple[set[tuple[int, int]], bool]] | None = None):
+                 capped: Callable[..., tuple[list[tuple], set[tuple[int, int]], bool]] | None = None):
         self.get = get
         self._query = candidates
         self.crowded_quarters, self.crowded_times = crowded
-        self._recount = recount
-        #: keys counted since the index last changed and found not crowded
-        self._counted: set[object] = set()
+        self._capped = capped
         #: photos with a crowded key (never merged by a policy)
         self.limited: set[str] = set()
         #: candidates per (photo, keys), as the index gave them (the index changes only at a commit)
@@ -62,24 +60,6 @@ class Family:
     def forget_candidates(self) -> None:
         """The index changed (a commit): candidates are asked for again."""
         self._found.clear()
-        self._counted.clear()
-
-    def _count(self, key) -> None:
-        """Learn which of the key's quarters and capture second are crowded now (``recount``)."""
-        if self._recount is None:
-            return
-        qs = tuple(q if q is not None and (i, q) not in self.crowded_quarters and (i, q) not in self._counted
-                   else None for i, q in enumerate(key.quarters))
-        taken = key.taken if key.taken not in self.crowded_times and key.taken not in self._counted else None
-        if all(q is None for q in qs) and taken is None:
-            return
-        quarters, busy = self._recount(qs, taken)
-        self.crowded_quarters |= quarters
-        self._counted.update((i, q) for i, q in enumerate(qs) if q is not None and (i, q) not in quarters)
-        if busy:
-            self.crowded_times.add(taken)  # type: ignore[arg-type]
-        elif taken is not None:
-            self._counted.add(taken)
 
     # -- candidates ----------------------------------------------------------------------------
     def look_alikes(self, photo: Photo) -> list[str]:
@@ -110,13 +90,22 @@ class Family:
 
         out: dict[str, None] = {}
         for key in keys:
-            self._count(key)
             qs = tuple(None if q is None or (i, q) in self.crowded_quarters else q for i, q in enumerate(key.quarters))
             taken = None if key.taken in self.crowded_times else key.taken
+            rows: Iterable[tuple]
+            if self._capped is not None:
+                rows, crowded, busy = self._capped(pid, key, qs, taken, variants.MAX_HAMMING)
+                self.crowded_quarters |= crowded
+                if busy and taken is not None:
+                    self.crowded_times.add(taken)
+                    taken = None
+                qs = tuple(None if (i, q) in crowded else q for i, q in enumerate(qs))
+            else:
+                rows = self._query(pid, key, qs, taken, variants.MAX_HAMMING)
             if qs != key.quarters or taken != key.taken:
                 self.limited.add(pid)
             face = faces.get(key.content_hash)
-            for oid, content_hash, dhash, when, look in self._query(pid, key, qs, taken, variants.MAX_HAMMING):
+            for oid, content_hash, dhash, when, look in rows:
                 if oid in out:
                     continue
                 # judged on the index's copy of the signature: most candidates end here, unread

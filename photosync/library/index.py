@@ -153,12 +153,12 @@ _LOOK_ALIKES = " UNION ".join(
     + [f"SELECT rowid FROM looks WHERE taken=?8 {_SAME_CAMERA}"])
 
 
-#: how many pictures share each of four quarters (?1-?4, at their positions) and a capture second
-#: (?5), each counted up to ?6 rows (a NULL key counts none)
-_CROWDED_NOW = "SELECT " + ", ".join(
-    [f"(SELECT count(*) FROM (SELECT 1 FROM looks WHERE q{pos}=?{pos + 1} LIMIT ?6))" for pos in range(4)]
-    + ["(SELECT count(*) FROM (SELECT 1 FROM looks WHERE taken=?5 LIMIT ?6))"])
-
+#: the pictures that share each of four quarters (?1-?4, at their positions) or the capture second
+#: (?5), at most ?6 of each: (which key, rowid, dHash, camera), read from the covering indexes
+_SHARING = " UNION ALL ".join(
+    [f"SELECT * FROM (SELECT {pos}, rowid, dhash, camera FROM looks WHERE q{pos}=?{pos + 1} LIMIT ?6)"
+     for pos in range(4)]
+    + ["SELECT * FROM (SELECT 4, rowid, dhash, camera FROM looks WHERE taken=?5 LIMIT ?6)"])
 
 def _signed(h: int) -> int:
     """A 64-bit hash as SQLite's signed 64-bit integer."""
@@ -396,18 +396,41 @@ class Index:
             " AND photo_id<>?", (*found, photo_id)).fetchall()
         return [(pid, h, d & 0xFFFFFFFFFFFFFFFF, t, look) for pid, h, d, t, look in rows]
 
+    def look_alikes_capped(self, photo_id: str, key, quarters, taken: str | None, max_bits: int,
+                           cap: int) -> tuple[list[tuple], set[tuple[int, int]], bool]:
+        """:meth:`look_alikes`, with a key shared by more than ``cap`` pictures left out and said:
+        (rows, the crowded (position, quarter) pairs, whether ``taken`` is crowded).  One query
+        reads at most ``cap`` + 1 index entries a key, and the Hamming test runs on what it read
+        (for discover's first import, whose index grows as it goes: which keys are crowded is
+        learnt as they are met, at the same cost in a library of any size)."""
+        if all(q is None for q in quarters) and taken is None:
+            return [], set(), False
+        sharing: list[list[tuple]] = [[], [], [], [], []]
+        for which, rowid, dhash, camera in self.db.execute(_SHARING, (*quarters, taken, cap + 1)):
+            sharing[which].append((rowid, dhash, camera))
+        crowded = {(pos, quarters[pos]) for pos in range(4) if len(sharing[pos]) > cap}
+        busy = len(sharing[4]) > cap
+        mine, cam = _signed(key.dhash), key.camera
+        found: dict[int, None] = {}
+        for pos in range(5):
+            if len(sharing[pos]) > cap:
+                continue
+            for rowid, dhash, camera in sharing[pos]:
+                if camera is not None and cam is not None and camera != cam:
+                    continue
+                if pos == 4 or ((dhash ^ mine) & 0xFFFFFFFFFFFFFFFF).bit_count() <= max_bits:
+                    found[rowid] = None
+        if not found:
+            return [], crowded, busy
+        rows = self.db.execute(
+            f"SELECT photo_id, content_hash, dhash, taken, look FROM looks WHERE rowid IN ({','.join('?' * len(found))})"
+            " AND photo_id<>?", (*found, photo_id)).fetchall()
+        return [(pid, h, d & 0xFFFFFFFFFFFFFFFF, t, look) for pid, h, d, t, look in rows], crowded, busy
+
     def own_looks(self, photo_id: str) -> list[tuple[str, int, bool]]:
         """(content hash, dHash, informative) of a photo's pictures as indexed."""
         return [(h, d & 0xFFFFFFFFFFFFFFFF, bool(i)) for h, d, i in self.db.execute(
             "SELECT content_hash, dhash, informative FROM looks WHERE photo_id=?", (photo_id,))]
-
-    def crowded_now(self, quarters, taken: str | None, cap: int) -> tuple[set[tuple[int, int]], bool]:
-        """Which of ``quarters`` (at their positions) and whether ``taken`` are shared by more
-        than ``cap`` pictures now: counted on the covering indexes, at most ``cap`` + 1 rows each,
-        so the answer costs the same in a library of any size (a first import, whose index was
-        empty when its run began, learns its crowded keys as the library grows)."""
-        counts = self.db.execute(_CROWDED_NOW, (*quarters, taken, cap + 1)).fetchone()
-        return {(pos, q) for pos, q in enumerate(quarters) if q is not None and counts[pos] > cap}, counts[4] > cap
 
     def crowded_looks(self, cap: int) -> tuple[set[tuple[int, int]], set[str]]:
         """Lookup keys shared by more than ``cap`` pictures: ((position, quarter)

@@ -198,9 +198,10 @@ class NothingToResolve:
         if self._family is None:
             index = self.lib.index
             assert index is not None
-            # the index grows as discover records: crowded keys are counted as the search meets them
+            # the index grows as discover records: crowded keys are learnt as the search meets them
             self._family = Family(lambda _pid: None, index.look_alikes, index.crowded_looks(CROWDED),
-                                  recount=lambda qs, taken: index.crowded_now(qs, taken, CROWDED))
+                                  capped=lambda pid, key, qs, taken, bits: index.look_alikes_capped(
+                                      pid, key, qs, taken, bits, CROWDED))
         return self._family
 
     def _pending_alike(self, key, face) -> bool:
