@@ -395,7 +395,7 @@ class GitStore:
             w.mem.objects.clear()  # the backend may outlive this commit inside libgit2: keep nothing in it
 
     def _commit_with(self, w: "_Writer", changes: Mapping[str, bytes | None], written: dict[str, os.stat_result],
-                     paths: list[str], message: str, parent: pygit2.Oid | None) -> str | None:
+                     paths: list[str], message: str, parent: Any) -> str | None:
         index, mem = w.index, w.mem
         if C.git_index_has_conflicts(index._index):
             self._index_paths(index, paths)  # libgit2's own add clears a path's conflict entries
