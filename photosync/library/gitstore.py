@@ -14,6 +14,7 @@ them on the next run so they can be committed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from pathlib import Path
@@ -125,12 +126,79 @@ class _MemoryOdb(pygit2.OdbBackend):
         return iter(self.objects)
 
 
+def _index_stamp(path: str) -> tuple[int, int, int] | None:
+    """What tells one version of git's index file from another: git and libgit2 write it to
+    a lock file renamed over it, so each write is a new inode, and its size and mtime (ns)
+    change with its content."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+class _Writer:
+    """The repository photosync commits through, and git's index, kept from one commit to the next.
+
+    At 100,000 records git's index is a 12 MB file of 100,000 entries: reading it again for
+    every commit of 500 (a new repository each, then ``index.read()``) cost 0.19 s of a 0.73 s
+    commit, and held a second copy of it in memory (bench/commit_cost.py, bench/README.md).
+    The in-memory index is what photosync last wrote to the file; before each use the file's
+    stamp (:func:`_index_stamp`) is compared with the one photosync wrote, and when anything
+    else wrote it (a hand ``git add``, ``git reset``, another program) it is read again.  A
+    user that raises drops the writer (its index may hold entries never written).
+
+    Its object database has :class:`_MemoryOdb` in front, so a commit's new objects are
+    caught in memory (then packed, or written loose by the plain repository)."""
+
+    def __init__(self, root: Path) -> None:
+        self.repo = pygit2.Repository(str(root))
+        self.mem = _MemoryOdb()
+        self.repo.odb.add_backend(self.mem, 1000)
+        self.path = os.path.join(self.repo.path, "index")
+        self.stamp = _index_stamp(self.path)
+        self.index = self.repo.index  # libgit2 reads the file here
+        #: whether the index holds entries photosync did not add or check (read from the file)
+        self.from_file = True
+
+    def refresh(self) -> None:
+        stamp = _index_stamp(self.path)
+        if stamp != self.stamp:
+            self.stamp = stamp
+            self.index.read(True)
+            self.from_file = True
+
+    def write_index(self) -> None:
+        self.index.write()
+        self.stamp = _index_stamp(self.path)
+        self.from_file = False
+
+    def write_tree(self) -> pygit2.Oid:
+        """The tree of the index, written.  libgit2 rebuilds each changed folder's tree from
+        the index, and with strict object creation (its default) it first looks up every
+        entry's object: at 100,000 records, with ~250 month folders each changed by a commit
+        of 500, that was 100,000 lookups a commit (a Python call each into the memory
+        backend, then the packs, whose pages stayed mapped: +58 MB of RSS, and 0.16 s of
+        the commit).  When the index is the one photosync wrote, each entry's object was
+        checked when it was added (``git_index_add`` refuses a missing object), so the
+        check is skipped; an index read from the file (someone else wrote it) is checked.
+        The setting is global to libgit2: photosync makes no objects on other threads."""
+        if self.from_file:
+            return self.index.write_tree()
+        pygit2.settings.enable_strict_object_creation(False)
+        try:
+            return self.index.write_tree()
+        finally:
+            pygit2.settings.enable_strict_object_creation(True)
+
+
 class GitStore:
     def __init__(self, root: Path):
         self.root = root
         # objects, packs, refs and the index reach the disk before photosync goes on
         pygit2.settings.enable_fsync_gitdir(True)
         self.repo = pygit2.Repository(str(root))
+        self._writer: _Writer | None = None
 
     # -- creation ---------------------------------------------------------------------
     @classmethod
@@ -230,7 +298,7 @@ class GitStore:
         out = {}
         # untracked files are not looked for: photosync's own new files are covered by
         # the write journal, and a scan of the whole tree for them costs most of a no-change run
-        for path, flags in self.repo.status(untracked_files="no").items():
+        for path, flags in self._writing().repo.status(untracked_files="no").items():
             if flags & (_WT_CHANGED | _INDEX_CHANGED):
                 out[path] = int(flags)
         return out
@@ -241,17 +309,15 @@ class GitStore:
 
     def unstage(self, path: str) -> None:
         """Put a path's index entry back as HEAD has it (its work-tree file is untouched)."""
-        index = self.repo.index
-        index.read()
-        blob = self.head_blob_oid(path)
-        if blob is None:
-            try:
-                index.remove(path)
-            except (OSError, KeyError, pygit2.GitError):
-                pass
-        else:
-            index.add(pygit2.IndexEntry(path, pygit2.Oid(hex=blob), pygit2.enums.FileMode.BLOB))
-        index.write()
+        with self._index_change() as index:
+            blob = self.head_blob_oid(path)
+            if blob is None:
+                try:
+                    index.remove(path)
+                except (OSError, KeyError, pygit2.GitError):
+                    pass
+            else:
+                index.add(pygit2.IndexEntry(path, pygit2.Oid(hex=blob), pygit2.enums.FileMode.BLOB))
 
     # -- writing -----------------------------------------------------------------------
     def signature(self) -> pygit2.Signature:
@@ -306,7 +372,8 @@ class GitStore:
 
         New objects are collected in memory and, past :data:`PACK_THRESHOLD`,
         written as one pack file instead of one loose file each; the ref
-        moves only after the objects are on disk.
+        moves only after the objects are on disk.  Git's index stays in memory from
+        one commit to the next (see :class:`_Writer`).
         """
         paths = [*changes, *also_add]
         self._write_journal(list(changes))
@@ -317,34 +384,45 @@ class GitStore:
                 self.remove_worktree_file(path)
             else:
                 written[path] = self.write_worktree_file(path, data)
-        big = len(paths) >= PACK_THRESHOLD
-        repo = pygit2.Repository(str(self.root)) if big else self.repo
-        mem = _MemoryOdb() if big else None
-        if mem is not None:
-            repo.odb.add_backend(mem, 1000)
-        index = repo.index
-        index.read()
+        w = self._writing()
+        try:
+            return self._commit_with(w, changes, written, paths, message, parent)
+        except BaseException:
+            # its index may hold entries this commit added and never wrote: the next one reads the file
+            self._writer = None
+            raise
+        finally:
+            w.mem.objects.clear()  # the backend may outlive this commit inside libgit2: keep nothing in it
+
+    def _commit_with(self, w: "_Writer", changes: Mapping[str, bytes | None], written: dict[str, os.stat_result],
+                     paths: list[str], message: str, parent: Any) -> str | None:
+        index, mem = w.index, w.mem
         if C.git_index_has_conflicts(index._index):
             self._index_paths(index, paths)  # libgit2's own add clears a path's conflict entries
         else:
             for path, st in written.items():
                 data = changes[path]
                 assert data is not None
-                self._index_written(repo, mem, index, path, data, st)
+                self._index_written(mem, index, path, data, st)
             self._index_paths(index, [p for p in paths if p not in written])
-        tree = index.write_tree()
+        tree = w.write_tree()
         head_tree = self.head_tree()
         if head_tree is not None and head_tree.id == tree:
-            index.write()
+            w.write_index()
             self.clear_interrupted()
             return None
         sig = self.signature()
-        parents = [] if self.repo.head_is_unborn else [self.repo.head.target]
-        oid = repo.create_commit(None, sig, sig, message, tree, parents)
-        if mem is not None and mem.objects:
-            write_pack(((int(kind), data) for kind, data in mem.objects.values()), self.pack_dir)
-            # the backend may outlive this commit inside libgit2: keep nothing in it
-            mem.objects.clear()
+        parents = [] if parent is None else [parent]
+        oid = w.repo.create_commit(None, sig, sig, message, tree, parents)
+        objects = list(mem.objects.values())
+        if len(paths) >= PACK_THRESHOLD:
+            write_pack([(int(kind), data) for kind, data in objects], self.pack_dir)
+        else:
+            # a few loose objects (libgit2 writes each, fsynced: enable_fsync_gitdir)
+            for kind, data in objects:
+                self.repo.odb.write(int(kind), data)
+        del objects
+        mem.objects.clear()
         # the work-tree files reach the disk before the ref says they are committed
         _sync_files([self.root / p for p in changes if changes[p] is not None])
         branch = self.repo.references["HEAD"].target if self.repo.head_is_unborn else self.repo.head.name
@@ -355,11 +433,9 @@ class GitStore:
                           f"{parent} -> {now}); nothing was lost, run photosync again")
         subject = message.splitlines()[0]
         self.repo.create_reference_direct(branch, oid, True, ("commit: " if parents else "commit (initial): ") + subject)
-        index.write()
+        w.write_index()
         self.clear_interrupted()
-        if repo is not self.repo:
-            del index, repo, mem
-            self.repo = pygit2.Repository(str(self.root))
+        if len(paths) >= PACK_THRESHOLD:
             _release_freed_memory()
         return str(oid)
 
@@ -390,18 +466,16 @@ class GitStore:
                 self.remove_worktree_file(path)
             else:
                 self.write_worktree_file(path, data)
-        index = self.repo.index
-        index.read()
-        self._index_paths(index, changes)
-        _sync_files([self.root / p for p, d in changes.items() if d is not None])
-        branch = self.repo.references["HEAD"].target if self.repo.head_is_unborn else self.repo.head.name
-        now = None if self.repo.head_is_unborn else self.repo.head.target
-        if now != parent:
-            raise OSError(f"the branch moved while photosync was syncing (a git command ran meanwhile: "
-                          f"{parent} -> {now}); nothing was lost, run photosync sync again")
-        assert isinstance(branch, str), "an unborn HEAD is symbolic: its target is a branch name"
-        self.repo.create_reference_direct(branch, pygit2.Oid(hex=target), True, message)
-        index.write()
+        with self._index_change() as index:
+            self._index_paths(index, changes)
+            _sync_files([self.root / p for p, d in changes.items() if d is not None])
+            branch = self.repo.references["HEAD"].target if self.repo.head_is_unborn else self.repo.head.name
+            now = None if self.repo.head_is_unborn else self.repo.head.target
+            if now != parent:
+                raise OSError(f"the branch moved while photosync was syncing (a git command ran meanwhile: "
+                              f"{parent} -> {now}); nothing was lost, run photosync sync again")
+            assert isinstance(branch, str), "an unborn HEAD is symbolic: its target is a branch name"
+            self.repo.create_reference_direct(branch, pygit2.Oid(hex=target), True, message)
         self.clear_interrupted()
         return list(changes)
 
@@ -465,13 +539,32 @@ class GitStore:
     def sync_index_to_worktree(self, paths: Iterable[str]) -> None:
         """Refresh index entries (stat data) for files whose content equals HEAD,
         e.g. after a run was killed between writing the ref and the index."""
-        index = self.repo.index
-        index.read()
-        self._index_paths(index, paths)
-        index.write()
+        with self._index_change() as index:
+            self._index_paths(index, paths)
+
+    # -- git's index, kept in memory between commits ---------------------------------------
+    def _writing(self) -> "_Writer":
+        """The writing repository, its index what the index file holds now."""
+        if self._writer is None:
+            self._writer = _Writer(self.root)
+        else:
+            self._writer.refresh()
+        return self._writer
+
+    @contextlib.contextmanager
+    def _index_change(self) -> Iterator[Any]:
+        """Git's index, current, to change; written when the block ends (dropped from memory
+        when it raises: the next user reads the file)."""
+        w = self._writing()
+        try:
+            yield w.index
+            w.write_index()
+        except BaseException:
+            self._writer = None
+            raise
 
     @staticmethod
-    def _index_written(repo, mem: "_MemoryOdb | None", index, path: str, data: bytes, st: os.stat_result) -> None:
+    def _index_written(mem: "_MemoryOdb", index, path: str, data: bytes, st: os.stat_result) -> None:
         """The index entry of a file photosync just wrote, from the bytes it wrote and the
         stat data of the write: what ``index.add(path)`` records, without libgit2 opening,
         reading, filtering and hashing the file again (0.18 ms a record at 5,000 records,
@@ -480,13 +573,8 @@ class GitStore:
         set as libgit2's ``git_index_entry__init_from_stat`` sets it (dev from st_rdev, as
         there; 32-bit fields truncated), so ``git status`` and libgit2's status compare
         the same data and find the file clean without hashing it."""
-        if mem is not None:
-            raw = hashlib.sha1(b"blob %d\0" % len(data) + data).digest()
-            oid = pygit2.Oid(raw=raw)
-            mem.objects[oid] = (int(pygit2.enums.ObjectType.BLOB), data)
-        else:
-            oid = repo.create_blob(data)
-            raw = oid.raw
+        raw = hashlib.sha1(b"blob %d\0" % len(data) + data).digest()
+        mem.objects[pygit2.Oid(raw=raw)] = (int(pygit2.enums.ObjectType.BLOB), data)
         entry = ffi.new("git_index_entry *")
         entry.ctime.seconds = _int32(st.st_ctime_ns // 1_000_000_000)
         entry.ctime.nanoseconds = st.st_ctime_ns % 1_000_000_000

@@ -13,7 +13,7 @@ import time
 import pytest
 from helpers import commit_count, git, git_status, open_lib
 
-from photosync.errors import ConfigError, InvalidRecord, LibraryLocked, LibraryNotFound
+from photosync.errors import ConfigError, InvalidRecord, LibraryLocked, LibraryNotFound, PhotosyncError
 from photosync.library.find import find_library
 from photosync.library.layout import utc_now
 from photosync.library.library import Library
@@ -357,3 +357,90 @@ def test_records_written_by_a_commit_have_their_stat_data_in_gits_index(library)
     assert fsck.returncode == 0, fsck.stderr
     # git's own check agrees, without reading the files: nothing needs refreshing
     assert subprocess.run(["git", "-C", str(library), "diff-files", "--quiet"]).returncode == 0
+
+
+def _big_batch(lib, base: int) -> None:
+    from photosync.library import gitstore
+
+    for i in range(gitstore.PACK_THRESHOLD):
+        lib.stage(make_photo_record(base + i))
+
+
+def test_a_commit_keeps_what_git_add_staged_between_two_commits_of_a_run(library):
+    """photosync keeps git's index in memory from one commit to the next; a `git add` made by
+    hand while it runs changes the index file, and the next commit must start from that file
+    (a commit is built from git's index, so what is staged goes along, as it always did), not
+    write its older copy over it."""
+    lib, _ = open_lib(library)
+    try:
+        _big_batch(lib, 0)
+        lib.commit("one")
+        (library / "notes.txt").write_text("my notes\n")
+        git(library, "add", "notes.txt")
+        _big_batch(lib, 1000)
+        lib.stage(make_photo_record(5000))
+        lib.commit("two")
+        lib.stage(make_photo_record(5001))  # a small commit after it too
+        lib.commit("three")
+    finally:
+        lib.close()
+    assert git(library, "show", "HEAD:notes.txt") == "my notes\n"
+    assert git_status(library) == ""
+
+
+def test_a_commit_after_a_failed_one_holds_only_objects_that_are_on_disk(library, monkeypatch):
+    """A commit that fails half-way (here: a git commit by hand moved the branch while photosync
+    was committing) has added its records to git's index in memory; the next commit of the
+    same run must not take those entries along (their objects may never have reached the disk:
+    a commit naming missing objects is a broken repository)."""
+    from photosync.library import gitstore
+
+    real_sync = gitstore._sync_files
+    hand_commit = []
+
+    def sync_while_someone_commits(paths):
+        if not hand_commit:  # the person's commit lands between photosync's objects and its ref
+            hand_commit.append(1)
+            git(library, "-c", "user.name=x", "-c", "user.email=x@y", "commit", "--allow-empty", "-qm", "by hand")
+        real_sync(paths)
+
+    lib, _ = open_lib(library)
+    try:
+        a, b = make_photo_record(1), make_photo_record(2)
+        lib.stage(a)
+        monkeypatch.setattr(gitstore, "_sync_files", sync_while_someone_commits)
+        with pytest.raises(PhotosyncError, match="branch moved"):
+            lib.commit("one")
+        lib.discard_staged()
+        lib.stage(b)
+        lib.commit("two")
+    finally:
+        lib.close()
+    fsck = subprocess.run(["git", "-C", str(library), "fsck", "--strict", "--full"], capture_output=True, text=True)
+    assert fsck.returncode == 0, fsck.stderr
+    names = git(library, "ls-tree", "-r", "--name-only", "HEAD", "photos")
+    assert b.photo_id in names and a.photo_id not in names
+
+
+def test_a_commit_refuses_an_index_entry_someone_else_added_for_a_missing_object(library):
+    """photosync skips libgit2's object check of every index entry when the index is the one it
+    wrote itself (each of its entries was checked when added); an index someone else wrote
+    (`git update-index --cacheinfo` takes any id) is checked: no commit names an object the
+    repository does not have."""
+    import pygit2
+
+    lib, _ = open_lib(library)
+    try:
+        _big_batch(lib, 0)
+        lib.commit("one")
+        head = git(library, "rev-parse", "HEAD")
+        git(library, "update-index", "--add", "--cacheinfo", "100644," + "12" * 20 + ",notes.txt")
+        lib.stage(make_photo_record(5000))
+        with pytest.raises(pygit2.GitError, match="invalid object specified - notes.txt"):
+            lib.commit("two")
+    finally:
+        lib.close()
+    assert git(library, "rev-parse", "HEAD") == head
+    git(library, "rm", "-q", "--cached", "notes.txt")  # git fsck checks the index's entries too
+    fsck = subprocess.run(["git", "-C", str(library), "fsck", "--strict", "--full"], capture_output=True, text=True)
+    assert fsck.returncode == 0, fsck.stderr
