@@ -444,3 +444,31 @@ def test_a_commit_refuses_an_index_entry_someone_else_added_for_a_missing_object
     git(library, "rm", "-q", "--cached", "notes.txt")  # git fsck checks the index's entries too
     fsck = subprocess.run(["git", "-C", str(library), "fsck", "--strict", "--full"], capture_output=True, text=True)
     assert fsck.returncode == 0, fsck.stderr
+
+
+def test_compaction_keeps_one_copy_of_an_object_several_packs_hold(tmp_path):
+    """Packs photosync merges may share objects (the same record bytes written again in a later
+    commit): the merged pack holds each once, every one readable, and git checks it."""
+    from photosync.library.packs import compact, pack_files, write_pack
+
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    pack_dir = repo / ".git/objects/pack"
+    blobs = [f"object {n}\n".encode() * (n + 1) for n in range(7)]
+    write_pack([(3, b) for b in blobs[:4]], pack_dir)
+    write_pack([(3, b) for b in blobs[2:6]], pack_dir)      # two objects in both
+    write_pack([(3, b) for b in (blobs[6], blobs[0])], pack_dir)
+    assert len(pack_files(pack_dir)) == 3
+    assert compact(pack_dir, max_packs=1)
+    (pack,) = pack_files(pack_dir)
+    listing = subprocess.run(["git", "verify-pack", "-v", str(pack.with_suffix(".idx"))], capture_output=True,
+                             text=True, check=True).stdout
+    ids = [line.split()[0] for line in listing.splitlines() if " blob " in line]
+    assert len(ids) == len(set(ids)) == 7
+    for b in blobs:
+        oid = subprocess.run(["git", "-C", str(repo), "hash-object", "--stdin"], input=b, capture_output=True,
+                             check=True).stdout.decode().strip()
+        got = subprocess.run(["git", "-C", str(repo), "cat-file", "blob", oid], capture_output=True, check=True).stdout
+        assert got == b
+    fsck = subprocess.run(["git", "-C", str(repo), "fsck", "--strict", "--full"], capture_output=True, text=True)
+    assert fsck.returncode == 0, fsck.stderr
