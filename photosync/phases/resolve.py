@@ -248,7 +248,10 @@ class NothingToResolve:
     def crowded(self, photo: Photo) -> bool:
         """Some look of the photo was shared by more than CROWDED others when it was searched:
         its candidates came from its other keys only (as resolve's would)."""
-        return self._family is not None and photo.photo_id in self._family.limited
+        if self._family is None or photo.photo_id not in self._family.limited:
+            return False
+        self._family.limited.discard(photo.photo_id)  # asked once; half of a 100,000 import can be (~6 MB)
+        return True
 
     def committed(self) -> None:
         """The index now holds what was recorded: its search covers those photos."""
