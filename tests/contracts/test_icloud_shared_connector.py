@@ -89,3 +89,25 @@ class TestICloudSharedConnector(ConnectorContract):
     @pytest.fixture
     def case(self, tmp_path, monkeypatch):
         return SharedAlbumCase(tmp_path, monkeypatch)
+
+
+def test_a_window_of_addresses_comes_in_one_call_whichever_photo_is_read_first(tmp_path, monkeypatch):
+    """Discover reads a shared album's photos on several threads: the one that reaches the second
+    photo first must not leave the first to a call of its own (a flaky count under load before)."""
+    from photosync.testing.connector import listed, photo_bytes
+
+    case = SharedAlbumCase(tmp_path, monkeypatch)
+    try:
+        ids = [case.add(f"p{n}.jpg", photo_bytes(n)) for n in range(30)]
+        conn = case.connector()
+        refs, _ = listed(conn)
+        order = [r for r in refs]           # the listing's order
+        before = case.fake.calls["webasseturls"]
+        for item_id in (order[1], order[0], order[24]):
+            conn.open(item_id).close()
+        assert case.fake.calls["webasseturls"] - before == 1, "the first 25 photos' addresses in one call"
+        conn.open(order[25]).close()
+        assert case.fake.calls["webasseturls"] - before == 2, "the next window in a second"
+        assert set(ids) == set(order)
+    finally:
+        case.close()

@@ -323,17 +323,21 @@ class ICloudSharedConnector(Connector):
         return hit[0]
 
     def _batch(self, guid: str) -> builtins.list[str]:
-        """``guid`` and the next photos of the stream whose address is not known yet (discover reads
-        items in the listing's order, so they are most likely read next): at most 25, one call."""
+        """``guid`` and the other photos of its window of the stream (the 25 it falls among, in the
+        listing's order) whose address is not known yet: one call. Discover reads items in the
+        listing's order on several threads, so whichever of a window's photos a thread asks for
+        first, the window's addresses come in that one call (from ``guid`` onwards only, a thread
+        that reached the second photo first made a second call for the first)."""
         album = self.album
         out = [guid]
         start = album.position.get(guid)
         if start is None:
             return out
         now = time.time()
-        for other in album.order[start + 1:]:
-            if len(out) >= MAX_GUIDS:
-                break
+        first = start - start % MAX_GUIDS
+        for other in album.order[first:first + MAX_GUIDS]:
+            if other == guid:
+                continue
             try:
                 _key, der, _q = _best(album.entries[other])
             except SourceError:
