@@ -192,6 +192,17 @@ class _Writer:
             pygit2.settings.enable_strict_object_creation(True)
 
 
+def set_entry(index: pygit2.Index, path: str, blob: pygit2.Oid | None) -> None:
+    """Make the index's entry for ``path`` name ``blob`` (a regular file), or drop it (None)."""
+    if blob is None:
+        try:
+            index.remove(path)
+        except (OSError, KeyError, pygit2.GitError):
+            pass
+    else:
+        index.add(pygit2.IndexEntry(path, blob, pygit2.enums.FileMode.BLOB))
+
+
 class GitStore:
     def __init__(self, root: Path):
         self.root = root
@@ -311,13 +322,7 @@ class GitStore:
         """Put a path's index entry back as HEAD has it (its work-tree file is untouched)."""
         with self._index_change() as index:
             blob = self.head_blob_oid(path)
-            if blob is None:
-                try:
-                    index.remove(path)
-                except (OSError, KeyError, pygit2.GitError):
-                    pass
-            else:
-                index.add(pygit2.IndexEntry(path, pygit2.Oid(hex=blob), pygit2.enums.FileMode.BLOB))
+            set_entry(index, path, pygit2.Oid(hex=blob) if blob is not None else None)
 
     # -- writing -----------------------------------------------------------------------
     def signature(self) -> pygit2.Signature:

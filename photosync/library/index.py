@@ -389,11 +389,16 @@ class Index:
             return []
         found = [r[0] for r in self.db.execute(_LOOK_ALIKES, (*quarters, _signed(key.dhash), max_bits, key.camera,
                                                                taken))]
-        if not found:
+        return self._look_rows(found, photo_id)
+
+    def _look_rows(self, rowids, photo_id: str) -> list[tuple]:
+        """(photo id, content hash, dHash, capture second, signature bytes) of these rows of
+        ``looks``, the photo's own left out."""
+        if not rowids:
             return []
         rows = self.db.execute(
-            f"SELECT photo_id, content_hash, dhash, taken, look FROM looks WHERE rowid IN ({','.join('?' * len(found))})"
-            " AND photo_id<>?", (*found, photo_id)).fetchall()
+            f"SELECT photo_id, content_hash, dhash, taken, look FROM looks WHERE rowid IN ({','.join('?' * len(rowids))})"
+            " AND photo_id<>?", (*rowids, photo_id)).fetchall()
         return [(pid, h, d & 0xFFFFFFFFFFFFFFFF, t, look) for pid, h, d, t, look in rows]
 
     def look_alikes_capped(self, photo_id: str, key, quarters, taken: str | None, max_bits: int,
@@ -420,12 +425,7 @@ class Index:
                     continue
                 if pos == 4 or ((dhash ^ mine) & 0xFFFFFFFFFFFFFFFF).bit_count() <= max_bits:
                     found[rowid] = None
-        if not found:
-            return [], crowded, busy
-        rows = self.db.execute(
-            f"SELECT photo_id, content_hash, dhash, taken, look FROM looks WHERE rowid IN ({','.join('?' * len(found))})"
-            " AND photo_id<>?", (*found, photo_id)).fetchall()
-        return [(pid, h, d & 0xFFFFFFFFFFFFFFFF, t, look) for pid, h, d, t, look in rows], crowded, busy
+        return self._look_rows(list(found), photo_id), crowded, busy
 
     def own_looks(self, photo_id: str) -> list[tuple[str, int, bool]]:
         """(content hash, dHash, informative) of a photo's pictures as indexed."""

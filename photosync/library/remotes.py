@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from .gitstore import set_entry
+
 import pygit2
 
 from .. import records
@@ -433,13 +435,7 @@ class _TreeMerge:
         mode = pygit2.enums.FileMode.BLOB
 
         def put(path: str, data: bytes | None) -> None:
-            if data is None:
-                try:
-                    index.remove(path)
-                except (OSError, KeyError, pygit2.GitError):
-                    pass
-            else:
-                index.add(pygit2.IndexEntry(path, repo.create_blob(data), mode))
+            set_entry(index, path, repo.create_blob(data) if data is not None else None)
 
         # photos: grouped by photo id (a record moves when its date changes; two machines may file
         # one photo under two dates)
