@@ -59,6 +59,25 @@ def hashlib_floor(data: Path) -> float:
     return time.perf_counter() - t
 
 
+def create_cost(folder: Path, n: int = 500) -> float:
+    """Microseconds to create and write one small file in a new folder inside ``folder`` (then
+    removed).  On this machine's ext4 it is ~20 us in most folders and 250-900 us in some (the
+    folder's place on the disk decides; measured 2026-12-06, bench/README.md "Creating files"):
+    photosync creates two files a new photo (its record and its blob), restic a few pack files
+    for the whole run, so the same data timed in a slow folder moves photosync's figures alone."""
+    probe = folder / ".create-probe"
+    probe.mkdir()
+    try:
+        t = time.perf_counter()
+        for i in range(n):
+            fd = os.open(probe / f"{i:08d}.json", os.O_WRONLY | os.O_CREAT, 0o644)
+            os.write(fd, b"x" * 1000)
+            os.close(fd)
+        return (time.perf_counter() - t) / n * 1e6
+    finally:
+        shutil.rmtree(probe)
+
+
 def photosync_runs(data: Path, work: Path, src: Path | None = None, best: int = 3, execute: bool = False) -> dict:
     PHOTOSYNC = photosync_command(src)
     lib = work / "library"
@@ -82,6 +101,7 @@ def photosync_runs(data: Path, work: Path, src: Path | None = None, best: int = 
     status = json.loads(timed([*PHOTOSYNC, "-L", str(lib), "status", "--json"], env=env)[2])
     assert status["states"]["replicated"] == status["photos"], status["states"]
     out["photos"] = status["photos"]
+    out["create_us"] = (create_cost(lib / "photos"), create_cost(lib / "blobs"))
     return out
 
 
@@ -180,6 +200,9 @@ def main() -> None:
         print(f"- {name} discover / hashlib floor: {ps['discover'][0] / floor:.2f}x; no-change discover: "
               f"{ps['rediscover'][0]:.2f} s; status: {ps['status'][0]:.2f} s; --help: {ps['help'][0]:.2f} s; "
               f"peak memory: {peak} MB")
+        print(f"- {name} creating a file in its library's photos/ and blobs/: {ps['create_us'][0]:.0f} and "
+              f"{ps['create_us'][1]:.0f} us (~20 us in most folders of this machine, 250-900 us in some: "
+              f"photosync creates two files a new photo, restic a few for the whole run)")
 
 
 if __name__ == "__main__":

@@ -202,8 +202,8 @@ def _asks_a_person(conf: dict) -> bool:
 
 class _PrimaryCopies:
     """``discover --execute``: each new photo's original is copied into the primary store
-    (a local folder) while the rest of the batch is read, on the store's worker threads
-    (``max_parallel_uploads``), and recorded in the same write as the photo itself, so a
+    (a local folder) while the rest of the batch is read, on a copy thread (COPY_THREADS),
+    and recorded in the same write as the photo itself, so a
     new photo with nothing to resolve is discovered, resolved and replicated in one record
     write and one commit a batch.  The write order is replicate's: at the batch's commit
     every copy is waited for (verified while written: the store hashes what it writes),
@@ -230,8 +230,12 @@ class _PrimaryCopies:
         self.store = store_registry.create(self.name, conf, store_env(lib))
         self.active = cfg.active_stores(lib.preferences)
         self.copier = _Copier(Sources(lib, {self.name: self.store}))
-        workers = int(lib.preferences["sync_preferences"].get("max_parallel_uploads", 4))
-        self.pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="store")
+        # one thread, not max_parallel_uploads: the copy is from a local file to a local folder (the
+        # kernel does the work, and one thread keeps ahead of the records), and every thread more
+        # takes the GIL from the main thread that builds them, at each of its SQLite calls: 4
+        # threads made discover --execute of 23,901 small photos 8-18 % slower than 1, and 2 threads
+        # 3-6 % slower (bench/README.md, "discover --execute: one copy thread, chunks of 32")
+        self.pool = ThreadPoolExecutor(COPY_THREADS, thread_name_prefix="store")
         #: photo id -> (content hash copied, where it was read from, its copy) for the batch being read
         self.pending: dict[str, tuple[str, str, Future]] = {}
         self.failed: str | None = None
@@ -460,7 +464,7 @@ class _ServiceRun:
         describer = self.conn.describer()
         if describer is not None and len(refs) >= PROCESS_THRESHOLD and (os.cpu_count() or 1) > 1:
             procs = min(os.cpu_count() or 2, 8)
-            chunks = [refs[i : i + 8] for i in range(0, len(refs), 8)]
+            chunks = [refs[i : i + CHUNK_FILES] for i in range(0, len(refs), CHUNK_FILES)]
             # the chunks hold the refs now, and let go of each chunk once it is read: the
             # caller's list is emptied so that a first run of 100,000 files does not keep every
             # ref to the end (it grew the peak by ~0.3 MB a thousand files, bench/README.md)
@@ -843,6 +847,11 @@ def _rekey(photo: Photo, old_key: str, new_key: str) -> Photo:
 
 #: at least this many items to read before worker processes are worth starting
 PROCESS_THRESHOLD = 48
+#: files a worker process reads per task: each result wakes the pool's thread in the main process,
+#: which then takes the GIL from the main thread (8 a task: 5 % slower on 23,901 small photos)
+CHUNK_FILES = 32
+#: discover --execute's copy threads (see _PrimaryCopies)
+COPY_THREADS = 1
 
 
 def _safe(describe, ref: ItemRef):
