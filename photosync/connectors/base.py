@@ -102,6 +102,9 @@ class ServiceItem:
     look: str | None = None
     #: the service's finer state when visibility is friends (model.FRIENDS_AUDIENCES)
     audience: str | None = None
+    #: what the ``keep`` given to :meth:`Connector.describer` returned for the bytes it was
+    #: handed (discover --execute: the name of a temp file in the primary store holding them)
+    kept: str | None = None
 
 
 @dataclass
@@ -169,10 +172,13 @@ class Connector(Declares, ABC):
     def open(self, item_id: str, raw_name: bytes | None = None) -> BinaryIO:
         """The item's bytes (the original where the service keeps one)."""
 
-    def describer(self):
+    def describer(self, keep=None):
         """A picklable stand-in for :meth:`describe` that may run in another
         process (for CPU-bound connectors such as a folder), or None to
-        describe in threads of this process (network connectors)."""
+        describe in threads of this process (network connectors).  ``keep``
+        (picklable, or None): called in that process with the bytes of an item
+        read whole into memory, its result becomes the item's ``kept``; a
+        connector may leave it uncalled (the caller then reads the bytes again)."""
         return None
 
     def where(self, item_id: str) -> str:

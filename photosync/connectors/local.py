@@ -23,7 +23,7 @@ import os
 import stat
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, ClassVar, Iterator
+from typing import BinaryIO, Callable, ClassVar, Iterator
 
 from ..errors import ConfigError, SourceError, Unsupported
 from ..library.layout import folder_option, path_problem, user_path
@@ -374,8 +374,9 @@ class LocalConnector(Connector):
         taken, source = _taken(None, None, name, mtime_ns / 1e9)
         return dataclasses.replace(metadata, filename=name, taken_date=taken, taken_date_source=source)
 
-    def describer(self):
-        return functools.partial(describe_file, os.fsencode(str(self.root)), sidecar_reader=self.sidecar_reader)
+    def describer(self, keep=None):
+        return functools.partial(describe_file, os.fsencode(str(self.root)), sidecar_reader=self.sidecar_reader,
+                                 keep=keep)
 
     def describe(self, ref: ItemRef) -> ServiceItem:
         return describe_file(os.fsencode(str(self.root)), ref, sidecar_reader=self.sidecar_reader)
@@ -390,9 +391,11 @@ class LocalConnector(Connector):
             raise SourceError(f"cannot read {self.where(item_id)}: {e.strerror}") from None
 
 
-def describe_file(root: bytes, ref: ItemRef, sidecar_reader: SidecarReader | None = None) -> ServiceItem:
+def describe_file(root: bytes, ref: ItemRef, sidecar_reader: SidecarReader | None = None,
+                  keep: Callable[[bytes], str | None] | None = None) -> ServiceItem:
     """Hash and probe one file below ``root`` (a module function: it runs in worker processes),
-    and apply its sidecars (named in ``ref.extra`` by the listing) with ``sidecar_reader``."""
+    and apply its sidecars (named in ``ref.extra`` by the listing) with ``sidecar_reader``.
+    ``keep`` is handed the bytes hashed when the file was read whole (Connector.describer)."""
     rel = ref.raw_name if ref.raw_name is not None else ref.id.encode("utf-8")
     path = root + b"/" + rel
     name = ref.id.rsplit("/", 1)[-1]
@@ -438,6 +441,7 @@ def describe_file(root: bytes, ref: ItemRef, sidecar_reader: SidecarReader | Non
         url=None,
         warnings=tuple(warnings),
         look=info.look,
+        kept=keep(mf.data) if keep is not None and mf.data is not None else None,
     )
 
 

@@ -162,7 +162,7 @@ def _read_open(f: BinaryIO, size: int, name: str) -> MediaFile:
         raise NotMedia(name)
     if size <= IN_MEMORY_LIMIT:
         data = _read_whole(f, size, head)
-        return MediaFile("sha256:" + hashlib.sha256(data).hexdigest(), size, probe(data, fmt))
+        return MediaFile("sha256:" + hashlib.sha256(data).hexdigest(), size, probe(data, fmt), data)
     keep = HEAD_KEPT
     h = hashlib.sha256(head)
     kept = bytearray(head)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO
 
@@ -81,6 +81,8 @@ class MediaFile:
     content_hash: str
     size: int
     info: MediaInfo
+    #: the bytes hashed, when the file was read whole into memory (IN_MEMORY_LIMIT); else None
+    data: bytes | None = field(default=None, repr=False, compare=False)
 
 
 _heif_registered = False

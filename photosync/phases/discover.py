@@ -9,6 +9,7 @@ nothing writes nothing and commits nothing.
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import os
 import uuid
@@ -37,6 +38,7 @@ from ..library.library import Library
 from ..media.probe import READER_VERSION
 from ..model import Instance, Metadata, Photo, Visibility, with_instance
 from ..stores.base import StoredBlob
+from ..stores.naming import blob_key
 from .common import Connectors
 from .resolve import NothingToResolve
 
@@ -215,6 +217,7 @@ class _PrimaryCopies:
 
     def __init__(self, lib: Library):
         from ..stores import registry as store_registry
+        from ..stores.local import LocalStore
         from .common import store_env
         from .replicate import _Copier
         from .sources import Sources
@@ -227,7 +230,9 @@ class _PrimaryCopies:
             raise UsageError(f"discover --execute copies into the primary store only when it is a local folder; "
                              f"the primary store '{self.name}' is {conf.get('type')}: run 'photosync replicate "
                              f"--execute' after discover")
-        self.store = store_registry.create(self.name, conf, store_env(lib))
+        store = store_registry.create(self.name, conf, store_env(lib))
+        assert isinstance(store, LocalStore)  # its type was checked above
+        self.store: LocalStore = store
         self.active = cfg.active_stores(lib.preferences)
         self.copier = _Copier(Sources(lib, {self.name: self.store}))
         # one thread, not max_parallel_uploads: the copy is from a local file to a local folder (the
@@ -245,11 +250,33 @@ class _PrimaryCopies:
         except (PhotosyncError, OSError) as e:
             lib.report.warning(f"store {self.name}", f"could not look for leftovers of interrupted copies: {e}")
 
-    def submit(self, photo: Photo) -> None:
+    def keeper(self):
+        """What the reader processes hand a photo's bytes to (``Connector.describer``'s ``keep``):
+        they write them into the store's temp folder, and :meth:`submit` puts the file of a new
+        photo in place (each byte read once, and its file made off the main process)."""
+        return self.store.keeper() if self.failed is None else None
+
+    def submit(self, photo: Photo, kept: str | None = None, size: int | None = None) -> None:
+        """Copy a new photo's original: ``kept``, the reader's temp file of the bytes hashed, is
+        put in place at once; without one (or when it cannot be), a copy thread reads the source."""
         if self.failed is not None or photo.photo_id in self.pending:
+            self.discard(kept)
             return
-        self.pending[photo.photo_id] = (photo.content_hash, photo.canonical_source,
-                                        self.pool.submit(self.copier.copy, photo, self.name, None))
+        fut: Future = Future()
+        blob = None
+        if kept is not None and size is not None:
+            blob = self.store.adopt(blob_key(photo), kept, size)  # the temp file is gone either way
+        elif kept is not None:
+            self.discard(kept)
+        if blob is not None:
+            fut.set_result(blob)
+        else:
+            fut = self.pool.submit(self.copier.copy, photo, self.name, None)
+        self.pending[photo.photo_id] = (photo.content_hash, photo.canonical_source, fut)
+
+    def discard(self, kept: str | None) -> None:
+        if kept is not None:
+            self.store.discard(kept)
 
     def record(self, summary: "ServiceSummary") -> None:
         """Wait for the batch's copies, make them durable, then stage them into their records
@@ -300,6 +327,10 @@ class _PrimaryCopies:
         for _h, _where, fut in self.pending.values():
             fut.cancel()
         self.pool.shutdown(wait=True)
+        # the reader processes' copies this run did not take (its readers have ended), and those
+        # of a run killed just before this one, whose readers were still ending when it began
+        with contextlib.suppress(PhotosyncError, OSError):
+            self.store.clean_temp()
 
 
 class _ServiceRun:
@@ -461,7 +492,8 @@ class _ServiceRun:
     def _describe_all(self, refs: list[ItemRef]) -> Iterator[tuple[ItemRef, object]]:
         """describe() in parallel, results in order: in worker processes when the
         connector's work is CPU-bound (reading and parsing files), else threads."""
-        describer = self.conn.describer()
+        keep = self.copies.keeper() if self.copies is not None else None
+        describer = self.conn.describer(keep=keep)
         if describer is not None and len(refs) >= PROCESS_THRESHOLD and (os.cpu_count() or 1) > 1:
             procs = min(os.cpu_count() or 2, 8)
             chunks = [refs[i : i + CHUNK_FILES] for i in range(0, len(refs), CHUNK_FILES)]
@@ -521,6 +553,10 @@ class _ServiceRun:
         except InvalidRecord as e:
             report.error(where, f"not recorded: {e}")
             self.summary.errors += 1
+            kind = "error"
+        if kind != "new" and self.copies is not None:
+            self.copies.discard(item.kept)  # bytes already known: the reader's copy is not needed
+        if kind == "error":
             return
         if kind == "new":
             self.summary.new += 1
@@ -595,7 +631,7 @@ class _ServiceRun:
             self.settled_now.add(photo.photo_id)
         self._stage(photo)
         if kind == "new" and self.copies is not None:
-            self.copies.submit(photo)
+            self.copies.submit(photo, item.kept, item.size)  # it takes the reader's copy
         return kind
 
     def _stage(self, photo: Photo) -> None:

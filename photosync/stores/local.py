@@ -19,7 +19,10 @@ by several libraries or machines): see :meth:`LocalStore.clean_temp`.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import errno
+import functools
 import hashlib
 import os
 import re
@@ -108,6 +111,31 @@ def temp_prefix(pid: int | None = None) -> str:
     return f".tmp-{os.getpid() if pid is None else pid}@{_MACHINE}-"
 
 
+def write_temp(tmp_dir: str, data: bytes) -> str | None:
+    """Write ``data`` to a new temp file in a local store's temp folder, read-only, named as a put
+    names its own (the leftovers of a killed writer are found by :meth:`LocalStore.clean_temp`);
+    its name, or None when it could not be written (the caller then copies the usual way).  It
+    runs in discover's reader processes, which hash and probe the same bytes: the copy is what
+    was hashed, read once, and its file is made off the main process (see LocalStore.adopt)."""
+    name = f"{temp_prefix()}{os.urandom(8).hex()}.part"
+    path = os.path.join(tmp_dir, name)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+    except OSError:
+        return None
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    except OSError:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        return None
+    os.close(fd)
+    return name
+
+
 def _read_source(stream: BinaryIO) -> bytes:
     try:
         return stream.read(CHUNK)
@@ -160,6 +188,8 @@ class LocalStore(BlobStore):
         #: ~6 system calls a photo, which replicate's threads made while holding the GIL the main
         #: thread needs; a folder removed since fails the write, which then checks them again)
         self._made: set[Path] = set()
+        #: whether the store's filesystem makes hard links (adopt)
+        self._links = True
 
     def _ensure_root(self) -> None:
         if not self.root.is_dir():
@@ -284,6 +314,55 @@ class LocalStore(BlobStore):
             with _writing_lock:
                 _writing.discard(os.path.basename(tmp_name))
         return StoredBlob(key.name, n, key.content_hash)
+
+    def keeper(self) -> Callable[[bytes], str | None] | None:
+        """A picklable ``write_temp`` into this store's temp folder, for a reader that holds a
+        photo's bytes (Connector.describer's ``keep``); None when the folder cannot be made."""
+        try:
+            self._ensure_root()
+            (self.root / TMP_DIR).mkdir(exist_ok=True)
+        except (StoreError, OSError):
+            return None
+        return functools.partial(write_temp, str(self.root / TMP_DIR))
+
+    def adopt(self, key: BlobKey, name: str, size: int) -> StoredBlob | None:
+        """Put the temp file ``name`` that :meth:`keeper` wrote, holding exactly the bytes whose
+        hash is ``key``'s, in place as that blob (a hard link, then the temp name removed: a blob
+        already there is never replaced).  None, with the temp file gone, when the blob is there
+        already (:meth:`put` then checks it, and keeps a bad one aside) or cannot be linked."""
+        tmp = self.root / TMP_DIR / name
+        dest = self._path(key.name)
+        try:
+            if dest.parent not in self._made:
+                self._folders(dest)
+            self._again(dest, lambda: self._place(tmp, dest))
+        except (StoreError, OSError):
+            return None
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        self._unsynced(dest, key.digest)
+        return StoredBlob(key.name, size, key.content_hash)
+
+    def _place(self, tmp: Path, dest: Path) -> None:
+        """``tmp`` becomes ``dest``, which must not exist: a hard link (refused when it does), or
+        on a filesystem without them (exFAT, some network shares) a rename after a check."""
+        if self._links:
+            try:
+                os.link(tmp, dest)
+                return
+            except OSError as e:
+                if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+                    raise
+                self._links = False
+        if dest.exists():
+            raise FileExistsError(errno.EEXIST, "blob already there", str(dest))
+        os.replace(tmp, dest)
+
+    def discard(self, name: str) -> None:
+        """Remove a temp file :meth:`keeper` wrote that is not needed (the photo was known)."""
+        with contextlib.suppress(OSError):
+            os.unlink(self.root / TMP_DIR / name)
 
     def _unsynced(self, path: Path, digest: str) -> None:
         with self._unsynced_lock:

@@ -162,3 +162,38 @@ def test_a_folder_unmounted_or_removed_during_a_run_is_said_and_never_made_again
     store.flush()
     assert (case.root / b.locator).read_bytes() == photos[2]
     assert not (case.root / a.locator).exists()  # (what the hand removed stays removed)
+
+
+def test_a_readers_copy_is_put_in_place_and_never_over_a_blob_already_there(any_case):
+    """discover --execute's readers write the bytes they hashed into the temp folder (keeper); the
+    main process puts such a file in place as its blob (adopt), read-only and durable at the next
+    flush.  A blob already at that name is never replaced (a bad one stays for put to set aside),
+    and the temp file is gone either way; a copy nobody needs is removed (discard)."""
+    import pickle
+
+    case = any_case
+    store = case.store(verify="readback")
+    keep = pickle.loads(pickle.dumps(store.keeper()))  # as the reader processes get it
+    good, other = b"a photo, as read" * 500, b"another photo" * 500
+
+    name = keep(good)
+    assert name is not None and name.startswith(temp_prefix()) and (case.root / ".tmp" / name).exists()
+    blob = store.adopt(key_for(good), name, len(good))
+    assert blob is not None and blob.size == len(good)
+    path = case.root / blob.locator
+    assert path.read_bytes() == good
+    assert oct(path.stat().st_mode & 0o777) == oct(0o444)
+    store.flush()  # read back from the disk: the copy is the bytes hashed
+    assert store.verify(blob.locator, key_for(good).content_hash).ok
+
+    case.corrupt(blob.locator)
+    damaged = path.read_bytes()
+    again = keep(good)
+    assert store.adopt(key_for(good), again, len(good)) is None
+    assert path.read_bytes() == damaged, "a blob already there was replaced"
+    assert store.put(key_for(good), io.BytesIO(good)).size == len(good)  # put sets the bad one aside
+    assert len(list(path.parent.glob("*.corrupt-*"))) == 1
+
+    unneeded = keep(other)
+    store.discard(unneeded)
+    assert [p.name for p in (case.root / ".tmp").iterdir()] == []

@@ -148,3 +148,34 @@ def _check_recorded_in(lib: Path, store: Path) -> dict[str, str]:
     for locator, digest in recorded.items():
         assert hashlib.sha256((store / locator).read_bytes()).hexdigest() == digest
     return recorded
+
+
+def test_discover_execute_stores_each_photo_once_from_its_readers_with_duplicates_among_them(tmp_path, cli):
+    """Enough files for the reader processes (each new photo's copy is the file they read and
+    hashed, put in place by the main process), some of them twice in two folders: every photo is
+    stored once under the name its record gives, a duplicate's bytes are not stored again, and
+    the store's temp folder is empty at the end."""
+    import shutil
+
+    from photosync.phases.discover import PROCESS_THRESHOLD
+
+    n = PROCESS_THRESHOLD + 12
+    lib, pictures = _library(tmp_path, cli, n, 20, seed=8)
+    copies = pictures / "copies"
+    copies.mkdir()
+    for i, p in enumerate(sorted(pictures.rglob("*.jpg"))[:10]):
+        shutil.copy2(p, copies / f"copy_{i}.jpg")
+
+    r = cli("--library", str(lib), "discover", "--execute", check=0)
+    assert "10 copies of photos already known" in r.out, r.out
+    # the ten with a copy elsewhere wait for resolve (an exact duplicate), already stored
+    status = cli("--library", str(lib), "status", "--json", check=0).json
+    assert status["photos"] == n and status["states"]["replicated"] == n - 10
+    recorded = _check_recorded(lib)
+    assert len(recorded) == n
+    assert sorted(_blob_inodes(lib / "blobs")) == sorted(recorded), "a blob no record names, or one missing"
+    assert [p for p in (lib / "blobs").rglob(".tmp-*") if p.is_file()] == []
+    assert git_status(lib) == ""
+    cli("--library", str(lib), "resolve", "--auto-resolve", "simple", check=0)
+    assert "copied 0 files" in cli("--library", str(lib), "replicate", "--execute", check=0).out
+    assert cli("--library", str(lib), "status", "--json", check=0).json["states"]["replicated"] == n

@@ -267,7 +267,7 @@ class ApplePhotosExportConnector(LocalConnector):
         inner = ref._replace(id=ext.get("path") or ref.id, fingerprint=ref.fingerprint.rsplit(":p", 1)[0])
         return super().renamed(inner, metadata)
 
-    def describer(self):
+    def describer(self, keep=None):
         return functools.partial(describe_exported, os.fsencode(str(self.root)), self.sidecar_reader)
 
     def describe(self, ref: ItemRef) -> ServiceItem:
