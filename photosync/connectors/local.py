@@ -441,8 +441,19 @@ def describe_file(root: bytes, ref: ItemRef, sidecar_reader: SidecarReader | Non
         url=None,
         warnings=tuple(warnings),
         look=info.look,
-        kept=keep(mf.data) if keep is not None and mf.data is not None else None,
+        kept=_kept(keep, mf.data),
     )
+
+
+def _kept(keep: Callable[[bytes], str | None] | None, data: bytes | None) -> str | None:
+    """``keep(data)``; None when there is nothing to keep or it failed (its failure is the store's,
+    not this file's: the caller copies the file the usual way and says what went wrong there)."""
+    if keep is None or data is None:
+        return None
+    try:
+        return keep(data)
+    except Exception:  # noqa: BLE001 - see the docstring
+        return None
 
 
 def _sidecar_stamp(folder: bytes, names: tuple[bytes, ...], mtime: float) -> tuple[str, float]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
+import inspect
 import os
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -351,6 +352,8 @@ class _ServiceRun:
         self.cache_rows: list[tuple] = []
         self.dropped: list[str] = []
         self.batches = 0
+        #: the service's items as the scan cache has them at the start (id -> ScanRow)
+        self.recorded: dict = {}
         self.committed = ServiceSummary(self.name)
         self.changed_anything = False
         #: recorded items the listing no longer has: item id -> (photo id, content hash);
@@ -375,6 +378,7 @@ class _ServiceRun:
             return
         assert lib.index is not None
         known = lib.index.scan_state(self.name)  # item id -> ScanRow
+        self.recorded = known
         cache = {} if self.full_scan else known
         seen: set[str] = set()
         to_read: list[ItemRef] = []
@@ -492,16 +496,16 @@ class _ServiceRun:
     def _describe_all(self, refs: list[ItemRef]) -> Iterator[tuple[ItemRef, object]]:
         """describe() in parallel, results in order: in worker processes when the
         connector's work is CPU-bound (reading and parsing files), else threads."""
-        keep = self.copies.keeper() if self.copies is not None else None
-        describer = self.conn.describer(keep=keep)
+        describer = self.conn.describer()
         if describer is not None and len(refs) >= PROCESS_THRESHOLD and (os.cpu_count() or 1) > 1:
             procs = min(os.cpu_count() or 2, 8)
-            chunks = [refs[i : i + CHUNK_FILES] for i in range(0, len(refs), CHUNK_FILES)]
+            keeping = self._keeping()
+            chunks = _chunks(refs, self.recorded if keeping is not None else None)
             # the chunks hold the refs now, and let go of each chunk once it is read: the
             # caller's list is emptied so that a first run of 100,000 files does not keep every
             # ref to the end (it grew the peak by ~0.3 MB a thousand files, bench/README.md)
             refs.clear()
-            yield from _describe_in_processes(describer, chunks, procs)
+            yield from _describe_in_processes(describer, chunks, procs, keeping)
             return
 
         def one(ref: ItemRef):
@@ -522,6 +526,14 @@ class _ServiceRun:
                     yield r, fut.result()
             for r, fut in pending:
                 yield r, fut.result()
+
+    def _keeping(self):
+        """discover --execute: the describer whose reader processes also write the bytes they read
+        into the primary store (Connector.describer's ``keep``), when the connector takes one."""
+        keep = self.copies.keeper() if self.copies is not None else None
+        if keep is None or "keep" not in inspect.signature(self.conn.describer).parameters:
+            return None
+        return self.conn.describer(keep=keep)
 
     def _take(self, ref: ItemRef, outcome) -> None:
         report = self.lib.report
@@ -943,7 +955,27 @@ def _close_inherited_files() -> None:
             pass
 
 
-def _describe_in_processes(describer, chunks: list[list[ItemRef]], procs: int):
+class _Fresh(list):
+    """A chunk of refs no record names (new files, most of them new photos): read by the describer
+    that keeps their bytes (discover --execute).  A file already recorded (changed, or read again
+    by --full-scan) is read by the other, so its bytes are not written into the store again."""
+
+
+def _chunks(refs: list[ItemRef], recorded) -> list[list[ItemRef]]:
+    """``refs`` in order, CHUNK_FILES a chunk at most; with ``recorded`` (ids -> scan rows), a run
+    of refs no record names makes _Fresh chunks, and a chunk holds refs of one kind."""
+    chunks: list[list[ItemRef]] = []
+    for ref in refs:
+        fresh = recorded is not None and not getattr(recorded.get(ref.id), "recorded", False)
+        last = chunks[-1] if chunks else None
+        if last is None or len(last) >= CHUNK_FILES or isinstance(last, _Fresh) != fresh:
+            last = _Fresh() if fresh else []
+            chunks.append(last)
+        last.append(ref)
+    return chunks
+
+
+def _describe_in_processes(describer, chunks: list[list[ItemRef]], procs: int, keeping=None):
     """(ref, outcome) for every ref, read by worker processes with a bounded
     window of chunks in flight (results never pile up in memory).  When a
     worker crashes (a native library dying on one file), the chunks that were
@@ -970,7 +1002,8 @@ def _describe_in_processes(describer, chunks: list[list[ItemRef]], procs: int):
                 while queue and len(window) < (1 if alone else procs * 4):
                     chunk = queue.popleft()
                     try:
-                        fut = pool.submit(_describe_chunk, describer, chunk)
+                        how = keeping if keeping is not None and isinstance(chunk, _Fresh) else describer
+                        fut = pool.submit(_describe_chunk, how, chunk)
                     except BrokenProcessPool:  # a worker died while this was being handed over
                         queue.appendleft(chunk)  # not started: it goes to the next pool as it is
                         break

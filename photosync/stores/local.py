@@ -124,15 +124,16 @@ def write_temp(tmp_dir: str, data: bytes) -> str | None:
     except OSError:
         return None
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)  # a network share reports a failed write-back here
     except OSError:
-        os.close(fd)
         with contextlib.suppress(OSError):
             os.unlink(path)
         return None
-    os.close(fd)
     return name
 
 
@@ -321,6 +322,7 @@ class LocalStore(BlobStore):
         try:
             self._ensure_root()
             (self.root / TMP_DIR).mkdir(exist_ok=True)
+            self._open_root()  # before the first write: syncfs reports write-back errors since the open
         except (StoreError, OSError):
             return None
         return functools.partial(write_temp, str(self.root / TMP_DIR))
@@ -521,4 +523,19 @@ def _stale(path: str, age: float) -> bool:
         return True
     except PermissionError:  # alive, another user's
         pass
+    if _zombie(pid):
+        return True
     return age > ALIVE_STALE_AFTER
+
+
+def _zombie(pid: int) -> bool:
+    """Whether ``pid`` has ended but is not yet reaped (kill(pid, 0) still succeeds): a killed run's
+    reader processes stay so until their new parent reaps them, which a container's first process
+    may do late (a run right after a kill -9 found their temp files "alive")."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    state = stat.rpartition(b")")[2].split()[:1]
+    return state in ([b"Z"], [b"X"])

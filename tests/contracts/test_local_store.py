@@ -197,3 +197,26 @@ def test_a_readers_copy_is_put_in_place_and_never_over_a_blob_already_there(any_
     unneeded = keep(other)
     store.discard(unneeded)
     assert [p.name for p in (case.root / ".tmp").iterdir()] == []
+
+
+def test_a_temp_file_of_a_writer_that_ended_but_is_not_yet_reaped_is_a_leftover(tmp_path):
+    """A killed run's reader processes end at once but stay zombies until their new parent reaps
+    them (a container's first process may be slow to); kill(pid, 0) still succeeds on them, yet
+    their temp files are leftovers: the next run removes them."""
+    case = FolderStoreCase(tmp_path)
+    store = case.store()
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    try:
+        for _ in range(500):  # until it has ended (not reaped: this test is its parent)
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rpartition(")")[2].split()[0] == "Z":
+                    break
+            time.sleep(0.01)
+        leftover = case.root / ".tmp" / f"{temp_prefix(pid)}z0mb1e.part"
+        _touch(leftover)
+        cleanup = store.clean_temp()
+        assert (cleanup.removed, leftover.exists()) == (1, False)
+    finally:
+        os.waitpid(pid, 0)

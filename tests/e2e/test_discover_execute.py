@@ -179,3 +179,22 @@ def test_discover_execute_stores_each_photo_once_from_its_readers_with_duplicate
     cli("--library", str(lib), "resolve", "--auto-resolve", "simple", check=0)
     assert "copied 0 files" in cli("--library", str(lib), "replicate", "--execute", check=0).out
     assert cli("--library", str(lib), "status", "--json", check=0).json["states"]["replicated"] == n
+
+
+def test_a_full_scan_with_execute_writes_nothing_into_the_store_for_photos_already_recorded(tmp_path, cli):
+    """discover --execute --full-scan reads every file again (to find changes the file times hide);
+    the readers then keep no copy of bytes already recorded: the store, its temp folder included,
+    is not written to, and nothing changes."""
+    from photosync.phases.discover import PROCESS_THRESHOLD
+
+    n = PROCESS_THRESHOLD + 4
+    lib, _pictures = _library(tmp_path, cli, n, 100, seed=9)
+    cli("--library", str(lib), "discover", "--execute", check=0)
+    head = git(lib, "rev-parse", "HEAD")
+    tmp = lib / "blobs" / ".tmp"
+    before = (tmp.stat().st_mtime_ns, _blob_inodes(lib / "blobs"))
+
+    r = cli("--library", str(lib), "discover", "--execute", "--full-scan", check=0)
+    assert f"{n} read" in r.out, r.out
+    assert (tmp.stat().st_mtime_ns, _blob_inodes(lib / "blobs")) == before, "the store was written to"
+    assert git(lib, "rev-parse", "HEAD") == head
