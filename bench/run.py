@@ -62,7 +62,7 @@ def hashlib_floor(data: Path) -> float:
 def create_cost(folder: Path, n: int = 500) -> float:
     """Microseconds to create and write one small file in a new folder inside ``folder`` (then
     removed).  On this machine's ext4 it is ~20 us in most folders and 250-900 us in some (the
-    folder's place on the disk decides; measured 2026-12-06, bench/README.md "Creating files"):
+    folder's place on the disk decides; measured 2026-12-06, bench/README.md "Creating a file costs 20 to 900 us"):
     photosync creates two files a new photo (its record and its blob), restic a few pack files
     for the whole run, so the same data timed in a slow folder moves photosync's figures alone."""
     probe = folder / ".create-probe"

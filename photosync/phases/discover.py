@@ -240,7 +240,7 @@ class _PrimaryCopies:
         # kernel does the work, and one thread keeps ahead of the records), and every thread more
         # takes the GIL from the main thread that builds them, at each of its SQLite calls: 4
         # threads made discover --execute of 23,901 small photos 8-18 % slower than 1, and 2 threads
-        # 3-6 % slower (bench/README.md, "discover --execute: one copy thread, chunks of 32")
+        # 3-6 % slower (bench/README.md, "One copy thread, tasks of 32 files")
         self.pool = ThreadPoolExecutor(COPY_THREADS, thread_name_prefix="store")
         #: photo id -> (content hash copied, where it was read from, its copy) for the batch being read
         self.pending: dict[str, tuple[str, str, Future]] = {}
