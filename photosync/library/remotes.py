@@ -20,13 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from .gitstore import set_entry
-
 import pygit2
 
 from .. import records
 from ..errors import InvalidRecord, PhotosyncError, UsageError
 from ..model import FRIENDS_AUDIENCES, VISIBILITY_LEVELS, Photo, within
+from .gitstore import set_entry
 from .layout import CONFIG_FILES, PHOTOS_DIR, SYNC_STATE_FILE, is_photo_path, photo_path
 from .merge import Merged, fold_into, merge_records, merged_into
 

@@ -263,13 +263,13 @@ class _PrimaryCopies:
         if self.failed is not None or photo.photo_id in self.pending:
             self.discard(kept)
             return
-        fut: Future = Future()
-        blob = None
-        if kept is not None and size is not None:
-            blob = self.store.adopt(blob_key(photo), kept, size)  # the temp file is gone either way
-        elif kept is not None:
+        # a reader's copy comes with the size it read (an item's size is None only when nothing was read);
+        # adopt removes the temp file whether or not it took it
+        blob = self.store.adopt(blob_key(photo), kept, size) if kept is not None and size is not None else None
+        if kept is not None and size is None:
             self.discard(kept)
         if blob is not None:
+            fut: Future = Future()
             fut.set_result(blob)
         else:
             fut = self.pool.submit(self.copier.copy, photo, self.name, None)
@@ -352,8 +352,6 @@ class _ServiceRun:
         self.cache_rows: list[tuple] = []
         self.dropped: list[str] = []
         self.batches = 0
-        #: the service's items as the scan cache has them at the start (id -> ScanRow)
-        self.recorded: dict = {}
         self.committed = ServiceSummary(self.name)
         self.changed_anything = False
         #: recorded items the listing no longer has: item id -> (photo id, content hash);
@@ -378,7 +376,6 @@ class _ServiceRun:
             return
         assert lib.index is not None
         known = lib.index.scan_state(self.name)  # item id -> ScanRow
-        self.recorded = known
         cache = {} if self.full_scan else known
         seen: set[str] = set()
         to_read: list[ItemRef] = []
@@ -425,7 +422,7 @@ class _ServiceRun:
                     self.gone[item_id] = (pid, content_hash)
                     self.gone_by_hash.setdefault(content_hash, []).append(item_id)
         to_read = self._renames(to_read, known)
-        self._read_all(to_read)
+        self._read_all(to_read, known)
         if listing.complete and self.conn.partial:
             report.warning(f"service {self.name}", "part of it could not be listed; no item was marked missing")
         elif listing.complete and not seen and total:
@@ -476,13 +473,14 @@ class _ServiceRun:
             self._commit(batch=True)
         return True
 
-    def _read_all(self, refs: list[ItemRef]) -> None:
+    def _read_all(self, refs: list[ItemRef], known: dict) -> None:
+        """Read ``refs`` and record each; ``known``: the scan cache's rows at the start (id -> ScanRow)."""
         if not refs:
             return
         total_bytes = sum(r.size or 0 for r in refs)
         task = self.lib.report.task(f"Reading {self.name}", total=len(refs), total_bytes=total_bytes or None)
         try:
-            for ref, outcome in self._describe_all(refs):
+            for ref, outcome in self._describe_all(refs, known):
                 size = ref.size if ref.size is not None else (getattr(outcome, "size", None) or 0)
                 task.advance(1, size)
                 self.summary.read += 1
@@ -493,14 +491,14 @@ class _ServiceRun:
         finally:
             task.close()
 
-    def _describe_all(self, refs: list[ItemRef]) -> Iterator[tuple[ItemRef, object]]:
+    def _describe_all(self, refs: list[ItemRef], known: dict) -> Iterator[tuple[ItemRef, object]]:
         """describe() in parallel, results in order: in worker processes when the
         connector's work is CPU-bound (reading and parsing files), else threads."""
         describer = self.conn.describer()
         if describer is not None and len(refs) >= PROCESS_THRESHOLD and (os.cpu_count() or 1) > 1:
             procs = min(os.cpu_count() or 2, 8)
             keeping = self._keeping()
-            chunks = _chunks(refs, self.recorded if keeping is not None else None)
+            chunks = _chunks(refs, known if keeping is not None else None)
             # the chunks hold the refs now, and let go of each chunk once it is read: the
             # caller's list is emptied so that a first run of 100,000 files does not keep every
             # ref to the end (it grew the peak by ~0.3 MB a thousand files, bench/README.md)
