@@ -15,6 +15,7 @@ tables:
 from __future__ import annotations
 
 import sqlite3
+from array import array
 from pathlib import Path
 from typing import Collection, Iterable, Iterator, NamedTuple, Sequence
 
@@ -160,6 +161,19 @@ _SHARING = " UNION ALL ".join(
      for pos in range(4)]
     + ["SELECT * FROM (SELECT 4, rowid, dhash, camera FROM looks WHERE taken=?5 LIMIT ?6)"])
 
+#: the pictures that share one quarter at one position, at most ?2 of them: (rowid, dHash, camera)
+_QUARTER = [f"SELECT rowid, dhash, camera FROM looks WHERE q{pos}=?1 LIMIT ?2" for pos in range(4)]
+
+#: a quarter shared by at least this many pictures is kept in memory by ``look_alikes_capped`` once
+#: read: reading a row of ``looks`` into Python costs ~0.9 us (SQLite releases the GIL meanwhile, so
+#: ``py-spy --gil`` does not show it), and a first import of 23,901 small photos read ~390 rows a
+#: search at its end, from keys it met photo after photo (bench/README.md, "Busy quarters in
+#: memory").  Smaller keys are read each time (one short query), so the copy stays small.
+_KEEP_FROM = 24
+
+_MASK = 0xFFFFFFFFFFFFFFFF
+
+
 def _signed(h: int) -> int:
     """A 64-bit hash as SQLite's signed 64-bit integer."""
     return h - (1 << 64) if h >= 1 << 63 else h
@@ -178,6 +192,12 @@ class Index:
         self.db.create_function("hamming", 2, _hamming, deterministic=True)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
+        #: busy quarters as ``looks`` holds them (see _KEEP_FROM): (position << 16 | quarter) ->
+        #: (rowids, dHashes, cameras or None when no row names one), or None when more than
+        #: ``_shared_cap`` pictures share it; kept exact by every write to ``looks`` below
+        self._shared: dict[int, tuple[array, array, list | None] | None] = {}
+        self._shared_cap = 0
+        self._cameras: dict[str, str] = {}  # one string a camera, however many rows name it
         versions: dict = {}
         try:
             versions = dict(self.db.execute("SELECT key, value FROM meta WHERE key IN ('version', 'cache_version')"))
@@ -198,6 +218,7 @@ class Index:
         """A new layout of the derived tables is rebuilt from git; the caches
         survive unless their own layout changed (losing them means reading every
         file again)."""
+        self._shared = {}
         tables = [*_DERIVED, "meta"] + ([] if keep_caches else list(_CACHES))
         for table in tables:
             self.db.execute(f"DROP TABLE IF EXISTS {table}")
@@ -216,6 +237,7 @@ class Index:
         self.db.execute("COMMIT")
 
     def rollback(self) -> None:
+        self._shared.clear()  # it may hold rows of what is rolled back
         if self.db.in_transaction:
             self.db.execute("ROLLBACK")
 
@@ -248,6 +270,7 @@ class Index:
         return self.get_meta("commit")
 
     def clear_derived(self) -> None:
+        self._shared.clear()
         for table in _DERIVED:
             self.db.execute(f"DELETE FROM {table}")
         self.set_meta("commit", None)
@@ -266,6 +289,7 @@ class Index:
         if not entries:
             return
         ids = [(p.photo_id,) for p, _, _ in entries]
+        self._forget_shared([i for i in ids if i[0] not in same_looks])
         for table in _PER_PHOTO:
             if table == "looks" and same_looks:
                 self.db.executemany("DELETE FROM looks WHERE photo_id=?",
@@ -322,7 +346,10 @@ class Index:
         self.db.executemany("INSERT OR REPLACE INTO items VALUES(?,?,?,?,?,?,?,?)", items)
         self.db.executemany("INSERT INTO copies VALUES(?,?,?,?,?,?)", copies)
         self.db.executemany("INSERT INTO discrepancies VALUES(?,?,?,?,?)", disc)
+        last = self.db.execute("SELECT max(rowid) FROM looks").fetchone()[0] if self._shared else None
         self.db.executemany("INSERT INTO looks VALUES(?,?,?,?,?,?,?,?,?,?,?)", looks)
+        if self._shared:
+            self._learn_shared(last or 0, len(looks))
         self.db.executemany("INSERT INTO old_copies VALUES(?,?,?,?,?,?)", old)
         self.db.executemany("INSERT INTO questions VALUES(?,?)", asks)
         self.db.executemany("INSERT INTO renditions VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rends)
@@ -333,6 +360,7 @@ class Index:
         return row[0] if row else None
 
     def remove_photo(self, photo_id: str) -> None:
+        self._forget_shared([(photo_id,)])
         for table in _PER_PHOTO:
             self.db.execute(f"DELETE FROM {table} WHERE photo_id=?", (photo_id,))
 
@@ -404,28 +432,93 @@ class Index:
     def look_alikes_capped(self, photo_id: str, key, quarters, taken: str | None, max_bits: int,
                            cap: int) -> tuple[list[tuple], set[tuple[int, int]], bool]:
         """:meth:`look_alikes`, with a key shared by more than ``cap`` pictures left out and said:
-        (rows, the crowded (position, quarter) pairs, whether ``taken`` is crowded).  One query
-        reads at most ``cap`` + 1 index entries a key, and the Hamming test runs on what it read
+        (rows, the crowded (position, quarter) pairs, whether ``taken`` is crowded).  At most
+        ``cap`` + 1 index entries a key are read, and the Hamming test runs on what was read
         (for discover's first import, whose index grows as it goes: which keys are crowded is
-        learnt as they are met, at the same cost in a library of any size)."""
+        learnt as they are met, at the same cost in a library of any size).  Busy quarters are
+        read once and then kept in memory, in step with every write (see _KEEP_FROM)."""
         if all(q is None for q in quarters) and taken is None:
             return [], set(), False
-        sharing: list[list[tuple]] = [[], [], [], [], []]
-        for which, rowid, dhash, camera in self.db.execute(_SHARING, (*quarters, taken, cap + 1)):
-            sharing[which].append((rowid, dhash, camera))
-        crowded = {(pos, quarters[pos]) for pos in range(4) if len(sharing[pos]) > cap}
-        busy = len(sharing[4]) > cap
+        if cap != self._shared_cap:
+            self._shared.clear()
+            self._shared_cap = cap
         mine, cam = _signed(key.dhash), key.camera
         found: dict[int, None] = {}
-        for pos in range(5):
-            if len(sharing[pos]) > cap:
+        crowded: set[tuple[int, int]] = set()
+        for pos, q in enumerate(quarters):
+            if q is None:
                 continue
-            for rowid, dhash, camera in sharing[pos]:
-                if camera is not None and cam is not None and camera != cam:
-                    continue
-                if pos == 4 or ((dhash ^ mine) & 0xFFFFFFFFFFFFFFFF).bit_count() <= max_bits:
-                    found[rowid] = None
+            entry = self._sharing(pos, q, cap)
+            if entry is None:
+                crowded.add((pos, q))
+                continue
+            rowids, hashes, cameras = entry
+            for j in [j for j, d in enumerate(hashes) if ((d ^ mine) & _MASK).bit_count() <= max_bits]:
+                if cameras is None or cam is None or cameras[j] is None or cameras[j] == cam:
+                    found[rowids[j]] = None
+        busy = False
+        if taken is not None:
+            rows = self.db.execute("SELECT rowid, camera FROM looks WHERE taken=? LIMIT ?", (taken, cap + 1)).fetchall()
+            busy = len(rows) > cap
+            if not busy:
+                for rowid, camera in rows:
+                    if camera is None or cam is None or camera == cam:
+                        found[rowid] = None
         return self._look_rows(list(found), photo_id), crowded, busy
+
+    def _sharing(self, pos: int, q: int, cap: int) -> tuple[array, array, list | None] | None:
+        """The pictures sharing quarter ``q`` at ``pos`` (None: more than ``cap`` do)."""
+        k = pos << 16 | q
+        if k in self._shared:
+            return self._shared[k]
+        rows = self.db.execute(_QUARTER[pos], (q, cap + 1)).fetchall()
+        entry: tuple[array, array, list | None] | None = None
+        if len(rows) <= cap:
+            names = self._cameras
+            cameras = [None if c is None else names.setdefault(c, c) for _r, _d, c in rows]
+            entry = (array("q", [r for r, _d, _c in rows]), array("q", [d for _r, d, _c in rows]),
+                     cameras if any(c is not None for c in cameras) else None)
+        if entry is None or len(rows) >= _KEEP_FROM:
+            self._shared[k] = entry
+        return entry
+
+    def _forget_shared(self, ids: list[tuple[str]]) -> None:
+        """The rows of these photos are about to leave ``looks``: their quarters are read again."""
+        if not self._shared or not ids:
+            return
+        for (pid,) in ids:
+            for row in self.db.execute("SELECT q0, q1, q2, q3 FROM looks WHERE photo_id=?", (pid,)):
+                for pos, q in enumerate(row):
+                    if q is not None:
+                        self._shared.pop(pos << 16 | q, None)
+
+    def _learn_shared(self, last: int, inserted: int) -> None:
+        """Rows just added to ``looks`` (rowids above ``last``) join the busy quarters they share."""
+        rows = self.db.execute("SELECT rowid, q0, q1, q2, q3, dhash, camera FROM looks WHERE rowid > ?",
+                               (last,)).fetchall()
+        if len(rows) != inserted:  # rowids not given in order (the largest was taken): read again
+            self._shared.clear()
+            return
+        shared, cap, names = self._shared, self._shared_cap, self._cameras
+        for rowid, *qs, dhash, camera in rows:
+            for pos, q in enumerate(qs):
+                if q is None:
+                    continue
+                k = pos << 16 | q
+                entry = shared.get(k)
+                if entry is None:
+                    continue  # not kept (read each time), or crowded already
+                rowids, hashes, cameras = entry
+                if len(rowids) >= cap:
+                    shared[k] = None  # now shared by more than cap
+                    continue
+                if camera is not None and cameras is None:
+                    cameras = [None] * len(rowids)
+                    shared[k] = entry = (rowids, hashes, cameras)
+                rowids.append(rowid)
+                hashes.append(dhash)
+                if cameras is not None:
+                    cameras.append(None if camera is None else names.setdefault(camera, camera))
 
     def own_looks(self, photo_id: str) -> list[tuple[str, int, bool]]:
         """(content hash, dHash, informative) of a photo's pictures as indexed."""

@@ -13,7 +13,7 @@ from photosync.conflicts import variants
 from photosync.library.index import Index
 from photosync.media import lookup
 from photosync.media.visual import Look, quarters, signature_of_image
-from photosync.model import Instance, Metadata, Photo, Visibility
+from photosync.model import CameraInfo, Instance, Metadata, Photo, Visibility
 
 NOW = "2024-01-01T00:00:00+00:00"
 
@@ -102,3 +102,89 @@ def test_the_keys_are_quarters_and_the_trusted_second():
     photo = _photo(_inst("pics", "a.jpg", H1, a, "2019-07-04T10:00:00.250+02:00", "exif"))
     qs = tuple(None if q in (0, 0xFFFF) else q for q in quarters(Look.parse(a).dhash64()))
     assert [(k.quarters, k.taken) for k in lookup.lookup_keys(photo)] == [(qs, "2019-07-04T10:00:00")]
+
+
+def _near(base_seed: int, rng: random.Random) -> str:
+    """A picture like the scene of ``base_seed`` with a small patch painted over (its dHash differs
+    in a few bits, so pictures of one scene share some quarters and not others)."""
+    from variant_corpus import scene
+
+    from PIL import ImageDraw
+
+    im = scene(random.Random(base_seed), (96, 72))[0]
+    for _ in range(rng.randrange(4)):
+        x, y = rng.randrange(90), rng.randrange(66)
+        ImageDraw.Draw(im).rectangle((x, y, x + rng.randrange(4, 24), y + rng.randrange(4, 18)),
+                                     fill=tuple(rng.randrange(256) for _ in range(3)))
+    return signature_of_image(im)
+
+
+def test_the_quarters_kept_in_memory_answer_as_the_index_does_through_every_change(tmp_path, monkeypatch):
+    """discover's first import keeps busy quarters in memory (reading their rows from SQLite for
+    each photo was most of its search); that copy must answer exactly as a fresh read of the index
+    after each kind of change: photos added, a record whose picture changed, a record removed, and
+    a transaction rolled back (whose rowids SQLite then gives to other rows)."""
+    import photosync.library.index as index_module
+
+    monkeypatch.setattr(index_module, "_KEEP_FROM", 0)  # every quarter read is kept
+    cap = 6
+    rng = random.Random(7)
+    cameras = [None, ("Canon", "EOS 80D"), ("Apple", "iPhone 12")]
+
+    def photo(n: int, look: str) -> Photo:
+        taken = f"2019-07-04T10:00:0{n % 3}" if n % 2 else None
+        inst = _inst("pics", f"{n}.jpg", f"sha256:{n:064x}", look, taken, "exif" if taken else None)
+        if cameras[n % 3] is not None:
+            make, model = cameras[n % 3]
+            inst = dataclasses.replace(inst, metadata=dataclasses.replace(inst.metadata,
+                                                                          camera_info=CameraInfo(make, model)))
+        return dataclasses.replace(_photo(inst), photo_id=f"00000000-0000-5000-8000-{n:012d}")
+
+    pictures = [_near(seed, rng) for seed in range(1, 7) for _ in range(10)]  # six scenes
+    photos = {n: photo(n, pictures[n]) for n in range(len(pictures))}
+    path = tmp_path / "index.db"
+    index = Index(path)
+
+    def search(ix: Index, p: Photo) -> list:
+        out = []
+        for key in variants.lookup_keys(p):
+            rows, crowded, busy = ix.look_alikes_capped(p.photo_id, key, key.quarters, key.taken,
+                                                        variants.MAX_HAMMING, cap)
+            out.append((sorted(rows), sorted(crowded), busy))
+        return out
+
+    def same_as_a_fresh_read() -> int:
+        fresh = Index(path)
+        try:
+            answers = [search(index, p) for p in photos.values()]
+            assert answers == [search(fresh, p) for p in photos.values()]
+        finally:
+            fresh.close()
+        return sum(len(rows) for a in answers for rows, _c, _b in a)
+
+    def put(ns) -> None:
+        index.put_photos([(photos[n], f"photos/{n}.json", None) for n in ns])
+
+    put(range(0, 20))
+    assert same_as_a_fresh_read() > 0  # the quarters are read, and kept
+    put(range(20, 40))  # added: they join the quarters kept
+    same_as_a_fresh_read()
+    for n in (3, 22, 31):  # a record whose picture changed (to another scene): its old rows leave
+        photos[n] = photo(n, _near(7, rng))
+    put((3, 22, 31))
+    same_as_a_fresh_read()
+    index.remove_photo(photos[5].photo_id)  # removed
+    same_as_a_fresh_read()
+    index.begin()  # rolled back: SQLite gives those rowids to the next rows
+    put(range(40, 50))
+    search(index, photos[45])
+    index.rollback()
+    put(range(50, 60))
+    assert same_as_a_fresh_read() > 0
+    for n in range(54, 60):  # the newest rows leave: SQLite gives their rowids to the rows that replace them
+        photos[n] = photo(n, _near(8, rng))
+    put(range(54, 60))
+    same_as_a_fresh_read()
+    crowded = {c for p in photos.values() for _r, cs, _b in search(index, p) for c in cs}
+    assert crowded, "some of the test's quarters are shared by more than the cap"
+    index.close()
