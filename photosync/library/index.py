@@ -154,13 +154,6 @@ _LOOK_ALIKES = " UNION ".join(
     + [f"SELECT rowid FROM looks WHERE taken=?8 {_SAME_CAMERA}"])
 
 
-#: the pictures that share each of four quarters (?1-?4, at their positions) or the capture second
-#: (?5), at most ?6 of each: (which key, rowid, dHash, camera), read from the covering indexes
-_SHARING = " UNION ALL ".join(
-    [f"SELECT * FROM (SELECT {pos}, rowid, dhash, camera FROM looks WHERE q{pos}=?{pos + 1} LIMIT ?6)"
-     for pos in range(4)]
-    + ["SELECT * FROM (SELECT 4, rowid, dhash, camera FROM looks WHERE taken=?5 LIMIT ?6)"])
-
 #: the pictures that share one quarter at one position, at most ?2 of them: (rowid, dHash, camera)
 _QUARTER = [f"SELECT rowid, dhash, camera FROM looks WHERE q{pos}=?1 LIMIT ?2" for pos in range(4)]
 
@@ -194,9 +187,11 @@ class Index:
         self.db.execute("PRAGMA synchronous=NORMAL")
         #: busy quarters as ``looks`` holds them (see _KEEP_FROM): (position << 16 | quarter) ->
         #: (rowids, dHashes, cameras or None when no row names one), or None when more than
-        #: ``_shared_cap`` pictures share it; kept exact by every write to ``looks`` below
+        #: ``_shared_cap`` pictures share it; kept exact by every write to ``looks`` below, and
+        #: emptied when another connection committed (``PRAGMA data_version``)
         self._shared: dict[int, tuple[array, array, list | None] | None] = {}
         self._shared_cap = 0
+        self._shared_version = -1  # PRAGMA data_version when it was last known exact
         self._cameras: dict[str, str] = {}  # one string a camera, however many rows name it
         versions: dict = {}
         try:
@@ -439,9 +434,12 @@ class Index:
         read once and then kept in memory, in step with every write (see _KEEP_FROM)."""
         if all(q is None for q in quarters) and taken is None:
             return [], set(), False
-        if cap != self._shared_cap:
+        # another connection's commit (a read-only command bringing the index up to date with a
+        # commit of this run, before this run's own index transaction) may have moved rows
+        changed = self.db.execute("PRAGMA data_version").fetchone()[0]
+        if cap != self._shared_cap or changed != self._shared_version:
             self._shared.clear()
-            self._shared_cap = cap
+            self._shared_cap, self._shared_version = cap, changed
         mine, cam = _signed(key.dhash), key.camera
         found: dict[int, None] = {}
         crowded: set[tuple[int, int]] = set()

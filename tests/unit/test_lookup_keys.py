@@ -185,6 +185,21 @@ def test_the_quarters_kept_in_memory_answer_as_the_index_does_through_every_chan
         photos[n] = photo(n, _near(8, rng))
     put(range(54, 60))
     same_as_a_fresh_read()
+    index.put_photos([(photos[n], f"photos/{n}.json", None) for n in range(10, 20)],  # pictures unchanged:
+                     same_looks={photos[n].photo_id for n in range(10, 20)})     # their rows stay
+    same_as_a_fresh_read()
+    # another connection (a read-only command bringing the index up to date with this run's commit)
+    # removes rows and writes others, which SQLite numbers with rowids this one had read
+    other = Index(path)
+    for n in range(50, 60):
+        other.remove_photo(photos[n].photo_id)
+    photos[57] = photo(57, _near(1, rng))
+    other.put_photos([(photos[n], f"photos/{n}.json", None) for n in (57, 58, 59, 5)])
+    other.close()
+    assert same_as_a_fresh_read() > 0
+    index.clear_derived()  # a rebuild
+    put(range(0, 30))
+    same_as_a_fresh_read()
     crowded = {c for p in photos.values() for _r, cs, _b in search(index, p) for c in cs}
     assert crowded, "some of the test's quarters are shared by more than the cap"
     index.close()
