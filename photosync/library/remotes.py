@@ -10,6 +10,7 @@ nothing secret is written into the library.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import random
@@ -630,75 +631,99 @@ def sync(lib: "Library", remote: str | None = None, *, push: bool = True,
     if repo.head_is_unborn:
         raise SyncError("this library has no commit yet")
     branch = repo.head.shorthand
-    total = SyncResult(remote=remote)
-    for attempt in range(1, PUSH_ATTEMPTS + 1):
-        total.attempts = attempt
-        cb = Callbacks(remote)
-        r = repo.remotes[remote]
-        _network(f"fetching from {remote} ({safe_url(r.url)})", functools.partial(r.fetch, callbacks=cb))
-        total.fetched = True
-        try:
-            theirs: str | None = str(repo.references[f"refs/remotes/{remote}/{branch}"].target)
-        except KeyError:
-            theirs = None  # an empty remote: the first push fills it
-        ours = git.head_oid
-        assert ours is not None
-        if theirs is not None and theirs != ours and not repo.descendant_of(ours, theirs):
-            if repo.descendant_of(theirs, ours):
-                git.move_to(theirs, f"sync: fast-forward to {remote}/{branch}")
-                total.fast_forward = True
-                total.commit = theirs
-            else:
-                base = repo.merge_base(ours, theirs)
-                # the merge's new objects (merged records, trees, the commit) are caught in memory and
-                # written as one pack, as a large commit's are (gitstore): a loose object each, with
-                # its fsync, cost 12 ms apiece here (200 merged records: 2.5 s)
-                from .gitstore import _MemoryOdb
-                from .packs import write_pack
+    with _under_way(lib, remote):
+        total = SyncResult(remote=remote)
+        for attempt in range(1, PUSH_ATTEMPTS + 1):
+            total.attempts = attempt
+            cb = Callbacks(remote)
+            r = repo.remotes[remote]
+            _network(f"fetching from {remote} ({safe_url(r.url)})", functools.partial(r.fetch, callbacks=cb))
+            total.fetched = True
+            try:
+                theirs: str | None = str(repo.references[f"refs/remotes/{remote}/{branch}"].target)
+            except KeyError:
+                theirs = None  # an empty remote: the first push fills it
+            ours = git.head_oid
+            assert ours is not None
+            if theirs is not None and theirs != ours and not repo.descendant_of(ours, theirs):
+                if repo.descendant_of(theirs, ours):
+                    git.move_to(theirs, f"sync: fast-forward to {remote}/{branch}")
+                    total.fast_forward = True
+                    total.commit = theirs
+                else:
+                    base = repo.merge_base(ours, theirs)
+                    # the merge's new objects (merged records, trees, the commit) are caught in memory and
+                    # written as one pack, as a large commit's are (gitstore): a loose object each, with
+                    # its fsync, cost 12 ms apiece here (200 merged records: 2.5 s)
+                    from .gitstore import _MemoryOdb
+                    from .packs import write_pack
 
-                work = pygit2.Repository(str(git.root))
-                mem = _MemoryOdb()
-                work.odb.add_backend(mem, 1000)
-                tm = _TreeMerge(lib, str(base) if base else None, ours, theirs, work)
-                tree = tm.run()
-                res = tm.result
-                sig = git.signature()
-                message = _message(res, remote)
-                oid = work.create_commit(None, sig, sig, message, pygit2.Oid(hex=tree),
-                                         [pygit2.Oid(hex=ours), pygit2.Oid(hex=theirs)])
-                if mem.objects:
-                    write_pack(((int(kind), data) for kind, data in mem.objects.values()), git.pack_dir)
-                    mem.objects.clear()
-                git.repo = repo = pygit2.Repository(str(git.root))  # sees the new pack
-                git.move_to(str(oid), "sync: " + message.splitlines()[0])
-                total.merged += res.merged
-                total.taken += res.taken
-                total.folded += res.folded
-                total.conflicts += res.conflicts
-                total.config_notes += res.config_notes
-                total.commit = str(oid)
-            lib._catch_up()
-            lib._load_config()
-            lib._undo_widenings()  # a widening the remote committed without `visibility set`: narrowed back
-        if not push:
-            return total
-        head = git.head_oid
-        if theirs == head:
-            return total
-        if before_push is not None:
-            before_push()
-        cb = Callbacks(remote)
-        refspec = f"refs/heads/{branch}:refs/heads/{branch}"
-        try:
-            # threads=0: libgit2's pack builder uses every core for its delta search
-            _network(f"pushing to {remote}", functools.partial(r.push, [refspec], callbacks=cb, threads=0))
-        except Refused as e:
-            cb.refused[refspec] = str(e)
-        if not cb.refused:
-            total.pushed = True
-            return total
-        sleep(min(4.0, 0.1 * 2 ** attempt) * (0.5 + random.random()))  # the remote moved: fetch again
-    raise SyncError(f"{remote} kept moving while photosync pushed ({PUSH_ATTEMPTS} attempts); run photosync sync again")
+                    work = pygit2.Repository(str(git.root))
+                    mem = _MemoryOdb()
+                    work.odb.add_backend(mem, 1000)
+                    tm = _TreeMerge(lib, str(base) if base else None, ours, theirs, work)
+                    tree = tm.run()
+                    res = tm.result
+                    sig = git.signature()
+                    message = _message(res, remote)
+                    oid = work.create_commit(None, sig, sig, message, pygit2.Oid(hex=tree),
+                                             [pygit2.Oid(hex=ours), pygit2.Oid(hex=theirs)])
+                    if mem.objects:
+                        write_pack(((int(kind), data) for kind, data in mem.objects.values()), git.pack_dir)
+                        mem.objects.clear()
+                    git.repo = repo = pygit2.Repository(str(git.root))  # sees the new pack
+                    git.move_to(str(oid), "sync: " + message.splitlines()[0])
+                    total.merged += res.merged
+                    total.taken += res.taken
+                    total.folded += res.folded
+                    total.conflicts += res.conflicts
+                    total.config_notes += res.config_notes
+                    total.commit = str(oid)
+                lib._catch_up()
+                lib._load_config()
+                lib._undo_widenings()  # a widening the remote committed without `visibility set`: narrowed back
+            if not push:
+                return total
+            head = git.head_oid
+            if theirs == head:
+                return total
+            if before_push is not None:
+                before_push()
+            cb = Callbacks(remote)
+            refspec = f"refs/heads/{branch}:refs/heads/{branch}"
+            try:
+                # threads=0: libgit2's pack builder uses every core for its delta search
+                _network(f"pushing to {remote}", functools.partial(r.push, [refspec], callbacks=cb, threads=0))
+            except Refused as e:
+                cb.refused[refspec] = str(e)
+            if not cb.refused:
+                total.pushed = True
+                return total
+            sleep(min(4.0, 0.1 * 2 ** attempt) * (0.5 + random.random()))  # the remote moved: fetch again
+        raise SyncError(f"{remote} kept moving while photosync pushed ({PUSH_ATTEMPTS} attempts); run photosync sync again")
+
+
+@contextlib.contextmanager
+def _under_way(lib: "Library", remote: str):
+    """Mark a sync as under way for as long as it runs.  A sync killed with kill -9 leaves the
+    mark, and may leave the lock files libgit2 holds while it updates refs during a fetch
+    (``refs/remotes/origin/main.lock``): every later fetch then failed with "failed to lock file"
+    until a person removed it.  The next sync finds the mark and removes those lock files first;
+    it holds the library's lock, so no other photosync made them (the locks of an interrupted
+    commit are removed the same way: Library._repair_interrupted_writes).  A lock file found
+    without the mark is left alone: a git command may be running."""
+    mark = lib.private_dir / "syncing"
+    if mark.exists():
+        gitdir = Path(lib.git.repo.path)
+        for stale in [gitdir / "FETCH_HEAD.lock", gitdir / "packed-refs.lock",
+                      *(gitdir / "refs" / "remotes" / remote).rglob("*.lock")]:
+            stale.unlink(missing_ok=True)
+    mark.parent.mkdir(parents=True, exist_ok=True)
+    mark.write_text(remote + "\n")
+    try:
+        yield
+    finally:
+        mark.unlink(missing_ok=True)
 
 
 # -- the merge driver ----------------------------------------------------------------------------

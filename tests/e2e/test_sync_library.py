@@ -154,6 +154,39 @@ def test_kill_during_sync_then_the_next_sync_completes(tmp_path):
     assert any(c["type"] == "sync_conflict" for r in recs if r["photo_id"] == ids[0] for c in r["conflicts"])
 
 
+def test_a_sync_killed_while_git_holds_its_fetch_lock_does_not_stop_the_next(tmp_path):
+    """kill -9 while libgit2 updates a remote-tracking ref leaves its lock file (``main.lock``);
+    every later fetch then failed ("failed to lock file") until a person removed it by hand (the
+    kill test above found it under load). The process is killed at that moment, from inside the
+    fetch, with the lock file there as libgit2 makes it."""
+    bare, a, b = _pair(tmp_path, n=2)
+    with open_lib(a)[0] as lib:
+        ids = sorted(lib.photo_ids())
+    _edit(a, ids[0], "laptop")
+    with open_lib(a)[0] as lib:
+        sync(lib)
+    code = (
+        "import os, signal, sys, pygit2\n"
+        "from photosync.library.library import Library\n"
+        "from photosync.library.remotes import sync\n"
+        "def fetch(self, *args, **kwargs):\n"
+        "    lock = os.path.join(sys.argv[1], '.git', 'refs', 'remotes', 'origin', 'main.lock')\n"
+        "    os.makedirs(os.path.dirname(lock), exist_ok=True)\n"
+        "    open(lock, 'w').close()\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "pygit2.Remote.fetch = fetch\n"
+        "with Library.open(sys.argv[1]) as lib: sync(lib)\n"
+    )
+    assert subprocess.run([sys.executable, "-c", code, str(b)]).returncode == -9
+    assert (b / ".git" / "refs" / "remotes" / "origin" / "main.lock").exists()
+    with open_lib(b)[0] as lib:
+        result = sync(lib)
+    assert result.fetched and not (b / ".git" / "refs" / "remotes" / "origin" / "main.lock").exists()
+    recs = {json.loads(p.read_text())["photo_id"]: json.loads(p.read_text()) for p in (b / "photos").rglob("*.json")}
+    assert recs[ids[0]]["metadata"]["caption"] == "laptop"
+    assert git_status(b) == ""
+
+
 def test_an_older_library_gets_the_merge_driver_and_its_machine_file_ignored(tmp_path):
     from photosync.library.library import Library
 
