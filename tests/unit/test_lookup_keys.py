@@ -122,8 +122,9 @@ def _near(base_seed: int, rng: random.Random) -> str:
 def test_the_quarters_kept_in_memory_answer_as_the_index_does_through_every_change(tmp_path, monkeypatch):
     """discover's first import keeps busy quarters in memory (reading their rows from SQLite for
     each photo was most of its search); that copy must answer exactly as a fresh read of the index
-    after each kind of change: photos added, a record whose picture changed, a record removed, and
-    a transaction rolled back (whose rowids SQLite then gives to other rows)."""
+    after each kind of change: photos added, a record whose picture changed, a record removed, a
+    transaction rolled back and the newest rows replaced (SQLite then gives their rowids to other
+    rows), records put with their pictures unchanged, another connection's writes, a rebuild."""
     import photosync.library.index as index_module
 
     monkeypatch.setattr(index_module, "_KEEP_FROM", 0)  # every quarter read is kept
