@@ -8,6 +8,7 @@ library); 3 another photosync holds the library; 130 interrupted.
 
 from __future__ import annotations
 
+import gc
 import sys
 from dataclasses import dataclass
 from typing import Callable, Optional
@@ -102,6 +103,12 @@ def main() -> None:
     from . import cmd_prune  # noqa: F401  (issue 15)
     from . import cmd_sync  # noqa: F401
 
+    # The commands make and drop many small objects (records, index rows) and little cyclic garbage
+    # (reference counting frees the rest at once): collecting the youngest generation every 700
+    # allocations, Python's default, was ~4 % of a first import's main process at 100,000 small
+    # photos (perf), and every 20,000 gave 146.1 -> 140.3 s for ~1 MB more at the peak
+    # (bench/README.md, "Issue 13: sixth session").  The older generations keep their defaults.
+    gc.set_threshold(20_000, 10, 10)
     try:
         app()
     except BrokenPipeError:  # `photosync status | head`

@@ -142,6 +142,8 @@ class LookKey:
     content_hash: str = ""
     #: the decoded signature (thumbnail and colours), to judge a candidate before reading its record
     look: bytes = b""
+    #: its gradients (Look.gradient_bytes), kept so a candidate's are not computed again each search
+    grad: bytes = b""
 
 
 #: (dHash, informative) per content hash, as the index has them: a picture's signature is a
@@ -172,5 +174,6 @@ def lookup_keys(photo: Photo, every_picture: bool = False) -> list[LookKey]:
             continue
         qs = tuple(None if not informative or q in (0, 0xFFFF) else q for q in quarters(h))
         out.append(LookKey(qs, f.taken[:19] if f.taken and informative else None, h, informative,
-                           camera_key(f), f.content_hash, f.look.pixels + f.look.colour if every_picture else b""))
+                           camera_key(f), f.content_hash, f.look.pixels + f.look.colour if every_picture else b"",
+                           f.look.gradient_bytes() if every_picture else b""))
     return out

@@ -171,6 +171,24 @@ class Look:
     def _gradients(self) -> tuple[int, int]:
         return _gradients(self.pixels)
 
+    def gradient_bytes(self) -> bytes:
+        """:meth:`gradients` as the index keeps them (GRADIENT_BYTES bytes: direction bits, then
+        strength bits, each big-endian)."""
+        sign, strong = self.gradients()
+        half = GRADIENT_BYTES // 2
+        return sign.to_bytes(half, "big") + strong.to_bytes(half, "big")
+
+    @staticmethod
+    def indexed(look: bytes, grad: bytes | None = None) -> "Look":
+        """A Look from the index's row: the signature's bytes and, when the row has them, its
+        gradients (:meth:`gradient_bytes`), which are then not computed again."""
+        out = Look(look[:-4], look[-4:])
+        if grad is not None and len(grad) == GRADIENT_BYTES:
+            half = GRADIENT_BYTES // 2
+            # what the cached property would compute, set where it keeps it
+            out.__dict__["_gradients"] = (int.from_bytes(grad[:half], "big"), int.from_bytes(grad[half:], "big"))
+        return out
+
     def dhash64(self) -> int:
         """64-bit dHash of a 9x8 reduction of the thumbnail; a pair closer than
         FLAT levels counts as not brighter (so flat areas give stable zeros
@@ -247,6 +265,8 @@ def _rotated(px: bytes, turns: int) -> bytes:
 
 _PAIRS = [(y * SIDE + x, y * SIDE + x + 1) for y in range(SIDE) for x in range(SIDE - 1)] + [
     (y * SIDE + x, (y + 1) * SIDE + x) for x in range(SIDE) for y in range(SIDE - 1)]
+#: the gradients' two bit strings as the index keeps them, in bytes (480 bits each)
+GRADIENT_BYTES = 2 * ((len(_PAIRS) + 7) // 8)
 
 
 #: gradients kept by thumbnail: a first import compares each new photo with candidates that come
