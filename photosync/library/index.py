@@ -230,9 +230,16 @@ class Index:
         a search computes those as before, and each photo's rows get them when it is next indexed.
         The version moves to 14, so an older photosync, whose inserts name 11 columns, rebuilds the
         index instead of failing on it."""
-        with self.db:
-            self.db.execute("ALTER TABLE looks ADD COLUMN grad BLOB")
-            self.db.execute("INSERT OR REPLACE INTO meta VALUES('version', ?)", (INDEX_VERSION,))
+        self.db.execute("BEGIN IMMEDIATE")  # one transaction: a kill leaves layout 13 or 14, whole
+        try:
+            # another process may have upgraded it meanwhile (status beside a discover)
+            if self.get_meta("version") == "13":
+                self.db.execute("ALTER TABLE looks ADD COLUMN grad BLOB")
+                self.set_meta("version", INDEX_VERSION)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
         self.db.executescript(_SCHEMA)
 
     def close(self) -> None:
