@@ -227,14 +227,16 @@ class Index:
     def _upgrade_from_13(self) -> None:
         """Layout 14 only adds ``looks.grad``: a layout-13 index gains the column in place instead
         of being rebuilt from git (minutes at 100,000 photos).  Its rows have no gradients (NULL):
-        a search computes those as before, and each photo's rows get them when it is next indexed.
+        a search computes those as before, and a photo's rows get them when its pictures are next
+        indexed (a change of its pictures, or a rebuild).
         The version moves to 14, so an older photosync, whose inserts name 11 columns, rebuilds the
         index instead of failing on it."""
         self.db.execute("BEGIN IMMEDIATE")  # one transaction: a kill leaves layout 13 or 14, whole
         try:
             # another process may have upgraded it meanwhile (status beside a discover)
             if self.get_meta("version") == "13":
-                self.db.execute("ALTER TABLE looks ADD COLUMN grad BLOB")
+                if "grad" not in {r[1] for r in self.db.execute("PRAGMA table_info(looks)")}:
+                    self.db.execute("ALTER TABLE looks ADD COLUMN grad BLOB")
                 self.set_meta("version", INDEX_VERSION)
             self.db.execute("COMMIT")
         except BaseException:
@@ -385,6 +387,9 @@ class Index:
 
     def clear_invalid(self, path: str) -> None:
         self.db.execute("DELETE FROM invalid WHERE path=?", (path,))
+
+    def has_invalid(self) -> bool:
+        return self.db.execute("SELECT 1 FROM invalid LIMIT 1").fetchone() is not None
 
     def invalid_files(self) -> list[tuple[str, str]]:
         return self.db.execute("SELECT path, reason FROM invalid ORDER BY path").fetchall()

@@ -846,15 +846,17 @@ class Library:
         disk, or staged before) only by values photosync makes itself (a blob copy it
         wrote and verified, the processing state): it is not checked again (the
         check is 70 % of staging a record: 0.05 ms of 0.07, bench/commit_cost.py).
-        ``new``: a photo of bytes no record holds (:meth:`find_by_hash` found none, so
-        none has its id, which comes from those bytes): the index is not asked for a
-        record to compare it with (a lookup that finds nothing, 2 % of a first import)."""
+        ``new``: a photo of bytes no readable record holds (:meth:`find_by_hash` found none,
+        so none has its id, which comes from those bytes): the index is not asked for a
+        record to compare it with (a lookup that finds nothing, 2 % of a first import),
+        unless some record file is invalid (it could be this photo's, under another date:
+        the read then fails as it must, and no second record of the id is made)."""
         pid = photo.photo_id
         if pid not in self._originals:
             recent = self._recent.pop(pid, None)
             if recent is not None:
                 self._originals[pid] = recent
-            elif new:
+            elif new and not self.index.has_invalid():  # type: ignore[union-attr]
                 self._originals[pid] = (None, None)
             else:
                 try:

@@ -1,16 +1,20 @@
-"""A listing that names an item twice (a service's pages that overlap, a connector's bug) records
-it once: its second sight is the same item again, not a duplicate copy of it, even when the first
+"""What a first import of a service may skip asking the index, and when it must ask all the same.
+
+A listing that names an item twice (a service's pages that overlap, a connector's bug) records it
+once: its second sight is the same item again, not a duplicate copy of it, even when the first
 sight was committed in an earlier batch.  A first import asks the index nothing about each item
-(none of the service's items is recorded yet) only when the listing names each item once."""
+(none of the service's items is recorded yet) only when the listing names each item once; and it
+reads no record for bytes no record holds, unless some record cannot be read."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from helpers import open_lib
+from helpers import add_local_service, git, open_lib
 from photosync.connectors import registry
 from photosync.connectors.base import Listing
 from photosync.connectors.local import LocalConnector
@@ -70,3 +74,36 @@ def test_an_item_listed_twice_in_a_first_import_is_recorded_once(library, tmp_pa
     assert not c.problems
     assert (summary.new, summary.duplicates) == (5, 0)
     assert sorted(len(p.instances["pics"]) for p in photos) == [1] * 5
+
+
+def test_bytes_whose_record_is_broken_under_another_date_are_not_recorded_a_second_time(library, tmp_path):
+    """A first import of a service skips reading a record for bytes no record holds; a record that
+    cannot be read (its JSON broken by hand, and moved to another date's folder) holds them all the
+    same: discover reports it and writes no second record of that photo."""
+    from photosync.phases.discover import discover
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    make_photo(first / "p.jpg", seed=71, taken=datetime(2021, 4, 1, 9, 0, 0))
+    add_local_service(library, "first", first)
+    lib, _ = open_lib(library)
+    try:
+        discover(lib)
+    finally:
+        lib.close()
+    (record,) = (library / "photos").rglob("*.json")
+    moved = library / "photos/2020/01" / record.name
+    moved.parent.mkdir(parents=True)
+    git(library, "mv", str(record), str(moved))
+    moved.write_text(moved.read_text()[:-20])
+    git(library, "commit", "-qam", "a hand edit gone wrong")
+    shutil.copy(first / "p.jpg", second / "p.jpg")
+    add_local_service(library, "second", second)
+    lib, c = open_lib(library)
+    try:
+        discover(lib)
+    finally:
+        lib.close()
+    assert [p.relative_to(library) for p in (library / "photos").rglob("*.json")] == [moved.relative_to(library)]
+    assert any(record.name in p.where or record.name in p.reason for p in c.problems)

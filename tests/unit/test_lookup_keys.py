@@ -259,3 +259,16 @@ def test_an_index_of_the_layout_before_gains_the_gradients_in_place(tmp_path):
     ((pid, _h, _d, _t, look, grad),) = _candidates(index, mine)
     assert grad == Look.indexed(look).gradient_bytes()
     index.close()
+
+
+def test_an_index_that_has_the_gradients_column_but_the_old_layout_number_opens(tmp_path):
+    """An upgrade interrupted after adding the column (a photosync that did it in two steps) is
+    finished at the next open, not failed on at every open."""
+    index, mine, other = _two_alike(tmp_path)
+    index.set_meta("version", "13")
+    index.close()
+    index = Index(tmp_path / "index.db")
+    assert index.get_meta("version") == "14"
+    ((pid, *_rest),) = _candidates(index, mine)
+    assert pid == other.photo_id
+    index.close()
