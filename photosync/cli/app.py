@@ -106,8 +106,9 @@ def main() -> None:
     # The commands make and drop many small objects (records, index rows) and little cyclic garbage
     # (reference counting frees the rest at once): collecting the youngest generation every 700
     # allocations, Python's default, was ~4 % of a first import's main process at 100,000 small
-    # photos (perf), and every 20,000 gave 146.1 -> 140.3 s for ~1 MB more at the peak
-    # (bench/README.md, "Issue 13: sixth session").  The older generations keep their defaults.
+    # photos (perf); every 20,000, a first import of 23,901 spent 0.68 s collecting instead of
+    # 1.75 s, for ~1 MB more at the peak (bench/README.md, "Issue 13: sixth session").  The older
+    # generations keep their defaults.
     gc.set_threshold(20_000, 10, 10)
     try:
         app()

@@ -24,7 +24,7 @@ from ..model import Photo
 INDEX_VERSION = "14"  # 10: copies.whole; 11: looks keeps the whole dHash and every picture; questions;
 # 12: photos.format, items.size/format/filename (replicate plans from the index, reading no record);
 # 13: renditions (issue 16: derived copies, a row per copy in a store);
-# 14: looks.grad (a picture's gradients; a layout-13 index gains the column in place, see _upgrade)
+# 14: looks.grad (a picture's gradients; a layout-13 index gains the column in place: _upgrade_from_13)
 CACHE_VERSION = "1"
 
 _SCHEMA = """
