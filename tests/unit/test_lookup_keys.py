@@ -236,22 +236,33 @@ def test_a_candidate_comes_with_the_gradients_of_its_picture(tmp_path):
 
 
 def test_an_index_of_the_layout_before_gains_the_gradients_in_place(tmp_path):
-    """A layout-13 index (no gradients) is not rebuilt from git (minutes at 100,000 photos) when
-    photosync opens it: it gains the column, its rows are kept and still found (their gradients
-    computed as before), and a photo indexed again gets its gradients."""
+    """A layout-13 index (no gradients, an index fewer) is not rebuilt from git (minutes at 100,000
+    photos) when photosync opens it: it is laid out as a new one, its rows are kept and still found
+    (their gradients computed as before), and a photo indexed again gets its gradients."""
     import sqlite3
+
+    def layout(path) -> set:
+        db = sqlite3.connect(path)
+        try:
+            return {*db.execute("SELECT type, name, tbl_name FROM sqlite_master"),
+                    *(("column", c[1]) for c in db.execute("PRAGMA table_info(looks)"))}
+        finally:
+            db.close()
 
     index, mine, other = _two_alike(tmp_path)
     index.set_meta("commit", "c0ffee")
     index.close()
+    new_layout = layout(tmp_path / "index.db")
     db = sqlite3.connect(tmp_path / "index.db", isolation_level=None)
-    db.execute("ALTER TABLE looks DROP COLUMN grad")
+    db.execute("ALTER TABLE looks DROP COLUMN grad")  # as layout 13 had it
+    db.execute("CREATE INDEX copies_photo ON copies(photo_id)")
     db.execute("UPDATE meta SET value='13' WHERE key='version'")
     db.close()
 
     index = Index(tmp_path / "index.db")
     assert index.get_meta("version") == "14"
     assert index.commit_oid == "c0ffee"  # not rebuilt: what it knew is kept
+    assert layout(tmp_path / "index.db") == new_layout  # and it is laid out as a new one
     ((pid, _h, _d, _t, look, grad),) = _candidates(index, mine)
     assert (pid, grad) == (other.photo_id, None)
     assert variants.could_match(variants.faces(mine)[0], Look.indexed(look, grad), None)
