@@ -56,18 +56,28 @@ def _service(root: Path, kind: str, folder: Path, batch: int) -> None:
         lib.close()
 
 
-@pytest.mark.parametrize("kind", ["local", Overlapping.type_name])
-def test_an_item_listed_twice_in_a_first_import_is_recorded_once(library, tmp_path, overlapping, kind):
+def _discover(root: Path):
+    """discover over the library: (its result, the problems reported)."""
     from photosync.phases.discover import discover
 
+    lib, c = open_lib(root)
+    try:
+        return discover(lib), c
+    finally:
+        lib.close()
+
+
+@pytest.mark.parametrize("kind", ["local", Overlapping.type_name])
+def test_an_item_listed_twice_in_a_first_import_is_recorded_once(library, tmp_path, overlapping, kind):
     pics = tmp_path / "pics"
     pics.mkdir()
     for i in range(5):
         make_photo(pics / f"p{i}.jpg", seed=60 + i, taken=datetime(2021, 4, i + 1, 9, 0, 0))
     _service(library, kind, pics, batch=2)  # the second sights come batches after the first
-    lib, c = open_lib(library)
+    result, c = _discover(library)
+    (summary,) = result.services
+    lib, _ = open_lib(library)
     try:
-        (summary,) = discover(lib).services
         photos = [lib.get_photo(pid) for pid in lib.photo_ids()]
     finally:
         lib.close()
@@ -80,18 +90,12 @@ def test_bytes_whose_record_is_broken_under_another_date_are_not_recorded_a_seco
     """A first import of a service skips reading a record for bytes no record holds; a record that
     cannot be read (its JSON broken by hand, and moved to another date's folder) holds them all the
     same: discover reports it and writes no second record of that photo."""
-    from photosync.phases.discover import discover
-
     first, second = tmp_path / "first", tmp_path / "second"
     first.mkdir()
     second.mkdir()
     make_photo(first / "p.jpg", seed=71, taken=datetime(2021, 4, 1, 9, 0, 0))
     add_local_service(library, "first", first)
-    lib, _ = open_lib(library)
-    try:
-        discover(lib)
-    finally:
-        lib.close()
+    _discover(library)
     (record,) = (library / "photos").rglob("*.json")
     moved = library / "photos/2020/01" / record.name
     moved.parent.mkdir(parents=True)
@@ -100,10 +104,6 @@ def test_bytes_whose_record_is_broken_under_another_date_are_not_recorded_a_seco
     git(library, "commit", "-qam", "a hand edit gone wrong")
     shutil.copy(first / "p.jpg", second / "p.jpg")
     add_local_service(library, "second", second)
-    lib, c = open_lib(library)
-    try:
-        discover(lib)
-    finally:
-        lib.close()
+    _result, c = _discover(library)
     assert [p.relative_to(library) for p in (library / "photos").rglob("*.json")] == [moved.relative_to(library)]
     assert any(record.name in p.where or record.name in p.reason for p in c.problems)
