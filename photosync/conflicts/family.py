@@ -31,18 +31,23 @@ _CACHE_LIMIT = 20_000
 class Family:
     """Look-alike candidates of a record and the family rules over them (see module doc).
 
-    ``candidates(photo_id, key, quarters, taken, max_bits)`` returns rows (other photo id,
+    ``candidates(photo_id, key, quarters, taken, max_bits, approx_bits)`` returns rows (other photo id,
     content hash, dHash, capture second, signature bytes, gradient bytes or None) as
     ``Index.look_alikes`` does;
     ``crowded`` is ``Index.crowded_looks``'s answer: lookup keys too many pictures share.
     With ``capped`` (``Index.look_alikes_capped`` at CROWDED) instead of ``candidates``, which keys
     are crowded is also learnt as the search meets them, for a run whose index grows as it goes
-    (discover's first import); otherwise the keys crowded when the run began are all there are."""
+    (discover's first import); otherwise the keys crowded when the run began are all there are.
+    ``approximate`` says whether the index holds approximate signatures (``Index.has_approximate``):
+    then every search also probes the quarters its picture most likely has when signed another way."""
 
     def __init__(self, get: Callable[[str], Photo | None], candidates: Callable[..., Iterable[tuple]],
                  crowded: tuple[set[tuple[int, int]], set[str]],
-                 capped: Callable[..., tuple[list[tuple], set[tuple[int, int]], bool]] | None = None):
+                 capped: Callable[..., tuple[list[tuple], set[tuple[int, int]], bool]] | None = None,
+                 approximate: Callable[[], bool] = lambda: False):
         self.get = get
+        #: whether the index holds approximate signatures (an embedded thumbnail's)
+        self._approximate = approximate
         self._query = candidates
         self.crowded_quarters, self.crowded_times = crowded
         self._capped = capped
@@ -87,36 +92,62 @@ class Family:
         return list(out)
 
     def _search(self, pid: str, keys, faces: dict) -> list[str]:
-        from ..media.visual import Look
+        from ..media.visual import SIGNATURE_BYTES, Look
 
         out: dict[str, None] = {}
         for key in keys:
-            qs = tuple(None if q is None or (i, q) in self.crowded_quarters else q for i, q in enumerate(key.quarters))
-            taken = None if key.taken in self.crowded_times else key.taken
-            rows: Iterable[tuple]
-            if self._capped is not None:
-                rows, crowded, busy = self._capped(pid, key, qs, taken, variants.MAX_HAMMING)
-                self.crowded_quarters |= crowded
-                if busy and taken is not None:
-                    self.crowded_times.add(taken)
-                    taken = None
-                qs = tuple(None if (i, q) in crowded else q for i, q in enumerate(qs))
-            else:
-                rows = self._query(pid, key, qs, taken, variants.MAX_HAMMING)
-            if qs != key.quarters or taken != key.taken:
-                self.limited.add(pid)
             face = faces.get(key.content_hash)
-            for oid, content_hash, dhash, when, look, grad in rows:
-                if oid in out:
-                    continue
-                # judged on the index's copy of the signature and its gradients (computing those
-                # for each candidate was 6.6 % of a first import of 100,000 small photos, as most
-                # candidates are met once or twice: bench/README.md): most candidates end here, unread
-                if face is not None and not variants.could_match(face, Look.indexed(look, grad), when):
-                    continue
-                variants.remember(content_hash, dhash, True)
-                out[oid] = None
+            look = face.look if face is not None else None
+            # an approximate signature (a camera's embedded thumbnail) is searched with a wider net, and
+            # so is any picture once some signature may be: its least certain dHash bits flipped too
+            # (Look.near_quarters), and room for a candidate's approximate dHash (Index.look_alikes)
+            bits = variants.max_bits(look)
+            approximate_rows = self._approximate()
+            extra = variants.APPROX_BITS if bits == variants.MAX_HAMMING and approximate_rows else 0
+            probes = [key.quarters]
+            if look is not None and (look.approximate or approximate_rows):
+                probes += [tuple(None if q is None or n in (0, 0xFFFF) else n for q, n in zip(key.quarters, near))
+                           for near in look.near_quarters()]
+            for j, wanted in enumerate(probes):
+                rows = self._rows(pid, key, wanted, key.taken if j == 0 else None, bits, extra, first=j == 0)
+                for oid, content_hash, dhash, when, sig, grad in rows:
+                    if oid in out:
+                        continue
+                    approximate = len(sig) > SIGNATURE_BYTES
+                    if j and not (approximate or (look is not None and look.approximate)):
+                        continue  # probes are for approximate signatures: two pictures' own keys are enough
+                    # judged on the index's copy of the signature and its gradients (computing those
+                    # for each candidate was 6.6 % of a first import of 100,000 small photos, as most
+                    # candidates are met once or twice: bench/README.md): most candidates end here, unread
+                    if face is not None and not variants.could_match(face, Look.indexed(sig, grad), when):
+                        continue
+                    variants.remember(content_hash, dhash, True, approximate)
+                    out[oid] = None
         return list(out)
+
+    def _rows(self, pid: str, key, wanted: tuple, taken: str | None, bits: int, extra: int,
+              first: bool) -> Iterable[tuple]:
+        """The index's rows for one set of quarters (crowded keys left out; ``first``: the
+        picture's own keys, whose crowding limits what it was compared with)."""
+        qs = tuple(None if q is None or (i, q) in self.crowded_quarters else q for i, q in enumerate(wanted))
+        when = None if taken in self.crowded_times else taken
+        if all(q is None for q in qs) and when is None:
+            if first and (qs != key.quarters or when != key.taken):
+                self.limited.add(pid)
+            return ()
+        rows: Iterable[tuple]
+        if self._capped is not None:
+            rows, crowded, busy = self._capped(pid, key, qs, when, bits, extra)
+            self.crowded_quarters |= crowded
+            if busy and when is not None:
+                self.crowded_times.add(when)
+                when = None
+            qs = tuple(None if (i, q) in crowded else q for i, q in enumerate(qs))
+        else:
+            rows = self._query(pid, key, qs, when, bits, extra)
+        if first and (qs != key.quarters or when != key.taken):
+            self.limited.add(pid)
+        return rows
 
     def is_limited(self, photo: Photo) -> bool:
         """Some picture of the photo has a key too many share: its candidates were not all seen."""

@@ -56,7 +56,15 @@ from ..media.lookup import (  # noqa: F401  (faces, lookup_keys, remember: varia
     lookup_keys,
     remember,
 )
-from ..media.visual import Look, best_rotation, gradient_distance, local_tone_distance, tone_distance
+from ..media.visual import (
+    APPROX_BITS,
+    Look,
+    best_rotation,
+    gradient_distance,
+    local_tone_distance,
+    slack,
+    tone_distance,
+)
 
 #: at most this fraction of gradient bits may differ between quality variants
 QUALITY_DISTANCE = 0.04
@@ -84,6 +92,13 @@ LOCAL_TONE = 6.0
 #: (bench/resolve_scale.py --kind distinct) that share a 16-bit quarter, 1.5 % are within 8 bits
 #: (11 % within 12; median 18).
 MAX_HAMMING = 8
+#: an approximate signature's colourfulness reads up to 4 levels lower than its picture's
+APPROX_TONE = 4
+
+
+def max_bits(*looks: "Look | None") -> int:
+    """MAX_HAMMING, with APPROX_BITS more when a signature is approximate (an embedded thumbnail's)."""
+    return MAX_HAMMING + (APPROX_BITS if any(x is not None and x.approximate for x in looks) else 0)
 
 
 def could_match(face: Face, look: Look, taken: str | None) -> bool:
@@ -92,16 +107,19 @@ def could_match(face: Face, look: Look, taken: str | None) -> bool:
     :func:`looks_same`?  False only when :func:`classify` and :func:`_alike`
     are sure to say no: not taken in the same second, and neither the picture
     nor a turn of it (when the times do not disagree) is within
-    QUALITY_DISTANCE.  Asked of candidates before their records are read."""
+    QUALITY_DISTANCE (with more room when a signature is approximate: the
+    picture is decoded then, before the pair is judged).  Asked of candidates
+    before their records are read."""
     if face.taken and taken and face.taken[:19] == taken:
         return True  # the same second: a crop or an edit may be far in looks
-    if gradient_distance(face.look, look) <= QUALITY_DISTANCE:
+    near = QUALITY_DISTANCE + slack(face.look, look)
+    if gradient_distance(face.look, look) <= near:
         return True
     if face.taken and taken:
         return False  # times that disagree rule out a turned copy
     # turning both pictures alike keeps every neighbour pair's order: turn this face the other way
     # (its turns are kept with it) rather than each candidate
-    return any(gradient_distance(face.look.rotated(360 - deg), look) <= QUALITY_DISTANCE for deg in (90, 180, 270))
+    return any(gradient_distance(face.look.rotated(360 - deg), look) <= near for deg in (90, 180, 270))
 
 
 # -- judging a pair --------------------------------------------------------------------
@@ -216,14 +234,28 @@ def _same_aspect(a: Face, b: Face, turned: bool = False) -> bool:
 
 
 def classify(a: Face, b: Face) -> Verdict | None:
+    """The verdict on two pictures.  A pair judged on an approximate signature (a camera's
+    embedded thumbnail, when resolve could not read the picture to decode it) is judged with
+    the room its signature needs, and a policy never merges it: a person is asked."""
+    room = slack(a.look, b.look)
+    if not room:
+        return _classify(a, b, QUALITY_DISTANCE, QUALITY_TONE)
+    v = _classify(a, b, QUALITY_DISTANCE + room, QUALITY_TONE + APPROX_TONE)
+    if v is None:
+        return None
+    return dataclasses.replace(v, certain=False, why=v.why + " (judged on the camera's embedded thumbnail: "
+                                                              "the picture itself could not be read)")
+
+
+def _classify(a: Face, b: Face, near: float, tone: int) -> Verdict | None:
     if not (a.look.informative and b.look.informative):
         return None
     if a.camera and b.camera and a.camera != b.camera:
         return None
     times = _times(a, b)
     d0 = gradient_distance(a.look, b.look)
-    same_tone = tone_distance(a.look, b.look) <= QUALITY_TONE
-    if _same_aspect(a, b) and d0 <= QUALITY_DISTANCE and same_tone:
+    same_tone = tone_distance(a.look, b.look) <= tone
+    if _same_aspect(a, b) and d0 <= near and same_tone:
         if times != "differ" and (a.taken or b.taken):
             doubt = _doubt(a, b)
             return Verdict("quality", d0, 0, "the same picture at another size or compression"
@@ -239,9 +271,9 @@ def classify(a: Face, b: Face) -> Verdict | None:
     if times == "differ":
         return None  # every verdict below needs capture times that do not disagree (spares the rotations)
     deg, d = best_rotation(a.look, b.look)
-    if deg and d <= QUALITY_DISTANCE and _same_aspect(a, b, turned=deg in (90, 270)) and times != "differ":
+    if deg and d <= near and _same_aspect(a, b, turned=deg in (90, 270)) and times != "differ":
         return Verdict("edit", d, deg, f"the same picture turned {deg} degrees")
-    if d0 <= QUALITY_DISTANCE and _same_aspect(a, b) and times != "differ":
+    if d0 <= near and _same_aspect(a, b) and times != "differ":
         return Verdict("edit", d0, 0, "the same picture with other tones or colours")
     if times == "same" and min(d0, d) <= EDIT_DISTANCE:
         return Verdict("edit", min(d0, d), deg if d < d0 else 0, "the same shot (same capture time), edited or cropped")
@@ -293,15 +325,17 @@ def _alike(fa: Face, fb: Face) -> bool:
     """Could be copies of one photo: to the eye the same picture (same aspect,
     near-identical, same tone) and not two frames taken moments apart.  Dates
     far apart do not count against: they are a metadata question."""
+    room = slack(fa.look, fb.look)  # an approximate signature: the wider net
     return (fa.look.informative and fb.look.informative and _same_aspect(fa, fb)
-            and tone_distance(fa.look, fb.look) <= QUALITY_TONE
-            and gradient_distance(fa.look, fb.look) <= QUALITY_DISTANCE
+            and tone_distance(fa.look, fb.look) <= QUALITY_TONE + (APPROX_TONE if room else 0)
+            and gradient_distance(fa.look, fb.look) <= QUALITY_DISTANCE + room
             and not _burst_apart(fa, fb))
 
 
 def _sure(fa: Face, fb: Face) -> bool:
-    """Could be merged by a policy: alike, and nothing that says otherwise."""
-    return _alike(fa, fb) and _doubt(fa, fb) is None
+    """Could be merged by a policy: alike, and nothing that says otherwise (an approximate
+    signature never is sure)."""
+    return _alike(fa, fb) and _doubt(fa, fb) is None and not slack(fa.look, fb.look)
 
 
 def looks_same(photo: Photo, other: Photo) -> bool:

@@ -19,14 +19,19 @@ from array import array
 from pathlib import Path
 from typing import Collection, Iterable, Iterator, NamedTuple, Sequence
 
+from ..media.visual import SIGNATURE_BYTES
 from ..model import Photo
 
-INDEX_VERSION = "14"  # 10: copies.whole; 11: looks keeps the whole dHash and every picture; questions;
+INDEX_VERSION = "15"  # 10: copies.whole; 11: looks keeps the whole dHash and every picture; questions;
 # 12: photos.format, items.size/format/filename (replicate plans from the index, reading no record);
 # 13: renditions (issue 16: derived copies, a row per copy in a store);
 # 14: looks.grad (a picture's gradients), no copies_photo (its primary key starts with photo_id); a layout-13
-# index is upgraded in place: _upgrade_from_13
+# index is upgraded in place: _upgrade_in_place;
+# 15: looks.look may end with visual.APPROXIMATE (a signature from a camera's embedded thumbnail, which
+# an older photosync would misread): nothing else changes, so a layout-14 index is upgraded in place too
 CACHE_VERSION = "1"
+#: older layouts an index is upgraded from in place (Index._upgrade_in_place), not rebuilt
+_UPGRADED_IN_PLACE = ("13", "14")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
@@ -194,13 +199,14 @@ class Index:
         self._shared_cap = 0
         self._shared_version = -1  # PRAGMA data_version when it was last known exact
         self._cameras: dict[str, str] = {}  # one string a camera, however many rows name it
+        self._approximate: bool | None = None  # has_approximate, once asked
         versions: dict = {}
         try:
             versions = dict(self.db.execute("SELECT key, value FROM meta WHERE key IN ('version', 'cache_version')"))
         except sqlite3.OperationalError:
             pass
-        if versions.get("version") == "13" and versions.get("cache_version") == CACHE_VERSION:
-            self._upgrade_from_13()
+        if versions.get("version") in _UPGRADED_IN_PLACE and versions.get("cache_version") == CACHE_VERSION:
+            self._upgrade_in_place()
         elif versions.get("version") != INDEX_VERSION or versions.get("cache_version") != CACHE_VERSION:
             self._reset(keep_caches=versions.get("cache_version") == CACHE_VERSION)
         else:  # cache tables added since the caches' layout version was set
@@ -224,23 +230,26 @@ class Index:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES('version', ?)", (INDEX_VERSION,))
         self.db.execute("INSERT OR REPLACE INTO meta VALUES('cache_version', ?)", (CACHE_VERSION,))
 
-    def _upgrade_from_13(self) -> None:
-        """Layout 14 adds ``looks.grad`` and drops ``copies_photo``: a layout-13 index is changed in
+    def _upgrade_in_place(self) -> None:
+        """Layout 15 only marks approximate signatures (nothing to change in a layout-14 index's
+        rows: each of them is a decoded picture's).  Layout 14 adds ``looks.grad`` and drops ``copies_photo``: a layout-13 index is changed in
         place instead of being rebuilt from git (minutes at 100,000 photos).  Its rows have no
         gradients (NULL): a search computes those as before, and a photo's rows get them when its
         pictures are next indexed (a change of its pictures, or a rebuild).  ``copies_photo``
         repeated the first column of the table's primary key, which answers the same lookups: one
         B-tree fewer to update at random places for each photo (a batch of 500 new rows into
         ``copies`` at 100,000 photos: 27 ms with it, 7-24 ms without).
-        The version moves to 14, so an older photosync, whose inserts name 11 columns, rebuilds the
-        index instead of failing on it."""
+        The version moves to INDEX_VERSION, so an older photosync (whose inserts name 11 columns,
+        or which would misread an approximate signature) rebuilds the index instead of failing on it."""
         self.db.execute("BEGIN IMMEDIATE")  # one transaction: a kill leaves layout 13 or 14, whole
         try:
             # another process may have upgraded it meanwhile (status beside a discover)
-            if self.get_meta("version") == "13":
+            version = self.get_meta("version")
+            if version == "13":
                 if "grad" not in {r[1] for r in self.db.execute("PRAGMA table_info(looks)")}:
                     self.db.execute("ALTER TABLE looks ADD COLUMN grad BLOB")
                 self.db.execute("DROP INDEX IF EXISTS copies_photo")
+            if version in _UPGRADED_IN_PLACE:
                 self.set_meta("version", INDEX_VERSION)
             self.db.execute("COMMIT")
         except BaseException:
@@ -370,6 +379,8 @@ class Index:
         self.db.executemany("INSERT INTO discrepancies VALUES(?,?,?,?,?)", disc)
         last = self.db.execute("SELECT max(rowid) FROM looks").fetchone()[0] if self._shared else None
         self.db.executemany("INSERT INTO looks VALUES(?,?,?,?,?,?,?,?,?,?,?,?)", looks)
+        if any(len(row[10]) > SIGNATURE_BYTES for row in looks):
+            self._approximate = True
         if self._shared:
             self._learn_shared(last or 0, len(looks))
         self.db.executemany("INSERT INTO old_copies VALUES(?,?,?,?,?,?)", old)
@@ -429,33 +440,40 @@ class Index:
     def photos_by_hash(self, content_hash: str) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT photo_id FROM hashes WHERE content_hash=?", (content_hash,))]
 
-    def look_alikes(self, photo_id: str, key, quarters, taken: str | None, max_bits: int) -> list[tuple]:
+    def look_alikes(self, photo_id: str, key, quarters, taken: str | None, max_bits: int,
+                    approx_bits: int = 0) -> list[tuple]:
         """(photo id, content hash, dHash, capture second, signature bytes, gradient bytes or None) of every
         informative picture of another photo that shares one of ``quarters`` (at
         its position) and is within ``max_bits`` of ``key``'s dHash by a camera
         that is not known to differ, or was taken in the capture second
-        ``taken``: variant candidates, found without reading any record.  Each
-        quarter's search runs on its covering index (quarter, dHash, camera):
-        at 100,000 photos, 0.09 ms a search instead of 1.5 ms through the
-        table's rows."""
+        ``taken``: variant candidates, found without reading any record; a picture
+        whose signature is approximate (a camera's embedded thumbnail's) may be
+        ``approx_bits`` further.  Each quarter's search runs on its covering index
+        (quarter, dHash, camera): at 100,000 photos, 0.09 ms a search instead of
+        1.5 ms through the table's rows."""
         if all(q is None for q in quarters) and taken is None:
             return []
-        found = [r[0] for r in self.db.execute(_LOOK_ALIKES, (*quarters, _signed(key.dhash), max_bits, key.camera,
-                                                               taken))]
-        return self._look_rows(found, photo_id)
+        found = [r[0] for r in self.db.execute(_LOOK_ALIKES, (*quarters, _signed(key.dhash), max_bits + approx_bits,
+                                                               key.camera, taken))]
+        return self._look_rows(found, photo_id, key, max_bits, taken)
 
-    def _look_rows(self, rowids, photo_id: str) -> list[tuple]:
+    def _look_rows(self, rowids, photo_id: str, key, max_bits: int, taken: str | None) -> list[tuple]:
         """(photo id, content hash, dHash, capture second, signature bytes, gradient bytes or None)
-        of these rows of ``looks``, the photo's own left out."""
+        of these rows of ``looks``, the photo's own left out, and those beyond ``max_bits`` of
+        ``key``'s dHash (read with room for approximate signatures) unless their signature is
+        approximate or they were taken in the second ``taken``."""
         if not rowids:
             return []
         rows = self.db.execute(
             f"SELECT photo_id, content_hash, dhash, taken, look, grad FROM looks WHERE rowid IN "
             f"({','.join('?' * len(rowids))}) AND photo_id<>?", (*rowids, photo_id)).fetchall()
-        return [(pid, h, d & 0xFFFFFFFFFFFFFFFF, t, look, grad) for pid, h, d, t, look, grad in rows]
+        mine = key.dhash
+        return [(pid, h, d & _MASK, t, look, grad) for pid, h, d, t, look, grad in rows
+                if ((d ^ mine) & _MASK).bit_count() <= max_bits or len(look) > SIGNATURE_BYTES
+                or (taken is not None and t == taken)]
 
     def look_alikes_capped(self, photo_id: str, key, quarters, taken: str | None, max_bits: int,
-                           cap: int) -> tuple[list[tuple], set[tuple[int, int]], bool]:
+                           cap: int, approx_bits: int = 0) -> tuple[list[tuple], set[tuple[int, int]], bool]:
         """:meth:`look_alikes`, with a key shared by more than ``cap`` pictures left out and said:
         (rows, the crowded (position, quarter) pairs, whether ``taken`` is crowded).  At most
         ``cap`` + 1 index entries a key are read, and the Hamming test runs on what was read
@@ -481,7 +499,7 @@ class Index:
                 crowded.add((pos, q))
                 continue
             rowids, hashes, cameras = entry
-            for j in [j for j, d in enumerate(hashes) if ((d ^ mine) & _MASK).bit_count() <= max_bits]:
+            for j in [j for j, d in enumerate(hashes) if ((d ^ mine) & _MASK).bit_count() <= max_bits + approx_bits]:
                 if cameras is None or cam is None or cameras[j] is None or cameras[j] == cam:
                     found[rowids[j]] = None
         busy = False
@@ -492,7 +510,7 @@ class Index:
                 for rowid, camera in rows:
                     if camera is None or cam is None or camera == cam:
                         found[rowid] = None
-        return self._look_rows(list(found), photo_id), crowded, busy
+        return self._look_rows(list(found), photo_id, key, max_bits, taken), crowded, busy
 
     def _sharing(self, pos: int, q: int, cap: int) -> tuple[array, array, list | None] | None:
         """The pictures sharing quarter ``q`` at ``pos`` (None: more than ``cap`` do)."""
@@ -548,10 +566,20 @@ class Index:
                 if cameras is not None:
                     cameras.append(None if camera is None else names.setdefault(camera, camera))
 
-    def own_looks(self, photo_id: str) -> list[tuple[str, int, bool]]:
-        """(content hash, dHash, informative) of a photo's pictures as indexed."""
-        return [(h, d & 0xFFFFFFFFFFFFFFFF, bool(i)) for h, d, i in self.db.execute(
-            "SELECT content_hash, dhash, informative FROM looks WHERE photo_id=?", (photo_id,))]
+    def has_approximate(self) -> bool:
+        """Whether some picture's signature is approximate (an embedded thumbnail's): searches then
+        probe more keys (conflicts/family.py).  Asked once a connection, then kept up to date by
+        its own writes."""
+        if self._approximate is None:
+            self._approximate = self.db.execute(
+                f"SELECT 1 FROM looks WHERE length(look) > {SIGNATURE_BYTES} LIMIT 1").fetchone() is not None
+        return self._approximate
+
+    def own_looks(self, photo_id: str) -> list[tuple[str, int, bool, bool]]:
+        """(content hash, dHash, informative, approximate) of a photo's pictures as indexed."""
+        return [(h, d & 0xFFFFFFFFFFFFFFFF, bool(i), bool(a)) for h, d, i, a in self.db.execute(
+            f"SELECT content_hash, dhash, informative, length(look) > {SIGNATURE_BYTES} FROM looks WHERE photo_id=?",
+            (photo_id,))]
 
     def crowded_looks(self, cap: int) -> tuple[set[tuple[int, int]], set[str]]:
         """Lookup keys shared by more than ``cap`` pictures: ((position, quarter)

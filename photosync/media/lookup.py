@@ -140,20 +140,21 @@ class LookKey:
     informative: bool = True
     camera: str | None = None
     content_hash: str = ""
-    #: the decoded signature (thumbnail and colours), to judge a candidate before reading its record
+    #: the signature's bytes (Look.stored), to judge a candidate before reading its record
     look: bytes = b""
     #: its gradients (Look.gradient_bytes), kept so a candidate's are not computed again each search
     grad: bytes = b""
 
 
-#: (dHash, informative) per content hash, as the index has them: a picture's signature is a
-#: function of its bytes, so what was computed when it was indexed need not be computed again
-_KNOWN: "OrderedDict[str, tuple[int, bool]]" = OrderedDict()
+#: (dHash, informative) per (content hash, approximate), as the index has them: a picture's
+#: signature is a function of its bytes and of whether it came from the camera's embedded
+#: thumbnail (visual.APPROXIMATE), so what was computed when it was indexed need not be again
+_KNOWN: "OrderedDict[tuple[str, bool], tuple[int, bool]]" = OrderedDict()
 _KNOWN_KEPT = 16384
 
 
-def remember(content_hash: str, dhash: int, informative: bool) -> None:
-    _KNOWN[content_hash] = (dhash, informative)
+def remember(content_hash: str, dhash: int, informative: bool, approximate: bool = False) -> None:
+    _KNOWN[(content_hash, approximate)] = (dhash, informative)
     if len(_KNOWN) > _KNOWN_KEPT:
         _KNOWN.popitem(last=False)
 
@@ -168,12 +169,12 @@ def lookup_keys(photo: Photo, every_picture: bool = False) -> list[LookKey]:
     keeps a row for each)."""
     out = []
     for f in faces(photo):
-        known = _KNOWN.get(f.content_hash)
+        known = _KNOWN.get((f.content_hash, f.look.approximate))
         h, informative = known if known is not None else (f.look.dhash64(), f.look.informative)
         if not informative and not every_picture:
             continue
         qs = tuple(None if not informative or q in (0, 0xFFFF) else q for q in quarters(h))
         out.append(LookKey(qs, f.taken[:19] if f.taken and informative else None, h, informative,
-                           camera_key(f), f.content_hash, f.look.pixels + f.look.colour if every_picture else b"",
+                           camera_key(f), f.content_hash, f.look.stored() if every_picture else b"",
                            f.look.gradient_bytes() if every_picture else b""))
     return out

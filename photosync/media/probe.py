@@ -29,6 +29,7 @@ from .formats import (
     check_png,
     check_tiff,
     iter_boxes,
+    sniff,
 )
 
 #: which reader gave a verdict: "not a photo" and "unreadable" are cached with
@@ -283,9 +284,11 @@ def _other_video(head: bytes, size: int, fmt: Format) -> MediaInfo:
     return MediaInfo(fmt, width, height, problem=problem)
 
 
-def probe_image(data: "bytes | FileView", fmt: Format) -> MediaInfo:
+def probe_image(data: "bytes | FileView", fmt: Format, thumbnails: bool | None = None) -> MediaInfo:
     """probe_bytes plus, for still images, the visual signature (when decoding
-    the picture fits in DECODE_LIMIT: a larger one is said to have none)."""
+    the picture fits in DECODE_LIMIT: a larger one is said to have none): from a
+    trusted embedded thumbnail (approximate) unless ``thumbnails`` is False (by
+    default: THUMBNAIL_SIGNATURES)."""
     import dataclasses
 
     from .visual import read_signature
@@ -294,7 +297,7 @@ def probe_image(data: "bytes | FileView", fmt: Format) -> MediaInfo:
     info = probe_bytes(data, fmt, seen)  # type: ignore[arg-type]  # a FileView is bytes-like by duck typing
     if fmt.kind != "photo" or fmt.name in RAW_FORMATS or info.problem:
         return info
-    if THUMBNAIL_SIGNATURES and seen.get("thumbnail"):
+    if (THUMBNAIL_SIGNATURES if thumbnails is None else thumbnails) and seen.get("thumbnail"):
         look = _thumbnail_look(seen["thumbnail"], info, seen.get("orientation"))
         if look is not None:
             return dataclasses.replace(info, look=look)
@@ -311,18 +314,34 @@ def probe_image(data: "bytes | FileView", fmt: Format) -> MediaInfo:
     return dataclasses.replace(info, look=look, problem=problem)
 
 
+def picture_signature(f: BinaryIO, name: str = "") -> str | None:
+    """The visual signature of the picture itself (decoded: never from an embedded thumbnail)
+    of an open photo file, read from its start; None when it is no still image photosync
+    decodes.  What replaces an approximate signature (visual.APPROXIMATE) when its photo meets a
+    look-alike: the same signature discover computes with PHOTOSYNC_THUMBNAIL_SIGNATURES=0."""
+    size = f.seek(0, io.SEEK_END)
+    f.seek(0)
+    head = f.read(HEAD_KEPT)
+    fmt = sniff(head[:4096], name)
+    if fmt is None or fmt.kind != "photo":
+        return None
+    if size <= IN_MEMORY_LIMIT:
+        data: "bytes | FileView" = head + f.read()
+    else:
+        data = FileView(f, size, head)
+    return probe_image(data, fmt, thumbnails=False).look
+
+
 #: an embedded thumbnail smaller than this (its longer, its shorter side) says too little
 THUMBNAIL_MIN = (64, 32)
 
 #: take a camera JPEG's signature from its embedded thumbnail (0.4 ms instead of 1.5 ms for
-#: 100 kB and 28 ms for 12 megapixels): off unless PHOTOSYNC_THUMBNAIL_SIGNATURES=1.  Measured on
-#: the variant corpus with camera files (bench/variants.py --camera, seeds 1-3): 0 wrong merges
-#: either way, but merge recall 0.9454/0.9431/0.9274 -> 0.9365/0.9406/0.9207: a thumbnail's
-#: signature differs from the picture's more than a re-encode's does (its 4:2:0 chroma reads
-#: up to 4 levels less colourful; gradients up to 0.049 apart where copies measure 0.000), so
-#: pairs at the thresholds flip.  Issue 13 requires the recall unchanged: kept off until the
-#: comparison allows for where a signature came from.
-THUMBNAIL_SIGNATURES = os.environ.get("PHOTOSYNC_THUMBNAIL_SIGNATURES") == "1"
+#: 100 kB and 28 ms for 12 megapixels), marked approximate (media/visual.py): near the picture's,
+#: not the same (its 4:2:0 chroma reads up to 4 levels less colourful; gradients up to ~0.06
+#: apart where copies measure 0.000), so it only finds candidates, and resolve decodes the picture
+#: of a photo that meets one before judging the pair.  PHOTOSYNC_THUMBNAIL_SIGNATURES=0 turns it
+#: off (every picture decoded while it is read, as before issue 13).
+THUMBNAIL_SIGNATURES = os.environ.get("PHOTOSYNC_THUMBNAIL_SIGNATURES", "1") != "0"
 
 
 def _trusted_thumbnail(data: "bytes | FileView", parts, exif, sub: dict) -> bytes | None:
@@ -375,7 +394,7 @@ def _thumbnail_look(thumb: bytes, info: MediaInfo, orientation) -> str | None:
             if abs(tw * h - th * w) > max(w, h) or (tw > th) != (w > h) or (tw < th) != (w < h):
                 return None
             im.load()
-            return signature_of_image(im, orientation)
+            return signature_of_image(im, orientation, approximate=True)
     except Exception:  # noqa: BLE001 - an undecodable thumbnail: the picture is decoded instead
         return None
 
@@ -527,7 +546,7 @@ def _probe_jpeg(data: bytes, fmt: Format, parts, seen: dict | None = None) -> Me
         if seen is not None and ifd0:
             seen["orientation"] = ifd0.get(0x0112)
             try:
-                seen["thumbnail"] = _trusted_thumbnail(data, parts, exif, sub) if THUMBNAIL_SIGNATURES else None
+                seen["thumbnail"] = _trusted_thumbnail(data, parts, exif, sub)
             except Exception:  # noqa: BLE001 - a broken IFD1: the picture is decoded instead
                 seen["thumbnail"] = None
     return _from_tags(fmt, parts.width, parts.height, ifd0, sub, gps, parts.xmp)

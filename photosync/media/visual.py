@@ -6,7 +6,14 @@ The signature is the picture, turned upright by its EXIF orientation, reduced
 to a 16x16 grayscale thumbnail (8 bits a pixel), followed by the picture's mean
 red, green and blue and its mean colourfulness (4 bytes: resizing and
 re-encoding keep them, a colour filter or a black-and-white edit does not);
-260 bytes, base64 in the record.  From it come:
+260 bytes, base64 in the record.  A signature computed from the small JPEG a
+camera embeds in the EXIF (media/probe.py: 0.4 ms instead of 1.5 ms for 100 kB
+and 28 ms for 12 megapixels) ends with one byte more, APPROXIMATE: it is near
+the picture's but not the same (the thumbnail's coarser colour reads up to 4
+levels less colourful, its gradients up to ~0.06 apart where copies measure
+0.00), so it is only used to find candidates, with ``APPROX_DISTANCE`` more
+room; before a pair is judged, resolve replaces it with the decoded picture's
+(phases/pictures.py).  From it come:
 
 * ``dhash64``: a 64-bit difference hash (dHash: is each pixel of a 9x8
   reduction brighter than its right neighbour).  It survives resizing, JPEG
@@ -37,6 +44,21 @@ from functools import cached_property, lru_cache
 from operator import mul
 
 SIDE = 16
+#: the bytes of a signature: the thumbnail's pixels, then mean red, green, blue and colourfulness
+SIGNATURE_BYTES = SIDE * SIDE + 4
+#: the last byte of a signature computed from a camera's embedded thumbnail, not the picture
+APPROXIMATE = b"\x01"
+#: how much further apart (gradient distance) an approximate signature may be from the
+#: picture's own and still be looked at: camera files measure up to 0.077 between their embedded
+#: thumbnail's signature and their picture's (mean 0.005; 0.040-0.061 on an earlier 1,446)
+APPROX_DISTANCE = 0.08
+#: ... and how many more dHash bits may differ (bench/README.md, issue 13)
+APPROX_BITS = 4
+#: ... and how many of its least certain dHash bits a search flips, one at a time, when signatures
+#: may be approximate (Look.near_quarters)
+PROBES = 2
+#: ... and how much less contrast an approximate signature may show and still be searched
+APPROX_CONTRAST = 1.5
 #: a thumbnail whose pixels vary less than this (standard deviation, 0-255) says
 #: too little to tell photos apart (a black frame, a blank sky): never matched
 MIN_CONTRAST = 6.0
@@ -79,7 +101,9 @@ def read_signature(data, orientation: int | None = None) -> tuple[str | None, st
         return None, None
 
 
-def signature_of_image(im, orientation: int | None = None) -> str:
+def signature_of_image(im, orientation: int | None = None, approximate: bool = False) -> str:
+    """The signature of a decoded picture; ``approximate`` when the picture is a camera's
+    embedded thumbnail rather than the photo itself (the signature says so)."""
     from PIL import Image, ImageChops
 
     if max(im.size) > 256:  # shrink before any conversion: a 9000x9000 palette image stays small
@@ -107,7 +131,7 @@ def signature_of_image(im, orientation: int | None = None) -> str:
                                  ImageChops.darker(ImageChops.darker(red, green), blue))
     chroma = sum(spread.tobytes()) / n  # mean of max - min over each pixel's channels
     tail = bytes((min(255, r), min(255, g), min(255, b), min(255, round(chroma))))
-    return base64.b64encode(gray.tobytes() + tail).decode("ascii")
+    return base64.b64encode(gray.tobytes() + tail + (APPROXIMATE if approximate else b"")).decode("ascii")
 
 
 @dataclass(frozen=True)
@@ -116,6 +140,8 @@ class Look:
 
     pixels: bytes  # SIDE*SIDE grayscale values, row by row
     colour: bytes = bytes(4)  # mean red, green, blue, colourfulness
+    #: computed from a camera's embedded thumbnail: near the picture's, not the same
+    approximate: bool = False
 
     @staticmethod
     def parse(sig: str | None) -> "Look | None":
@@ -140,7 +166,13 @@ class Look:
 
     @cached_property
     def informative(self) -> bool:
-        return self.contrast >= MIN_CONTRAST
+        """Says enough to be matched (an approximate signature with a little less contrast
+        too: its picture may have enough, and is decoded when it meets a candidate)."""
+        return self.contrast >= MIN_CONTRAST - (APPROX_CONTRAST if self.approximate else 0)
+
+    def stored(self) -> bytes:
+        """The signature's bytes as the record and the index keep them."""
+        return self.pixels + self.colour + (APPROXIMATE if self.approximate else b"")
 
     @cached_property
     def blocks(self) -> tuple[float, ...]:
@@ -154,7 +186,7 @@ class Look:
             return self
         found = self._turned.get(turns)
         if found is None:
-            found = self._turned[turns] = Look(_rotated(self.pixels, turns), self.colour)
+            found = self._turned[turns] = Look(_rotated(self.pixels, turns), self.colour, self.approximate)
         return found
 
     @cached_property
@@ -182,7 +214,8 @@ class Look:
     def indexed(look: bytes, grad: bytes | None = None) -> "Look":
         """A Look from the index's row: the signature's bytes and, when the row has them, its
         gradients (:meth:`gradient_bytes`), which are then not computed again."""
-        out = Look(look[:-4], look[-4:])
+        n = SIDE * SIDE
+        out = Look(look[:n], look[n:n + 4], look[n + 4:] == APPROXIMATE)
         if grad is not None and len(grad) == GRADIENT_BYTES:
             half = GRADIENT_BYTES // 2
             # what the cached property would compute, set where it keeps it
@@ -198,13 +231,37 @@ class Look:
 
     @cached_property
     def _dhash(self) -> int:
+        left, right = self._dhash_pairs
+        return _compact(_at_least(_lanes(left), _lanes(right), FLAT, 64), 64)
+
+    @cached_property
+    def _dhash_pairs(self) -> tuple[bytes, bytes]:
+        """The 64 (left, right) pixel pairs of the 9x8 reduction, bit (y, x) row by row, the first
+        the highest: the bit is px[y][x] > px[y][x+1] + FLAT - 1."""
         from PIL import Image
 
         px = Image.frombytes("L", (SIDE, SIDE), self.pixels).resize((9, 8), Image.Resampling.BOX).tobytes()
-        # bit (y, x), row by row, the first the highest: px[y][x] > px[y][x+1] + FLAT - 1
-        left = b"".join(px[r:r + 8] for r in range(0, 72, 9))
-        right = b"".join(px[r + 1:r + 9] for r in range(0, 72, 9))
-        return _compact(_at_least(_lanes(left), _lanes(right), FLAT, 64), 64)
+        return (b"".join(px[r:r + 8] for r in range(0, 72, 9)), b"".join(px[r + 1:r + 9] for r in range(0, 72, 9)))
+
+    def near_quarters(self, k: int = PROBES) -> list[tuple[int, int, int, int]]:
+        """The dHash's quarters with one of its ``k`` least certain bits flipped, each quarter
+        at its position (the j-th tuple flips the j-th least certain bit of every quarter): the
+        keys the same picture, signed another way, most likely has instead.  A bit is the less
+        certain the nearer its pair's difference is to FLAT: an embedded thumbnail's signature
+        moves a few such bits (on the look-alike corpus, 4 of 282 copies kept no quarter of
+        their original's; probing 2 bits a quarter found each of them)."""
+        left, right = self._dhash_pairs
+        margins = sorted((abs(2 * (a - b) - 2 * FLAT + 1), 63 - i) for i, (a, b) in enumerate(zip(left, right)))
+        base = quarters(self._dhash)
+        out = []
+        for j in range(k):
+            flipped = list(base)
+            for pos in range(4):
+                low = (3 - pos) * 16
+                bits = [bit for _m, bit in margins if low <= bit < low + 16]
+                flipped[pos] ^= 1 << (bits[j] - low)
+            out.append((flipped[0], flipped[1], flipped[2], flipped[3]))
+        return out
 
 
 # Comparisons of many pixels at once, in Python integers (no loop over the pixels): each
@@ -252,7 +309,11 @@ def _parse(sig: str) -> "Look | None":
     except (ValueError, TypeError):
         return None
     n = SIDE * SIDE
-    return Look(raw[:n], raw[n:]) if len(raw) == n + 4 else None
+    if len(raw) == n + 4:
+        return Look(raw[:n], raw[n:])
+    if len(raw) == n + 5 and raw[n + 4:] == APPROXIMATE:
+        return Look(raw[:n], raw[n:n + 4], True)
+    return None
 
 
 @lru_cache(maxsize=8192)
@@ -316,6 +377,12 @@ def local_tone_distance(a: Look, b: Look) -> float:
     different photo of the same composition, whose gradients agree, often more."""
     shift = a.mean - b.mean
     return max(abs(x - y - shift) for x, y in zip(a.blocks, b.blocks))
+
+
+def slack(a: Look, b: Look) -> float:
+    """How much further apart two signatures may be to be looked at, for where they came from:
+    APPROX_DISTANCE when one is approximate (an embedded thumbnail's), else 0."""
+    return APPROX_DISTANCE if a.approximate or b.approximate else 0.0
 
 
 def gradient_distance(a: Look, b: Look) -> float:

@@ -1033,7 +1033,7 @@ def _describe_in_processes(describer, chunks: list[list[ItemRef]], procs: int, k
 
 
 def _describe_chunk(describe, refs: list[ItemRef]) -> list:
-    """(outcome, (dHash, informative) of its picture or None) for each ref, in a worker
+    """(outcome, (dHash, informative, approximate) of its picture or None) for each ref, in a worker
     process: the dHash is computed here, beside the signature, and handed to the main
     process's lookup cache (the look-alike search needs it for every new photo; in the main
     process it was 7 % of discover --execute's main thread at 10,000 photos, py-spy)."""
@@ -1046,7 +1046,7 @@ def _describe_chunk(describe, refs: list[ItemRef]) -> list:
         if isinstance(outcome, ServiceItem) and outcome.look:
             look = Look.parse(outcome.look)
             if look is not None:
-                known = (look.dhash64(), look.informative)
+                known = (look.dhash64(), look.informative, look.approximate)
         out.append((outcome, known))
     return out
 

@@ -24,6 +24,7 @@ from ..library import config as cfg
 from ..library.library import Library
 from ..library.layout import utc_now
 from ..model import Conflict, Photo, Resolution
+from .pictures import Pictures, approximate_contents
 
 #: conflict types the detectors own (recomputed on every resolve); others are kept as recorded
 DETECTED_TYPES = {"metadata_mismatch", "visibility_discrepancy", "service_policy_violation",
@@ -193,6 +194,8 @@ class NothingToResolve:
         #: pictures of the photos recorded since the last commit (not in the index yet), by
         #: lookup key: (position, quarter) or capture second -> [(key, face)]
         self._pending: dict[object, list[tuple]] = {}
+        #: some picture recorded in this run has an approximate signature: searches probe more keys
+        self._approximate = False
 
     def _candidates(self) -> Family:
         if self._family is None:
@@ -200,23 +203,31 @@ class NothingToResolve:
             assert index is not None
             # the index grows as discover records: crowded keys are learnt as the search meets them
             self._family = Family(lambda _pid: None, index.look_alikes, index.crowded_looks(CROWDED),
-                                  capped=lambda pid, key, qs, taken, bits: index.look_alikes_capped(
-                                      pid, key, qs, taken, bits, CROWDED))
+                                  capped=lambda pid, key, qs, taken, bits, extra: index.look_alikes_capped(
+                                      pid, key, qs, taken, bits, CROWDED, extra),
+                                  approximate=index.has_approximate)
         return self._family
 
     def _pending_alike(self, key, face) -> bool:
         """A picture recorded since the last commit that the index would give as a candidate."""
         seen: set[int] = set()
         slots = [(i, q) for i, q in enumerate(key.quarters) if q is not None]
-        for slot in [*slots, *([key.taken] if key.taken is not None else [])]:
+        probes: list[tuple[int, int]] = []
+        if face is not None and (face.look.approximate or self._approximate):  # as Family's search probes
+            probes = [(i, n) for near in face.look.near_quarters() for i, n in enumerate(near)
+                      if key.quarters[i] is not None and n not in (0, 0xFFFF)]
+        for slot in [*slots, *probes, *([key.taken] if key.taken is not None else [])]:
             for other, other_face in self._pending.get(slot, ()):
                 if id(other) in seen:
                     continue
                 seen.add(id(other))
                 if key.camera is not None and other.camera is not None and key.camera != other.camera:
                     continue
-                near = any(other.quarters[i] == q for i, q in slots) and \
-                    ((key.dhash ^ other.dhash) & 0xFFFFFFFFFFFFFFFF).bit_count() <= variants.MAX_HAMMING
+                bits = variants.max_bits(face.look if face is not None else None,
+                                         other_face.look if other_face is not None else None)
+                approximate = bits > variants.MAX_HAMMING  # either signature is: its probes count too
+                near = any(other.quarters[i] == q for i, q in (slots + probes if approximate else slots)) and \
+                    ((key.dhash ^ other.dhash) & 0xFFFFFFFFFFFFFFFF).bit_count() <= bits
                 if not (near or (key.taken is not None and key.taken == other.taken)):
                     continue
                 if face is None or other_face is None or variants.could_match(face, other_face.look, other.taken):
@@ -239,6 +250,8 @@ class NothingToResolve:
         finally:
             for key in keys:
                 entry = (key, faces.get(key.content_hash))
+                if entry[1] is not None and entry[1].look.approximate:
+                    self._approximate = True
                 for i, q in enumerate(key.quarters):
                     if q is not None:
                         self._pending.setdefault((i, q), []).append(entry)
@@ -297,8 +310,13 @@ class _Run:
         #: dry run: each record as it was before its first examination
         self.dry_before: dict[str, Photo] = {}
         #: the look-alikes of each record and the family rules (conflicts/family.py)
-        self.family = Family(self._get, lib.index.look_alikes,  # type: ignore[union-attr]
-                             lib.index.crowded_looks(crowded))  # type: ignore[union-attr]
+        #: decodes the pictures of records whose signature is approximate, before a pair is judged
+        self.pictures = Pictures(lib)
+        self.family = Family(self._compared, lib.index.look_alikes,  # type: ignore[union-attr]
+                             lib.index.crowded_looks(crowded),  # type: ignore[union-attr]
+                             approximate=lib.index.has_approximate)  # type: ignore[union-attr]
+        #: records whose approximate signature a commit already reported replaced
+        self.refined_committed: set[str] = set()
         #: merges by a policy since the last commit: (merged away, its id, merged into, its id)
         self.merges: list[tuple[str, str, str, str]] = []
 
@@ -323,13 +341,24 @@ class _Run:
             pass
         return None
 
+    def _compared(self, pid: str) -> Photo | None:
+        """A record to compare with another: with its pictures' own signatures in place of
+        approximate ones (phases/pictures.py), staged (or kept in memory by a dry run)."""
+        photo = self._get(pid)
+        if photo is None:
+            return None
+        exact = self.pictures.exact(photo)
+        if exact is not photo:
+            self._put(exact)
+        return exact
+
     def examine(self, pid: str) -> None:
         lib, result = self.lib, self.result
         before = self._get(pid)
         if before is None:
             return
-        for content_hash, dhash, informative in lib.index.own_looks(pid):  # type: ignore[union-attr]
-            variants.remember(content_hash, dhash, informative)  # computed once, when it was indexed
+        for content_hash, dhash, informative, approximate in lib.index.own_looks(pid):  # type: ignore[union-attr]
+            variants.remember(content_hash, dhash, informative, approximate)  # computed once, when it was indexed
         self.touched.discard(pid)
         if pid not in self.seen:
             self.seen.add(pid)
@@ -383,13 +412,15 @@ class _Run:
         possibly merged into another record, and its variant conflicts)."""
         edits: list[tuple[Photo, variants.Verdict]] = []
         named = self._named_originals(photo)
+        if approximate_contents(photo) and (named or self.family.look_alikes(photo)):
+            photo = self.pictures.exact(photo)  # it meets look-alikes: judged on its picture's own signature
         for _round in range(MAX_MERGES):
             keys = variants.lookup_keys(photo)
             if not keys and not named:
                 return photo, []
             edits, merged = [], False
             for oid in dict.fromkeys([*(self.family.look_alikes(photo) if keys else ()), *named]):
-                other = self._get(oid)
+                other = self._compared(oid)
                 if other is None or oid == photo.photo_id:
                     continue
                 verdict = variants.judge(photo, other)
@@ -652,6 +683,10 @@ def _commit(lib: Library, result: ResolveResult, resolved: int, run: "_Run | Non
         result.merged_committed = result.merged
     if waiting:
         counts += f", {_plural(waiting, 'question')} left for a person"
+    if run is not None and run.pictures.refined - run.refined_committed:
+        decoded = run.pictures.refined - run.refined_committed
+        counts += f", the visual signature of {_plural(len(decoded), 'photo')} taken from the picture, not its embedded thumbnail"
+        run.refined_committed |= decoded
     body = []
     if len(merges) == 1:
         gone, _gid, into, _kid = merges[0]

@@ -1,9 +1,9 @@
-"""Where a JPEG's visual signature comes from, with PHOTOSYNC_THUMBNAIL_SIGNATURES=1:
-a camera's own file gives it from the thumbnail embedded in its EXIF (no decode
-of the picture); a file whose thumbnail may be stale (an edit that kept the old
-EXIF) has its picture decoded.  Both ways give signatures that compare as copies
-of one photo (within the quality thresholds; see probe.THUMBNAIL_SIGNATURES for
-what the switch costs in recall)."""
+"""Where a JPEG's visual signature comes from (PHOTOSYNC_THUMBNAIL_SIGNATURES, on
+unless set to 0): a camera's own file gives it from the thumbnail embedded in its
+EXIF (no decode of the picture), marked approximate; a file whose thumbnail may be
+stale (an edit that kept the old EXIF) has its picture decoded.  Both ways give
+signatures that compare as copies of one photo; resolve replaces an approximate
+signature with the picture's (probe.picture_signature) before judging a pair."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from photosync.media.formats import check_jpeg, sniff
-from photosync.media.probe import probe
+from photosync.media.probe import picture_signature, probe
 from photosync.media.visual import Look, gradient_distance, read_signature, signature_of, tone_distance
 from photosync.sample import camera_jpeg, exif_bytes
 
@@ -26,7 +26,7 @@ from variant_corpus import scene  # noqa: E402
 
 @pytest.fixture(autouse=True)
 def thumbnail_signatures(monkeypatch):
-    """Signatures from embedded thumbnails are switched on (PHOTOSYNC_THUMBNAIL_SIGNATURES=1)."""
+    """Signatures from embedded thumbnails are on (the default, whatever the environment says)."""
     from photosync.media import probe as probe_module
 
     monkeypatch.setattr(probe_module, "THUMBNAIL_SIGNATURES", True)
@@ -74,8 +74,12 @@ def test_a_camera_files_signature_comes_from_its_thumbnail_and_compares_as_the_p
     im = _picture(11, size)
     data = camera_jpeg(im, 92, _camera_exif())
     look = _look(data)
-    assert look == signature_of(_thumbnail(data), 0)  # the thumbnail's, not a decode of the picture
     a, b = Look.parse(look), Look.parse(_main_picture_look(data))
+    assert a is not None and a.approximate and not b.approximate  # the signature says where it came from
+    thumb = Look.parse(signature_of(_thumbnail(data), 0))
+    assert (a.pixels, a.colour) == (thumb.pixels, thumb.colour)  # the thumbnail's, not a decode of the picture
+    # what replaces it when the photo meets a look-alike: the picture's own, as without the switch
+    assert picture_signature(io.BytesIO(data), "IMG_1.JPG") == _main_picture_look(data)
     # as close as a re-encoded copy (quality variants: below 0.04, tone within 3)
     assert gradient_distance(a, b) < 0.03
     assert tone_distance(a, b) <= 2

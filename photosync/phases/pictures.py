@@ -1,0 +1,127 @@
+"""Approximate signatures replaced by the picture's own, when it matters.
+
+Discover takes a camera JPEG's visual signature from the small JPEG the camera embedded in
+its EXIF (media/probe.py: 0.4 ms instead of 1.5 ms for 100 kB and 28 ms for 12 megapixels).
+Such a signature is *approximate* (media/visual.py ``APPROXIMATE``): near the picture's, not
+the same, so it only finds candidates, with a wider net.  Most photos have no look-alike and
+keep it.  Before resolve judges a pair, :class:`Pictures` reads the original of each record
+of the pair whose signature is approximate (phases/sources.py: its own copies first, then the
+blob stores), decodes it, and puts the picture's signature in the record (every instance
+with those bytes), so every verdict is the one the decoded pictures give.
+
+A picture no source can give (a folder that is offline, a service signed out, no store)
+keeps its approximate signature: its pairs are judged with the room it needs and never
+merged by a policy (conflicts/variants.py ``classify``): a person is asked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ..errors import PhotosyncError
+from ..library.library import Library
+from ..media import lookup
+from ..media.visual import Look
+from ..model import Photo, with_instance
+from .sources import Sources, verified_spool
+
+
+def approximate_contents(photo: Photo) -> list[str]:
+    """Content hashes of the photo's present copies whose signature is approximate."""
+    out: dict[str, None] = {}
+    for inst in photo.all_instances():
+        if inst.missing_since is None and inst.look:
+            look = Look.parse(inst.look)
+            if look is not None and look.approximate:
+                out[inst.content_hash] = None
+    return list(out)
+
+
+class Pictures:
+    """Decodes the pictures of records whose signature is approximate (see module doc), for
+    one run of resolve; each content is read at most once a run."""
+
+    def __init__(self, lib: Library):
+        self.lib = lib
+        self._sources: Sources | None = None
+        #: contents decoded this run: content hash -> the picture's signature (None: no
+        #: still image photosync decodes) or the reason no source gave it
+        self._done: dict[str, tuple[str | None, str | None]] = {}
+        #: records whose signatures this run replaced
+        self.refined: set[str] = set()
+        #: contents none of whose sources could be read
+        self.unreadable: int = 0
+
+    def exact(self, photo: Photo) -> Photo:
+        """The photo with the decoded picture's signature in place of each approximate one it
+        can read (the same photo when it has none)."""
+        contents = approximate_contents(photo)
+        if not contents:
+            return photo
+        found: dict[str, str | None] = {}
+        for h in contents:
+            if h not in self._done:
+                self._done[h] = self._decode(photo, h)
+            sig, problem = self._done[h]
+            if problem is None:
+                found[h] = sig
+        if not found:
+            return photo
+        out = photo
+        for inst in photo.all_instances():
+            if inst.content_hash in found and inst.look != found[inst.content_hash]:
+                look = Look.parse(inst.look)
+                if look is not None and look.approximate:
+                    out = with_instance(out, dataclasses.replace(inst, look=found[inst.content_hash]))
+        for h, sig in found.items():
+            look = Look.parse(sig)
+            if look is not None:  # what lookup_keys computes for it from now on
+                lookup.remember(h, look.dhash64(), look.informative, look.approximate)
+        if out != photo:
+            self.refined.add(photo.photo_id)
+        return out
+
+    def _decode(self, photo: Photo, content_hash: str) -> tuple[str | None, str | None]:
+        from ..media.probe import picture_signature
+        from .common import make_stores
+
+        if self._sources is None:
+            self._sources = Sources(self.lib, _lazy_stores(self.lib, make_stores))
+        tried = []
+        for source in self._sources.of(photo, content_hash):
+            try:
+                with verified_spool(source.open, content_hash) as f:
+                    return picture_signature(f, photo.metadata.filename or ""), None
+            except (PhotosyncError, OSError) as e:
+                tried.append(f"{source.where}: {e}")
+        self.unreadable += 1
+        problem = "; ".join(tried) or "no copy of it is known"
+        self.lib.report.warning(
+            f"photo {photo.photo_id[:8]} ({photo.metadata.filename or content_hash[7:19]})",
+            f"its look-alikes are judged on the camera's embedded thumbnail, as its picture could not be read "
+            f"({problem}): a person is asked about them, none is merged by a policy")
+        return None, problem
+
+
+class _lazy_stores(dict):
+    """The active stores, made when first asked for (resolve rarely reads a store)."""
+
+    def __init__(self, lib: Library, make):
+        super().__init__()
+        self._lib, self._make, self._made = lib, make, False
+
+    def _fill(self) -> None:
+        if not self._made:
+            self._made = True
+            try:
+                self.update(self._make(self._lib))
+            except PhotosyncError:
+                pass  # no store can be made: the photo's own copies are all there is
+
+    def __contains__(self, name) -> bool:
+        self._fill()
+        return super().__contains__(name)
+
+    def __getitem__(self, name):
+        self._fill()
+        return super().__getitem__(name)
