@@ -314,22 +314,23 @@ def probe_image(data: "bytes | FileView", fmt: Format, thumbnails: bool | None =
     return dataclasses.replace(info, look=look, problem=problem)
 
 
-def picture_signature(f: BinaryIO, name: str = "") -> str | None:
-    """The visual signature of the picture itself (decoded: never from an embedded thumbnail)
-    of an open photo file, read from its start; None when it is no still image photosync
-    decodes.  What replaces an approximate signature (visual.APPROXIMATE) when its photo meets a
-    look-alike: the same signature discover computes with PHOTOSYNC_THUMBNAIL_SIGNATURES=0."""
+def picture_signature(f: BinaryIO, name: str = "") -> tuple[str | None, str | None]:
+    """(the visual signature of the picture itself, decoded: never from an embedded thumbnail;
+    or None and why) of an open photo file, read from its start.  What replaces an approximate
+    signature (visual.APPROXIMATE) when its photo meets a look-alike: the same signature
+    discover computes with PHOTOSYNC_THUMBNAIL_SIGNATURES=0."""
     size = f.seek(0, io.SEEK_END)
     f.seek(0)
     head = f.read(HEAD_KEPT)
     fmt = sniff(head[:4096], name)
     if fmt is None or fmt.kind != "photo":
-        return None
+        return None, "it is not a still picture photosync decodes"
     if size <= IN_MEMORY_LIMIT:
         data: "bytes | FileView" = head + f.read()
     else:
         data = FileView(f, size, head)
-    return probe_image(data, fmt, thumbnails=False).look
+    info = probe_image(data, fmt, thumbnails=False)
+    return info.look, None if info.look else (info.problem or "its picture could not be decoded")
 
 
 #: an embedded thumbnail smaller than this (its longer, its shorter side) says too little

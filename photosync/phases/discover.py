@@ -41,6 +41,7 @@ from ..model import Instance, Metadata, Photo, Visibility, with_instance
 from ..stores.base import StoredBlob
 from ..stores.naming import blob_key
 from .common import Connectors
+from .pictures import decoded_look
 from .resolve import NothingToResolve
 
 #: photo ids are UUIDs derived from the first content seen, so two clones that
@@ -632,7 +633,7 @@ class _ServiceRun:
             rated = [i.quality for i in photo.all_instances() if i.content_hash == inst.content_hash]
             if rated and inst.content_hash != photo.content_hash:
                 inst = dataclasses.replace(inst, quality=rated[0])  # another copy of a merged variant
-            photo = _note_duplicates(_reopen(with_instance(photo, inst)))
+            photo = _note_duplicates(_reopen(with_instance(photo, decoded_look(photo, inst))))
             kind = "duplicate"
         else:
             photo = self._new_photo(item, inst)
@@ -687,7 +688,8 @@ class _ServiceRun:
         del self.gone[old_id]
         self.gone_by_hash[content_hash].remove(old_id)
         md = _earliest_file_time(old.metadata, inst.metadata)
-        inst = dataclasses.replace(inst, metadata=md, quality=old.quality, visibility=inst.visibility or old.visibility)
+        inst = decoded_look(photo, dataclasses.replace(inst, metadata=md, quality=old.quality,
+                                                       visibility=inst.visibility or old.visibility))
         there = other.find_instance(self.name, inst.id) if other is not None else None
         if there is not None and there.missing_since is None:
             assert other is not None  # there is one of its instances
@@ -752,7 +754,7 @@ class _ServiceRun:
                                          taken_date_granularity=old.metadata.taken_date_granularity)
             inst = dataclasses.replace(inst, size=old.size, quality=old.quality, metadata=md, look=old.look)
         md = _earliest_file_time(old.metadata, md)
-        inst = dataclasses.replace(inst, metadata=md)
+        inst = decoded_look(photo, dataclasses.replace(inst, metadata=md))
         if old.content_hash != photo.content_hash:
             # a variant merged in by resolve: its quality was rated against the canonical copy
             inst = dataclasses.replace(inst, quality=old.quality)

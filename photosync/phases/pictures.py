@@ -22,7 +22,7 @@ from ..errors import PhotosyncError
 from ..library.library import Library
 from ..media import lookup
 from ..media.visual import Look
-from ..model import Photo, with_instance
+from ..model import Instance, Photo, with_instance
 from .sources import Sources, verified_spool
 
 
@@ -37,6 +37,24 @@ def approximate_contents(photo: Photo) -> list[str]:
     return list(out)
 
 
+def _approximate(sig: str | None) -> bool:
+    look = Look.parse(sig) if sig else None
+    return look is not None and look.approximate
+
+
+def decoded_look(photo: Photo, inst: Instance) -> Instance:
+    """``inst`` (its bytes read again, or another copy of them) with the picture's signature the
+    record already holds for its bytes, when its own is approximate: a re-read gives the
+    thumbnail's again, and the record keeps what resolve decoded (else every re-read would
+    reopen the photo, and every resolve decode it again)."""
+    if not _approximate(inst.look):
+        return inst
+    for other in photo.all_instances():
+        if other.content_hash == inst.content_hash and other.look and not _approximate(other.look):
+            return dataclasses.replace(inst, look=other.look)
+    return inst
+
+
 class Pictures:
     """Decodes the pictures of records whose signature is approximate (see module doc), for
     one run of resolve; each content is read at most once a run."""
@@ -44,8 +62,8 @@ class Pictures:
     def __init__(self, lib: Library):
         self.lib = lib
         self._sources: Sources | None = None
-        #: contents decoded this run: content hash -> the picture's signature (None: no
-        #: still image photosync decodes) or the reason no source gave it
+        #: contents looked at this run: content hash -> (the picture's signature, None) or
+        #: (None, why no source gave it)
         self._done: dict[str, tuple[str | None, str | None]] = {}
         #: records whose signatures this run replaced
         self.refined: set[str] = set()
@@ -58,12 +76,12 @@ class Pictures:
         contents = approximate_contents(photo)
         if not contents:
             return photo
-        found: dict[str, str | None] = {}
+        found: dict[str, str] = {}
         for h in contents:
             if h not in self._done:
                 self._done[h] = self._decode(photo, h)
-            sig, problem = self._done[h]
-            if problem is None:
+            sig, _problem = self._done[h]
+            if sig is not None:
                 found[h] = sig
         if not found:
             return photo
@@ -88,12 +106,17 @@ class Pictures:
         if self._sources is None:
             self._sources = Sources(self.lib, _lazy_stores(self.lib, make_stores))
         tried = []
-        for source in self._sources.of(photo, content_hash):
+        for source in sorted(self._sources.of(photo, content_hash), key=self._remote):
             try:
                 with verified_spool(source.open, content_hash) as f:
-                    return picture_signature(f, photo.metadata.filename or ""), None
+                    sig, problem = picture_signature(f, photo.metadata.filename or "")
             except (PhotosyncError, OSError) as e:
                 tried.append(f"{source.where}: {e}")
+                continue
+            if sig is not None:
+                return sig, None
+            tried.append(f"{source.where}: {problem}")
+            break  # the same bytes anywhere else decode no better
         self.unreadable += 1
         problem = "; ".join(tried) or "no copy of it is known"
         self.lib.report.warning(
@@ -101,6 +124,14 @@ class Pictures:
             f"its look-alikes are judged on the camera's embedded thumbnail, as its picture could not be read "
             f"({problem}): a person is asked about them, none is merged by a policy")
         return None, problem
+
+    def _remote(self, source) -> bool:
+        """Sources on this machine first (a folder, a local store): resolve reads a service or a
+        remote store only when no local copy gives the bytes."""
+        if source.service is not None:
+            return (self.lib.services.get(source.service) or {}).get("type") != "local"
+        stores = self.lib.preferences["blob_storage"]["stores"]
+        return (stores.get(source.store) or {}).get("type") != "local"
 
 
 class _lazy_stores(dict):

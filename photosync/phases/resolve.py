@@ -347,9 +347,17 @@ class _Run:
         photo = self._get(pid)
         if photo is None:
             return None
-        exact = self.pictures.exact(photo)
+        exact = self._exact(photo)
         if exact is not photo:
             self._put(exact)
+        return exact
+
+    def _exact(self, photo: Photo) -> Photo:
+        """The photo with its pictures' own signatures (phases/pictures.py); what a search with
+        the approximate ones learnt of it (a crowded key) no longer holds."""
+        exact = self.pictures.exact(photo)
+        if exact is not photo:
+            self.family.limited.discard(photo.photo_id)
         return exact
 
     def examine(self, pid: str) -> None:
@@ -413,7 +421,7 @@ class _Run:
         edits: list[tuple[Photo, variants.Verdict]] = []
         named = self._named_originals(photo)
         if approximate_contents(photo) and (named or self.family.look_alikes(photo)):
-            photo = self.pictures.exact(photo)  # it meets look-alikes: judged on its picture's own signature
+            photo = self._exact(photo)  # it meets look-alikes: judged on its picture's own signature
         for _round in range(MAX_MERGES):
             keys = variants.lookup_keys(photo)
             if not keys and not named:

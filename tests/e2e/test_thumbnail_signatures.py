@@ -63,7 +63,7 @@ def test_discover_signs_a_camera_file_from_its_embedded_thumbnail(tmp_path, libr
     (record,) = _records(library)
     look = _looks(record)["IMG_0001.JPG"]
     assert look is not None and look.approximate  # the signature says where it came from
-    picture = Look.parse(picture_signature(io.BytesIO(data)))
+    picture = Look.parse(picture_signature(io.BytesIO(data))[0])
     assert picture is not None and not picture.approximate
     assert look.pixels != picture.pixels  # the thumbnail's, not a decode of the picture
     # a photo with no look-alike is never decoded: resolve leaves its signature as it is
@@ -82,7 +82,7 @@ def test_resolve_decodes_the_picture_of_a_photo_that_meets_a_look_alike_and_merg
     assert record["canonical_source"] == "camera:IMG_0001.JPG"
     assert any(x.get("policy") == "quality_variants" for x in record["resolutions"]), r.out
     # the original's signature is now its picture's own, as if discover had decoded it
-    assert record["instances"]["camera"][0]["look"] == picture_signature(io.BytesIO(data))
+    assert record["instances"]["camera"][0]["look"] == picture_signature(io.BytesIO(data))[0]
     assert "taken from the picture, not its embedded thumbnail" in git(library, "log", "-1", "--format=%B")
 
 
@@ -98,3 +98,38 @@ def test_a_picture_that_cannot_be_read_is_asked_about_not_merged(tmp_path, libra
     assert questions and "embedded thumbnail" in questions[0]["description"]
     said = r.out + r.err
     assert original["photo_id"][:8] in said and "could not be read" in said
+
+
+def test_reading_the_file_again_keeps_the_picture_signature_resolve_decoded(tmp_path, library, cli):
+    """A re-read gives the thumbnail's signature again: the record keeps the decoded one, and
+    nothing is reopened or committed (else every full scan would undo resolve's work)."""
+    _camera, data = _library_with(tmp_path, library, cli)
+    cli("resolve", "--auto-resolve", "all", "--library", str(library), check=0)
+    head = git(library, "rev-parse", "HEAD")
+    r = cli("discover", "--full-scan", "--library", str(library), check=0)
+    assert git(library, "rev-parse", "HEAD") == head, r.out
+    (record,) = _records(library)
+    assert record["instances"]["camera"][0]["look"] == picture_signature(io.BytesIO(data))[0]
+    assert record["processing_state"] == "resolved"
+
+
+def test_a_picture_that_cannot_be_decoded_keeps_its_approximate_signature(tmp_path, library, cli, monkeypatch):
+    """The original is read but its picture does not decode (too large for bounded memory, say):
+    its signature is not erased, and the pair is asked about, not merged."""
+    from helpers import open_lib
+
+    from photosync.media import probe
+    from photosync.phases.resolve import resolve
+
+    _library_with(tmp_path, library, cli)
+    monkeypatch.setattr(probe, "picture_signature", lambda f, name="": (None, "too large to decode (test)"))
+    lib, said = open_lib(library)
+    try:
+        result = resolve(lib, auto="all")
+    finally:
+        lib.close()
+    assert result.merged == 0
+    original = next(x for x in _records(library) if "camera" in x["instances"])
+    assert _looks(original)["IMG_0001.JPG"].approximate  # kept, not erased
+    assert any(c["type"] == "quality_variant" for c in original["conflicts"])
+    assert any("too large to decode (test)" in p.reason for p in said.problems)

@@ -284,3 +284,17 @@ def test_an_index_that_has_the_gradients_column_but_the_old_layout_number_opens(
     ((pid, *_rest),) = _candidates(index, mine)
     assert pid == other.photo_id
     index.close()
+
+
+def test_an_index_of_layout_14_is_upgraded_in_place_not_rebuilt(tmp_path):
+    """Layout 15 only lets a signature be approximate: a layout-14 index keeps what it knew."""
+    index, mine, other = _two_alike(tmp_path)
+    index.set_meta("commit", "c0ffee")
+    index.set_meta("version", "14")
+    index.close()
+    index = Index(tmp_path / "index.db")
+    assert index.get_meta("version") == INDEX_VERSION
+    assert index.commit_oid == "c0ffee"
+    ((pid, *_rest),) = _candidates(index, mine)
+    assert pid == other.photo_id
+    index.close()
