@@ -489,6 +489,7 @@ class Index:
             self._shared.clear()
             self._shared_cap, self._shared_version = cap, changed
         mine, cam = _signed(key.dhash), key.camera
+        limit = max_bits + approx_bits
         found: dict[int, None] = {}
         crowded: set[tuple[int, int]] = set()
         for pos, q in enumerate(quarters):
@@ -499,7 +500,7 @@ class Index:
                 crowded.add((pos, q))
                 continue
             rowids, hashes, cameras = entry
-            for j in [j for j, d in enumerate(hashes) if ((d ^ mine) & _MASK).bit_count() <= max_bits + approx_bits]:
+            for j in [j for j, d in enumerate(hashes) if ((d ^ mine) & _MASK).bit_count() <= limit]:
                 if cameras is None or cam is None or cameras[j] is None or cameras[j] == cam:
                     found[rowids[j]] = None
         busy = False

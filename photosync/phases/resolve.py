@@ -213,20 +213,22 @@ class NothingToResolve:
         seen: set[int] = set()
         slots = [(i, q) for i, q in enumerate(key.quarters) if q is not None]
         probes: list[tuple[int, int]] = []
-        if face is not None and (face.look.approximate or self._approximate):  # as Family's search probes
+        mine = face is not None and face.look.approximate
+        if face is not None and (mine or self._approximate):  # as Family's search probes
             probes = [(i, n) for near in face.look.near_quarters() for i, n in enumerate(near)
                       if key.quarters[i] is not None and n not in (0, 0xFFFF)]
-        for slot in [*slots, *probes, *([key.taken] if key.taken is not None else [])]:
+        wider = slots + probes
+        for slot in [*wider, *([key.taken] if key.taken is not None else [])]:
             for other, other_face in self._pending.get(slot, ()):
                 if id(other) in seen:
                     continue
                 seen.add(id(other))
                 if key.camera is not None and other.camera is not None and key.camera != other.camera:
                     continue
-                bits = variants.max_bits(face.look if face is not None else None,
-                                         other_face.look if other_face is not None else None)
-                approximate = bits > variants.MAX_HAMMING  # either signature is: its probes count too
-                near = any(other.quarters[i] == q for i, q in (slots + probes if approximate else slots)) and \
+                # either signature approximate: the wider net (variants.max_bits), its probes included
+                approximate = mine or (other_face is not None and other_face.look.approximate)
+                bits = variants.MAX_HAMMING + variants.APPROX_BITS if approximate else variants.MAX_HAMMING
+                near = any(other.quarters[i] == q for i, q in (wider if approximate else slots)) and \
                     ((key.dhash ^ other.dhash) & 0xFFFFFFFFFFFFFFFF).bit_count() <= bits
                 if not (near or (key.taken is not None and key.taken == other.taken)):
                     continue
