@@ -99,15 +99,18 @@ class Family:
             face = faces.get(key.content_hash)
             look = face.look if face is not None else None
             # an approximate signature (a camera's embedded thumbnail) is searched with a wider net, and
-            # so is any picture once some signature may be: its least certain dHash bits flipped too
-            # (Look.near_quarters), and room for a candidate's approximate dHash (Index.look_alikes)
+            # so is any picture once some signature may be: the keys with its dHash bits that sit at
+            # the threshold flipped (Look.near_quarters), and room for a candidate's approximate dHash
+            # (Index.look_alikes)
             bits = variants.max_bits(look)
             approximate_rows = self._approximate()
             extra = variants.APPROX_BITS if bits == variants.MAX_HAMMING and approximate_rows else 0
             probes = [key.quarters]
             if look is not None and (look.approximate or approximate_rows):
-                probes += [tuple(None if q is None or n in (0, 0xFFFF) else n for q, n in zip(key.quarters, near))
-                           for near in look.near_quarters()]
+                near = tuple(None if q is None or n is None or n in (0, 0xFFFF) else n
+                             for q, n in zip(key.quarters, look.near_quarters()))
+                if any(n is not None for n in near):
+                    probes.append(near)
             for j, wanted in enumerate(probes):
                 rows = self._rows(pid, key, wanted, key.taken if j == 0 else None, bits, extra, first=j == 0)
                 for oid, content_hash, dhash, when, sig, grad in rows:

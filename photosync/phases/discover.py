@@ -994,6 +994,7 @@ def _describe_in_processes(describer, chunks: list[list[ItemRef]], procs: int, k
     from concurrent.futures.process import BrokenProcessPool
 
     from ..media.lookup import remember
+    from ..media.visual import Look
 
     context = multiprocessing.get_context("fork")
     todo = deque(chunks)
@@ -1030,13 +1031,17 @@ def _describe_in_processes(describer, chunks: list[list[ItemRef]], procs: int, k
                     break
                 for ref, (outcome, known) in zip(chunk, results):
                     if known is not None:  # what lookup_keys would compute from the same signature
-                        remember(outcome.content_hash, *known)
+                        dhash, informative, approximate, near = known
+                        remember(outcome.content_hash, dhash, informative, approximate)
+                        parsed = Look.parse(outcome.look)  # kept parsed: the photo is recorded next
+                        if parsed is not None:
+                            parsed.given(near=near)  # and its probes
                     yield ref, outcome
 
 
 def _describe_chunk(describe, refs: list[ItemRef]) -> list:
-    """(outcome, (dHash, informative, approximate) of its picture or None) for each ref, in a worker
-    process: the dHash is computed here, beside the signature, and handed to the main
+    """(outcome, (dHash, informative, approximate, near quarters) of its picture or None) for each
+    ref, in a worker process: the dHash is computed here, beside the signature, and handed to the main
     process's lookup cache (the look-alike search needs it for every new photo; in the main
     process it was 7 % of discover --execute's main thread at 10,000 photos, py-spy)."""
     from ..media.visual import Look
@@ -1048,7 +1053,7 @@ def _describe_chunk(describe, refs: list[ItemRef]) -> list:
         if isinstance(outcome, ServiceItem) and outcome.look:
             look = Look.parse(outcome.look)
             if look is not None:
-                known = (look.dhash64(), look.informative, look.approximate)
+                known = (look.dhash64(), look.informative, look.approximate, look.near_quarters())
         out.append((outcome, known))
     return out
 

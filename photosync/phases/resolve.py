@@ -215,8 +215,8 @@ class NothingToResolve:
         probes: list[tuple[int, int]] = []
         mine = face is not None and face.look.approximate
         if face is not None and (mine or self._approximate):  # as Family's search probes
-            probes = [(i, n) for near in face.look.near_quarters() for i, n in enumerate(near)
-                      if key.quarters[i] is not None and n not in (0, 0xFFFF)]
+            probes = [(i, n) for i, n in enumerate(face.look.near_quarters())
+                      if key.quarters[i] is not None and n is not None and n not in (0, 0xFFFF)]
         wider = slots + probes
         for slot in [*wider, *([key.taken] if key.taken is not None else [])]:
             for other, other_face in self._pending.get(slot, ()):
