@@ -134,10 +134,6 @@ class Family:
         picture's own keys, whose crowding limits what it was compared with)."""
         qs = tuple(None if q is None or (i, q) in self.crowded_quarters else q for i, q in enumerate(wanted))
         when = None if taken in self.crowded_times else taken
-        if all(q is None for q in qs) and when is None:
-            if first and (qs != key.quarters or when != key.taken):
-                self.limited.add(pid)
-            return ()
         rows: Iterable[tuple]
         if self._capped is not None:
             rows, crowded, busy = self._capped(pid, key, qs, when, bits, extra)

@@ -96,8 +96,12 @@ class Pictures:
         from ..media.probe import picture_signature
         from .common import make_stores
 
-        if self._sources is None:
-            self._sources = Sources(self.lib, _lazy_stores(self.lib, make_stores))
+        if self._sources is None:  # made when a first picture is decoded: resolve rarely reads one
+            try:
+                stores = make_stores(self.lib)
+            except PhotosyncError:
+                stores = {}  # no store can be made: the photo's own copies are all there is
+            self._sources = Sources(self.lib, stores)
         tried = []
         for source in sorted(self._sources.of(photo, content_hash), key=self._remote):
             try:
@@ -125,27 +129,3 @@ class Pictures:
             return (self.lib.services.get(source.service) or {}).get("type") != "local"
         stores = self.lib.preferences["blob_storage"]["stores"]
         return (stores.get(source.store) or {}).get("type") != "local"
-
-
-class _lazy_stores(dict):
-    """The active stores, made when first asked for (resolve rarely reads a store)."""
-
-    def __init__(self, lib: Library, make):
-        super().__init__()
-        self._lib, self._make, self._made = lib, make, False
-
-    def _fill(self) -> None:
-        if not self._made:
-            self._made = True
-            try:
-                self.update(self._make(self._lib))
-            except PhotosyncError:
-                pass  # no store can be made: the photo's own copies are all there is
-
-    def __contains__(self, name) -> bool:
-        self._fill()
-        return super().__contains__(name)
-
-    def __getitem__(self, name):
-        self._fill()
-        return super().__getitem__(name)
