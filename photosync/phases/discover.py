@@ -138,6 +138,10 @@ class ServiceSummary:
 NOTES_IN_A_COMMIT = 50
 
 
+#: a commit carries at least this share of the library (1/BATCH_SHARE): _ServiceRun._batch_full
+BATCH_SHARE = 100
+
+
 def plural(n: int, word: str, words: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else (words or word + 's')}"
 
@@ -243,8 +247,9 @@ class _PrimaryCopies:
         # threads made discover --execute of 23,901 small photos 8-18 % slower than 1, and 2 threads
         # 3-6 % slower (bench/README.md, "One copy thread, tasks of 32 files")
         self.pool = ThreadPoolExecutor(COPY_THREADS, thread_name_prefix="store")
-        #: photo id -> (content hash copied, where it was read from, its copy) for the batch being read
-        self.pending: dict[str, tuple[str, str, Future]] = {}
+        #: photo id -> (content hash copied, where it was read from, its copy: made, or a copy thread's
+        #: Future) for the batch being read
+        self.pending: dict[str, tuple[str, str, StoredBlob | Future]] = {}
         self.failed: str | None = None
         self.now = utc_now()
         try:  # leftovers of a writer killed mid-put (a temp file)
@@ -269,12 +274,9 @@ class _PrimaryCopies:
         blob = self.store.adopt(blob_key(photo), kept, size) if kept is not None and size is not None else None
         if kept is not None and size is None:
             self.discard(kept)
-        if blob is not None:
-            fut: Future = Future()
-            fut.set_result(blob)
-        else:
-            fut = self.pool.submit(self.copier.copy, photo, self.name, None)
-        self.pending[photo.photo_id] = (photo.content_hash, photo.canonical_source, fut)
+        # the reader's copy put in place is the copy itself (a Future each was ~0.4 kB a photo of the batch)
+        copy = blob if blob is not None else self.pool.submit(self.copier.copy, photo, self.name, None)
+        self.pending[photo.photo_id] = (photo.content_hash, photo.canonical_source, copy)
 
     def discard(self, kept: str | None) -> None:
         if kept is not None:
@@ -289,9 +291,9 @@ class _PrimaryCopies:
         if not pending:
             return
         done: list[tuple[str, str, StoredBlob]] = []
-        for pid, (content_hash, where, fut) in pending.items():
+        for pid, (content_hash, where, copy) in pending.items():
             try:
-                done.append((pid, content_hash, fut.result()))
+                done.append((pid, content_hash, copy.result() if isinstance(copy, Future) else copy))
             except (SourceError, VerificationError) as e:
                 self.lib.report.error(f"{where} ({pid})", f"not copied to {self.name} (replicate --execute "
                                       f"tries again): {e}")
@@ -326,8 +328,9 @@ class _PrimaryCopies:
                                   "of this batch are not recorded; replicate --execute makes them)")
 
     def close(self) -> None:
-        for _h, _where, fut in self.pending.values():
-            fut.cancel()
+        for _h, _where, copy in self.pending.values():
+            if isinstance(copy, Future):
+                copy.cancel()
         self.pool.shutdown(wait=True)
         # the reader processes' copies this run did not take (its readers have ended), and those
         # of a run killed just before this one, whose readers were still ending when it began
@@ -350,6 +353,9 @@ class _ServiceRun:
         self.default_visibility = lib.preferences.get("default_visibility", "private")
         self.audiences = vis.audience_settings(lib.services)
         self.batch_size = int(lib.preferences["sync_preferences"].get("commit_batch_size", 500))
+        assert lib.index is not None
+        #: photos recorded before this run (see _batch_full)
+        self.recorded_before = lib.index.count_photos()
         self.cache_rows: list[tuple] = []
         self.dropped: list[str] = []
         self.batches = 0
@@ -428,17 +434,22 @@ class _ServiceRun:
                 if item_id not in seen:
                     self.gone[item_id] = (pid, content_hash)
                     self.gone_by_hash.setdefault(content_hash, []).append(item_id)
+        # the scan cache's rows of items the listing no longer names; the listing's ids are then let go
+        # before the files are read (at 100,000 files they were ~13 MB of the first import's peak)
+        unlisted = [i for i in known if i not in seen]
+        listed_any = bool(seen)
+        del seen
         to_read = self._renames(to_read, known)
         self._read_all(to_read, known)
         if listing.complete and self.conn.partial:
             report.warning(f"service {self.name}", "part of it could not be listed; no item was marked missing")
-        elif listing.complete and not seen and total:
+        elif listing.complete and not listed_any and total:
             report.error(f"service {self.name}", f"lists nothing, but {total} items of it are recorded: is it "
                          "mounted? Nothing was marked missing")
             self.summary.failed = "empty listing"
         elif listing.complete:
             self._mark_missing(sorted((i, pid) for i, (pid, _h) in self.gone.items()), total)
-            self.dropped.extend(i for i in known if i not in seen)
+            self.dropped.extend(unlisted)
         self._finish(listing.final_cursor(), state)
 
     def _renames(self, refs: list[ItemRef], known: dict) -> list[ItemRef]:
@@ -476,7 +487,7 @@ class _ServiceRun:
         if not self._move(old_id, inst):
             return False
         self.cache_rows.append((ref.id, ref.fingerprint, content_hash, None, ref.content_key))
-        if self.lib.staged_count >= self.batch_size:
+        if self._batch_full():
             self._commit(batch=True)
         return True
 
@@ -493,7 +504,7 @@ class _ServiceRun:
                 self.summary.read += 1
                 self.summary.read_bytes += size
                 self._take(ref, outcome)
-                if self.lib.staged_count >= self.batch_size:
+                if self._batch_full():
                     self._commit(batch=True)
         finally:
             task.close()
@@ -799,7 +810,7 @@ class _ServiceRun:
             photo = with_instance(photo, dataclasses.replace(inst, missing_since=self.now))
             self._stage(vis.refresh(photo, self.audiences))
             self.summary.missing += 1
-            if self.lib.staged_count >= self.batch_size:
+            if self._batch_full():
                 self._commit(batch=True)
         if total >= 20 and len(gone) > total // 2:
             self.lib.report.warning(
@@ -809,6 +820,17 @@ class _ServiceRun:
             )
 
     # -- committing -------------------------------------------------------------------------
+    def _batch_full(self) -> bool:
+        """Whether enough is staged to commit: ``commit_batch_size`` records, or a share of the
+        library once it is larger (1/BATCH_SHARE of it).  A commit rewrites git's index file
+        (every record's entry) and the trees of the month folders it touches, so its cost grows
+        with the library: fixed batches made a first import's commits grow with the square of
+        its size, batches growing with the library keep them linear."""
+        staged = self.lib.staged_count
+        if staged < self.batch_size:
+            return False
+        return staged >= (self.recorded_before + self.summary.new) // BATCH_SHARE
+
     def _index_updates(self, index) -> None:
         rows, self.cache_rows = self.cache_rows, []
         dropped, self.dropped = self.dropped, []

@@ -1,0 +1,72 @@
+"""Discover's commits grow with the library: each carries at least ``commit_batch_size`` records, and
+once the library is larger, a share of it (1/BATCH_SHARE).  A commit rewrites git's index file and
+the trees of the month folders it touches, whose size is the library's: with fixed batches a first
+import's commits cost the square of its size, with growing ones they stay linear."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from helpers import git, open_lib
+from photosync.library.layout import PREFERENCES_FILE, SERVICES_FILE
+from photosync.sample import make_photo
+
+
+def _library(root: Path, pics: Path, n: int) -> None:
+    pics.mkdir()
+    for i in range(n):
+        make_photo(pics / f"p{i:02}.jpg", seed=300 + i, taken=datetime(2020, 1 + i % 12, 1 + i % 27, 9, i, 0))
+    lib, _ = open_lib(root)
+    try:
+        services = lib.raw_services()
+        services["pics"] = {"type": "local", "enabled": True, "path": str(pics)}
+        lib.stage_config(SERVICES_FILE, services)
+        prefs = dict(lib.preferences)
+        prefs["sync_preferences"] = {**prefs["sync_preferences"], "commit_batch_size": 2}
+        lib.stage_config(PREFERENCES_FILE, prefs)
+        lib.commit("service: add pics")
+    finally:
+        lib.close()
+
+
+def _discover_commits(root: Path) -> list[int]:
+    """Records each commit of the last discover added, oldest first (its last commit, which
+    records where the service's listing stood, may add none)."""
+    from photosync.phases.discover import discover
+
+    before = git(root, "rev-parse", "HEAD").strip()
+    lib, c = open_lib(root)
+    try:
+        (summary,) = discover(lib).services
+    finally:
+        lib.close()
+    assert not c.problems
+    commits = git(root, "rev-list", "--reverse", f"{before}..HEAD").split()
+    added = [len([p for p in git(root, "diff-tree", "--no-commit-id", "--name-only", "-r", "--diff-filter=A", sha)
+                  .split() if p.startswith("photos/")]) for sha in commits]
+    assert sum(added) == summary.new
+    return added
+
+
+@pytest.mark.parametrize("share", [4, 10**9])
+def test_a_first_import_commits_larger_batches_as_its_library_grows(library, tmp_path, monkeypatch, share):
+    import photosync.phases.discover as discover_phase
+
+    monkeypatch.setattr(discover_phase, "BATCH_SHARE", share)
+    _library(library, tmp_path / "pics", 30)
+    added = _discover_commits(library)
+    assert sum(added) == 30
+    if share > 30:  # no share reached: commit_batch_size records a commit, as before
+        assert [n for n in added if n] == [2] * 15
+        return
+    if not added[-1]:
+        added.pop()
+    assert len(added) < 15, added
+    recorded = 0
+    for n in added[:-1]:  # every batch commit carries commit_batch_size, and a share of the library after it
+        recorded += n
+        assert n >= max(2, recorded // share), added
+    assert added[-2] > 2, added  # and the batches did grow
