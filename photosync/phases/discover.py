@@ -138,8 +138,10 @@ class ServiceSummary:
 NOTES_IN_A_COMMIT = 50
 
 
-#: a commit carries at least this share of the library (1/BATCH_SHARE): _ServiceRun._batch_full
+#: a commit carries at least this share of the library (1/BATCH_SHARE), up to MAX_BATCH records (each
+#: held in memory until the commit, ~7 kB): _ServiceRun._batch_full
 BATCH_SHARE = 100
+MAX_BATCH = 2000
 
 
 def plural(n: int, word: str, words: str | None = None) -> str:
@@ -434,9 +436,9 @@ class _ServiceRun:
                 if item_id not in seen:
                     self.gone[item_id] = (pid, content_hash)
                     self.gone_by_hash.setdefault(content_hash, []).append(item_id)
-        # the scan cache's rows of items the listing no longer names; the listing's ids are then let go
-        # before the files are read (at 100,000 files they were ~13 MB of the first import's peak)
-        unlisted = [i for i in known if i not in seen]
+        # the scan cache's rows of items a whole listing no longer names; the listing's ids are then
+        # let go before the files are read (at 100,000 files they were ~13 MB of the first import's peak)
+        unlisted = [i for i in known if i not in seen] if listing.complete and not self.conn.partial else []
         listed_any = bool(seen)
         del seen
         to_read = self._renames(to_read, known)
@@ -821,15 +823,16 @@ class _ServiceRun:
 
     # -- committing -------------------------------------------------------------------------
     def _batch_full(self) -> bool:
-        """Whether enough is staged to commit: ``commit_batch_size`` records, or a share of the
-        library once it is larger (1/BATCH_SHARE of it).  A commit rewrites git's index file
-        (every record's entry) and the trees of the month folders it touches, so its cost grows
-        with the library: fixed batches made a first import's commits grow with the square of
-        its size, batches growing with the library keep them linear."""
+        """Whether enough is staged to commit: at least ``commit_batch_size`` records, and at least
+        1/BATCH_SHARE of the photos recorded (this batch's new ones included), up to MAX_BATCH.
+        A commit rewrites git's index file (every record's entry) and the trees of the month
+        folders it touches, so its cost grows with the library: fixed batches made a first
+        import's commits grow with the square of its size, batches growing with the library keep
+        them linear (up to MAX_BATCH, which bounds the memory a batch holds until its commit)."""
         staged = self.lib.staged_count
         if staged < self.batch_size:
             return False
-        return staged >= (self.recorded_before + self.summary.new) // BATCH_SHARE
+        return staged >= min(MAX_BATCH, (self.recorded_before + self.summary.new) // BATCH_SHARE)
 
     def _index_updates(self, index) -> None:
         rows, self.cache_rows = self.cache_rows, []
