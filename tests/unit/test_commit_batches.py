@@ -1,5 +1,5 @@
 """Discover's commits grow with the library: each carries at least ``commit_batch_size`` records, and
-once the library is larger, a share of it (1/BATCH_SHARE).  A commit rewrites git's index file and
+once the library is larger, a share of it (1/BATCH_SHARE), up to MAX_BATCH records.  A commit rewrites git's index file and
 the trees of the month folders it touches, whose size is the library's: with fixed batches a first
 import's commits cost the square of its size, with growing ones they stay linear."""
 
