@@ -134,7 +134,13 @@ def execute(lib: Library, plan: MirrorPlan) -> MirrorResult:
                 break
             now = utc_now()
             for a in batch:
-                photo = lib.get_photo(a.photo_id)
+                try:  # read when planned; a record that broke since is named, and the rest recorded
+                    photo = lib.get_photo(a.photo_id)
+                except (InvalidRecord, KeyError) as e:
+                    why = e.reason if isinstance(e, InvalidRecord) else "its record is gone"
+                    report.error(getattr(e, "path", a.photo_id), f"{why}; withdrawn from {service}, but its "
+                                 "instance there is not marked missing (run again once the record is fixed)")
+                    continue
                 inst = photo.find_instance(service, a.item_id)
                 if inst is not None:
                     lib.stage(with_instance(photo, dataclasses.replace(inst, missing_since=now)))
