@@ -9,7 +9,13 @@ import sys
 from pathlib import Path
 
 RUNNER = """
-import sys
+import os, sys
+if os.environ.get("PHOTOSYNC_BENCH_RUSAGE"):  # bench/discover_ab.py: CPU of this process and of its readers
+    import atexit, resource
+    def _rusage():
+        s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        print(f"@@rusage {s.ru_utime:.2f} {s.ru_stime:.2f} {c.ru_utime:.2f} {c.ru_stime:.2f}", file=sys.stderr)
+    atexit.register(_rusage)
 src = sys.argv.pop(1)
 sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
 sys.path.insert(0, src)
