@@ -96,9 +96,13 @@ MAX_HAMMING = 8
 APPROX_TONE = 4
 
 
+#: the dHash bits two pictures may differ by when a signature is approximate (an embedded thumbnail's)
+APPROX_MAX_BITS = MAX_HAMMING + APPROX_BITS
+
+
 def max_bits(*looks: "Look | None") -> int:
-    """MAX_HAMMING, with APPROX_BITS more when a signature is approximate (an embedded thumbnail's)."""
-    return MAX_HAMMING + (APPROX_BITS if any(x is not None and x.approximate for x in looks) else 0)
+    """MAX_HAMMING, or APPROX_MAX_BITS when a signature is approximate."""
+    return APPROX_MAX_BITS if any(x is not None and x.approximate for x in looks) else MAX_HAMMING
 
 
 def could_match(face: Face, look: Look, taken: str | None) -> bool:

@@ -355,9 +355,8 @@ class _ServiceRun:
         self.default_visibility = lib.preferences.get("default_visibility", "private")
         self.audiences = vis.audience_settings(lib.services)
         self.batch_size = int(lib.preferences["sync_preferences"].get("commit_batch_size", 500))
-        assert lib.index is not None
-        #: photos recorded before this run (see _batch_full)
-        self.recorded_before = lib.index.count_photos()
+        #: photos recorded before this run (see _batch_full), counted when a batch first reaches commit_batch_size
+        self.recorded_before: int | None = None
         self.cache_rows: list[tuple] = []
         self.dropped: list[str] = []
         self.batches = 0
@@ -832,6 +831,9 @@ class _ServiceRun:
         staged = self.lib.staged_count
         if staged < self.batch_size:
             return False
+        if self.recorded_before is None:  # asked once, before this run's first commit (all pass here)
+            assert self.lib.index is not None
+            self.recorded_before = self.lib.index.count_photos()
         return staged >= min(MAX_BATCH, (self.recorded_before + self.summary.new) // BATCH_SHARE)
 
     def _index_updates(self, index) -> None:
