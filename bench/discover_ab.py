@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import tempfile
 import time
@@ -23,9 +22,10 @@ from checkout import photosync_command
 
 def discover_run(src: Path, data: Path, work: Path, execute: bool) -> dict[str, float]:
     """(wall s, main-process user and system CPU s, readers' user and system CPU s, peak MB) of one
-    discover of ``data`` into a new library."""
+    discover of ``data`` into a new library in ``work`` (a new folder: nothing is deleted until every
+    run is over, as in bench/run.py, whose docstring says why)."""
     lib = work / "lib"
-    shutil.rmtree(lib, ignore_errors=True)
+    work.mkdir(parents=True)
     env = dict(os.environ, PHOTOSYNC_CONFIG_DIR=str(work / "config"), PHOTOSYNC_BENCH_RUSAGE="1")
 
     def ps(*args: str, timed: bool = False) -> subprocess.CompletedProcess:
@@ -41,7 +41,6 @@ def discover_run(src: Path, data: Path, work: Path, execute: bool) -> dict[str, 
     wall = time.perf_counter() - start
     usage = next(line for line in p.stderr.splitlines() if line.startswith("@@rusage")).split()[1:]
     peak = int(next(line for line in p.stderr.splitlines() if line.startswith("@@peak")).split()[1])
-    shutil.rmtree(lib, ignore_errors=True)
     return {"wall": wall, "main_user": float(usage[0]), "main_sys": float(usage[1]),
             "readers_user": float(usage[2]), "readers_sys": float(usage[3]), "peak_mb": peak / 1024}
 
@@ -61,7 +60,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for n in range(args.rounds):
             for src in args.trees:
-                r = discover_run(src.resolve(), args.data, Path(tmp), args.execute)
+                r = discover_run(src.resolve(), args.data, Path(tmp) / f"{n}-{src.name}-{id(src)}", args.execute)
                 print(f"| {n + 1} | {src} | {r['wall']:.1f} | {r['main_user']:.1f} / {r['main_sys']:.1f} | "
                       f"{r['readers_user']:.1f} / {r['readers_sys']:.1f} | {r['peak_mb']:.1f} |", flush=True)
 

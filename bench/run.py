@@ -3,12 +3,19 @@ same photos, in one run, with a warm page cache.
 
     python bench/run.py DATA WORK [--only-photosync] [--src LABEL=TREE ...] [--best N] [--execute LABEL]
 
-DATA is a folder made by bench/generate.py; WORK is scratch space (emptied).
-Prints a markdown table of seconds, peak memory and ratios.  Every tool runs
-as its own process under /usr/bin/time, so memory is each process's peak RSS.
-``--src`` runs photosync from source trees (e.g. ``before=/tmp/old after=.``),
-one after the other on the same data in the same run, each on its own library;
+DATA is a folder made by bench/generate.py; WORK is scratch space (what it held is
+removed at the end, see below).  Prints a markdown table of seconds, peak memory and
+ratios.  Every tool runs as its own process under /usr/bin/time, so memory is each
+process's peak RSS.  ``--src`` runs photosync from source trees (e.g. ``before=/tmp/old
+after=.``), one after the other on the same data in the same run, each on its own library;
 a tool that is not installed (git-annex) is left out.
+
+Nothing is deleted before or between the timed runs: on an ext4 filesystem without a journal
+(this machine's), creating a file costs 400-600 us instead of ~20 us for minutes after many
+files near it were deleted (the kernel skips every inode freed in the last 60-360 s:
+``recently_deleted`` in fs/ext4/ialloc.c), and a new folder lands where a deleted one was.
+A WORK left by an earlier run is moved aside and deleted after the runs; leave a few
+minutes between deleting a large folder (an earlier WORK) and a run.
 """
 
 from __future__ import annotations
@@ -60,22 +67,20 @@ def hashlib_floor(data: Path) -> float:
 
 
 def create_cost(folder: Path, n: int = 500) -> float:
-    """Microseconds to create and write one small file in a new folder inside ``folder`` (then
-    removed).  On this machine's ext4 it is ~20 us in most folders and 250-900 us in some (the
-    folder's place on the disk decides; measured 2026-12-06, bench/README.md "Creating a file costs 20 to 900 us"):
-    photosync creates two files a new photo (its record and its blob), restic a few pack files
-    for the whole run, so the same data timed in a slow folder moves photosync's figures alone."""
+    """Microseconds to create and write one small file in a new folder inside ``folder`` (kept:
+    deleting files slows the next runs, see the module's docstring).  ~20 us on this machine's
+    ext4, and 400-600 us for minutes after many files near it were deleted (bench/README.md,
+    "Creating a file after many were deleted"): photosync creates two files a new photo (its record
+    and its blob), restic a few pack files for the whole run, so a slow moment moves photosync's
+    figures alone."""
     probe = folder / ".create-probe"
     probe.mkdir()
-    try:
-        t = time.perf_counter()
-        for i in range(n):
-            fd = os.open(probe / f"{i:08d}.json", os.O_WRONLY | os.O_CREAT, 0o644)
-            os.write(fd, b"x" * 1000)
-            os.close(fd)
-        return (time.perf_counter() - t) / n * 1e6
-    finally:
-        shutil.rmtree(probe)
+    t = time.perf_counter()
+    for i in range(n):
+        fd = os.open(probe / f"{i:08d}.json", os.O_WRONLY | os.O_CREAT, 0o644)
+        os.write(fd, b"x" * 1000)
+        os.close(fd)
+    return (time.perf_counter() - t) / n * 1e6
 
 
 def photosync_runs(data: Path, work: Path, src: Path | None = None, best: int = 3, execute: bool = False) -> dict:
@@ -143,9 +148,12 @@ def main() -> None:
                     help="the photosync run of this --src label runs `discover --execute` (repeatable)")
     args = ap.parse_args()
     data, work = args.data.resolve(), args.work.resolve()
-    if work.exists():
-        shutil.rmtree(work)
+    old = None
+    if work.exists():  # deleted after the runs, not before them (see the module's docstring)
+        old = work.with_name(f"{work.name}.old-{os.getpid()}")
+        work.rename(old)
     work.mkdir(parents=True)
+    before = create_cost(work)
     n, size = warm(data)
     floor = min(hashlib_floor(data) for _ in range(2))
     trees = [(label, Path(tree).resolve()) for label, tree in (a.split("=", 1) for a in args.src)] or [("", None)]
@@ -159,6 +167,8 @@ def main() -> None:
     for label, tree in trees:
         runs[label] = photosync_runs(data, work / (label or "photosync"), tree, args.best, label in args.execute)
     others = {} if args.only_photosync else other_tools(data, work)
+    if old is not None:
+        shutil.rmtree(old)
     print(f"\n{n} files, {size / 1e6:.0f} MB, {next(iter(runs.values()))['photos']} photos; {os.cpu_count()} cores\n")
     print("| run | seconds | peak MB |")
     print("|---|---:|---:|")
@@ -200,9 +210,11 @@ def main() -> None:
         print(f"- {name} discover / hashlib floor: {ps['discover'][0] / floor:.2f}x; no-change discover: "
               f"{ps['rediscover'][0]:.2f} s; status: {ps['status'][0]:.2f} s; --help: {ps['help'][0]:.2f} s; "
               f"peak memory: {peak} MB")
-        print(f"- {name} creating a file in its library's photos/ and blobs/: {ps['create_us'][0]:.0f} and "
-              f"{ps['create_us'][1]:.0f} us (~20 us in most folders of this machine, 250-900 us in some: "
-              f"photosync creates two files a new photo, restic a few for the whole run)")
+        print(f"- {name} creating a file in its library's photos/ and blobs/ after its runs: "
+              f"{ps['create_us'][0]:.0f} and {ps['create_us'][1]:.0f} us")
+    print(f"- creating a file in WORK before the runs: {before:.0f} us (~20 us on this machine; 400-600 us "
+          f"for minutes after many files were deleted: photosync creates two files a new photo, restic a "
+          f"few for the whole run, so such a moment slows photosync's figures alone)")
 
 
 if __name__ == "__main__":

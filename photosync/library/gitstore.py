@@ -345,19 +345,19 @@ class GitStore:
         Returns the file's stat data as written (what its index entry records)."""
         dest = f"{self.root}/{path}"
         try:
-            fd = os.open(dest, os.O_WRONLY)
+            fd = os.open(dest, os.O_WRONLY | os.O_CREAT, 0o644)
         except FileNotFoundError:
-            try:
-                fd = os.open(dest, os.O_WRONLY | os.O_CREAT, 0o644)
-            except FileNotFoundError:
-                os.makedirs(os.path.dirname(dest), exist_ok=True)
-                fd = os.open(dest, os.O_WRONLY | os.O_CREAT, 0o644)
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            fd = os.open(dest, os.O_WRONLY | os.O_CREAT, 0o644)
         try:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
-            os.ftruncate(fd, len(data))
-            return os.fstat(fd)
+            st = os.fstat(fd)
+            if st.st_size != len(data):  # an older, longer version: cut its tail (a new file needs no cut)
+                os.ftruncate(fd, len(data))
+                st = os.fstat(fd)
+            return st
         finally:
             os.close(fd)
 

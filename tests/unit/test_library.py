@@ -366,6 +366,30 @@ def _big_batch(lib, base: int) -> None:
         lib.stage(make_photo_record(base + i))
 
 
+def test_a_record_rewritten_shorter_holds_only_its_new_bytes(library):
+    """A record is written in place over its older version (no temp file and rename): when the new
+    version is shorter, the older one's tail is cut, and the index's stat data is that of the cut
+    file, so git finds it clean without reading it."""
+    import dataclasses
+
+    lib, _ = open_lib(library)
+    photo = make_photo_record(7)
+    lib.stage(dataclasses.replace(photo, metadata=dataclasses.replace(photo.metadata, caption="x" * 5000)))
+    lib.commit("long")
+    rel = lib.index.photo_path(photo.photo_id)
+    long_size = os.path.getsize(library / rel)
+    lib.stage(dataclasses.replace(photo, metadata=dataclasses.replace(photo.metadata, caption="short")))
+    lib.commit("short")
+    lib.close()
+    data = (library / rel).read_bytes()
+    assert len(data) < long_size - 4000
+    assert json.loads(data)["metadata"]["caption"] == "short"
+    assert data == subprocess.run(["git", "-C", str(library), "show", f"HEAD:{rel}"], capture_output=True,
+                                  check=True).stdout
+    assert git_status(library) == ""
+    assert subprocess.run(["git", "-C", str(library), "diff-files", "--quiet"]).returncode == 0
+
+
 def test_a_commit_keeps_what_git_add_staged_between_two_commits_of_a_run(library):
     """photosync keeps git's index in memory from one commit to the next; a `git add` made by
     hand while it runs changes the index file, and the next commit must start from that file
