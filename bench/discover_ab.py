@@ -1,7 +1,9 @@
 """Time `photosync discover` of two or more checkouts on the same folder, interleaved (a, b, a, b, ...),
 each on a fresh library: wall time, the CPU of photosync's main process and of its reader
 processes, and the peak memory (/usr/bin/time).  On a noisy machine the main process's CPU says more
-than the wall time about a change to the main process.
+than the wall time about a change to the main process.  Every run's library is kept until the last run
+is over (the disk holds them all meanwhile): deleting files slows the file creation of the next minutes
+(bench/run.py's docstring says why), so leave a few minutes between this and deleting a large folder.
 
     git archive bd7bcd5 photosync schemas | tar -x -C /tmp/before    # any two source trees
     python bench/generate.py /tmp/b100k 100000 --small
@@ -59,8 +61,8 @@ def main() -> None:
     print("|---:|---|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
         for n in range(args.rounds):
-            for src in args.trees:
-                r = discover_run(src.resolve(), args.data, Path(tmp) / f"{n}-{src.name}-{id(src)}", args.execute)
+            for k, src in enumerate(args.trees):
+                r = discover_run(src.resolve(), args.data, Path(tmp) / f"round{n}-tree{k}", args.execute)
                 print(f"| {n + 1} | {src} | {r['wall']:.1f} | {r['main_user']:.1f} / {r['main_sys']:.1f} | "
                       f"{r['readers_user']:.1f} / {r['readers_sys']:.1f} | {r['peak_mb']:.1f} |", flush=True)
 

@@ -14,8 +14,9 @@ Nothing is deleted before or between the timed runs: on an ext4 filesystem witho
 (this machine's), creating a file costs 400-600 us instead of ~20 us for minutes after many
 files near it were deleted (the kernel skips every inode freed in the last 60-360 s:
 ``recently_deleted`` in fs/ext4/ialloc.c), and a new folder lands where a deleted one was.
-A WORK left by an earlier run is moved aside and deleted after the runs; leave a few
-minutes between deleting a large folder (an earlier WORK) and a run.
+A WORK left by an earlier run is moved aside and deleted after the runs (so the disk holds
+both meanwhile), with the probes' files; leave a few minutes between deleting a large folder
+(an earlier WORK) and a run.
 """
 
 from __future__ import annotations
@@ -148,15 +149,29 @@ def main() -> None:
                     help="the photosync run of this --src label runs `discover --execute` (repeatable)")
     args = ap.parse_args()
     data, work = args.data.resolve(), args.work.resolve()
+    trees = [(label, Path(tree).resolve()) for label, tree in (a.split("=", 1) for a in args.src)] or [("", None)]
+    for path in (data, *(tree for _label, tree in trees if tree is not None)):
+        if path.is_relative_to(work):
+            raise SystemExit(f"{path} is inside WORK ({work}), which is emptied")
     old = None
     if work.exists():  # deleted after the runs, not before them (see the module's docstring)
         old = work.with_name(f"{work.name}.old-{os.getpid()}")
         work.rename(old)
     work.mkdir(parents=True)
+    try:
+        measure(data, work, trees, args)
+    finally:
+        # after every timed run: the old WORK and the probes' files
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        for probe in [*work.glob(".create-probe"), *work.glob("*/library/*/.create-probe")]:
+            shutil.rmtree(probe, ignore_errors=True)
+
+
+def measure(data: Path, work: Path, trees: list, args: argparse.Namespace) -> None:
     before = create_cost(work)
     n, size = warm(data)
     floor = min(hashlib_floor(data) for _ in range(2))
-    trees = [(label, Path(tree).resolve()) for label, tree in (a.split("=", 1) for a in args.src)] or [("", None)]
     for _label, tree in trees:
         if tree is not None:
             # every tree starts from bytecode, as an installed photosync does (pip compiles it): with
@@ -167,8 +182,6 @@ def main() -> None:
     for label, tree in trees:
         runs[label] = photosync_runs(data, work / (label or "photosync"), tree, args.best, label in args.execute)
     others = {} if args.only_photosync else other_tools(data, work)
-    if old is not None:
-        shutil.rmtree(old)
     print(f"\n{n} files, {size / 1e6:.0f} MB, {next(iter(runs.values()))['photos']} photos; {os.cpu_count()} cores\n")
     print("| run | seconds | peak MB |")
     print("|---|---:|---:|")

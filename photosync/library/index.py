@@ -110,7 +110,9 @@ _CACHES = ("scan_cache", "service_runs", "validated", "audit_progress")
 #: default is 1,000, 4 MB).  A new photo changes rows at random places of several B-trees, so the
 #: same pages are changed again by the next commits: copied back every 4 MB, they were written many
 #: times over, and the checkpoints were 13 s of a first import of 100,000 photos; every 40 MB, 7.7 s
-#: (bench/README.md, ninth session).  The log file stays at most ~40 MB, and is removed on close.
+#: (bench/README.md, ninth session).  The log file is then ~40 MB (more after one larger transaction,
+#: such as a rebuild, or while another connection reads an old snapshot), removed when the last
+#: connection closes.
 WAL_CHECKPOINT_PAGES = 10_000
 
 
