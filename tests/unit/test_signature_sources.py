@@ -132,3 +132,45 @@ def test_a_thumbnail_that_may_be_stale_is_not_used(name, data):
     look = _look(data)
     assert look is not None
     assert look == _main_picture_look(data), name  # the picture itself was decoded
+
+
+def _heic(tmp_path: Path, im, thumbnail: int | None) -> bytes:
+    """A HEIC file as libheif's encoder writes one (heif-enc, Debian's libheif-examples; phones
+    write theirs the same way: the primary picture and a thumbnail image linked to it), with a
+    thumbnail of at most ``thumbnail`` pixels a side, or none."""
+    import subprocess
+
+    png, out = tmp_path / f"in-{thumbnail}.png", tmp_path / f"out-{thumbnail}.heic"
+    im.save(png)
+    subprocess.run(["heif-enc", "-q", "80", *(["-t", str(thumbnail)] if thumbnail else []), "-o", str(out), str(png)],
+                   check=True, capture_output=True)
+    return out.read_bytes()
+
+
+def _heic_look(data: bytes, thumbnails: bool | None = None) -> str | None:
+    from photosync.media.probe import probe_image
+
+    fmt = sniff(data[:4096], "IMG_1.HEIC")
+    assert fmt is not None and fmt.name == "heic"
+    return probe_image(data, fmt, thumbnails).look
+
+
+@pytest.mark.parametrize("size", [(640, 480), (480, 640)])
+def test_a_phones_heic_signature_comes_from_its_thumbnail_and_compares_as_the_picture(tmp_path, size):
+    """A 12-megapixel HEIC took 0.3-0.8 s to decode here; its 320-pixel thumbnail 3 ms."""
+    data = _heic(tmp_path, _picture(21, size), 240)
+    look, decoded = Look.parse(_heic_look(data)), Look.parse(_heic_look(data, thumbnails=False))
+    assert look is not None and decoded is not None
+    assert look.approximate and not decoded.approximate  # the signature says where it came from
+    # what replaces it when the photo meets a look-alike: the picture's own, decoded
+    assert picture_signature(io.BytesIO(data), "IMG_1.HEIC") == (_heic_look(data, thumbnails=False), None)
+    assert gradient_distance(look, decoded) < 0.03
+    assert tone_distance(look, decoded) <= 2
+
+
+@pytest.mark.parametrize("thumbnail", [None, 48])
+def test_a_heic_without_a_usable_thumbnail_has_its_picture_decoded(tmp_path, thumbnail):
+    data = _heic(tmp_path, _picture(22), thumbnail)  # none, or one too small to say enough
+    look = Look.parse(_heic_look(data))
+    assert look is not None and not look.approximate
+    assert _heic_look(data) == _heic_look(data, thumbnails=False)
