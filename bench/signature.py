@@ -35,7 +35,7 @@ def _use(src: Path | None) -> None:
 
 
 def _files(data: Path, n: int) -> list[Path]:
-    found = sorted(p for p in data.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg"))
+    found = sorted(p for p in data.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".heic"))
     return found[:n]
 
 
@@ -60,13 +60,14 @@ def micro(data: Path, n: int) -> None:
 
     from photosync.media.visual import read_signature
 
-    print(f"\n{len(files)} JPEGs from {data}, mean {sum(map(len, blobs)) / len(blobs) / 1000:.0f} kB\n")
+    print(f"\n{len(files)} {fmt.name.upper()} files from {data}, mean {sum(map(len, blobs)) / len(blobs) / 1000:.0f} kB\n")
     print("| step | CPU ms a file |")
     print("|---|---:|")
     cpu("SHA-256 of the bytes", lambda b: hashlib.sha256(b).digest())
     cpu("metadata probe (structure, EXIF, XMP), no signature", lambda b: probe_mod.probe_bytes(b, fmt))
-    cpu("signature: decode of the picture (DCT-scaled draft)", lambda b: read_signature(b, 0))
+    cpu("signature: decode of the picture (a JPEG at DCT scale)", lambda b: read_signature(b, 0))
     cpu("probe with signature (as discover does)", lambda b: probe_mod.probe(b, fmt))
+    cpu("probe with signature, never from a thumbnail", lambda b: probe_mod.probe_image(b, fmt, thumbnails=False))
     if hasattr(probe_mod, "THUMBNAIL_SIGNATURES") and not probe_mod.THUMBNAIL_SIGNATURES:
         probe_mod.THUMBNAIL_SIGNATURES = True  # as PHOTOSYNC_THUMBNAIL_SIGNATURES=1 sets it
         cpu("probe with signature, PHOTOSYNC_THUMBNAIL_SIGNATURES=1", lambda b: probe_mod.probe(b, fmt))

@@ -106,6 +106,8 @@ def exact_duplicates(photo: Photo) -> list[Conflict]:
 
 
 def metadata_mismatches(photo: Photo) -> list[Conflict]:
+    if len(present_instances(photo)) < 2:
+        return []  # one copy has nothing to disagree with (most new photos: 10 lookups a photo saved)
     out = []
     for field in COMPARED_FIELDS:
         cands = field_candidates(photo, field)
