@@ -14,6 +14,24 @@ from ..stores.naming import blob_ext, blob_key, content_instance, content_size, 
 from ..words import counted  # noqa: F401  (re-exported for the phases)
 
 
+#: a commit carries at least this share of the library (1/BATCH_SHARE), up to MAX_BATCH records (each
+#: held in memory until the commit, ~7 kB): :func:`commit_batch`
+BATCH_SHARE = 100
+MAX_BATCH = 2000
+
+
+def commit_batch(lib: Library, photos: int) -> int:
+    """How many records a phase's commit carries in a library of ``photos``: ``commit_batch_size``
+    (sync_preferences), or 1/BATCH_SHARE of the library when that is more, up to MAX_BATCH.  A
+    commit rewrites git's index file (an entry for every record) and the trees of the month
+    folders it touches, so its cost grows with the library: a pass over a whole library (a first
+    import, the first copy to a new store, thumbnails for the gallery) with fixed batches costs
+    the square of its size; batches that grow with the library keep it linear, and MAX_BATCH
+    bounds what a batch holds in memory until its commit."""
+    size = int(lib.preferences["sync_preferences"].get("commit_batch_size", 500))
+    return max(size, min(MAX_BATCH, photos // BATCH_SHARE))
+
+
 def store_env(lib: Library) -> StoreContext:
     return StoreContext(library_root=lib.root, ctx=lib.ctx)
 

@@ -40,7 +40,7 @@ from ..media.probe import READER_VERSION
 from ..model import Instance, Metadata, Photo, Visibility, with_instance
 from ..stores.base import StoredBlob
 from ..stores.naming import blob_key
-from .common import Connectors
+from .common import Connectors, commit_batch
 from .pictures import decoded_look
 from .resolve import NothingToResolve
 
@@ -136,12 +136,6 @@ class ServiceSummary:
 
 #: commit bodies name at most this many moves and saved-over files
 NOTES_IN_A_COMMIT = 50
-
-
-#: a commit carries at least this share of the library (1/BATCH_SHARE), up to MAX_BATCH records (each
-#: held in memory until the commit, ~7 kB): _ServiceRun._batch_full
-BATCH_SHARE = 100
-MAX_BATCH = 2000
 
 
 def plural(n: int, word: str, words: str | None = None) -> str:
@@ -822,19 +816,15 @@ class _ServiceRun:
 
     # -- committing -------------------------------------------------------------------------
     def _batch_full(self) -> bool:
-        """Whether enough is staged to commit: at least ``commit_batch_size`` records, and at least
-        1/BATCH_SHARE of the photos recorded (this batch's new ones included), up to MAX_BATCH.
-        A commit rewrites git's index file (every record's entry) and the trees of the month
-        folders it touches, so its cost grows with the library: fixed batches made a first
-        import's commits grow with the square of its size, batches growing with the library keep
-        them linear (up to MAX_BATCH, which bounds the memory a batch holds until its commit)."""
+        """Whether enough is staged to commit: ``common.commit_batch`` of the photos recorded (this
+        batch's new ones included: the library grows as a first import goes)."""
         staged = self.lib.staged_count
         if staged < self.batch_size:
             return False
         if self.recorded_before is None:  # asked once, before this run's first commit (all pass here)
             assert self.lib.index is not None
             self.recorded_before = self.lib.index.count_photos()
-        return staged >= min(MAX_BATCH, (self.recorded_before + self.summary.new) // BATCH_SHARE)
+        return staged >= commit_batch(self.lib, self.recorded_before + self.summary.new)
 
     def _index_updates(self, index) -> None:
         rows, self.cache_rows = self.cache_rows, []

@@ -24,6 +24,7 @@ from ..library import config as cfg
 from ..library.library import Library
 from ..library.layout import utc_now
 from ..model import Conflict, Photo, Resolution
+from .common import commit_batch
 from .pictures import Pictures, approximate_contents
 
 #: conflict types the detectors own (recomputed on every resolve); others are kept as recorded
@@ -283,7 +284,8 @@ class _Run:
         self.resolver = resolver
         self.dry_run = dry_run
         self.result = result
-        self.batch = int(lib.preferences["sync_preferences"].get("commit_batch_size", 500))
+        assert lib.index is not None
+        self.batch = commit_batch(lib, lib.index.count_photos())
         self.targets = upload_targets(lib)
         self.audiences = vis.audience_settings(lib.services)
         self.pending_resolved = 0
@@ -315,9 +317,8 @@ class _Run:
         #: the look-alikes of each record and the family rules (conflicts/family.py)
         #: decodes the pictures of records whose signature is approximate, before a pair is judged
         self.pictures = Pictures(lib)
-        self.family = Family(self._compared, lib.index.look_alikes,  # type: ignore[union-attr]
-                             lib.index.crowded_looks(crowded),  # type: ignore[union-attr]
-                             approximate=lib.index.has_approximate)  # type: ignore[union-attr]
+        self.family = Family(self._compared, lib.index.look_alikes, lib.index.crowded_looks(crowded),
+                             approximate=lib.index.has_approximate)
         #: records whose approximate signature a commit already reported replaced
         self.refined_committed: set[str] = set()
         #: merges by a policy since the last commit: (merged away, its id, merged into, its id)
