@@ -33,10 +33,13 @@ def main() -> None:
     ap.add_argument("n", type=int)
     ap.add_argument("--small", action="store_true", help="tiny photos (metadata-cost runs)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--camera", action="store_true", help="EXIF first, with an embedded thumbnail, as cameras write")
-    ap.add_argument("--heic", action="store_true", help="HEIC with a thumbnail image, as phones write (heif-enc)")
+    kind = ap.add_mutually_exclusive_group()
+    kind.add_argument("--camera", action="store_true", help="EXIF first, with an embedded thumbnail, as cameras write")
+    kind.add_argument("--heic", action="store_true", help="HEIC with a thumbnail image, as phones write (heif-enc)")
     ap.add_argument("--size", help="WxH pixels (default 800x600; 96x72 with --small)")
     args = ap.parse_args()
+    if args.heic and args.small:
+        ap.error("--small makes JPEGs of 96x72; give --heic a --size instead")
     t = time.monotonic()
     size = (96, 72) if args.small else (800, 600)
     if args.size:

@@ -48,7 +48,7 @@ def micro(data: Path, n: int) -> None:
 
     files = _files(data, n)
     blobs = [p.read_bytes() for p in files]
-    fmt = sniff(blobs[0][:4096], files[0].name)
+    fmts = {id(b): sniff(b[:4096], p.name) for b, p in zip(blobs, files)}  # each file's own format
 
     def cpu(label: str, fn) -> None:
         fn(blobs[0])
@@ -60,17 +60,19 @@ def micro(data: Path, n: int) -> None:
 
     from photosync.media.visual import read_signature
 
-    print(f"\n{len(files)} {fmt.name.upper()} files from {data}, mean {sum(map(len, blobs)) / len(blobs) / 1000:.0f} kB\n")
+    kinds = ", ".join(sorted({f.name.upper() for f in fmts.values() if f is not None}))
+    print(f"\n{len(files)} {kinds} files from {data}, mean {sum(map(len, blobs)) / len(blobs) / 1000:.0f} kB\n")
     print("| step | CPU ms a file |")
     print("|---|---:|")
     cpu("SHA-256 of the bytes", lambda b: hashlib.sha256(b).digest())
-    cpu("metadata probe (structure, EXIF, XMP), no signature", lambda b: probe_mod.probe_bytes(b, fmt))
+    cpu("metadata probe (structure, EXIF, XMP), no signature", lambda b: probe_mod.probe_bytes(b, fmts[id(b)]))
     cpu("signature: decode of the picture (a JPEG at DCT scale)", lambda b: read_signature(b, 0))
-    cpu("probe with signature (as discover does)", lambda b: probe_mod.probe(b, fmt))
-    cpu("probe with signature, never from a thumbnail", lambda b: probe_mod.probe_image(b, fmt, thumbnails=False))
+    cpu("probe with signature (as discover does)", lambda b: probe_mod.probe(b, fmts[id(b)]))
+    cpu("probe with signature, never from a thumbnail",
+        lambda b: probe_mod.probe_image(b, fmts[id(b)], thumbnails=False))
     if hasattr(probe_mod, "THUMBNAIL_SIGNATURES") and not probe_mod.THUMBNAIL_SIGNATURES:
         probe_mod.THUMBNAIL_SIGNATURES = True  # as PHOTOSYNC_THUMBNAIL_SIGNATURES=1 sets it
-        cpu("probe with signature, PHOTOSYNC_THUMBNAIL_SIGNATURES=1", lambda b: probe_mod.probe(b, fmt))
+        cpu("probe with signature, PHOTOSYNC_THUMBNAIL_SIGNATURES=1", lambda b: probe_mod.probe(b, fmts[id(b)]))
         probe_mod.THUMBNAIL_SIGNATURES = False
     start = time.process_time()
     for p in files:

@@ -118,7 +118,7 @@ class Pictures:
         problem = "; ".join(tried) or "no copy of it is known"
         self.lib.report.warning(
             f"photo {photo.photo_id[:8]} ({photo.metadata.filename or content_hash[7:19]})",
-            f"its look-alikes are judged on the camera's embedded thumbnail, as its picture could not be read "
+            f"its look-alikes are judged on its embedded thumbnail, as its picture could not be read "
             f"({problem}): a person is asked about them, none is merged by a policy")
         return None, problem
 

@@ -212,6 +212,8 @@ class Privacy(RuleBasedStateMachine):
                 assert within(now, self.allowed[pid]), \
                     f"{pid} widened from {self.allowed[pid]} to {now} without 'visibility set' or 'adopt'"
             self.allowed[pid] = now
+        for pid in [p for p in self.allowed if p not in records]:
+            del self.allowed[pid]  # merged into another record (resolve): its file is gone, its copies live on there
         # what photosync did on Flickr: never wider than before, never wider than canonical
         flickr_to_record = {i["id"]: rec for rec in records.values() for i in rec["instances"].get("flickr", [])}
         for fid, now in self._flickr_levels().items():

@@ -174,3 +174,75 @@ def test_a_heic_without_a_usable_thumbnail_has_its_picture_decoded(tmp_path, thu
     look = Look.parse(_heic_look(data))
     assert look is not None and not look.approximate
     assert _heic_look(data) == _heic_look(data, thumbnails=False)
+
+
+def _heif_written(im, thumbnails: list[int], orientation: int = 1) -> bytes:
+    """A HEIC as pillow-heif writes one: the picture, thumbnails of these sides, and an EXIF
+    orientation, which libheif turns into rotation and mirror properties of every image."""
+    import pillow_heif
+    from PIL import Image
+
+    pillow_heif.register_heif_opener()
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buf = io.BytesIO()
+    im.save(buf, "HEIF", quality=80, thumbnails=thumbnails, exif=exif.tobytes())
+    return buf.getvalue()
+
+
+def _boxes(data: bytes, start: int, end: int):
+    """(type, payload start, end) of the ISO-BMFF boxes in data[start:end]."""
+    while start + 8 <= end:
+        size, kind = struct.unpack(">I4s", data[start:start + 8])
+        yield kind, start + 8, start + size
+        start += size
+
+
+def _thumbnail_left_unturned(data: bytes) -> bytes:
+    """The file with its thumbnails' rotation and mirror properties taken away, the picture's
+    kept: as a tool that turns a picture by its properties alone and leaves the thumbnail."""
+    out = bytearray(data)
+    meta = next((s, e) for k, s, e in _boxes(data, 0, len(data)) if k == b"meta")
+    boxes = {k: (s, e) for k, s, e in _boxes(data, meta[0] + 4, meta[1])}  # meta is a full box
+    primary = struct.unpack(">H", data[boxes[b"pitm"][0] + 4:boxes[b"pitm"][0] + 6])[0]
+    iprp = {k: (s, e) for k, s, e in _boxes(data, *boxes[b"iprp"])}
+    turns = {i + 1 for i, (k, _s, _e) in enumerate(_boxes(data, *iprp[b"ipco"])) if k in (b"irot", b"imir")}
+    assert turns, "the file has no rotation or mirror property"
+    pos = iprp[b"ipma"][0]
+    version, flags = data[pos], int.from_bytes(data[pos + 1:pos + 4], "big")
+    pos += 4
+    (count,) = struct.unpack(">I", data[pos:pos + 4])
+    pos += 4
+    for _ in range(count):
+        width = 4 if version else 2
+        item = int.from_bytes(data[pos:pos + width], "big")
+        pos += width
+        n = data[pos]
+        pos += 1
+        for _a in range(n):
+            size = 2 if flags & 1 else 1
+            index = int.from_bytes(data[pos:pos + size], "big") & (0x7FFF if size == 2 else 0x7F)
+            if item != primary and index in turns:
+                out[pos:pos + size] = bytes(size)  # no property
+            pos += size
+    return bytes(out)
+
+
+@pytest.mark.parametrize("orientation", [3, 2])  # turned half a turn; mirrored
+def test_a_heic_thumbnail_not_turned_as_its_picture_is_not_used(orientation):
+    data = _heif_written(_picture(23), [240], orientation)
+    turned = Look.parse(_heic_look(data))
+    assert turned is not None and turned.approximate  # both turned alike: the thumbnail signs it
+    assert gradient_distance(turned, Look.parse(_heic_look(data, thumbnails=False))) < 0.03
+    stale = _thumbnail_left_unturned(data)
+    look = _heic_look(stale)
+    assert look is not None and not Look.parse(look).approximate
+    assert look == _heic_look(stale, thumbnails=False)  # the picture itself was decoded, turned
+
+
+def test_a_heics_smallest_thumbnail_that_says_enough_signs_it_and_libheifs_rounding_is_allowed():
+    # 1500x1000 gets a 320x212 thumbnail (libheif keeps its sides even): a 3:2 picture
+    data = _heif_written(_picture(24, (1500, 1000)), [48, 320, 1200])
+    look, decoded = Look.parse(_heic_look(data)), Look.parse(_heic_look(data, thumbnails=False))
+    assert look is not None and decoded is not None and look.approximate
+    assert gradient_distance(look, decoded) < 0.03 and tone_distance(look, decoded) <= 2
