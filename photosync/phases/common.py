@@ -21,13 +21,14 @@ MAX_BATCH = 2000
 
 
 def commit_batch(lib: Library, photos: int) -> int:
-    """How many records a phase's commit carries in a library of ``photos``: ``commit_batch_size``
+    """How many records a commit carries in a library of ``photos``: ``commit_batch_size``
     (sync_preferences), or 1/BATCH_SHARE of the library when that is more, up to MAX_BATCH.  A
     commit rewrites git's index file (an entry for every record) and the trees of the month
-    folders it touches, so its cost grows with the library: a pass over a whole library (a first
-    import, the first copy to a new store, thumbnails for the gallery) with fixed batches costs
-    the square of its size; batches that grow with the library keep it linear, and MAX_BATCH
-    bounds what a batch holds in memory until its commit."""
+    folders it touches, so its cost grows with the library: a pass over a whole library with
+    fixed batches costs the square of its size; batches that grow with the library keep it
+    linear, and MAX_BATCH bounds what a batch holds in memory until its commit.  Discover's first
+    import uses it; replicate, resolve and derive still commit fixed batches (their records weigh
+    more in memory: bench/README.md, issue 13's tenth session)."""
     size = int(lib.preferences["sync_preferences"].get("commit_batch_size", 500))
     return max(size, min(MAX_BATCH, photos // BATCH_SHARE))
 

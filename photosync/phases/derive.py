@@ -32,7 +32,7 @@ from ..model import BlobCopy, Photo, Rendition
 from ..renditions import THUMBNAIL, TIER, TIER_NAME, thumbnail_name, with_rendition
 from ..stores.base import BlobStore, StoredBlob
 from ..stores.naming import rendition_key
-from .common import commit_batch, counted, make_stores
+from .common import counted, make_stores
 from .executor import NOT_COUNTED, Executor, Fault, Stage
 from .sources import Sources
 
@@ -435,8 +435,7 @@ def execute(lib: Library, plan: Plan, workers: int | None = None) -> DeriveResul
             result.skipped_stores[name] = reason
     # decoding and encoding are CPU work that Pillow does without the GIL: a worker per core
     workers = workers or max(1, os.cpu_count() or 1)
-    assert lib.index is not None
-    batch = commit_batch(lib, lib.index.count_photos())
+    batch = int(lib.preferences["sync_preferences"].get("commit_batch_size", 500))
     stage = _Renders(lib, plan, stores, result)
     stage.bad_stores.update(result.skipped_stores)
     lib.recent_reads = max(lib.recent_reads, batch + 4 * workers + 64)

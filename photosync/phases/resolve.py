@@ -24,7 +24,6 @@ from ..library import config as cfg
 from ..library.library import Library
 from ..library.layout import utc_now
 from ..model import Conflict, Photo, Resolution
-from .common import commit_batch
 from .pictures import Pictures, approximate_contents
 
 #: conflict types the detectors own (recomputed on every resolve); others are kept as recorded
@@ -285,7 +284,7 @@ class _Run:
         self.dry_run = dry_run
         self.result = result
         assert lib.index is not None
-        self.batch = commit_batch(lib, lib.index.count_photos())
+        self.batch = int(lib.preferences["sync_preferences"].get("commit_batch_size", 500))
         self.targets = upload_targets(lib)
         self.audiences = vis.audience_settings(lib.services)
         self.pending_resolved = 0

@@ -1,4 +1,4 @@
-"""A phase's commits grow with the library: each carries at least ``commit_batch_size`` records, and
+"""Discover's commits grow with the library: each carries at least ``commit_batch_size`` records, and
 once the library is larger, a share of it (1/BATCH_SHARE), up to MAX_BATCH records.  A commit rewrites git's index file and
 the trees of the month folders it touches, whose size is the library's: with fixed batches a first
 import's commits cost the square of its size, with growing ones they stay linear."""
@@ -94,64 +94,3 @@ def test_batches_stop_growing_at_max_batch(library, tmp_path, monkeypatch):
     _library(library, tmp_path / "pics", 20)
     added = _discover_commits(library)
     assert max(added) == 3 and sum(added) == 20, added
-
-
-def _commits_since(root: Path, before: str, status: str) -> list[int]:
-    """Records each commit since ``before`` changed (``status`` M) or added (A), oldest first."""
-    commits = git(root, "rev-list", "--reverse", f"{before}..HEAD").split()
-    return [len([p for p in git(root, "diff-tree", "--no-commit-id", "--name-only", "-r", f"--diff-filter={status}",
-                                sha).split() if p.startswith("photos/")]) for sha in commits]
-
-
-@pytest.mark.parametrize("share", [4, 10**9])
-def test_replicate_commits_a_share_of_the_library_at_a_time(library, tmp_path, monkeypatch, share):
-    """The first copy of a library into a store (or to a new one) is a pass over every record: its
-    commits carry a share of the library too, not commit_batch_size records each."""
-    import photosync.phases.common as common
-    from photosync.phases.replicate import execute, make_plan
-
-    _library(library, tmp_path / "pics", 30)
-    _discover_commits(library)
-    monkeypatch.setattr(common, "BATCH_SHARE", share)
-    before = git(library, "rev-parse", "HEAD").strip()
-    lib, c = open_lib(library)
-    try:
-        result = execute(lib, make_plan(lib), workers=1)
-    finally:
-        lib.close()
-    assert not c.problems and result.failed == 0
-    changed = [n for n in _commits_since(library, before, "M") if n]
-    assert sum(changed) == 30, changed  # every record names its copy
-    if share > 30:  # commit_batch_size records a commit, as before (a copy finishing meanwhile joins it)
-        assert len(changed) >= 10 and max(changed) <= 3, changed
-    else:  # 30 // 4 = 7 at least
-        assert len(changed) <= 5 and all(n >= 30 // share for n in changed[:-1]), changed
-
-
-def test_resolve_commits_a_share_of_the_library_at_a_time(library, tmp_path, monkeypatch):
-    import photosync.phases.common as common
-    from photosync.library.layout import PREFERENCES_FILE
-    from photosync.phases.resolve import resolve
-
-    _library(library, tmp_path / "pics", 30)
-    # discover leaves every photo for resolve (none is settled as it is recorded)
-    monkeypatch.setattr("photosync.phases.resolve.NothingToResolve.__call__", lambda self, photo, *a: False)
-    _discover_commits(library)
-    lib, _ = open_lib(library)
-    try:
-        assert {p.processing_state for p in map(lib.get_photo, lib.photo_ids())} == {"discovered"}
-        prefs = dict(lib.preferences)
-        assert prefs["sync_preferences"]["commit_batch_size"] == 2
-        lib.stage_config(PREFERENCES_FILE, prefs)
-    finally:
-        lib.close()
-    monkeypatch.setattr(common, "BATCH_SHARE", 4)
-    before = git(library, "rev-parse", "HEAD").strip()
-    lib, c = open_lib(library)
-    try:
-        resolve(lib, auto="simple")
-    finally:
-        lib.close()
-    changed = [n for n in _commits_since(library, before, "M") if n]
-    assert sum(changed) == 30, changed  # each photo resolved, once
-    assert len(changed) <= 5 and all(n >= 30 // 4 for n in changed[:-1]), changed
