@@ -397,7 +397,7 @@ def _thumbnail_look(thumb: bytes, info: MediaInfo, orientation) -> str | None:
 def _heif_thumbnail_look(data: "bytes | FileView", info: MediaInfo) -> str | None:
     """The visual signature from a thumbnail image a HEIC file (a phone's) holds for its primary
     picture, or None (it has none that will do): then the picture itself is decoded, which for a
-    phone's 12-megapixel HEIC is ~100 times dearer (0.5 s against 4.5 ms here: HEVC has no scaled
+    phone's 12-megapixel HEIC is ~100 times dearer (0.5 s against ~5 ms here: HEVC has no scaled
     decode like a JPEG's draft).  A HEIF thumbnail is an image of its own that the file links to
     its primary picture; tools that re-encode a picture write their own, or none.  pillow-heif's
     ``draft`` chooses it: the smallest of at least THUMBNAIL_MIN pixels that is a scaled copy of
