@@ -7,7 +7,6 @@ make without downloading.
 
 from __future__ import annotations
 
-import builtins
 import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -132,9 +131,9 @@ class BlobStore(Declares, ABC):
         of photosync left them (a longer search: audit --blobs)."""
         return TempCleanup()
 
-    def preload(self, locators: builtins.list[str]) -> None:  # list: the method
-        """A hint before many puts: a store may learn in a few requests which of
-        these blobs exist (and then skip asking one by one)."""
+    def preload(self, count: int) -> None:
+        """A hint before ``count`` puts: a store may learn in a few requests which blobs
+        exist (and then skip asking one by one)."""
 
     def verify(self, locator: str, content_hash: str) -> Check:
         """Read the blob back (streaming) and compare its SHA-256."""

@@ -52,7 +52,6 @@ Credentials are B2 application keys (key id + application key).
 from __future__ import annotations
 
 import base64
-import builtins
 import hashlib
 import io
 import re
@@ -321,10 +320,10 @@ class S3Store(BlobStore):
             raise self._explain(e) from None
         return TempCleanup(removed, removed_bytes, kept)
 
-    def preload(self, locators: builtins.list[str]) -> None:  # list: the method
+    def preload(self, count: int) -> None:
         """Before many uploads, one listing (1,000 names a request) replaces a
         HEAD per object: a name not listed is not there."""
-        if len(locators) >= PRELOAD_AT:
+        if count >= PRELOAD_AT:
             self._listed = {name for name, _size in self.list()}
 
     def put(self, key: BlobKey, stream: BinaryIO, size: int | None = None) -> StoredBlob:

@@ -61,8 +61,8 @@ def test_each_record_is_read_once_by_a_replicate_over_two_stores(tmp_path, cli):
 
 def test_the_plan_from_the_index_names_what_the_records_lack(tmp_path, cli):
     """The plan, made from the index, is what each record says it lacks (missing_copies),
-    with the key and size naming.blob_key and content_size give."""
-    from photosync.stores.naming import blob_key, content_size
+    with the size content_size gives."""
+    from photosync.stores.naming import content_size
 
     lib = make_library(tmp_path, cli, 12, batch=500, second_store=True)
     with Library.open(lib) as library:
@@ -79,8 +79,8 @@ def test_the_plan_from_the_index_names_what_the_records_lack(tmp_path, cli):
             photo = library.get_photo(pid)
             for h, store, repair in replicate.missing_copies(photo, plan.stores):
                 expected.append((pid, photo.label, store, content_size(photo, h), repair,
-                                 blob_key(photo, h).name, "" if h == photo.content_hash else h))
-        got = [(a.photo_id, a.label, a.store, a.size, a.repair, a.locator, a.content_hash) for a in plan.actions]
+                                 "" if h == photo.content_hash else h))
+        got = [(a.photo_id, a.label, a.store, a.size, a.repair, a.content_hash) for a in plan.actions]
         assert sorted(got) == sorted(expected)
         assert {a[0] for a in got if a[2] == "local"}.isdisjoint(some)
         assert {a[0] for a in got if a[2] == "nas"} >= some
