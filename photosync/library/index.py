@@ -139,12 +139,10 @@ class CopyNeeds(NamedTuple):
     photo_id: str
     content_hash: str
     state: str
-    taken_date: str | None
     filename: str | None
-    format: str | None
     #: every content hash the photo holds (its own and its instances')
     hashes: list[str]
-    #: (content hash, size, format, filename, item id, service, missing) of each instance
+    #: (content hash, size, item id, service, missing) of each instance
     items: list[tuple]
     #: (store, good) of each copy of the canonical content
     copies: list[tuple[str, bool]]
@@ -739,13 +737,13 @@ class Index:
             part = ids[start:start + chunk]
             marks = ",".join("?" * len(part))
             rows = {r[0]: r for r in self.db.execute(
-                f"SELECT photo_id, content_hash, state, taken_date, filename, format FROM photos "
+                f"SELECT photo_id, content_hash, state, filename FROM photos "
                 f"WHERE photo_id IN ({marks})", part)}
             per: dict[str, tuple[list, list, list, list]] = {pid: ([], [], [], []) for pid in part}
             for r in self.db.execute(f"SELECT photo_id, content_hash FROM hashes WHERE photo_id IN ({marks})", part):
                 per[r[0]][0].append(r[1])
             for r in self.db.execute(
-                    f"SELECT photo_id, content_hash, size, format, filename, item_id, service, missing FROM items "
+                    f"SELECT photo_id, content_hash, size, item_id, service, missing FROM items "
                     f"WHERE photo_id IN ({marks})", part):
                 per[r[0]][1].append(r[1:])
             for r in self.db.execute(f"SELECT photo_id, store, good FROM copies WHERE photo_id IN ({marks})", part):
@@ -758,7 +756,7 @@ class Index:
                 if row is None:
                     continue
                 hashes, items, copies, old = per[pid]
-                yield CopyNeeds(pid, row[1], row[2], row[3], row[4], row[5], hashes, items, copies, old)
+                yield CopyNeeds(pid, row[1], row[2], row[3], hashes, items, copies, old)
 
     def count_lacking(self, stores: list[str]) -> int:
         """Photos that lack a good copy of one of their contents in one of ``stores``."""

@@ -132,7 +132,7 @@ def missing_in_index(needs: CopyNeeds, stores: list[str]) -> list[tuple[str, str
 def _size(needs: CopyNeeds, h: str) -> int | None:
     """The size of one content, as naming.content_size gives it.  (Its blob's name is made when
     the copy is: kept in the plan, the names were 16 MB of a replicate of 100,000 photos.)"""
-    insts = sorted((i for i in needs.items if i[0] == h), key=lambda i: (i[6], i[5], i[4]))  # naming.content_instance's order
+    insts = sorted((i for i in needs.items if i[0] == h), key=lambda i: (i[4], i[3], i[2]))  # naming.content_instance's order
     return next((i[1] for i in insts if i[1] is not None), None)
 
 
