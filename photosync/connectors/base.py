@@ -256,6 +256,11 @@ class Connector(Declares, ABC):
         changed, an edit made since), so nothing unrecorded is deleted.  Returns where it went."""
         raise Unsupported(f"service {self.name} ({self.type_name}) cannot delete")
 
+    def never_deleted(self, item_id: str) -> str | None:
+        """Why prune must never delete ``item_id`` whatever its copies (an iCloud Shared Library's photo
+        is deleted for everyone in it), or None.  :meth:`delete` refuses such an item too."""
+        return None
+
     def delete_unit(self, item_id: str) -> str:
         """The id :meth:`delete` takes to delete ``item_id``: itself, or what it is part of (an iCloud
         asset's edited rendering and live video go with the asset); prune checks every item of a unit."""

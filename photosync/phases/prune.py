@@ -5,6 +5,8 @@ The one place in photosync that deletes from a service (``Connector.delete``, de
 hold, checked photo by photo, and each refusal names the photo and the reason:
 
 * the service's copy is recorded and present there, and the library knows which bytes it is;
+* the connector does not say it is never to be deleted (``Connector.never_deleted``: a photo in
+  an iCloud Shared Library, which would be deleted for everyone who shares it);
 * the photo was taken at least ``older_than`` ago (a photo without a known date is refused);
 * the bytes of that copy have at least ``min_copies`` verified blob copies on the active stores,
   and each of them is read back from its store and re-hashed right before the delete
@@ -114,6 +116,9 @@ def prune(lib: Library, service: str, older_than: timedelta, *, execute: bool, b
         inst = photo.find_instance(service, item_id)
         if inst is None or inst.missing_since:
             return "the library does not record it as present there"
+        never = conn.never_deleted(item_id)
+        if never is not None:
+            return never
         taken = _parse_date(photo.metadata.taken_date)
         if taken is None:
             return "its date taken is not known, so its age cannot be told"

@@ -283,3 +283,128 @@ def test_an_open_while_another_thread_lists_the_library_waits_for_that_listing(t
         assert got == {a: sha256_of(photo_bytes(1)), b: sha256_of(photo_bytes(2))}
     finally:
         case.close()
+
+
+def test_shared_libraries_made_and_joined_are_read_beside_the_persons_own(tmp_path):
+    """An iCloud Shared Photo Library is a CloudKit zone of its own ("SharedSync-<UUID>"): in the
+    private database of whoever made it, in the shared database of those who joined. A photo moved
+    there is no longer in the person's own library, so a listing without it would lose it."""
+    from fakes.pictures import video
+
+    from photosync.testing.connector import listed, photo_bytes, sha256_of
+
+    case = ICloudCase(tmp_path)
+    try:
+        own = case.fake.add_asset(photo_bytes(1), filename="IMG_0001.JPG")
+        made = case.fake.add_shared_library(owner=True)
+        joined = case.fake.add_shared_library(owner=False)
+        family = case.fake.add_asset(photo_bytes(2), filename="IMG_0002.JPG", library=made,
+                                     edited=photo_bytes(3), live_video=video("live", (64, 48), quicktime=True))
+        friend = case.fake.add_asset(photo_bytes(4), filename="IMG_0003.JPG", library=joined)
+        conn = case.connector()
+        refs, listing = listed(conn)
+        assert listing.complete
+        # record names are unique within a zone only: a Shared Library's ids carry its zone
+        assert set(refs) == {own, f"{made}:{family}", f"{made}:{family}/edited", f"{made}:{family}/live",
+                             f"{joined}:{friend}"}
+        item = conn.describe(refs[f"{joined}:{friend}"])
+        assert item.content_hash == sha256_of(photo_bytes(4)) and item.metadata.filename == "IMG_0003.JPG"
+        edit = conn.describe(refs[f"{made}:{family}/edited"])
+        assert edit.metadata.edit_of == f"{made}:{family}"  # the original's item id, zone and all
+        assert conn.describe(refs[f"{made}:{family}/live"]).metadata.motion_of == f"{made}:{family}"
+        with case.connector().open(f"{made}:{family}") as f:  # an open with no listing before it
+            assert f.read() == photo_bytes(2)
+        # a photo added there later is in the next incremental listing
+        later = case.fake.add_asset(photo_bytes(5), filename="IMG_0004.JPG", library=joined)
+        refs2, listing2 = listed(case.connector(), cursor=listing.final_cursor())
+        assert f"{joined}:{later}" in refs2 and not listing2.complete
+        assert not case.reported.problems
+    finally:
+        case.close()
+
+
+def test_a_shared_library_joined_since_the_last_listing_is_read_whole(tmp_path):
+    """An incremental listing reads the recently added photos only; a Shared Library joined since
+    the last one holds photos added long ago, and all of them are read."""
+    from photosync.testing.connector import listed, photo_bytes
+
+    case = ICloudCase(tmp_path)
+    try:
+        case.fake.add_asset(photo_bytes(1), filename="IMG_0001.JPG")
+        _, listing = listed(case.connector())
+        joined = case.fake.add_shared_library(owner=False)
+        years_ago = datetime.now(timezone.utc) - timedelta(days=3 * 365)
+        old = case.fake.add_asset(photo_bytes(2), filename="IMG_0002.JPG", library=joined, added=years_ago,
+                                  taken=years_ago)
+        refs, listing2 = listed(case.connector(), cursor=listing.final_cursor())
+        assert f"{joined}:{old}" in refs
+        # known now: the next incremental listing reads its recent photos only
+        refs3, _ = listed(case.connector(), cursor=listing2.final_cursor())
+        assert f"{joined}:{old}" not in refs3
+    finally:
+        case.close()
+
+
+@pytest.mark.parametrize("how", ["left", "shared database silent"])
+def test_a_shared_library_not_listed_this_time_takes_none_of_its_photos_for_gone(tmp_path, how):
+    """pyicloud passes over a shared database that does not answer, and a person may leave a Shared
+    Library: either way its photos are not in the listing, and a complete listing would have
+    discover mark every one of them gone from iCloud. The listing says it is not complete and why."""
+    from photosync.testing.connector import listed, photo_bytes
+
+    case = ICloudCase(tmp_path)
+    try:
+        own = case.fake.add_asset(photo_bytes(1), filename="IMG_0001.JPG")
+        joined = case.fake.add_shared_library(owner=False)
+        case.fake.add_asset(photo_bytes(2), filename="IMG_0002.JPG", library=joined)
+        _, first = listed(case.connector())
+        if how == "left":
+            case.fake.remove_shared_library(joined)
+        else:
+            case.fake.shared_zone_listing_fails = True
+        refs, listing = listed(case.connector(), cursor=first.final_cursor(), full_scan=True)
+        assert set(refs) == {own} and not listing.complete
+        assert [p.where for p in case.reported.problems] == [f"case:{joined}"]
+        assert "none is marked gone" in case.reported.problems[0].reason
+        # back again: it is read whole, and the listing is complete once more
+        case.fake.shared_zone_listing_fails = False
+        if how == "left":
+            case.fake.shared_libraries[joined] = ("shared", "_someone")
+        refs2, listing2 = listed(case.connector(), cursor=listing.final_cursor(), full_scan=True)
+        assert len(refs2) == 2 and listing2.complete
+    finally:
+        case.close()
+
+
+def test_nothing_is_ever_deleted_from_a_shared_library(tmp_path):
+    """Deleted from a Shared Library, a photo is gone for everyone in it: prune's delete refuses."""
+    from photosync.errors import SourceError
+    from photosync.testing.connector import listed, photo_bytes
+
+    case = ICloudCase(tmp_path)
+    try:
+        made = case.fake.add_shared_library(owner=True)
+        a = case.fake.add_asset(photo_bytes(1), filename="IMG_0001.JPG", library=made)
+        refs, _ = listed(case.connector())
+        with pytest.raises(SourceError, match="Shared Library"):
+            case.connector().delete(f"{made}:{a}", {f"{made}:{a}": ("x", refs[f"{made}:{a}"].content_key)})
+        assert not case.fake.deletions and not case.fake.hard_deletes
+    finally:
+        case.close()
+
+
+def test_a_shared_librarys_expired_links_are_asked_for_in_its_own_zone(tmp_path, monkeypatch):
+    from photosync.connectors.icloud import connector as icloud
+    from photosync.testing.connector import listed, photo_bytes, sha256_of
+
+    case = ICloudCase(tmp_path)
+    try:
+        joined = case.fake.add_shared_library(owner=False)
+        a = case.fake.add_asset(photo_bytes(1), filename="IMG_0001.JPG", library=joined)
+        conn = case.connector()
+        refs, _ = listed(conn)
+        case.fake.advance(2 * 3600)
+        monkeypatch.setattr(icloud, "LINK_LIFETIME", 0)
+        assert conn.describe(refs[f"{joined}:{a}"]).content_hash == sha256_of(photo_bytes(1))
+    finally:
+        case.close()

@@ -232,3 +232,36 @@ def test_removing_the_service_with_its_credentials_removes_the_icloud_session(cl
     r = cli("-L", str(lib), "service", "remove", "icloud", "--delete-credentials", check=0)
     assert "Deleted" in r.out
     assert _credential_folders() == [], "the session stays usable after its service's credentials were deleted"
+
+
+def test_a_shared_librarys_photos_are_backed_up_and_never_pruned(cli, tmp_path, fake):
+    """A photo moved into an iCloud Shared Photo Library leaves the person's own library: discover
+    reads the Shared Libraries too, replicate copies them, and prune refuses them by name (deleted
+    there, a photo is gone for everyone who shares the library)."""
+    lib = tmp_path / "library"
+    cli("init", str(lib), check=0)
+    add_service(cli, lib, fake)
+    old = datetime(2020, 5, 1, 10, 0, tzinfo=timezone.utc)
+    mine = fake.add_asset(jpeg("mine", taken=old.replace(tzinfo=None)), filename="IMG_0001.JPG", taken=old)
+    family = fake.add_shared_library(owner=True)
+    ours = fake.add_asset(jpeg("ours", taken=old.replace(tzinfo=None)), filename="IMG_0002.JPG", taken=old,
+                          library=family)
+    assert auth(lib, f"{PASSWORD}\n{fake.account.two_factor_code}\n").returncode == 0
+    cli("-L", str(lib), "discover", check=0)
+    recs = records(lib)
+    assert set(recs) == {mine, f"{family}:{ours}"}
+    shared = recs[f"{family}:{ours}"].find_instance("icloud", f"{family}:{ours}")
+    assert shared.content_hash == "sha256:" + __import__("hashlib").sha256(fake.original(ours)).hexdigest()
+    assert shared.metadata.filename == "IMG_0002.JPG"
+    cli("-L", str(lib), "replicate", "--execute", check=0)
+    assert records(lib)[f"{family}:{ours}"].blobs
+    r = cli("-L", str(lib), "prune", "--service", "icloud", "--older-than", "90d", "--dry-run", check=0)
+    assert "would delete IMG_0001.JPG" in r.out
+    assert "refused IMG_0002.JPG" in r.out and "Shared Library" in r.out, r.out
+    r = cli("-L", str(lib), "prune", "--service", "icloud", "--older-than", "90d", "--execute", check=0)
+    assert [d["asset_id"] for d in fake.deletions] == [mine] and ours in fake.in_library()
+    # the next discover reads nothing again, and finds the Shared Library's photo still there
+    before = len(fake.asset_downloads)
+    cli("-L", str(lib), "discover", check=0)
+    assert len(fake.asset_downloads) == before
+    assert not records(lib)[f"{family}:{ours}"].find_instance("icloud", f"{family}:{ours}").missing_since

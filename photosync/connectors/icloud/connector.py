@@ -10,6 +10,13 @@ The content key is CloudKit's ``fileChecksum`` of the resource (content-derived,
 a rename, a caption or an album change moves the fingerprint but not the key, so discover
 does not download the bytes again.
 
+Shared Photo Libraries (iOS 16 and later): a Shared Library the person made or joined is a
+CloudKit zone of its own ("SharedSync-<UUID>"), listed beside the person's own library; its items'
+ids are ``<zone>:<asset id>`` (record names are unique within a zone only). A Shared Library
+joined since the last listing is read whole; one not listed this time (left, or its database did
+not answer) makes the listing incomplete, with a warning, so none of its photos is taken for gone.
+photosync never deletes from a Shared Library (it would be deleted for everyone in it).
+
 Listing: a whole listing reads All Photos (and Hidden) and every album once (for each
 asset's albums); with a cursor (the newest added date seen) only the recently added index
 down to the cursor is read, and the listing is not complete. Every ``full_listing_days`` the
@@ -48,6 +55,9 @@ ENDPOINTS = ("idmsa", "setup", "home")
 #: a listing's download links live an hour (SERVICES.md; the fake's url_lifetime): a describe
 #: later than this after the listing asks for the asset again, for fresh links
 LINK_LIFETIME = 45 * 60
+
+#: the prefix of a Shared Photo Library's zone name (pyicloud's SHARED_LIBRARY_ZONE_PREFIX)
+SHARED_LIBRARY_PREFIX = "SharedSync-"
 
 #: the recently added index is read down to this far before the cursor (an asset uploaded by a
 #: device that was offline gets its added date from the device's clock)
@@ -277,32 +287,43 @@ class ICloudConnector(Connector):
             now_ms - state["full"] > self.full_days * 86400 * 1000
         photos = self._photos()
         albums = self._call(lambda: self._album_map(photos), "list the albums")
+        zones = self._call(lambda: _shared_libraries(photos), "list the Shared Libraries")
+        known = set(state.get("zones") or ()) if state else set()
+        lost = sorted(known - set(zones))
+        for zone in lost:
+            # not listed now: left, ended, or the shared database did not answer (pyicloud passes over
+            # that); its photos are not taken for gone from a listing that did not read them
+            self.env.report.warning(f"{self.name}:{zone}", "this Shared Library was not listed by iCloud this "
+                                    "time: its photos are kept as recorded, none is marked gone from iCloud")
         listed_at = time.time()
         refs: list[ItemRef] = []
         newest = state["added"] if state else 0
-        if whole:
-            assets = self._call(lambda: list(photos.all) + self._hidden(photos), "list the photos")
-        else:
-            assert state is not None
-            floor = state["added"] - CURSOR_MARGIN_MS
-
-            def recent():
-                out = []
-                for a in photos._root_library.recently_added():
-                    if (_ms(a.added_date) or 0) < floor:
-                        break
-                    out.append(a)
-                return out
-            assets = self._call(recent, "list the recently added photos")
+        floor = state["added"] - CURSOR_MARGIN_MS if state else 0
+        assets: list[tuple[str | None, Any]] = []
+        for zone, library in [(None, photos._root_library), *zones.items()]:
+            where = "the photos" if zone is None else f"the photos of Shared Library {zone}"
+            if whole or (zone is not None and zone not in known):  # a Shared Library joined since: all of it
+                found = self._call(lambda lib=library, z=zone: list(lib.all) + ([] if z else self._hidden(photos)),
+                                   f"list {where}")
+            else:
+                def recent(lib=library):
+                    out = []
+                    for a in lib.recently_added():
+                        if (_ms(a.added_date) or 0) < floor:
+                            break
+                        out.append(a)
+                    return out
+                found = self._call(recent, f"list the recently added of {where}")
+            assets.extend((zone, a) for a in found)
         since_ms = int(since.timestamp() * 1000) if since is not None else None
         seen: dict[str, tuple[Any, float]] = {}
-        for a in assets:
+        for zone, a in assets:
             added = _ms(a.added_date) or 0
             newest = max(newest, added)
             if since_ms is not None and added < since_ms:
                 continue
-            seen[a.id] = (a, listed_at)
-            refs.extend(self._refs(a, albums.get(a.id, ()), listed_at))
+            seen[_key(zone, a.id)] = (a, listed_at)
+            refs.extend(self._refs(a, albums.get(a.id, ()), listed_at, zone))
         if whole:
             # swapped in whole, once listed: an asset gone since is not opened from an old
             # listing, and an open on another thread never meets a listing half made
@@ -313,12 +334,25 @@ class ICloudConnector(Connector):
         full = now_ms if whole else state["full"]  # type: ignore[index]
         self._failed = []
         previous = state["added"] if state else 0
+        # a Shared Library lost this time stays known, so its photos are read whole when it is back
+        seen_zones = sorted(set(zones) | set(lost))
 
         def final() -> str:
             # never past an item that could not be read: the next listing reaches back to it
             upto = min([newest, *(max(previous, f - 1) for f in self._failed)])
-            return json.dumps({"v": 1, "added": upto, "full": full if not self._failed else previous and full})
-        return Listing(refs, complete=whole and since is None, cursor_fn=final)
+            return json.dumps({"v": 1, "added": upto, "full": full if not self._failed else previous and full,
+                               "zones": seen_zones if not self._failed else sorted(known)})
+        return Listing(refs, complete=whole and since is None and not lost, cursor_fn=final)
+
+    def _library(self, zone: str | None):
+        """pyicloud's library of the Shared Library ``zone``, or of the person's own (None)."""
+        photos = self._photos()
+        if zone is None:
+            return photos._root_library
+        library = self._call(lambda: _shared_libraries(photos), "list the Shared Libraries").get(zone)
+        if library is None:
+            raise SourceError(f"{self.name}: the Shared Library {zone} is not in this iCloud account any more")
+        return library
 
     def _hidden(self, photos) -> builtins.list:
         try:
@@ -340,11 +374,14 @@ class ICloudConnector(Connector):
                 out.setdefault(a.id, []).append(name)
         return {k: tuple(sorted(set(v))) for k, v in out.items()}
 
-    def _refs(self, a, albums: tuple[str, ...], listed_at: float) -> builtins.list[ItemRef]:
+    def _refs(self, a, albums: tuple[str, ...], listed_at: float, zone: str | None = None) -> builtins.list[ItemRef]:
+        """The items of asset ``a`` (of the Shared Library ``zone``, or of the person's own library)."""
         master, asset = a.master_record, a.asset_record
         tag = f"{getattr(asset, 'recordChangeTag', '')}.{getattr(master, 'recordChangeTag', '')}"
         caption = _text(asset, "captionEnc")
-        base = {"asset": a.id, "filename": _text(master, "filenameEnc") or a.id, "taken": iso(a.asset_date) if a.asset_date else None,
+        key = _key(zone, a.id)
+        base = {"asset": key, "zone": zone, "filename": _text(master, "filenameEnc") or a.id,
+                "taken": iso(a.asset_date) if a.asset_date else None,
                 "added": _ms(a.added_date), "albums": list(albums), "caption": caption or None,
                 "favorite": bool(_token(asset, "isFavorite")), "hidden": bool(_token(asset, "isHidden")),
                 "at": listed_at}
@@ -365,7 +402,7 @@ class ICloudConnector(Connector):
             ftype = _token(record, field[:-3] + "FileType")
             extra = dict(base, kind=suffix.strip("/") or "original", url=url, uti=ftype, field=field)
             out.append(ItemRef(
-                id=a.id + suffix, fingerprint=f"{checksum}:{tag}:{mk}",
+                id=key + suffix, fingerprint=f"{checksum}:{tag}:{mk}",
                 content_key=f"ck:{checksum}" if checksum else None, size=getattr(tok, "size", None),
                 modified=a.added_date, extra=json.dumps(extra).encode()))
         return out
@@ -390,11 +427,12 @@ class ICloudConnector(Connector):
     def _fresh_url(self, info: dict) -> str:
         if time.time() - float(info.get("at") or 0) < LINK_LIFETIME:
             return info["url"]
-        photos = self._photos()
-        a = self._call(lambda: photos.all.get(info["asset"]), "ask for fresh download links")
+        zone, asset_id = _split(info["asset"])
+        library = self._library(zone)
+        a = self._call(lambda: library.all.get(asset_id), "ask for fresh download links")
         if a is None:
             raise SourceError(f"{self.name}:{info['asset']} is gone from iCloud")
-        self._assets[a.id] = (a, time.time())
+        self._assets[info["asset"]] = (a, time.time())
         record = a.asset_record if info.get("field") in ("resJPEGFullRes", "resVidFullRes") else a.master_record
         tok = _token(record, info["field"])
         url = getattr(tok, "downloadURL", None) if tok is not None else None
@@ -472,7 +510,7 @@ class ICloudConnector(Connector):
         if entry is None:
             raise SourceError(f"{self.where(item_id)} is not in the iCloud library")
         a, listed_at = entry
-        for ref in self._refs(a, (), listed_at):
+        for ref in self._refs(a, (), listed_at, _split(asset_id)[0]):
             if ref.id == item_id:
                 assert ref.extra is not None
                 return self._download(json.loads(ref.extra))
@@ -481,6 +519,12 @@ class ICloudConnector(Connector):
     # -- delete (prune only) -------------------------------------------------------------------------------
     def delete_unit(self, item_id: str) -> str:
         return item_id.partition("/")[0]
+
+    def never_deleted(self, item_id: str) -> str | None:
+        if _split(item_id.partition("/")[0])[0] is not None:
+            # deleted there, it would be deleted for everyone who shares that library
+            return "it is in an iCloud Shared Library, which other people share: photosync never deletes from one"
+        return None
 
     def delete(self, item_id: str, expected: Mapping[str, tuple[str, str | None]] | None = None) -> str:
         """Move the asset ``item_id`` (an original's id) to Recently Deleted (recoverable there for 30
@@ -491,6 +535,9 @@ class ICloudConnector(Connector):
         if kind:
             raise SourceError(f"{self.where(item_id)}: only a whole asset is deleted (its original, "
                               f"{asset_id}), never one of its renderings")
+        never = self.never_deleted(item_id)
+        if never is not None:
+            raise SourceError(f"{self.where(item_id)}: {never}")
         photos = self._photos()
         a = self._call(lambda: photos.all.get(asset_id), "look the photo up")
         if a is None:
@@ -559,6 +606,31 @@ def _ask(ask, prompt: str, secret: bool = False) -> str:
         return ask(prompt, secret=secret)
     except TypeError:
         return ask(prompt)
+
+
+def _shared_libraries(photos) -> dict[str, Any]:
+    """The iCloud Shared Photo Libraries the account made or joined (each a CloudKit zone
+    "SharedSync-<UUID>": pyicloud lists those of the private and the shared database), by zone name.
+    Shared albums (the "shared" streams) are another thing: the ``icloud-shared`` type reads them."""
+    from pyicloud.services.photos_cloudkit.service import PhotoLibrary
+
+    out = {}
+    for key, library in photos.libraries.items():
+        zone = key.partition(":")[2]
+        if key.startswith("shared:") and zone.startswith(SHARED_LIBRARY_PREFIX) and isinstance(library, PhotoLibrary):
+            out[zone] = library
+    return out
+
+
+def _key(zone: str | None, asset_id: str) -> str:
+    """An asset's item id: its record name, after its Shared Library's zone name when it is in one
+    (record names are unique within a zone only)."""
+    return asset_id if zone is None else f"{zone}:{asset_id}"
+
+
+def _split(key: str) -> tuple[str | None, str]:
+    zone, sep, asset_id = key.partition(":")
+    return (zone, asset_id) if sep and zone.startswith(SHARED_LIBRARY_PREFIX) else (None, key)
 
 
 def _read_cursor(cursor: str | None) -> dict | None:

@@ -20,6 +20,11 @@ from ..pictures import picture, video
 from ..server import Request, Response
 
 ZONE = {"zoneName": "PrimarySync", "ownerRecordName": "_defaultOwner", "zoneType": "REGULAR_CUSTOM_ZONE"}
+PRIMARY = ZONE["zoneName"]
+#: an iCloud Shared Photo Library is a zone of its own, "SharedSync-<UUID>": in the private database
+#: of the person who made it, in the shared database of those who joined it (pyicloud 2026.10.1
+#: service.py _discover_typed_zones; pyicloud#395, icloud_photos_downloader#489 and #947)
+SHARED_LIBRARY_PREFIX = "SharedSync-"
 CONTAINER = "/database/1/com.apple.photos.cloud/production"
 
 #: file type (UTI) of each kind of original (pyicloud PhotoAsset.ITEM_TYPES)
@@ -74,6 +79,8 @@ class Asset:
     master_tag: int = 1
     asset_tag: int = 1
     serial: int = 0              # zone change counter when last changed
+    zone: str = PRIMARY          # the zone holding its records (PrimarySync, or a Shared Library's)
+    owner: str = "_defaultOwner"  # that zone's owner (another person's, in a Shared Library joined)
 
     @property
     def is_video(self) -> bool:
@@ -86,10 +93,14 @@ class Asset:
              "originalOrientation": {"value": 1, "type": "INT64"}}
         for key, r in self.master_res.items():
             f.update(_res_fields(key, r))
-        return _record(self.master_id, "CPLMaster", f, f"m{self.master_tag}", desired)
+        return _record(self.master_id, "CPLMaster", f, f"m{self.master_tag}", desired, self.zone_id)
+
+    @property
+    def zone_id(self) -> dict:
+        return {"zoneName": self.zone, "ownerRecordName": self.owner, "zoneType": "REGULAR_CUSTOM_ZONE"}
 
     def asset_record(self, desired=None) -> dict:
-        f = {"masterRef": {"value": {"recordName": self.master_id, "action": "DELETE_SELF", "zoneID": dict(ZONE)},
+        f = {"masterRef": {"value": {"recordName": self.master_id, "action": "DELETE_SELF", "zoneID": self.zone_id},
                            "type": "REFERENCE"},
              "assetDate": {"value": _ms(self.taken), "type": "TIMESTAMP"},
              "addedDate": {"value": _ms(self.added), "type": "TIMESTAMP"},
@@ -111,7 +122,7 @@ class Asset:
             f["adjustmentRenderType"] = {"value": 0, "type": "INT64"}
             for key, r in self.asset_res.items():
                 f.update(_res_fields(key, r))
-        return _record(self.asset_id, "CPLAsset", f, f"a{self.asset_tag}", desired)
+        return _record(self.asset_id, "CPLAsset", f, f"a{self.asset_tag}", desired, self.zone_id)
 
 
 def _res_fields(key: str, r: Resource) -> dict:
@@ -127,13 +138,13 @@ def _res_fields(key: str, r: Resource) -> dict:
     }
 
 
-def _record(name: str, rtype: str, fields: dict, tag: str, desired) -> dict:
+def _record(name: str, rtype: str, fields: dict, tag: str, desired, zone: dict | None = None) -> dict:
     if desired:
         want = set(desired)
         fields = {k: v for k, v in fields.items() if k in want}
     now = {"timestamp": _ms(datetime.now(timezone.utc)), "userRecordName": "_defaultOwner", "deviceID": "2"}
     return {"recordName": name, "recordType": rtype, "fields": fields, "pluginFields": {},
-            "recordChangeTag": tag, "created": now, "modified": now, "deleted": False, "zoneID": dict(ZONE)}
+            "recordChangeTag": tag, "created": now, "modified": now, "deleted": False, "zoneID": dict(zone or ZONE)}
 
 
 @dataclass
@@ -158,6 +169,18 @@ class Album:
         if self.parent_id:
             f["parentId"] = {"value": self.parent_id, "type": "STRING"}
         return _record(self.record_name, "CPLAlbum", f, f"l{self.tag}", None)
+
+
+def _zone_of(body: dict, op: str) -> str:
+    """The zone a CloudKit request is about: its ``zoneID`` (a zone changes request names it in
+    ``zones``, a batch count in each item); PrimarySync when it names none."""
+    if op == "changes/zone":
+        named = ((body.get("zones") or [{}])[0] or {}).get("zoneID")
+    elif op == "internal/records/query/batch":
+        named = ((body.get("batch") or [{}])[0] or {}).get("zoneID")
+    else:
+        named = body.get("zoneID")
+    return str((named or {}).get("zoneName") or PRIMARY)
 
 
 def _filters(query: dict) -> dict:
@@ -191,6 +214,26 @@ class CloudKitMixin:
         self._serial = 1
         self._res_index: dict[str, tuple[str, str, str]] = {}   # resource id -> (asset id, side, key)
         self._dl_key = secrets.token_bytes(16)
+        #: Shared Library zones: name -> (database it is in for this Apple ID, its owner's record name)
+        self.shared_libraries: dict[str, tuple[str, str]] = {}
+        self.shared_zone_listing_fails = False  # the shared database's zones/list answers 503
+        #: the zone the request being answered is about (None: every zone, for the tests' helpers)
+        self._zone: str | None = None
+
+    def add_shared_library(self, owner: bool = True) -> str:
+        """An iCloud Shared Photo Library; its zone name (``add_asset(..., library=name)`` puts
+        photos in it). ``owner``: this Apple ID made it (its zone is in the private database); else
+        it joined another person's (the zone is in the shared database, owned by them)."""
+        name = f"{SHARED_LIBRARY_PREFIX}{str(uuid.uuid4()).upper()}"
+        with self.lock:
+            self.shared_libraries[name] = ("private", "_defaultOwner") if owner else \
+                ("shared", "_" + secrets.token_hex(16))
+        return name
+
+    def remove_shared_library(self, name: str) -> None:
+        """The person leaves a Shared Library (or its owner ends it): its zone is not listed any more."""
+        with self.lock:
+            del self.shared_libraries[name]
 
     # -- seeding -------------------------------------------------------------------------------------
     def _bump(self) -> int:
@@ -201,13 +244,14 @@ class CloudKitMixin:
                   size: tuple[int, int] = (64, 48), taken: datetime | None = None, added: datetime | None = None,
                   live_video: bytes | None = None, edited: bytes | None = None, alt: bytes | None = None,
                   alt_kind: str = "jpeg", favorite: bool = False, hidden: bool = False, caption: str | None = None,
-                  albums=()) -> str:
+                  albums=(), library: str | None = None) -> str:
         """A photo or video in the library; its asset id (the CPLAsset record name, which
         pyicloud's PhotoAsset.id is). ``data`` is the original's bytes (drawn when None);
         ``kind`` one of jpeg, heic, png, mov, mp4, dng. ``live_video`` makes a live photo
         (resOriginalVidCompl), ``edited`` an edited one (resJPEGFullRes on the CPLAsset, or
         resVidFullRes for a video), ``alt`` a second original (resOriginalAlt, e.g. the JPEG
-        of a RAW+JPEG pair). ``albums``: album names (created when new) or record names."""
+        of a RAW+JPEG pair). ``albums``: album names (created when new) or record names.
+        ``library``: a Shared Library's zone name (add_shared_library), else the person's own."""
         from ..pictures import jpeg, sniff_size
 
         taken = taken or datetime(2021, 6, 1, 12, 0, tzinfo=timezone.utc)
@@ -222,6 +266,8 @@ class CloudKitMixin:
         ext = {"jpeg": "JPG", "heic": "HEIC", "png": "PNG", "mov": "MOV", "mp4": "MP4", "dng": "DNG"}[kind]
         filename = filename or f"IMG_{secrets.randbelow(10000):04d}.{ext}"
         a = Asset(asset_id, master_id, filename, taken, added, favorite=favorite, hidden=hidden, caption=caption)
+        if library is not None:
+            a.zone, a.owner = library, self.shared_libraries[library][1]
         a.master_res["resOriginal"] = Resource("resOriginal", data, UTI[kind], *dims)
         # smaller renditions the service makes: a medium JPEG and a thumbnail (videos also get
         # resVidMed / resVidSmall); real bytes, smaller than the original
@@ -355,18 +401,36 @@ class CloudKitMixin:
             # disabled for this account ... (ACCESS_DENIED)" (icloud_photos_downloader#514, #1140)
             return self._ck_error(403, "ACCESS_DENIED", "private db access disabled for this account")
         body = req.json() or {}
-        if db == "shared":
-            if op == "zones/list":
-                return Response.json({"zones": []})
-            return self._ck_error(404, "ZONE_NOT_FOUND", "Zone does not exist")
+        zones = self._zones_of(db)
+        if op == "zones/list":
+            if db == "shared" and self.shared_zone_listing_fails:
+                return self.fault_response(503, [])  # type: ignore[attr-defined]
+            return Response.json({"zones": [{"zoneID": z, "syncToken": self._sync_token(), "atomic": True}
+                                            for z in zones.values()]})
+        zone = _zone_of(body, op)
+        if zone not in zones:
+            # a query about a zone this database does not hold (a Shared Library left, say)
+            return self._ck_error(404, "ZONE_NOT_FOUND", f"Zone '{zone}' does not exist")
         handlers = {"records/query": self._query, "records/lookup": self._lookup, "records/modify": self._modify,
-                    "zones/list": self._zones, "internal/records/query/batch": self._count,
+                    "internal/records/query/batch": self._count,
                     "changes/zone": self._changes, "changes/database": self._db_changes}
         h = handlers.get(op)
         if h is None:
             return self._ck_error(400, "BAD_REQUEST", f"Unknown operation {op}")
         with self.lock:
-            return h(body)
+            self._zone = zone
+            try:
+                return h(body)
+            finally:
+                self._zone = None
+
+    def _zones_of(self, db: str) -> dict[str, dict]:
+        """The zones of database ``db`` ("private" or "shared") for this Apple ID, by name."""
+        out = {PRIMARY: dict(ZONE)} if db == "private" else {}
+        for name, (where, owner) in self.shared_libraries.items():
+            if where == db:
+                out[name] = {"zoneName": name, "ownerRecordName": owner, "zoneType": "REGULAR_CUSTOM_ZONE"}
+        return out
 
     def _ck_error(self, status: int, code: str, reason: str) -> Response:
         # CloudKit's error body: {"uuid", "serverErrorCode", "reason"}
@@ -392,8 +456,11 @@ class CloudKitMixin:
     def _pair(self, a: Asset, desired=None) -> list[dict]:
         return [self._links(a.master_record(desired)), self._links(a.asset_record(desired))]
 
+    def _in_zone(self) -> list[Asset]:
+        return [a for a in self.assets.values() if self._zone is None or a.zone == self._zone]
+
     def _ordered(self, pred, key=lambda a: (a.taken, a.asset_id)) -> list[Asset]:
-        return sorted((a for a in self.assets.values() if not a.expunged and pred(a)), key=key)
+        return sorted((a for a in self._in_zone() if not a.expunged and pred(a)), key=key)
 
     def _query(self, body: dict) -> Response:
         q = body.get("query") or {}
@@ -408,7 +475,8 @@ class CloudKitMixin:
                 "syncToken": self._sync_token()})
         if rtype == "CPLAlbumByPositionLive":
             parent = flt.get("parentId")
-            albums = sorted((al for al in self.albums.values() if not al.deleted and al.parent_id == parent),
+            albums = sorted((al for al in self.albums.values() if not al.deleted and al.parent_id == parent
+                             and self._zone == PRIMARY),  # a person's albums are in their own zone
                             key=lambda al: (al.position, al.record_name))
             start = int(base64.b64decode(body["continuationMarker"]).decode()) if body.get("continuationMarker") else 0
             page = albums[start:start + limit]
@@ -493,7 +561,7 @@ class CloudKitMixin:
         out = []
         for item in body.get("records") or []:
             name = item.get("recordName")
-            a = self.assets.get(name) or next((x for x in self.assets.values() if x.master_id == name), None)
+            a = next((x for x in self._in_zone() if name in (x.asset_id, x.master_id)), None)
             if a is None or a.expunged:
                 out.append({"recordName": name, "reason": "Record not found", "serverErrorCode": "NOT_FOUND"})
             elif a.asset_id == name:
@@ -502,11 +570,9 @@ class CloudKitMixin:
                 out.append(self._links(a.master_record(desired)))
         return Response.json({"records": out, "syncToken": self._sync_token()})
 
-    def _zones(self, body: dict) -> Response:
-        return Response.json({"zones": [{"zoneID": dict(ZONE), "syncToken": self._sync_token(), "atomic": True}]})
-
     def _db_changes(self, body: dict) -> Response:
-        return Response.json({"zones": [{"zoneID": dict(ZONE), "syncToken": self._sync_token()}],
+        return Response.json({"zones": [{"zoneID": z, "syncToken": self._sync_token()}
+                                        for z in self._zones_of("private").values()],
                               "syncToken": self._sync_token(), "moreComing": False})
 
     def _changes(self, body: dict) -> Response:
@@ -519,16 +585,19 @@ class CloudKitMixin:
             except ValueError:
                 return self._ck_error(400, "BAD_REQUEST", "Invalid sync token")
         recs = []
-        for a in sorted(self.assets.values(), key=lambda a: a.serial):
+        zone_id = dict(ZONE)
+        for a in sorted(self._in_zone(), key=lambda a: a.serial):
+            zone_id = a.zone_id
             if a.serial <= since:
                 continue
             if a.expunged:
-                recs += [{"recordName": a.asset_id, "deleted": True, "zoneID": dict(ZONE)},
-                         {"recordName": a.master_id, "deleted": True, "zoneID": dict(ZONE)}]
+                recs += [{"recordName": a.asset_id, "deleted": True, "zoneID": a.zone_id},
+                         {"recordName": a.master_id, "deleted": True, "zoneID": a.zone_id}]
             else:
                 recs += self._pair(a)
+        zone_id = (zones[0].get("zoneID") or zone_id)
         return Response.json({"zones": [{"records": recs, "moreComing": False, "syncToken": self._sync_token(),
-                                         "zoneID": dict(ZONE)}]})
+                                         "zoneID": zone_id}]})
 
     def _modify(self, body: dict) -> Response:
         out = []
@@ -539,13 +608,14 @@ class CloudKitMixin:
             rtype = rec.get("recordType")
             fields = {k: (v or {}).get("value") for k, v in (rec.get("fields") or {}).items()}
             tag = rec.get("recordChangeTag")
-            if rtype == "CPLAsset" and name in self.assets:
+            in_zone = name in self.assets and self.assets[name] in self._in_zone()
+            if rtype == "CPLAsset" and in_zone:
                 a = self.assets[name]
                 if kind in ("delete", "forceDelete"):
                     a.expunged = a.deleted = True
                     a.serial = self._bump()
                     self.hard_deletes.append(name)
-                    out.append({"recordName": name, "deleted": True, "zoneID": dict(ZONE)})
+                    out.append({"recordName": name, "deleted": True, "zoneID": a.zone_id})
                     continue
                 if kind == "update" and tag is not None and tag != f"a{a.asset_tag}":
                     # a stale recordChangeTag is refused, per record (CloudKit's CONFLICT)
