@@ -823,23 +823,33 @@ class Index:
             "SELECT photo_id, store, locator, content_hash, size, good FROM renditions "
             f"WHERE store IN ({marks}) ORDER BY 1, 2, 3", list(stores)).fetchall()
 
-    def rendition_state(self) -> dict[str, dict[str, tuple[str, bool, frozenset[str]]]]:
+    def rendition_state(self, photo_ids: Sequence[str] | None = None
+                        ) -> dict[str, dict[str, tuple[str, bool, frozenset[str]]]]:
         """photo_id -> rendition name -> (recipe, current: made from the photo's original as it
-        is now, stores holding a good copy): what derive compares with what it wants."""
+        is now, stores holding a good copy): what derive compares with what it wants; of the
+        photos ``photo_ids`` (derive asks 500 at a time: the whole library's is ~2 kB a
+        photo), or of every photo.  Equal texts and store sets are one object each."""
         out: dict[str, dict[str, tuple[str, bool, frozenset[str]]]] = {}
-        for pid, name, recipe, current, stores in self.db.execute(
-                "SELECT photo_id, name, recipe, current, group_concat(CASE WHEN good THEN store END, char(0)) "
-                "FROM renditions GROUP BY photo_id, name"):
-            out.setdefault(pid, {})[name] = (recipe, bool(current), frozenset(stores.split("\0")) if stores else frozenset())
+        shared: dict = {}
+        sql = ("SELECT photo_id, name, recipe, current, group_concat(CASE WHEN good THEN store END, char(0)) "
+               "FROM renditions {} GROUP BY photo_id, name")
+        if photo_ids is None:
+            rows = self.db.execute(sql.format(""))
+        else:
+            rows = self.db.execute(sql.format(f"WHERE photo_id IN ({','.join('?' * len(photo_ids))})"), photo_ids)
+        for pid, name, recipe, current, stores in rows:
+            recipe = shared.setdefault(recipe, recipe)
+            held = shared.setdefault(("stores", stores), frozenset(stores.split("\0")) if stores else frozenset())
+            out.setdefault(pid, {})[name] = (recipe, bool(current), held)
         return out
 
-    def derive_sources(self) -> list[tuple[str, str, str | None, str | None, str | None, int | None]]:
+    def derive_sources(self) -> Iterator[tuple[str, str, str | None, str | None, str | None, int | None]]:
         """(photo_id, content_hash, taken_date, format, filename, size of the original) of every
-        photo, by date: what derive plans from without reading a record."""
-        return self.db.execute(
+        photo, by date, row by row: what derive plans from without reading a record."""
+        return iter(self.db.execute(
             "SELECT p.photo_id, p.content_hash, p.taken_date, p.format, p.filename, "
             "(SELECT max(i.size) FROM items i WHERE i.photo_id = p.photo_id AND i.content_hash = p.content_hash) "
-            "FROM photos p ORDER BY p.taken_date, p.photo_id").fetchall()
+            "FROM photos p ORDER BY p.taken_date, p.photo_id"))
 
     def rendition_counts(self) -> dict[str, tuple[int, int, int]]:
         """rendition name -> (photos with a current rendition of it with a good copy, bytes of one copy of

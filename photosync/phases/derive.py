@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import io
+import itertools
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import BinaryIO, Iterable
@@ -35,6 +36,9 @@ from ..stores.naming import rendition_key
 from .common import counted, make_stores
 from .executor import NOT_COUNTED, Executor, Fault, Stage
 from .sources import Sources
+
+#: photos planned at a time (their renditions read from the index together)
+PLAN_CHUNK = 500
 
 #: bumped when the rendering code changes the bytes a recipe makes (every rendition is made again)
 RENDER_VERSION = 1
@@ -135,8 +139,8 @@ def derive_stores(prefs: dict) -> list[str]:
 class Job:
     photo_id: str
     label: str
-    #: (recipe, stores to put it in)
-    todo: list[tuple[Recipe, tuple[str, ...]]]
+    #: (recipe, stores to put it in); photos that need the same share one tuple
+    todo: tuple[tuple[Recipe, tuple[str, ...]], ...]
 
 
 @dataclass
@@ -164,31 +168,40 @@ def make_plan(lib: Library, kinds: Iterable[str], now: datetime | None = None) -
     now = now or datetime.now(timezone.utc)
     thumbs = thumbnail_recipes(prefs) if THUMBNAIL in kinds else []
     assert lib.index is not None
-    state = lib.index.rendition_state()
     need = set(stores)
-    for pid, _h, taken, fmt, filename, _size in lib.index.derive_sources():
-        plan.total += 1
-        kind = FORMATS[fmt].kind if fmt in FORMATS else None
-        if kind is None:
-            plan.left_out += 1
-            continue
-        wanted = list(thumbs)
-        if TIER in kinds:
-            wanted.append(tier_recipe(prefs, taken, now, video=kind == "video"))
-        have = state.get(pid, {})
-        todo = []
-        for r in wanted:
-            got = have.get(r.name)
-            if got is not None and got[0] == r.text and got[1]:
-                missing = need - got[2]
-                if missing:
-                    todo.append((r, tuple(s for s in stores if s in missing)))
+    every = tuple(stores)
+    # what most photos need is the same: one tuple for each different todo (a job is then ~0.2 kB,
+    # its id and name; 100,000 todos of their own were ~60 MB)
+    todos: dict[tuple, tuple] = {}
+    rows = lib.index.derive_sources()
+    while chunk := list(itertools.islice(rows, PLAN_CHUNK)):
+        # the renditions of 500 photos at a time (the whole library's state was 230 MB at 100,000; under
+        # 999 parameters, the limit of SQLite before 3.32)
+        state = lib.index.rendition_state([row[0] for row in chunk])
+        for pid, _h, taken, fmt, filename, _size in chunk:
+            plan.total += 1
+            kind = FORMATS[fmt].kind if fmt in FORMATS else None
+            if kind is None:
+                plan.left_out += 1
+                continue
+            wanted = list(thumbs)
+            if TIER in kinds:
+                wanted.append(tier_recipe(prefs, taken, now, video=kind == "video"))
+            have = state.get(pid, {})
+            todo = []
+            for r in wanted:
+                got = have.get(r.name)
+                if got is not None and got[0] == r.text and got[1]:
+                    missing = need - got[2]
+                    if missing:
+                        todo.append((r, tuple(s for s in stores if s in missing)))
+                else:
+                    todo.append((r, every))
+            if todo:
+                key = tuple(todo)
+                plan.jobs.append(Job(pid, filename or pid, todos.setdefault(key, key)))
             else:
-                todo.append((r, tuple(stores)))
-        if todo:
-            plan.jobs.append(Job(pid, filename or pid, todo))
-        else:
-            plan.in_place += 1
+                plan.in_place += 1
     return plan
 
 

@@ -349,3 +349,40 @@ def test_a_video_tier_is_an_h264_mp4_at_the_tiers_bitrate_and_size(tmp_path, cli
     assert cli("-L", str(lib), "export", str(tmp_path / "phone"), "--derived", "tier", "--layout", "{filename}",
                check=0)
     assert (tmp_path / "phone/clip.mp4").read_bytes() == out.read_bytes()
+
+
+def test_a_plan_read_in_chunks_asks_for_exactly_what_each_photo_lacks(tmp_path, cli, monkeypatch):
+    """derive plans 500 photos at a time (their renditions read together, so a library of 100,000 is
+    never held whole): across chunks, each photo's todo is its own — what is in place is not made
+    again, what one photo lacks is not asked of its neighbours."""
+    from photosync.phases import derive
+
+    pics = tmp_path / "pics"
+    for i in range(5):
+        _jpeg(pics / f"p{i}.jpg", size=(900, 600), seed=i + 1, taken=datetime(2020, 5, 1 + i, 10, 0))
+    lib = _library(tmp_path, cli, pics)
+    cli("-L", str(lib), "derive", "thumbnails", check=0)
+    prefs_path = lib / "config/user-preferences.json"
+    prefs = json.loads(prefs_path.read_text())
+    prefs["derived"] = {"thumbnails": {"sizes": [200, 400, 1200]}}
+    prefs_path.write_text(json.dumps(prefs, indent=2))
+    # one photo (in the second chunk of two) also lost its 200-pixel thumbnail's copy
+    opened, _ = open_lib(lib, write=False)
+    try:
+        p3 = next(opened.get_photo(pid) for pid in opened.photo_ids()
+                  if opened.get_photo(pid).metadata.filename == "p3.jpg")
+    finally:
+        opened.close()
+    monkeypatch.setattr(derive, "PLAN_CHUNK", 2)
+    opened, _ = open_lib(lib, write=False)
+    try:
+        opened.index.db.execute("DELETE FROM renditions WHERE photo_id=? AND name='thumb-200'", (p3.photo_id,))
+        plan = derive.make_plan(opened, ("thumbnail",))
+    finally:
+        opened.close()
+    todos = {j.label: sorted(r.name for r, _stores in j.todo) for j in plan.jobs}
+    assert todos == {"p0.jpg": ["thumb-400"], "p1.jpg": ["thumb-400"], "p2.jpg": ["thumb-400"],
+                     "p3.jpg": ["thumb-200", "thumb-400"], "p4.jpg": ["thumb-400"]}
+    assert plan.total == 5 and plan.in_place == 0
+    # photos that need the same share one todo
+    assert len({id(j.todo) for j in plan.jobs}) == 2
