@@ -345,33 +345,137 @@ def test_a_shared_library_joined_since_the_last_listing_is_read_whole(tmp_path):
         case.close()
 
 
-@pytest.mark.parametrize("how", ["left", "shared database silent"])
-def test_a_shared_library_not_listed_this_time_takes_none_of_its_photos_for_gone(tmp_path, how):
-    """pyicloud passes over a shared database that does not answer, and a person may leave a Shared
-    Library: either way its photos are not in the listing, and a complete listing would have
-    discover mark every one of them gone from iCloud. The listing says it is not complete and why."""
+def _joined(case, photos_in_it=1):
+    """A listing of the own library and a joined Shared Library: (own id, zone, shared ids, listing)."""
+    from photosync.testing.connector import listed, photo_bytes
+
+    own = case.fake.add_asset(photo_bytes(1), filename="IMG_0001.JPG")
+    zone = case.fake.add_shared_library(owner=False)
+    ids = [case.fake.add_asset(photo_bytes(10 + n), filename=f"IMG_1{n:03d}.JPG", library=zone)
+           for n in range(photos_in_it)]
+    _, listing = listed(case.connector())
+    return own, zone, ids, listing
+
+
+def test_a_shared_library_not_listed_this_time_takes_none_of_its_photos_for_gone(tmp_path):
+    """pyicloud passes over a shared database that does not answer: the Shared Libraries joined are
+    then missing from the listing, and a complete listing would have discover mark every one of their
+    photos gone. The listing says it is not complete and why; once the database answers again, the
+    Shared Library is read whole (photos added meanwhile are older than the cursor)."""
     from photosync.testing.connector import listed, photo_bytes
 
     case = ICloudCase(tmp_path)
     try:
-        own = case.fake.add_asset(photo_bytes(1), filename="IMG_0001.JPG")
-        joined = case.fake.add_shared_library(owner=False)
-        case.fake.add_asset(photo_bytes(2), filename="IMG_0002.JPG", library=joined)
-        _, first = listed(case.connector())
-        if how == "left":
-            case.fake.remove_shared_library(joined)
-        else:
-            case.fake.shared_zone_listing_fails = True
+        own, zone, _ids, first = _joined(case)
+        case.fake.shared_zone_listing_fails = True
         refs, listing = listed(case.connector(), cursor=first.final_cursor(), full_scan=True)
         assert set(refs) == {own} and not listing.complete
-        assert [p.where for p in case.reported.problems] == [f"case:{joined}"]
-        assert "none is marked gone" in case.reported.problems[0].reason
-        # back again: it is read whole, and the listing is complete once more
+        assert [p.where for p in case.reported.problems] == ["case", f"case:{zone}"]
+        assert "not listed by iCloud this time" in case.reported.problems[1].reason
+        # silent again at the next run: still known, still not complete
+        _, listing = listed(case.connector(), cursor=listing.final_cursor(), full_scan=True)
+        assert not listing.complete
+        # meanwhile a photo was added there, and an incremental run moved the cursor past its date
+        five_days = datetime.now(timezone.utc) - timedelta(days=5)
+        meanwhile = case.fake.add_asset(photo_bytes(3), filename="IMG_0003.JPG", library=zone, added=five_days)
+        case.fake.add_asset(photo_bytes(4), filename="IMG_0004.JPG")
+        _, listing = listed(case.connector(), cursor=listing.final_cursor())
         case.fake.shared_zone_listing_fails = False
-        if how == "left":
-            case.fake.shared_libraries[joined] = ("shared", "_someone")
-        refs2, listing2 = listed(case.connector(), cursor=listing.final_cursor(), full_scan=True)
-        assert len(refs2) == 2 and listing2.complete
+        refs, listing = listed(case.connector(), cursor=listing.final_cursor())
+        assert f"{zone}:{meanwhile}" in refs
+        # read through: the next incremental listing reads its recent photos only
+        refs, _ = listed(case.connector(), cursor=listing.final_cursor())
+        assert f"{zone}:{meanwhile}" not in refs
+    finally:
+        case.close()
+
+
+def test_a_full_scan_without_a_cursor_is_complete_only_when_every_zone_list_answered(tmp_path):
+    """discover --full-scan lists with no cursor, so nothing says which Shared Libraries were read
+    before: when the shared database does not answer, the listing cannot be complete."""
+    from photosync.testing.connector import listed
+
+    case = ICloudCase(tmp_path)
+    try:
+        own, zone, _ids, _first = _joined(case)
+        case.fake.shared_zone_listing_fails = True
+        refs, listing = listed(case.connector(), full_scan=True)
+        assert set(refs) == {own} and not listing.complete
+        assert "none of their photos is taken for gone" in case.reported.problems[0].reason
+        case.fake.shared_zone_listing_fails = False
+        refs, listing = listed(case.connector(), full_scan=True)
+        assert len(refs) == 2 and listing.complete
+    finally:
+        case.close()
+
+
+def test_a_shared_library_left_is_gone_and_the_listing_complete_again(tmp_path):
+    """iCloud answered, and the Shared Library is not there: the person left it (or it ended). Its
+    photos are gone from this account, the listing is complete (own deletions are still seen), and it
+    is said once, not at every run."""
+    from photosync.testing.connector import listed
+
+    case = ICloudCase(tmp_path)
+    try:
+        own, zone, _ids, first = _joined(case)
+        case.fake.remove_shared_library(zone)
+        refs, listing = listed(case.connector(), cursor=first.final_cursor(), full_scan=True)
+        assert set(refs) == {own} and listing.complete
+        assert [p.where for p in case.reported.problems] == [f"case:{zone}"]
+        assert "no longer in this iCloud account" in case.reported.problems[0].reason
+        _, again = listed(case.connector(), cursor=listing.final_cursor(), full_scan=True)
+        assert again.complete and len(case.reported.problems) == 1
+    finally:
+        case.close()
+
+
+def test_zones_that_cannot_be_listed_leave_the_own_library_listed(tmp_path):
+    """pyicloud opens each Shared Library as it lists the zones (its indexing state asked): one still
+    indexing made the whole listing fail. Now the person's own library is listed, with a warning,
+    and the listing is not complete (its photos are not taken for gone)."""
+    from photosync.testing.connector import listed
+
+    case = ICloudCase(tmp_path)
+    try:
+        own, _joined_zone, _ids, first = _joined(case)
+        made = case.fake.add_shared_library(owner=True)
+        case.fake.zone_indexing[made] = "RUNNING"
+        refs, listing = listed(case.connector(), cursor=first.final_cursor(), full_scan=True)
+        assert set(refs) == {own} and not listing.complete
+        assert "no Shared Library is read this time" in case.reported.problems[0].reason
+    finally:
+        case.close()
+
+
+def test_a_failed_read_keeps_a_new_shared_library_known(tmp_path):
+    """The run that first reads a Shared Library, with one of its photos failing to download: the
+    zone is known all the same (a later listing without it must not be complete), and it is read
+    whole again next time."""
+    from photosync.errors import PhotosyncError
+    from photosync.testing.connector import listed, photo_bytes
+
+    case = ICloudCase(tmp_path)
+    try:
+        case.fake.add_asset(photo_bytes(1), filename="IMG_0001.JPG")
+        _, first = listed(case.connector())
+        zone = case.fake.add_shared_library(owner=False)
+        years_ago = datetime.now(timezone.utc) - timedelta(days=900)
+        a = case.fake.add_asset(photo_bytes(2), filename="IMG_0002.JPG", library=zone, added=years_ago)
+        b = case.fake.add_asset(photo_bytes(3), filename="IMG_0003.JPG", library=zone, added=years_ago)
+        conn = case.connector()
+        refs, listing = listed(conn, cursor=first.final_cursor())
+        conn.describe(refs[f"{zone}:{a}"])
+        case.fake.fail_next(10**6, 503, endpoint="download")
+        with pytest.raises(PhotosyncError):
+            conn.describe(refs[f"{zone}:{b}"])
+        case.fake.fail_next(0, 503, endpoint="download")
+        cursor = listing.final_cursor()
+        # read whole again (the failed photo is years older than the cursor)
+        refs, _ = listed(case.connector(), cursor=cursor)
+        assert f"{zone}:{b}" in refs
+        case.fake.shared_zone_listing_fails = True
+        _, listing = listed(case.connector(), cursor=cursor, full_scan=True)
+        assert not listing.complete
     finally:
         case.close()
 

@@ -13,9 +13,10 @@ does not download the bytes again.
 Shared Photo Libraries (iOS 16 and later): a Shared Library the person made or joined is a
 CloudKit zone of its own ("SharedSync-<UUID>"), listed beside the person's own library; its items'
 ids are ``<zone>:<asset id>`` (record names are unique within a zone only). A Shared Library
-joined since the last listing is read whole; one not listed this time (left, or its database did
-not answer) makes the listing incomplete, with a warning, so none of its photos is taken for gone.
-photosync never deletes from a Shared Library (it would be deleted for everyone in it).
+joined since the last listing (or back after a listing that missed it) is read whole. One known
+before and missing now is gone when iCloud answered without it (left, or ended), and lost this
+time when it did not answer (a warning; the listing is then incomplete, so none of its photos is
+taken for gone). photosync never deletes from a Shared Library (it would be deleted for everyone).
 
 Listing: a whole listing reads All Photos (and Hidden) and every album once (for each
 asset's albums); with a cursor (the newest added date seen) only the recently added index
@@ -287,12 +288,20 @@ class ICloudConnector(Connector):
             now_ms - state["full"] > self.full_days * 86400 * 1000
         photos = self._photos()
         albums = self._call(lambda: self._album_map(photos), "list the albums")
-        zones = self._call(lambda: _shared_libraries(photos), "list the Shared Libraries")
         known = set(state.get("zones") or ()) if state else set()
-        lost = sorted(known - set(zones))
+        unread = set(state.get("unread") or ()) if state else set()
+        zones, answered = self._shared(photos, known, state is None)
+        absent = known - set(zones)
+        # a Shared Library known from an earlier listing and not listed now: with every zone list
+        # answered, it is gone from the account (left, or ended); without, it may be there still, and
+        # none of its photos is taken for gone from a listing that did not read them
+        gone = sorted(absent) if answered else []
+        lost = [] if answered else sorted(absent)
+        for zone in gone:
+            self.env.report.warning(f"{self.name}:{zone}", "this Shared Library is no longer in this iCloud "
+                                    "account (left, or ended): its photos are taken for gone from iCloud (they "
+                                    "stay in the library and its stores)")
         for zone in lost:
-            # not listed now: left, ended, or the shared database did not answer (pyicloud passes over
-            # that); its photos are not taken for gone from a listing that did not read them
             self.env.report.warning(f"{self.name}:{zone}", "this Shared Library was not listed by iCloud this "
                                     "time: its photos are kept as recorded, none is marked gone from iCloud")
         listed_at = time.time()
@@ -300,9 +309,13 @@ class ICloudConnector(Connector):
         newest = state["added"] if state else 0
         floor = state["added"] - CURSOR_MARGIN_MS if state else 0
         assets: list[tuple[str | None, Any]] = []
+        read_whole: set[str] = set()
         for zone, library in [(None, photos._root_library), *zones.items()]:
             where = "the photos" if zone is None else f"the photos of Shared Library {zone}"
-            if whole or (zone is not None and zone not in known):  # a Shared Library joined since: all of it
+            # a Shared Library joined since (or back, or not read through last time): all of it
+            if whole or (zone is not None and (zone not in known or zone in unread)):
+                if zone is not None:
+                    read_whole.add(zone)
                 found = self._call(lambda lib=library, z=zone: list(lib.all) + ([] if z else self._hidden(photos)),
                                    f"list {where}")
             else:
@@ -323,7 +336,8 @@ class ICloudConnector(Connector):
             if since_ms is not None and added < since_ms:
                 continue
             seen[_key(zone, a.id)] = (a, listed_at)
-            refs.extend(self._refs(a, albums.get(a.id, ()), listed_at, zone))
+            # the album map is the person's own library's (record names are unique within a zone only)
+            refs.extend(self._refs(a, albums.get(a.id, ()) if zone is None else (), listed_at, zone))
         if whole:
             # swapped in whole, once listed: an asset gone since is not opened from an old
             # listing, and an open on another thread never meets a listing half made
@@ -334,15 +348,51 @@ class ICloudConnector(Connector):
         full = now_ms if whole else state["full"]  # type: ignore[index]
         self._failed = []
         previous = state["added"] if state else 0
-        # a Shared Library lost this time stays known, so its photos are read whole when it is back
-        seen_zones = sorted(set(zones) | set(lost))
+        # every Shared Library seen stays known until iCloud says it is gone (a later listing without it
+        # must notice); one lost this time, or read whole in a run where an item could not be read, is
+        # read whole again next time (photos added while it was away are older than the cursor)
+        known_now = sorted((known - set(gone)) | set(zones))
 
         def final() -> str:
             # never past an item that could not be read: the next listing reaches back to it
             upto = min([newest, *(max(previous, f - 1) for f in self._failed)])
+            again = set(lost) | (read_whole if self._failed else set())
             return json.dumps({"v": 1, "added": upto, "full": full if not self._failed else previous and full,
-                               "zones": seen_zones if not self._failed else sorted(known)})
-        return Listing(refs, complete=whole and since is None and not lost, cursor_fn=final)
+                               "zones": known_now, "unread": sorted(again)})
+        # without a cursor nothing says which Shared Libraries were read before: complete only when every
+        # zone list answered
+        complete = whole and since is None and not lost and (answered or state is not None)
+        return Listing(refs, complete=complete, cursor_fn=final)
+
+    def _shared(self, photos, known: set[str], no_cursor: bool) -> tuple[dict[str, Any], bool]:
+        """The Shared Libraries listed now, by zone name, and whether iCloud answered for every one
+        of them.  pyicloud lists the zones of the private database (Shared Libraries made) and of the
+        shared one (joined), and passes over a shared database that does not answer; so when it
+        matters (a Shared Library ``known`` from an earlier listing is missing, or ``no_cursor`` says
+        which were), the shared database is asked again here.  A failure is a warning, never the end
+        of the listing: the person's own library is listed all the same."""
+        try:
+            zones = self._call(lambda: _shared_libraries(photos), "list the Shared Libraries")
+        except AuthError:
+            raise
+        except SourceError as e:
+            self.env.report.warning(f"{self.name}", f"{e}: no Shared Library is read this time, and none of "
+                                    "their photos is taken for gone")
+            return {}, False
+        if not no_cursor and known <= set(zones):
+            return zones, True
+        try:
+            joined = self._call(lambda: photos._shared_client.zones_list(), "list the Shared Libraries joined")
+        except AuthError:
+            raise
+        except SourceError as e:
+            self.env.report.warning(f"{self.name}", f"{e}: Shared Libraries joined may be missing from this "
+                                    "listing, and none of their photos is taken for gone")
+            return zones, False
+        names = {z.zoneID.zoneName for z in joined.zones
+                 if not z.deleted and (z.zoneID.zoneName or "").startswith(SHARED_LIBRARY_PREFIX)}
+        # listed now but not when pyicloud asked (it does once a session): read next time
+        return zones, names <= set(zones)
 
     def _library(self, zone: str | None):
         """pyicloud's library of the Shared Library ``zone``, or of the person's own (None)."""

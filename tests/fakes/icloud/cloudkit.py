@@ -217,6 +217,8 @@ class CloudKitMixin:
         #: Shared Library zones: name -> (database it is in for this Apple ID, its owner's record name)
         self.shared_libraries: dict[str, tuple[str, str]] = {}
         self.shared_zone_listing_fails = False  # the shared database's zones/list answers 503
+        #: a zone's own CheckIndexingState answer (else indexing_state): a Shared Library still indexing
+        self.zone_indexing: dict[str, str] = {}
         #: the zone the request being answered is about (None: every zone, for the tests' helpers)
         self._zone: str | None = None
 
@@ -469,9 +471,10 @@ class CloudKitMixin:
         desired = body.get("desiredKeys")
         limit = int(body.get("resultsLimit") or 200)
         if rtype == "CheckIndexingState":
+            state = self.zone_indexing.get(self._zone or PRIMARY, self.indexing_state)
             return Response.json({"records": [_record("_indexing", "CheckIndexingState", {
-                "state": {"value": self.indexing_state, "type": "STRING"},
-                "progress": {"value": 100 if self.indexing_state == "FINISHED" else 40, "type": "INT64"}}, "1", None)],
+                "state": {"value": state, "type": "STRING"},
+                "progress": {"value": 100 if state == "FINISHED" else 40, "type": "INT64"}}, "1", None)],
                 "syncToken": self._sync_token()})
         if rtype == "CPLAlbumByPositionLive":
             parent = flt.get("parentId")
@@ -561,7 +564,9 @@ class CloudKitMixin:
         out = []
         for item in body.get("records") or []:
             name = item.get("recordName")
-            a = next((x for x in self._in_zone() if name in (x.asset_id, x.master_id)), None)
+            a = self.assets.get(name)
+            if a is None or a.zone != self._zone:
+                a = next((x for x in self._in_zone() if x.master_id == name), None)
             if a is None or a.expunged:
                 out.append({"recordName": name, "reason": "Record not found", "serverErrorCode": "NOT_FOUND"})
             elif a.asset_id == name:
@@ -608,7 +613,7 @@ class CloudKitMixin:
             rtype = rec.get("recordType")
             fields = {k: (v or {}).get("value") for k, v in (rec.get("fields") or {}).items()}
             tag = rec.get("recordChangeTag")
-            in_zone = name in self.assets and self.assets[name] in self._in_zone()
+            in_zone = name in self.assets and self.assets[name].zone == self._zone
             if rtype == "CPLAsset" and in_zone:
                 a = self.assets[name]
                 if kind in ("delete", "forceDelete"):
