@@ -240,7 +240,7 @@ def test_a_shared_librarys_photos_are_backed_up_and_never_pruned(cli, tmp_path, 
     there, a photo is gone for everyone who shares the library)."""
     lib = tmp_path / "library"
     cli("init", str(lib), check=0)
-    add_service(cli, lib, fake)
+    add_service(cli, lib, fake, "--retry-attempts", "2", "--retry-base-seconds", "0.01")
     old = datetime(2020, 5, 1, 10, 0, tzinfo=timezone.utc)
     mine = fake.add_asset(jpeg("mine", taken=old.replace(tzinfo=None)), filename="IMG_0001.JPG", taken=old)
     family = fake.add_shared_library(owner=True)
@@ -265,3 +265,13 @@ def test_a_shared_librarys_photos_are_backed_up_and_never_pruned(cli, tmp_path, 
     cli("-L", str(lib), "discover", check=0)
     assert len(fake.asset_downloads) == before
     assert not records(lib)[f"{family}:{ours}"].find_instance("icloud", f"{family}:{ours}").missing_since
+    # a Shared Library joined, then its side of iCloud silent during a full scan: nothing marked gone
+    joined = fake.add_shared_library(owner=False)
+    theirs = fake.add_asset(jpeg("theirs", taken=old.replace(tzinfo=None)), filename="IMG_0003.JPG", taken=old,
+                            library=joined)
+    cli("-L", str(lib), "discover", check=0)
+    assert f"{joined}:{theirs}" in records(lib)
+    fake.shared_zone_listing_fails = True
+    r = cli("-L", str(lib), "discover", "--full-scan")
+    assert r.code == 1 and "none of their photos is taken for gone" in r.out + r.err
+    assert not records(lib)[f"{joined}:{theirs}"].find_instance("icloud", f"{joined}:{theirs}").missing_since
