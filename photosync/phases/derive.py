@@ -20,9 +20,12 @@ from __future__ import annotations
 import functools
 import io
 import itertools
+import uuid
+from array import array
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import BinaryIO, Iterable
+from typing import BinaryIO, Iterable, overload
 
 from ..errors import InvalidRecord, PhotosyncError, SourceError, StoreError, UsageError, VerificationError
 from ..library import config as cfg
@@ -135,19 +138,85 @@ def derive_stores(prefs: dict) -> list[str]:
     return list(wanted)
 
 
+Todo = tuple[tuple[Recipe, tuple[str, ...]], ...]
+
+
 @dataclass(slots=True)
 class Job:
     photo_id: str
-    label: str
     #: (recipe, stores to put it in); photos that need the same share one tuple
-    todo: tuple[tuple[Recipe, tuple[str, ...]], ...]
+    todo: Todo
+    #: the photo's file name as indexed (for messages), looked up when asked
+    names: Callable[[str], str | None] = field(default=lambda _pid: None, repr=False, compare=False)
+
+    @property
+    def label(self) -> str:
+        return self.names(self.photo_id) or self.photo_id
+
+
+class Jobs(Sequence[Job]):
+    """A plan's jobs, ~18 bytes each: a photo id (a UUID) as 16 bytes, and which of the plan's few
+    different todos it needs; its label is read from the index when a message needs it.  (A list of
+    Job objects, each with its id and file name as strings, was ~230 bytes a job: 23 MB of derive's
+    peak at 100,000 photos.)"""
+
+    def __init__(self, names: Callable[[str], str | None] = lambda _pid: None):
+        self._ids = bytearray()
+        self._odd: dict[int, str] = {}  # position -> a photo id that is not a UUID (16 zero bytes there)
+        self._which = array("H")
+        self._todos: list[Todo] = []
+        self._known: dict[Todo, int] = {}
+        self._names = names
+
+    def append(self, photo_id: str, todo: Todo) -> None:
+        n = self._known.get(todo)
+        if n is None:
+            n = self._known[todo] = len(self._todos)
+            self._todos.append(todo)
+        try:
+            raw = uuid.UUID(photo_id).bytes
+            if str(uuid.UUID(bytes=raw)) != photo_id:
+                raise ValueError(photo_id)
+        except ValueError:
+            raw = bytes(16)
+            self._odd[len(self._which)] = photo_id
+        self._ids += raw
+        self._which.append(n)
+
+    def __len__(self) -> int:
+        return len(self._which)
+
+    def _job(self, i: int) -> Job:
+        pid = self._odd.get(i) or str(uuid.UUID(bytes=bytes(self._ids[16 * i:16 * i + 16])))
+        return Job(pid, self._todos[self._which[i]], self._names)
+
+    @overload
+    def __getitem__(self, i: int) -> Job: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Job]: ...
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self._job(k) for k in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return self._job(i)
+
+    def __iter__(self) -> Iterator[Job]:
+        return (self._job(i) for i in range(len(self)))
+
+    def renditions(self) -> int:
+        return sum(len(self._todos[n]) for n in self._which)
 
 
 @dataclass
 class Plan:
     kinds: tuple[str, ...]
     stores: list[str]
-    jobs: list[Job] = field(default_factory=list)
+    jobs: Jobs = field(default_factory=Jobs)
     total: int = 0
     #: photos with every wanted rendition in place
     in_place: int = 0
@@ -156,7 +225,7 @@ class Plan:
 
     @property
     def renditions(self) -> int:
-        return sum(len(j.todo) for j in self.jobs)
+        return self.jobs.renditions()
 
 
 def make_plan(lib: Library, kinds: Iterable[str], now: datetime | None = None) -> Plan:
@@ -164,21 +233,20 @@ def make_plan(lib: Library, kinds: Iterable[str], now: datetime | None = None) -
     kinds = tuple(kinds)
     prefs = lib.preferences
     stores = derive_stores(prefs)
-    plan = Plan(kinds, stores)
+    assert lib.index is not None
+    plan = Plan(kinds, stores, Jobs(lib.index.filename))
     now = now or datetime.now(timezone.utc)
     thumbs = thumbnail_recipes(prefs) if THUMBNAIL in kinds else []
-    assert lib.index is not None
     need = set(stores)
     every = tuple(stores)
-    # what most photos need is the same: one tuple for each different todo (a job is then ~0.2 kB,
-    # its id and name; 100,000 todos of their own were ~60 MB)
-    todos: dict[tuple, tuple] = {}
+    # what most photos need is the same: the plan keeps each different todo once (100,000 todos of
+    # their own were ~60 MB)
     rows = lib.index.derive_sources()
     while chunk := list(itertools.islice(rows, PLAN_CHUNK)):
         # the renditions of 500 photos at a time (the whole library's state was 230 MB at 100,000; under
         # 999 parameters, the limit of SQLite before 3.32)
         state = lib.index.rendition_state([row[0] for row in chunk])
-        for pid, _h, taken, fmt, filename, _size in chunk:
+        for pid, _h, taken, fmt, _filename, _size in chunk:
             plan.total += 1
             kind = FORMATS[fmt].kind if fmt in FORMATS else None
             if kind is None:
@@ -198,8 +266,7 @@ def make_plan(lib: Library, kinds: Iterable[str], now: datetime | None = None) -
                 else:
                     todo.append((r, every))
             if todo:
-                key = tuple(todo)
-                plan.jobs.append(Job(pid, filename or pid, todos.setdefault(key, key)))
+                plan.jobs.append(pid, tuple(todo))
             else:
                 plan.in_place += 1
     return plan

@@ -378,11 +378,11 @@ def test_a_plan_read_in_chunks_asks_for_exactly_what_each_photo_lacks(tmp_path, 
     try:
         opened.index.db.execute("DELETE FROM renditions WHERE photo_id=? AND name='thumb-200'", (p3.photo_id,))
         plan = derive.make_plan(opened, ("thumbnail",))
+        todos = {j.label: sorted(r.name for r, _stores in j.todo) for j in plan.jobs}
     finally:
         opened.close()
-    todos = {j.label: sorted(r.name for r, _stores in j.todo) for j in plan.jobs}
     assert todos == {"p0.jpg": ["thumb-400"], "p1.jpg": ["thumb-400"], "p2.jpg": ["thumb-400"],
                      "p3.jpg": ["thumb-200", "thumb-400"], "p4.jpg": ["thumb-400"]}
-    assert plan.total == 5 and plan.in_place == 0
+    assert plan.total == 5 and plan.in_place == 0 and plan.renditions == 6
     # photos that need the same share one todo
     assert len({id(j.todo) for j in plan.jobs}) == 2
