@@ -801,28 +801,7 @@ class Index:
              f"AND s.service IN ({marks})) ORDER BY t.photo_id, t.item_id")
         return [(r[0], r[1]) for r in self.db.execute(q, (target, *sources, *sources))]
 
-    def copy_rows(self, stores: list[str], superseded: bool = False) -> list[tuple[str, str, str, str, int, int]]:
-        """(photo_id, store, locator, content_hash, size, good) of every recorded copy in ``stores``;
-        with ``superseded``, also the copies a merge set aside (each with its own content hash)."""
-        marks = ",".join("?" * len(stores))
-        q = ("SELECT c.photo_id, c.store, c.locator, p.content_hash, c.size, c.good FROM copies c "
-             f"JOIN photos p ON p.photo_id = c.photo_id WHERE c.store IN ({marks})")
-        args = list(stores)
-        if superseded:
-            q += (" UNION ALL SELECT photo_id, store, locator, content_hash, size, good FROM old_copies "
-                  f"WHERE store IN ({marks})")
-            args += stores
-        return self.db.execute(f"SELECT * FROM ({q}) ORDER BY 1, 2, 3", args).fetchall()
-
     # -- renditions (issue 16: photosync/renditions.py) ---------------------------------------------
-    def rendition_copy_rows(self, stores: list[str]) -> list[tuple[str, str, str, str, int, int]]:
-        """(photo_id, store, locator, content_hash, size, good) of every recorded rendition copy
-        in ``stores`` (copy_rows' shape: audit --blobs checks them the same way)."""
-        marks = ",".join("?" * len(stores))
-        return self.db.execute(
-            "SELECT photo_id, store, locator, content_hash, size, good FROM renditions "
-            f"WHERE store IN ({marks}) ORDER BY 1, 2, 3", list(stores)).fetchall()
-
     def rendition_state(self, photo_ids: Sequence[str] | None = None
                         ) -> dict[str, dict[str, tuple[str, bool, frozenset[str]]]]:
         """photo_id -> rendition name -> (recipe, current: made from the photo's original as it
@@ -873,8 +852,56 @@ class Index:
             out[tier or ""] = (n, orig or 0, size or 0)
         return out
 
-    def audited(self, store: str) -> set[str]:
-        return {r[0] for r in self.db.execute("SELECT photo_id FROM audit_progress WHERE store=?", (store,))}
+    def _audit_union(self, stores: list[str], photo_ids: Sequence[str] | None, unaudited: bool) -> tuple[str, list]:
+        """The SQL of every copy audit --blobs checks in ``stores``, (photo_id, store, locator,
+        content_hash, size, good): originals, the copies a merge set aside, renditions; of the
+        photos ``photo_ids`` only when given; only those not checked in this pass with ``unaudited``."""
+        args: list = list(stores)
+
+        def where(t: str) -> str:
+            w = f"{t}store IN ({','.join('?' * len(stores))})"
+            return w if photo_ids is None else w + f" AND {t}photo_id IN ({','.join('?' * len(photo_ids))})"
+        if photo_ids is not None:
+            args += list(photo_ids)
+        parts = [
+            "SELECT c.photo_id AS photo_id, c.store AS store, c.locator, p.content_hash, c.size, c.good FROM copies c "
+            f"JOIN photos p ON p.photo_id = c.photo_id WHERE {where('c.')}",
+            f"SELECT photo_id, store, locator, content_hash, size, good FROM old_copies WHERE {where('')}",
+            f"SELECT photo_id, store, locator, content_hash, size, good FROM renditions WHERE {where('')}",
+        ]
+        q = " UNION ALL ".join(parts)
+        if unaudited:
+            q = (f"SELECT * FROM ({q}) x WHERE NOT EXISTS (SELECT 1 FROM audit_progress a "
+                 "WHERE a.store = x.store AND a.photo_id = x.photo_id)")
+        return q, args * 3
+
+    def audit_photo_ids(self, stores: list[str], unaudited: bool = False) -> list[str]:
+        """The photos with a copy audit --blobs checks in ``stores`` (not checked in this pass yet,
+        with ``unaudited``), by id."""
+        if not stores:
+            return []
+        q, args = self._audit_union(stores, None, unaudited)
+        return [r[0] for r in self.db.execute(f"SELECT DISTINCT photo_id FROM ({q}) ORDER BY 1", args)]
+
+    def audit_rows(self, stores: list[str], photo_ids: Sequence[str], unaudited: bool = False) -> list[tuple]:
+        """The copies audit --blobs checks of the photos ``photo_ids`` (at most 300 at a time) in
+        ``stores``, by photo, store and locator."""
+        if not stores or not photo_ids:
+            return []
+        q, args = self._audit_union(stores, photo_ids, unaudited)
+        return self.db.execute(f"SELECT * FROM ({q}) ORDER BY 1, 2, 3", args).fetchall()
+
+    def audit_left(self, stores: list[str]) -> int:
+        """Copies in ``stores`` the current audit pass has not checked yet."""
+        if not stores:
+            return 0
+        q, args = self._audit_union(stores, None, True)
+        return self.db.execute(f"SELECT count(*) FROM ({q})", args).fetchone()[0]
+
+    def any_audited(self, stores: list[str]) -> bool:
+        marks = ",".join("?" * len(stores))
+        return self.db.execute(f"SELECT 1 FROM audit_progress WHERE store IN ({marks}) LIMIT 1",
+                               list(stores)).fetchone() is not None
 
     def mark_audited(self, store: str, photo_ids: list[str]) -> None:
         self.db.executemany("INSERT OR IGNORE INTO audit_progress VALUES(?,?)", [(store, p) for p in photo_ids])

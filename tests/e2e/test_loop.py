@@ -283,3 +283,40 @@ def test_the_readme_demo_runs_the_whole_loop_twice(tmp_path, cli):
     assert ids == {"2019/IMG_20190704_142233.jpg": "original", "from-phone/IMG-20190704-WA0003.jpg": "medium"}
     again = cli("demo", str(tmp_path / "demo"), cwd=tmp_path)
     assert again.code == 0, again.out + again.err
+
+
+def test_audit_reads_copies_a_few_photos_at_a_time_and_a_pass_resumes_across_them(setup, cli, monkeypatch):
+    """audit --blobs reads the copies to check from the index a chunk of photos at a time and checks
+    them through a small window (a library of 100,000 with thumbnails in six stores held 3.7 GB
+    as one list with a Future per copy): copies damaged in different chunks are all found, and an
+    incremental pass walks the chunks run after run, then starts again."""
+    from helpers import open_lib
+
+    from photosync.phases import audit
+
+    lib, _ = setup
+    cli("--library", str(lib), "discover", check=0)
+    cli("--library", str(lib), "replicate", "--execute", check=0)
+    blobs = sorted((lib / "blobs").rglob("*.jpg"))
+    for victim in (blobs[0], blobs[-1]):  # the first photo's copy and a late one
+        os.chmod(victim, 0o644)
+        data = bytearray(victim.read_bytes())
+        data[500] ^= 0x55
+        victim.write_bytes(bytes(data))
+    monkeypatch.setattr(audit, "AUDIT_CHUNK", 2)
+    opened, _ = open_lib(lib)
+    try:
+        found = audit.audit_blobs(opened, workers=1)
+        n = found.photos
+        assert n >= 20 and found.checked == n and len(found.problems) == 2
+        assert {p.locator.rsplit("/", 1)[-1] for p in found.problems} == {blobs[0].name, blobs[-1].name}
+        seen = 0
+        for _ in range(20):
+            step = audit.audit_blobs(opened, incremental=True, sample="7", workers=2)
+            if step.pass_finished:
+                break
+            seen += step.photos
+            assert audit.left_in_pass(opened, None) == found.checked - seen
+        assert step.pass_finished and seen == n
+    finally:
+        opened.close()

@@ -154,9 +154,11 @@ def test_the_index_knows_each_copy_of_a_rendition(tmp_path):
         lib.commit("test: a photo with renditions")
         index = lib.index
         assert index is not None
-        rows = index.rendition_copy_rows(["local"])
-        assert [(row[1], row[2], row[3]) for row in rows] == [
-            ("local", "2019/07/a.thumb-200.b.webp", r.content_hash), ("local", "x", stale.content_hash)]
+        # what audit --blobs checks in "local": the original's copy and each rendition's
+        rows = index.audit_rows(["local"], [PID])
+        original = [(b.store, b.locator, p.content_hash) for b in p.blobs.values() if b.store == "local"]
+        assert sorted((row[1], row[2], row[3]) for row in rows) == sorted([
+            *original, ("local", "2019/07/a.thumb-200.b.webp", r.content_hash), ("local", "x", stale.content_hash)])
         state = index.rendition_state()[PID]
         assert state["thumb-200"] == (r.recipe, True, frozenset({"local", "nas"}))
         assert state["tier"][1] is False
