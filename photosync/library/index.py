@@ -859,8 +859,11 @@ class Index:
         args: list = list(stores)
 
         def where(t: str) -> str:
-            w = f"{t}store IN ({','.join('?' * len(stores))})"
-            return w if photo_ids is None else w + f" AND {t}photo_id IN ({','.join('?' * len(photo_ids))})"
+            if photo_ids is None:
+                return f"{t}store IN ({','.join('?' * len(stores))})"
+            # "+store": not by the store's index (SQLite took renditions_store and read every rendition
+            # of the store for each chunk of 300 photos: 1.3 TB read in an audit of 100,000)
+            return f"+{t}store IN ({','.join('?' * len(stores))}) AND {t}photo_id IN ({','.join('?' * len(photo_ids))})"
         if photo_ids is not None:
             args += list(photo_ids)
         parts = [
