@@ -163,13 +163,17 @@ def audit_blobs(lib: Library, *, sample: str | None = None, store: str | None = 
     def checked():
         """Each copy and what its check found, in order, with at most a few checks a worker in flight."""
         window: deque = deque()
-        for chunk in chunks:
-            for row in index.audit_rows(up, chunk, unaudited=incremental):
-                window.append(pool.submit(check, row))
-                if len(window) >= 4 * workers:
-                    yield window.popleft().result()
-        while window:
-            yield window.popleft().result()
+        try:
+            for chunk in chunks:
+                for row in index.audit_rows(up, chunk, unaudited=incremental):
+                    window.append(pool.submit(check, row))
+                    if len(window) >= 4 * workers:
+                        yield window.popleft().result()
+            while window:
+                yield window.popleft().result()
+        finally:  # stopped (Ctrl-C, a check that raised): the checks not started yet are not run
+            for f in window:
+                f.cancel()
 
     verdicts: dict[tuple[str, str, str], str | None] = {}  # (photo, store, locator) -> problem or None
     progress: dict[str, list[str]] = {}

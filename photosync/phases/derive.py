@@ -155,7 +155,7 @@ class Job:
 
 
 class Jobs(Sequence[Job]):
-    """A plan's jobs, ~18 bytes each: a photo id (a UUID) as 16 bytes, and which of the plan's few
+    """A plan's jobs, ~20 bytes each: a photo id (a UUID) as 16 bytes, and which of the plan's few
     different todos it needs; its label is read from the index when a message needs it.  (A list of
     Job objects, each with its id and file name as strings, was ~230 bytes a job: 23 MB of derive's
     peak at 100,000 photos.)"""
@@ -163,7 +163,7 @@ class Jobs(Sequence[Job]):
     def __init__(self, names: Callable[[str], str | None] = lambda _pid: None):
         self._ids = bytearray()
         self._odd: dict[int, str] = {}  # position -> a photo id that is not a UUID (16 zero bytes there)
-        self._which = array("H")
+        self._which = array("I")
         self._todos: list[Todo] = []
         self._known: dict[Todo, int] = {}
         self._names = names
@@ -180,14 +180,14 @@ class Jobs(Sequence[Job]):
         except ValueError:
             raw = bytes(16)
             self._odd[len(self._which)] = photo_id
-        self._ids += raw
         self._which.append(n)
+        self._ids += raw
 
     def __len__(self) -> int:
         return len(self._which)
 
     def _job(self, i: int) -> Job:
-        pid = self._odd.get(i) or str(uuid.UUID(bytes=bytes(self._ids[16 * i:16 * i + 16])))
+        pid = self._odd[i] if i in self._odd else str(uuid.UUID(bytes=bytes(self._ids[16 * i:16 * i + 16])))
         return Job(pid, self._todos[self._which[i]], self._names)
 
     @overload

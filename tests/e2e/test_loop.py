@@ -295,6 +295,9 @@ def test_audit_reads_copies_a_few_photos_at_a_time_and_a_pass_resumes_across_the
     from photosync.phases import audit
 
     lib, _ = setup
+    nas = lib.parent / "nas"
+    nas.mkdir()
+    cli("--library", str(lib), "store", "add", "nas", "--type", "local", "--path", str(nas), check=0)
     cli("--library", str(lib), "discover", check=0)
     cli("--library", str(lib), "replicate", "--execute", check=0)
     blobs = sorted((lib / "blobs").rglob("*.jpg"))
@@ -306,17 +309,24 @@ def test_audit_reads_copies_a_few_photos_at_a_time_and_a_pass_resumes_across_the
     monkeypatch.setattr(audit, "AUDIT_CHUNK", 2)
     opened, _ = open_lib(lib)
     try:
-        found = audit.audit_blobs(opened, workers=1)
+        found = audit.audit_blobs(opened, store="local", workers=1)
         n = found.photos
         assert n >= 20 and found.checked == n and len(found.problems) == 2
         assert {p.locator.rsplit("/", 1)[-1] for p in found.problems} == {blobs[0].name, blobs[-1].name}
+        # an incremental pass over one store, a few photos a run, leaves the other store's pass alone
         seen = 0
         for _ in range(20):
-            step = audit.audit_blobs(opened, incremental=True, sample="7", workers=2)
+            step = audit.audit_blobs(opened, store="nas", incremental=True, sample="7", workers=2)
             if step.pass_finished:
                 break
             seen += step.photos
-            assert audit.left_in_pass(opened, None) == found.checked - seen
-        assert step.pass_finished and seen == n
+            assert audit.left_in_pass(opened, "nas") == n - seen
+            assert audit.left_in_pass(opened, "local") == n
+        # the run that finds the pass done starts the next one, and checks
+        assert step.pass_finished and seen == n and step.checked == 7
+        assert audit.left_in_pass(opened, "nas") == n - 7
+        # both stores: the first photos' copies in nas were checked in this pass, only local's are now
+        both = audit.audit_blobs(opened, incremental=True, sample="3", workers=1)
+        assert both.photos == 3 and both.checked == 3
     finally:
         opened.close()

@@ -514,3 +514,34 @@ def test_a_merge_killed_midway_leaves_no_temp_pack_behind(tmp_path):
     (pack_dir / "tmp_merge_4242.idx").write_bytes(b"\xfftOc")
     assert not compact(pack_dir)  # nothing to merge
     assert sorted(p.suffix for p in pack_dir.iterdir()) == [".idx", ".pack"]
+
+
+def test_a_merged_packs_index_holds_offsets_past_two_gigabytes():
+    """The merged index is written as it is made; offsets at or past 2**31 go into its table of
+    large offsets, in order, as git's own index writer puts them (the same bytes as the index built
+    in memory for a new pack)."""
+    import random
+    from array import array
+
+    from photosync.library import packs
+
+    rnd = random.Random(3)
+    oids = sorted({rnd.randbytes(20) for _ in range(500)})
+    crcs = array("I", (rnd.getrandbits(32) for _ in oids))
+    offsets = array("Q", (rnd.choice([rnd.getrandbits(31), (1 << 31) + rnd.getrandbits(33)]) for _ in oids))
+
+    class Idx:  # one pack of these objects, each kept, at these offsets in the merged pack
+        count = len(oids)
+        def __init__(self):
+            self.oids, self.crcs = b"".join(oids), crcs
+        def oid(self, i):
+            return oids[i]
+
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "x.idx"
+        packs._write_idx(path, [Idx()], [bytearray(b"\x01" * len(oids))], [offsets], b"\x07" * 20)
+        assert path.read_bytes() == packs._idx_bytes(b"".join(oids), crcs, offsets, b"\x07" * 20)
+    assert sum(o >= 1 << 31 for o in offsets) > 100

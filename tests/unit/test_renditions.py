@@ -167,7 +167,7 @@ def test_the_index_knows_each_copy_of_a_rendition(tmp_path):
 
 
 def test_a_plans_jobs_keep_each_photo_id_and_todo_in_order():
-    """derive's plan keeps 100,000 jobs in ~18 bytes each: UUID photo ids as 16 bytes, any other id
+    """derive's plan keeps 100,000 jobs in ~20 bytes each: UUID photo ids as 16 bytes, any other id
     as it is, and an index into the few todos photos need; nothing is lost or reordered."""
     import uuid
 
