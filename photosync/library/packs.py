@@ -368,9 +368,11 @@ def compact(pack_dir: Path, max_packs: int = MAX_PACKS) -> bool:
     own (delta-free) packs into one by copying their records: bytes moved, no
     delta search.  Every object is kept; the old packs are removed only after
     the new one is on disk.  (``git gc`` delta-compresses the lot.)"""
-    # a merge killed midway left its temp files (the caller holds the library's lock: no merge runs)
-    for left in pack_dir.glob("tmp_merge_*") if pack_dir.is_dir() else ():
-        left.unlink(missing_ok=True)
+    # a merge or a pack write killed midway left its temp files (tmp_merge_*, tmp_pack-*: git's own
+    # are tmp_pack_*); the caller holds the library's lock, so no photosync writes one now
+    for pattern in ("tmp_merge_*", "tmp_pack-*"):
+        for left in pack_dir.glob(pattern) if pack_dir.is_dir() else ():
+            left.unlink(missing_ok=True)
     every = pack_files(pack_dir)
     if len(every) <= max_packs:
         return False

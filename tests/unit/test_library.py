@@ -504,16 +504,20 @@ def test_compaction_keeps_one_copy_of_an_object_several_packs_hold(tmp_path, mon
 
 
 def test_a_merge_killed_midway_leaves_no_temp_pack_behind(tmp_path):
-    """A compaction killed while it wrote its merged pack (hundreds of MB at 100,000 photos) left
-    tmp_merge_* files in the pack folder; the next compaction (under the library's lock) removes them."""
+    """A compaction killed while it wrote its merged pack (hundreds of MB at 100,000 photos), or a
+    commit killed while it wrote its pack, left temp files in the pack folder; the next compaction
+    (under the library's lock, at the end of every writing run) removes photosync's, never git's."""
     from photosync.library.packs import compact, write_pack
 
     pack_dir = tmp_path / "objects" / "pack"
     write_pack([(3, b"one\n")], pack_dir)
     (pack_dir / "tmp_merge_4242.pack").write_bytes(b"PACK" + b"\0" * 1000)
     (pack_dir / "tmp_merge_4242.idx").write_bytes(b"\xfftOc")
+    (pack_dir / ("tmp_pack-" + "ab" * 20 + ".pack")).write_bytes(b"PACK")  # a commit's pack, killed
+    (pack_dir / "tmp_pack_Xy12Zq").write_bytes(b"PACK")  # git's own temp file: not photosync's to remove
     assert not compact(pack_dir)  # nothing to merge
-    assert sorted(p.suffix for p in pack_dir.iterdir()) == [".idx", ".pack"]
+    assert sorted(p.name for p in pack_dir.iterdir() if p.name.startswith("tmp")) == ["tmp_pack_Xy12Zq"]
+    assert sorted(p.suffix for p in pack_dir.iterdir() if not p.name.startswith("tmp")) == [".idx", ".pack"]
 
 
 def test_a_merged_packs_index_holds_offsets_past_two_gigabytes():
