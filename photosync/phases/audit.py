@@ -16,6 +16,7 @@ import re
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Iterator
 
 from ..errors import InvalidRecord, PhotosyncError, UsageError
 from ..library import config as cfg
@@ -160,7 +161,7 @@ def audit_blobs(lib: Library, *, sample: str | None = None, store: str | None = 
         _pid, name, locator, content_hash, _size, _good = row
         return row, stores[name].verify(locator, content_hash)
 
-    def checked():
+    def checked() -> Iterator[tuple]:
         """Each copy and what its check found, in order, with at most a few checks a worker in flight."""
         window: deque = deque()
         try:
