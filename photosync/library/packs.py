@@ -81,17 +81,21 @@ def _finish_pack(header: bytes, records: list[bytes] | None, entries: list[tuple
     return _install(header, records, idx, pack_sha, pack_dir, written)
 
 
-def _idx_bytes(oids: bytes | bytearray, crcs: array, offsets: array, pack_sha: bytes) -> bytes:
-    """A version 2 pack index of objects given in id order: their 20-byte ids end to end, their
-    CRC-32s and their offsets in the pack."""
-    count = len(crcs)
-    counts = [0] * 256
-    for first in oids[0::20]:
-        counts[first] += 1
+def _idx_head(counts: list[int]) -> bytes:
+    """A version 2 pack index's header and fan-out table, from how many objects' ids begin with
+    each byte."""
     fanout, total = [], 0
     for c in counts:
         total += c
         fanout.append(total)
+    return b"\xfftOc" + struct.pack(">I", 2) + struct.pack(">256I", *fanout)
+
+
+def _idx_tables(crcs: array, offsets: array, mine: bool = False) -> Iterator[bytes]:
+    """The CRC-32 and offset tables of a version 2 pack index (objects in id order), big-endian;
+    offsets from 2**31 on go to the table of large offsets.  One table at a time, and with ``mine``
+    (arrays the caller drops after) ``crcs`` swapped in place and ``offsets`` emptied once read: a
+    merge at 540,000 objects holds no more than it must."""
     small = array("I")
     large = array("Q")
     for off in offsets:
@@ -100,13 +104,24 @@ def _idx_bytes(oids: bytes | bytearray, crcs: array, offsets: array, pack_sha: b
         else:
             small.append(0x80000000 | len(large))
             large.append(off)
-    crcs = array("I", crcs)  # (swapped below: a copy, not the caller's)
-    if sys.byteorder == "little":
-        for a in (crcs, small, large):
+    if mine:
+        del offsets[:]  # read through: its memory goes now
+    for a in (crcs, small, large):
+        if sys.byteorder == "little":
+            if a is crcs and not mine:
+                a = array(a.typecode, a)  # a copy, not the caller's
             a.byteswap()
-    assert len(oids) == 20 * count
-    idx = b"".join([b"\xfftOc", struct.pack(">I", 2), struct.pack(">256I", *fanout), bytes(oids),
-                    crcs.tobytes(), small.tobytes(), large.tobytes(), pack_sha])
+        yield a.tobytes()
+
+
+def _idx_bytes(oids: bytes | bytearray, crcs: array, offsets: array, pack_sha: bytes) -> bytes:
+    """A version 2 pack index of objects given in id order: their 20-byte ids end to end, their
+    CRC-32s and their offsets in the pack."""
+    counts = [0] * 256
+    for first in oids[0::20]:
+        counts[first] += 1
+    assert len(oids) == 20 * len(crcs)
+    idx = b"".join([_idx_head(counts), bytes(oids), *_idx_tables(crcs, offsets), pack_sha])
     return idx + hashlib.sha1(idx).digest()
 
 
@@ -224,35 +239,19 @@ def _write_idx(path: Path, idxs: list[_Idx], keep: list[bytearray], moved: list[
         for i in range(ix.count):
             if kept[i]:
                 counts[ix.oids[20 * i]] += 1
-    fanout, total = [], 0
-    for c in counts:
-        total += c
-        fanout.append(total)
     crcs, offsets = array("I"), array("Q")
     with open(path, "wb") as raw:
         out = _HashedFile(raw)
-        out.write(b"\xfftOc" + struct.pack(">I", 2) + struct.pack(">256I", *fanout))
+        out.write(_idx_head(counts))
         for oid, n, i in _by_id(idxs):
             if keep[n][i]:
                 out.write(oid)
                 crcs.append(idxs[n].crcs[i])
                 offsets.append(moved[n][i])
-        assert len(crcs) == total
-        large = array("Q", (off for off in offsets if off >= 0x80000000))
-        small = array("I")
-        far = 0
-        for off in offsets:
-            if off < 0x80000000:
-                small.append(off)
-            else:
-                small.append(0x80000000 | far)
-                far += 1
-        del offsets
-        if sys.byteorder == "little":
-            for a in (crcs, small, large):
-                a.byteswap()
-        for a in (crcs, small, large):
-            out.write(a.tobytes())
+        assert len(crcs) == sum(counts)
+        for table in _idx_tables(crcs, offsets, mine=True):
+            out.write(table)
+        del crcs, offsets
         out.write(pack_sha)
         raw.write(out.sha.digest())
         raw.flush()
