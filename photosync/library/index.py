@@ -894,12 +894,15 @@ class Index:
         q, args = self._audit_union(stores, photo_ids, unaudited)
         return self.db.execute(f"SELECT * FROM ({q}) ORDER BY 1, 2, 3", args).fetchall()
 
-    def audit_left(self, stores: list[str]) -> int:
-        """Copies in ``stores`` the current audit pass has not checked yet."""
-        if not stores:
-            return 0
-        q, args = self._audit_union(stores, None, True)
-        return self.db.execute(f"SELECT count(*) FROM ({q})", args).fetchone()[0]
+    def audit_size(self, stores: list[str], photo_ids: Sequence[str] | None = None,
+                   unaudited: bool = False) -> tuple[int, int]:
+        """(copies, bytes) audit --blobs would check in ``stores`` (of ``photo_ids`` when given; not
+        checked in this pass yet, with ``unaudited``)."""
+        if not stores or photo_ids is not None and not photo_ids:
+            return 0, 0
+        q, args = self._audit_union(stores, photo_ids, unaudited)
+        n, size = self.db.execute(f"SELECT count(*), sum(size) FROM ({q})", args).fetchone()
+        return n, size or 0
 
     def any_audited(self, stores: list[str]) -> bool:
         marks = ",".join("?" * len(stores))

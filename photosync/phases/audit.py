@@ -151,9 +151,9 @@ def audit_blobs(lib: Library, *, sample: str | None = None, store: str | None = 
     del photo_ids
     total = total_bytes = 0
     for chunk in chunks:
-        rows = index.audit_rows(up, chunk, unaudited=incremental)
-        total += len(rows)
-        total_bytes += sum(r[4] for r in rows)
+        n, size = index.audit_size(up, chunk, unaudited=incremental)
+        total += n
+        total_bytes += size
     task = lib.report.task("Verifying blobs", total=total, total_bytes=total_bytes or None)
     workers = max(1, workers or int(lib.preferences["sync_preferences"].get("max_parallel_downloads", 4)))
 
@@ -211,7 +211,7 @@ def audit_blobs(lib: Library, *, sample: str | None = None, store: str | None = 
 def left_in_pass(lib: Library, store: str | None) -> int:
     """Copies an incremental pass has not checked yet."""
     assert lib.index is not None
-    return lib.index.audit_left([store] if store else cfg.active_stores(lib.preferences))
+    return lib.index.audit_size([store] if store else cfg.active_stores(lib.preferences), unaudited=True)[0]
 
 
 def _label(lib: Library, pid: str) -> str:
